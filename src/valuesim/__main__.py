@@ -1,0 +1,3 @@
+from valuesim.cli import main
+
+main()

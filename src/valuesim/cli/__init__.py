@@ -1,0 +1,62 @@
+"""The `valuesim` command line. Each stage registers its commands from its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from valuesim.errors import ValueSimError
+
+app = typer.Typer(
+    name="valuesim",
+    help="Simulate how one specific person answers value questions (World Values Survey).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+
+def _register() -> None:
+    from valuesim.cli import bench, data, methods, report, scale
+
+    for mod in (data, bench, methods, report, scale):
+        mod.register(app)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        from valuesim import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: user errors print a message and a hint, never a traceback."""
+    try:
+        app()
+    except ValueSimError as e:
+        err_console.print(f"[bold red]Error:[/] {e.message}", highlight=False)
+        if e.hint:
+            err_console.print(f"[yellow]Hint:[/] {e.hint}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]Interrupted.[/] Finished work is saved; re-run the same command to resume.")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Errors a user can cause. Each carries a message (what was wrong) and a hint (what to do).
+
+The CLI catches :class:`ValueSimError` and prints both lines without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ValueSimError(Exception):
+    """Base class for every error caused by user input or environment."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
+
+
+class DataError(ValueSimError):
+    """A survey file is missing, unreadable, or not a WVS file."""
+
+
+class UnknownQuestionError(ValueSimError, KeyError):
+    """A question id is not in the codebook."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return ValueSimError.__str__(self)
+
+
+class UnknownRespondentError(ValueSimError, KeyError):
+    """A respondent id is not in the loaded data."""
+
+    def __str__(self) -> str:
+        return ValueSimError.__str__(self)
+
+
+class ConfigError(ValueSimError):
+    """A configuration value (method name, model spec, option) is invalid."""
+
+
+class ModelError(ValueSimError):
+    """A model backend failed in a way the user can fix (server down, bad key, bad file)."""

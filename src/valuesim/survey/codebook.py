@@ -1,0 +1,183 @@
+"""The WVS wave 7 codebook: question wording, answer options, kinds and sections.
+
+The data file ``data/codebook_wvs7.json`` carries the instrument itself (question wording
+and answer labels from the WVS-7 master questionnaire, 2017-2020, English version; see
+``source`` in the file). Everything else here is ours.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from valuesim.errors import UnknownQuestionError
+
+#: Survey-wide missing codes; never shown to a model, never used as ground truth.
+MISSING_CODES: dict[int, str] = {
+    -1: "don't know",
+    -2: "no answer",
+    -3: "not applicable",
+    -4: "not asked in this country",
+    -5: "missing (other)",
+}
+
+
+class QuestionKind(str, Enum):
+    NOMINAL = "nominal"  # unordered options (religion, mentioned / not mentioned)
+    ORDINAL = "ordinal"  # ordered labelled options (very important ... not at all important)
+    SCALE = "scale"  # numeric rating scale, usually 1-10 with labelled ends
+    NUMERIC = "numeric"  # a quantity: age, birth year, number of children
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """One survey item. ``options`` maps valid codes to labels, in code order."""
+
+    id: str
+    text: str
+    short: str
+    kind: QuestionKind
+    section: str
+    profile: bool
+    options: dict[int, str] = field(default_factory=dict)
+    value_range: tuple[int, int] | None = None  # for NUMERIC items
+    note: str = ""
+
+    @property
+    def number(self) -> int:
+        return int(self.id[1:])
+
+    @property
+    def codes(self) -> list[int]:
+        return sorted(self.options)
+
+    @property
+    def n_options(self) -> int:
+        return len(self.options)
+
+    @property
+    def ordered(self) -> bool:
+        """True when |a - b| between codes is meaningful (ordinal and scale items)."""
+        return self.kind in (QuestionKind.ORDINAL, QuestionKind.SCALE)
+
+    def is_valid(self, code: int) -> bool:
+        if self.kind is QuestionKind.NUMERIC:
+            if code < 0:
+                return False
+            if self.value_range is None:
+                return True
+            return self.value_range[0] <= code <= self.value_range[1]
+        return code in self.options
+
+    def label(self, code: int) -> str:
+        """Human label of a valid code (numeric items: the number itself)."""
+        if self.kind is QuestionKind.NUMERIC:
+            return str(code)
+        try:
+            return self.options[code]
+        except KeyError:
+            raise ValueError(f"{self.id}: {code} is not a valid answer code") from None
+
+
+class Codebook:
+    """All questions of a wave, with lookups that fail with a helpful message."""
+
+    def __init__(
+        self,
+        questions: list[Question],
+        sections: list[Section],
+        missing_codes: dict[int, str] | None = None,
+        source: str = "",
+        excluded: dict[str, str] | None = None,
+    ) -> None:
+        self.questions: dict[str, Question] = {q.id: q for q in questions}
+        self.sections: dict[str, Section] = {s.id: s for s in sections}
+        self.missing_codes = dict(missing_codes or MISSING_CODES)
+        self.source = source
+        #: column -> reason it is not treated as a question (derived, multi-part, country-specific)
+        self.excluded = dict(excluded or {})
+
+    def __contains__(self, qid: object) -> bool:
+        return qid in self.questions
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.questions.values())
+
+    def __getitem__(self, qid: str) -> Question:
+        return self.get(qid)
+
+    def get(self, qid: str) -> Question:
+        key = qid.strip().upper()
+        if key in self.questions:
+            return self.questions[key]
+        if key in self.excluded:
+            raise UnknownQuestionError(
+                f"{key} is not used as a question: {self.excluded[key]}",
+                "Pick one of Q1-Q259 (value items) or see `valuesim data questions`.",
+            )
+        close = [q for q in self.questions if q.startswith(key[:3])][:5]
+        raise UnknownQuestionError(
+            f"Unknown question id {qid!r}.",
+            "Question ids look like Q46 (WVS-7 numbering, Q1-Q290)"
+            + (f"; similar: {', '.join(close)}" if close else "")
+            + ". List them with `valuesim data questions`.",
+        )
+
+    def ids(self) -> list[str]:
+        return sorted(self.questions, key=lambda q: int(q[1:]))
+
+    def substantive(self) -> list[str]:
+        """Value items that may be prediction targets (everything but the profile block)."""
+        return [q for q in self.ids() if not self.questions[q].profile]
+
+    def profile(self) -> list[str]:
+        """Demographic / profile items (Q260-Q290): always input, never a target."""
+        return [q for q in self.ids() if self.questions[q].profile]
+
+    def section_of(self, qid: str) -> Section:
+        return self.sections[self.get(qid).section]
+
+
+def _question_from_dict(d: dict[str, Any]) -> Question:
+    vr = d.get("value_range")
+    return Question(
+        id=d["id"],
+        text=d["text"],
+        short=d.get("short") or d["text"],
+        kind=QuestionKind(d["kind"]),
+        section=d["section"],
+        profile=bool(d.get("profile", False)),
+        options={int(k): v for k, v in (d.get("options") or {}).items()},
+        value_range=(int(vr[0]), int(vr[1])) if vr else None,
+        note=d.get("note", ""),
+    )
+
+
+def codebook_from_dict(raw: dict[str, Any]) -> Codebook:
+    return Codebook(
+        questions=[_question_from_dict(q) for q in raw["questions"]],
+        sections=[Section(s["id"], s["title"]) for s in raw["sections"]],
+        missing_codes={int(k): v for k, v in raw.get("missing_codes", {}).items()} or None,
+        source=raw.get("source", ""),
+        excluded=raw.get("excluded", {}),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_codebook() -> Codebook:
+    """The packaged WVS-7 codebook (cached; treat it as read-only)."""
+    text = resources.files("valuesim.survey").joinpath("data/codebook_wvs7.json").read_text("utf-8")
+    return codebook_from_dict(json.loads(text))
