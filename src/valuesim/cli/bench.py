@@ -1,9 +1,346 @@
-"""CLI commands of this stage (registered on the main app)."""
+"""`valuesim bench`: run a method under the benchmark protocol; list methods; compare two runs."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import shlex
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from valuesim.errors import ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
+
+#: `--data synthetic` makes this many synthetic respondents.
+SYNTHETIC_DEFAULT_N = 2000
+
+bench_app = typer.Typer(
+    help="Benchmark a method on survey data (leak-free protocol, resumable runs).",
+    add_completion=False,
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``key=value`` strings -> dict; values are read as JSON when they parse (3, 0.5, true, [1,2])."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"Bad --option {pair!r}.", "Write options as key=value, e.g. --option k=20.")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _split_list(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _method_uses_llm(name: str) -> bool | None:
+    """Whether a registered method uses a language model (None: unknown name)."""
+    from valuesim.methods import base
+
+    base.list_methods()  # loads the built-in method modules
+    entry = base._REGISTRY.get(name)  # noqa: SLF001 - read-only look-up of the registry
+    return None if entry is None else bool(entry[0].uses_llm)
+
+
+def _load_data(data: str | None, synthetic: int | None) -> Any:
+    from valuesim.survey import generate_synthetic, load_survey
+
+    if data is not None and synthetic is not None:
+        raise ConfigError("Pass either --data or --synthetic, not both.", "--data synthetic is --synthetic 2000.")
+    if synthetic is not None or (data or "").strip().lower() == "synthetic":
+        n = synthetic if synthetic is not None else SYNTHETIC_DEFAULT_N
+        if n < 2:
+            raise ConfigError("--synthetic needs at least 2 respondents.", "E.g. --synthetic 2000.")
+        return generate_synthetic(n=n, seed=0)
+    if not data:
+        raise ConfigError(
+            "No data given.",
+            "Pass --data PATH (a WVS-7 file or a folder of per-country files), or --data synthetic to try it out.",
+        )
+    return load_survey(data)
+
+
+@contextlib.contextmanager
+def _warnings_to_console(shown: set[str]) -> Iterator[None]:
+    """Print warnings raised during a run as one yellow line each (no source lines)."""
+    old = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        text = str(message)
+        if text not in shown:
+            shown.add(text)
+            err_console.print(f"[yellow]Warning:[/] {text}", highlight=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            warnings.showwarning = old
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def _ci(entry: dict[str, Any]) -> str:
+    lo, hi = (entry.get("ci95") or [None, None])[:2]
+    return f"[{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("mean ± sd over folds", justify="right")
+    table.add_column("95% CI (respondents)", justify="right")
+    table.add_column("scored", justify="right")
+    labels = {"top1": "top-1 accuracy ↑", "nmae": "nMAE ↓", "within1": "within-1 ↑"}
+    for key, label in labels.items():
+        e = metrics.get(key) or {}
+        table.add_row(label, f"{_fmt(e.get('mean'))} ± {_fmt(e.get('std'))}", _ci(e), str(e.get("n", "")))
+    return table
+
+
+def sweep_table(metrics: dict[str, Any]) -> Table | None:
+    by = metrics.get("by_condition") or {}
+    if len(by) < 2:
+        return None
+    table = Table(title="By history size", title_justify="left")
+    for col in ("condition", "top-1", "nMAE", "within-1", "n"):
+        table.add_column(col, justify="right" if col != "condition" else "left")
+    for cond in sorted(by, key=lambda c: (len(c), c)):
+        e = by[cond]
+        table.add_row(cond, *(_fmt((e.get(m) or {}).get("mean")) for m in ("top1", "nmae", "within1")), str(e.get("n")))
+    return table
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench(
+    ctx: typer.Context,
+    data: str | None = typer.Option(
+        None, "--data", help="WVS-7 file or folder of per-country files; 'synthetic' for generated data."
+    ),
+    synthetic: int | None = typer.Option(None, "--synthetic", help="Use N generated respondents instead of --data."),
+    method: str | None = typer.Option(None, "--method", "-m", help="Method name (see --list-methods)."),
+    model: str | None = typer.Option(None, "--model", help="Model spec for LLM methods: local, local:PATH, openai:NAME, mock."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (LLM methods)."),
+    respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to evaluate."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the sample, the folds and the histories."),
+    folds: int = typer.Option(5, "--folds", help="Folds of the cross-validation over questions."),
+    history_sweep: bool = typer.Option(False, "--history-sweep", help="Vary the history size (accuracy vs history)."),
+    history_sizes: str | None = typer.Option(
+        None, "--history-sizes", help="Comma-separated history sizes of the sweep (default 0,58,116,174,232)."
+    ),
+    replicate_split: Path | None = typer.Option(
+        None, "--replicate-split", help="Folder with the original paper's fold_<k>.json question split."
+    ),
+    min_valid: int = typer.Option(150, "--min-valid", help="Only respondents with this many valid answers (Q1-Q259)."),
+    country: list[str] | None = typer.Option(None, "--country", "-c", help="Evaluate only these countries (ISO alpha-3; repeatable or comma-separated)."),
+    stratify: bool = typer.Option(False, "--stratify", help="Spread the sample evenly over countries."),
+    concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Units in flight at once (default: the method's)."),
+    option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    train_max: int = typer.Option(20_000, "--train-max", help="At most this many training respondents (outside the sample)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates of the confidence intervals."),
+    out: Path | None = typer.Option(None, "--out", help="Run directory (created; re-run the same command to resume)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in --out first."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (TTY only)."),
+    list_methods_flag: bool = typer.Option(False, "--list-methods", help="List the available methods and exit."),
+) -> None:
+    """Run METHOD on DATA under the benchmark protocol and write the results to --out.
+
+    Example: valuesim bench --data wvs7/ --method country-majority --out runs/cmaj
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if list_methods_flag:
+        _print_methods()
+        return
+    if method is None and data is None and synthetic is None and out is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    if method is None:
+        raise ConfigError("No method given.", "Pass --method NAME; see `valuesim bench --list-methods`.")
+    if out is None:
+        raise ConfigError("No output directory given.", "Pass --out DIR (re-running the same command resumes).")
+
+    from valuesim.bench.protocol import ProtocolConfig
+    from valuesim.bench.runner import RunConfig, run_benchmark
+    from valuesim.methods.base import get_method
+
+    options = parse_options(option)
+    uses_llm = _method_uses_llm(method)
+    for flag, value, key in (("--model", model, "model"), ("--base-url", base_url, "base_url")):
+        if value is None:
+            continue
+        if uses_llm is False:
+            raise ConfigError(
+                f"{flag} applies to LLM methods only; {method!r} does not use a language model.",
+                "Drop the flag, or pick an LLM method (see `valuesim bench --list-methods`).",
+            )
+        options[key] = value
+
+    sizes: dict[str, Any] = {}
+    if history_sizes:
+        try:
+            sizes["history_sizes"] = tuple(int(x) for x in _split_list([history_sizes]))
+        except ValueError:
+            raise ConfigError(f"Bad --history-sizes {history_sizes!r}.", "Use integers, e.g. 0,58,116.") from None
+    protocol = ProtocolConfig.create(
+        n_respondents=respondents,
+        seed=seed,
+        min_valid=min_valid,
+        stratify_by_country=stratify,
+        countries=tuple(_split_list(country)) or None,
+        folds=folds,
+        history_sweep=history_sweep,
+        replication_split=str(replicate_split.expanduser().resolve()) if replicate_split else None,
+        **sizes,
+    )
+    cfg = RunConfig.create(
+        protocol=protocol,
+        concurrency=concurrency,
+        train_max=train_max,
+        n_boot=n_boot,
+        overwrite=overwrite,
+        command=shlex.join(["valuesim", *sys.argv[1:]]),
+    )
+    survey = _load_data(data, synthetic)
+    m = get_method(method, survey.codebook, **options)
+    err_console.print(
+        f"[bold]{m.name}[/] on {survey.source or 'data'} ({len(survey):,} respondents"
+        f"{', synthetic' if survey.synthetic else ''}) -> {out}",
+        highlight=False,
+    )
+    shown: set[str] = set()
+    try:
+        with _warnings_to_console(shown):
+            result = run_benchmark(survey, m, cfg, out, progress=progress)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"[yellow]Interrupted.[/] Finished units are saved in {out}; re-run the same command to resume."
+        )
+        raise typer.Exit(130) from None
+    for note in result.notes:
+        if note not in shown:
+            err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
+    metrics = result.metrics or {}
+    resumed = f", {result.n_resumed} resumed" if result.n_resumed else ""
+    console.print(
+        metrics_table(
+            metrics,
+            f"{m.name}: {metrics.get('n_respondents')} respondents, {metrics.get('n_predictions'):,} predictions "
+            f"({result.n_computed} units computed{resumed})",
+        )
+    )
+    sweep = sweep_table(metrics)
+    if sweep is not None:
+        console.print(sweep)
+    extra = [f"wall {metrics.get('wall_seconds', 0):.1f}s"]
+    if metrics.get("n_abstained"):
+        extra.append(f"{metrics['n_abstained']} abstentions")
+    if metrics.get("llm_calls") or metrics.get("cache_hits"):
+        extra.append(
+            f"{metrics.get('llm_calls', 0):,} LLM calls, {metrics.get('prompt_tokens', 0):,}+"
+            f"{metrics.get('completion_tokens', 0):,} tokens, {metrics.get('cache_hits', 0):,} cache hits"
+        )
+    console.print("; ".join(extra), highlight=False)
+    console.print(f"Results: {result.out_dir}/  (metrics.json, predictions.jsonl, split.json, manifest.json)", highlight=False)
+
+
+def _print_methods() -> None:
+    from valuesim.methods.base import list_methods
+
+    table = Table(title="Methods", title_justify="left")
+    table.add_column("name")
+    table.add_column("LLM")
+    table.add_column("description")
+    for name, desc in list_methods().items():
+        table.add_row(name, "yes" if _method_uses_llm(name) else "no", desc)
+    console.print(table)
+
+
+@bench_app.command("compare")
+def compare(
+    run_a: Path = typer.Argument(..., help="First run directory."),
+    run_b: Path = typer.Argument(..., help="Second run directory (same split)."),
+    metric: list[str] | None = typer.Option(None, "--metric", help="top1, nmae, within1 (default: all)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Paired bootstrap replicates."),
+    n_perm: int = typer.Option(5000, "--n-perm", help="Sign-flip permutations."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the permutations."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the comparison as JSON here."),
+) -> None:
+    """Paired comparison of two runs made on the same split (difference = A - B)."""
+    from valuesim.bench.metrics import METRICS
+    from valuesim.bench.rundir import open_run
+    from valuesim.bench.stats import paired_comparison
+    from valuesim.survey.codebook import load_codebook
+
+    a, b = open_run(run_a), open_run(run_b)
+    if a.split.split_hash != b.split.split_hash:
+        raise ConfigError(
+            "The two runs were made on different splits (split_hash differs).",
+            "Compare runs made with the same --data, --respondents, --seed, --folds/--history-sweep.",
+        )
+    for run in (a, b):
+        if not run.complete:
+            raise ConfigError(f"The run in {run.path} is not finished.", "Re-run its command to complete it first.")
+    pa, pb = a.predictions(), b.predictions()
+    name_a = a.metrics.get("method", str(run_a)) if a.metrics else str(run_a)
+    name_b = b.metrics.get("method", str(run_b)) if b.metrics else str(run_b)
+    wanted = _split_list(metric) or list(METRICS)
+    cb = load_codebook()
+    table = Table(title=f"A = {name_a} ({run_a})   B = {name_b} ({run_b})", title_justify="left")
+    for col in ("metric", "A", "B", "A - B", "95% CI", "p (perm.)", "p (sign)", "resp. A/B better"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    results = []
+    for m in wanted:
+        r = paired_comparison(pa, pb, m, codebook=cb, n_boot=n_boot, n_perm=n_perm, seed=seed)
+        results.append(r.to_dict())
+        table.add_row(
+            m + (" ↓" if r.lower_is_better else " ↑"),
+            _fmt(r.mean_a),
+            _fmt(r.mean_b),
+            f"{r.diff:+.3f}",
+            f"[{r.ci95[0]:+.3f}, {r.ci95[1]:+.3f}]",
+            f"{r.p_permutation:.4f}",
+            f"{r.p_sign:.4f}",
+            f"{r.respondents_a_better}/{r.respondents_b_better}",
+        )
+    console.print(table)
+    if json_out is not None:
+        json_out.write_text(
+            json.dumps({"a": str(run_a), "b": str(run_b), "split_hash": a.split.split_hash, "results": results}, indent=1)
+            + "\n",
+            encoding="utf-8",
+        )
+        console.print(f"Written {json_out}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to *app*."""
+    """Add `valuesim bench` (and `valuesim bench compare`) to *app*."""
+    app.add_typer(bench_app, name="bench")

@@ -1,9 +1,165 @@
-"""CLI commands of this stage (registered on the main app)."""
+"""CLI of the methods stage: `valuesim backstory` and `valuesim ask`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+
+from valuesim.errors import ConfigError, DataError
+
+#: `--data synthetic` makes this many generated respondents (ids are printed by `data summary`).
+SYNTHETIC_N = 200
+
+console = Console()
+
+
+def load_data(data: str) -> Any:
+    """A survey file/folder, or ``synthetic`` for generated respondents."""
+    from valuesim.survey import generate_synthetic, load_survey
+
+    if data.strip().lower() == "synthetic":
+        return generate_synthetic(n=SYNTHETIC_N, seed=0)
+    return load_survey(data)
+
+
+def parse_history(history: str, codebook: Any) -> list[str] | None:
+    """``all`` -> None (every known item); ``profile`` -> profile items; else a list of ids."""
+    h = history.strip()
+    if h.lower() == "all":
+        return None
+    if h.lower() == "profile":
+        return codebook.profile()
+    ids = [codebook.get(x).id for x in h.split(",") if x.strip()]
+    if not ids:
+        raise ConfigError("--history is empty.", "Use all, profile, or a comma-separated list such as Q1,Q2,Q46.")
+    return sorted(set(ids) | set(codebook.profile()), key=lambda q: int(q[1:]))
+
+
+def _model(spec: str | None, base_url: str | None) -> Any:
+    if spec is None:
+        return None
+    from valuesim.llm import get_model
+
+    return get_model(spec, base_url=base_url)
+
+
+def backstory(
+    data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
+    respondent: str = typer.Option(..., "--respondent", "-r", help="Respondent id (interview id, or row number)."),
+    model: str | None = typer.Option(None, "--model", help="Model for --style narrative: local, local:PATH, openai:NAME, mock."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    style: str = typer.Option("facts", "--style", help="facts (no model needed), narrative (LLM prose) or raw (Q/A list)."),
+    history: str = typer.Option("all", "--history", help="all, profile, or Q1,Q2,... (profile items are always included)."),
+    max_words: int | None = typer.Option(None, "--max-words", help="Length limit in words (whole sentences are dropped)."),
+    prompt_version: str = typer.Option("v1", "--prompt-version", help="Version of the narrative prompt."),
+    fidelity: int = typer.Option(0, "--fidelity", help="Also re-ask N history questions from the story alone (needs --model)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write JSON (text, sections, meta) to this file."),
+) -> None:
+    """Write one respondent's second-person backstory (labels and country names, never codes)."""
+    from valuesim.methods.story import build_backstory, story_fidelity
+
+    if style == "narrative" and model is None:
+        raise ConfigError("--style narrative needs --model.", "E.g. --model local, or use --style facts.")
+    if fidelity and model is None:
+        raise ConfigError("--fidelity needs --model.", "E.g. --model local.")
+    survey = load_data(data)
+    person = survey.respondent(respondent)
+    qids = parse_history(history, survey.codebook)
+    llm = _model(model, base_url)
+    story = build_backstory(
+        person, survey.codebook, llm, style=style, max_words=max_words, prompt_version=prompt_version, qids=qids
+    )
+    payload: dict[str, Any] = {"respondent": person.id, "country": person.country, "synthetic": survey.synthetic, **story.to_dict()}
+    if fidelity:
+        report = story_fidelity(story, person, survey.codebook, llm, qids, n=fidelity)
+        payload["fidelity"] = {k: v for k, v in report.to_dict().items() if k != "items"}
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")
+        except OSError as e:
+            raise DataError(f"Cannot write {out}: {e.strerror or e}.", "Pick a writable --out path.") from None
+        console.print(f"Wrote {out} ({story.meta.get('words')} words, {story.n_facts} facts).", highlight=False)
+        return
+    if survey.synthetic:
+        console.print("[dim](synthetic respondent)[/]")
+    typer.echo(story.text)
+    console.print(
+        f"[dim]{story.meta.get('words')} words, {story.n_facts} of {story.meta.get('n_facts_total')} facts, style {story.meta.get('style')}[/]"
+    )
+    if fidelity:
+        f = payload["fidelity"]
+        console.print(f"Story fidelity: {f['recovered']}/{f['n']} = {f['rate']:.1%} of history answers recovered")
+
+
+def ask(
+    data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
+    respondent: str = typer.Option(..., "--respondent", "-r", help="Respondent id."),
+    question: str = typer.Option(..., "--question", "-q", help="Question id, e.g. Q46."),
+    method: str = typer.Option("valuesim", "--method", help="An LLM method (valuesim, blank, demographics, full-info, rag)."),
+    model: str | None = typer.Option(None, "--model", help="Model spec: local, local:PATH, openai:NAME, mock."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    explain: bool = typer.Option(False, "--explain", help="Show each module's answer and rationale."),
+) -> None:
+    """Predict one person's answer to one question; the real answer is hidden from the method."""
+    from valuesim.cli.bench import parse_options
+    from valuesim.methods import Task, get_method
+
+    survey = load_data(data)
+    q = survey.codebook.get(question)
+    person = survey.respondent(respondent)
+    options = parse_options(option)
+    if model is not None:
+        options["model"] = model
+    if base_url is not None:
+        options["base_url"] = base_url
+    if explain:
+        options.setdefault("rationale", True)
+    m = get_method(method, survey.codebook, **options)
+    if not getattr(m, "uses_llm", False):
+        raise ConfigError(f"`valuesim ask` runs LLM methods; {method!r} is not one.", "Use valuesim, blank, demographics, full-info or rag.")
+    known = [x for x in person.answered() if x != q.id]
+    pred = m.predict(Task(person.restricted(known), (q.id,)))[0]
+    if survey.synthetic:
+        console.print("[dim](synthetic respondent)[/]")
+    console.print(f"[bold]{q.id}[/] {q.short}", highlight=False)
+    if pred.prediction is None:
+        console.print(f"Prediction: [red]none[/] ({pred.meta.get('error', 'no answer')})", highlight=False)
+    else:
+        conf = (pred.probabilities or {}).get(pred.prediction)
+        extra = f" (p={conf:.2f})" if conf is not None else ""
+        console.print(f"Prediction: [bold]{q.label(pred.prediction)}[/]{extra}", highlight=False)
+    if explain:
+        for name, view in pred.meta.get("modules", {}).items():
+            console.print(_view_line(name, view), highlight=False)
+        if "coordinator" in pred.meta:
+            console.print(_view_line("coordinator", pred.meta["coordinator"]), highlight=False)
+        integ = pred.meta.get("integration", {})
+        console.print(f"  [dim]integration: {json.dumps(integ)}; usage: {json.dumps(pred.meta.get('usage', {}))}[/]", highlight=False)
+    if q.id in person.answers:
+        truth = person.answers[q.id]
+        mark = "[green]match[/]" if pred.prediction == truth else "[red]differs[/]"
+        console.print(f"Real answer: {q.label(truth)} ({mark})", highlight=False)
+    elif q.id in person.missing:
+        console.print(f"Real answer: none ({person.missing[q.id].name.lower().replace('_', ' ')})", highlight=False)
+    else:
+        console.print("Real answer: not in the file", highlight=False)
+
+
+def _view_line(name: str, view: dict[str, Any]) -> str:
+    if view.get("answer") is None:
+        return f"  {name}: no answer ({view.get('error', '')})"
+    conf = f" (p={view['confidence']:.2f})" if "confidence" in view else ""
+    why = f" -- {view['rationale']}" if view.get("rationale") else ""
+    return f"  {name}: {view.get('label')}{conf}{why}"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to *app*."""
+    app.command("backstory")(backstory)
+    app.command("ask")(ask)

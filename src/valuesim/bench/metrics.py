@@ -1,0 +1,400 @@
+"""Scores of a benchmark run: per prediction, aggregated, broken down, distributional, probabilistic.
+
+Input is a predictions frame with the columns of ``predictions.jsonl`` (see
+``notes/BENCH_FORMAT.md``): respondent, question, fold, condition, prediction (int or
+None), truth (int), and optionally country and probabilities ({code: p} or None).
+
+Per-prediction scores (:func:`per_prediction`):
+
+* ``top1``    -- 1 if the predicted code equals the true code, else 0 (an abstention is 0);
+* ``nmae``    -- |rank(pred) - rank(true)| / (n_options - 1) for ordered items (ordinal and
+  scale), where rank is the position among the item's valid codes; NaN for nominal items
+  and for abstentions or invalid codes (they are counted, not scored);
+* ``within1`` -- 1 if the predicted rank is at most one step from the true rank (ordered
+  items); for nominal items "one step away" has no meaning, so within-1 equals top-1
+  there. An abstention is 0.
+
+Aggregates follow the paper: the headline ``mean`` is the mean over folds of the per-fold
+mean (each prediction weighs the same inside a fold) and ``std`` is the population
+standard deviation of the per-fold means. ``ci95`` is a percentile bootstrap of the same
+estimator, resampling respondents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wasserstein_distance
+
+from valuesim.bench import stats
+from valuesim.errors import DataError
+from valuesim.survey.codebook import Codebook, Question, QuestionKind
+
+#: Per-prediction metrics, in report order. ``nmae``: lower is better.
+METRICS: tuple[str, ...] = ("top1", "nmae", "within1")
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("respondent", "question", "fold", "prediction", "truth")
+
+#: Probabilities are clipped to this floor before taking the log (one zero-probability
+#: truth then costs -log(1e-6) = 13.8 nats instead of infinity).
+LOG_LOSS_EPS = 1e-6
+
+CONVENTIONS: dict[str, str] = {
+    "mean": "mean over folds of the per-fold mean over predictions",
+    "std": "population standard deviation (ddof=0) of the per-fold means",
+    "ci95": "percentile bootstrap over respondents of the same estimator",
+    "nmae": "|rank(pred)-rank(true)|/(n_options-1); ordered items only; abstentions excluded",
+    "within1": "rank difference <= 1 on ordered items; equals top1 on nominal items",
+    "abstention": "prediction null: wrong for top1 and within1, excluded from nmae",
+    "distribution": "Wasserstein-1 on ranks scaled to [0,1] for ordered items; "
+    "total variation distance for nominal items",
+}
+
+
+def answer_codes(question: Question) -> list[int]:
+    """The codes a respondent can hold as a valid answer (negative codes are missing values)."""
+    return [c for c in question.codes if c >= 0]
+
+
+# --------------------------------------------------------------------------- per prediction
+
+
+def per_prediction(pred: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """One row per prediction with normalised keys and the columns of :data:`METRICS`.
+
+    Added columns: kind, section, ordered, n_options, abstained, invalid, rank_true,
+    rank_pred, top1, nmae, within1. Raises :class:`DataError` for a frame that is not a
+    predictions table and :class:`UnknownQuestionError` for an unknown question id.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in pred.columns]
+    if missing:
+        raise DataError(
+            f"Predictions table lacks column(s) {', '.join(missing)}.",
+            "Pass the rows of a run's predictions.jsonl (see `valuesim bench --help`).",
+        )
+    if pred.empty:
+        raise DataError("There are no predictions to score.", "Run the benchmark first, or check the run directory.")
+    s = pd.DataFrame(
+        {
+            "respondent": pred["respondent"].astype(str).to_numpy(),
+            "question": pred["question"].astype(str).str.strip().str.upper().to_numpy(),
+            "fold": pd.to_numeric(pred["fold"], errors="raise").astype(np.int64).to_numpy(),
+            "condition": (
+                pred["condition"].fillna("").astype(str).to_numpy() if "condition" in pred else np.full(len(pred), "")
+            ),
+            "country": pred["country"].astype(str).to_numpy() if "country" in pred else np.full(len(pred), ""),
+        }
+    )
+    truth = pd.to_numeric(pred["truth"], errors="coerce").to_numpy(np.float64)
+    if np.isnan(truth).any():
+        raise DataError(
+            f"{int(np.isnan(truth).sum())} predictions have no true answer.",
+            "Missing answers are never targets; the predictions file looks damaged.",
+        )
+    s["truth"] = truth.astype(np.int64)
+    s["prediction"] = pd.to_numeric(pred["prediction"], errors="coerce").to_numpy(np.float64)
+    if "probabilities" in pred:
+        s["probabilities"] = pred["probabilities"].to_numpy()
+
+    n = len(s)
+    kind = np.empty(n, dtype=object)
+    section = np.empty(n, dtype=object)
+    ordered = np.zeros(n, dtype=bool)
+    n_opt = np.zeros(n, dtype=np.int64)
+    rank_true = np.full(n, -1, dtype=np.int64)
+    rank_pred = np.full(n, -1, dtype=np.int64)
+    for qid, idx in s.groupby("question", sort=False).indices.items():
+        q = codebook.get(qid)
+        kind[idx] = q.kind.value
+        section[idx] = q.section
+        ordered[idx] = q.ordered
+        if q.kind is QuestionKind.NUMERIC:  # a quantity, not an answer scale: exact match only
+            rank_true[idx] = 0
+            continue
+        codes = np.asarray(answer_codes(q), dtype=np.float64)
+        n_opt[idx] = len(codes)
+        rt = _ranks(codes, s["truth"].to_numpy(np.float64)[idx])
+        if (rt < 0).any():
+            bad = sorted(set(s["truth"].to_numpy()[idx][rt < 0].tolist()))
+            raise DataError(
+                f"{qid}: true answer code(s) {bad} are not valid answers.",
+                "The predictions file does not match the codebook; rerun the benchmark.",
+            )
+        rank_true[idx] = rt
+        rank_pred[idx] = _ranks(codes, s["prediction"].to_numpy()[idx])
+    s["kind"] = kind
+    s["section"] = section
+    s["ordered"] = ordered
+    s["n_options"] = n_opt
+    s["rank_true"] = rank_true
+    s["rank_pred"] = rank_pred
+
+    p = s["prediction"].to_numpy()
+    abstained = np.isnan(p)
+    is_numeric = s["kind"].to_numpy() == QuestionKind.NUMERIC.value
+    invalid = ~abstained & (rank_pred < 0) & ~is_numeric
+    s["abstained"] = abstained
+    s["invalid"] = invalid
+    exact = ~abstained & (p == s["truth"].to_numpy())
+    s["top1"] = exact.astype(np.float64)
+    scored = ordered & ~abstained & ~invalid & (n_opt > 1)
+    dist = np.abs(rank_pred - rank_true).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s["nmae"] = np.where(scored, dist / np.maximum(n_opt - 1, 1), np.nan)
+    s["within1"] = np.where(ordered, scored & (dist <= 1), exact).astype(np.float64)
+    return s
+
+
+def _ranks(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each value among sorted ``codes``; -1 for NaN or a code not in the list."""
+    out = np.full(len(values), -1, dtype=np.int64)
+    ok = ~np.isnan(values)
+    pos = np.searchsorted(codes, values[ok])
+    pos_c = np.clip(pos, 0, len(codes) - 1)
+    hit = codes[pos_c] == values[ok]
+    out[np.flatnonzero(ok)[hit]] = pos_c[hit]
+    return out
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def summarize(
+    pred: pd.DataFrame,
+    codebook: Codebook,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """The scoring part of ``metrics.json`` (the runner adds method and accounting keys).
+
+    All numbers are plain floats (NaN becomes None) so the result is valid JSON.
+    """
+    s = per_prediction(pred, codebook)
+    resp_ids, r_idx = np.unique(s["respondent"].to_numpy(), return_inverse=True)
+    folds, f_idx = np.unique(s["fold"].to_numpy(), return_inverse=True)
+    weights = stats.resample_weights(len(resp_ids), n_boot, seed)
+    ctx = _Ctx(s=s, r_idx=r_idx, n_r=len(resp_ids), weights=weights, level=level)
+
+    out: dict[str, Any] = {
+        "n_respondents": int(len(resp_ids)),
+        "n_predictions": int(len(s)),
+        "n_abstained": int(s["abstained"].sum()),
+        "n_invalid": int(s["invalid"].sum()),
+        "n_folds": int(len(folds)),
+    }
+    for m in METRICS:
+        out[m] = ctx.fold_stats(m, f_idx, len(folds))
+        out[m]["n"] = int(s[m].notna().sum())
+
+    out["by_section"] = ctx.breakdown("section")
+    for sec_id, entry in out["by_section"].items():
+        entry["title"] = codebook.sections[sec_id].title if sec_id in codebook.sections else sec_id
+    out["by_country"] = ctx.breakdown("country") if (s["country"] != "").any() else {}
+    out["by_kind"] = ctx.breakdown("kind")
+    out["by_question"] = ctx.breakdown("question")
+    for qid, entry in out["by_question"].items():
+        q = codebook.get(qid)
+        entry["kind"] = q.kind.value
+        entry["section"] = q.section
+    out["by_condition"] = {}
+    for cond, sub_idx in s.groupby("condition", sort=True).indices.items():
+        sub = _Ctx(s=s.iloc[sub_idx], r_idx=r_idx[sub_idx], n_r=len(resp_ids), weights=weights, level=level)
+        cf, cf_idx = np.unique(s["fold"].to_numpy()[sub_idx], return_inverse=True)
+        entry: dict[str, Any] = {"n": int(len(sub_idx))}
+        for m in METRICS:
+            entry[m] = sub.fold_stats(m, cf_idx, len(cf))
+        entry["wasserstein_mean"] = distribution(s.iloc[sub_idx], codebook)["wasserstein_mean"]
+        out["by_condition"][str(cond)] = entry
+    out["distribution"] = distribution(s, codebook)
+    out["probabilistic"] = probabilistic(s, codebook)
+    out["bootstrap"] = {"n_boot": n_boot, "seed": seed, "level": level, "unit": "respondent"}
+    out["conventions"] = dict(CONVENTIONS)
+    return _jsonable(out)
+
+
+class _Ctx:
+    """Shared state for the fold and group aggregates of one summary."""
+
+    def __init__(self, s: pd.DataFrame, r_idx: np.ndarray, n_r: int, weights: np.ndarray, level: float) -> None:
+        self.s, self.r_idx, self.n_r, self.weights, self.level = s, r_idx, n_r, weights, level
+
+    def tables(self, metric: str, g_idx: np.ndarray, n_g: int) -> tuple[np.ndarray, np.ndarray]:
+        v = self.s[metric].to_numpy(np.float64)
+        ok = ~np.isnan(v)
+        flat = self.r_idx * n_g + g_idx
+        size = self.n_r * n_g
+        sums = np.bincount(flat[ok], weights=v[ok], minlength=size).reshape(self.n_r, n_g)
+        counts = np.bincount(flat[ok], minlength=size).astype(np.float64).reshape(self.n_r, n_g)
+        return sums, counts
+
+    def fold_stats(self, metric: str, f_idx: np.ndarray, n_f: int) -> dict[str, Any]:
+        sums, counts = self.tables(metric, f_idx, n_f)
+        per_fold = stats.group_means(sums, counts)
+        reps = stats.fold_averaged(stats.ratio_replicates(sums, counts, self.weights))
+        lo, hi = stats.percentile_interval(reps, self.level)
+        present = per_fold[~np.isnan(per_fold)]
+        return {
+            "mean": float(present.mean()) if present.size else float("nan"),
+            "std": float(present.std(ddof=0)) if present.size else float("nan"),
+            "ci95": [float(lo), float(hi)],
+            "folds": [float(x) for x in per_fold],
+        }
+
+    def breakdown(self, column: str) -> dict[str, dict[str, Any]]:
+        keys, g_idx = np.unique(self.s[column].astype(str).to_numpy(), return_inverse=True)
+        n_rows = np.bincount(g_idx, minlength=len(keys))
+        out: dict[str, dict[str, Any]] = {str(k): {"n": int(n)} for k, n in zip(keys, n_rows, strict=True)}
+        for m in METRICS:
+            sums, counts = self.tables(m, g_idx, len(keys))
+            means = stats.group_means(sums, counts)
+            lo, hi = stats.percentile_interval(stats.ratio_replicates(sums, counts, self.weights), self.level)
+            n_scored = counts.sum(axis=0)
+            for j, k in enumerate(keys):
+                out[str(k)][m] = {"mean": float(means[j]), "ci95": [float(lo[j]), float(hi[j])], "n": int(n_scored[j])}
+        return out
+
+
+# --------------------------------------------------------------------------- distribution level
+
+
+def distribution(scored: pd.DataFrame, codebook: Codebook) -> dict[str, Any]:
+    """Per-question distance between the predicted and the true answer distribution.
+
+    Ordered items: Wasserstein-1 distance between the two distributions of ranks scaled to
+    [0, 1] (0 = identical, 1 = all mass at opposite ends). Nominal items: total variation
+    distance (half the L1 distance between the two histograms), also in [0, 1]; for a
+    two-option item both measures coincide. Abstentions and invalid codes are left out of
+    the predicted distribution. ``wasserstein_mean`` averages ordered items,
+    ``total_variation_mean`` nominal ones, ``mean_all`` every item.
+    """
+    by_q: dict[str, dict[str, Any]] = {}
+    for qid, sub in scored.groupby("question", sort=False):
+        q = codebook.get(str(qid))
+        if q.kind is QuestionKind.NUMERIC:
+            continue
+        codes = answer_codes(q)
+        k = len(codes)
+        true_counts = np.bincount(sub["rank_true"].to_numpy(), minlength=k)[:k].astype(np.float64)
+        rp = sub["rank_pred"].to_numpy()
+        pred_counts = np.bincount(rp[rp >= 0], minlength=k)[:k].astype(np.float64)
+        entry: dict[str, Any] = {
+            "measure": "wasserstein" if q.ordered else "total_variation",
+            "n": int(len(sub)),
+            "n_predicted": int(pred_counts.sum()),
+            "codes": codes,
+            "true": (true_counts / true_counts.sum()).tolist(),
+            "pred": (pred_counts / pred_counts.sum()).tolist() if pred_counts.sum() else None,
+        }
+        if pred_counts.sum() == 0:
+            entry["distance"] = float("nan")
+        elif q.ordered:
+            grid = np.arange(k) / max(k - 1, 1)
+            entry["distance"] = float(wasserstein_distance(grid, grid, pred_counts, true_counts))
+        else:
+            entry["distance"] = float(0.5 * np.abs(pred_counts / pred_counts.sum() - true_counts / true_counts.sum()).sum())
+        by_q[str(qid)] = entry
+
+    def mean_of(measure: str | None) -> float:
+        vals = [e["distance"] for e in by_q.values() if measure in (None, e["measure"]) and not np.isnan(e["distance"])]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    return {
+        "wasserstein_mean": mean_of("wasserstein"),
+        "total_variation_mean": mean_of("total_variation"),
+        "mean_all": mean_of(None),
+        "by_question": dict(sorted(by_q.items(), key=lambda kv: int(kv[0][1:]) if kv[0][1:].isdigit() else 0)),
+    }
+
+
+# --------------------------------------------------------------------------- probabilistic
+
+
+def probabilistic(scored: pd.DataFrame, codebook: Codebook, *, n_bins: int = 10) -> dict[str, Any] | None:
+    """Log-loss, multi-class Brier score and top-label expected calibration error.
+
+    Uses the predictions that carry a probabilities dict (None when none do). Each dict is
+    restricted to the item's valid codes and renormalised (all-zero -> uniform).
+    ``brier`` is the sum over options of (p - 1[option is true])^2, in [0, 2]. ``ece`` bins
+    the top probability into ``n_bins`` equal-width bins and averages |accuracy - confidence|
+    weighted by bin size; ``reliability`` holds the bins for a reliability diagram.
+    """
+    if "probabilities" not in scored.columns:
+        return None
+    has = scored["probabilities"].map(lambda d: isinstance(d, Mapping) and len(d) > 0).to_numpy(bool)
+    if not has.any():
+        return None
+    sub = scored[has]
+    p_true_all: list[np.ndarray] = []
+    brier_all: list[np.ndarray] = []
+    conf_all: list[np.ndarray] = []
+    hit_all: list[np.ndarray] = []
+    for qid, grp in sub.groupby("question", sort=False):
+        q = codebook.get(str(qid))
+        codes = answer_codes(q) if q.kind is not QuestionKind.NUMERIC else None
+        if not codes:
+            continue
+        mat = np.array([[_prob(d, c) for c in codes] for d in grp["probabilities"]], dtype=np.float64)
+        mat = np.clip(mat, 0.0, None)
+        tot = mat.sum(axis=1, keepdims=True)
+        mat = np.where(tot > 0, mat / np.where(tot > 0, tot, 1.0), 1.0 / len(codes))
+        rt = grp["rank_true"].to_numpy()
+        onehot = np.zeros_like(mat)
+        onehot[np.arange(len(rt)), rt] = 1.0
+        p_true_all.append(mat[np.arange(len(rt)), rt])
+        brier_all.append(((mat - onehot) ** 2).sum(axis=1))
+        conf_all.append(mat.max(axis=1))
+        hit_all.append((mat.argmax(axis=1) == rt).astype(np.float64))
+    if not p_true_all:
+        return None
+    p_true = np.concatenate(p_true_all)
+    conf = np.concatenate(conf_all)
+    hit = np.concatenate(hit_all)
+    bins = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    reliability = []
+    ece = 0.0
+    for b in range(n_bins):
+        m = bins == b
+        nb = int(m.sum())
+        acc = float(hit[m].mean()) if nb else float("nan")
+        cf = float(conf[m].mean()) if nb else float("nan")
+        if nb:
+            ece += nb / len(conf) * abs(acc - cf)
+        reliability.append({"lo": b / n_bins, "hi": (b + 1) / n_bins, "n": nb, "confidence": cf, "accuracy": acc})
+    return {
+        "n": int(len(p_true)),
+        "coverage": float(len(p_true) / len(scored)),
+        "log_loss": float(-np.log(np.clip(p_true, LOG_LOSS_EPS, 1.0)).mean()),
+        "brier": float(np.concatenate(brier_all).mean()),
+        "ece": float(ece),
+        "log_loss_eps": LOG_LOSS_EPS,
+        "reliability": reliability,
+    }
+
+
+def _prob(d: Mapping[Any, Any], code: int) -> float:
+    v = d.get(code)
+    if v is None:
+        v = d.get(str(code), 0.0)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return None if np.isnan(x) else float(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x

@@ -1,0 +1,234 @@
+"""The benchmark run directory on disk (format: docs/benchmark.md).
+
+``split.json`` (the work), ``predictions.jsonl`` (results, appended unit by unit),
+``metrics.json`` and ``manifest.json``. Everything that reads or writes these files lives
+here, so the runner, a distributed executor and the report agree on one format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from valuesim.bench.protocol import Split, Unit
+from valuesim.errors import DataError
+
+SPLIT_FILE = "split.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+METRICS_FILE = "metrics.json"
+MANIFEST_FILE = "manifest.json"
+RUN_FILES = (SPLIT_FILE, PREDICTIONS_FILE, METRICS_FILE, MANIFEST_FILE)
+
+#: Columns of a predictions row, in file order.
+PREDICTION_COLUMNS = (
+    "respondent",
+    "question",
+    "fold",
+    "condition",
+    "prediction",
+    "truth",
+    "probabilities",
+    "country",
+    "meta",
+)
+
+UnitKey = tuple[str, int, str]
+
+
+def unit_key(row: dict[str, Any]) -> UnitKey:
+    return (str(row["respondent"]), int(row["fold"]), str(row.get("condition", "")))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON through a temporary file + rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist.", "Is this a `valuesim bench` output directory?") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise DataError(f"Cannot read {path}: {e}", "The file is damaged; re-run the benchmark.") from None
+
+
+class JsonlSink:
+    """Appends the rows of finished units to a JSONL file; each unit is flushed and fsynced.
+
+    A unit is written with one ``write`` call, so a crash leaves at most one truncated
+    line (ignored on resume). Thread-safe; one sink per file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.units_written = 0
+
+    def write_unit(self, rows: Sequence[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+        with self._lock:
+            self._fh.write(text)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self.units_written += 1
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.close()
+
+    def __enter__(self) -> JsonlSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class ResumeState:
+    """What an existing predictions file holds: rows of finished units, and what was dropped."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    finished: set[UnitKey] = field(default_factory=set)
+    dropped_lines: int = 0  # unparsable (truncated) lines
+    dropped_rows: int = 0  # rows of unfinished units, unknown units or duplicates
+    needs_rewrite: bool = False
+
+
+def read_jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], int, bool]:
+    """(parsed rows, number of unparsable lines, whether the file ends without a newline)."""
+    if not path.exists():
+        return [], 0, False
+    rows: list[dict[str, Any]] = []
+    bad = 0
+    raw = path.read_bytes()
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            bad += 1
+            continue
+        if isinstance(obj, dict) and {"respondent", "question", "fold"} <= obj.keys():
+            rows.append(obj)
+        else:
+            bad += 1
+    return rows, bad, bool(raw) and not raw.endswith(b"\n")
+
+
+def scan_predictions(path: Path, units: Iterable[Unit]) -> ResumeState:
+    """Keep the rows of units whose every target is present (first copy of each target)."""
+    rows, bad, no_newline = read_jsonl_rows(path)
+    wanted = {u.key: set(u.targets) for u in units}
+    by_unit: dict[UnitKey, dict[str, dict[str, Any]]] = {}
+    extra = 0
+    for r in rows:
+        k = unit_key(r)
+        q = str(r["question"])
+        if k not in wanted or q not in wanted[k]:
+            extra += 1
+            continue
+        got = by_unit.setdefault(k, {})
+        if q in got:
+            extra += 1
+            continue
+        got[q] = r
+    state = ResumeState(dropped_lines=bad)
+    for k, got in by_unit.items():
+        if len(got) == len(wanted[k]):
+            state.finished.add(k)
+            state.rows.extend(got.values())
+        else:
+            extra += len(got)
+    state.dropped_rows = extra
+    state.needs_rewrite = bool(bad or extra or no_newline)
+    return state
+
+
+def write_rows_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def sort_rows(rows: Iterable[dict[str, Any]], split: Split) -> list[dict[str, Any]]:
+    """Deterministic order: respondent (split order), fold, condition (split order), question number."""
+    r_pos = {r: i for i, r in enumerate(split.respondents)}
+    c_pos = {c: i for i, c in enumerate(split.conditions)}
+
+    def key(r: dict[str, Any]) -> tuple[int, str, int, int, str, int]:
+        rid = str(r["respondent"])
+        cond = str(r.get("condition", ""))
+        return (
+            r_pos.get(rid, len(r_pos)),
+            rid,
+            int(r["fold"]),
+            c_pos.get(cond, len(c_pos)),
+            cond,
+            int(str(r["question"])[1:]),
+        )
+
+    return sorted(rows, key=key)
+
+
+def predictions_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Rows of predictions.jsonl as a DataFrame with the documented columns (in that order)."""
+    frame = pd.DataFrame(list(rows), columns=list(PREDICTION_COLUMNS))
+    if len(frame):
+        frame["respondent"] = frame["respondent"].astype(str)
+        frame["fold"] = frame["fold"].astype(int)
+        frame["condition"] = frame["condition"].fillna("").astype(str)
+        frame["truth"] = frame["truth"].astype(int)
+    return frame
+
+
+@dataclass
+class RunDir:
+    """A finished or unfinished run directory, opened for reading."""
+
+    path: Path
+    split: Split
+    manifest: dict[str, Any]
+    metrics: dict[str, Any] | None
+
+    def predictions(self) -> pd.DataFrame:
+        """Rows of finished units, in the deterministic order."""
+        state = scan_predictions(self.path / PREDICTIONS_FILE, self.split.units)
+        return predictions_frame(sort_rows(state.rows, self.split))
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.get("status") == "complete" and self.metrics is not None
+
+
+def open_run(path: str | Path) -> RunDir:
+    """Open a `valuesim bench` output directory (for reports and comparisons)."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise DataError(f"Run directory {p} does not exist.", "Pass the --out directory of `valuesim bench`.")
+    if not (p / SPLIT_FILE).exists():
+        raise DataError(f"{p} has no {SPLIT_FILE}: not a `valuesim bench` output directory.", "Check the path.")
+    split = Split.load(p / SPLIT_FILE)
+    manifest = read_json(p / MANIFEST_FILE) if (p / MANIFEST_FILE).exists() else {}
+    metrics = read_json(p / METRICS_FILE) if (p / METRICS_FILE).exists() else None
+    return RunDir(path=p, split=split, manifest=manifest, metrics=metrics)

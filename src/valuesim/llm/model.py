@@ -1,0 +1,299 @@
+"""``Model``: the one object methods talk to. It wraps a backend (how to call a model) with
+everything around a call: the persistent cache, retries with backoff, a concurrency limit and
+usage accounting. ``get_model(spec)`` builds one from a spec string."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from valuesim.errors import ConfigError, ModelError
+from valuesim.llm.backends.base import Backend, TransientError
+from valuesim.llm.cache import CachePolicy, ResponseCache, request_key
+from valuesim.llm.types import (
+    ChoiceResult,
+    GenerateConfig,
+    GenerateResult,
+    MessagesLike,
+    Usage,
+    normalize_messages,
+    validate_options,
+)
+
+T = TypeVar("T")
+
+SPEC_HELP = (
+    'Model specs: "local" (embedded SmolLM2-135M-Instruct), "local:/path/model.gguf", '
+    '"openai:<model>" (with --base-url or OPENAI_BASE_URL), "mock" or "mock:<seed>".'
+)
+
+# 0.5 s, 1 s, 2 s ... capped at 30 s, plus up to 1 s of random jitter so parallel workers spread out
+_backoff = wait_exponential(multiplier=0.5, max=30.0) + wait_random(0.0, 1.0)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Honour the server's Retry-After when it sent one, else exponential backoff with jitter."""
+    exc = state.outcome.exception() if state.outcome else None
+    retry_after = getattr(exc, "retry_after", None)
+    return float(retry_after) if retry_after is not None else _backoff(state)
+
+
+class Model:
+    """A language model with caching, retries, a concurrency limit and usage totals."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        cache: ResponseCache | None = None,
+        max_concurrency: int | None = None,
+        max_retries: int = 5,
+    ) -> None:
+        concurrency = max_concurrency if max_concurrency is not None else backend.default_concurrency
+        if concurrency < 1:
+            raise ConfigError(f"max_concurrency must be >= 1, got {concurrency}.")
+        if max_retries < 0:
+            raise ConfigError(f"max_retries must be >= 0, got {max_retries}.")
+        self.backend = backend
+        self.cache = cache
+        self.max_concurrency = concurrency
+        self.max_retries = max_retries
+        self.usage = Usage()
+        self._usage_lock = threading.Lock()
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- identity --------------------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        return self.backend.spec
+
+    @property
+    def identity(self) -> str:
+        return self.backend.identity()
+
+    def __repr__(self) -> str:
+        where = str(self.cache.path) if self.cache is not None else "off"
+        return f"Model({self.spec!r}, cache={where}, max_concurrency={self.max_concurrency})"
+
+    # -- public calls ----------------------------------------------------------------------
+    async def generate(self, messages: MessagesLike, config: GenerateConfig | None = None) -> GenerateResult:
+        msgs = normalize_messages(messages)
+        config = config or GenerateConfig()
+        key = self._key("generate", msgs, config)
+        hit = self._lookup(key)
+        if hit is not None:
+            return GenerateResult(hit["text"], self._count_hit(), cached=True)
+        out, latency = await self._call(lambda: self.backend.generate(msgs, config))
+        usage = self._count_call(out.prompt_tokens, out.completion_tokens, latency)
+        self._store(key, {"text": out.text, "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens})
+        return GenerateResult(out.text, usage, cached=False)
+
+    async def score_choices(
+        self, messages: MessagesLike, options: Sequence[str], config: GenerateConfig | None = None
+    ) -> ChoiceResult:
+        msgs = normalize_messages(messages)
+        opts = validate_options(options)
+        config = config or GenerateConfig()
+        if len(opts) == 1:
+            return ChoiceResult([1.0], "logprobs", Usage(), cached=False)
+        key = self._key("score_choices", msgs, config, opts)
+        hit = self._lookup(key)
+        if hit is not None:
+            return ChoiceResult(hit["probs"], hit["source"], self._count_hit(), cached=True, raw=hit.get("raw"))
+        out, latency = await self._call(lambda: self.backend.score_choices(msgs, opts, config))
+        usage = self._count_call(out.prompt_tokens, out.completion_tokens, latency)
+        self._store(key, {"probs": out.probs, "source": out.source, "raw": out.raw})
+        return ChoiceResult(list(out.probs), out.source, usage, cached=False, raw=out.raw)
+
+    def generate_sync(self, messages: MessagesLike, config: GenerateConfig | None = None) -> GenerateResult:
+        return self._run_sync(lambda: self.generate(messages, config))
+
+    def score_choices_sync(
+        self, messages: MessagesLike, options: Sequence[str], config: GenerateConfig | None = None
+    ) -> ChoiceResult:
+        return self._run_sync(lambda: self.score_choices(messages, options, config))
+
+    def count_tokens(self, text: str) -> int:
+        return self.backend.count_tokens(text)
+
+    def reset_usage(self) -> Usage:
+        """Return the totals so far and start counting from zero."""
+        with self._usage_lock:
+            old, self.usage = self.usage, Usage()
+        return old
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+    async def __aenter__(self) -> Model:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- internals -------------------------------------------------------------------------
+    def _key(self, op: str, msgs: tuple, config: GenerateConfig, options: tuple[str, ...] | None = None) -> str | None:
+        if self.cache is None:
+            return None
+        request: dict[str, Any] = {
+            "op": op,
+            "model": self.identity,
+            "messages": [m.to_dict() for m in msgs],
+            "config": config.to_dict(),
+        }
+        if options is not None:
+            request["options"] = list(options)
+        return request_key(request)
+
+    def _lookup(self, key: str | None) -> dict[str, Any] | None:
+        return self.cache.get(key) if (self.cache is not None and key is not None) else None
+
+    def _store(self, key: str | None, value: dict[str, Any]) -> None:
+        if self.cache is not None and key is not None:
+            self.cache.put(key, value)
+
+    def _count_hit(self) -> Usage:
+        usage = Usage(cache_hits=1)
+        with self._usage_lock:
+            self.usage = self.usage + usage
+        return usage
+
+    def _count_call(self, prompt_tokens: int, completion_tokens: int, latency: float) -> Usage:
+        usage = Usage(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency)
+        with self._usage_lock:
+            self.usage = self.usage + usage
+        return usage
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        sem = self._semaphores.get(loop)
+        if sem is None:
+            sem = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
+        return sem
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> tuple[T, float]:
+        async with self._semaphore():
+            start = time.perf_counter()
+            try:
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self.max_retries + 1),
+                    wait=_wait,
+                    retry=retry_if_exception_type(TransientError),
+                    reraise=True,
+                ):
+                    with attempt:
+                        result = await fn()
+            except TransientError as e:
+                raise ModelError(
+                    f"Gave up after {self.max_retries + 1} attempts: {e.message}", hint=e.hint
+                ) from e
+            return result, time.perf_counter() - start
+
+    def _run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        async def runner() -> T:
+            try:
+                return await make()
+            finally:
+                await self.backend.aclose()  # the loop ends here; drop its HTTP connections
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(runner())
+        # called from inside a running loop (e.g. Jupyter): run on a helper thread's own loop
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, runner()).result()
+
+
+_CACHES: dict[tuple[str, float | None], ResponseCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def open_cache(policy: CachePolicy) -> ResponseCache | None:
+    """The process-wide ResponseCache for a policy (one per directory), or None when disabled."""
+    if not policy.enabled:
+        return None
+    directory = policy.resolved_dir().resolve()
+    key = (str(directory), policy.expiry_seconds)
+    with _CACHES_LOCK:
+        if key not in _CACHES:
+            _CACHES[key] = ResponseCache(directory, policy.expiry_seconds)
+        return _CACHES[key]
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split a spec into (kind, argument). Raises ConfigError for anything unknown."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError("Empty model spec.", hint=SPEC_HELP)
+    spec = spec.strip()
+    kind, _, arg = spec.partition(":")
+    if kind in ("local", "mock", "openai"):
+        return kind, arg.strip()
+    if spec.lower().endswith(".gguf"):
+        return "local", spec
+    raise ConfigError(f"Unknown model spec {spec!r}.", hint=SPEC_HELP)
+
+
+def get_model(
+    spec: str = "local",
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    cache: CachePolicy | bool | str | Path | None = None,
+    max_concurrency: int | None = None,
+    timeout: float = 120,
+    max_retries: int = 5,
+    n_ctx: int | None = None,
+    n_threads: int | None = None,
+) -> Model:
+    """Build a :class:`Model` from a spec string.
+
+    ``n_ctx`` / ``n_threads`` apply to local models only (defaults: 4096 / all cores, or the
+    VALUESIM_N_CTX / VALUESIM_N_THREADS environment variables).
+    """
+    kind, arg = parse_spec(spec)
+    if base_url is not None and kind != "openai":
+        raise ConfigError(f"--base-url applies to openai:<model> specs only, not {spec!r}.")
+    if timeout <= 0:
+        raise ConfigError(f"timeout must be > 0 seconds, got {timeout}.")
+    store = open_cache(CachePolicy.coerce(cache))
+    backend: Backend
+    if kind == "mock":
+        try:
+            seed = int(arg) if arg else 0
+        except ValueError:
+            raise ConfigError(f"The mock seed must be an integer, got {arg!r}.", hint="e.g. mock:7") from None
+        from valuesim.llm.backends.mock import MockBackend
+
+        backend = MockBackend(seed)
+    elif kind == "local":
+        from valuesim.llm.backends.local import LocalBackend
+
+        backend = LocalBackend(arg or None, n_ctx=n_ctx, n_threads=n_threads, hash_store=store)
+    else:
+        from valuesim.llm.backends.openai import OpenAIBackend
+
+        model, url = arg, base_url
+        for scheme in ("@http://", "@https://"):
+            if scheme in arg and url is None:
+                model, _, rest = arg.partition(scheme)
+                url = scheme[1:] + rest
+        backend = OpenAIBackend(model, base_url=url, api_key=api_key, timeout=timeout)
+    return Model(backend, cache=store, max_concurrency=max_concurrency, max_retries=max_retries)

@@ -1,0 +1,595 @@
+"""Non-LLM reference methods: what any simulation method has to beat.
+
+Every baseline learns from ``fit(train)`` -- respondents outside the evaluated sample -- and
+predicts from what the task's respondent carries: country, profile block (Q260-Q290) and
+history answers. Target questions are removed from the respondent before anything is
+read, so a method cannot see a target's answer even if it were handed one.
+
+* ``majority``             -- the most common answer to the question in the training data.
+* ``country-majority``     -- the most common answer in the respondent's country.
+* ``demographic-majority`` -- the most common answer among people of the same country,
+  sex (Q260) and age band (Q262), backing off to country, then global, when a cell is small.
+* ``knn``                  -- collaborative filtering: the k training respondents whose
+  history answers are closest to this person's vote on each target.
+* ``supervised``           -- one gradient-boosted classifier (LightGBM) per target and
+  history set, on history + profile + country features.
+
+All return a probability for every option (count-based ones are additively smoothed with
+``alpha`` pseudo-counts per option) and say in ``meta`` where the answer came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from valuesim.errors import ConfigError
+from valuesim.methods.base import Method, Prediction, Task, register
+from valuesim.survey.codebook import Codebook, QuestionKind
+from valuesim.survey.dataset import SurveyData
+from valuesim.survey.respondent import Respondent
+
+SEX_ITEM = "Q260"
+AGE_ITEM = "Q262"
+GLOBAL = "global"
+COUNTRY = "country"
+CELL = "cell"
+
+
+# --------------------------------------------------------------------------- options
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_options(model: type[_Options], method: str, options: Mapping[str, Any]) -> Any:
+    try:
+        return model(**options)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'option'}: {err['msg']}" for err in e.errors())
+        allowed = ", ".join(f"{k}={f.default!r}" for k, f in model.model_fields.items())
+        raise ConfigError(f"Invalid option for method {method!r}: {problems}", f"Options (defaults): {allowed}.") from None
+
+
+# --------------------------------------------------------------------------- training data view
+
+
+def answer_codes(codebook: Codebook, qid: str) -> np.ndarray:
+    """Valid answer codes of a categorical item, sorted (negative codes are missing values)."""
+    return np.array([c for c in codebook.get(qid).codes if c >= 0], dtype=np.float64)
+
+
+def to_ranks(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Position of each value among ``codes`` (int16); -1 for NaN or a code not listed."""
+    out = np.full(values.shape, -1, dtype=np.int16)
+    if len(codes) == 0:
+        return out
+    ok = ~np.isnan(values)
+    pos = np.clip(np.searchsorted(codes, values[ok]), 0, len(codes) - 1)
+    hit = codes[pos] == values[ok]
+    sel = np.flatnonzero(ok)[hit]
+    out.flat[sel] = pos[hit]
+    return out
+
+
+@dataclass
+class TrainView:
+    """The training respondents as arrays: what every baseline needs from ``fit``."""
+
+    targets: list[str]  # categorical substantive items present in the training data
+    codes: dict[str, np.ndarray]  # qid -> sorted valid codes
+    ranks: np.ndarray  # (n, len(targets)) int16 answer rank, -1 when missing
+    country: np.ndarray  # (n,) str
+    frame_values: dict[str, np.ndarray]  # qid -> float codes (NaN missing) for every item present
+
+    @property
+    def n(self) -> int:
+        return len(self.country)
+
+    @classmethod
+    def build(cls, train: SurveyData, codebook: Codebook) -> TrainView:
+        present = [q for q in train.question_ids if q in codebook]
+        targets = [
+            q for q in codebook.substantive() if q in set(present) and codebook.get(q).kind is not QuestionKind.NUMERIC
+        ]
+        values = train.matrix(present)
+        frame_values = {q: values[:, j] for j, q in enumerate(present)}
+        codes = {q: answer_codes(codebook, q) for q in targets}
+        ranks = np.full((len(train), len(targets)), -1, dtype=np.int16)
+        for j, q in enumerate(targets):
+            ranks[:, j] = to_ranks(frame_values[q], codes[q])
+        return cls(
+            targets=targets,
+            codes=codes,
+            ranks=ranks,
+            country=train.frame["country"].astype(str).to_numpy(),
+            frame_values=frame_values,
+        )
+
+
+def age_band(age: float | None, edges: Sequence[int]) -> int:
+    """Index of the age band (edges are lower bounds of bands 1..); -1 when unknown."""
+    if age is None or np.isnan(age) or age < 0:
+        return -1
+    return int(np.searchsorted(np.asarray(edges), age, side="right"))
+
+
+class CountTables:
+    """Answer counts per question at several grouping levels, for majority votes with back-off.
+
+    ``levels`` go from most to least specific and always end with the global level. A
+    group's counts are used when it holds at least ``min_cell`` valid answers (the global
+    level is used whenever it has any).
+    """
+
+    def __init__(self, view: TrainView, keys: Mapping[str, Sequence[Any]], levels: Sequence[str]) -> None:
+        self.levels = list(levels) if list(levels)[-1:] == [GLOBAL] else [*levels, GLOBAL]
+        self.index: dict[str, dict[Any, int]] = {}
+        self.counts: dict[str, np.ndarray] = {}  # level -> (n_groups, n_targets, max_k)
+        self.col = {q: j for j, q in enumerate(view.targets)}
+        self.k = {q: len(view.codes[q]) for q in view.targets}
+        max_k = max(self.k.values(), default=1)
+        for level in self.levels:
+            raw = [()] * view.n if level == GLOBAL else list(keys[level])
+            uniq: dict[Any, int] = {}
+            gid = np.empty(view.n, dtype=np.int64)
+            for i, key in enumerate(raw):
+                gid[i] = -1 if key is None else uniq.setdefault(key, len(uniq))
+            n_g = len(uniq)
+            table = np.zeros((n_g, len(view.targets), max_k), dtype=np.float64)
+            ok_rows = gid >= 0
+            for j in range(len(view.targets)):
+                r = view.ranks[:, j]
+                m = ok_rows & (r >= 0)
+                flat = gid[m] * max_k + r[m]
+                table[:, j, :] = np.bincount(flat, minlength=n_g * max_k).reshape(n_g, max_k)
+            self.index[level] = uniq
+            self.counts[level] = table
+
+    def lookup(self, qid: str, keys: Mapping[str, Any], min_cell: int) -> tuple[np.ndarray, str] | None:
+        """(counts over the item's options, level used), or None when nobody answered it."""
+        j = self.col.get(qid)
+        if j is None:
+            return None
+        k = self.k[qid]
+        for level in self.levels:
+            key = () if level == GLOBAL else keys.get(level)
+            g = self.index[level].get(key) if key is not None else None
+            if g is None:
+                continue
+            c = self.counts[level][g, j, :k]
+            total = c.sum()
+            if total > 0 and (level == GLOBAL or total >= min_cell):
+                return c, level
+        return None
+
+
+def smoothed(counts: np.ndarray, alpha: float) -> np.ndarray:
+    p = counts + alpha
+    return p / p.sum()
+
+
+def visible_answers(task: Task) -> dict[str, int]:
+    """What a baseline may read: the respondent's answers minus every target."""
+    targets = set(task.targets)
+    return {q: c for q, c in task.respondent.answers.items() if q not in targets}
+
+
+def _prediction(task: Task, qid: str, codes: np.ndarray, probs: np.ndarray | None, meta: dict[str, Any]) -> Prediction:
+    if probs is None:
+        return Prediction(task.respondent.id, qid, task.fold, None, None, task.condition, meta)
+    best = int(np.argmax(probs))  # ties: the lowest code
+    return Prediction(
+        respondent=task.respondent.id,
+        question=qid,
+        fold=task.fold,
+        prediction=int(codes[best]),
+        probabilities={int(c): float(p) for c, p in zip(codes, probs, strict=True)},
+        condition=task.condition,
+        meta=meta,
+    )
+
+
+class _Baseline(Method):
+    """Shared plumbing: option parsing, the fitted-state check, picklable config."""
+
+    options_model: ClassVar[type[_Options]] = _Options
+
+    def __init__(self, codebook: Codebook, **options: Any) -> None:
+        super().__init__(codebook, **options)
+        self.opts = _parse_options(self.options_model, self.name, options)
+        self._view: TrainView | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, **self.opts.model_dump(mode="json")}
+
+    @property
+    def view(self) -> TrainView:
+        if self._view is None:
+            raise ConfigError(
+                f"Method {self.name!r} has not been fitted.",
+                "Call method.fit(train_data) first (the benchmark runner does this for you).",
+            )
+        return self._view
+
+    def _abstain(self, task: Task, qid: str, reason: str) -> Prediction:
+        return Prediction(task.respondent.id, qid, task.fold, None, None, task.condition, {"abstained": reason})
+
+
+# --------------------------------------------------------------------------- majority family
+
+
+class MajorityOptions(_Options):
+    alpha: float = Field(0.5, ge=0.0, description="pseudo-count added to every option")
+    min_cell: int = Field(20, ge=1, description="fewest valid answers for a group to be used")
+
+
+class DemographicOptions(MajorityOptions):
+    age_bands: tuple[int, ...] = Field((30, 50), description="lower age bounds of the bands after the first")
+
+
+class _GroupMajority(_Baseline):
+    """Most common answer within the respondent's group, with back-off to wider groups."""
+
+    levels: ClassVar[tuple[str, ...]] = (GLOBAL,)
+    options_model: ClassVar[type[_Options]] = MajorityOptions
+
+    def fit(self, train: SurveyData) -> None:
+        view = TrainView.build(train, self.codebook)
+        self._tables = CountTables(view, self._train_keys(view), self.levels)
+        self._view = view
+
+    def _train_keys(self, view: TrainView) -> dict[str, list[Any]]:
+        keys: dict[str, list[Any]] = {}
+        if COUNTRY in self.levels:
+            keys[COUNTRY] = list(view.country)
+        if CELL in self.levels:
+            sex = view.frame_values.get(SEX_ITEM, np.full(view.n, np.nan))
+            age = view.frame_values.get(AGE_ITEM, np.full(view.n, np.nan))
+            keys[CELL] = [self._cell(c, s, a) for c, s, a in zip(view.country, sex, age, strict=True)]
+        return keys
+
+    def _cell(self, country: str, sex: float | None, age: float | None) -> tuple[str, int, int] | None:
+        band = age_band(age, self.opts.age_bands)
+        if sex is None or np.isnan(sex) or sex < 0 or band < 0:
+            return None
+        return (country, int(sex), band)
+
+    def _task_keys(self, person: Respondent) -> dict[str, Any]:
+        keys: dict[str, Any] = {COUNTRY: person.country}
+        if CELL in self.levels:
+            sex = person.answers.get(SEX_ITEM)
+            age = person.answers.get(AGE_ITEM)
+            keys[CELL] = self._cell(person.country, None if sex is None else float(sex), None if age is None else float(age))
+        return keys
+
+    def predict(self, task: Task) -> list[Prediction]:
+        view = self.view
+        keys = self._task_keys(task.respondent)
+        out = []
+        for q in task.targets:
+            found = self._tables.lookup(q, keys, self.opts.min_cell)
+            if found is None:
+                out.append(self._abstain(task, q, "no training answers to this question"))
+                continue
+            counts, level = found
+            out.append(
+                _prediction(task, q, view.codes[q], smoothed(counts, self.opts.alpha), {"level": level, "n": int(counts.sum())})
+            )
+        return out
+
+
+@register("majority", "Most common answer to each question among training respondents (all countries).")
+class MajorityBaseline(_GroupMajority):
+    levels = (GLOBAL,)
+
+
+@register("country-majority", "Most common answer in the respondent's country (back-off: all countries).")
+class CountryMajorityBaseline(_GroupMajority):
+    levels = (COUNTRY, GLOBAL)
+
+
+@register(
+    "demographic-majority",
+    "Most common answer among people of the same country, sex and age band (back-off: country, then all).",
+)
+class DemographicMajorityBaseline(_GroupMajority):
+    levels = (CELL, COUNTRY, GLOBAL)
+    options_model = DemographicOptions
+
+
+# --------------------------------------------------------------------------- k nearest neighbours
+
+
+class KnnOptions(_Options):
+    k: int = Field(50, ge=1, description="neighbours voting on each target")
+    pool: Literal["country", "all"] = Field("country", description="search neighbours in the same country or everywhere")
+    min_overlap: int = Field(10, ge=1, description="fewest co-answered history items for a neighbour to count")
+    prior_weight: float = Field(1.0, ge=0.0, description="votes given to the country answer distribution")
+    alpha: float = Field(0.5, ge=0.0, description="pseudo-count of the back-off distribution")
+    min_cell: int = Field(20, ge=1, description="fewest answers for the country back-off to be used")
+
+
+@register("knn", "k nearest training respondents by agreement on the history answers vote on each target.")
+class KnnBaseline(_Baseline):
+    """Collaborative filtering over answer profiles.
+
+    Distance between the respondent and a training person: the mean, over history items
+    both answered, of |rank difference| / (n_options - 1) for ordered items and of
+    "different answer" (0/1) for nominal items -- so it lies in [0, 1]. People sharing fewer
+    than ``min_overlap`` items are not neighbours. For each target the ``k`` nearest
+    neighbours who answered it vote with weight 1 - distance; the votes are combined with
+    ``prior_weight`` votes spread like the country's answer distribution (which is also the
+    whole answer when there is no usable history, e.g. h=0 in a history sweep).
+    """
+
+    options_model = KnnOptions
+
+    def fit(self, train: SurveyData) -> None:
+        view = TrainView.build(train, self.codebook)
+        self._tables = CountTables(view, {COUNTRY: list(view.country)}, (COUNTRY, GLOBAL))
+        kmax = np.array([max(len(view.codes[q]) - 1, 1) for q in view.targets], dtype=np.float32)
+        z = view.ranks.astype(np.float32)
+        z[view.ranks < 0] = np.nan
+        self._z = z / kmax  # ranks scaled to [0, 1]
+        self._nominal = np.array([not self.codebook.get(q).ordered for q in view.targets])
+        self._col = {q: j for j, q in enumerate(view.targets)}
+        self._rank_of = [{int(c): r for r, c in enumerate(view.codes[q])} for q in view.targets]
+        self._pools: dict[str, np.ndarray] = {}
+        for c in np.unique(view.country):
+            self._pools[str(c)] = np.flatnonzero(view.country == c)
+        self._all = np.arange(view.n)
+        self._kmax = kmax
+        self._view = view
+
+    def _pool(self, country: str) -> np.ndarray:
+        if self.opts.pool == "country":
+            rows = self._pools.get(country)
+            if rows is not None and len(rows) >= self.opts.k:
+                return rows
+        return self._all
+
+    def neighbours(self, task: Task) -> tuple[np.ndarray, np.ndarray]:
+        """(training row indices sorted from nearest, their distances); empty without usable history."""
+        hist = [(self._col[q], c) for q, c in visible_answers(task).items() if q in self._col]
+        if len(hist) < self.opts.min_overlap:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        cols = np.array([j for j, _ in hist])
+        x = np.array([self._rank_of[j].get(c, -1) for j, c in hist], dtype=np.float32)
+        keep = x >= 0
+        cols, x = cols[keep], x[keep] / self._kmax[cols[keep]]
+        rows = self._pool(task.respondent.country)
+        sub = self._z[np.ix_(rows, cols)]
+        d = np.abs(sub - x)
+        nominal = self._nominal[cols]
+        if nominal.any():
+            d[:, nominal] = np.where(np.isnan(d[:, nominal]), np.nan, d[:, nominal] > 0)
+        both = ~np.isnan(d)
+        n_both = both.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dist = np.where(both, d, 0.0).sum(axis=1) / n_both
+        ok = n_both >= self.opts.min_overlap
+        rows, dist = rows[ok], dist[ok].astype(np.float64)
+        order = np.argsort(dist, kind="stable")
+        return rows[order], dist[order]
+
+    def predict(self, task: Task) -> list[Prediction]:
+        view = self.view
+        rows, dist = self.neighbours(task)
+        keys = {COUNTRY: task.respondent.country}
+        out: list[Prediction] = []
+        tcols = [self._col.get(q, -1) for q in task.targets]
+        known = [j for j in tcols if j >= 0]
+        if len(rows) and known:
+            ranks = view.ranks[np.ix_(rows, known)]
+            answered = ranks >= 0
+            chosen = answered & (np.cumsum(answered, axis=0) <= self.opts.k)
+            weight = np.clip(1.0 - dist, 1e-6, None)
+        for q, j in zip(task.targets, tcols, strict=True):
+            prior = self._tables.lookup(q, keys, self.opts.min_cell)
+            if prior is None or j < 0:
+                out.append(self._abstain(task, q, "no training answers to this question"))
+                continue
+            k = len(view.codes[q])
+            prior_p = smoothed(prior[0], self.opts.alpha)
+            votes = np.zeros(k)
+            n_voters = 0
+            if len(rows):
+                t = known.index(j)
+                sel = chosen[:, t]
+                n_voters = int(sel.sum())
+                votes = np.bincount(ranks[sel, t], weights=weight[sel], minlength=k)[:k]
+            total = votes.sum() + self.opts.prior_weight
+            probs = (votes + self.opts.prior_weight * prior_p) / total if total > 0 else prior_p
+            meta = {"neighbours": n_voters, "nearest_distance": float(dist[0]) if len(dist) else None}
+            if n_voters == 0:
+                meta["level"] = prior[1]
+            out.append(_prediction(task, q, view.codes[q], probs, meta))
+        return out
+
+
+# --------------------------------------------------------------------------- supervised
+
+
+class SupervisedOptions(_Options):
+    n_estimators: int = Field(40, ge=1, description="boosting rounds per model")
+    num_leaves: int = Field(15, ge=2)
+    learning_rate: float = Field(0.1, gt=0.0)
+    max_train: int = Field(8000, ge=50, description="training rows per model (a seeded sample when more)")
+    min_child_samples: int = Field(20, ge=1)
+    country_feature: bool = Field(True, description="give the model the respondent's country (categorical)")
+    history: Literal["auto", "exact", "random-subset"] = Field(
+        "auto",
+        description="exact: one model per history set; random-subset: one model per history size trained on "
+        "random subsets (for history sweeps); auto: exact for k-fold tasks, random-subset otherwise",
+    )
+    n_jobs: int = Field(2, ge=1, description="LightGBM threads")
+    seed: int = 0
+    alpha: float = Field(0.5, ge=0.0, description="pseudo-count for the fallback distribution")
+
+
+@register("supervised", "One LightGBM classifier per target on history + profile + country, trained outside the sample.")
+class SupervisedBaseline(_Baseline):
+    """Per-target gradient boosting on the respondent's known answers.
+
+    Features: the history items (raw codes, NaN when missing), the profile block, and the
+    country (categorical); nominal items are categorical features. Models are trained on
+    the fit data and cached by (target, feature set), so every respondent of a k-fold fold
+    shares them. In a history sweep each person has a different random history; then a
+    model per (target, history size h) is trained on all non-target items where each
+    training row keeps a random h of its substantive answers, and the model is applied to
+    whatever h items the respondent has.
+    """
+
+    options_model = SupervisedOptions
+
+    def fit(self, train: SurveyData) -> None:
+        import lightgbm  # noqa: F401 - fail early with a clear error if missing
+
+        view = TrainView.build(train, self.codebook)
+        self._items = [q for q in self.codebook.ids() if q in view.frame_values]
+        self._item_col = {q: j for j, q in enumerate(self._items)}
+        self._profile = [q for q in self.codebook.profile() if q in view.frame_values]
+        self._x = np.column_stack([view.frame_values[q] for q in self._items]).astype(np.float32)
+        self._countries = {c: i for i, c in enumerate(sorted(set(view.country)))}
+        self._country_code = np.array([self._countries[c] for c in view.country], dtype=np.float32)
+        self._tables = CountTables(view, {}, (GLOBAL,))
+        self._order = np.random.default_rng(self.opts.seed).permutation(view.n)
+        self._models: dict[tuple[str, str], Any] = {}
+        self._view = view
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    @property
+    def lock(self) -> threading.Lock:
+        if "_lock" not in self.__dict__:
+            self.__dict__["_lock"] = threading.Lock()
+        return self.__dict__["_lock"]
+
+    # -- features
+    def _nominal(self, q: str) -> bool:
+        return self.codebook.get(q).kind is QuestionKind.NOMINAL
+
+    def _feature_spec(self, task: Task) -> tuple[str, tuple[str, ...], int]:
+        """(mode, substantive feature items, history size) for this task's targets."""
+        targets = set(task.targets)
+        profile = set(self._profile)
+        person = task.respondent
+        known = [q for q in (*person.answers, *person.missing) if q in self._item_col and q not in profile]
+        hist = tuple(sorted({q for q in known if q not in targets}, key=lambda q: int(q[1:])))
+        mode = self.opts.history
+        if mode == "auto":
+            mode = "exact" if not task.condition else "random-subset"
+        return mode, hist, len(hist)
+
+    def _columns(self, items: Iterable[str]) -> list[int]:
+        return [self._item_col[q] for q in items]
+
+    def _model(self, target: str, mode: str, hist: tuple[str, ...], h: int) -> Any:
+        if mode == "exact":
+            feats = tuple(q for q in (*hist, *self._profile) if q != target)
+            key = (target, "exact:" + hashlib.sha1(",".join(feats).encode()).hexdigest())
+        else:
+            substantive = tuple(q for q in self._items if q not in self._profile and q != target)
+            feats = (*substantive, *self._profile)
+            key = (target, f"subset:{h}")
+        with self.lock:
+            if key not in self._models:
+                self._models[key] = self._train(target, feats, None if mode == "exact" else h)
+            return self._models[key]
+
+    def _train(self, target: str, feats: tuple[str, ...], keep_h: int | None) -> _FittedModel:
+        import lightgbm as lgb
+
+        view = self.view
+        j = view.targets.index(target)
+        y_all = view.ranks[:, j]
+        rows = self._order[y_all[self._order] >= 0][: self.opts.max_train]
+        y = y_all[rows].astype(np.int64)
+        classes = np.unique(y)
+        cols = self._columns(feats)
+        x = self._x[np.ix_(rows, cols)]
+        if keep_h is not None:
+            n_sub = len(feats) - len(self._profile)
+            rng = np.random.default_rng([self.opts.seed, int(target[1:]), keep_h])
+            drop = rng.random((len(rows), n_sub)).argsort(axis=1) >= keep_h
+            x[:, :n_sub][drop] = np.nan
+        cat = [i for i, q in enumerate(feats) if self._nominal(q)]
+        if self.opts.country_feature:
+            x = np.column_stack([x, self._country_code[rows]])
+            cat.append(x.shape[1] - 1)
+        if len(classes) < 2:
+            return _FittedModel(feats, None, classes, len(view.codes[target]))
+        params = {
+            "n_estimators": self.opts.n_estimators,
+            "num_leaves": self.opts.num_leaves,
+            "learning_rate": self.opts.learning_rate,
+            "min_child_samples": self.opts.min_child_samples,
+            "max_bin": 31,
+            "colsample_bytree": 0.5,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "random_state": self.opts.seed,
+            "n_jobs": self.opts.n_jobs,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
+        }
+        clf = lgb.LGBMClassifier(**params)
+        clf.fit(x, y, categorical_feature=cat or "auto")
+        return _FittedModel(feats, clf.booster_, classes, len(view.codes[target]))
+
+    def _features(self, person: Respondent, feats: Sequence[str]) -> np.ndarray:
+        row = [float(person.answers[q]) if q in person.answers else np.nan for q in feats]
+        if self.opts.country_feature:
+            code = self._countries.get(person.country)
+            row.append(np.nan if code is None else float(code))
+        return np.array([row], dtype=np.float32)
+
+    def predict(self, task: Task) -> list[Prediction]:
+        view = self.view
+        mode, hist, h = self._feature_spec(task)
+        visible = Respondent(
+            id=task.respondent.id, country=task.respondent.country, answers=visible_answers(task)
+        )
+        out = []
+        for q in task.targets:
+            if q not in self._tables.col:
+                out.append(self._abstain(task, q, "no training answers to this question"))
+                continue
+            fallback = self._tables.lookup(q, {}, 1)
+            model = self._model(q, mode, hist, h)
+            k = len(view.codes[q])
+            if model.booster is None:
+                probs = smoothed(fallback[0], self.opts.alpha) if fallback else None
+                meta: dict[str, Any] = {"model": "constant"}
+            else:
+                raw = np.asarray(model.booster.predict(self._features(visible, model.features))).reshape(-1)
+                if len(model.classes) == 2 and raw.size == 1:
+                    raw = np.array([1.0 - raw[0], raw[0]])
+                probs = np.zeros(k)
+                probs[model.classes] = raw
+                meta = {"model": "lightgbm", "history_mode": mode, "n_features": len(model.features)}
+            if probs is None:
+                out.append(self._abstain(task, q, "no training answers to this question"))
+                continue
+            out.append(_prediction(task, q, view.codes[q], probs, meta))
+        return out
+
+
+@dataclass
+class _FittedModel:
+    features: tuple[str, ...]
+    booster: Any  # lightgbm.Booster or None (a single class in the training data)
+    classes: np.ndarray  # answer ranks the booster's outputs refer to
+    k: int

@@ -1,0 +1,561 @@
+"""LLM methods: the ValueSim pipeline and the LLM baselines, all one configurable pipeline.
+
+A prediction goes through three steps, each a parameter (so every ablation of the paper is
+a configuration, not a copy of the code):
+
+1. **story** -- what the model is told about the person (:mod:`valuesim.methods.story`):
+   ``facts`` (deterministic sentences), ``narrative`` (LLM prose), ``raw`` (question/answer
+   list: the "without story" ablation) or ``none``; built from all known items, the profile
+   only, or the profile plus the ``rag_k`` history items most similar to each target.
+2. **modules** -- prompt templates that each answer the target: ``cognitive``, ``affective``,
+   ``behavioral`` (the paper's CAB modules) or one ``plain`` module ("without CAB"). With
+   ``scoring="logprobs"`` an answer is the distribution over the option letters (one short
+   call, no generation); with ``scoring="generate"`` the model writes a letter (and, with
+   ``rationale=True``, one reason) that is parsed.
+3. **integration** -- ``unanimous-then-coordinator`` (the paper's: unanimous modules decide,
+   otherwise one coordinator call that sees every module's answer, confidence and rationale),
+   ``mean`` / ``median`` of the module answers for ordered items (mode for nominal ones), or
+   ``pool`` (argmax of the averaged module distributions).
+
+Efficiency: the backstory is the system message and identical for every call of a
+respondent, so llama.cpp / vLLM reuse its KV cache across targets and modules; ``logprobs``
+scoring generates nothing; ``batch_targets`` answers several targets per call (generation
+only). Each prediction records its calls and tokens in ``meta["usage"]``; the method exposes
+running totals as ``usage``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from valuesim.errors import ConfigError
+from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model
+from valuesim.methods.base import Method, Prediction, Task, register
+from valuesim.methods.phrasing import phrase
+from valuesim.methods.prompting import (
+    MODULE_DESCRIPTIONS,
+    build_messages,
+    option_letters,
+    parse_batch,
+    parse_letter,
+    system_message,
+    target_options,
+)
+from valuesim.methods.story import STYLES, abuild_backstory, country_name
+from valuesim.survey.codebook import Codebook, Question, QuestionKind
+
+CAB = ("cognitive", "affective", "behavioral")
+MODULES = (*CAB, "plain")
+INTEGRATIONS = ("unanimous-then-coordinator", "mean", "median", "pool")
+SCORINGS = ("logprobs", "generate")
+HISTORIES = ("all", "profile", "rag")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every setting of an LLM method (all of it goes into ``config()`` / run manifests)."""
+
+    model: str = "local"
+    base_url: str | None = None
+    story: str = "facts"
+    history: str = "all"
+    modules: tuple[str, ...] = CAB
+    integration: str = "unanimous-then-coordinator"
+    scoring: str = "logprobs"
+    rationale: bool = False
+    max_story_words: int | None = 1200
+    batch_targets: int = 1
+    prompt_version: str = "v1"
+    rag_k: int = 3
+    rag_threshold: float = 0.3
+    story_model: str | None = None
+    cache: bool | str | None = None
+    max_tokens_reason: int = 80
+
+    @classmethod
+    def build(cls, defaults: Mapping[str, Any], options: Mapping[str, Any]) -> PipelineConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known - {"model_object"})
+        if unknown:
+            raise ConfigError(
+                f"Unknown option(s) for an LLM method: {', '.join(unknown)}.",
+                f"Known options: {', '.join(sorted(known))}.",
+            )
+        values = {**defaults, **{k: v for k, v in options.items() if k in known}}
+        if isinstance(values.get("modules"), str):
+            values["modules"] = tuple(m.strip() for m in values["modules"].split(",") if m.strip())
+        elif "modules" in values:
+            values["modules"] = tuple(values["modules"] or ())
+        for key in ("max_story_words",):
+            if values.get(key) in (0, "none", "None", "null"):
+                values[key] = None
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        def bad(name: str, value: Any, allowed: Sequence[str]) -> ConfigError:
+            return ConfigError(f"Invalid {name} {value!r}.", f"Use one of: {', '.join(allowed)}.")
+
+        if self.story not in STYLES:
+            raise bad("story", self.story, STYLES)
+        if self.history not in HISTORIES:
+            raise bad("history", self.history, HISTORIES)
+        if not self.modules or any(m not in MODULES for m in self.modules):
+            raise bad("modules", ",".join(self.modules), MODULES)
+        if self.integration not in INTEGRATIONS:
+            raise bad("integration", self.integration, INTEGRATIONS)
+        if self.scoring not in SCORINGS:
+            raise bad("scoring", self.scoring, SCORINGS)
+        if not isinstance(self.batch_targets, int) or self.batch_targets < 1:
+            raise ConfigError(f"batch_targets must be a positive integer, got {self.batch_targets!r}.")
+        if self.batch_targets > 1 and self.scoring != "generate":
+            raise ConfigError(
+                "batch_targets > 1 needs scoring='generate'.",
+                "Log-prob scoring rates one question per call; use -o scoring=generate to batch targets.",
+            )
+        if self.max_story_words is not None and (not isinstance(self.max_story_words, int) or self.max_story_words < 20):
+            raise ConfigError(f"max_story_words must be an integer >= 20 or null, got {self.max_story_words!r}.")
+        if not isinstance(self.rag_k, int) or self.rag_k < 1:
+            raise ConfigError(f"rag_k must be a positive integer, got {self.rag_k!r}.")
+        if not 0.0 <= float(self.rag_threshold) <= 1.0:
+            raise ConfigError(f"rag_threshold must be within [0, 1], got {self.rag_threshold!r}.")
+        if self.story == "narrative" and self.history == "rag":
+            raise ConfigError("The rag history uses a facts story of the profile.", "Use story=facts with history=rag.")
+        from valuesim.methods.prompts import available
+
+        for name in (*self.modules, "persona", "coordinator"):
+            if not available(name) or f"{name}.{self.prompt_version}" not in available(name):
+                raise ConfigError(
+                    f"Prompt {name!r} has no version {self.prompt_version!r}.",
+                    f"Available: {', '.join(available(name)) or 'none'}.",
+                )
+
+
+# --------------------------------------------------------------------------- results of one step
+
+
+@dataclass
+class ModuleAnswer:
+    """One module's answer to one target."""
+
+    module: str
+    code: int | None
+    probs: dict[int, float] | None = None
+    rationale: str | None = None
+    error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def summary(self, q: Question) -> dict[str, Any]:
+        out: dict[str, Any] = {"answer": self.code}
+        if self.code is not None:
+            out["label"] = q.label(self.code)
+        if self.probs is not None and self.code is not None:
+            out["confidence"] = round(self.probs.get(self.code, 0.0), 4)
+        if self.rationale:
+            out["rationale"] = self.rationale
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def _usage_dict(u: Usage, share: float = 1.0) -> dict[str, float]:
+    return {
+        "llm_calls": round(u.calls * share, 4),
+        "prompt_tokens": round(u.prompt_tokens * share, 2),
+        "completion_tokens": round(u.completion_tokens * share, 2),
+        "cache_hits": round(u.cache_hits * share, 4),
+    }
+
+
+def _scale(u: Usage, share: float) -> Usage:
+    return Usage(u.calls * share, u.prompt_tokens * share, u.completion_tokens * share, u.cache_hits * share, u.latency_s * share)  # type: ignore[arg-type]
+
+
+def pooled(answers: Sequence[ModuleAnswer], codes: Sequence[int]) -> dict[int, float] | None:
+    """Average of the module distributions (a one-hot for a module without one)."""
+    valid = [a for a in answers if a.code is not None]
+    if not valid:
+        return None
+    out = {c: 0.0 for c in codes}
+    for a in valid:
+        dist = a.probs or {a.code: 1.0}
+        for c in codes:
+            out[c] += dist.get(c, 0.0) / len(valid)
+    return out
+
+
+def nearest_code(value: float, codes: Sequence[int]) -> int:
+    """The valid code closest to ``value`` (ties: the lower code)."""
+    return min(sorted(codes), key=lambda c: (abs(c - value), c))
+
+
+def combine(answers: Sequence[ModuleAnswer], q: Question, rule: str) -> tuple[int | None, dict[int, float] | None]:
+    """Integrate module answers without a model call (rules mean / median / pool / mode)."""
+    codes, _ = target_options(q)
+    valid = [a for a in answers if a.code is not None]
+    pool = pooled(valid, codes)
+    if not valid or pool is None:
+        return None, None
+    values = [a.code for a in valid if a.code is not None]
+    if rule == "pool":
+        return max(codes, key=lambda c: (pool[c], -codes.index(c))), pool
+    if rule in ("mean", "median") and q.ordered:
+        center = statistics.fmean(values) if rule == "mean" else statistics.median(values)
+        return nearest_code(center, codes), pool
+    # mode (nominal items, and the unanimous case): most votes, then pooled probability, then module order
+    votes = Counter(values)
+    first = {c: i for i, c in reversed(list(enumerate(values)))}
+    best = max(votes, key=lambda c: (votes[c], pool.get(c, 0.0), -first[c]))
+    return best, pool
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class LLMPipeline(Method):
+    """Base of every LLM method: story -> modules -> integration (see the module docstring)."""
+
+    uses_llm: ClassVar[bool] = True
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, codebook: Codebook, **options: Any) -> None:
+        model_obj = options.pop("model", None) if isinstance(options.get("model"), Model) else None
+        super().__init__(codebook, **options)
+        if model_obj is not None:
+            options = {**options, "model": model_obj.spec}
+        self.cfg = PipelineConfig.build(self.defaults, {k: v for k, v in options.items() if v is not None or k == "max_story_words"})
+        self._model: Model | None = model_obj
+        self._story_model_obj: Model | None = None
+        self._retriever: Any = None
+
+    # -- models ------------------------------------------------------------------------------
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            self._model = get_model(self.cfg.model, base_url=self.cfg.base_url, cache=self.cfg.cache)
+        return self._model
+
+    @property
+    def story_model(self) -> Model:
+        if self.cfg.story_model is None:
+            return self.model
+        if self._story_model_obj is None:
+            self._story_model_obj = get_model(self.cfg.story_model, cache=self.cfg.cache)
+        return self._story_model_obj
+
+    @property
+    def default_concurrency(self) -> int:
+        """Units in flight for the runner: 1 for the in-process model (one llama.cpp context,
+        whose prompt-prefix cache is best used one respondent at a time), more for servers."""
+        kind = self.cfg.model.split(":", 1)[0]
+        return {"local": 1, "mock": 8}.get(kind, 4)
+
+    @property
+    def usage(self) -> dict[str, float]:
+        """Running LLM totals of this method (keys as in metrics.json)."""
+        total = Usage()
+        for m in {id(x): x for x in (self._model, self._story_model_obj) if x is not None}.values():
+            total = total + m.usage
+        return {
+            "llm_calls": total.calls,
+            "prompt_tokens": total.prompt_tokens,
+            "completion_tokens": total.completion_tokens,
+            "cache_hits": total.cache_hits,
+        }
+
+    def __getstate__(self) -> dict[str, Any]:  # models hold locks and native handles
+        state = dict(self.__dict__)
+        state["_model"] = None
+        state["_story_model_obj"] = None
+        return state
+
+    def config(self) -> dict[str, Any]:
+        d = asdict(self.cfg)
+        d["modules"] = list(self.cfg.modules)
+        return {"name": self.name, **d}
+
+    # -- public entry points -----------------------------------------------------------------
+    def predict(self, task: Task) -> list[Prediction]:
+        from valuesim.methods.story import _run
+
+        return _run(self.apredict(task))
+
+    async def apredict(self, task: Task) -> list[Prediction]:
+        cfg = self.cfg
+        person = task.respondent
+        country = country_name(person.country)
+        profile = [q for q in self.codebook.profile() if person.has(q)]
+        story_qids = None if cfg.history == "all" else profile
+        story = await abuild_backstory(
+            person,
+            self.codebook,
+            self.story_model if cfg.story == "narrative" else None,
+            style=cfg.story,
+            max_words=cfg.max_story_words,
+            prompt_version=cfg.prompt_version,
+            qids=story_qids,
+        )
+        story_usage = Usage()
+        if cfg.story == "narrative" and not story.meta.get("from_store"):
+            story_usage = Usage(**{k: v for k, v in story.meta.get("usage", {}).items() if k in Usage.__dataclass_fields__})
+
+        questions: list[Question] = []
+        results: dict[str, Prediction] = {}
+        for qid in task.targets:
+            q = self.codebook.get(qid)
+            if q.kind is QuestionKind.NUMERIC or not [c for c in q.options if c >= 0]:
+                results[qid] = self._prediction(task, qid, None, None, {"error": f"{qid} is a numeric item; LLM methods answer option questions only"})
+            else:
+                questions.append(q)
+
+        contexts = {q.id: self._context(person, q, country) for q in questions}
+        if cfg.batch_targets > 1:
+            groups = [questions[i : i + cfg.batch_targets] for i in range(0, len(questions), cfg.batch_targets)]
+            outs = await asyncio.gather(*(self._answer_batch(story.text, g, country, contexts) for g in groups))
+            answered = [item for out in outs for item in out]
+        else:
+            answered = await asyncio.gather(*(self._answer_one(story.text, q, country, contexts[q.id]) for q in questions))
+
+        share = 1.0 / max(1, len(task.targets))
+        story_meta = {"style": story.meta.get("style"), "words": story.meta.get("words"), "n_facts": story.n_facts}
+        # tokens of the system message (persona + backstory): the prefix every call of this
+        # unit shares, which a prefix-caching server evaluates once per unit, not once per call
+        prefix = self.model.count_tokens(system_message(story.text, cfg.prompt_version).content)
+        for q, (code, probs, meta, usage) in zip(questions, answered):
+            usage = usage + _scale(story_usage, share)
+            meta["usage"] = _usage_dict(usage)
+            meta["usage"]["shared_prefix_tokens"] = round(meta["usage"]["llm_calls"] * prefix, 2)
+            meta["usage"]["prefix_tokens_once"] = round(prefix * share, 2)
+            meta["story"] = story_meta
+            if contexts[q.id][1]:
+                meta["retrieved"] = contexts[q.id][1]
+            results[q.id] = self._prediction(task, q.id, code, probs, meta)
+        return [results[qid] for qid in task.targets]
+
+    # -- steps -----------------------------------------------------------------------------
+    def _prediction(self, task: Task, qid: str, code: int | None, probs: dict[int, float] | None, meta: dict[str, Any]) -> Prediction:
+        return Prediction(
+            respondent=task.respondent.id,
+            question=qid,
+            fold=task.fold,
+            prediction=code,
+            probabilities=probs,
+            condition=task.condition,
+            meta=meta,
+        )
+
+    def _context(self, person: Any, q: Question, country: str | None) -> tuple[list[str], list[dict[str, Any]]]:
+        """RAG only: sentences of the most similar history answers (and what was retrieved)."""
+        if self.cfg.history != "rag":
+            return [], []
+        if self._retriever is None:
+            from valuesim.methods.retrieval import QuestionRetriever
+
+            self._retriever = QuestionRetriever(self.codebook)
+        history = [h for h in person.answered() if h in self.codebook and not self.codebook.get(h).profile]
+        hits = self._retriever.similar(q.id, history, k=self.cfg.rag_k, threshold=self.cfg.rag_threshold)
+        lines, info = [], []
+        for h in hits:
+            fact = phrase(self.codebook.get(h.qid), person.answers[h.qid], country)
+            if fact is not None:
+                lines.append(fact.sentence)
+                info.append({"question": h.qid, "similarity": h.similarity})
+        return lines, info
+
+    def _messages(self, story: str, module: str, qs: Sequence[Question], country: str | None, context: Sequence[str], **kw: Any) -> list[ChatMessage]:
+        return build_messages(story, module, qs, prompt_version=self.cfg.prompt_version, country=country, context=context, **kw)
+
+    async def _module(self, module: str, story: str, q: Question, country: str | None, context: Sequence[str]) -> ModuleAnswer:
+        """One module's answer to one question (ModelError propagates: it stops the run)."""
+        cfg = self.cfg
+        codes, texts = target_options(q)
+        letters = option_letters(len(codes))
+        usage = Usage()
+        if cfg.scoring == "logprobs":
+            reasoning = ""
+            if cfg.rationale:
+                msgs = self._messages(story, module, [q], country, context, mode="reason")
+                g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason, stop=("\n\n",)))
+                usage = usage + g.usage
+                reasoning = g.text.strip()
+            msgs = self._messages(story, module, [q], country, context, mode="letter", reasoning=reasoning)
+            res = await self.model.score_choices(msgs, letters)
+            usage = usage + res.usage
+            if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
+                return ModuleAnswer(module, None, None, reasoning or None, f"unparseable answer: {(res.raw or '')[:120]!r}", usage)
+            probs = {c: float(p) for c, p in zip(codes, res.probs)}
+            return ModuleAnswer(module, codes[res.best], probs, reasoning or None, None, usage)
+        mode = "letter+reason" if cfg.rationale else "letter"
+        msgs = self._messages(story, module, [q], country, context, mode=mode)
+        g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason if cfg.rationale else 8))
+        usage = usage + g.usage
+        letter, rest = parse_letter(g.text, letters, texts)
+        if letter is None:
+            return ModuleAnswer(module, None, None, None, f"unparseable answer: {g.text[:120]!r}", usage)
+        return ModuleAnswer(module, codes[letters.index(letter)], None, (rest or None) if cfg.rationale else None, None, usage)
+
+    async def _coordinate(
+        self, story: str, q: Question, country: str | None, context: Sequence[str], answers: Sequence[ModuleAnswer]
+    ) -> ModuleAnswer:
+        cfg = self.cfg
+        codes, texts = target_options(q)
+        letters = option_letters(len(codes))
+        views = [
+            {
+                "description": MODULE_DESCRIPTIONS.get(a.module, a.module),
+                "letter": letters[codes.index(a.code)] if a.code is not None else "no answer",
+                "confidence": (a.probs or {}).get(a.code) if a.probs is not None and a.code is not None else None,
+                "rationale": a.rationale or "",
+            }
+            for a in answers
+        ]
+        if cfg.scoring == "logprobs":
+            msgs = self._messages(story, "coordinator", [q], country, context, mode="letter", views=views)
+            res = await self.model.score_choices(msgs, letters)
+            if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
+                return ModuleAnswer("coordinator", None, None, None, "unparseable coordinator answer", res.usage)
+            return ModuleAnswer("coordinator", codes[res.best], {c: float(p) for c, p in zip(codes, res.probs)}, None, None, res.usage)
+        mode = "letter+reason" if cfg.rationale else "letter"
+        msgs = self._messages(story, "coordinator", [q], country, context, mode=mode, views=views)
+        g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason if cfg.rationale else 8))
+        letter, rest = parse_letter(g.text, letters, texts)
+        if letter is None:
+            return ModuleAnswer("coordinator", None, None, None, f"unparseable coordinator answer: {g.text[:120]!r}", g.usage)
+        return ModuleAnswer("coordinator", codes[letters.index(letter)], None, rest or None, None, g.usage)
+
+    async def _integrate(
+        self, story: str, q: Question, country: str | None, context: Sequence[str], answers: list[ModuleAnswer]
+    ) -> tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]:
+        cfg = self.cfg
+        usage = Usage()
+        for a in answers:
+            usage = usage + a.usage
+        meta: dict[str, Any] = {"modules": {a.module: a.summary(q) for a in answers}}
+        valid = [a for a in answers if a.code is not None]
+        if not valid:
+            meta["error"] = "; ".join(f"{a.module}: {a.error}" for a in answers if a.error) or "no module answered"
+            return None, None, meta, usage
+        integ: dict[str, Any] = {"rule": cfg.integration if len(answers) > 1 else "single"}
+        if cfg.integration == "unanimous-then-coordinator" and len(answers) > 1:
+            unanimous = len({a.code for a in valid}) == 1
+            integ["unanimous"] = unanimous
+            integ["coordinator"] = not unanimous
+            if unanimous:
+                code, probs = combine(valid, q, "mode")
+            else:
+                coord = await self._coordinate(story, q, country, context, answers)
+                usage = usage + coord.usage
+                meta["coordinator"] = coord.summary(q)
+                if coord.code is None:  # a failed coordinator falls back to the vote
+                    code, probs = combine(valid, q, "mode")
+                    integ["fallback"] = "mode"
+                else:
+                    code, probs = coord.code, coord.probs if coord.probs is not None else pooled(valid, target_options(q)[0])
+        else:
+            rule = cfg.integration if cfg.integration != "unanimous-then-coordinator" else "mode"
+            code, probs = combine(valid, q, rule)
+        meta["integration"] = integ
+        return code, probs, meta, usage
+
+    async def _answer_one(
+        self, story: str, q: Question, country: str | None, context: tuple[list[str], list[dict[str, Any]]]
+    ) -> tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]:
+        answers = await asyncio.gather(*(self._module(m, story, q, country, context[0]) for m in self.cfg.modules))
+        return await self._integrate(story, q, country, context[0], list(answers))
+
+    async def _answer_batch(
+        self,
+        story: str,
+        qs: list[Question],
+        country: str | None,
+        contexts: Mapping[str, tuple[list[str], list[dict[str, Any]]]],
+    ) -> list[tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]]:
+        """Each module answers all of ``qs`` in one generation; items it did not answer
+        parseably are asked again one by one."""
+        cfg = self.cfg
+        ctx = [line for q in qs for line in contexts[q.id][0]]
+        mode = "letter+reason" if cfg.rationale else "letter"
+        per_q: dict[str, list[ModuleAnswer]] = {q.id: [] for q in qs}
+        options = [target_options(q) for q in qs]
+        letters = [option_letters(len(c)) for c, _ in options]
+
+        async def run(module: str) -> None:
+            msgs = self._messages(story, module, qs, country, ctx, mode=mode)
+            budget = (cfg.max_tokens_reason if cfg.rationale else 8) * len(qs)
+            g = await self.model.generate(msgs, GenerateConfig(max_tokens=budget))
+            parsed = parse_batch(g.text, len(qs), letters)
+            share = _scale(g.usage, 1.0 / len(qs))
+            for i, q in enumerate(qs):
+                letter, reason = parsed[i]
+                if letter is None:
+                    single = await self._module(module, story, q, country, contexts[q.id][0])
+                    single.usage = single.usage + share
+                    per_q[q.id].append(single)
+                else:
+                    codes = options[i][0]
+                    per_q[q.id].append(
+                        ModuleAnswer(module, codes[letters[i].index(letter)], None, (reason or None) if cfg.rationale else None, None, share)
+                    )
+
+        await asyncio.gather(*(run(m) for m in cfg.modules))
+        order = {m: i for i, m in enumerate(cfg.modules)}
+        out = []
+        for q in qs:
+            answers = sorted(per_q[q.id], key=lambda a: order[a.module])
+            code, probs, meta, usage = await self._integrate(story, q, country, contexts[q.id][0], answers)
+            meta["batch"] = len(qs)
+            out.append((code, probs, meta, usage))
+        return out
+
+
+# --------------------------------------------------------------------------- registered methods
+
+
+@register("valuesim", "ValueSim: backstory + cognitive/affective/behavioral LLM modules + integration")
+class ValueSim(LLMPipeline):
+    defaults: ClassVar[dict[str, Any]] = {}
+
+
+@register("blank", "LLM baseline: the question only, nothing about the person")
+class Blank(LLMPipeline):
+    defaults: ClassVar[dict[str, Any]] = {"story": "none", "modules": ("plain",)}
+
+
+@register("demographics", "LLM baseline: the person's profile (demographics) only")
+class Demographics(LLMPipeline):
+    defaults: ClassVar[dict[str, Any]] = {"story": "facts", "history": "profile", "modules": ("plain",)}
+
+
+@register("full-info", "LLM baseline: raw question/answer list of profile + history in the prompt")
+class FullInfo(LLMPipeline):
+    defaults: ClassVar[dict[str, Any]] = {"story": "raw", "history": "all", "modules": ("plain",)}
+
+
+@register("rag", "LLM baseline: profile + the k history answers most similar to the question (BM25)")
+class Rag(LLMPipeline):
+    defaults: ClassVar[dict[str, Any]] = {"story": "facts", "history": "rag", "modules": ("plain",)}
+
+
+__all__ = [
+    "CAB",
+    "Blank",
+    "Demographics",
+    "FullInfo",
+    "LLMPipeline",
+    "ModuleAnswer",
+    "PipelineConfig",
+    "Rag",
+    "ValueSim",
+    "combine",
+    "nearest_code",
+    "pooled",
+]

@@ -1,0 +1,137 @@
+"""Turning survey questions into prompts and model replies back into answer codes.
+
+Shared by every LLM method and by the story fidelity check. The backstory always sits in the
+*system* message and nothing target-specific goes there, so every call of one respondent
+shares the same prompt prefix (llama.cpp / vLLM prefix caching reuses it).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Sequence
+from typing import Any
+
+from valuesim.llm import ChatMessage
+from valuesim.methods.phrasing import clean_label, fill_placeholders, is_digit_label
+from valuesim.methods.prompts import render
+from valuesim.survey.codebook import Question, QuestionKind
+
+LETTERS = string.ascii_uppercase
+
+#: Human description of each perspective, used when the coordinator sees the modules' views.
+MODULE_DESCRIPTIONS = {
+    "cognitive": "Your reasoning (beliefs and knowledge)",
+    "affective": "Your feelings",
+    "behavioral": "Your habits and past actions",
+    "plain": "Your first impression",
+}
+
+
+def option_letters(n: int) -> list[str]:
+    if n > len(LETTERS):
+        raise ValueError(f"too many options ({n})")
+    return list(LETTERS[:n])
+
+
+def target_options(q: Question) -> tuple[list[int], list[str]]:
+    """Valid (non-missing) codes of a question in questionnaire order, with display texts.
+
+    Rating scales show every point, with the end labels attached: "1 (Not at all important)".
+    """
+    if q.kind is QuestionKind.NUMERIC or not q.options:
+        raise ValueError(f"{q.id} is a numeric item; it has no answer options to choose from")
+    codes = [c for c in q.options if c >= 0]
+    scale = any(is_digit_label(q.options[c]) for c in codes)
+    texts = []
+    for c in codes:
+        lab = clean_label(q.options[c])
+        texts.append(f"{c} ({lab})" if scale and not is_digit_label(lab) else lab)
+    return codes, texts
+
+
+def question_block(q: Question, country: str | None) -> dict[str, Any]:
+    """Template variables of one question: its wording and lettered option lines."""
+    codes, texts = target_options(q)
+    letters = option_letters(len(codes))
+    return {
+        "id": q.id,
+        "text": fill_placeholders(q.short, country),
+        "options": [f"{L}. {fill_placeholders(t, country)}" for L, t in zip(letters, texts)],
+        "codes": codes,
+        "letters": letters,
+    }
+
+
+def system_message(backstory: str, prompt_version: str) -> ChatMessage:
+    return ChatMessage("system", render("persona", prompt_version, backstory=backstory))
+
+
+def build_messages(
+    backstory: str,
+    module: str,
+    questions: Sequence[Question],
+    *,
+    prompt_version: str = "v1",
+    country: str | None = None,
+    mode: str = "letter",
+    context: Sequence[str] = (),
+    views: Sequence[dict[str, Any]] = (),
+    reasoning: str = "",
+) -> list[ChatMessage]:
+    """[system: persona + backstory, user: module instruction + question(s) + answer format]."""
+    blocks = [question_block(q, country) for q in questions]
+    user = render(
+        module,
+        prompt_version,
+        questions=blocks,
+        mode=mode,
+        batch=len(blocks) > 1,
+        context=list(context),
+        views=list(views),
+        reasoning=reasoning,
+    )
+    return [system_message(backstory, prompt_version), ChatMessage("user", user)]
+
+
+_ANSWER_LINE = re.compile(r"^[ \t*(\[]*(?:(?i:answer)\s*[:\-]?\s*)?[(\[]?([A-Z])(?:[.):,\]\-*]|[ \t]|$)", re.M)
+_STATED = re.compile(r"(?i:answer(?: is)?|option|choose|choice|pick)\W{0,3}([A-Z])\b")
+
+
+def parse_letter(text: str, letters: Sequence[str], labels: Sequence[str] = ()) -> tuple[str | None, str]:
+    """The answer letter in a model reply (and the rest of the reply as rationale).
+
+    Accepts "B", "B. because ...", "Answer: B", "(B) ..." at the start of a line; then
+    "my answer is B" anywhere; then exactly one option text quoted in the reply. None when
+    nothing matches. "A" and "I" followed by a space are read as words, not letters.
+    """
+    valid = set(letters)
+    for m in _ANSWER_LINE.finditer(text):
+        cand = m.group(1)
+        follow = text[m.end(1) : m.end(1) + 1]
+        if cand in valid and not (cand in "AI" and follow in (" ", "\t") and not m.group(0).lower().lstrip(" *([").startswith("answer")):
+            rest = (text[: m.start()] + text[m.end() :]).strip(" .:-\n")
+            return cand, rest
+    for m in _STATED.finditer(text):
+        if m.group(1) in valid:
+            return m.group(1), text.strip()
+    low = text.lower()
+    hits = [L for L, lab in zip(letters, labels) if lab and lab.lower() in low]
+    if len(hits) == 1:
+        return hits[0], text.strip()
+    return None, text.strip()
+
+
+_BATCH_LINE = re.compile(r"^\s*(?:question\s*)?(\d+)\s*[:.)\-]\s*\(?([A-Z])\b\)?\s*[.,:\-]*\s*(.*)$", re.I | re.M)
+
+
+def parse_batch(text: str, n: int, letters_per_item: Sequence[Sequence[str]]) -> list[tuple[str | None, str]]:
+    """Per-question (letter, reason) from a numbered multi-answer reply; (None, "") if absent."""
+    out: list[tuple[str | None, str]] = [(None, "")] * n
+    for m in _BATCH_LINE.finditer(text):
+        i = int(m.group(1)) - 1
+        if 0 <= i < n and out[i][0] is None:
+            letter = m.group(2).upper()
+            if letter in letters_per_item[i]:
+                out[i] = (letter, m.group(3).strip())
+    return out

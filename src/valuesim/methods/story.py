@@ -1,0 +1,560 @@
+"""Backstories: a respondent's known answers as a second-person text.
+
+Two layers:
+
+1. :func:`render_facts` -- deterministic. Every valid answer becomes one faithful sentence
+   (answer labels, never codes; country names, never numbers; missing answers not
+   mentioned), grouped by the codebook's topic sections.
+2. :func:`build_backstory` -- composes those facts into the text a model reads. Styles:
+
+   - ``"facts"``: the sentences, answers of one battery condensed into one sentence, one
+     paragraph per section (no model needed);
+   - ``"narrative"``: each section's facts rewritten by an LLM into flowing prose (one call
+     per section, so it fits small context windows);
+   - ``"raw"``: the plain question / answer list (the "without story" ablation);
+   - ``"none"``: nothing (the question-only baseline).
+
+   ``max_words`` bounds the length; when the facts do not fit, whole sentences are dropped
+   round-robin across sections (profile first), and ``meta`` says how many were kept.
+
+Narrative backstories are stored in a small SQLite store under the cache directory, keyed by
+(respondent, history set, model identity, prompt version, style, length), so a benchmark
+writes each story once and ``valuesim backstory --out`` can export it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import re
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from valuesim.errors import ConfigError
+from valuesim.methods.phrasing import Fact, clean_label, fill_placeholders, join_words, phrase, upper_first
+from valuesim.survey.codebook import Codebook, QuestionKind
+from valuesim.survey.respondent import Respondent
+
+if TYPE_CHECKING:
+    from valuesim.llm import Model
+
+StoryStyle = Literal["facts", "narrative", "raw", "none"]
+STYLES: tuple[str, ...] = ("facts", "narrative", "raw", "none")
+PROFILE_SECTION = "demographics"
+STORE_FILE = "backstories.sqlite3"
+
+
+# --------------------------------------------------------------------------- countries
+
+
+def country_name(alpha3: str | None) -> str | None:
+    """English name of an ISO alpha-3 country code (None when unknown: never leak the code)."""
+    if not alpha3:
+        return None
+    from valuesim.survey.countries import find_country
+
+    found = find_country(alpha3)
+    return found.name if found is not None else None
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def _order(codebook: Codebook, qids: Iterable[str]) -> list[str]:
+    return sorted(qids, key=lambda q: codebook.get(q).number)
+
+
+def section_order(codebook: Codebook) -> list[str]:
+    """Profile section first, then the questionnaire's order."""
+    ids = list(codebook.sections)
+    return ([PROFILE_SECTION] if PROFILE_SECTION in ids else []) + [s for s in ids if s != PROFILE_SECTION]
+
+
+def collect_facts(respondent: Respondent, codebook: Codebook, qids: Sequence[str] | None = None) -> list[Fact]:
+    """One :class:`Fact` per valid known answer (restricted to ``qids`` when given)."""
+    country = country_name(respondent.country)
+    known = [q for q in respondent.answered(list(qids) if qids is not None else None) if q in codebook]
+    facts: list[Fact] = []
+    if country and (qids is None or any(codebook.get(q).profile for q in known)):
+        facts.append(Fact("country", PROFILE_SECTION, f"You live in {country}."))
+    for qid in _order(codebook, known):
+        fact = phrase(codebook.get(qid), respondent.answers[qid], country)
+        if fact is not None:
+            facts.append(fact)
+    rank = {s: i for i, s in enumerate(section_order(codebook))}
+    return sorted(facts, key=lambda f: rank.get(f.section, len(rank)))  # stable within a section
+
+
+def render_facts(
+    respondent: Respondent, codebook: Codebook, qids: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """(section id, sentence) for every known data point, grouped by codebook section."""
+    return [(f.section, f.sentence) for f in collect_facts(respondent, codebook, qids)]
+
+
+def condense(facts: Sequence[Fact]) -> list[tuple[str, list[str]]]:
+    """Merge facts of one section that share a battery template: (sentence, qids) units."""
+    units: list[tuple[str, list[str]]] = []
+    by_group: dict[tuple[str, str], int] = {}
+    members: dict[int, list[Fact]] = defaultdict(list)
+    seen: dict[str, int] = {}
+    for f in facts:
+        if f.sentence in seen:  # e.g. "born in Peru" from two items: say it once
+            units[seen[f.sentence]][1].append(f.qid)
+            continue
+        if f.group and f.subject:
+            key = (f.section, f.group)
+            if key in by_group:
+                members[by_group[key]].append(f)
+                continue
+            by_group[key] = len(units)
+            members[len(units)].append(f)
+        seen[f.sentence] = len(units)
+        units.append((f.sentence, [f.qid]))
+    out: list[tuple[str, list[str]]] = []
+    for i, (text, qids) in enumerate(units):
+        group = members.get(i)
+        if group and len(group) > 1:
+            tpl = group[0].group or "{x}"
+            text = upper_first(tpl.format(x=join_words([g.subject or "" for g in group])))
+            qids = [g.qid for g in group] + [q for q in qids if q not in {g.qid for g in group}]
+        out.append((text, qids))
+    return out
+
+
+def raw_lines(respondent: Respondent, codebook: Codebook, qids: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
+    """(section, qid, "Question: ... Answer: ...") for the "without story" ablation."""
+    country = country_name(respondent.country)
+    known = [q for q in respondent.answered(list(qids) if qids is not None else None) if q in codebook]
+    out: list[tuple[str, str, str]] = []
+    if country:
+        out.append((PROFILE_SECTION, "country", f"Country of residence: {country}"))
+    for qid in _order(codebook, known):
+        q = codebook.get(qid)
+        code = respondent.answers[qid]
+        if q.kind is QuestionKind.NUMERIC:
+            answer = str(code)
+        else:
+            answer = clean_label(q.options[code])
+            if re.fullmatch(r"option \d+", answer.lower()):
+                continue
+        out.append((q.section, qid, f"{fill_placeholders(q.short, country)} -> {answer}"))
+    rank = {s: i for i, s in enumerate(section_order(codebook))}
+    return sorted(out, key=lambda t: rank.get(t[0], len(rank)))
+
+
+# --------------------------------------------------------------------------- backstory
+
+
+@dataclass
+class Backstory:
+    """A composed backstory. ``sections`` is [(section title, text)]; ``n_facts`` counts the
+    data points stated (after any length cut); ``meta`` holds style, counts, model and usage."""
+
+    text: str
+    sections: list[tuple[str, str]]
+    n_facts: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sections"] = [list(s) for s in self.sections]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Backstory:
+        return cls(d["text"], [(s[0], s[1]) for s in d["sections"]], int(d["n_facts"]), dict(d.get("meta", {})))
+
+
+def _n_words(text: str) -> int:
+    return len(text.split())
+
+
+def _budget(
+    units_by_section: dict[str, list[tuple[str, list[str]]]], order: list[str], max_words: int | None
+) -> dict[str, list[tuple[str, list[str]]]]:
+    """Keep whole sentences until ``max_words``: the profile section first (who the person
+    is), then the other sections round-robin, so every topic keeps some of its answers."""
+    if max_words is None:
+        return units_by_section
+    kept: dict[str, list[int]] = {s: [] for s in order}
+    used = 0
+
+    def take(section: str, i: int) -> bool:
+        nonlocal used
+        n = _n_words(units_by_section[section][i][0])
+        if used + n > max_words:
+            return False
+        kept[section].append(i)
+        used += n
+        return True
+
+    rest = [s for s in order if s != PROFILE_SECTION]
+    if PROFILE_SECTION in units_by_section:
+        for i in range(len(units_by_section[PROFILE_SECTION])):
+            take(PROFILE_SECTION, i)
+    cursor = {s: 0 for s in rest}
+    progress = True
+    while progress:
+        progress = False
+        for s in rest:
+            units = units_by_section.get(s, [])
+            if cursor[s] >= len(units):
+                continue
+            take(s, cursor[s])  # a sentence too long to fit is skipped; shorter ones may follow
+            cursor[s] += 1
+            progress = True
+    return {s: [units_by_section[s][i] for i in sorted(idx)] for s, idx in kept.items() if idx}
+
+
+def history_hash(respondent: Respondent, qids: Sequence[str] | None = None) -> str:
+    """Hash of exactly what a backstory is built from (country + known answers)."""
+    known = respondent.answered(list(qids) if qids is not None else None)
+    payload = {"country": respondent.country, "answers": sorted((q, respondent.answers[q]) for q in known)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _sections_text(sections: list[tuple[str, str]]) -> str:
+    return "\n\n".join(f"{title}:\n{body}" for title, body in sections if body)
+
+
+def compose(
+    respondent: Respondent,
+    codebook: Codebook,
+    *,
+    style: str = "facts",
+    max_words: int | None = None,
+    qids: Sequence[str] | None = None,
+) -> Backstory:
+    """A backstory that needs no model: styles "facts", "raw" and "none"."""
+    if style not in ("facts", "raw", "none"):
+        raise ConfigError(f"compose() cannot make style {style!r}.", "Use build_backstory() for 'narrative'.")
+    order = section_order(codebook)
+    if style == "none":
+        return Backstory("", [], 0, {"style": "none", "n_facts_total": 0, "words": 0})
+    units: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+    if style == "facts":
+        facts = collect_facts(respondent, codebook, qids)
+        by_sec: dict[str, list[Fact]] = defaultdict(list)
+        for f in facts:
+            by_sec[f.section].append(f)
+        for s, fs in by_sec.items():
+            units[s] = condense(fs)
+        total = len(facts)
+        sep = " "
+    else:
+        lines = raw_lines(respondent, codebook, qids)
+        for s, qid, line in lines:
+            units[s].append((line, [qid]))
+        total = len(lines)
+        sep = "\n"
+    kept = _budget(dict(units), order, max_words)
+    sections = [
+        (codebook.sections[s].title if s in codebook.sections else s, sep.join(t for t, _ in kept[s]))
+        for s in order
+        if s in kept
+    ]
+    n = sum(len(q) for s in kept for _, q in kept[s])
+    text = _sections_text(sections)
+    stated = sorted({q for s in kept for _, qs in kept[s] for q in qs if q != "country"})
+    meta = {
+        "style": style,
+        "n_facts_total": total,
+        "n_facts": n,
+        "words": _n_words(text),
+        "max_words": max_words,
+        "qids_stated": stated,
+    }
+    return Backstory(text, sections, n, meta)
+
+
+# --------------------------------------------------------------------------- store
+
+
+class StoryStore:
+    """SQLite store of LLM-written backstories (safe for concurrent readers and writers)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS stories (key TEXT PRIMARY KEY, respondent TEXT, history TEXT,"
+                " model TEXT, prompt_version TEXT, style TEXT, max_words INTEGER, data TEXT, created REAL)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=60)
+
+    @staticmethod
+    def key(respondent_id: str, history: str, model: str, prompt_version: str, style: str, max_words: int | None) -> str:
+        raw = json.dumps([respondent_id, history, model, prompt_version, style, max_words])
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def get(self, key: str) -> Backstory | None:
+        with self._lock, self._connect() as con:
+            row = con.execute("SELECT data FROM stories WHERE key = ?", (key,)).fetchone()
+        return Backstory.from_dict(json.loads(row[0])) if row else None
+
+    def put(self, key: str, story: Backstory, *, respondent_id: str, history: str, model: str,
+            prompt_version: str, style: str, max_words: int | None) -> None:
+        data = json.dumps(story.to_dict(), ensure_ascii=False)
+        with self._lock, self._connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, respondent_id, history, model, prompt_version, style, max_words, data, time.time()),
+            )
+
+    def export(self, respondent_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT respondent, history, model, prompt_version, style, max_words, data FROM stories"
+        args: tuple[Any, ...] = ()
+        if respondent_id is not None:
+            sql += " WHERE respondent = ?"
+            args = (respondent_id,)
+        with self._lock, self._connect() as con:
+            rows = con.execute(sql, args).fetchall()
+        cols = ("respondent", "history", "model", "prompt_version", "style", "max_words")
+        return [dict(zip(cols, r[:6]), **json.loads(r[6])) for r in rows]
+
+
+_STORES: dict[str, StoryStore] = {}
+
+
+def default_store(directory: str | Path | None = None) -> StoryStore:
+    from valuesim.llm.cache import default_cache_dir
+
+    path = Path(directory).expanduser() if directory else default_cache_dir()
+    key = str(path / STORE_FILE)
+    if key not in _STORES:
+        _STORES[key] = StoryStore(key)
+    return _STORES[key]
+
+
+# --------------------------------------------------------------------------- narrative
+
+
+async def _narrate_section(model: Model, title: str, facts_text: str, words: int, prompt_version: str) -> tuple[str, Any]:
+    from valuesim.llm import ChatMessage, GenerateConfig
+    from valuesim.methods.prompts import render
+
+    messages = [
+        ChatMessage("system", render("narrative_system", prompt_version)),
+        ChatMessage("user", render("narrative", prompt_version, title=title, facts=facts_text, words=words)),
+    ]
+    cfg = GenerateConfig(temperature=0.0, max_tokens=max(64, int(words * 1.6) + 32))
+    res = await model.generate(messages, cfg)
+    return res.text.strip(), res.usage
+
+
+def _usable(text: str, facts_text: str) -> bool:
+    """Reject empty or degenerate rewrites (the section then keeps its plain facts)."""
+    if _n_words(text) < max(5, _n_words(facts_text) // 6):
+        return False
+    words = text.lower().split()
+    return len(set(words)) / max(1, len(words)) > 0.25  # not one phrase repeated over and over
+
+
+async def abuild_backstory(
+    respondent: Respondent,
+    codebook: Codebook,
+    model: Model | None = None,
+    *,
+    style: str = "facts",
+    max_words: int | None = None,
+    prompt_version: str = "v1",
+    qids: Sequence[str] | None = None,
+    store: StoryStore | bool | None = True,
+) -> Backstory:
+    """Async :func:`build_backstory`."""
+    if style not in STYLES:
+        raise ConfigError(f"Unknown backstory style {style!r}.", f"Use one of: {', '.join(STYLES)}.")
+    if style != "narrative":
+        story = compose(respondent, codebook, style=style, max_words=max_words, qids=qids)
+        story.meta.update({"prompt_version": prompt_version, "model": None})
+        return story
+    if model is None:
+        raise ConfigError("A narrative backstory needs a model.", "Pass --model, or use --style facts.")
+    st: StoryStore | None
+    if store is True:
+        st = default_store()
+    elif store is False or store is None:
+        st = None
+    else:
+        st = store
+    hist = history_hash(respondent, qids)
+    key = StoryStore.key(respondent.id, hist, model.identity, prompt_version, style, max_words)
+    if st is not None:
+        cached = st.get(key)
+        if cached is not None:
+            cached.meta["from_store"] = True
+            return cached
+    base = compose(respondent, codebook, style="facts", max_words=max_words, qids=qids)
+    total_words = max(1, base.meta["words"])
+    target_total = max_words or total_words
+    from valuesim.llm import Usage
+
+    jobs = []
+    for title, body in base.sections:
+        share = _n_words(body) / total_words
+        jobs.append(_narrate_section(model, title, body, max(20, int(target_total * share)), prompt_version))
+    results = await asyncio.gather(*jobs)
+    usage = Usage()
+    sections: list[tuple[str, str]] = []
+    fallbacks: list[str] = []
+    for (title, body), (text, u) in zip(base.sections, results):
+        usage = usage + u
+        if _usable(text, body):
+            sections.append((title, text))
+        else:
+            sections.append((title, body))
+            fallbacks.append(title)
+    meta = dict(base.meta)
+    meta.update(
+        {
+            "style": "narrative",
+            "words": _n_words(_sections_text(sections)),
+            "model": model.identity,
+            "model_spec": model.spec,
+            "prompt_version": prompt_version,
+            "fallback_sections": fallbacks,
+            "usage": usage.to_dict(),
+            "history_hash": hist,
+        }
+    )
+    story = Backstory(_sections_text(sections), sections, base.n_facts, meta)
+    if st is not None:
+        st.put(key, story, respondent_id=respondent.id, history=hist, model=model.identity,
+               prompt_version=prompt_version, style=style, max_words=max_words)
+    return story
+
+
+def build_backstory(
+    respondent: Respondent,
+    codebook: Codebook,
+    model: Model | None = None,
+    *,
+    style: str = "facts",
+    max_words: int | None = None,
+    prompt_version: str = "v1",
+    qids: Sequence[str] | None = None,
+    store: StoryStore | bool | None = True,
+) -> Backstory:
+    """Compose a respondent's backstory (see the module docstring for styles).
+
+    ``qids`` restricts it to those items (default: everything the respondent object knows --
+    pass a restricted respondent for benchmark histories). The "narrative" style needs
+    ``model``; its result is cached in ``store`` (default: the cache directory's store).
+    """
+    return _run(
+        abuild_backstory(respondent, codebook, model, style=style, max_words=max_words,
+                         prompt_version=prompt_version, qids=qids, store=store)
+    )
+
+
+def _run(coro: Any) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    raise RuntimeError("Called a sync API inside a running event loop; await the async variant instead.")
+
+
+# --------------------------------------------------------------------------- fidelity
+
+
+@dataclass
+class FidelityReport:
+    """Share of history answers a model recovers from the backstory alone."""
+
+    n: int
+    recovered: int
+    rate: float
+    by_section: dict[str, dict[str, float]]
+    items: list[dict[str, Any]]
+    usage: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def astory_fidelity(
+    backstory: Backstory,
+    respondent: Respondent,
+    codebook: Codebook,
+    model: Model,
+    qids: Sequence[str] | None = None,
+    *,
+    n: int | None = 30,
+    seed: int = 0,
+    prompt_version: str = "v1",
+) -> FidelityReport:
+    """Re-ask history questions with only the backstory as context (see :func:`story_fidelity`)."""
+    from valuesim.llm import Usage
+    from valuesim.methods.prompting import build_messages, option_letters, target_options
+
+    pool = [q for q in (qids if qids is not None else respondent.answered()) if q in codebook and respondent.has(q)]
+    pool = [q for q in pool if not codebook.get(q).profile and codebook.get(q).kind is not QuestionKind.NUMERIC]
+    if n is not None and len(pool) > n:
+        pool = sorted(random.Random(seed).sample(pool, n), key=lambda q: codebook.get(q).number)
+    country = country_name(respondent.country)
+
+    async def one(qid: str) -> dict[str, Any]:
+        q = codebook.get(qid)
+        codes, labels = target_options(q)
+        messages = build_messages(
+            backstory.text, "plain", [q], prompt_version=prompt_version, country=country
+        )
+        res = await model.score_choices(messages, option_letters(len(codes)))
+        pred = codes[res.best]
+        truth = respondent.answers[qid]
+        return {"question": qid, "section": q.section, "truth": truth, "prediction": pred,
+                "recovered": pred == truth, "usage": res.usage}
+
+    rows = await asyncio.gather(*(one(q) for q in pool))
+    usage = Usage()
+    by: dict[str, list[bool]] = defaultdict(list)
+    for r in rows:
+        usage = usage + r.pop("usage")
+        by[r["section"]].append(r["recovered"])
+    hits = sum(r["recovered"] for r in rows)
+    return FidelityReport(
+        n=len(rows),
+        recovered=hits,
+        rate=hits / len(rows) if rows else float("nan"),
+        by_section={s: {"n": len(v), "rate": sum(v) / len(v)} for s, v in by.items()},
+        items=list(rows),
+        usage=usage.to_dict(),
+    )
+
+
+def story_fidelity(
+    backstory: Backstory,
+    respondent: Respondent,
+    codebook: Codebook,
+    model: Model,
+    qids: Sequence[str] | None = None,
+    *,
+    n: int | None = 30,
+    seed: int = 0,
+    prompt_version: str = "v1",
+) -> FidelityReport:
+    """Ask ``n`` (seeded sample; None = all) of the history questions ``qids`` with only the
+    backstory as context and report how often the person's real answer comes back, overall
+    and per section. ``respondent`` must hold the real answers of ``qids``."""
+    return _run(
+        astory_fidelity(backstory, respondent, codebook, model, qids, n=n, seed=seed, prompt_version=prompt_version)
+    )

@@ -1,0 +1,133 @@
+"""The report as data: sections of paragraphs, tables and figures.
+
+:mod:`valuesim.report.build` fills a :class:`Document`; the HTML template and the
+Markdown writer both render the same document, so the two reports cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    #: "" | "best" (best value of a column) | "better" / "worse" (significant vs the
+    #: reference) | "muted" | "synthetic"
+    mark: str = ""
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[Cell]]
+    caption: str = ""
+    #: per column: "l" or "r"
+    align: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.align:
+            self.align = ["l"] * len(self.columns)
+
+
+@dataclass
+class Figure:
+    id: str
+    title: str
+    png: bytes
+    caption: str = ""
+
+    @property
+    def filename(self) -> str:
+        return f"{self.id}.png"
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    blocks: list[Table | Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: free-form preformatted blocks (label, text), e.g. commands and configurations
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+    def tables(self) -> list[Table]:
+        return [b for b in self.blocks if isinstance(b, Table)]
+
+    def figures(self) -> list[Figure]:
+        return [b for b in self.blocks if isinstance(b, Figure)]
+
+
+@dataclass
+class Document:
+    title: str
+    subtitle: str
+    synthetic: bool
+    warnings: list[str] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+
+    def figures(self) -> list[Figure]:
+        return [f for s in self.sections for f in s.figures()]
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_cell(c: Cell) -> str:
+    t = _md_escape(c.text)
+    if c.mark in ("best", "better") and t not in ("", "-"):
+        return f"**{t}**"
+    if c.mark == "worse" and t not in ("", "-"):
+        return f"_{t}_"
+    return t
+
+
+def table_markdown(t: Table) -> str:
+    head = "| " + " | ".join(_md_escape(c) for c in t.columns) + " |"
+    sep = "| " + " | ".join("---:" if a == "r" else "---" for a in t.align) + " |"
+    body = ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+    out = [head, sep, *body]
+    if t.caption:
+        out += ["", f"*{t.caption}*"]
+    return "\n".join(out)
+
+
+def to_markdown(doc: Document, figure_dir: str = "figures") -> str:
+    """The document as Markdown; figures are referenced as ``figure_dir/<id>.png``."""
+    lines = [f"# {doc.title}", "", doc.subtitle, ""]
+    if doc.synthetic:
+        lines += [
+            "> **SYNTHETIC DATA.** Every number in this report comes from generated respondents, "
+            "not from survey data. Use it to check the pipeline, never as a finding.",
+            "",
+        ]
+    for w in doc.warnings:
+        lines += [f"> **Note:** {w}", ""]
+    lines += ["## Contents", ""]
+    lines += [f"- [{s.title}](#{s.id})" for s in doc.sections]
+    lines.append("")
+    for s in doc.sections:
+        lines += [f'<a id="{s.id}"></a>', "", f"## {s.title}", ""]
+        for p in s.paragraphs:
+            lines += [p, ""]
+        for b in s.blocks:
+            if isinstance(b, Table):
+                lines += [table_markdown(b), ""]
+            else:
+                lines += [f"![{_md_escape(b.title)}]({figure_dir}/{b.filename})", ""]
+                if b.caption:
+                    lines += [f"*{b.caption}*", ""]
+        for n in s.notes:
+            lines += [f"- {n}"]
+        if s.notes:
+            lines.append("")
+        for label, text in s.details:
+            lines += [f"**{label}**", "", "```", text, "```", ""]
+    return "\n".join(lines).rstrip() + "\n"

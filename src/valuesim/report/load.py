@@ -1,0 +1,186 @@
+"""Read benchmark run directories into :class:`RunData` records for the report.
+
+The directory format belongs to :mod:`valuesim.bench.rundir` (split.json,
+predictions.jsonl, metrics.json, manifest.json); scores come from
+:func:`valuesim.bench.metrics.per_prediction`, so the report never re-defines a metric.
+An unfinished run (no metrics.json yet) can be reported: its finished units are read and
+its numbers computed on the fly, with a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from valuesim.bench import rundir
+from valuesim.bench.metrics import per_prediction, summarize
+from valuesim.errors import DataError
+from valuesim.survey.codebook import Codebook, load_codebook
+
+
+@dataclass
+class RunData:
+    """One benchmark run as the report sees it.
+
+    ``predictions``: one row per prediction of a finished unit, as scored by
+    :func:`~valuesim.bench.metrics.per_prediction` (columns respondent, question, fold,
+    condition, country, truth, prediction, probabilities, kind, section, ordered,
+    n_options, rank_true, rank_pred, abstained, invalid, top1, nmae, within1) plus
+    ``confidence``: the probability the method gave its own answer (NaN without
+    probabilities). ``metrics``: metrics.json, or the same summary computed from the
+    finished units when the run is not complete.
+    """
+
+    path: Path
+    name: str
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+    manifest: dict[str, Any]
+    split: dict[str, Any]
+    complete: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def method(self) -> str:
+        return str(self.metrics.get("method") or (self.config.get("method") or {}).get("name") or self.name)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.manifest.get("config") or {})
+
+    @property
+    def method_config(self) -> dict[str, Any]:
+        return dict(self.config.get("method") or {})
+
+    @property
+    def model(self) -> str | None:
+        """The model spec of an LLM method, if the run recorded one."""
+        mc = self.method_config
+        for key in ("model", "model_spec", "spec"):
+            spec = mc.get(key) or self.config.get(key)
+            if isinstance(spec, Mapping):
+                spec = spec.get("spec")
+            if spec:
+                return str(spec)
+        return None
+
+    @property
+    def synthetic(self) -> bool:
+        return bool((self.manifest.get("data") or {}).get("synthetic", False))
+
+    @property
+    def split_hash(self) -> str:
+        return str(self.split.get("split_hash") or self.manifest.get("split_hash") or "")
+
+    @property
+    def conditions(self) -> list[str]:
+        return sorted(self.predictions["condition"].unique().tolist(), key=_condition_key)
+
+    @property
+    def history_sizes(self) -> list[int]:
+        """The history sizes h of a history-sweep run (conditions ``h=<n>``), else []."""
+        return sorted(h for c in self.conditions if (h := history_size(c)) is not None)
+
+    @property
+    def is_sweep(self) -> bool:
+        return bool(self.history_sizes)
+
+    @property
+    def n_predictions(self) -> int:
+        return len(self.predictions)
+
+    @property
+    def has_probabilities(self) -> bool:
+        return bool(self.predictions["confidence"].notna().any())
+
+    def usage(self, key: str) -> float | None:
+        """An accounting counter of metrics.json (llm_calls, prompt_tokens, ...)."""
+        v = self.metrics.get(key)
+        return float(v) if isinstance(v, (int, float)) else None
+
+
+def history_size(condition: str) -> int | None:
+    """``"h=58"`` -> 58; anything else -> None."""
+    if condition.startswith("h="):
+        try:
+            return int(condition[2:])
+        except ValueError:
+            return None
+    return None
+
+
+def _condition_key(c: str) -> tuple[int, int, str]:
+    h = history_size(c)
+    return (0, h, "") if h is not None else (1, 0, c)
+
+
+def _confidence(pred: float, probs: Any) -> float:
+    if np.isnan(pred) or not isinstance(probs, Mapping) or not probs:
+        return np.nan
+    code = int(pred)
+    v = probs.get(str(code), probs.get(code))
+    total = sum(float(x) for x in probs.values())
+    if v is None or total <= 0:
+        return 0.0 if total > 0 else np.nan
+    return float(v) / total
+
+
+def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int = 1000) -> RunData:
+    """Read one run directory (finished or not). Raises :class:`DataError` when it is not one
+    or holds no finished unit yet."""
+    codebook = codebook or load_codebook()
+    rd = rundir.open_run(path)
+    frame = rd.predictions()
+    notes: list[str] = []
+    if frame.empty:
+        raise DataError(
+            f"{rd.path} holds no finished predictions yet.",
+            "Let the benchmark run (or resume it with the same command) before reporting.",
+        )
+    scored = per_prediction(frame, codebook)
+    scored["confidence"] = [
+        _confidence(p, d) for p, d in zip(scored["prediction"].to_numpy(), scored["probabilities"], strict=True)
+    ]
+    expected = rd.split.n_targets
+    complete = rd.complete and len(scored) == expected
+    metrics = dict(rd.metrics or {})
+    if not complete:
+        notes.append(
+            f"unfinished run: {len(scored)} of {expected} predictions so far; numbers cover the finished units "
+            "only (resume it with the same `valuesim bench` command)"
+        )
+        metrics = {
+            "method": (rd.manifest.get("config") or {}).get("method", {}).get("name", rd.path.name),
+            **summarize(frame, codebook, n_boot=n_boot),
+        }
+    return RunData(
+        path=rd.path,
+        name=rd.path.name,
+        predictions=scored,
+        metrics=metrics,
+        manifest=rd.manifest,
+        split=rd.split.to_dict(),
+        complete=complete,
+        notes=notes + [str(n) for n in rd.split.notes],
+    )
+
+
+def load_runs(paths: Sequence[str | Path], codebook: Codebook | None = None) -> list[RunData]:
+    """Read several run directories; names are made unique (``parent/name``) when needed."""
+    if not paths:
+        raise DataError("No run directory given.", "Usage: valuesim report RUN_DIR [RUN_DIR ...] --out DIR")
+    resolved = [Path(p).expanduser().resolve() for p in paths]
+    if len(set(resolved)) < len(resolved):
+        raise DataError("The same run directory was given twice.", "Pass each run directory once.")
+    codebook = codebook or load_codebook()
+    runs = [load_run(p, codebook) for p in resolved]
+    names = [r.name for r in runs]
+    for r in runs:
+        if names.count(r.name) > 1:
+            r.name = f"{r.path.parent.name}/{r.path.name}"
+    return runs

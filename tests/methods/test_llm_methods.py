@@ -1,0 +1,333 @@
+"""The LLM pipeline: modules, integration rules, ablations, baselines, errors, accounting, CLI."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+from typer.testing import CliRunner
+
+from methods_fakes import one_hot, scripted_model
+from valuesim.cli import app
+from valuesim.errors import ConfigError, ModelError, UnknownQuestionError
+from valuesim.methods import Task, get_method, list_methods
+from valuesim.methods.llm_methods import ModuleAnswer, combine, nearest_code, pooled
+from valuesim.methods.prompting import parse_batch, parse_letter, target_options
+from valuesim.methods.retrieval import QuestionRetriever
+from valuesim.survey import Respondent, load_codebook
+
+CB = load_codebook()
+TARGETS = ("Q46", "Q57", "Q164")
+
+
+def person() -> Respondent:
+    answers = {"Q1": 1, "Q2": 2, "Q46": 2, "Q49": 8, "Q57": 2, "Q69": 1, "Q71": 3, "Q164": 9, "Q165": 1,
+               "Q199": 3, "Q260": 2, "Q261": 1980, "Q262": 38, "Q273": 1, "Q289": 1}
+    return Respondent(id="p1", country="PER", answers=answers)
+
+
+def task(targets: tuple[str, ...] = TARGETS) -> Task:
+    p = person()
+    return Task(p.restricted([q for q in p.answered() if q not in targets]), targets)
+
+
+def run(method_name: str, model, targets: tuple[str, ...] = TARGETS, **options):
+    m = get_method(method_name, CB, model=model, **options)
+    return m, m.predict(task(targets))
+
+
+def letter_choice(mapping: dict[str, int]):
+    """Each module picks the option index in ``mapping`` (default 0)."""
+    return lambda module, n, msgs: one_hot(min(mapping.get(module, 0), n - 1), n)
+
+
+def test_methods_are_registered() -> None:
+    names = list_methods()
+    for name in ("valuesim", "blank", "demographics", "full-info", "rag"):
+        assert name in names
+
+
+def test_unanimous_modules_skip_the_coordinator() -> None:
+    model, backend = scripted_model(choose=letter_choice({"cognitive": 1, "affective": 1, "behavioral": 1}))
+    m, preds = run("valuesim", model)
+    assert [p.prediction for p in preds] == [target_options(CB.get(q))[0][1] for q in TARGETS]
+    assert "coordinator" not in backend.modules_called()
+    assert backend.modules_called().count("cognitive") == len(TARGETS)
+    for p in preds:
+        assert p.meta["integration"] == {"rule": "unanimous-then-coordinator", "unanimous": True, "coordinator": False}
+        assert p.meta["usage"]["llm_calls"] == 3
+        assert set(p.meta["modules"]) == {"cognitive", "affective", "behavioral"}
+        assert abs(sum(p.probabilities.values()) - 1) < 1e-6
+        assert max(p.probabilities, key=p.probabilities.get) == p.prediction
+
+
+def test_disagreement_calls_the_coordinator_once() -> None:
+    model, backend = scripted_model(choose=letter_choice({"cognitive": 0, "affective": 1, "behavioral": 1, "coordinator": 2}))
+    _, preds = run("valuesim", model)
+    assert backend.modules_called().count("coordinator") == len(TARGETS)
+    for p in preds:
+        codes = target_options(CB.get(p.question))[0]
+        expected = codes[min(2, len(codes) - 1)]
+        assert p.prediction == expected  # the coordinator decides, not the majority
+        assert p.meta["integration"]["coordinator"] is True
+        assert p.meta["coordinator"]["answer"] == expected
+        assert p.meta["usage"]["llm_calls"] == 4
+    coord_msgs = [msgs for _, mod, msgs in backend.calls if mod == "coordinator"]
+    assert "Your feelings" in coord_msgs[0][-1].content and "confidence" in coord_msgs[0][-1].content
+
+
+def test_all_calls_of_a_unit_share_one_system_prefix() -> None:
+    model, backend = scripted_model(choose=letter_choice({"cognitive": 0, "affective": 1}))
+    run("valuesim", model)
+    systems = {msgs[0].content for _, _, msgs in backend.calls}
+    assert len(systems) == 1
+    system = systems.pop()
+    assert "Family is very important in your life." in system
+    for q in TARGETS:  # nothing about the targets in the shared prefix
+        assert CB.get(q).short not in system
+
+
+@pytest.mark.parametrize(
+    ("rule", "qid", "choices", "expected"),
+    [
+        ("mean", "Q49", [0, 1, 8], 4),  # scale codes 1, 2, 9 -> mean 4
+        ("median", "Q49", [0, 1, 8], 2),
+        ("mean", "Q46", [0, 3, 3], 3),  # codes 1, 4, 4 -> mean 3
+        ("median", "Q57", [0, 1, 1], 2),  # nominal: mode
+        ("mean", "Q57", [1, 0, 0], 1),
+    ],
+)
+def test_mean_and_median_integration(rule: str, qid: str, choices: list[int], expected: int) -> None:
+    mods = dict(zip(("cognitive", "affective", "behavioral"), choices))
+    model, backend = scripted_model(choose=letter_choice(mods))
+    _, preds = run("valuesim", model, targets=(qid,), integration=rule)
+    assert preds[0].prediction == expected
+    assert "coordinator" not in backend.modules_called()
+
+
+def test_pool_averages_distributions_where_the_vote_would_not() -> None:
+    def choose(module: str, n: int, msgs) -> list[float]:
+        return [0.95, 0.05] if module == "cognitive" else [0.45, 0.55]
+
+    model, _ = scripted_model(choose=choose)
+    _, pooled_preds = run("valuesim", model, targets=("Q57",), integration="pool")
+    assert pooled_preds[0].prediction == 1  # mean P(A) = 0.617
+    model, _ = scripted_model(choose=choose)
+    _, voted = run("valuesim", model, targets=("Q57",), integration="median")
+    assert voted[0].prediction == 2  # two of three modules say B
+
+
+def test_integration_helpers() -> None:
+    q = CB.get("Q46")
+    codes = target_options(q)[0]
+    answers = [ModuleAnswer("cognitive", 1, {1: 0.6, 2: 0.4, 3: 0.0, 4: 0.0}), ModuleAnswer("affective", 2, None)]
+    pool = pooled(answers, codes)
+    assert pool == pytest.approx({1: 0.3, 2: 0.7, 3: 0.0, 4: 0.0})
+    assert combine(answers, q, "pool")[0] == 2
+    assert combine([ModuleAnswer("x", None, error="bad")], q, "mean") == (None, None)
+    assert nearest_code(2.5, [1, 2, 3, 4]) == 2
+    assert nearest_code(7.6, list(range(0, 11))) == 8
+
+
+def test_plain_module_ablation_makes_one_call_per_target() -> None:
+    model, backend = scripted_model(choose=letter_choice({}))
+    _, preds = run("valuesim", model, modules="plain")
+    assert backend.modules_called() == ["plain"] * len(TARGETS)
+    assert all(p.meta["integration"]["rule"] == "single" for p in preds)
+
+
+def test_story_ablations_change_only_the_system_message() -> None:
+    seen = {}
+    for story in ("facts", "raw", "none"):
+        model, backend = scripted_model(choose=letter_choice({}))
+        run("valuesim", model, story=story, modules="plain")
+        seen[story] = backend.calls[0][2][0].content
+    assert "Family is very important" in seen["facts"]
+    assert "->" in seen["raw"] and "Family is very important" not in seen["raw"]
+    assert "Very important" in seen["raw"]  # labels, never codes
+    assert "family" not in seen["none"].lower()
+
+
+def test_llm_baselines_see_what_they_should() -> None:
+    prompts = {}
+    for name in ("blank", "demographics", "full-info", "rag"):
+        model, backend = scripted_model(choose=letter_choice({}))
+        _, preds = run(name, model, targets=("Q71",), **({"rag_threshold": 0.2} if name == "rag" else {}))
+        assert preds[0].prediction is not None
+        prompts[name] = backend.calls[0][2]
+        assert len(backend.calls) == 1
+    blank_sys = prompts["blank"][0].content
+    assert "Peru" not in blank_sys and "born" not in blank_sys
+    demo_sys = prompts["demographics"][0].content
+    assert "You are a woman." in demo_sys and "family" not in demo_sys.lower()
+    assert "How important is family in your life? -> Very important" in prompts["full-info"][0].content
+    rag_user = prompts["rag"][1].content
+    assert "earlier answers" in rag_user and "confidence in the police" in rag_user
+    assert "family" not in prompts["rag"][0].content.lower()
+
+
+def test_rag_retrieval_picks_the_related_history_item() -> None:
+    r = QuestionRetriever(CB)
+    hits = r.similar("Q71", ["Q1", "Q46", "Q69", "Q182"], k=3, threshold=0.3)
+    assert hits and hits[0].qid == "Q69"
+    assert all(h.qid != "Q71" for h in r.similar("Q71", ["Q71", "Q69"]))
+    assert r.similar("Q71", ["Q1", "Q261"], threshold=0.9) == []
+    model, _ = scripted_model(choose=letter_choice({}))
+    _, preds = run("rag", model, targets=("Q71",))
+    assert preds[0].meta["retrieved"][0]["question"] == "Q69"
+
+
+def test_generate_scoring_with_rationales() -> None:
+    model, backend = scripted_model(write=lambda module, msgs: "B. Because that is how I live.")
+    _, preds = run("valuesim", model, scoring="generate", rationale=True)
+    for p in preds:
+        assert p.prediction == target_options(CB.get(p.question))[0][1]
+        assert p.probabilities is not None  # pooled one-hot votes
+        assert p.meta["modules"]["cognitive"]["rationale"] == "Because that is how I live."
+        assert p.meta["usage"]["completion_tokens"] > 0
+    assert {op for op, _, _ in backend.calls} == {"generate"}
+
+
+def test_logprob_scoring_with_rationale_reasons_first() -> None:
+    model, backend = scripted_model(choose=letter_choice({}), write=lambda module, msgs: "I mostly feel content.")
+    _, preds = run("valuesim", model, targets=("Q46",), rationale=True)
+    ops = [op for op, _, _ in backend.calls]
+    assert ops.count("generate") == 3 and ops.count("score") == 3
+    scored = [msgs for op, _, msgs in backend.calls if op == "score"][0]
+    assert "Your first thoughts: I mostly feel content." in scored[-1].content
+    assert preds[0].meta["modules"]["affective"]["rationale"] == "I mostly feel content."
+
+
+def test_unparseable_answers_become_none_without_stopping_the_run() -> None:
+    def write(module: str, msgs) -> str:
+        return "Hmm, hard to tell." if "happy" in msgs[-1].content else "A"
+
+    model, _ = scripted_model(write=write)
+    _, preds = run("valuesim", model, scoring="generate", modules="plain")
+    by_q = {p.question: p for p in preds}
+    assert by_q["Q46"].prediction is None and "unparseable" in by_q["Q46"].meta["error"]
+    assert by_q["Q57"].prediction == 1 and by_q["Q164"].prediction == 1
+
+
+def test_one_failed_module_leaves_the_others() -> None:
+    def write(module: str, msgs) -> str:
+        return "no idea" if module == "cognitive" else "C"
+
+    model, _ = scripted_model(write=write)
+    _, preds = run("valuesim", model, targets=("Q46",), scoring="generate")
+    assert preds[0].prediction == 3
+    assert "error" in preds[0].meta["modules"]["cognitive"]
+    assert preds[0].meta["integration"]["unanimous"] is True
+
+
+def test_model_errors_stop_the_run() -> None:
+    model, _ = scripted_model(fail=True)
+    m = get_method("valuesim", CB, model=model)
+    with pytest.raises(ModelError):
+        m.predict(task())
+
+
+def test_batched_targets_one_call_per_module() -> None:
+    model, backend = scripted_model(write=lambda module, msgs: "1: B\n2: A\n3: J")
+    _, preds = run("valuesim", model, scoring="generate", modules="plain", batch_targets=3)
+    assert len(backend.calls) == 1
+    assert [p.prediction for p in preds] == [2, 1, 10]
+    assert all(p.meta["batch"] == 3 for p in preds)
+    assert sum(p.meta["usage"]["llm_calls"] for p in preds) == pytest.approx(1.0)
+
+
+def test_batch_items_missing_from_the_reply_are_asked_again() -> None:
+    def write(module: str, msgs) -> str:
+        return "1: B" if "Question 1:" in msgs[-1].content else "D"
+
+    model, backend = scripted_model(write=write)
+    _, preds = run("valuesim", model, scoring="generate", modules="plain", batch_targets=3)
+    assert len(backend.calls) == 3  # one batch call + two single retries
+    assert [p.prediction for p in preds] == [2, None, 4]  # Q57 has only two options: "D" is not one
+    assert "unparseable" in preds[1].meta["error"]
+
+
+def test_numeric_target_is_refused_per_prediction() -> None:
+    model, _ = scripted_model(choose=letter_choice({}))
+    _, preds = run("valuesim", model, targets=("Q46", "Q262"))
+    assert preds[0].prediction is not None
+    assert preds[1].prediction is None and "numeric" in preds[1].meta["error"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"integration": "vote"},
+        {"modules": "cognitive,intuition"},
+        {"story": "poem"},
+        {"scoring": "sampling"},
+        {"batch_targets": 4},  # needs scoring=generate
+        {"prompt_version": "v99"},
+        {"temperature": 0.7},
+        {"max_story_words": 5},
+    ],
+)
+def test_bad_options_are_config_errors(options: dict) -> None:
+    with pytest.raises(ConfigError):
+        get_method("valuesim", CB, model="mock", **options)
+
+
+def test_usage_accounting_and_config_with_the_mock() -> None:
+    m = get_method("valuesim", CB, model="mock", cache=False)
+    preds = m.predict(task())
+    total = m.usage
+    assert total["llm_calls"] == pytest.approx(sum(p.meta["usage"]["llm_calls"] for p in preds))
+    assert total["prompt_tokens"] == pytest.approx(sum(p.meta["usage"]["prompt_tokens"] for p in preds))
+    cfg = m.config()
+    assert cfg["name"] == "valuesim" and cfg["model"] == "mock" and cfg["prompt_version"] == "v1"
+    json.dumps(cfg)
+    clone = pickle.loads(pickle.dumps(m))
+    assert [p.prediction for p in clone.predict(task())] == [p.prediction for p in preds]
+
+
+def test_narrative_story_usage_is_shared_by_the_unit() -> None:
+    m = get_method("valuesim", CB, model="mock", cache=False, story="narrative", modules="plain", max_story_words=100)
+    preds = m.predict(task())
+    assert m.usage["completion_tokens"] > 0  # the narrative writer generated text
+    assert sum(p.meta["usage"]["llm_calls"] for p in preds) == pytest.approx(m.usage["llm_calls"])
+
+
+def test_parsers() -> None:
+    letters = list("ABCD")
+    assert parse_letter("C. I think so", letters) == ("C", "I think so")
+    assert parse_letter("Answer: B", letters)[0] == "B"
+    assert parse_letter("I am not sure", letters)[0] is None
+    assert parse_letter("A lot of things matter; my answer is D", letters)[0] == "D"
+    assert parse_letter("Rather happy, I would say", letters, ["Very happy", "Rather happy"])[0] == "B"
+    assert parse_batch("1: A\n2) C - because\nQuestion 3: B", 3, [letters] * 3) == [("A", ""), ("C", "because"), ("B", "")]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_ask_hides_the_truth_and_reports_it() -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["ask", "--data", "synthetic", "-r", "276070001", "-q", "Q46", "--model", "mock", "--explain"])
+    assert res.exit_code == 0, res.output
+    assert "Prediction:" in res.output and "Real answer:" in res.output
+    assert "cognitive:" in res.output and "affective:" in res.output and "behavioral:" in res.output
+
+
+def test_cli_ask_unknown_question() -> None:
+    res = CliRunner().invoke(app, ["ask", "--data", "synthetic", "-r", "276070001", "-q", "Q999", "--model", "mock"])
+    assert res.exit_code != 0
+    assert isinstance(res.exception, UnknownQuestionError)
+
+
+def test_cli_backstory_writes_json(tmp_path) -> None:
+    out = tmp_path / "story.json"
+    res = CliRunner().invoke(
+        app, ["backstory", "--data", "synthetic", "-r", "276070001", "--max-words", "300", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["respondent"] == "276070001" and data["synthetic"] is True
+    assert data["meta"]["words"] <= 300 and data["text"].startswith("Demographics:")
+    res = CliRunner().invoke(app, ["backstory", "--data", "synthetic", "-r", "276070001", "--style", "narrative"])
+    assert isinstance(res.exception, ConfigError)
