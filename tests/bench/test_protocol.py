@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 from pathlib import Path
@@ -142,7 +143,7 @@ def test_history_sweep_sizes_nested_and_capped(data):
         assert not (set(u.history) & set(split.folds[u.fold]))
         by_key.setdefault((u.respondent, u.fold), []).append(set(u.history))
     for histories in by_key.values():  # nested: each history contains the smaller ones
-        assert all(a <= b for a, b in zip(histories, histories[1:]))
+        assert all(a <= b for a, b in itertools.pairwise(histories))
     # different respondents draw different histories (seeded per respondent)
     h58 = {u.history for u in split.units if u.condition == "h=58" and u.fold == 0}
     assert len(h58) > 1

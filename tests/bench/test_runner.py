@@ -312,3 +312,33 @@ def test_runs_inside_a_running_event_loop(tmp_path, data):
         return run_benchmark(data, FirstOptionMethod(data.codebook), CFG, tmp_path / "nb", progress=False)
 
     assert asyncio.run(main()).complete
+
+
+def test_ctrl_c_interrupts_a_running_unit_at_once(tmp_path, data):
+    """SIGINT during a slow synchronous unit stops the run now, not after the whole run."""
+    import os
+    import signal
+    import time
+
+    class Slow(FirstOptionMethod):
+        def predict(self, task: Task) -> list[Prediction]:
+            if self.calls == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(20)  # interrupted by the signal well before this ends
+            return super().predict(task)
+
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(data, Slow(data.codebook), CFG, out, progress=False)
+    assert time.perf_counter() - start < 15
+    assert len({rundir.unit_key(r) for r in read_rows(out)}) == 3
+
+
+def test_executor_reported_usage_is_used(tmp_path, data):
+    def remote_like(method_factory, items, sink, *, concurrency, progress):
+        run_units(method_factory, items, sink)
+        return {"llm_calls": 7, "prompt_tokens": 70, "completion_tokens": 5, "cache_hits": 1}
+
+    res = run_benchmark(data, SlowAsync(data.codebook), CFG, tmp_path / "r", progress=False, executor=remote_like)
+    assert (res.metrics["llm_calls"], res.metrics["prompt_tokens"], res.metrics["cache_hits"]) == (7, 70, 1)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from llm_fakes import FakeServer, serve
 
 from valuesim.llm.backends import openai as openai_backend

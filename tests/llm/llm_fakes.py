@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-
 Reply = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, headers
 
 

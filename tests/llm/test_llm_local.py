@@ -83,6 +83,7 @@ def _reference_logprob(llm: Any, text: str, option: str) -> float:
     return total
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "options",
     [["A", "B", "C", "D"], ["1", "2", "10"], ["Very important", "Not at all important"]],

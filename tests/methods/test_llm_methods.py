@@ -6,9 +6,9 @@ import json
 import pickle
 
 import pytest
+from methods_fakes import one_hot, scripted_model
 from typer.testing import CliRunner
 
-from methods_fakes import one_hot, scripted_model
 from valuesim.cli import app
 from valuesim.errors import ConfigError, ModelError, UnknownQuestionError
 from valuesim.methods import Task, get_method, list_methods
@@ -22,8 +22,23 @@ TARGETS = ("Q46", "Q57", "Q164")
 
 
 def person() -> Respondent:
-    answers = {"Q1": 1, "Q2": 2, "Q46": 2, "Q49": 8, "Q57": 2, "Q69": 1, "Q71": 3, "Q164": 9, "Q165": 1,
-               "Q199": 3, "Q260": 2, "Q261": 1980, "Q262": 38, "Q273": 1, "Q289": 1}
+    answers = {
+        "Q1": 1,
+        "Q2": 2,
+        "Q46": 2,
+        "Q49": 8,
+        "Q57": 2,
+        "Q69": 1,
+        "Q71": 3,
+        "Q164": 9,
+        "Q165": 1,
+        "Q199": 3,
+        "Q260": 2,
+        "Q261": 1980,
+        "Q262": 38,
+        "Q273": 1,
+        "Q289": 1,
+    }
     return Respondent(id="p1", country="PER", answers=answers)
 
 
@@ -63,7 +78,9 @@ def test_unanimous_modules_skip_the_coordinator() -> None:
 
 
 def test_disagreement_calls_the_coordinator_once() -> None:
-    model, backend = scripted_model(choose=letter_choice({"cognitive": 0, "affective": 1, "behavioral": 1, "coordinator": 2}))
+    model, backend = scripted_model(
+        choose=letter_choice({"cognitive": 0, "affective": 1, "behavioral": 1, "coordinator": 2})
+    )
     _, preds = run("valuesim", model)
     assert backend.modules_called().count("coordinator") == len(TARGETS)
     for p in preds:
@@ -234,7 +251,7 @@ def test_batched_targets_one_call_per_module() -> None:
     assert len(backend.calls) == 1
     assert [p.prediction for p in preds] == [2, 1, 10]
     assert all(p.meta["batch"] == 3 for p in preds)
-    assert sum(p.meta["usage"]["llm_calls"] for p in preds) == pytest.approx(1.0)
+    assert sum(p.meta["usage"]["llm_calls"] for p in preds) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_batch_items_missing_from_the_reply_are_asked_again() -> None:
@@ -290,7 +307,7 @@ def test_narrative_story_usage_is_shared_by_the_unit() -> None:
     m = get_method("valuesim", CB, model="mock", cache=False, story="narrative", modules="plain", max_story_words=100)
     preds = m.predict(task())
     assert m.usage["completion_tokens"] > 0  # the narrative writer generated text
-    assert sum(p.meta["usage"]["llm_calls"] for p in preds) == pytest.approx(m.usage["llm_calls"])
+    assert sum(p.meta["usage"]["llm_calls"] for p in preds) == pytest.approx(m.usage["llm_calls"], abs=1e-3)
 
 
 def test_parsers() -> None:
@@ -300,7 +317,11 @@ def test_parsers() -> None:
     assert parse_letter("I am not sure", letters)[0] is None
     assert parse_letter("A lot of things matter; my answer is D", letters)[0] == "D"
     assert parse_letter("Rather happy, I would say", letters, ["Very happy", "Rather happy"])[0] == "B"
-    assert parse_batch("1: A\n2) C - because\nQuestion 3: B", 3, [letters] * 3) == [("A", ""), ("C", "because"), ("B", "")]
+    assert parse_batch("1: A\n2) C - because\nQuestion 3: B", 3, [letters] * 3) == [
+        ("A", ""),
+        ("C", "because"),
+        ("B", ""),
+    ]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -308,7 +329,9 @@ def test_parsers() -> None:
 
 def test_cli_ask_hides_the_truth_and_reports_it() -> None:
     runner = CliRunner()
-    res = runner.invoke(app, ["ask", "--data", "synthetic", "-r", "276070001", "-q", "Q46", "--model", "mock", "--explain"])
+    res = runner.invoke(
+        app, ["ask", "--data", "synthetic", "-r", "276070001", "-q", "Q46", "--model", "mock", "--explain"]
+    )
     assert res.exit_code == 0, res.output
     assert "Prediction:" in res.output and "Real answer:" in res.output
     assert "cognitive:" in res.output and "affective:" in res.output and "behavioral:" in res.output

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from methods_fakes import scripted_model
+
 from valuesim.errors import ConfigError
 from valuesim.llm import get_model
 from valuesim.methods.phrasing import phrase, scale_anchors
@@ -103,7 +103,9 @@ def test_sections_grouped_profile_first() -> None:
     r = person({"Q1": 1, "Q46": 1, "Q260": 1, "Q164": 7})
     sections = [s for s, _ in render_facts(r, CB)]
     assert sections[0] == "demographics"
-    assert sections == sorted(sections, key=lambda s: ["demographics", *[x for x in CB.sections if x != "demographics"]].index(s))
+    assert sections == sorted(
+        sections, key=lambda s: ["demographics", *[x for x in CB.sections if x != "demographics"]].index(s)
+    )
     story = build_backstory(r, CB)
     assert story.sections[0][0] == CB.sections["demographics"].title
     assert "at 7" in story.text and "scale from 1" in story.text
@@ -197,3 +199,14 @@ def test_fidelity_counts_recovered_answers(synth) -> None:
     assert sum(v["n"] for v in report.by_section.values()) == len(history)
     sampled = story_fidelity(story, r, synth.codebook, get_model("mock", cache=False), history, n=10, seed=3)
     assert sampled.n == 10 and 0.0 <= sampled.rate <= 1.0
+
+
+def test_sync_api_works_inside_a_running_event_loop() -> None:
+    import asyncio
+
+    r = person({"Q1": 1})
+
+    async def inside() -> str:
+        return build_backstory(r, CB).text  # e.g. called from a Jupyter cell
+
+    assert "Family is very important" in asyncio.run(inside())

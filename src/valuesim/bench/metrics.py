@@ -175,8 +175,8 @@ def summarize(
     All numbers are plain floats (NaN becomes None) so the result is valid JSON.
     """
     s = per_prediction(pred, codebook)
-    resp_ids, r_idx = np.unique(s["respondent"].to_numpy(), return_inverse=True)
-    folds, f_idx = np.unique(s["fold"].to_numpy(), return_inverse=True)
+    r_idx, resp_ids = _factorize(s["respondent"])
+    f_idx, folds = _factorize(s["fold"])
     weights = stats.resample_weights(len(resp_ids), n_boot, seed)
     ctx = _Ctx(s=s, r_idx=r_idx, n_r=len(resp_ids), weights=weights, level=level)
 
@@ -204,7 +204,7 @@ def summarize(
     out["by_condition"] = {}
     for cond, sub_idx in s.groupby("condition", sort=True).indices.items():
         sub = _Ctx(s=s.iloc[sub_idx], r_idx=r_idx[sub_idx], n_r=len(resp_ids), weights=weights, level=level)
-        cf, cf_idx = np.unique(s["fold"].to_numpy()[sub_idx], return_inverse=True)
+        cf_idx, cf = _factorize(s["fold"].iloc[sub_idx])
         entry: dict[str, Any] = {"n": int(len(sub_idx))}
         for m in METRICS:
             entry[m] = sub.fold_stats(m, cf_idx, len(cf))
@@ -215,6 +215,12 @@ def summarize(
     out["bootstrap"] = {"n_boot": n_boot, "seed": seed, "level": level, "unit": "respondent"}
     out["conventions"] = dict(CONVENTIONS)
     return _jsonable(out)
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(index of each row's value, sorted distinct values) -- hash-based, fast on strings."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
 
 
 class _Ctx:
@@ -246,7 +252,7 @@ class _Ctx:
         }
 
     def breakdown(self, column: str) -> dict[str, dict[str, Any]]:
-        keys, g_idx = np.unique(self.s[column].astype(str).to_numpy(), return_inverse=True)
+        g_idx, keys = _factorize(self.s[column])
         n_rows = np.bincount(g_idx, minlength=len(keys))
         out: dict[str, dict[str, Any]] = {str(k): {"n": int(n)} for k, n in zip(keys, n_rows, strict=True)}
         for m in METRICS:
@@ -273,18 +279,20 @@ def distribution(scored: pd.DataFrame, codebook: Codebook) -> dict[str, Any]:
     ``total_variation_mean`` nominal ones, ``mean_all`` every item.
     """
     by_q: dict[str, dict[str, Any]] = {}
-    for qid, sub in scored.groupby("question", sort=False):
+    rank_true_all = scored["rank_true"].to_numpy()
+    rank_pred_all = scored["rank_pred"].to_numpy()
+    for qid, idx in scored.groupby("question", sort=False).indices.items():
         q = codebook.get(str(qid))
         if q.kind is QuestionKind.NUMERIC:
             continue
         codes = answer_codes(q)
         k = len(codes)
-        true_counts = np.bincount(sub["rank_true"].to_numpy(), minlength=k)[:k].astype(np.float64)
-        rp = sub["rank_pred"].to_numpy()
+        true_counts = np.bincount(rank_true_all[idx], minlength=k)[:k].astype(np.float64)
+        rp = rank_pred_all[idx]
         pred_counts = np.bincount(rp[rp >= 0], minlength=k)[:k].astype(np.float64)
         entry: dict[str, Any] = {
             "measure": "wasserstein" if q.ordered else "total_variation",
-            "n": int(len(sub)),
+            "n": int(len(idx)),
             "n_predicted": int(pred_counts.sum()),
             "codes": codes,
             "true": (true_counts / true_counts.sum()).tolist(),

@@ -283,6 +283,20 @@ def _id_key(rid: str) -> tuple[int, int, str]:
     return (0, int(rid), "") if rid.isdigit() else (1, 0, rid)
 
 
+def compact_ids(qids: Sequence[str]) -> str:
+    """'Q1, Q2, Q3, Q7' -> 'Q1-Q3, Q7' (for messages)."""
+    nums = sorted({_qnum(q) for q in qids})
+    parts: list[str] = []
+    i = 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        parts.append(f"Q{nums[i]}" if i == j else f"Q{nums[i]}-Q{nums[j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
 def _stable_int(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
@@ -488,18 +502,18 @@ def read_replication_split(
     if dropped_profile:
         notes.append(
             f"Replication split: removed {len(dropped_profile)} profile item(s) "
-            f"({', '.join(_sorted_q(list(dropped_profile)))}) from the targets; they stay known inputs."
+            f"({compact_ids(list(dropped_profile))}) from the targets; they stay known inputs."
         )
     if dropped_other:
         notes.append(
             f"Replication split: removed {len(dropped_other)} question(s) not usable as targets here "
-            f"({', '.join(_sorted_q(list(dropped_other)))})."
+            f"({compact_ids(list(dropped_other))})."
         )
     missing = avail - seen
     if missing:
         notes.append(
             f"Replication split: {len(missing)} available question(s) are in no test set "
-            f"({', '.join(_sorted_q(list(missing))[:10])}{' ...' if len(missing) > 10 else ''})."
+            f"({compact_ids(list(missing))})."
         )
     return folds, notes
 

@@ -164,8 +164,7 @@ def scan_predictions(path: Path, units: Iterable[Unit]) -> ResumeState:
 def write_rows_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n")
+        f.writelines(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)

@@ -40,7 +40,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from valuesim.bench import rundir
-from valuesim.bench.protocol import ProtocolConfig, Split, Unit, build_units, valid_counts
+from valuesim.bench.protocol import (
+    ProtocolConfig,
+    Split,
+    Unit,
+    build_units,
+    valid_counts,
+)
 from valuesim.errors import ConfigError, ValueSimError
 from valuesim.methods.base import Method, Prediction, Task
 from valuesim.survey.dataset import SurveyData
@@ -214,6 +220,8 @@ class Executor(Protocol):
 
     ``method_factory`` returns a fitted method (for a remote worker: a pickled copy).
     An executor may run units in any order and in parallel; the runner sorts at the end.
+    It may return the LLM usage of its workers (a mapping with the keys of ``USAGE_KEYS``);
+    otherwise the runner measures the usage of the method in this process.
     """
 
     def __call__(
@@ -224,7 +232,7 @@ class Executor(Protocol):
         *,
         concurrency: int,
         progress: bool,
-    ) -> None: ...
+    ) -> Mapping[str, float] | None: ...
 
 
 @dataclass
@@ -243,18 +251,41 @@ def _progress_enabled(requested: bool) -> bool:
     return sys.stderr.isatty()
 
 
+def _run_in_new_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Like asyncio.run, but without its SIGINT handler.
+
+    asyncio.run turns the first Ctrl-C into a cancellation that only lands when the running
+    unit next awaits -- for a synchronous method, possibly minutes later. Here Ctrl-C raises
+    KeyboardInterrupt at once; units already written stay on disk.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(factory())
+    finally:
+        try:
+            pending = asyncio.all_tasks(loop)
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+
 def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """asyncio.run, also from inside a running event loop (Jupyter): then in a thread."""
+    """Run a coroutine to completion, also from inside a running event loop (Jupyter): then in a thread."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(factory())
+        return _run_in_new_loop(factory)
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(factory())
-        except BaseException as e:  # re-raised in the caller's thread
+            box["value"] = _run_in_new_loop(factory)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = e
 
     t = threading.Thread(target=target, name="valuesim-bench")
@@ -291,10 +322,13 @@ async def run_units_async(
             sink.write_unit(rows)
             if on_unit is not None:
                 on_unit(it)
+            # A synchronous method never suspends; yield here so Ctrl-C (task cancellation)
+            # takes effect after the current unit instead of after the whole run.
+            await asyncio.sleep(0)
 
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(items))))]
     try:
-        done, pending = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+        await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
     finally:
         for w in workers:
             if not w.done():
@@ -321,7 +355,14 @@ def run_units(
         _run_coroutine(lambda: run_units_async(method, items, sink, concurrency=concurrency))
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -370,11 +411,8 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _usage_of(method: Method) -> dict[str, float] | None:
-    """LLM usage counters a method exposes through ``usage`` (dict, Usage-like, or callable)."""
-    u = getattr(method, "usage", None)
-    if callable(u):
-        u = u()
+def _usage_counters(u: Any) -> dict[str, float] | None:
+    """Normalize a usage record (mapping, ``Usage``-like object) to the ``USAGE_KEYS`` counters."""
     if u is None:
         return None
     if hasattr(u, "to_metrics"):
@@ -383,37 +421,40 @@ def _usage_of(method: Method) -> dict[str, float] | None:
         u = vars(u)
     if not isinstance(u, Mapping):
         return None
-    aliases = {"calls": "llm_calls"}
     out: dict[str, float] = {}
     for k, v in u.items():
-        key = aliases.get(k, k)
-        if key in USAGE_KEYS and isinstance(v, (int, float)):
+        key = "llm_calls" if k == "calls" else k
+        if key in USAGE_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool):
             out[key] = out.get(key, 0) + v
     return out
+
+
+def method_usage(method: Method) -> dict[str, float] | None:
+    """LLM usage counters a method exposes through ``usage`` (dict, Usage-like, or callable)."""
+    u = getattr(method, "usage", None)
+    return _usage_counters(u() if callable(u) else u)
+
+
+_usage_of = method_usage  # name used by valuesim.scale
 
 
 def _usage_from_rows(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     tot: dict[str, float] = {}
     for r in rows:
-        u = (r.get("meta") or {}).get("usage")
-        if isinstance(u, Mapping):
-            for k, v in u.items():
-                key = {"calls": "llm_calls"}.get(k, k)
-                if key in USAGE_KEYS and isinstance(v, (int, float)):
-                    tot[key] = tot.get(key, 0) + v
+        for k, v in (_usage_counters((r.get("meta") or {}).get("usage")) or {}).items():
+            tot[k] = tot.get(k, 0) + v
     return tot
 
 
 # --------------------------------------------------------------------------- run directory checks
 
 
-def run_identity(method: Method, cfg: RunConfig, data: SurveyData) -> dict[str, Any]:
-    """What must be equal for a directory to be resumed (anything else may change)."""
+def run_identity(method: Method, cfg: RunConfig, split: Split) -> dict[str, Any]:
+    """What must be equal, besides the split itself, for a directory to be resumed."""
     return {
         "method": method.config(),
-        "protocol": cfg.protocol.to_dict(),
         "train_max": cfg.train_max,
-        "data_fingerprint": data.fingerprint(),
+        "data_fingerprint": split.data_fingerprint,
     }
 
 
@@ -421,7 +462,6 @@ def _identity_of_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
     conf = manifest.get("config", {})
     return {
         "method": conf.get("method"),
-        "protocol": conf.get("protocol"),
         "train_max": conf.get("run", {}).get("train_max"),
         "data_fingerprint": manifest.get("data", {}).get("fingerprint"),
     }
@@ -528,7 +568,7 @@ def _base_manifest(
         },
         "data": {
             "path": data.source,
-            "fingerprint": data.fingerprint(),
+            "fingerprint": split.data_fingerprint,
             "version": data.version,
             "synthetic": bool(data.synthetic),
             "n_rows": len(data),
@@ -548,9 +588,7 @@ def compute_metrics(
 
     frame = rundir.predictions_frame(rundir.sort_rows(rows, split))
     summary = summarize(frame, method.codebook, n_boot=cfg.n_boot, seed=cfg.metrics_seed)
-    out: dict[str, Any] = {"method": method.name}
-    out.update(summary)
-    out["method"] = method.name
+    out: dict[str, Any] = {"method": method.name, **{k: v for k, v in summary.items() if k != "method"}}
     for k in USAGE_KEYS:
         out[k] = int(usage.get(k, 0))
     out["wall_seconds"] = round(wall, 3)
@@ -590,11 +628,11 @@ def run_benchmark(
         overlap = set(train_data.ids) & set(split.respondents)
         if overlap:
             raise ConfigError(
-                f"The training data contains {len(overlap)} evaluated respondent(s), e.g. {sorted(overlap)[0]}.",
+                f"The training data contains {len(overlap)} evaluated respondent(s), e.g. {min(overlap)}.",
                 "Methods must be trained only on people outside the evaluated sample.",
             )
     concurrency = cfg.concurrency or int(getattr(method, "default_concurrency", 1) or 1)
-    identity = run_identity(method, cfg, data)
+    identity = run_identity(method, cfg, split)
     previous = prepare_out_dir(out, split, identity, cfg.overwrite)
 
     split_path = out / rundir.SPLIT_FILE
@@ -625,7 +663,8 @@ def run_benchmark(
     manifest_path = out / rundir.MANIFEST_FILE
     rundir.write_json_atomic(manifest_path, manifest)
 
-    usage_before = _usage_of(method)
+    usage_before = method_usage(method)
+    executor_usage: dict[str, float] | None = None
     sink = rundir.JsonlSink(pred_path)
     status = "interrupted"
     try:
@@ -640,7 +679,8 @@ def run_benchmark(
             timings["tasks_seconds"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             run = executor or run_units
-            run(FittedMethod(method), items, sink, concurrency=concurrency, progress=progress)
+            reported = run(FittedMethod(method), items, sink, concurrency=concurrency, progress=progress)
+            executor_usage = _usage_counters(reported)
             timings["predict_seconds"] = time.perf_counter() - t0
         status = "predicted"
     except BaseException as e:
@@ -653,8 +693,10 @@ def run_benchmark(
         session["finished"] = _now()
         session["wall_seconds"] = round(time.perf_counter() - t_start, 3)
         session["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        usage_after = _usage_of(method)
-        if usage_after is not None:
+        usage_after = method_usage(method)
+        if executor_usage is not None:  # remote workers: the executor counted for us
+            session["usage"] = executor_usage
+        elif usage_after is not None:
             session["usage"] = {k: usage_after.get(k, 0) - (usage_before or {}).get(k, 0) for k in usage_after}
         if status != "predicted":
             with contextlib.suppress(OSError):
@@ -664,6 +706,8 @@ def run_benchmark(
     final = rundir.scan_predictions(pred_path, split.units)
     missing = len(split.units) - len(final.finished)
     if missing:  # an executor that lost work must not produce metrics
+        session["status"] = "incomplete"
+        rundir.write_json_atomic(manifest_path, manifest)
         raise ConfigError(
             f"{missing} unit(s) of the split have no complete predictions after the run.",
             "Re-run the same command to compute them.",
@@ -716,6 +760,7 @@ __all__ = [
     "WorkItem",
     "arun_item",
     "make_work_items",
+    "method_usage",
     "prediction_rows",
     "run_benchmark",
     "run_units",

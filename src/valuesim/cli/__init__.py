@@ -22,7 +22,9 @@ err_console = Console(stderr=True)
 def _register() -> None:
     from valuesim.cli import bench, data, methods, report, scale
 
-    for mod in (data, bench, methods, report, scale):
+    from valuesim.llm import cli as llm_cli
+
+    for mod in (data, bench, methods, report, scale, llm_cli):
         mod.register(app)
 
 

@@ -57,7 +57,7 @@ def _method_uses_llm(name: str) -> bool | None:
     from valuesim.methods import base
 
     base.list_methods()  # loads the built-in method modules
-    entry = base._REGISTRY.get(name)  # noqa: SLF001 - read-only look-up of the registry
+    entry = base._REGISTRY.get(name)
     return None if entry is None else bool(entry[0].uses_llm)
 
 
@@ -160,7 +160,7 @@ def bench(
         None, "--replicate-split", help="Folder with the original paper's fold_<k>.json question split."
     ),
     min_valid: int = typer.Option(150, "--min-valid", help="Only respondents with this many valid answers (Q1-Q259)."),
-    country: list[str] | None = typer.Option(None, "--country", "-c", help="Evaluate only these countries (ISO alpha-3; repeatable or comma-separated)."),
+    country: list[str] | None = typer.Option(None, "--country", "-c", help="Evaluate only these countries (alpha-3, ISO number or name; repeatable or comma-separated)."),
     stratify: bool = typer.Option(False, "--stratify", help="Spread the sample evenly over countries."),
     concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Units in flight at once (default: the method's)."),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
@@ -191,6 +191,7 @@ def bench(
     from valuesim.bench.protocol import ProtocolConfig
     from valuesim.bench.runner import RunConfig, run_benchmark
     from valuesim.methods.base import get_method
+    from valuesim.survey.loaders import resolve_countries
 
     options = parse_options(option)
     uses_llm = _method_uses_llm(method)
@@ -215,7 +216,7 @@ def bench(
         seed=seed,
         min_valid=min_valid,
         stratify_by_country=stratify,
-        countries=tuple(_split_list(country)) or None,
+        countries=tuple(resolve_countries(_split_list(country))) or None,
         folds=folds,
         history_sweep=history_sweep,
         replication_split=str(replicate_split.expanduser().resolve()) if replicate_split else None,
@@ -254,7 +255,8 @@ def bench(
         metrics_table(
             metrics,
             f"{m.name}: {metrics.get('n_respondents')} respondents, {metrics.get('n_predictions'):,} predictions "
-            f"({result.n_computed} units computed{resumed})",
+            f"({result.n_computed} units computed{resumed})"
+            + ("\nall history sizes pooled" if history_sweep else ""),
         )
     )
     sweep = sweep_table(metrics)

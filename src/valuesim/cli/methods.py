@@ -50,13 +50,23 @@ def _model(spec: str | None, base_url: str | None) -> Any:
 def backstory(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
     respondent: str = typer.Option(..., "--respondent", "-r", help="Respondent id (interview id, or row number)."),
-    model: str | None = typer.Option(None, "--model", help="Model for --style narrative: local, local:PATH, openai:NAME, mock."),
+    model: str | None = typer.Option(
+        None, "--model", help="Model for --style narrative: local, local:PATH, openai:NAME, mock."
+    ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
-    style: str = typer.Option("facts", "--style", help="facts (no model needed), narrative (LLM prose) or raw (Q/A list)."),
-    history: str = typer.Option("all", "--history", help="all, profile, or Q1,Q2,... (profile items are always included)."),
-    max_words: int | None = typer.Option(None, "--max-words", help="Length limit in words (whole sentences are dropped)."),
+    style: str = typer.Option(
+        "facts", "--style", help="facts (no model needed), narrative (LLM prose) or raw (Q/A list)."
+    ),
+    history: str = typer.Option(
+        "all", "--history", help="all, profile, or Q1,Q2,... (profile items are always included)."
+    ),
+    max_words: int | None = typer.Option(
+        None, "--max-words", help="Length limit in words (whole sentences are dropped)."
+    ),
     prompt_version: str = typer.Option("v1", "--prompt-version", help="Version of the narrative prompt."),
-    fidelity: int = typer.Option(0, "--fidelity", help="Also re-ask N history questions from the story alone (needs --model)."),
+    fidelity: int = typer.Option(
+        0, "--fidelity", help="Also re-ask N history questions from the story alone (needs --model)."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write JSON (text, sections, meta) to this file."),
 ) -> None:
     """Write one respondent's second-person backstory (labels and country names, never codes)."""
@@ -73,7 +83,12 @@ def backstory(
     story = build_backstory(
         person, survey.codebook, llm, style=style, max_words=max_words, prompt_version=prompt_version, qids=qids
     )
-    payload: dict[str, Any] = {"respondent": person.id, "country": person.country, "synthetic": survey.synthetic, **story.to_dict()}
+    payload: dict[str, Any] = {
+        "respondent": person.id,
+        "country": person.country,
+        "synthetic": survey.synthetic,
+        **story.to_dict(),
+    }
     if fidelity:
         report = story_fidelity(story, person, survey.codebook, llm, qids, n=fidelity)
         payload["fidelity"] = {k: v for k, v in report.to_dict().items() if k != "items"}
@@ -100,7 +115,9 @@ def ask(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
     respondent: str = typer.Option(..., "--respondent", "-r", help="Respondent id."),
     question: str = typer.Option(..., "--question", "-q", help="Question id, e.g. Q46."),
-    method: str = typer.Option("valuesim", "--method", help="An LLM method (valuesim, blank, demographics, full-info, rag)."),
+    method: str = typer.Option(
+        "valuesim", "--method", help="An LLM method (valuesim, blank, demographics, full-info, rag)."
+    ),
     model: str | None = typer.Option(None, "--model", help="Model spec: local, local:PATH, openai:NAME, mock."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
@@ -122,7 +139,10 @@ def ask(
         options.setdefault("rationale", True)
     m = get_method(method, survey.codebook, **options)
     if not getattr(m, "uses_llm", False):
-        raise ConfigError(f"`valuesim ask` runs LLM methods; {method!r} is not one.", "Use valuesim, blank, demographics, full-info or rag.")
+        raise ConfigError(
+            f"`valuesim ask` runs LLM methods; {method!r} is not one.",
+            "Use valuesim, blank, demographics, full-info or rag.",
+        )
     known = [x for x in person.answered() if x != q.id]
     pred = m.predict(Task(person.restricted(known), (q.id,)))[0]
     if survey.synthetic:
@@ -140,7 +160,10 @@ def ask(
         if "coordinator" in pred.meta:
             console.print(_view_line("coordinator", pred.meta["coordinator"]), highlight=False)
         integ = pred.meta.get("integration", {})
-        console.print(f"  [dim]integration: {json.dumps(integ)}; usage: {json.dumps(pred.meta.get('usage', {}))}[/]", highlight=False)
+        console.print(
+            f"  [dim]integration: {json.dumps(integ)}; usage: {json.dumps(pred.meta.get('usage', {}))}[/]",
+            highlight=False,
+        )
     if q.id in person.answers:
         truth = person.answers[q.id]
         mark = "[green]match[/]" if pred.prediction == truth else "[red]differs[/]"

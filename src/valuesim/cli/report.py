@@ -1,9 +1,165 @@
-"""CLI commands of this stage (registered on the main app)."""
+"""`valuesim report`, `valuesim experiment paper` and `valuesim demo`."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+import time
+from pathlib import Path
+
 import typer
+from rich.console import Console
+
+from valuesim.errors import ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
+
+experiment_app = typer.Typer(
+    help="Run a whole experiment (many benchmark runs + report) as one resumable job.",
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _command() -> str:
+    return shlex.join(["valuesim", *sys.argv[1:]])
+
+
+def report(
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories written by `valuesim bench --out DIR`."),
+    out: Path = typer.Option(..., "--out", help="Directory for report.html, report.md and figures/."),
+    reference: str | None = typer.Option(
+        None, "--reference", help="Run (directory or method name) every other run is tested against; default: the first."
+    ),
+    title: str = typer.Option("ValueSim benchmark report", "--title", help="Report title."),
+    confusion_item: str | None = typer.Option(
+        None, "--confusion-item", help="Question id of the single-item confusion matrix (default: most predicted)."
+    ),
+) -> None:
+    """Write an HTML report (self-contained) and a Markdown report of benchmark runs.
+
+    Example: valuesim report runs/knn runs/valuesim --out report/ --reference knn
+    """
+    from valuesim.report.build import build_report
+
+    t0 = time.perf_counter()
+    paths = build_report(run_dirs, out, reference=reference, title=title, confusion_item=confusion_item)
+    console.print(f"Report ({len(run_dirs)} runs, reference {paths.reference}, {time.perf_counter() - t0:.1f} s):",
+                  highlight=False)
+    console.print(f"  HTML:     {paths.html}", highlight=False)
+    console.print(f"  Markdown: {paths.markdown}  (figures in {paths.out_dir / 'figures'})", highlight=False)
+
+
+@experiment_app.command("paper")
+def experiment_paper(
+    data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated data."),
+    model: str = typer.Option(..., "--model", help="Model spec for the LLM methods: local, local:PATH, openai:NAME, mock."),
+    out: Path = typer.Option(..., "--out", help="Experiment directory (runs/ and report/); re-run to resume."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (openai:NAME models)."),
+    quick: bool = typer.Option(False, "--quick", help="Small sizes (3 respondents, 20 questions covering every topic) for a first look."),
+    respondents: int | None = typer.Option(None, "--respondents", "-n", help="Respondents (default 100; --quick: 3)."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the sample, folds and histories."),
+    only: list[str] | None = typer.Option(None, "--only", help="Run only these runs or groups (main, ablation, history)."),
+    skip: list[str] | None = typer.Option(None, "--skip", help="Leave out these runs or groups."),
+    list_runs: bool = typer.Option(False, "--list", help="List the experiment's runs and exit."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
+) -> None:
+    """The ValueSim paper's main table, ablations and history curve as one resumable job, then the report.
+
+    Each run goes to OUT/runs/<name>/ (a `valuesim bench` run directory); re-running the same
+    command resumes unfinished runs and skips finished ones. The report goes to OUT/report/.
+    """
+    from valuesim.report.experiment import PAPER_EXPERIMENT, Sizes, run_experiment, select_specs
+
+    if list_runs:
+        _print_specs(select_specs(PAPER_EXPERIMENT, quick=quick, only=_split(only), skip=_split(skip)))
+        return
+    survey = load_data(data)
+    sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
+    err_console.print(
+        f"[bold]Paper experiment[/]{' (quick)' if quick else ''} on {survey.source} ({len(survey):,} respondents"
+        f"{', SYNTHETIC' if survey.synthetic else ''}), model {model}: {sizes.respondents} respondents, "
+        f"{sizes.folds} folds, {sizes.n_questions or 'all'} questions -> {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    result = run_experiment(
+        survey, out, model=model, base_url=base_url, quick=quick, respondents=respondents, seed=seed,
+        only=_split(only), skip=_split(skip), command=_command(), progress=progress,
+        on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+    )
+    _finish(result)
+
+
+def demo(
+    out: Path = typer.Option(Path("valuesim-demo"), "--out", help="Directory for the demo's runs and report."),
+    model: str | None = typer.Option(
+        None, "--model", help="Model spec (default: the embedded local model, or mock when it is not installed)."
+    ),
+    respondents: int = typer.Option(3, "--respondents", "-n", help="Respondents to evaluate."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
+) -> None:
+    """Try ValueSim in a few minutes: synthetic respondents, baselines and the ValueSim method, a report.
+
+    No server, no download, no API key. Everything it shows is labelled SYNTHETIC.
+    """
+    from valuesim.report.demo import run_demo
+
+    result = run_demo(out, model=model, respondents=respondents, progress=progress, command=_command(),
+                      on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True))
+    _finish(result.experiment, demo=True)
+
+
+def _finish(result, demo: bool = False) -> None:  # type: ignore[no-untyped-def]
+    done = [o for o in result.outcomes if o.status == "complete"]
+    console.print(f"{len(done)} of {len(result.outcomes)} runs complete in {result.wall_seconds:.0f} s.", highlight=False)
+    for o in result.failed:
+        err_console.print(f"[red]Failed:[/] {o.spec.name}: {o.error}" + (f"\n  Hint: {o.hint}" if o.hint else ""),
+                          highlight=False)
+    if result.report_html is not None:
+        console.print(f"[bold]Report:[/] {result.report_html}", highlight=False)
+        console.print(f"        {result.report_markdown}", highlight=False)
+    if result.failed:
+        err_console.print("Re-run the same command to retry the failed runs (finished work is kept).", highlight=False)
+        raise typer.Exit(1)
+
+
+def _print_specs(specs) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(title="Runs", title_justify="left")
+    for col in ("name", "group", "method", "options", "protocol", "description"):
+        table.add_column(col)
+    for s in specs:
+        table.add_row(s.name, s.group, s.method, ", ".join(f"{k}={v}" for k, v in s.options.items()),
+                      ", ".join(f"{k}={v}" for k, v in s.protocol.items()), s.description)
+    console.print(table)
+
+
+def load_data(data: str):  # type: ignore[no-untyped-def]
+    """A survey file, or ``synthetic`` / ``synthetic:N`` for generated respondents."""
+    from valuesim.survey import generate_synthetic, load_survey
+
+    text = data.strip()
+    if text.lower().startswith("synthetic"):
+        _, _, n = text.partition(":")
+        try:
+            size = int(n) if n else 2000
+        except ValueError:
+            raise ConfigError(f"Bad --data {data!r}.", "Use synthetic or synthetic:N, e.g. synthetic:2000.") from None
+        if size < 10:
+            raise ConfigError("Synthetic data needs at least 10 respondents.", "E.g. --data synthetic:2000.")
+        return generate_synthetic(n=size, seed=0)
+    return load_survey(text)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to *app*."""
+    """Add `valuesim report`, `valuesim experiment ...` and `valuesim demo` to *app*."""
+    app.command("report")(report)
+    app.add_typer(experiment_app, name="experiment")
+    app.command("demo")(demo)

@@ -1,9 +1,98 @@
-"""CLI commands of this stage (registered on the main app)."""
+"""`valuesim scale ...`: pre-flight checks of a cluster set-up, and a mock model server.
+
+The distributed run itself is `valuesim bench ... --executor ray`; see docs/scale.md.
+"""
 
 from __future__ import annotations
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from valuesim.errors import ConfigError
+
+scale_app = typer.Typer(help="Scale-out helpers: check Ray and model servers, run a mock server.", no_args_is_help=True)
+console = Console()
+
+
+@scale_app.command("check")
+def check(
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help='Ray cluster to inspect ("auto", HOST:PORT or ray://HOST:PORT).'
+    ),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL(s), comma-separated."),
+    model: str | None = typer.Option(None, "--model", help="Model name to test on each server (openai:NAME or NAME)."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for each server."),
+) -> None:
+    """Check model servers (one 1-token completion each) and/or the Ray cluster's nodes.
+
+    Example: valuesim scale check --ray-address auto --base-url http://gpu1:8000/v1,http://gpu2:8000/v1 --model openai:qwen
+    """
+    if ray_address is None and base_url is None:
+        raise ConfigError("Nothing to check.", "Pass --ray-address and/or --base-url (with --model).")
+    failed = False
+    if base_url is not None:
+        from valuesim.scale.check import check_endpoints
+
+        name = model.split(":", 1)[1] if model and model.startswith("openai:") else model
+        reports = check_endpoints(base_url, name, timeout=timeout)
+        table = Table(title="Model servers", title_justify="left")
+        for col in ("url", "status", "latency", "models served"):
+            table.add_column(col)
+        for r in reports:
+            served = ", ".join(r.models[:5]) + (" ..." if len(r.models) > 5 else "") if r.models else "?"
+            latency = f"{r.latency_s * 1000:.0f} ms" if r.latency_s is not None else "-"
+            status = "[green]ok[/]" if r.ok else f"[red]{r.error or 'failed'}[/]"
+            table.add_row(r.url, status, latency, served)
+            failed |= not r.ok
+        console.print(table)
+    if ray_address is not None:
+        from valuesim.scale.check import cluster_report
+
+        rep = cluster_report(ray_address)
+        table = Table(title=f"Ray cluster: {rep['cpus']:g} CPUs, {rep['gpus']:g} GPUs", title_justify="left")
+        for col in ("node", "CPUs", "GPUs", "valuesim", "python", "problem"):
+            table.add_column(col)
+        versions = {n.get("valuesim") for n in rep["nodes"] if n.get("valuesim")}
+        for n in rep["nodes"]:
+            table.add_row(
+                str(n.get("address")), f"{n['cpus']:g}", f"{n['gpus']:g}", str(n.get("valuesim", "-")),
+                str(n.get("python", "-")), n.get("error") or "",
+            )
+            failed |= bool(n.get("error"))
+        console.print(table)
+        if len(versions) > 1:
+            console.print(f"[red]Different valuesim versions on the nodes: {', '.join(sorted(versions))}[/]")
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+@scale_app.command("mock-server")
+def mock_server(
+    port: int = typer.Option(8001, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    model: str = typer.Option("mock", "--model", help="Model name the server answers to."),
+    latency: float = typer.Option(0.0, "--latency", help="Seconds added to every request."),
+    slots: int | None = typer.Option(None, "--slots", help="Requests served at once (default: unlimited)."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Serve the mock model over the OpenAI API, for dry runs of a cluster set-up without GPUs."""
+    from valuesim.scale.mockserver import MockServer
+
+    if latency < 0 or (slots is not None and slots < 1):
+        raise ConfigError("--latency must be >= 0 and --slots >= 1.")
+    try:
+        server = MockServer(host=host, port=port, model=model, seed=seed, latency=latency, slots=slots)
+    except OSError as e:
+        raise ConfigError(f"Cannot listen on {host}:{port}: {e}", "Pick another --port.") from None
+    console.print(f"Mock model {model!r} at {server.url} -- use --model openai:{model} --base-url {server.url}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to *app*."""
+    """Add the `scale` command group to *app*."""
+    app.add_typer(scale_app, name="scale")

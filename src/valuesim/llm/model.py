@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 import time
 import weakref
@@ -102,7 +103,9 @@ class Model:
             return GenerateResult(hit["text"], self._count_hit(), cached=True)
         out, latency = await self._call(lambda: self.backend.generate(msgs, config))
         usage = self._count_call(out.prompt_tokens, out.completion_tokens, latency)
-        self._store(key, {"text": out.text, "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens})
+        self._store(
+            key, {"text": out.text, "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens}
+        )
         return GenerateResult(out.text, usage, cached=False)
 
     async def score_choices(
@@ -295,5 +298,11 @@ def get_model(
             if scheme in arg and url is None:
                 model, _, rest = arg.partition(scheme)
                 url = scheme[1:] + rest
-        backend = OpenAIBackend(model, base_url=url, api_key=api_key, timeout=timeout)
+        urls = url if url is not None else os.environ.get("OPENAI_BASE_URL")
+        if urls and "," in urls:  # several servers with the same model: spread requests over them
+            from valuesim.llm.backends.pool import make_openai_backend
+
+            backend = make_openai_backend(model, urls, api_key=api_key, timeout=timeout)
+        else:
+            backend = OpenAIBackend(model, base_url=url, api_key=api_key, timeout=timeout)
     return Model(backend, cache=store, max_concurrency=max_concurrency, max_retries=max_retries)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -419,10 +420,10 @@ class KnnBaseline(_Baseline):
 
 
 class SupervisedOptions(_Options):
-    n_estimators: int = Field(40, ge=1, description="boosting rounds per model")
+    n_estimators: int = Field(30, ge=1, description="boosting rounds per model")
     num_leaves: int = Field(15, ge=2)
     learning_rate: float = Field(0.1, gt=0.0)
-    max_train: int = Field(8000, ge=50, description="training rows per model (a seeded sample when more)")
+    max_train: int = Field(6000, ge=50, description="training rows per model (a seeded sample when more)")
     min_child_samples: int = Field(20, ge=1)
     country_feature: bool = Field(True, description="give the model the respondent's country (categorical)")
     history: Literal["auto", "exact", "random-subset"] = Field(
@@ -430,7 +431,7 @@ class SupervisedOptions(_Options):
         description="exact: one model per history set; random-subset: one model per history size trained on "
         "random subsets (for history sweeps); auto: exact for k-fold tasks, random-subset otherwise",
     )
-    n_jobs: int = Field(2, ge=1, description="LightGBM threads")
+    n_jobs: int = Field(2, ge=1, description="models trained at once (each LightGBM model uses one thread)")
     seed: int = 0
     alpha: float = Field(0.5, ge=0.0, description="pseudo-count for the fallback distribution")
 
@@ -440,7 +441,8 @@ class SupervisedBaseline(_Baseline):
     """Per-target gradient boosting on the respondent's known answers.
 
     Features: the history items (raw codes, NaN when missing), the profile block, and the
-    country (categorical); nominal items are categorical features. Models are trained on
+    country (a categorical feature; answer codes, nominal ones included, are plain numbers
+    the trees split on, which separates the mostly two-option nominal items exactly). Models are trained on
     the fit data and cached by (target, feature set), so every respondent of a k-fold fold
     shares them. In a history sweep each person has a different random history; then a
     model per (target, history size h) is trained on all non-target items where each
@@ -476,10 +478,6 @@ class SupervisedBaseline(_Baseline):
             self.__dict__["_lock"] = threading.Lock()
         return self.__dict__["_lock"]
 
-    # -- features
-    def _nominal(self, q: str) -> bool:
-        return self.codebook.get(q).kind is QuestionKind.NOMINAL
-
     def _feature_spec(self, task: Task) -> tuple[str, tuple[str, ...], int]:
         """(mode, substantive feature items, history size) for this task's targets."""
         targets = set(task.targets)
@@ -495,18 +493,33 @@ class SupervisedBaseline(_Baseline):
     def _columns(self, items: Iterable[str]) -> list[int]:
         return [self._item_col[q] for q in items]
 
-    def _model(self, target: str, mode: str, hist: tuple[str, ...], h: int) -> Any:
-        if mode == "exact":
-            feats = tuple(q for q in (*hist, *self._profile) if q != target)
-            key = (target, "exact:" + hashlib.sha1(",".join(feats).encode()).hexdigest())
-        else:
-            substantive = tuple(q for q in self._items if q not in self._profile and q != target)
-            feats = (*substantive, *self._profile)
-            key = (target, f"subset:{h}")
+    def _models_for(self, targets: Sequence[str], mode: str, hist: tuple[str, ...], h: int) -> dict[str, _FittedModel]:
+        """The model of every target, training missing ones in parallel (threads; LightGBM frees the GIL).
+
+        exact: features = history + profile, key = (target, hash of the history);
+        random-subset: features = every other item, key = (target, h).
+        """
+        tag = "exact:" + hashlib.sha1(",".join(hist).encode()).hexdigest() if mode == "exact" else f"subset:{h}"
+        keys = {q: (q, tag) for q in targets}
         with self.lock:
-            if key not in self._models:
-                self._models[key] = self._train(target, feats, None if mode == "exact" else h)
-            return self._models[key]
+            todo = [q for q in targets if keys[q] not in self._models]
+            if todo:
+                jobs = [(q, *self._model_features(q, mode, hist, h)) for q in todo]
+                if self.opts.n_jobs > 1 and len(jobs) > 1:
+                    with ThreadPoolExecutor(max_workers=self.opts.n_jobs) as pool:
+                        fitted = list(pool.map(lambda job: self._train(*job), jobs))
+                else:
+                    fitted = [self._train(*job) for job in jobs]
+                for q, model in zip(todo, fitted, strict=True):
+                    self._models[keys[q]] = model
+            return {q: self._models[keys[q]] for q in targets}
+
+    def _model_features(self, target: str, mode: str, hist: tuple[str, ...], h: int) -> tuple[tuple[str, ...], int | None]:
+        """(feature items, random-subset size or None) of the model for *target*."""
+        if mode == "exact":
+            return tuple(q for q in (*hist, *self._profile) if q != target), None
+        substantive = tuple(q for q in self._items if q not in self._profile and q != target)
+        return (*substantive, *self._profile), h
 
     def _train(self, target: str, feats: tuple[str, ...], keep_h: int | None) -> _FittedModel:
         import lightgbm as lgb
@@ -524,57 +537,61 @@ class SupervisedBaseline(_Baseline):
             rng = np.random.default_rng([self.opts.seed, int(target[1:]), keep_h])
             drop = rng.random((len(rows), n_sub)).argsort(axis=1) >= keep_h
             x[:, :n_sub][drop] = np.nan
-        cat = [i for i, q in enumerate(feats) if self._nominal(q)]
+        cat: list[int] = []
         if self.opts.country_feature:
             x = np.column_stack([x, self._country_code[rows]])
             cat.append(x.shape[1] - 1)
+        columns = np.array([*cols, len(self._items)] if self.opts.country_feature else cols, dtype=np.int64)
         if len(classes) < 2:
-            return _FittedModel(feats, None, classes, len(view.codes[target]))
+            return _FittedModel(feats, columns, None, classes)
         params = {
             "n_estimators": self.opts.n_estimators,
             "num_leaves": self.opts.num_leaves,
             "learning_rate": self.opts.learning_rate,
             "min_child_samples": self.opts.min_child_samples,
-            "max_bin": 31,
+            "max_bin": 15,
             "colsample_bytree": 0.5,
             "subsample": 0.8,
             "subsample_freq": 1,
             "random_state": self.opts.seed,
-            "n_jobs": self.opts.n_jobs,
+            "n_jobs": 1,  # parallelism comes from training several models at once
             "deterministic": True,
             "force_row_wise": True,
             "verbose": -1,
         }
         clf = lgb.LGBMClassifier(**params)
         clf.fit(x, y, categorical_feature=cat or "auto")
-        return _FittedModel(feats, clf.booster_, classes, len(view.codes[target]))
+        return _FittedModel(feats, columns, clf.booster_, classes)
 
-    def _features(self, person: Respondent, feats: Sequence[str]) -> np.ndarray:
-        row = [float(person.answers[q]) if q in person.answers else np.nan for q in feats]
-        if self.opts.country_feature:
-            code = self._countries.get(person.country)
-            row.append(np.nan if code is None else float(code))
-        return np.array([row], dtype=np.float32)
+    def _task_vector(self, task: Task) -> np.ndarray:
+        """Every item's visible code (NaN when unknown or a target), then the country code."""
+        vec = np.full(len(self._items) + 1, np.nan, dtype=np.float32)
+        for q, c in visible_answers(task).items():
+            j = self._item_col.get(q)
+            if j is not None:
+                vec[j] = c
+        code = self._countries.get(task.respondent.country)
+        vec[-1] = np.nan if code is None else code
+        return vec
 
     def predict(self, task: Task) -> list[Prediction]:
         view = self.view
         mode, hist, h = self._feature_spec(task)
-        visible = Respondent(
-            id=task.respondent.id, country=task.respondent.country, answers=visible_answers(task)
-        )
+        models = self._models_for([q for q in task.targets if q in self._tables.col], mode, hist, h)
+        vec = self._task_vector(task)
         out = []
         for q in task.targets:
             if q not in self._tables.col:
                 out.append(self._abstain(task, q, "no training answers to this question"))
                 continue
             fallback = self._tables.lookup(q, {}, 1)
-            model = self._model(q, mode, hist, h)
+            model = models[q]
             k = len(view.codes[q])
             if model.booster is None:
                 probs = smoothed(fallback[0], self.opts.alpha) if fallback else None
                 meta: dict[str, Any] = {"model": "constant"}
             else:
-                raw = np.asarray(model.booster.predict(self._features(visible, model.features))).reshape(-1)
+                raw = np.asarray(model.booster.predict(vec[model.columns][None, :], num_threads=1)).reshape(-1)
                 if len(model.classes) == 2 and raw.size == 1:
                     raw = np.array([1.0 - raw[0], raw[0]])
                 probs = np.zeros(k)
@@ -590,6 +607,6 @@ class SupervisedBaseline(_Baseline):
 @dataclass
 class _FittedModel:
     features: tuple[str, ...]
+    columns: np.ndarray  # positions of the model's inputs in a task vector (items, then country)
     booster: Any  # lightgbm.Booster or None (a single class in the training data)
     classes: np.ndarray  # answer ranks the booster's outputs refer to
-    k: int

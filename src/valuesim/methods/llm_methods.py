@@ -122,7 +122,9 @@ class PipelineConfig:
                 "batch_targets > 1 needs scoring='generate'.",
                 "Log-prob scoring rates one question per call; use -o scoring=generate to batch targets.",
             )
-        if self.max_story_words is not None and (not isinstance(self.max_story_words, int) or self.max_story_words < 20):
+        if self.max_story_words is not None and (
+            not isinstance(self.max_story_words, int) or self.max_story_words < 20
+        ):
             raise ConfigError(f"max_story_words must be an integer >= 20 or null, got {self.max_story_words!r}.")
         if not isinstance(self.rag_k, int) or self.rag_k < 1:
             raise ConfigError(f"rag_k must be a positive integer, got {self.rag_k!r}.")
@@ -153,6 +155,8 @@ class ModuleAnswer:
     rationale: str | None = None
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
+    #: prompt tokens of the calls as sent (system + user), whatever the backend reused from its cache
+    full_tokens: float = 0.0
 
     def summary(self, q: Question) -> dict[str, Any]:
         out: dict[str, Any] = {"answer": self.code}
@@ -169,15 +173,17 @@ class ModuleAnswer:
 
 def _usage_dict(u: Usage, share: float = 1.0) -> dict[str, float]:
     return {
-        "llm_calls": round(u.calls * share, 4),
-        "prompt_tokens": round(u.prompt_tokens * share, 2),
-        "completion_tokens": round(u.completion_tokens * share, 2),
-        "cache_hits": round(u.cache_hits * share, 4),
+        "llm_calls": round(u.calls * share, 6),
+        "prompt_tokens": round(u.prompt_tokens * share, 3),
+        "completion_tokens": round(u.completion_tokens * share, 3),
+        "cache_hits": round(u.cache_hits * share, 6),
     }
 
 
 def _scale(u: Usage, share: float) -> Usage:
-    return Usage(u.calls * share, u.prompt_tokens * share, u.completion_tokens * share, u.cache_hits * share, u.latency_s * share)  # type: ignore[arg-type]
+    return Usage(
+        u.calls * share, u.prompt_tokens * share, u.completion_tokens * share, u.cache_hits * share, u.latency_s * share
+    )  # type: ignore[arg-type]
 
 
 def pooled(answers: Sequence[ModuleAnswer], codes: Sequence[int]) -> dict[int, float] | None:
@@ -232,10 +238,13 @@ class LLMPipeline(Method):
         super().__init__(codebook, **options)
         if model_obj is not None:
             options = {**options, "model": model_obj.spec}
-        self.cfg = PipelineConfig.build(self.defaults, {k: v for k, v in options.items() if v is not None or k == "max_story_words"})
+        self.cfg = PipelineConfig.build(
+            self.defaults, {k: v for k, v in options.items() if v is not None or k == "max_story_words"}
+        )
         self._model: Model | None = model_obj
         self._story_model_obj: Model | None = None
         self._retriever: Any = None
+        self._token_memo: dict[str, int] = {}
 
     # -- models ------------------------------------------------------------------------------
     @property
@@ -306,14 +315,22 @@ class LLMPipeline(Method):
         )
         story_usage = Usage()
         if cfg.story == "narrative" and not story.meta.get("from_store"):
-            story_usage = Usage(**{k: v for k, v in story.meta.get("usage", {}).items() if k in Usage.__dataclass_fields__})
+            story_usage = Usage(
+                **{k: v for k, v in story.meta.get("usage", {}).items() if k in Usage.__dataclass_fields__}
+            )
 
         questions: list[Question] = []
         results: dict[str, Prediction] = {}
         for qid in task.targets:
             q = self.codebook.get(qid)
             if q.kind is QuestionKind.NUMERIC or not [c for c in q.options if c >= 0]:
-                results[qid] = self._prediction(task, qid, None, None, {"error": f"{qid} is a numeric item; LLM methods answer option questions only"})
+                results[qid] = self._prediction(
+                    task,
+                    qid,
+                    None,
+                    None,
+                    {"error": f"{qid} is a numeric item; LLM methods answer option questions only"},
+                )
             else:
                 questions.append(q)
 
@@ -323,18 +340,23 @@ class LLMPipeline(Method):
             outs = await asyncio.gather(*(self._answer_batch(story.text, g, country, contexts) for g in groups))
             answered = [item for out in outs for item in out]
         else:
-            answered = await asyncio.gather(*(self._answer_one(story.text, q, country, contexts[q.id]) for q in questions))
+            answered = await asyncio.gather(
+                *(self._answer_one(story.text, q, country, contexts[q.id]) for q in questions)
+            )
 
         share = 1.0 / max(1, len(task.targets))
         story_meta = {"style": story.meta.get("style"), "words": story.meta.get("words"), "n_facts": story.n_facts}
-        # tokens of the system message (persona + backstory): the prefix every call of this
-        # unit shares, which a prefix-caching server evaluates once per unit, not once per call
-        prefix = self.model.count_tokens(system_message(story.text, cfg.prompt_version).content)
+        # Besides what the backend reports (``prompt_tokens``: for the embedded model, only the
+        # tokens it had to evaluate after reusing its KV cache), record the prompt as sent
+        # (``prompt_tokens_sent``) and the system-message prefix every call of this unit shares
+        # (``prefix_tokens``, per call), so runs on any backend can be compared.
+        prefix = self._full_tokens([system_message(story.text, cfg.prompt_version)])
         for q, (code, probs, meta, usage) in zip(questions, answered):
             usage = usage + _scale(story_usage, share)
+            full = meta.pop("_full", 0.0)
             meta["usage"] = _usage_dict(usage)
-            meta["usage"]["shared_prefix_tokens"] = round(meta["usage"]["llm_calls"] * prefix, 2)
-            meta["usage"]["prefix_tokens_once"] = round(prefix * share, 2)
+            meta["usage"]["prompt_tokens_sent"] = round(full, 3)
+            meta["usage"]["prefix_tokens"] = prefix
             meta["story"] = story_meta
             if contexts[q.id][1]:
                 meta["retrieved"] = contexts[q.id][1]
@@ -342,7 +364,9 @@ class LLMPipeline(Method):
         return [results[qid] for qid in task.targets]
 
     # -- steps -----------------------------------------------------------------------------
-    def _prediction(self, task: Task, qid: str, code: int | None, probs: dict[int, float] | None, meta: dict[str, Any]) -> Prediction:
+    def _prediction(
+        self, task: Task, qid: str, code: int | None, probs: dict[int, float] | None, meta: dict[str, Any]
+    ) -> Prediction:
         return Prediction(
             respondent=task.respondent.id,
             question=qid,
@@ -371,37 +395,63 @@ class LLMPipeline(Method):
                 info.append({"question": h.qid, "similarity": h.similarity})
         return lines, info
 
-    def _messages(self, story: str, module: str, qs: Sequence[Question], country: str | None, context: Sequence[str], **kw: Any) -> list[ChatMessage]:
-        return build_messages(story, module, qs, prompt_version=self.cfg.prompt_version, country=country, context=context, **kw)
+    def _messages(
+        self, story: str, module: str, qs: Sequence[Question], country: str | None, context: Sequence[str], **kw: Any
+    ) -> list[ChatMessage]:
+        return build_messages(
+            story, module, qs, prompt_version=self.cfg.prompt_version, country=country, context=context, **kw
+        )
 
-    async def _module(self, module: str, story: str, q: Question, country: str | None, context: Sequence[str]) -> ModuleAnswer:
+    def _full_tokens(self, msgs: Sequence[ChatMessage]) -> int:
+        """Tokens of a request's messages as sent (cached per text: the backstory repeats)."""
+        total = 0
+        for m in msgs:
+            n = self._token_memo.get(m.content)
+            if n is None:
+                n = self.model.count_tokens(m.content)
+                if len(self._token_memo) > 512:
+                    self._token_memo.clear()
+                self._token_memo[m.content] = n
+            total += n
+        return total
+
+    def _sent(self, msgs: Sequence[ChatMessage], cached: bool) -> int:
+        return 0 if cached else self._full_tokens(msgs)
+
+    async def _module(
+        self, module: str, story: str, q: Question, country: str | None, context: Sequence[str]
+    ) -> ModuleAnswer:
         """One module's answer to one question (ModelError propagates: it stops the run)."""
         cfg = self.cfg
         codes, texts = target_options(q)
         letters = option_letters(len(codes))
         usage = Usage()
+        full = 0
         if cfg.scoring == "logprobs":
             reasoning = ""
             if cfg.rationale:
                 msgs = self._messages(story, module, [q], country, context, mode="reason")
                 g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason, stop=("\n\n",)))
-                usage = usage + g.usage
+                usage, full = usage + g.usage, full + self._sent(msgs, g.cached)
                 reasoning = g.text.strip()
             msgs = self._messages(story, module, [q], country, context, mode="letter", reasoning=reasoning)
             res = await self.model.score_choices(msgs, letters)
-            usage = usage + res.usage
+            usage, full = usage + res.usage, full + self._sent(msgs, res.cached)
             if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
-                return ModuleAnswer(module, None, None, reasoning or None, f"unparseable answer: {(res.raw or '')[:120]!r}", usage)
+                err = f"unparseable answer: {(res.raw or '')[:120]!r}"
+                return ModuleAnswer(module, None, None, reasoning or None, err, usage, full)
             probs = {c: float(p) for c, p in zip(codes, res.probs)}
-            return ModuleAnswer(module, codes[res.best], probs, reasoning or None, None, usage)
+            return ModuleAnswer(module, codes[res.best], probs, reasoning or None, None, usage, full)
         mode = "letter+reason" if cfg.rationale else "letter"
         msgs = self._messages(story, module, [q], country, context, mode=mode)
         g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason if cfg.rationale else 8))
-        usage = usage + g.usage
+        usage, full = usage + g.usage, full + self._sent(msgs, g.cached)
         letter, rest = parse_letter(g.text, letters, texts)
         if letter is None:
-            return ModuleAnswer(module, None, None, None, f"unparseable answer: {g.text[:120]!r}", usage)
-        return ModuleAnswer(module, codes[letters.index(letter)], None, (rest or None) if cfg.rationale else None, None, usage)
+            return ModuleAnswer(module, None, None, None, f"unparseable answer: {g.text[:120]!r}", usage, full)
+        return ModuleAnswer(
+            module, codes[letters.index(letter)], None, (rest or None) if cfg.rationale else None, None, usage, full
+        )
 
     async def _coordinate(
         self, story: str, q: Question, country: str | None, context: Sequence[str], answers: Sequence[ModuleAnswer]
@@ -421,25 +471,31 @@ class LLMPipeline(Method):
         if cfg.scoring == "logprobs":
             msgs = self._messages(story, "coordinator", [q], country, context, mode="letter", views=views)
             res = await self.model.score_choices(msgs, letters)
+            full = self._sent(msgs, res.cached)
             if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
-                return ModuleAnswer("coordinator", None, None, None, "unparseable coordinator answer", res.usage)
-            return ModuleAnswer("coordinator", codes[res.best], {c: float(p) for c, p in zip(codes, res.probs)}, None, None, res.usage)
+                return ModuleAnswer("coordinator", None, None, None, "unparseable coordinator answer", res.usage, full)
+            probs = {c: float(p) for c, p in zip(codes, res.probs)}
+            return ModuleAnswer("coordinator", codes[res.best], probs, None, None, res.usage, full)
         mode = "letter+reason" if cfg.rationale else "letter"
         msgs = self._messages(story, "coordinator", [q], country, context, mode=mode, views=views)
         g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason if cfg.rationale else 8))
+        full = self._sent(msgs, g.cached)
         letter, rest = parse_letter(g.text, letters, texts)
         if letter is None:
-            return ModuleAnswer("coordinator", None, None, None, f"unparseable coordinator answer: {g.text[:120]!r}", g.usage)
-        return ModuleAnswer("coordinator", codes[letters.index(letter)], None, rest or None, None, g.usage)
+            err = f"unparseable coordinator answer: {g.text[:120]!r}"
+            return ModuleAnswer("coordinator", None, None, None, err, g.usage, full)
+        return ModuleAnswer("coordinator", codes[letters.index(letter)], None, rest or None, None, g.usage, full)
 
     async def _integrate(
         self, story: str, q: Question, country: str | None, context: Sequence[str], answers: list[ModuleAnswer]
     ) -> tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]:
         cfg = self.cfg
         usage = Usage()
+        full = 0.0
         for a in answers:
             usage = usage + a.usage
-        meta: dict[str, Any] = {"modules": {a.module: a.summary(q) for a in answers}}
+            full += a.full_tokens
+        meta: dict[str, Any] = {"modules": {a.module: a.summary(q) for a in answers}, "_full": full}
         valid = [a for a in answers if a.code is not None]
         if not valid:
             meta["error"] = "; ".join(f"{a.module}: {a.error}" for a in answers if a.error) or "no module answered"
@@ -454,12 +510,16 @@ class LLMPipeline(Method):
             else:
                 coord = await self._coordinate(story, q, country, context, answers)
                 usage = usage + coord.usage
+                meta["_full"] += coord.full_tokens
                 meta["coordinator"] = coord.summary(q)
                 if coord.code is None:  # a failed coordinator falls back to the vote
                     code, probs = combine(valid, q, "mode")
                     integ["fallback"] = "mode"
                 else:
-                    code, probs = coord.code, coord.probs if coord.probs is not None else pooled(valid, target_options(q)[0])
+                    code, probs = (
+                        coord.code,
+                        coord.probs if coord.probs is not None else pooled(valid, target_options(q)[0]),
+                    )
         else:
             rule = cfg.integration if cfg.integration != "unanimous-then-coordinator" else "mode"
             code, probs = combine(valid, q, rule)
@@ -494,16 +554,26 @@ class LLMPipeline(Method):
             g = await self.model.generate(msgs, GenerateConfig(max_tokens=budget))
             parsed = parse_batch(g.text, len(qs), letters)
             share = _scale(g.usage, 1.0 / len(qs))
+            full_share = self._sent(msgs, g.cached) / len(qs)
             for i, q in enumerate(qs):
                 letter, reason = parsed[i]
                 if letter is None:
                     single = await self._module(module, story, q, country, contexts[q.id][0])
                     single.usage = single.usage + share
+                    single.full_tokens += full_share
                     per_q[q.id].append(single)
                 else:
                     codes = options[i][0]
                     per_q[q.id].append(
-                        ModuleAnswer(module, codes[letters[i].index(letter)], None, (reason or None) if cfg.rationale else None, None, share)
+                        ModuleAnswer(
+                            module,
+                            codes[letters[i].index(letter)],
+                            None,
+                            (reason or None) if cfg.rationale else None,
+                            None,
+                            share,
+                            full_share,
+                        )
                     )
 
         await asyncio.gather(*(run(m) for m in cfg.modules))

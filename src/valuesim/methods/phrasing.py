@@ -356,6 +356,8 @@ def _democracy_essential(q: Question, code: int, label: str, short: str, country
         return None
     what = m.group(1)
     if code < anchors[0] or code > anchors[2]:  # off-scale, e.g. "It is against democracy"
+        if "against democracy" in label.lower():
+            return (f"You think it is against democracy that {what}.", "You think it is against democracy that {x}.", what)
         return (f'Asked whether {what} is essential to democracy, you answered "{clean_label(label)}".', None, None)
     scale = _scale_phrase(anchors)
     return (
@@ -374,7 +376,10 @@ def _political_action(q: Question, code: int, label: str, short: str, country: s
     tpl = {
         "have done": ("You have {x}.", "You have done these: {x}."),
         "might do": ("You have never {x}, but you might.", "You have not done, but might do, these: {x}."),
-        "would never do": ("You have never {x} and never would.", "You have never done, and never would do, these: {x}."),
+        "would never do": (
+            "You have never {x} and never would.",
+            "You have never done, and never would do, these: {x}.",
+        ),
     }.get(lab)
     if not m or tpl is None:
         return None
@@ -414,7 +419,13 @@ def _way_of_governing(q: Question, code: int, label: str, short: str, country: s
     )
 
 
-_FREQ = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "less than monthly": "less than once a month", "never": "never"}
+_FREQ = {
+    "daily": "daily",
+    "weekly": "weekly",
+    "monthly": "monthly",
+    "less than monthly": "less than once a month",
+    "never": "never",
+}
 
 
 @rule
@@ -490,12 +501,19 @@ def _choose(q: Question, code: int, label: str, short: str, country: str | None)
     if not _m(r"^If you had to choose", short) or len(q.options) != 2:
         return None
     other = [lab for c, lab in q.options.items() if c != code][0]
-    return (f"If you had to choose, you would consider {lower_first(label)} more important than {lower_first(other)}.", None, None)
+    return (
+        f"If you had to choose, you would consider {lower_first(label)} more important than {lower_first(other)}.",
+        None,
+        None,
+    )
 
 
 @rule
 def _most_important(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
-    m = _m(r"^(?:In your opinion, )?Which of (?:these|the following)(?: goals)? (?:should be|is) (?:the )?(most|second most) important([^:?]*)", short)
+    m = _m(
+        r"^(?:In your opinion, )?Which of (?:these|the following)(?: goals)? (?:should be|is) (?:the )?(most|second most) important([^:?]*)",
+        short,
+    )
     if not m:
         return None
     rank, rest = m.group(1).lower(), m.group(2).strip()
@@ -509,7 +527,9 @@ def _worship(q: Question, code: int, label: str, short: str, country: str | None
     if not m:
         return None
     lab = label.lower()
-    freq = {"less often": "less often than once a year", "never, practically never": "never or practically never"}.get(lab, lab)
+    freq = {"less often": "less often than once a year", "never, practically never": "never or practically never"}.get(
+        lab, lab
+    )
     return (f"Apart from weddings and funerals, you {m.group(1)} {freq}.", None, None)
 
 
@@ -723,12 +743,16 @@ def profile_sentence(q: Question, code: int, country: str | None) -> str | None:
             283: f"When you were 14, your father's job was in the occupational group {group}.",
         }[num]
     if num == 284:
-        return f"You work, or mainly worked, for {lower_first(lab)}." if not low.startswith("government") else (
-            "You work, or mainly worked, for the government or a public institution."
+        return (
+            f"You work, or mainly worked, for {lower_first(lab)}."
+            if not low.startswith("government")
+            else ("You work, or mainly worked, for the government or a public institution.")
         )
     if num == 285:
-        return "You are the chief wage earner in your household." if low == "yes" else (
-            "You are not the chief wage earner in your household."
+        return (
+            "You are the chief wage earner in your household."
+            if low == "yes"
+            else ("You are not the chief wage earner in your household.")
         )
     if num == 286:
         return _SAVINGS.get(low)

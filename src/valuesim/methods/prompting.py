@@ -109,8 +109,10 @@ def parse_letter(text: str, letters: Sequence[str], labels: Sequence[str] = ()) 
     for m in _ANSWER_LINE.finditer(text):
         cand = m.group(1)
         follow = text[m.end(1) : m.end(1) + 1]
-        if cand in valid and not (cand in "AI" and follow in (" ", "\t") and not m.group(0).lower().lstrip(" *([").startswith("answer")):
-            rest = (text[: m.start()] + text[m.end() :]).strip(" .:-\n")
+        if cand in valid and not (
+            cand in "AI" and follow in (" ", "\t") and not m.group(0).lower().lstrip(" *([").startswith("answer")
+        ):
+            rest = (text[: m.start()] + text[m.end() :]).strip().lstrip(".:-)*] \t").strip()
             return cand, rest
     for m in _STATED.finditer(text):
         if m.group(1) in valid:
@@ -122,7 +124,9 @@ def parse_letter(text: str, letters: Sequence[str], labels: Sequence[str] = ()) 
     return None, text.strip()
 
 
-_BATCH_LINE = re.compile(r"^\s*(?:question\s*)?(\d+)\s*[:.)\-]\s*\(?([A-Z])\b\)?\s*[.,:\-]*\s*(.*)$", re.I | re.M)
+_BATCH_LINE = re.compile(
+    r"^[ \t]*(?:question[ \t]*)?(\d+)[ \t]*[:.)\-][ \t]*\(?([A-Z])\b\)?[ \t]*[.,:\-]*[ \t]*(.*)$", re.I | re.M
+)
 
 
 def parse_batch(text: str, n: int, letters_per_item: Sequence[Sequence[str]]) -> list[tuple[str | None, str]]:

@@ -50,9 +50,7 @@ class QuestionRetriever:
             return np.zeros(len(self.ids))
         return np.asarray(self._index.get_scores(known), dtype=float)
 
-    def similar(
-        self, target: str, candidates: Sequence[str], *, k: int = 3, threshold: float = 0.3
-    ) -> list[Retrieved]:
+    def similar(self, target: str, candidates: Sequence[str], *, k: int = 3, threshold: float = 0.3) -> list[Retrieved]:
         """Up to ``k`` of ``candidates`` most similar to question ``target`` with similarity
         >= ``threshold``, best first (ties broken by questionnaire order)."""
         scores = self._scores(self._docs[self._pos[target]])

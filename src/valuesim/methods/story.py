@@ -130,7 +130,9 @@ def condense(facts: Sequence[Fact]) -> list[tuple[str, list[str]]]:
     return out
 
 
-def raw_lines(respondent: Respondent, codebook: Codebook, qids: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
+def raw_lines(
+    respondent: Respondent, codebook: Codebook, qids: Sequence[str] | None = None
+) -> list[tuple[str, str, str]]:
     """(section, qid, "Question: ... Answer: ...") for the "without story" ablation."""
     country = country_name(respondent.country)
     known = [q for q in respondent.answered(list(qids) if qids is not None else None) if q in codebook]
@@ -183,10 +185,14 @@ def _n_words(text: str) -> int:
 
 
 def _budget(
-    units_by_section: dict[str, list[tuple[str, list[str]]]], order: list[str], max_words: int | None
+    units_by_section: dict[str, list[tuple[str, list[str]]]],
+    order: list[str],
+    max_words: int | None,
+    titles: dict[str, str] | None = None,
 ) -> dict[str, list[tuple[str, list[str]]]]:
-    """Keep whole sentences until ``max_words``: the profile section first (who the person
-    is), then the other sections round-robin, so every topic keeps some of its answers."""
+    """Keep whole sentences until ``max_words`` (section titles included): the profile
+    section first (who the person is), then the other sections round-robin, so every topic
+    keeps some of its answers."""
     if max_words is None:
         return units_by_section
     kept: dict[str, list[int]] = {s: [] for s in order}
@@ -195,6 +201,8 @@ def _budget(
     def take(section: str, i: int) -> bool:
         nonlocal used
         n = _n_words(units_by_section[section][i][0])
+        if not kept[section]:
+            n += _n_words((titles or {}).get(section, ""))  # the section title line
         if used + n > max_words:
             return False
         kept[section].append(i)
@@ -260,12 +268,9 @@ def compose(
             units[s].append((line, [qid]))
         total = len(lines)
         sep = "\n"
-    kept = _budget(dict(units), order, max_words)
-    sections = [
-        (codebook.sections[s].title if s in codebook.sections else s, sep.join(t for t, _ in kept[s]))
-        for s in order
-        if s in kept
-    ]
+    titles = {s: codebook.sections[s].title if s in codebook.sections else s for s in order}
+    kept = _budget(dict(units), order, max_words, titles)
+    sections = [(titles[s], sep.join(t for t, _ in kept[s])) for s in order if s in kept]
     n = sum(len(q) for s in kept for _, q in kept[s])
     text = _sections_text(sections)
     stated = sorted({q for s in kept for _, qs in kept[s] for q in qs if q != "country"})
@@ -301,7 +306,9 @@ class StoryStore:
         return sqlite3.connect(self.path, timeout=60)
 
     @staticmethod
-    def key(respondent_id: str, history: str, model: str, prompt_version: str, style: str, max_words: int | None) -> str:
+    def key(
+        respondent_id: str, history: str, model: str, prompt_version: str, style: str, max_words: int | None
+    ) -> str:
         raw = json.dumps([respondent_id, history, model, prompt_version, style, max_words])
         return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -310,8 +317,18 @@ class StoryStore:
             row = con.execute("SELECT data FROM stories WHERE key = ?", (key,)).fetchone()
         return Backstory.from_dict(json.loads(row[0])) if row else None
 
-    def put(self, key: str, story: Backstory, *, respondent_id: str, history: str, model: str,
-            prompt_version: str, style: str, max_words: int | None) -> None:
+    def put(
+        self,
+        key: str,
+        story: Backstory,
+        *,
+        respondent_id: str,
+        history: str,
+        model: str,
+        prompt_version: str,
+        style: str,
+        max_words: int | None,
+    ) -> None:
         data = json.dumps(story.to_dict(), ensure_ascii=False)
         with self._lock, self._connect() as con:
             con.execute(
@@ -347,7 +364,9 @@ def default_store(directory: str | Path | None = None) -> StoryStore:
 # --------------------------------------------------------------------------- narrative
 
 
-async def _narrate_section(model: Model, title: str, facts_text: str, words: int, prompt_version: str) -> tuple[str, Any]:
+async def _narrate_section(
+    model: Model, title: str, facts_text: str, words: int, prompt_version: str
+) -> tuple[str, Any]:
     from valuesim.llm import ChatMessage, GenerateConfig
     from valuesim.methods.prompts import render
 
@@ -437,8 +456,16 @@ async def abuild_backstory(
     )
     story = Backstory(_sections_text(sections), sections, base.n_facts, meta)
     if st is not None:
-        st.put(key, story, respondent_id=respondent.id, history=hist, model=model.identity,
-               prompt_version=prompt_version, style=style, max_words=max_words)
+        st.put(
+            key,
+            story,
+            respondent_id=respondent.id,
+            history=hist,
+            model=model.identity,
+            prompt_version=prompt_version,
+            style=style,
+            max_words=max_words,
+        )
     return story
 
 
@@ -460,17 +487,39 @@ def build_backstory(
     ``model``; its result is cached in ``store`` (default: the cache directory's store).
     """
     return _run(
-        abuild_backstory(respondent, codebook, model, style=style, max_words=max_words,
-                         prompt_version=prompt_version, qids=qids, store=store)
+        abuild_backstory(
+            respondent,
+            codebook,
+            model,
+            style=style,
+            max_words=max_words,
+            prompt_version=prompt_version,
+            qids=qids,
+            store=store,
+        )
     )
 
 
 def _run(coro: Any) -> Any:
+    """Run a coroutine from sync code; inside a running loop (Jupyter) on a helper thread."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
-    raise RuntimeError("Called a sync API inside a running event loop; await the async variant instead.")
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as e:  # re-raised in the caller's thread
+            box["error"] = e
+
+    t = threading.Thread(target=target, name="valuesim-sync")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 # --------------------------------------------------------------------------- fidelity
@@ -515,14 +564,18 @@ async def astory_fidelity(
     async def one(qid: str) -> dict[str, Any]:
         q = codebook.get(qid)
         codes, labels = target_options(q)
-        messages = build_messages(
-            backstory.text, "plain", [q], prompt_version=prompt_version, country=country
-        )
+        messages = build_messages(backstory.text, "plain", [q], prompt_version=prompt_version, country=country)
         res = await model.score_choices(messages, option_letters(len(codes)))
         pred = codes[res.best]
         truth = respondent.answers[qid]
-        return {"question": qid, "section": q.section, "truth": truth, "prediction": pred,
-                "recovered": pred == truth, "usage": res.usage}
+        return {
+            "question": qid,
+            "section": q.section,
+            "truth": truth,
+            "prediction": pred,
+            "recovered": pred == truth,
+            "usage": res.usage,
+        }
 
     rows = await asyncio.gather(*(one(q) for q in pool))
     usage = Usage()

@@ -10,10 +10,9 @@ tables, and the figures as PNG files beside it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,10 @@ from valuesim.survey.codebook import Codebook, load_codebook
 HTML_FILE = "report.html"
 MARKDOWN_FILE = "report.md"
 FIGURE_DIR = "figures"
-#: at most this many runs in the grouped (topic, country, error) figures
+#: at most this many runs in the grouped (topic, country, error, calibration) figures
 MAX_RUNS_PER_FIGURE = 6
+_NUMERIC_COLUMNS = frozenset({"Resp.", "Preds", "Top-1", "nMAE", "Within-1", "SD (folds)", "Calls / pred",
+                              "Tokens / pred", "Wall time"})
 
 
 @dataclass
@@ -52,8 +53,28 @@ class ReportOptions:
     #: item of the single-item confusion matrix; default: the ordered item with most predictions
     confusion_item: str | None = None
     max_runs_per_figure: int = MAX_RUNS_PER_FIGURE
+    #: runs drawn in the topic / country / error figures, in this order (default: the
+    #: reference, then the other k-fold runs, up to ``max_runs_per_figure``)
+    figure_runs: tuple[str, ...] | None = None
+    #: run name -> group label ("main table", "ablation", ...), shown under the run name
+    groups: Mapping[str, str] | None = None
     n_perm: int = 5000
     seed: int = 0
+
+
+@dataclass
+class _Ctx:
+    """Everything the section builders share."""
+
+    runs: list[RunData]
+    reference: RunData
+    codebook: Codebook
+    opts: ReportOptions
+    synthetic: bool
+    colors: Mapping[str, plots.Color]
+    fig_runs: list[RunData]
+    omitted: list[str]
+    comp: pd.DataFrame
 
 
 # --------------------------------------------------------------------------- helpers
@@ -75,9 +96,17 @@ def pick_reference(runs: Sequence[RunData], reference: str | None) -> RunData:
     raise ConfigError(f"No run named {reference!r} among the runs given.", f"Use one of: {names}.")
 
 
-def _figure_runs(runs: Sequence[RunData], reference: RunData, limit: int) -> tuple[list[RunData], list[str]]:
-    """Runs drawn in grouped figures: k-fold runs, the reference first, at most *limit*."""
+def _figure_runs(
+    runs: Sequence[RunData], reference: RunData, limit: int, wanted: Sequence[str] | None = None
+) -> tuple[list[RunData], list[str]]:
+    """Runs drawn in grouped figures: *wanted* (names, in order) when given, else k-fold
+    runs with the reference first; at most *limit*. Also returns the k-fold runs left out."""
     pool = [r for r in runs if not r.is_sweep] or list(runs)
+    if wanted:
+        by_name = {r.name: r for r in runs}
+        chosen = [by_name[n] for n in wanted if n in by_name][:limit]
+        if chosen:
+            return chosen, [r.name for r in pool if r not in chosen]
     ordered = ([reference] if reference in pool else []) + [r for r in pool if r is not reference]
     return ordered[:limit], [r.name for r in ordered[limit:]]
 
@@ -90,91 +119,140 @@ def _best_marks(values: list[float], lower_is_better: bool) -> list[str]:
     return ["best" if np.isfinite(v) and np.isclose(v, best) else "" for v in arr]
 
 
-def _stamp_synthetic(runs: Sequence[RunData]) -> bool:
-    return any(r.synthetic for r in runs)
+def _ci_text(lo: float | None, hi: float | None, signed: bool = False) -> str:
+    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    return f"[{lo:+.3f}, {hi:+.3f}]" if signed else f"[{lo:.3f}, {hi:.3f}]"
+
+
+def _split_ci(text: str) -> Cell:
+    """"0.412 [0.400, 0.425]" -> Cell("0.412", sub="[0.400, 0.425]")."""
+    head, sep, rest = text.partition(" [")
+    return Cell(head, sub=f"[{rest}" if sep else "")
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _figure(fig_id: str, title: str, fig: Any, caption: str = "") -> Figure:
+    return Figure(fig_id, title, plots.to_png(fig), caption)
 
 
 # --------------------------------------------------------------------------- sections
 
 
-def _summary_section(runs: Sequence[RunData], comp: pd.DataFrame, reference: RunData, synthetic: bool) -> Section:
+def _summary_section(c: _Ctx) -> Section:
+    comp = c.comp
     sec = Section("summary", "Method comparison")
     sec.paragraphs.append(
         "Scores over all predictions of each run: top-1 (exact answer), within-1 (at most one option away on "
         "ordered items; exact on nominal ones) and normalized mean absolute error (ordered items only; lower is "
-        "better). The headline value is the mean over folds of the per-fold mean; brackets are 95% bootstrap "
-        "confidence intervals over respondents. The best value of each column is in bold."
+        "better). The headline value is the mean over folds of the per-fold mean; under it, the 95% bootstrap "
+        "confidence interval over respondents. The best value of each column is in bold."
     )
     marks = {m: _best_marks(list(comp[m]), m in tables.LOWER_IS_BETTER) for m in METRICS}
+    models = sorted({m for m in comp["model"] if m})
+    llm = bool(models) or bool(comp["llm_calls"].fillna(0).gt(0).any())
+    model_col = len(models) > 1
+    columns = ["Run", "Method"] + (["Model"] if model_col else []) + ["Protocol", "Resp.", "Preds", "Top-1",
+                                                                        "nMAE", "Within-1", "SD (folds)"]
+    columns += (["Calls / pred", "Tokens / pred"] if llm else []) + ["Wall time"]
     rows = []
     for i, r in comp.iterrows():
-        name = r["run"] + (" (reference)" if r["run"] == reference.name else "")
-        rows.append([
-            Cell(name, "synthetic" if r["synthetic"] else ""),
-            Cell(r["method"]),
-            Cell(r["model"] or "-"),
+        name = r["run"] + (" (reference)" if r["run"] == c.reference.name else "")
+        row = [Cell(name, sub=(c.opts.groups or {}).get(r["run"], "")), Cell(r["method"])]
+        row += [Cell(r["model"] or "-")] if model_col else []
+        row += [
             Cell(r["protocol"] + ("" if r["complete"] else ", unfinished"), "" if r["complete"] else "muted"),
             Cell(tables.fmt(int(r["n_respondents"]))),
             Cell(tables.fmt(int(r["n_predictions"]))),
-            *[Cell(tables.fmt_ci(r[m], r[f"{m}_lo"], r[f"{m}_hi"]), marks[m][i]) for m in METRICS],
+            *[Cell(tables.fmt(r[m]), marks[m][i], _ci_text(r[f"{m}_lo"], r[f"{m}_hi"])) for m in METRICS],
             Cell(tables.fmt(r["top1_std"])),
-            Cell(tables.fmt(r["calls_per_pred"], 2)),
-            Cell(tables.fmt(r["tokens_per_pred"], 0)),
-            Cell(tables.fmt_seconds(r["wall_seconds"])),
-        ])
-    sec.blocks.append(
-        Table(
-            ["Run", "Method", "Model", "Protocol", "Resp.", "Preds", "Top-1 [95% CI]", "nMAE [95% CI]",
-             "Within-1 [95% CI]", "Top-1 SD (folds)", "Calls / pred", "Tokens / pred", "Wall time"],
-            rows,
-            align=["l", "l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
-            caption="SD (folds): standard deviation of the per-fold top-1, as the ValueSim paper reports it.",
-        )
-    )
-    sec.blocks.append(Figure("comparison", "Scores per run", plots.to_png(plots.comparison_figure(comp, synthetic=synthetic)),
-                             "Bars: headline value; whiskers: 95% bootstrap CI over respondents."))
-    if any(r.is_sweep for r in runs):
+        ]
+        if llm:
+            uses = bool(r["model"]) or (r["llm_calls"] or 0) > 0
+            row += [Cell(tables.fmt(r["calls_per_pred"], 2) if uses else "-"),
+                    Cell(tables.fmt(r["tokens_per_pred"], 0) if uses else "-")]
+        row.append(Cell(tables.fmt_seconds(r["wall_seconds"])))
+        rows.append(row)
+    caption = ("SD (folds): standard deviation of the per-fold top-1, as the ValueSim paper reports it. "
+               "Preds: scored predictions.")
+    if llm:
+        caption += (" Calls and tokens count model calls made by the run; answers served from the LLM cache "
+                    "(e.g. identical prompts of an earlier run) are cache hits, listed under cost below.")
+    if len(models) == 1:
+        caption += f" Model of the LLM methods: {models[0]}."
+    sec.blocks.append(Table(columns, rows, caption=caption,
+                            align=[("r" if col in _NUMERIC_COLUMNS else "l") for col in columns]))
+    sec.blocks.append(_figure("comparison", "Scores per run",
+                              plots.comparison_figure(comp, synthetic=c.synthetic, colors=c.colors),
+                              "Bars: headline value; whiskers: 95% bootstrap CI over respondents."))
+    if any(r.is_sweep for r in c.runs):
         sec.notes.append("History-sweep runs pool all history sizes in this table; see the history curve below.")
     return sec
 
 
-def _paired_section(runs: Sequence[RunData], reference: RunData, codebook: Codebook, opts: ReportOptions) -> Section:
-    sec = Section("paired", f"Paired tests against {reference.name}")
+def _paired_section(c: _Ctx) -> Section | None:
+    if len(c.runs) < 2:
+        return None
+    ref = c.reference
+    sec = Section("paired", f"Paired tests against {ref.name}")
     sec.paragraphs.append(
-        f"Each run minus the reference run {reference.name!r}, prediction by prediction on identical work (same "
-        "split). Difference with a 95% paired bootstrap CI over respondents, a two-sided sign-flip permutation "
-        "test over respondents and a sign test on per-respondent differences. Bold: significantly better than "
-        "the reference (p < 0.05 and the CI excludes 0); italic: significantly worse. For nMAE a negative "
-        "difference is an improvement."
+        f"Each run minus the reference run {ref.name!r}, prediction by prediction on identical work (same split): "
+        "the difference with its 95% paired bootstrap CI over respondents (under it) and the p-value of a "
+        "two-sided sign-flip permutation test over respondents (sign test on per-respondent differences under "
+        "it). Bold: significantly better than the reference (p < 0.05 and the CI excludes 0); italic: "
+        "significantly worse. For nMAE a negative difference is an improvement."
     )
+    results = tables.paired_table(c.runs, ref, c.codebook, seed=c.opts.seed, n_perm=c.opts.n_perm)
+    by_run: dict[str, dict[str, tables.PairedRow]] = {}
+    for pr in results:
+        by_run.setdefault(pr.run, {})[pr.metric] = pr
+    columns = ["Run"]
+    for m in METRICS:
+        columns += [f"Δ {tables.METRIC_LABELS[m]}", "p"]
+    columns += ["Resp.", "Preds"]
     rows = []
-    for pr in tables.paired_table(runs, reference, codebook, seed=opts.seed, n_perm=opts.n_perm):
-        if pr.diff is None:
-            rows.append([Cell(pr.run), Cell(tables.METRIC_LABELS.get(pr.metric, pr.metric) or "all"),
-                         Cell(pr.note, "muted"), Cell("-"), Cell("-"), Cell("-"), Cell("-")])
+    untested = []
+    for run, entries in by_run.items():
+        if "" in entries:  # not tested at all (other split, unfinished)
+            untested.append(f"{run} ({entries[''].note})")
             continue
-        mark = {"run": "better", "reference": "worse"}.get(pr.better or "", "")
-        rows.append([
-            Cell(pr.run),
-            Cell(tables.METRIC_LABELS[pr.metric]),
-            Cell(f"{pr.diff:+.3f} [{pr.lo:+.3f}, {pr.hi:+.3f}]", mark),
-            Cell(tables.fmt_p(pr.p_permutation)),
-            Cell(tables.fmt_p(pr.p_sign)),
-            Cell(tables.fmt(pr.n_respondents)),
-            Cell(tables.fmt(pr.n_predictions)),
-        ])
-    if not rows:
-        sec.paragraphs.append("Only one run was given: nothing to compare.")
-        return sec
-    sec.blocks.append(
-        Table(["Run", "Metric", "Run - reference [95% CI]", "p (permutation)", "p (sign test)", "Resp.", "Preds"],
-              rows, align=["l", "l", "r", "r", "r", "r", "r"])
-    )
+        row = [Cell(run)]
+        n_resp = n_pred = None
+        for m in METRICS:
+            pr = entries.get(m)
+            if pr is None or pr.diff is None:
+                row += [Cell("-", "muted", pr.note if pr else ""), Cell("-")]
+                continue
+            mark = {"run": "better", "reference": "worse"}.get(pr.better or "", "")
+            row += [Cell(f"{pr.diff:+.3f}", mark, _ci_text(pr.lo, pr.hi, signed=True)),
+                    Cell(tables.fmt_p(pr.p_permutation), sub=f"sign {tables.fmt_p(pr.p_sign)}")]
+            n_resp = pr.n_respondents
+            if m == "top1":
+                n_pred = pr.n_predictions
+        row += [Cell(tables.fmt(n_resp)), Cell(tables.fmt(n_pred))]
+        rows.append(row)
+    if rows:
+        sec.blocks.append(Table(columns, rows, align=["l"] + ["r"] * (len(columns) - 1),
+                                caption="Δ = run minus reference. Preds: predictions compared for top-1 (nMAE "
+                                "compares ordered items answered by both runs)."))
+    else:
+        sec.paragraphs.append("No other run shares the reference's split: nothing could be tested.")
+    for u in untested:
+        sec.notes.append(f"Not tested: {u}.")
+    smallest = min((pr.n_respondents for pr in results if pr.n_respondents), default=None)
+    if smallest is not None and smallest < 10:
+        sec.notes.append(
+            f"Only {smallest} respondents: a sign-flip test over so few people cannot reach small p-values "
+            f"(the smallest possible is about {2 / 2 ** smallest:.3f}). Use more respondents for conclusions."
+        )
     return sec
 
 
-def _history_section(runs: Sequence[RunData], synthetic: bool) -> Section | None:
-    long = tables.history_long(runs, "top1")
+def _history_section(c: _Ctx) -> Section | None:
+    long = tables.history_long(c.runs, "top1")
     if long.empty:
         return None
     sec = Section("history", "Accuracy against history size")
@@ -183,51 +261,48 @@ def _history_section(runs: Sequence[RunData], synthetic: bool) -> Section | None
         "person's other answers besides the profile block (nested random subsets, the same for every method). "
         "Bands: 95% bootstrap CI over respondents."
     )
-    sec.blocks.append(Figure("history_curve", "Top-1 against history size",
-                             plots.to_png(plots.history_curve_figure(long, metric_label="top-1 accuracy",
-                                                                     synthetic=synthetic))))
+    sec.blocks.append(_figure("history_curve", "Top-1 against history size",
+                              plots.history_curve_figure(long, metric_label="top-1 accuracy", synthetic=c.synthetic,
+                                                         colors=c.colors)))
     for metric in METRICS:
-        wide = tables.history_wide(tables.history_long(runs, metric))
+        wide = tables.history_wide(tables.history_long(c.runs, metric))
         sec.blocks.append(
-            Table(list(wide.columns), [[Cell(str(v)) for v in row] for row in wide.itertuples(index=False)],
-                  caption=f"{tables.METRIC_LABELS[metric]} by history size [95% CI].",
+            Table(list(wide.columns), [[_split_ci(str(v)) for v in row] for row in wide.itertuples(index=False)],
+                  caption=f"{tables.METRIC_LABELS[metric]} by history size, 95% CI below.",
                   align=["l"] + ["r"] * (len(wide.columns) - 1))
         )
     return sec
 
 
-def _breakdown_section(
-    sid: str, title: str, key: str, runs: Sequence[RunData], fig_runs: list[RunData], omitted: list[str],
-    codebook: Codebook, synthetic: bool,
-) -> Section | None:
-    labels = tables.section_labels(codebook) if key == "section" else None
-    long = tables.breakdown_long(fig_runs, key, "top1", labels=labels)
-    if long.empty or long["group_id"].nunique() < 1:
+def _breakdown_section(c: _Ctx, sid: str, title: str, key: str) -> Section | None:
+    labels = tables.section_labels(c.codebook) if key == "section" else None
+    long = tables.breakdown_long(c.fig_runs, key, "top1", labels=labels)
+    if long.empty:
         return None
-    order = list(codebook.sections) if key == "section" else sorted(long["group_id"].unique())
+    order = list(c.codebook.sections) if key == "section" else sorted(long["group_id"].unique())
     long = tables.order_groups(long, order)
     # label groups with their size (predictions of the first run drawn)
-    first = long[long["run"] == fig_runs[0].name].set_index("group_id")["n"]
+    first = long[long["run"] == c.fig_runs[0].name].set_index("group_id")["n"]
     long = long.assign(group=[f"{g} (n={first.get(gid, 0):,})" for g, gid in zip(long["group"], long["group_id"], strict=True)])
     sec = Section(sid, title)
     what = "questionnaire section (topic)" if key == "section" else "respondent's country"
     sec.paragraphs.append(f"Top-1 accuracy by {what}; whiskers: 95% bootstrap CI over respondents; n = predictions.")
-    fig = plots.grouped_bars_figure(long, group_label="", metric_label="top-1 accuracy", synthetic=synthetic,
-                                    run_order=[r.name for r in fig_runs])
-    sec.blocks.append(Figure(f"by_{key}", title, plots.to_png(fig)))
+    fig = plots.grouped_bars_figure(long, group_label="", metric_label="top-1 accuracy", synthetic=c.synthetic,
+                                    run_order=[r.name for r in c.fig_runs], colors=c.colors)
+    sec.blocks.append(_figure(f"by_{key}", title, fig))
     wide = long.pivot_table(index="group", columns="run", values="mean", sort=False)
-    wide = wide[[r.name for r in fig_runs if r.name in wide.columns]]
+    wide = wide[[r.name for r in c.fig_runs if r.name in wide.columns]]
     rows = [[Cell(str(g))] + [Cell(tables.fmt(v)) for v in vals] for g, vals in zip(wide.index, wide.to_numpy(), strict=True)]
-    sec.blocks.append(Table([title.split(" by ")[-1].capitalize()] + list(wide.columns), rows,
+    sec.blocks.append(Table(["Topic" if key == "section" else "Country"] + list(wide.columns), rows,
                             caption="Top-1 accuracy (point estimates; CIs in the figure and in each run's metrics.json).",
                             align=["l"] + ["r"] * len(wide.columns)))
-    if omitted:
-        sec.notes.append(f"Not drawn (limit {len(fig_runs)} runs per figure): {', '.join(omitted)}.")
+    if c.omitted:
+        sec.notes.append(f"Not drawn in the figures: {', '.join(c.omitted)} (see the comparison table).")
     return sec
 
 
-def _errors_section(fig_runs: list[RunData], codebook: Codebook, opts: ReportOptions, synthetic: bool) -> Section | None:
-    dist = tables.signed_error(fig_runs)
+def _errors_section(c: _Ctx) -> Section | None:
+    dist = tables.signed_error(c.fig_runs)
     if dist.empty:
         return None
     sec = Section("errors", "Ordinal errors and confusion")
@@ -236,85 +311,99 @@ def _errors_section(fig_runs: list[RunData], codebook: Codebook, opts: ReportOpt
         "negative = toward the item's first option). A method that hedges toward the middle shows a "
         "narrow, centred peak but compresses the extremes, visible in the confusion matrices."
     )
-    sec.blocks.append(Figure("signed_error", "Signed error on ordered items",
-                             plots.to_png(plots.signed_error_figure(dist, clip=4, synthetic=synthetic))))
-    pooled = {r.name: m for r in fig_runs if (m := tables.pooled_confusion(r)) is not None}
+    sec.blocks.append(_figure("signed_error", "Signed error on ordered items",
+                              plots.signed_error_figure(dist, clip=4, synthetic=c.synthetic, colors=c.colors)))
+    pooled = {r.name: m for r in c.fig_runs if (m := tables.pooled_confusion(r)) is not None}
     if pooled:
-        sec.blocks.append(Figure(
+        sec.blocks.append(_figure(
             "confusion_pooled", "Confusion of answer positions (all ordered items)",
-            plots.to_png(plots.confusion_figure(
+            plots.confusion_figure(
                 pooled, title="True vs predicted position on the answer scale (ordered items, 5 bins; rows sum to 1)",
-                synthetic=synthetic)),
+                synthetic=c.synthetic),
             "Each item's options are ranked first to last and scaled to 5 bins.",
         ))
-    item = opts.confusion_item or tables.default_confusion_item(fig_runs)
+    item = c.opts.confusion_item or tables.default_confusion_item(c.fig_runs)
     if item is not None:
-        q = codebook.get(item)
-        per_item = {r.name: m for r in fig_runs if (m := tables.item_confusion(r, q.id, codebook)) is not None}
+        q = c.codebook.get(item)
+        per_item = {r.name: m for r in c.fig_runs if (m := tables.item_confusion(r, q.id, c.codebook)) is not None}
         if per_item:
-            sec.blocks.append(Figure(
+            sec.blocks.append(_figure(
                 f"confusion_{q.id}", f"Confusion for {q.id}",
-                plots.to_png(plots.confusion_figure(per_item, title=f"{q.id}: {_clip(q.short, 90)} (rows sum to 1)",
-                                                    synthetic=synthetic)),
-                f"{q.id} ({q.kind.value}): {q.text}",
+                plots.confusion_figure(per_item, title=f"{q.id}: {_clip(q.short, 90)} (rows sum to 1)",
+                                       synthetic=c.synthetic),
+                f"{q.id} ({q.kind.value}): {q.text} Answers: {tables.option_legend(q.id, c.codebook)}.",
             ))
-        elif opts.confusion_item:
+        elif c.opts.confusion_item:
             sec.notes.append(f"{q.id} was not predicted in the runs drawn here: no item confusion matrix.")
     return sec
 
 
-def _calibration_section(runs: Sequence[RunData], synthetic: bool) -> Section | None:
-    curves = tables.calibration_long(runs)
-    if curves.empty:
+def _calibration_section(c: _Ctx) -> Section | None:
+    pt = tables.probabilistic_table(c.runs)
+    if pt.empty:
         return None
     sec = Section("calibration", "Calibration")
     sec.paragraphs.append(
         "For methods that return answer probabilities: how often the top answer is right against the "
         "probability the method gave it (top-label reliability, 10 bins), with log-loss, Brier score and "
-        "expected calibration error (ECE)."
+        "expected calibration error (ECE); lower is better for all three."
     )
-    sec.blocks.append(Figure("calibration", "Reliability diagram",
-                             plots.to_png(plots.calibration_figure(curves, synthetic=synthetic))))
-    pt = tables.probabilistic_table(runs)
+    drawn = [r for r in c.fig_runs if r.has_probabilities] or [r for r in c.runs if r.has_probabilities][:c.opts.max_runs_per_figure]
+    curves = tables.calibration_long(drawn)
+    if not curves.empty:
+        sec.blocks.append(_figure(
+            "calibration", "Reliability diagram",
+            plots.calibration_figure(curves, synthetic=c.synthetic, colors=c.colors),
+            "Upper panel: bins holding at least 5% of a run's predictions (at least 3, at most 20 needed); "
+            "lower panel: share of predictions per bin.",
+        ))
     sec.blocks.append(Table(
         ["Run", "Log-loss", "Brier", "ECE", "Coverage", "Preds with probabilities"],
         [[Cell(r.run), Cell(tables.fmt(r.log_loss)), Cell(tables.fmt(r.brier)), Cell(tables.fmt(r.ece)),
           Cell(tables.fmt(r.coverage, 2)), Cell(tables.fmt(None if r.n is None else int(r.n)))]
          for r in pt.itertuples(index=False)],
         align=["l", "r", "r", "r", "r", "r"],
+        caption="Coverage: share of the run's predictions that came with probabilities.",
     ))
     return sec
 
 
-def _cost_section(comp: pd.DataFrame, synthetic: bool) -> Section:
+def _cost_section(c: _Ctx) -> Section:
+    comp = c.comp
     sec = Section("cost", "Calls, tokens and time")
     sec.paragraphs.append(
-        "LLM calls and tokens per prediction (cache hits are not calls) and the wall time of each run, summed over "
-        "its sessions when it was resumed. Non-LLM methods make no calls."
+        "LLM calls and tokens per prediction and the wall time of each run (summed over its sessions when it "
+        "was resumed). Answers served from the LLM cache are cache hits, not calls: a run that re-asks prompts "
+        "an earlier run already sent costs nothing. Non-LLM methods make no calls."
     )
-    sec.blocks.append(Figure("cost", "Cost per run", plots.to_png(plots.cost_figure(comp, synthetic=synthetic))))
+    sec.blocks.append(_figure("cost", "Cost per run", plots.cost_figure(comp, synthetic=c.synthetic, colors=c.colors)))
+    n = comp["n_predictions"].clip(lower=1)
     sec.blocks.append(Table(
-        ["Run", "LLM calls", "Calls / pred", "Prompt tokens / pred", "Completion tokens / pred", "Cache hits",
-         "Wall time"],
-        [[Cell(r.run), Cell(tables.fmt(None if r.llm_calls is None else int(r.llm_calls))),
-          Cell(tables.fmt(r.calls_per_pred, 2)), Cell(tables.fmt(r.prompt_tokens_per_pred, 1)),
-          Cell(tables.fmt(r.completion_tokens_per_pred, 1)),
-          Cell(tables.fmt(None if r.cache_hits is None else int(r.cache_hits))), Cell(tables.fmt_seconds(r.wall_seconds))]
-         for r in comp.itertuples(index=False)],
+        ["Run", "LLM calls", "Calls / pred", "Prompt tokens / pred", "Completion tokens / pred",
+         "Cache hits / pred", "Wall time"],
+        [[Cell(r.run)] + (
+            [Cell(tables.fmt(None if r.llm_calls is None else int(r.llm_calls))),
+             Cell(tables.fmt(r.calls_per_pred, 2)), Cell(tables.fmt(r.prompt_tokens_per_pred, 1)),
+             Cell(tables.fmt(r.completion_tokens_per_pred, 1)),
+             Cell(tables.fmt(None if r.cache_hits is None else r.cache_hits / k, 2))]
+            if (r.model or (r.llm_calls or 0) > 0 or (r.cache_hits or 0) > 0) else [Cell("-")] * 5
+         ) + [Cell(tables.fmt_seconds(r.wall_seconds))]
+         for r, k in zip(comp.itertuples(index=False), n, strict=True)],
         align=["l", "r", "r", "r", "r", "r", "r"],
     ))
     return sec
 
 
-def _provenance_section(runs: Sequence[RunData]) -> Section:
+def _provenance_section(c: _Ctx) -> Section:
     sec = Section("provenance", "Provenance")
     sec.paragraphs.append("What made each number: the command, software, data and split of every run. Two runs "
                           "with the same split hash were judged on identical work.")
     rows = []
-    for r in runs:
+    for r in c.runs:
         p = tables.provenance(r)
         rows.append([
-            Cell(p["run"]), Cell("SYNTHETIC" if p["synthetic"] else "survey file", "synthetic-only" if p["synthetic"] else ""),
+            Cell(p["run"]),
+            Cell("SYNTHETIC" if p["synthetic"] else "survey file", "synthetic-only" if p["synthetic"] else ""),
             Cell(p["data_path"] or "-"), Cell(p["data_fingerprint"] or "-"), Cell(p["split_hash"][:12] or "-"),
             Cell(p["valuesim_version"] or "-"), Cell((p["git_commit"] or "none")[:10]), Cell(p["finished"]),
         ])
@@ -332,21 +421,22 @@ def _provenance_section(runs: Sequence[RunData]) -> Section:
     return sec
 
 
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 # --------------------------------------------------------------------------- assembly
 
 
 def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codebook) -> Document:
     """Compute every table and figure of the report."""
-    reference = pick_reference(runs, opts.reference)
-    synthetic = _stamp_synthetic(runs)
-    comp = tables.comparison_table(runs)
-    fig_runs, omitted = _figure_runs(runs, reference, opts.max_runs_per_figure)
     from valuesim import __version__
 
+    runs = list(runs)
+    if opts.confusion_item is not None:
+        codebook.get(opts.confusion_item)  # unknown id -> UnknownQuestionError before any work
+    reference = pick_reference(runs, opts.reference)
+    synthetic = any(r.synthetic for r in runs)
+    fig_runs, omitted = _figure_runs(runs, reference, opts.max_runs_per_figure, opts.figure_runs)
+    ctx = _Ctx(runs=runs, reference=reference, codebook=codebook, opts=opts, synthetic=synthetic,
+               colors=plots.run_colors([r.name for r in runs]), fig_runs=fig_runs, omitted=omitted,
+               comp=tables.comparison_table(runs))
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     doc = Document(
         title=("[SYNTHETIC] " if synthetic else "") + opts.title,
@@ -360,27 +450,24 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
         for r in runs:
             groups.setdefault(r.split_hash[:12], []).append(r.name)
         doc.warnings.append(
-            "The runs were not all made on the same split; only runs sharing a split are tested against each "
-            "other (" + "; ".join(f"{h}: {', '.join(n)}" for h, n in groups.items()) + ")."
+            "The runs were not all made on the same split; only runs sharing the reference's split are tested "
+            "against it (" + "; ".join(f"split {h}: {', '.join(n)}" for h, n in groups.items()) + ")."
         )
-    fingerprints = {tables.provenance(r)["data_fingerprint"] for r in runs}
-    if len(fingerprints) > 1:
-        doc.warnings.append("The runs were made on different data files (different fingerprints).")
+    if len({tables.provenance(r)["data_fingerprint"] for r in runs}) > 1:
+        doc.warnings.append("The runs were made on different data (different fingerprints).")
     for r in runs:
         if not r.complete:
             doc.warnings.append(f"{r.name} is unfinished: its numbers cover the units finished so far.")
-    if opts.confusion_item is not None:
-        codebook.get(opts.confusion_item)  # unknown id -> UnknownQuestionError before any work
-    sections: list[Section | None] = [
-        _summary_section(runs, comp, reference, synthetic),
-        _paired_section(runs, reference, codebook, opts) if len(runs) > 1 else None,
-        _history_section(runs, synthetic),
-        _breakdown_section("by-topic", "Accuracy by topic", "section", runs, fig_runs, omitted, codebook, synthetic),
-        _breakdown_section("by-country", "Accuracy by country", "country", runs, fig_runs, omitted, codebook, synthetic),
-        _errors_section(fig_runs, codebook, opts, synthetic),
-        _calibration_section(runs, synthetic),
-        _cost_section(comp, synthetic),
-        _provenance_section(runs),
+    sections = [
+        _summary_section(ctx),
+        _paired_section(ctx),
+        _history_section(ctx),
+        _breakdown_section(ctx, "by-topic", "Accuracy by topic", "section"),
+        _breakdown_section(ctx, "by-country", "Accuracy by country", "country"),
+        _errors_section(ctx),
+        _calibration_section(ctx),
+        _cost_section(ctx),
+        _provenance_section(ctx),
     ]
     doc.sections = [s for s in sections if s is not None]
     return doc
@@ -394,7 +481,7 @@ def render_html(doc: Document) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("report.html.j2").render(doc=doc, Table=Table, Figure=Figure)
+    return env.get_template("report.html.j2").render(doc=doc)
 
 
 def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
@@ -404,6 +491,8 @@ def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
         raise ConfigError(f"--out {out} is a file.", "Pick a directory for the report.")
     fig_dir = out / FIGURE_DIR
     fig_dir.mkdir(parents=True, exist_ok=True)
+    for stale in fig_dir.glob("*.png"):  # figures of an earlier report that this one lacks
+        stale.unlink()
     figs = []
     for f in doc.figures():
         p = fig_dir / f.filename
@@ -430,19 +519,18 @@ def build_report(
 
     ``reference``: the run (directory name or method name) every other run is tested
     against; default the first one. Runs may be unfinished (numbers then cover the units
-    finished so far, flagged in the report).
+    finished so far, flagged in the report). Further keyword options: see
+    :class:`ReportOptions`.
     """
     if not run_dirs:
         raise DataError("No run directory given.", "Usage: valuesim report RUN_DIR [RUN_DIR ...] --out DIR")
     cb = codebook or load_codebook()
-    opts = ReportOptions(title=title, reference=reference, confusion_item=confusion_item, **options)
+    try:
+        opts = ReportOptions(title=title, reference=reference, confusion_item=confusion_item, **options)
+    except TypeError as e:
+        raise ConfigError(f"Unknown report option: {e}.", "See valuesim.report.build.ReportOptions.") from None
     runs = load_runs(run_dirs, cb)
     doc = build_document(runs, opts, cb)
     paths = write_report(doc, out_dir)
     paths.reference = pick_reference(runs, opts.reference).name
     return paths
-
-
-def template_text() -> str:
-    """The HTML template shipped with the package (for users who want their own)."""
-    return resources.files("valuesim.report").joinpath("templates/report.html.j2").read_text("utf-8")

@@ -16,6 +16,8 @@ class Cell:
     #: "" | "best" (best value of a column) | "better" / "worse" (significant vs the
     #: reference) | "muted" | "synthetic"
     mark: str = ""
+    #: secondary text shown under the value in HTML, after it in Markdown (e.g. a CI)
+    sub: str = ""
 
 
 @dataclass
@@ -83,10 +85,13 @@ def _md_escape(text: str) -> str:
 def _md_cell(c: Cell) -> str:
     t = _md_escape(c.text)
     if c.mark in ("best", "better") and t not in ("", "-"):
-        return f"**{t}**"
-    if c.mark == "worse" and t not in ("", "-"):
-        return f"_{t}_"
-    return t
+        t = f"**{t}**"
+    elif c.mark == "worse" and t not in ("", "-"):
+        t = f"_{t}_"
+    if not c.sub:
+        return t
+    sub = _md_escape(c.sub)
+    return f"{t} {sub}" if sub.startswith("[") else f"{t} ({sub})"
 
 
 def table_markdown(t: Table) -> str:

@@ -35,10 +35,21 @@ _STYLE = {
 }
 
 
-def run_colors(names: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
-    """A stable colour per run (tab10, then tab20 for larger comparisons)."""
-    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+Color = tuple[float, float, float, float]
+
+
+def run_colors(names: Sequence[str]) -> dict[str, Color]:
+    """One colour per run, fixed for the whole report: the 10 tab10 colours, then their
+    light tab20 variants (20 distinct colours before any repeats)."""
+    tab20 = plt.get_cmap("tab20")
+    palette = [tab20(2 * i) for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]
+    return {n: palette[i % len(palette)] for i, n in enumerate(dict.fromkeys(names))}
+
+
+def _palette(names: Sequence[str], colors: Mapping[str, Color] | None) -> Mapping[str, Color]:
+    if colors is not None and all(n in colors for n in names):
+        return colors
+    return run_colors(names)
 
 
 def to_png(fig: Figure) -> bytes:
@@ -51,8 +62,9 @@ def to_png(fig: Figure) -> bytes:
 
 def _stamp(fig: Figure, synthetic: bool) -> Figure:
     if synthetic:
+        # above the axes (bbox_inches="tight" keeps it), so it never hides data or titles
         fig.text(
-            0.995, 0.995, SYNTHETIC_STAMP, ha="right", va="top", fontsize=8.5, fontweight="bold",
+            0.99, 1.0, SYNTHETIC_STAMP, ha="right", va="bottom", fontsize=8.5, fontweight="bold",
             color="white", bbox={"boxstyle": "round,pad=0.3", "fc": "#c0392b", "ec": "none"},
         )
     return fig
@@ -67,7 +79,7 @@ def _errs(frame: pd.DataFrame) -> np.ndarray | None:
     return np.vstack([lo, hi])
 
 
-def comparison_figure(table: pd.DataFrame, *, synthetic: bool = False) -> Figure:
+def comparison_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: Mapping[str, Color] | None = None) -> Figure:
     """One bar per run for top-1, within-1 and nMAE, with 95% CI whiskers.
 
     ``table``: rows = runs in display order; columns ``run`` and, per metric m in
@@ -77,7 +89,7 @@ def comparison_figure(table: pd.DataFrame, *, synthetic: bool = False) -> Figure
                ("within1", "Within-1 accuracy (higher is better)"),
                ("nmae", "Normalized MAE (lower is better)")]
     n = len(table)
-    colors = run_colors(list(table["run"]))
+    colors = _palette(list(table["run"]), colors)
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, 3, figsize=(12, 0.9 + 0.32 * n), sharey=True)
         y = np.arange(n)
@@ -100,13 +112,13 @@ def comparison_figure(table: pd.DataFrame, *, synthetic: bool = False) -> Figure
 
 def grouped_bars_figure(
     long: pd.DataFrame, *, group_label: str, metric_label: str, synthetic: bool = False,
-    run_order: Sequence[str] | None = None,
+    run_order: Sequence[str] | None = None, colors: Mapping[str, Color] | None = None,
 ) -> Figure:
     """Horizontal grouped bars: one group per row (topic, country...), one bar per run,
     with CI whiskers. ``long`` columns: run, group, mean, lo, hi."""
     runs = list(run_order) if run_order is not None else list(dict.fromkeys(long["run"]))
     groups = list(dict.fromkeys(long["group"]))
-    colors = run_colors(runs)
+    colors = _palette(runs, colors)
     k = len(runs)
     bar_h = 0.8 / max(k, 1)
     with plt.rc_context(_STYLE):
@@ -128,10 +140,10 @@ def grouped_bars_figure(
     return _stamp(fig, synthetic)
 
 
-def history_curve_figure(long: pd.DataFrame, *, metric_label: str, synthetic: bool = False) -> Figure:
+def history_curve_figure(long: pd.DataFrame, *, metric_label: str, synthetic: bool = False, colors: Mapping[str, Color] | None = None) -> Figure:
     """Accuracy against history length with 95% CI bands. ``long``: run, h, mean, lo, hi."""
     runs = list(dict.fromkeys(long["run"]))
-    colors = run_colors(runs)
+    colors = _palette(runs, colors)
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(8, 4.6))
         for run in runs:
@@ -148,11 +160,11 @@ def history_curve_figure(long: pd.DataFrame, *, metric_label: str, synthetic: bo
     return _stamp(fig, synthetic)
 
 
-def signed_error_figure(dist: pd.DataFrame, *, clip: int, synthetic: bool = False) -> Figure:
+def signed_error_figure(dist: pd.DataFrame, *, clip: int, synthetic: bool = False, colors: Mapping[str, Color] | None = None) -> Figure:
     """Share of predictions by signed error in option steps (prediction - truth) on ordered
     items, clipped at +-clip. ``dist`` columns: run, step (int), share, bias (per run)."""
     runs = list(dict.fromkeys(dist["run"]))
-    colors = run_colors(runs)
+    colors = _palette(runs, colors)
     steps = np.arange(-clip, clip + 1)
     k = len(runs)
     w = 0.8 / max(k, 1)
@@ -178,81 +190,104 @@ def confusion_figure(
     matrices: Mapping[str, pd.DataFrame], *, title: str, synthetic: bool = False,
 ) -> Figure:
     """Row-normalized confusion heatmaps (rows = true answer, columns = prediction), one
-    panel per run. Each matrix is a DataFrame with labelled index/columns; NaN rows (no
-    such true answer) are drawn blank."""
+    panel per run, sharing axes. Each matrix is a DataFrame with short labelled
+    index/columns (the same for every run); NaN rows (no such true answer) are blank."""
     names = list(matrices)
     n = len(names)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    size = max(len(next(iter(matrices.values()))), 1)
-    cell = 0.55 if size <= 6 else 0.38
+    first = next(iter(matrices.values()))
+    size = max(len(first), 1)
+    cell = 0.42 if size <= 6 else 0.3
+    label_w = max(len(str(i)) for i in first.index) * 0.065
     with plt.rc_context({**_STYLE, "axes.grid": False}):
-        fig, axes = plt.subplots(rows, cols, figsize=(cols * (1.9 + cell * size), rows * (1.5 + cell * size)),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(label_w + cols * (0.6 + cell * size) + 1.2, rows * (1.0 + cell * size) + 0.7),
+            squeeze=False, sharex=True, sharey=True, layout="constrained",
+        )
         for ax in axes.ravel()[n:]:
             ax.set_visible(False)
-        for ax, name in zip(axes.ravel(), names, strict=False):
+        im = None
+        for k, (ax, name) in enumerate(zip(axes.ravel(), names, strict=False)):
             m = matrices[name]
-            im = ax.imshow(m.to_numpy(dtype=float), cmap="Blues", vmin=0, vmax=1, aspect="equal")
-            ax.set_xticks(range(m.shape[1]), [str(c) for c in m.columns], rotation=45, ha="right", fontsize=7.5)
+            vals = m.to_numpy(dtype=float)
+            im = ax.imshow(vals, cmap="Blues", vmin=0, vmax=1, aspect="equal")
+            ax.set_xticks(range(m.shape[1]), [str(c) for c in m.columns], rotation=45 if size > 5 else 0,
+                          ha="right" if size > 5 else "center", fontsize=7.5)
             ax.set_yticks(range(m.shape[0]), [str(i) for i in m.index], fontsize=7.5)
+            ax.tick_params(labelbottom=True)
             if size <= 8:
-                for (i, j), v in np.ndenumerate(m.to_numpy(dtype=float)):
+                for (i, j), v in np.ndenumerate(vals):
                     if np.isfinite(v):
-                        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6.5,
                                 color="white" if v > 0.55 else "#222")
             ax.set_title(name, fontsize=9)
-            ax.set_xlabel("predicted")
-            ax.set_ylabel("true")
-        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="share of the true row")
-        fig.suptitle(title, fontsize=10.5)
+            if k % cols == 0:
+                ax.set_ylabel("true")
+            if k // cols == rows - 1 or k + cols >= n:
+                ax.set_xlabel("predicted")
+        if im is not None:
+            fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="share of the true row")
+        fig.suptitle(title, fontsize=10)
     return _stamp(fig, synthetic)
 
 
-def calibration_figure(curves: pd.DataFrame, *, synthetic: bool = False) -> Figure:
+def calibration_figure(curves: pd.DataFrame, *, synthetic: bool = False, min_bin: int | None = None, colors: Mapping[str, Color] | None = None) -> Figure:
     """Reliability diagram: accuracy of the top answer against its stated probability, per
     run, plus how many predictions fall in each confidence bin. ``curves`` columns: run,
-    confidence (mean in bin), accuracy, n, ece (per run)."""
+    confidence (mean in bin), accuracy, n, ece (per run). Bins with fewer than ``min_bin``
+    predictions (default: 5% of the run's predictions, between 3 and 20) are left out of
+    the upper panel: their accuracy is noise."""
     runs = list(dict.fromkeys(curves["run"]))
-    colors = run_colors(runs)
+    colors = _palette(runs, colors)
     with plt.rc_context(_STYLE):
         fig, (ax, axn) = plt.subplots(2, 1, figsize=(7, 6.2), height_ratios=[3, 1], sharex=True)
         ax.plot([0, 1], [0, 1], ls="--", color="#888", lw=1, label="perfect calibration")
         for run in runs:
             sub = curves[curves["run"] == run].sort_values("confidence")
             ece = float(sub["ece"].iloc[0])
-            ax.plot(sub["confidence"], sub["accuracy"], marker="o", color=colors[run], label=f"{run} (ECE {ece:.3f})")
-            axn.plot(sub["confidence"], sub["n"], marker=".", color=colors[run])
+            floor = min_bin if min_bin is not None else int(np.clip(sub["n"].sum() // 20, 3, 20))
+            big = sub[sub["n"] >= floor]
+            ax.plot(big["confidence"], big["accuracy"], marker="o", color=colors[run], label=f"{run} (ECE {ece:.3f})")
+            axn.plot(sub["confidence"], sub["n"] / sub["n"].sum(), marker=".", color=colors[run])
         ax.set_ylabel("observed accuracy")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
         axn.set_xlabel("predicted probability of the chosen answer")
-        axn.set_ylabel("predictions")
+        axn.set_ylabel("share of preds")
         fig.tight_layout()
     return _stamp(fig, synthetic)
 
 
-def cost_figure(table: pd.DataFrame, *, synthetic: bool = False) -> Figure:
-    """LLM calls and tokens per prediction, and wall time, per run. ``table`` columns: run,
-    calls_per_pred, prompt_tokens_per_pred, completion_tokens_per_pred, wall_seconds."""
+def cost_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: Mapping[str, Color] | None = None) -> Figure:
+    """LLM calls and tokens per prediction (when any run used an LLM), and wall time, per
+    run. ``table`` columns: run, calls_per_pred, prompt_tokens_per_pred,
+    completion_tokens_per_pred, wall_seconds."""
     n = len(table)
-    colors = run_colors(list(table["run"]))
+    colors = _palette(list(table["run"]), colors)
     y = np.arange(n)
     c = [colors[r] for r in table["run"]]
+    calls = table["calls_per_pred"].astype(float).fillna(0)
+    prompt = table["prompt_tokens_per_pred"].astype(float).fillna(0)
+    completion = table["completion_tokens_per_pred"].astype(float).fillna(0)
+    wall = table["wall_seconds"].astype(float).fillna(0)
+    llm = bool((calls > 0).any() or (prompt > 0).any())
+    panels: list[tuple[str, pd.Series]] = []
+    if llm:
+        panels += [("LLM calls per prediction", calls), ("tokens per prediction (hatched: completion)", prompt + completion)]
+    panels.append(("wall time of the run (s)", wall))
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(1, 3, figsize=(12, 0.9 + 0.32 * n), sharey=True)
-        axes[0].barh(y, table["calls_per_pred"].fillna(0), color=c, height=0.7)
-        axes[0].set_title("LLM calls per prediction")
-        axes[1].barh(y, table["prompt_tokens_per_pred"].fillna(0), color=c, height=0.7, label="prompt")
-        axes[1].barh(y, table["completion_tokens_per_pred"].fillna(0), left=table["prompt_tokens_per_pred"].fillna(0),
-                     color=c, height=0.7, hatch="///", alpha=0.6, label="completion (hatched)")
-        axes[1].set_title("tokens per prediction")
-        axes[2].barh(y, table["wall_seconds"].fillna(0), color=c, height=0.7)
-        axes[2].set_title("wall time of the run (s)")
-        for ax, col in zip(axes, ["calls_per_pred", "tokens_per_pred", "wall_seconds"], strict=True):
-            vals = table[col].fillna(0) if col in table else (
-                table["prompt_tokens_per_pred"].fillna(0) + table["completion_tokens_per_pred"].fillna(0))
+        fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels) + 1.5, 0.9 + 0.32 * n), sharey=True,
+                                 squeeze=False)
+        axes = axes[0]
+        for ax, (title, vals) in zip(axes, panels, strict=True):
+            if title.startswith("tokens"):
+                ax.barh(y, prompt, color=c, height=0.7)
+                ax.barh(y, completion, left=prompt, color=c, height=0.7, hatch="///", alpha=0.55)
+            else:
+                ax.barh(y, vals, color=c, height=0.7)
+            ax.set_title(title)
             top = float(vals.max()) if len(vals) else 0.0
             for yi, v in zip(y, vals, strict=True):
                 ax.text(v + top * 0.01, yi, f"{v:,.1f}" if v < 100 else f"{v:,.0f}", va="center", fontsize=7.5)

@@ -114,17 +114,17 @@ def paired_table(
         if r is reference:
             continue
         if r.split_hash != reference.split_hash:
-            out.append(PairedRow(r.name, "", note="different split (other data, sample, seed or protocol): not tested"))
+            out.append(PairedRow(r.name, "", note="made on a different split (other data, sample, seed or protocol)"))
             continue
         if not (r.complete and reference.complete):
-            out.append(PairedRow(r.name, "", note="a run is unfinished: not tested until both are complete"))
+            out.append(PairedRow(r.name, "", note="unfinished (tested once both runs are complete)"))
             continue
         for metric in METRICS:
             try:
                 res = paired_comparison(r.predictions, reference.predictions, metric, codebook=codebook,
                                         seed=seed, n_perm=n_perm)
             except ValueSimError as e:
-                out.append(PairedRow(r.name, metric, note=f"not tested: {e.message}"))
+                out.append(PairedRow(r.name, metric, note=e.message))
                 continue
             lo, hi = res.ci95
             sig = res.p_permutation < 0.05 and not (lo <= 0 <= hi)
@@ -235,20 +235,27 @@ def pooled_confusion(run: RunData) -> pd.DataFrame | None:
     return _row_normalize(pd.DataFrame(counts, index=list(POSITION_BINS), columns=list(POSITION_BINS)))
 
 
-def item_confusion(run: RunData, qid: str, codebook: Codebook, *, label_chars: int = 18) -> pd.DataFrame | None:
-    """Row-normalized confusion of one item's answers, labelled with its option texts."""
+def item_confusion(run: RunData, qid: str, codebook: Codebook) -> pd.DataFrame | None:
+    """Row-normalized confusion of one item's answers, labelled with its answer codes
+    (:func:`option_legend` spells them out)."""
     p = run.predictions
     sub = p[(p["question"] == qid) & ~p["abstained"] & ~p["invalid"]]
     if sub.empty:
         return None
     q = codebook.get(qid)
     codes = [c for c in q.codes if c >= 0]
-    labels = [_short(f"{c} {q.options[c]}", label_chars) for c in codes]
+    labels = [str(c) for c in codes]
     pos = {c: i for i, c in enumerate(codes)}
     counts = np.zeros((len(codes), len(codes)))
     for t, pr in zip(sub["truth"], sub["prediction"], strict=True):
         counts[pos[int(t)], pos[int(pr)]] += 1
     return _row_normalize(pd.DataFrame(counts, index=labels, columns=labels))
+
+
+def option_legend(qid: str, codebook: Codebook) -> str:
+    """"1 = Very happy; 2 = Rather happy; ..." for a figure caption."""
+    q = codebook.get(qid)
+    return "; ".join(f"{c} = {q.options[c]}" for c in q.codes if c >= 0)
 
 
 def default_confusion_item(runs: Sequence[RunData]) -> str | None:
@@ -352,6 +359,3 @@ def fmt_seconds(s: float | None) -> str:
         return f"{s / 60:.1f} min"
     return f"{s / 3600:.1f} h"
 
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"

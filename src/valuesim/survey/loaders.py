@@ -35,9 +35,12 @@ import lzma
 import re
 import tempfile
 import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,24 +75,16 @@ _STATA_EXTS = (".dta",)
 _PARQUET_EXTS = (".parquet", ".pq")
 _R_EXTS = (".rds", ".rdata", ".rda")
 _ARCHIVE_EXTS = (".zip",)
-SUPPORTED_SUFFIXES = (
-    *_CSV_EXTS,
-    *(e + c for e in _CSV_EXTS for c in _COMPRESSED),
-    ".gz",
-    *_SPSS_EXTS,
-    *_STATA_EXTS,
-    *_PARQUET_EXTS,
-    *_R_EXTS,
-    *_ARCHIVE_EXTS,
-)
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
 _INDEX_NAMES = {"", "UNNAMED: 0", "INDEX", "ROWID", "...1"}
 
+_GET_DATA = (
+    "The data are free from https://www.worldvaluessurvey.org (Data & Documentation > WVS Wave 7, "
+    "after registering); `valuesim data synth demo.csv` writes a synthetic example file."
+)
 _FORMATS_HINT = (
-    "ValueSim reads the WVS-7 cross-national file (or per-country files, or a directory of "
-    "them) as CSV (.csv, optionally .gz), SPSS (.sav), Stata (.dta), parquet, R (.rds) or a .zip "
-    "of one of these. Download it from https://www.worldvaluessurvey.org (Data & Documentation "
-    "> WVS Wave 7), or try `valuesim data synth demo.csv` for a synthetic file."
+    "Give the WVS-7 cross-national file, per-country files or a directory of them, as CSV (.csv or "
+    ".csv.gz), SPSS (.sav), Stata (.dta), parquet, R (.rds) or a .zip of one of these. " + _GET_DATA
 )
 
 
@@ -165,17 +160,23 @@ def _header(head: bytes, source: str) -> tuple[list[str], str]:
             "If it is an SPSS, Stata or parquet file, give it its usual extension (.sav, .dta, "
             ".parquet); if it is compressed, use .gz. " + _FORMATS_HINT,
         )
-    try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = head.decode("latin-1")
-    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r").decode(_encoding(head))
     counts = {d: first.count(d) for d in (",", ";", "\t")}
     delimiter = max(counts, key=lambda d: counts[d])
     if counts[delimiter] == 0:
         delimiter = ","
     names = next(csv.reader([first], delimiter=delimiter))
     return names, delimiter
+
+
+def _encoding(head: bytes) -> str:
+    """utf-8 unless the first complete lines are not valid UTF-8 (then latin-1, which never fails)."""
+    complete = head[: head.rfind(b"\n") + 1] or head
+    try:
+        complete.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
 
 
 def _read_delimited(path: Path, wanted: set[str], *, source: str, stream: IO[bytes] | None = None) -> _Raw:
@@ -186,30 +187,39 @@ def _read_delimited(path: Path, wanted: set[str], *, source: str, stream: IO[byt
             stream.seek(0)
         else:
             head = _open_text_head(path, compression)
-    except (OSError, EOFError, lzma.LZMAError) as e:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
         raise DataError(
             f"Could not read {source}: {e}.",
             "The file looks truncated or corrupt; download it again. " + _FORMATS_HINT,
         ) from None
     names, delimiter = _header(head, source)
     unique = [f"__col{i}__" if not n.strip() else n for i, n in enumerate(names)]
-    unique = [n if unique.count(n) == 1 else f"{n}__{i}" for i, n in enumerate(unique)]
+    seen = Counter(unique)
+    unique = [n if seen[n] == 1 else f"{n}__{i}" for i, n in enumerate(unique)]
     chosen, duplicates = _select(unique, wanted)
     index_column = bool(names) and _is_index_name(names[0])
     text_cols = {chosen[c] for c in (VERSION_COL, ALPHA_COL, ID_COL) if c in chosen}
-    read_opts = pacsv.ReadOptions(column_names=unique, skip_rows=1, block_size=8 << 20)
-    parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
+    read_opts = pacsv.ReadOptions(column_names=unique, skip_rows=1, block_size=8 << 20, encoding=_encoding(head))
     convert_opts = pacsv.ConvertOptions(
         include_columns=list(chosen.values()) or unique[:1],
         column_types={c: pa.string() for c in text_cols},
         strings_can_be_null=True,
     )
-    try:
+
+    def parse(newlines_in_values: bool) -> pa.Table:
         if stream is not None:
+            stream.seek(0)
             src: Any = pa.PythonFile(stream, mode="r")
         else:
             src = pa.input_stream(str(path), compression=compression)
-        table = pacsv.read_csv(src, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
+        parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines_in_values)
+        return pacsv.read_csv(src, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
+
+    try:
+        try:
+            table = parse(newlines_in_values=False)  # fast, multi-threaded
+        except pa.ArrowInvalid:
+            table = parse(newlines_in_values=True)  # quoted text cells with line breaks
     except (pa.ArrowInvalid, OSError, EOFError) as e:
         msg = str(e).splitlines()[0]
         raise DataError(
@@ -228,22 +238,23 @@ def _read_stat(path: Path, wanted: set[str], *, source: str) -> _Raw:
     import pyreadstat
 
     suffix = path.suffix.lower()
-    if suffix in _STATA_EXTS:
-        reader, kwargs = pyreadstat.read_dta, {}
-    elif suffix == ".por":
-        reader, kwargs = pyreadstat.read_por, {}
-    else:
-        # user_missing=True keeps SPSS user-missing codes (-1 .. -5) instead of turning them into NaN
-        reader, kwargs = pyreadstat.read_sav, {"user_missing": True}
+    # user_missing=True keeps SPSS user-missing codes (-1 .. -5) instead of turning them into NaN
+    readers: dict[str, Callable[..., tuple[Any, Any]]] = {
+        ".dta": pyreadstat.read_dta,
+        ".por": pyreadstat.read_por,
+        ".sav": partial(pyreadstat.read_sav, user_missing=True),
+        ".zsav": partial(pyreadstat.read_sav, user_missing=True),
+    }
+    reader = readers[suffix]
     try:
         _, meta = reader(str(path), metadataonly=True)
         chosen, duplicates = _select(list(meta.column_names), wanted)
         frame = (
-            reader(str(path), usecols=list(chosen.values()), apply_value_formats=False, **kwargs)[0]
+            reader(str(path), usecols=list(chosen.values()), apply_value_formats=False)[0]
             if chosen
             else pd.DataFrame()
         )
-    except Exception as e:  # pyreadstat raises its own ReadstatError / PyreadstatError types
+    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError) as e:
         raise DataError(
             f"Could not read {source} as {'Stata' if suffix in _STATA_EXTS else 'SPSS'}: {e}",
             "The file may be truncated or corrupt; download it again. " + _FORMATS_HINT,
@@ -279,7 +290,7 @@ def _read_r(path: Path, wanted: set[str], *, source: str) -> _Raw:
         ) from None
     try:
         objects = pyreadr.read_r(str(path))
-    except Exception as e:  # pyreadr.custom_errors.* and LibrdataError
+    except (pyreadr.PyreadrError, pyreadr.LibrdataError, OSError, ValueError) as e:
         raise DataError(f"Could not read {source} as R data: {e}", _FORMATS_HINT) from None
     frames = [o for o in objects.values() if isinstance(o, pd.DataFrame)]
     if not frames:
@@ -372,7 +383,7 @@ def data_files(path: str | Path) -> list[Path]:
     if not p.exists():
         raise DataError(
             f"No such file or directory: {p}",
-            "Check the path. " + _FORMATS_HINT,
+            "Check the path. " + _GET_DATA,
         )
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and _kind(f.name))
@@ -389,77 +400,65 @@ def data_files(path: str | Path) -> list[Path]:
 
 
 @dataclass
-class _Column:
-    codes: np.ndarray  # int64
-    out_of_range: Counter[int]
+class CleanColumn:
+    """One question's cells after validation."""
+
+    codes: np.ndarray  # int64 codes; invalid cells set to -5
+    out_of_range: dict[int, int]  # invalid integer code -> count
     blank: int = 0
     non_integer: int = 0
-    examples: list[str] = field(default_factory=list)
 
 
-def _label_lookup(q: Question, missing_codes: dict[int, str]) -> dict[str, int]:
-    table = {label.strip().lower(): code for code, label in q.options.items()}
-    for code, label in missing_codes.items():
-        table.setdefault(label.strip().lower(), code)
-    return table
+def clean_codes(values: np.ndarray, question: Question, missing_codes: Iterable[int]) -> CleanColumn:
+    """Numeric cells (float, NaN = blank) -> int64 codes; anything invalid is counted and set to -5.
 
-
-def clean_codes(values: pd.Series | np.ndarray, question: Question, missing_codes: dict[int, str]) -> _Column:
-    """Raw cells of one question -> int64 codes; invalid codes counted and set to -5.
-
-    Text cells are matched against the codebook's labels (case-insensitive), so a file exported
-    with value labels instead of codes still loads.
+    A code is kept when ``question.is_valid(code)`` or it is one of *missing_codes*.
     """
-    series = pd.Series(values)
-    examples: list[str] = []
-    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
-        text = series.astype("string").str.strip()
-        numeric = pd.to_numeric(text, errors="coerce")
-        unmatched = numeric.isna() & text.notna() & (text != "")
-        if unmatched.any():
-            lookup = _label_lookup(question, missing_codes)
-            mapped = text[unmatched].str.lower().map(lookup)
-            numeric[unmatched] = mapped
-            still = unmatched & numeric.isna()
-            examples = [str(v) for v in text[still].unique()[:3]]
-            blank = int((text.isna() | (text == "")).sum())
-            non_integer = int(still.sum())
-        else:
-            blank = int(numeric.isna().sum())
-            non_integer = 0
-        arr = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        arr = series.to_numpy(dtype=np.float64, na_value=np.nan) if series.dtype.kind != "i" else series.to_numpy()
-        blank = int(np.isnan(arr).sum()) if arr.dtype.kind == "f" else 0
-        non_integer = 0
-
-    if arr.dtype.kind == "f":
-        nan = np.isnan(arr)
-        frac = ~nan & (arr != np.round(arr))
-        non_integer += int(frac.sum())
-        if frac.any():
-            examples += [repr(float(v)) for v in np.unique(arr[frac])[:3]]
-        codes = np.where(nan | frac, MISSING_OTHER, np.round(np.nan_to_num(arr, nan=MISSING_OTHER))).astype(np.int64)
-    else:
-        codes = arr.astype(np.int64, copy=True)
-
-    uniques, counts = np.unique(codes, return_counts=True)
-    bad = {int(u): int(c) for u, c in zip(uniques, counts) if not (int(u) in missing_codes or question.is_valid(int(u)))}
+    arr = np.asarray(values, dtype=np.float64)
+    nan = np.isnan(arr)
+    frac = ~nan & (arr != np.round(arr))
+    codes = np.where(nan | frac, MISSING_OTHER, np.round(np.nan_to_num(arr, nan=MISSING_OTHER))).astype(np.int64)
+    allowed = set(missing_codes)
+    uniques, counts = np.unique(codes[~(nan | frac)], return_counts=True)
+    bad = {int(u): int(c) for u, c in zip(uniques, counts) if not (int(u) in allowed or question.is_valid(int(u)))}
     if bad:
         codes[np.isin(codes, list(bad))] = MISSING_OTHER
-    return _Column(codes=codes, out_of_range=Counter(bad), blank=blank, non_integer=non_integer, examples=examples)
+    return CleanColumn(codes=codes, out_of_range=bad, blank=int(nan.sum()), non_integer=int(frac.sum()))
+
+
+def _text_to_numbers(values: pd.Series, question: Question, missing_codes: dict[int, str]) -> tuple[np.ndarray, int, list[str]]:
+    """Text cells -> floats: numbers as written, else the code whose label matches (any case).
+
+    Returns the values (NaN for blanks), how many cells matched nothing (set to -5.5 so they
+    count as "not an integer code") and a few examples of them.
+    """
+    text = values.astype("string").str.strip()
+    numeric = pd.to_numeric(text, errors="coerce").astype("Float64")
+    unmatched = numeric.isna() & text.notna() & (text != "")
+    examples: list[str] = []
+    n_bad = 0
+    if unmatched.any():
+        lookup = {label.strip().lower(): code for code, label in question.options.items()}
+        for code, label in missing_codes.items():
+            lookup.setdefault(label.strip().lower(), code)
+        mapped = text[unmatched].str.lower().map(lookup).astype("Float64")
+        numeric[unmatched] = mapped
+        still = unmatched & numeric.isna()
+        n_bad = int(still.sum())
+        examples = [str(v) for v in text[still].unique()[:3]]
+        numeric[still] = MISSING_OTHER - 0.5  # not an integer: reported, then stored as -5
+    return numeric.to_numpy(dtype=np.float64, na_value=np.nan), n_bad, examples
 
 
 def _id_strings(values: pd.Series) -> pd.Series:
     """Interview ids as clean strings: 20070001.0 -> '20070001'; blanks -> <NA>."""
     if pd.api.types.is_numeric_dtype(values.dtype):
         arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        out = pd.Series(
+        return pd.Series(
             [None if np.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))) for v in arr],
             index=values.index,
             dtype="string",
         )
-        return out
     text = values.astype("string").str.strip()
     text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
     return text.mask(text == "")
@@ -480,32 +479,28 @@ def assign_ids(interview: pd.Series | None, n_rows: int) -> tuple[pd.Index, int]
     return pd.Index(ids.to_numpy(dtype=object), name="id"), int(bad.sum())
 
 
-def _countries_of(frame: pd.DataFrame, source: str) -> tuple[pd.Series, list[str]]:
-    notes: list[str] = []
-    n = len(frame)
-    alpha = pd.Series([None] * n, index=frame.index, dtype="string")
+def _countries_of(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """Alpha-3 per row (B_COUNTRY_ALPHA, else B_COUNTRY via the country table) and #unknown."""
+    alpha = pd.Series(pd.NA, index=frame.index, dtype="string")
     if ALPHA_COL in frame.columns:
         alpha = frame[ALPHA_COL].astype("string").str.strip().str.upper()
         alpha = alpha.mask(~alpha.str.fullmatch(r"[A-Z]{3}", na=False))
     if NUMERIC_COL in frame.columns and alpha.isna().any():
         numeric = pd.to_numeric(frame[NUMERIC_COL], errors="coerce")
-        from_numeric = numeric.map(lambda v: country_table.alpha3_from_numeric(int(v)) if pd.notna(v) else None)
-        alpha = alpha.fillna(from_numeric.astype("string"))
+        lookup = {v: country_table.alpha3_from_numeric(int(v)) for v in numeric.dropna().unique()}
+        alpha = alpha.fillna(numeric.map(lookup).astype("string"))
     unknown = int(alpha.isna().sum())
-    if unknown:
-        notes.append(f"{source}: {unknown} row(s) without a usable country code; country set to {UNKNOWN_COUNTRY}")
-    return alpha.fillna(UNKNOWN_COUNTRY), notes
+    return alpha.fillna(UNKNOWN_COUNTRY).to_numpy(dtype=object), unknown
 
 
-def _not_wvs(raw: _Raw, questions: list[str]) -> DataError:
+def _not_wvs(raw: _Raw, has_questions: bool) -> DataError:
     found = [c for c in raw.columns if not _is_index_name(c)]
     shown = ", ".join(found[:12]) + (f", ... ({len(found)} columns)" if len(found) > 12 else "")
-    has_q = any(c in questions for c in raw.frame.columns)
-    missing = "B_COUNTRY_ALPHA or B_COUNTRY" if has_q else "Q1..Q290 and B_COUNTRY_ALPHA"
+    expected = "B_COUNTRY_ALPHA or B_COUNTRY" if has_questions else "Q1..Q290 and B_COUNTRY_ALPHA"
     return DataError(
-        f"{raw.source} is not a WVS-7 file: expected columns such as {missing}; found: {shown or 'no columns'}.",
+        f"{raw.source} is not a WVS-7 file: expected columns such as {expected}; found: {shown or 'no columns'}.",
         "ValueSim needs the WVS wave 7 data file with its original variable names (Q1 ... Q290, "
-        "B_COUNTRY_ALPHA). " + _FORMATS_HINT,
+        "B_COUNTRY_ALPHA). " + _GET_DATA,
     )
 
 
@@ -523,73 +518,88 @@ def _version_of(raw: _Raw) -> tuple[str | None, str]:
 
 
 def resolve_countries(requested: str | int | Iterable[str | int]) -> list[str]:
-    """Alpha-3 codes for countries given as alpha-3, ISO numeric or English name."""
-    items: list[str | int]
-    if isinstance(requested, (str, int)):
-        items = [requested]
-    else:
-        items = list(requested)
+    """Alpha-3 codes for countries given as alpha-3, ISO numeric or English name.
+
+    A string may hold several, comma-separated (``"DEU,FRA"``); a name that itself contains
+    a comma (``"Korea, Republic of"``) is tried whole first.
+    """
+    items: list[str | int] = [requested] if isinstance(requested, (str, int)) else list(requested)
     out: list[str] = []
     for item in items:
-        for token in str(item).split(",") if isinstance(item, str) else [item]:
-            token_s = str(token).strip()
-            if token_s:
-                out.append(country_table.resolve(token_s))
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            out.append(country_table.resolve(text))
+        except DataError:
+            if "," not in text:
+                raise
+            out.extend(country_table.resolve(t.strip()) for t in text.split(",") if t.strip())
     return list(dict.fromkeys(out))
 
 
 @dataclass
 class _Part:
-    meta: pd.DataFrame  # columns: country, interview (may be absent)
-    codes: pd.DataFrame  # question columns, int64
+    """One file, reduced to what is kept: meta columns and question values as floats."""
+
+    source: str
+    meta: pd.DataFrame  # country, and interview when the file has D_INTERVIEW
+    values: pd.DataFrame  # question columns, float64, NaN = blank
     version: str | None
     version_from: str
 
 
-def _normalise(raw: _Raw, codebook: Codebook, report: ValidationReport, blanks: Counter[str]) -> _Part:
-    questions = codebook.ids()
+def _part(raw: _Raw, codebook: Codebook, report: ValidationReport) -> _Part:
     qcols = [c for c in raw.frame.columns if c in codebook.questions]
-    if not qcols or not (ALPHA_COL in raw.frame.columns or NUMERIC_COL in raw.frame.columns):
-        raise _not_wvs(raw, questions)
-    used = {_canonical(c) for c in raw.columns} & (set(qcols) | set(META_COLUMNS))
-    ignored = [c for i, c in enumerate(raw.columns) if _canonical(c) not in used and not (i == 0 and raw.index_column)]
-    report.ignored_columns.extend(c for c in ignored if c not in report.ignored_columns)
-    if raw.index_column:
-        report.notes.append(f"{raw.source}: leading index column {raw.columns[0]!r} dropped")
+    has_country = ALPHA_COL in raw.frame.columns or NUMERIC_COL in raw.frame.columns
+    if not qcols or not has_country:
+        raise _not_wvs(raw, bool(qcols))
+    used = set(qcols) | set(META_COLUMNS)
+    for i, name in enumerate(raw.columns):
+        if _canonical(name) not in used and not (i == 0 and raw.index_column) and name not in report.ignored_columns:
+            report.ignored_columns.append(name)
     report.notes.extend(raw.notes)
 
-    country, notes = _countries_of(raw.frame, raw.source)
-    report.notes.extend(notes)
-    meta = pd.DataFrame({"country": country.to_numpy(dtype=object)})
+    country, unknown = _countries_of(raw.frame)
+    if unknown:
+        report.notes.append(f"{raw.source}: {unknown} row(s) without a usable country code; country set to {UNKNOWN_COUNTRY}")
+    meta = pd.DataFrame({"country": country})
     if ID_COL in raw.frame.columns:
         meta["interview"] = raw.frame[ID_COL].to_numpy()
 
-    columns: dict[str, np.ndarray] = {}
-    for qid in sorted(qcols, key=lambda q: int(q[1:])):
-        col = clean_codes(raw.frame[qid], codebook.questions[qid], codebook.missing_codes)
-        columns[qid] = col.codes
-        if col.out_of_range:
-            target = report.out_of_range.setdefault(qid, {})
-            for code, count in col.out_of_range.items():
-                target[code] = target.get(code, 0) + count
-        if col.blank:
-            blanks[qid] += col.blank
-        if col.non_integer:
+    dtypes = raw.frame.dtypes
+    numeric = [c for c in qcols if pd.api.types.is_numeric_dtype(dtypes[c]) or dtypes[c] == object and raw.frame[c].isna().all()]
+    values = pd.DataFrame(
+        raw.frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan) if numeric else np.empty((len(raw.frame), 0)),
+        columns=numeric,
+    )
+    for qid in (c for c in qcols if c not in numeric):
+        arr, n_bad, examples = _text_to_numbers(raw.frame[qid], codebook.questions[qid], codebook.missing_codes)
+        values[qid] = arr
+        if n_bad:
             report.notes.append(
-                f"{raw.source}: {qid} has {col.non_integer} cell(s) that are not integer codes "
-                f"(e.g. {', '.join(col.examples)}); stored as missing (-5)"
+                f"{raw.source}: {qid} has {n_bad} text cell(s) that are neither a code nor an answer label "
+                f"(e.g. {', '.join(repr(e) for e in examples)}); stored as missing (-5)"
             )
     version, version_from = _version_of(raw)
-    return _Part(meta=meta, codes=pd.DataFrame(columns), version=version, version_from=version_from)
+    return _Part(raw.source, meta, values, version, version_from)
 
 
-def _int_dtype(frame: pd.DataFrame) -> dict[str, Any]:
+def _smallest_int(codes: np.ndarray) -> np.ndarray:
     info = np.iinfo(np.int16)
-    out: dict[str, Any] = {}
-    for c in frame.columns:
-        col = frame[c]
-        out[c] = np.int16 if (col.min() >= info.min and col.max() <= info.max) else np.int32
-    return out
+    if codes.size == 0 or (codes.min() >= info.min and codes.max() <= info.max):
+        return codes.astype(np.int16)
+    return codes.astype(np.int32)
+
+
+def _summarise_files(raws: list[_Raw], parts: list[_Part], report: ValidationReport) -> None:
+    with_index = sum(r.index_column for r in raws)
+    if with_index:
+        report.notes.append(f"leading unnamed index column dropped ({with_index} of {len(raws)} file(s))")
+    if len(parts) > 1:
+        report.notes.append(f"{len(parts)} files concatenated in file-name order")
+    if any(p.version_from == "file name" for p in parts):
+        report.notes.append("version taken from the file name (no version column)")
 
 
 def survey_from_frames(
@@ -600,10 +610,11 @@ def survey_from_frames(
     source: str = "",
     synthetic: bool | None = None,
 ) -> SurveyData:
-    """Build a validated SurveyData from WVS-shaped frames (file columns, any case).
+    """Build a validated SurveyData from WVS-shaped frames (the file's columns, any case).
 
     Used by :func:`load_survey` and by the synthetic generator, so data made in memory goes
-    through exactly the same checks as data read from disk.
+    through exactly the same checks as data read from disk. A plain DataFrame is treated as
+    one file.
     """
     cb = codebook or load_codebook()
     if isinstance(raws, pd.DataFrame):
@@ -611,71 +622,70 @@ def survey_from_frames(
         frame.columns = [_canonical(c) for c in frame.columns]
         raws = [_Raw(frame=frame, source=source or "<data frame>", columns=[str(c) for c in raws.columns])]
     report = ValidationReport()
-    blanks: Counter[str] = Counter()
-    parts = [_normalise(raw, cb, report, blanks) for raw in raws]
+    parts: list[_Part] = []
+    for raw in raws:
+        parts.append(_part(raw, cb, report))
+        raw.frame = raw.frame.iloc[:0]  # the part holds what is needed: free the raw cells early
+    _summarise_files(raws, parts, report)
 
+    # ids are assigned over all rows, before any country filter, so they never depend on it
     meta = pd.concat([p.meta for p in parts], ignore_index=True)
     ids, fallback = assign_ids(meta["interview"] if "interview" in meta.columns else None, len(meta))
     if fallback and "interview" in meta.columns:
-        report.notes.append(
-            f"{fallback} row(s) have a blank or duplicated D_INTERVIEW; their id is their 1-based row number"
-        )
+        report.notes.append(f"{fallback} row(s) have a blank or duplicated D_INTERVIEW; their id is their 1-based row number")
     elif fallback:
         report.notes.append("no D_INTERVIEW column: respondent ids are 1-based row numbers")
 
-    codes = pd.concat([p.codes for p in parts], ignore_index=True, sort=False)
-    if len(parts) > 1:
-        absent = {q: int(codes[q].isna().sum()) for q in codes.columns if codes[q].isna().any()}
-        if absent:
-            report.notes.append(
-                f"{len(absent)} question(s) are absent from some of the files; those rows are coded -4 "
-                f"(not asked): {', '.join(sorted(absent, key=lambda q: int(q[1:]))[:10])}"
-                + (" ..." if len(absent) > 10 else "")
-            )
-            codes = codes.fillna(NOT_ASKED)
-    ordered = [q for q in cb.ids() if q in codes.columns]
-    codes = codes[ordered]
-    codes = codes.astype(_int_dtype(codes)) if len(codes) else codes.astype(np.int16)
-    for qid, n in sorted(blanks.items(), key=lambda kv: int(kv[0][1:])):
-        report.notes.append(f"{qid}: {n} blank cell(s) stored as missing (-5)")
-
-    frame = pd.concat([pd.DataFrame({"country": meta["country"].astype(str)}), codes], axis=1)
-    frame.index = ids
-    report.n_rows = len(frame)
-    report.missing_questions = [q for q in cb.ids() if q not in codes.columns]
-
+    keep = np.ones(len(meta), dtype=bool)
     if countries is not None:
         wanted = resolve_countries(countries)
-        present = set(frame["country"].unique())
-        absent_c = [c for c in wanted if c not in present]
-        if absent_c:
+        present = set(meta["country"].unique())
+        absent = [c for c in wanted if c not in present]
+        if absent:
             raise DataError(
-                f"No respondents from {', '.join(absent_c)} in {source or 'the data'}.",
+                f"No respondents from {', '.join(absent)} in {source or 'the data'}.",
                 f"Countries in the file: {', '.join(sorted(present))}.",
             )
-        keep = frame["country"].isin(wanted).to_numpy()
+        keep = meta["country"].isin(wanted).to_numpy()
         report.dropped_rows = int((~keep).sum())
-        report.notes.append(f"country filter {','.join(wanted)}: kept {int(keep.sum())} of {len(frame)} rows")
-        frame = frame.loc[keep]
+        report.notes.append(f"country filter {','.join(wanted)}: kept {int(keep.sum())} of {len(meta)} rows")
 
-    versions = [p.version for p in parts if p.version]
-    unique_versions = list(dict.fromkeys(versions))
-    version = ", ".join(unique_versions) if unique_versions else "unknown"
-    if any(p.version_from == "file name" for p in parts):
-        report.notes.append("version taken from the file name (no version column)")
-    is_synthetic = any(v.strip().lower().startswith("synthetic") for v in unique_versions)
-    if synthetic is not None:
-        is_synthetic = synthetic
-    if is_synthetic:
-        version = "synthetic"
-    return SurveyData(
-        frame=frame,
-        codebook=cb,
-        source=source,
-        version=version,
-        synthetic=is_synthetic,
-        report=report,
-    )
+    present_q = {q for p in parts for q in p.values.columns}
+    ordered = [q for q in cb.ids() if q in present_q]
+    partial = [q for q in ordered if any(q not in p.values.columns for p in parts)]
+    if partial:
+        report.notes.append(
+            f"{len(partial)} question(s) are absent from some of the files and coded -4 (not asked) there: "
+            + ", ".join(partial[:10])
+            + (" ..." if len(partial) > 10 else "")
+        )
+    offsets = np.cumsum([0] + [len(p.meta) for p in parts])
+    kept_parts = [(p, keep[lo:hi]) for p, (lo, hi) in zip(parts, pairwise(offsets)) if keep[lo:hi].any()]
+    columns: dict[str, np.ndarray] = {}
+    for qid in ordered:
+        pieces = [
+            (p.values[qid].to_numpy() if qid in p.values.columns else np.full(len(p.meta), float(NOT_ASKED)))[mask]
+            for p, mask in kept_parts
+        ]
+        values = np.concatenate(pieces) if pieces else np.empty(0)
+        col = clean_codes(values, cb.questions[qid], cb.missing_codes)
+        if col.out_of_range:
+            report.out_of_range[qid] = col.out_of_range
+        if col.blank:
+            report.notes.append(f"{qid}: {col.blank} blank cell(s) stored as missing (-5)")
+        if col.non_integer:
+            report.notes.append(f"{qid}: {col.non_integer} cell(s) that are not integer codes stored as missing (-5)")
+        columns[qid] = _smallest_int(col.codes)
+
+    frame = pd.DataFrame({"country": meta["country"].to_numpy()[keep].astype(str), **columns})
+    frame.index = ids[keep]
+    report.n_rows = len(frame)
+    report.missing_questions = [q for q in cb.ids() if q not in present_q]
+
+    versions = list(dict.fromkeys(p.version for p in parts if p.version))
+    is_synthetic = any(v.lower().startswith("synthetic") for v in versions) if synthetic is None else synthetic
+    version = "synthetic" if is_synthetic else (", ".join(versions) or "unknown")
+    return SurveyData(frame=frame, codebook=cb, source=source, version=version, synthetic=is_synthetic, report=report)
 
 
 def load_survey(
@@ -683,21 +693,29 @@ def load_survey(
     countries: str | int | Iterable[str | int] | None = None,
     codebook: Codebook | None = None,
 ) -> SurveyData:
-    """Load a WVS-7 file, a directory of per-country files, or an archive of them.
+    """Load a WVS-7 file, a directory of per-country files, or a .zip of them.
 
-    ``countries`` keeps only the given countries (alpha-3 such as ``"DEU"``, ISO numeric such
-    as ``276``, or an English name; a list, or a comma-separated string). Raises
-    :class:`~valuesim.errors.DataError` for missing, unreadable or non-WVS input.
+    ``countries`` keeps only the given countries: alpha-3 (``"DEU"``), ISO numeric (``276``)
+    or English name, as a list or a comma-separated string. Respondent ids are described in
+    the module docstring. Raises :class:`~valuesim.errors.DataError` (message + hint) for a
+    missing path, an unsupported, unreadable or corrupt file, or a file that is not WVS-7.
     """
     cb = codebook or load_codebook()
     wanted = set(cb.questions) | set(META_COLUMNS)
-    files = data_files(path)
     raws: list[_Raw] = []
-    for f in files:
-        try:
-            raws.extend(_read_file(f, wanted))
-        except MemoryError:
-            raise DataError(
-                f"Ran out of memory reading {f}.", "Close other programs or load fewer countries at a time."
-            ) from None
-    return survey_from_frames(raws, codebook=cb, countries=countries, source=str(Path(path).expanduser()))
+    for f in data_files(path):
+        raws.extend(_read_file(f, wanted))
+    skipped: list[str] = []
+    if len(raws) > 1:  # a folder or archive may hold a readme or codebook table beside the data
+        skipped = [r.source for r in raws if not _looks_wvs(r, cb)]
+        kept = [r for r in raws if _looks_wvs(r, cb)]
+        raws = kept or raws[:1]  # nothing WVS-shaped at all: let the first file explain why
+    data = survey_from_frames(raws, codebook=cb, countries=countries, source=str(Path(path).expanduser()))
+    if skipped:
+        data.report.notes.append(f"skipped {len(skipped)} file(s) that are not WVS-7 data: {', '.join(skipped)}")
+    return data
+
+
+def _looks_wvs(raw: _Raw, codebook: Codebook) -> bool:
+    has_q = any(c in codebook.questions for c in raw.frame.columns)
+    return has_q and (ALPHA_COL in raw.frame.columns or NUMERIC_COL in raw.frame.columns)

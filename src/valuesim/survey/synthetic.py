@@ -4,7 +4,7 @@ The generator draws people, not cells:
 
 1. a profile (sex, age, education, income, marital status, religion, ...) that is internally
    consistent (birth year = survey year - age, no spouse items for single people, ...) and
-   shaped by the country (age structure, education level, dominant religion and ethnicity);
+   shaped by the country (age structure, education level, religions and languages);
 2. five correlated latent value dimensions (:data:`DIMENSIONS`), shifted by the country (a rough
    Inglehart-Welzel placement for the default countries) and by age, sex, education and income;
 3. every value item from a fixed "world" of item parameters: each item loads on one or two
@@ -38,6 +38,7 @@ from scipy.special import ndtri
 from valuesim.survey import countries as country_table
 from valuesim.survey.codebook import Codebook, Question, QuestionKind, load_codebook
 from valuesim.survey.dataset import SurveyData
+from valuesim.survey.loaders import resolve_countries, survey_from_frames
 
 #: Latent value dimensions, in the order used by loadings and country means.
 DIMENSIONS: tuple[str, ...] = (
@@ -78,6 +79,45 @@ SECTION_LOADINGS: dict[str, dict[int, float]] = {
 }
 _DEFAULT_LOADINGS = {SELF: 0.5, SEC: 0.5}
 
+#: Items whose direction is well known: +1 means higher codes go with a higher dimension score
+#: (e.g. Q6 "importance of religion", 1 = very important, rises towards secular). Other items
+#: get a random direction from the fixed world.
+KNOWN_DIRECTIONS: dict[str, dict[int, float]] = {
+    "Q4": {ENGAGE: -1},  # importance of politics, 1 = very important
+    "Q6": {SEC: +1},  # importance of religion
+    "Q8": {SELF: -1},  # independence as a child quality, 1 = mentioned
+    "Q17": {SEC: +1},  # obedience as a child quality
+    "Q29": {SELF: +1, SEC: +1},  # men make better political leaders, 1 = strongly agree
+    "Q33": {SELF: +1},  # men should have priority for jobs
+    "Q45": {SEC: +1},  # greater respect for authority, 1 = good
+    "Q46": {WELL: -1},  # happiness, 1 = very happy
+    "Q48": {WELL: +1, SELF: +1},  # freedom of choice, 10 = a great deal
+    "Q49": {WELL: +1},  # life satisfaction
+    "Q50": {WELL: +1},  # financial satisfaction
+    "Q57": {TRUST: -1},  # most people can be trusted = 1
+    "Q131": {WELL: -1},  # feeling secure, 1 = very secure
+    "Q164": {SEC: -1},  # importance of God, 10 = very important
+    "Q165": {SEC: +1},  # believe in God, 1 = yes
+    "Q171": {SEC: +1},  # attendance, 7 = never
+    "Q173": {SEC: +1},  # 1 religious person .. 3 atheist
+    "Q199": {ENGAGE: -1},  # interest in politics, 1 = very interested
+    "Q209": {ENGAGE: -1, SELF: -1},  # signed a petition, 1 = have done
+    "Q235": {SELF: +1},  # strong leader, 1 = very good
+    "Q238": {SELF: -1},  # democratic system, 1 = very good
+    "Q250": {SELF: +1},  # importance of democracy, 10 = absolutely important
+}
+
+
+def _known_direction(q: Question) -> dict[int, float]:
+    if q.id in KNOWN_DIRECTIONS:
+        return KNOWN_DIRECTIONS[q.id]
+    labels = [q.options[c].strip().lower() for c in q.codes]
+    if labels and labels[-1] == "always justifiable":
+        return {SEC: +1, SELF: +1}
+    if labels and labels[0] in ("a great deal", "trust completely"):
+        return {TRUST: -1}
+    return {}
+
 #: Base "don't know" rate per section (scaled per item and per person).
 _DK_RATE: dict[str, float] = {
     "social_values": 0.008,
@@ -117,7 +157,7 @@ class CountryProfile:
     survey_year: int
     immigrant_rate: float
     religion: dict[int, float]  # Q289 code -> share (before the secular shift)
-    ethnicity: dict[int, float]  # Q290 code -> share
+    languages: dict[str, float]  # Q272 label (as in the codebook) -> share
 
 
 #: Rough placements for the default countries (values loosely follow the Inglehart-Welzel map
@@ -125,14 +165,14 @@ class CountryProfile:
 KNOWN_COUNTRIES: dict[str, CountryProfile] = {
     p.alpha3: p
     for p in (
-        CountryProfile("DEU", (1.2, 0.9, 0.4, 0.4, 0.4), 0.9, 49, 2018, 0.13, {0: 0.38, 1: 0.28, 2: 0.28, 5: 0.05, 8: 0.01}, {1: 0.93, 5: 0.04, 6: 0.03}),
-        CountryProfile("USA", (-0.2, 1.1, 0.1, 0.5, 0.5), 1.0, 47, 2017, 0.14, {0: 0.30, 1: 0.22, 2: 0.40, 4: 0.02, 8: 0.06}, {1: 0.68, 2: 0.13, 4: 0.06, 6: 0.13}),
-        CountryProfile("JPN", (1.5, 0.2, 0.3, -0.1, 0.2), 0.8, 52, 2019, 0.02, {0: 0.60, 7: 0.34, 8: 0.06}, {4: 0.99, 6: 0.01}),
-        CountryProfile("BRA", (-0.6, 0.1, -0.9, -0.2, 0.3), 0.0, 41, 2018, 0.01, {0: 0.12, 1: 0.55, 2: 0.30, 8: 0.03}, {1: 0.45, 2: 0.12, 6: 0.43}),
-        CountryProfile("NGA", (-1.5, -0.6, -0.5, 0.3, 0.1), -0.5, 32, 2018, 0.01, {1: 0.15, 2: 0.35, 5: 0.48, 8: 0.02}, {2: 0.99, 6: 0.01}),
-        CountryProfile("EGY", (-1.3, -1.2, -0.1, -0.5, -0.4), -0.3, 37, 2018, 0.01, {2: 0.02, 3: 0.08, 5: 0.90}, {5: 0.98, 6: 0.02}),
-        CountryProfile("IND", (-0.5, -0.5, 0.1, 0.1, -0.1), -0.7, 38, 2022, 0.01, {1: 0.02, 5: 0.13, 6: 0.80, 8: 0.05}, {3: 0.98, 6: 0.02}),
-        CountryProfile("MEX", (-0.8, 0.5, -0.6, -0.1, 0.7), 0.0, 40, 2018, 0.01, {0: 0.10, 1: 0.78, 2: 0.09, 8: 0.03}, {1: 0.15, 6: 0.85}),
+        CountryProfile("DEU", (1.2, 0.9, 0.4, 0.4, 0.4), 0.9, 49, 2018, 0.13, {0: 0.38, 1: 0.28, 2: 0.28, 5: 0.05, 8: 0.01}, {"German": 1.0}),
+        CountryProfile("USA", (-0.2, 1.1, 0.1, 0.5, 0.5), 1.0, 47, 2017, 0.14, {0: 0.30, 1: 0.22, 2: 0.40, 4: 0.02, 8: 0.06}, {"English": 0.85, "Spanish": 0.15}),
+        CountryProfile("JPN", (1.5, 0.2, 0.3, -0.1, 0.2), 0.8, 52, 2019, 0.02, {0: 0.60, 7: 0.34, 8: 0.06}, {"Japanese": 1.0}),
+        CountryProfile("BRA", (-0.6, 0.1, -0.9, -0.2, 0.3), 0.0, 41, 2018, 0.01, {0: 0.12, 1: 0.55, 2: 0.30, 8: 0.03}, {"Portuguese": 1.0}),
+        CountryProfile("NGA", (-1.5, -0.6, -0.5, 0.3, 0.1), -0.5, 32, 2018, 0.01, {1: 0.15, 2: 0.35, 5: 0.48, 8: 0.02}, {"Hausa": 0.3, "Yoruba": 0.25, "Igbo": 0.2, "English": 0.15, "Nigerian Pidgin": 0.1}),
+        CountryProfile("EGY", (-1.3, -1.2, -0.1, -0.5, -0.4), -0.3, 37, 2018, 0.01, {2: 0.02, 3: 0.08, 5: 0.90}, {"Arabic": 1.0}),
+        CountryProfile("IND", (-0.5, -0.5, 0.1, 0.1, -0.1), -0.7, 38, 2022, 0.01, {1: 0.02, 5: 0.13, 6: 0.80, 8: 0.05}, {"Bengali": 0.3, "Tamil": 0.25, "Punjabi": 0.2, "Urdu": 0.15, "English": 0.1}),
+        CountryProfile("MEX", (-0.8, 0.5, -0.6, -0.1, 0.7), 0.0, 40, 2018, 0.01, {0: 0.10, 1: 0.78, 2: 0.09, 8: 0.03}, {"Spanish": 1.0}),
     )
 }
 DEFAULT_COUNTRIES: tuple[str, ...] = ("DEU", "USA", "JPN", "BRA", "NGA", "EGY", "IND", "MEX")
@@ -161,8 +201,6 @@ def country_profile(alpha3: str) -> CountryProfile:
     main = float(rng.uniform(0.5, 0.85))
     none = float(np.clip(0.1 + 0.25 * development + rng.normal(0, 0.05), 0.02, 0.5))
     religion = {NO_DENOMINATION: none, int(denominations[0]): main * (1 - none), int(denominations[1]): (1 - main) * (1 - none)}
-    group = int(rng.choice([1, 2, 3, 4, 5]))
-    ethnicity = {group: 0.9, 6: 0.1}
     return CountryProfile(
         alpha3=alpha3,
         means=tuple(float(m) for m in means),  # type: ignore[arg-type]
@@ -171,7 +209,7 @@ def country_profile(alpha3: str) -> CountryProfile:
         survey_year=int(rng.integers(2017, 2023)),
         immigrant_rate=float(np.clip(0.03 + 0.06 * development + rng.normal(0, 0.02), 0.0, 0.3)),
         religion=religion,
-        ethnicity=ethnicity,
+        languages={},  # a stable pseudo-random language of the codebook, see _languages()
     )
 
 
@@ -205,7 +243,15 @@ def item_model(q: Question) -> ItemModel:
         intercepts = rng.normal(0.0, 0.8, size=len(codes))
         return ItemModel(q.id, codes, loadings, np.zeros(0), intercepts, dk)
     scale = rng.uniform(0.6, 1.2, size=len(DIMENSIONS))
-    loadings = base * scale * rng.choice([-1.0, 1.0]) + rng.normal(0.0, 0.12, size=len(DIMENSIONS))
+    sign = rng.choice([-1.0, 1.0])
+    jitter = rng.normal(0.0, 0.12, size=len(DIMENSIONS))
+    direction = _known_direction(q)
+    if direction:  # well-known items load only on their known dimensions
+        base = np.zeros(len(DIMENSIONS))
+        for dim, d in direction.items():
+            base[dim] = d
+        sign = 1.0
+    loadings = base * scale * sign + jitter
     # skewed marginals: cumulative shares from a Dirichlet, mapped to normal quantiles
     shares = rng.dirichlet(np.full(len(codes), 2.0 if len(codes) <= 5 else 4.0))
     cum = np.clip(np.cumsum(shares)[:-1], 1e-3, 1 - 1e-3)
@@ -236,7 +282,7 @@ def _draw_categorical(rng: np.random.Generator, dist: dict[int, float], size: in
     return rng.choice(codes, size=size, p=p / p.sum())
 
 
-def _ordinal(latent: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
+def _ordinal(latent: np.ndarray, cuts: Sequence[float] | np.ndarray) -> np.ndarray:
     return np.searchsorted(np.asarray(cuts), latent)
 
 
@@ -309,7 +355,8 @@ def _profile(rng: np.random.Generator, c: CountryProfile, n: int, cb: Codebook) 
     father_imm = immigrant | (rng.random(n) < c.immigrant_rate / 2)
     origin = rng.choice(born_codes, size=n)
     citizen = np.where(~immigrant | (rng.random(n) < 0.5), 1, 2)
-    language = np.where(immigrant & (rng.random(n) < 0.6), 2, 1)
+    home, foreign = _languages(c, cb)
+    language = np.where(immigrant & (rng.random(n) < 0.6), rng.choice(foreign, size=n), _draw_categorical(rng, home, n))
 
     profile = {
         "Q260": sex,
@@ -341,9 +388,22 @@ def _profile(rng: np.random.Generator, c: CountryProfile, n: int, cb: Codebook) 
         "Q286": savings,
         "Q287": social_class,
         "Q288": income,
-        "Q290": _draw_categorical(rng, c.ethnicity, n),
     }
     return profile, covariates
+
+
+def _languages(c: CountryProfile, cb: Codebook) -> tuple[dict[int, float], list[int]]:
+    """Q272 codes: the country's languages (by codebook label) -> share, and all other codes."""
+    q = cb.questions.get("Q272")
+    if q is None or not q.options:
+        return {1: 1.0}, [1]
+    by_label = {label.strip().lower(): code for code, label in q.options.items()}
+    home = {by_label[name.lower()]: share for name, share in c.languages.items() if name.lower() in by_label}
+    if not home:
+        codes = sorted(q.options)
+        home = {int(_rng_for("language", c.alpha3).choice(codes)): 1.0}
+    foreign = [code for code in q.options if code not in home] or list(home)
+    return home, foreign
 
 
 #: Effect of (age_z, female, education_z, income_z) on each latent dimension.
@@ -415,7 +475,7 @@ def _add_missing(
 def synthetic_frame(
     n: int = 1000,
     seed: int = 0,
-    countries: Sequence[str] | str | None = None,
+    countries: Sequence[str | int] | str | None = None,
     codebook: Codebook | None = None,
     missing: bool = True,
 ) -> pd.DataFrame:
@@ -459,20 +519,16 @@ def synthetic_frame(
     return pd.concat(blocks, ignore_index=True)
 
 
-def resolve_country_list(countries: Sequence[str] | str | None) -> list[str]:
-    if countries is None:
-        return list(DEFAULT_COUNTRIES)
-    items = [countries] if isinstance(countries, str) else list(countries)
-    tokens = [t.strip() for item in items for t in str(item).split(",") if t.strip()]
-    if not tokens:
-        return list(DEFAULT_COUNTRIES)
-    return list(dict.fromkeys(country_table.resolve(t) for t in tokens))
+def resolve_country_list(countries: Sequence[str | int] | str | None) -> list[str]:
+    """Alpha-3 codes of the countries to simulate (default :data:`DEFAULT_COUNTRIES`)."""
+    resolved = resolve_countries(countries) if countries is not None else []
+    return resolved or list(DEFAULT_COUNTRIES)
 
 
 def generate_synthetic(
     n: int = 1000,
     seed: int = 0,
-    countries: Sequence[str] | str | None = None,
+    countries: Sequence[str | int] | str | None = None,
     codebook: Codebook | None = None,
     missing: bool = True,
 ) -> SurveyData:
@@ -481,8 +537,6 @@ def generate_synthetic(
     Deterministic for a given (n, seed, countries, codebook). ``missing=False`` gives complete
     records (every item answered), which is handy for exact tests.
     """
-    from valuesim.survey.loaders import survey_from_frames
-
     raw = synthetic_frame(n=n, seed=seed, countries=countries, codebook=codebook, missing=missing)
     return survey_from_frames(raw, codebook=codebook, source=f"synthetic(n={n}, seed={seed})", synthetic=True)
 

@@ -127,7 +127,9 @@ class LoadedModel:
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as e:
-            raise ModelError(f"llama.cpp could not load {path}: {e}", hint="Is the file a complete, valid GGUF model?") from e
+            raise ModelError(
+                f"llama.cpp could not load {path}: {e}", hint="Is the file a complete, valid GGUF model?"
+            ) from e
         self.lock = threading.Lock()
         self.n_ctx = n_ctx
         self.n_vocab = self.llm.n_vocab()
@@ -145,7 +147,7 @@ class LoadedModel:
         msgs = list(messages)
         prefill = msgs.pop().content if msgs and msgs[-1].role == "assistant" else ""
         try:
-            result = self.formatter(messages=[m.to_dict() for m in msgs])
+            result = self.formatter(messages=[m.to_dict() for m in msgs])  # type: ignore[misc]
         except Exception as e:  # jinja templates raise on unsupported role orders
             raise ModelError(f"The model's chat template rejected these messages: {e}") from e
         stop = result.stop if isinstance(result.stop, list) else ([result.stop] if result.stop else [])

@@ -54,11 +54,9 @@ def _mock_json(schema: dict[str, Any], rng: random.Random) -> Any:
         n = max(1, int(schema.get("minItems", 1)))
         return [_mock_json(schema.get("items", {}), rng) for _ in range(n)]
     if kind == "integer":
-        lo, hi = int(schema.get("minimum", 0)), int(schema.get("maximum", 10))
-        return rng.randint(lo, hi)
+        return rng.randint(int(schema.get("minimum", 0)), int(schema.get("maximum", 10)))
     if kind == "number":
-        lo, hi = float(schema.get("minimum", 0.0)), float(schema.get("maximum", 1.0))
-        return round(rng.uniform(lo, hi), 3)
+        return round(rng.uniform(float(schema.get("minimum", 0.0)), float(schema.get("maximum", 1.0))), 3)
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "null":

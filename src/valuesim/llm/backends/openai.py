@@ -93,7 +93,9 @@ class OpenAIBackend:
         self, model: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 120
     ) -> None:
         if not model:
-            raise ConfigError("No model name after 'openai:'.", hint="Use e.g. openai:gpt-4o-mini or openai:qwen2.5:7b.")
+            raise ConfigError(
+                "No model name after 'openai:'.", hint="Use e.g. openai:gpt-4o-mini or openai:qwen2.5:7b."
+            )
         base = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         if not base.startswith(("http://", "https://")):
             raise ConfigError(f"Base URL must start with http:// or https://, got {base!r}.")
@@ -147,7 +149,9 @@ class OpenAIBackend:
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
             if self._reached:
                 raise TransientError(f"Lost the connection to {url}: {e}", hint=START_HINT) from e
-            raise ModelError(f"Cannot reach an OpenAI-compatible server at {self.base_url} ({e}).", hint=START_HINT) from e
+            raise ModelError(
+                f"Cannot reach an OpenAI-compatible server at {self.base_url} ({e}).", hint=START_HINT
+            ) from e
         status = r.status_code
         if status == 200:
             self._reached = True
@@ -297,7 +301,9 @@ class OpenAIBackend:
             seed=config.seed,
             sample=config.sample,
         )
-        out = await self._constrained(instruct_choice(messages, options), gen_config, choice_schema(options), strict=True)
+        out = await self._constrained(
+            instruct_choice(messages, options), gen_config, choice_schema(options), strict=True
+        )
         index = parse_choice(out.text, options)
         return Scores(
             one_hot(index, len(options)),

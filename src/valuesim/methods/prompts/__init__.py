@@ -14,6 +14,7 @@ import jinja2
 
 from valuesim.errors import ConfigError
 
+
 def _load(name: str) -> str | None:
     path = resources.files(__name__).joinpath(f"{name}.txt")
     return path.read_text("utf-8") if path.is_file() else None
@@ -31,9 +32,7 @@ _ENV = jinja2.Environment(
 
 def available(name: str | None = None) -> list[str]:
     """File stems (``name.version``) of the packaged templates, optionally of one name."""
-    stems = sorted(
-        p.name[: -len(".txt")] for p in resources.files(__name__).iterdir() if p.name.endswith(".txt")
-    )
+    stems = sorted(p.name[: -len(".txt")] for p in resources.files(__name__).iterdir() if p.name.endswith(".txt"))
     return [s for s in stems if name is None or s.rsplit(".", 1)[0] == name]
 
 

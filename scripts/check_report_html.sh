@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Render a valuesim HTML report in headless Chromium, offline, and save a screenshot.
+#
+#   scripts/check_report_html.sh REPORT.html [SCREENSHOT.png] [HEIGHT]
+#
+# Needs the Debian package `chromium` (apt-get install -y chromium). Network access is
+# disabled for the page (an unreachable proxy), so a report that still depends on an
+# external asset renders with holes -- and the script also fails when the HTML references
+# any http(s) resource at all. Prints the screenshot path; look at it.
+set -euo pipefail
+
+html=${1:?usage: $0 REPORT.html [SCREENSHOT.png] [HEIGHT]}
+shot=${2:-${html%.html}.png}
+height=${3:-3000}
+[[ -f "$html" ]] || { echo "error: no file $html" >&2; exit 2; }
+
+browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+[[ -n "$browser" ]] || { echo "error: chromium not found (apt-get install -y chromium)" >&2; exit 2; }
+
+# 1. self-contained: no external scripts, stylesheets, images or fonts
+if grep -Eio '(src|href)="(https?:)?//[^"]+"' "$html" | grep -v 'href="https\?://[^"]*" *>' >/dev/null 2>&1; then
+  ext=$(grep -Eio '(src|href)="(https?:)?//[^"]+"' "$html" | grep -Ei '^src=|\.css|\.js|\.png|\.svg|\.woff' || true)
+  if [[ -n "$ext" ]]; then
+    echo "error: the report loads external resources:" >&2
+    echo "$ext" >&2
+    exit 1
+  fi
+fi
+if grep -Eiq '<(script|link)[^>]+(src|href)=' "$html"; then
+  echo "error: the report references scripts or stylesheets by URL" >&2
+  exit 1
+fi
+
+# 2. render offline
+profile=$(mktemp -d)
+trap 'rm -rf "$profile"' EXIT
+abs_html=$(cd "$(dirname "$html")" && pwd)/$(basename "$html")
+mkdir -p "$(dirname "$shot")"
+abs_shot=$(cd "$(dirname "$shot")" && pwd)/$(basename "$shot")
+timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
+  --disable-component-update --disable-sync --no-first-run --disable-extensions \
+  --proxy-server=127.0.0.1:9 --user-data-dir="$profile" --hide-scrollbars \
+  --window-size=1280,"$height" --screenshot="$abs_shot" "file://$abs_html" >/dev/null 2>&1 || true
+[[ -s "$abs_shot" ]] || { echo "error: chromium wrote no screenshot" >&2; exit 1; }
+echo "$abs_shot"

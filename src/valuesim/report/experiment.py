@@ -1,0 +1,351 @@
+"""The paper's experiments as one resumable job: main table, ablations, history curve, report.
+
+The experiment is data: :data:`PAPER_EXPERIMENT` lists run specifications (name, method,
+method options, protocol overrides). :func:`run_experiment` runs each one with
+:func:`valuesim.bench.runner.run_benchmark` into ``OUT/runs/<name>/`` -- so re-running the
+same command resumes every unfinished run and skips finished ones -- and then writes the
+report into ``OUT/report/``. Ablations are method options of the one ValueSim pipeline
+(:mod:`valuesim.methods.llm_methods`), never copies of it.
+
+Sizes. The full experiment follows the benchmark protocol (100 respondents, 5 folds over
+the substantive questions, history sizes 0/58/116/174/232). ``quick=True`` keeps the same
+design on a small problem that finishes in minutes on a laptop: a few respondents and a
+fixed subset of questions spread over every topic (the protocol's target pool is the
+substantive questions present in the data, so dropping columns is how the subset is
+made), with history sizes scaled to match.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from valuesim.errors import ConfigError, ValueSimError
+from valuesim.survey.codebook import Codebook
+from valuesim.survey.dataset import SurveyData
+
+RUNS_DIR = "runs"
+REPORT_DIR = "report"
+EXPERIMENT_FILE = "experiment.json"
+
+#: Main-table, ablation and history-curve groups, in report order.
+GROUPS = ("main table", "ablation", "history curve")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of an experiment. ``options`` are method options (the model spec is added
+    for LLM methods); ``protocol`` overrides fields of :class:`ProtocolConfig`."""
+
+    name: str
+    method: str
+    group: str
+    description: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    protocol: Mapping[str, Any] = field(default_factory=dict)
+    #: part of ``--quick`` (the full experiment runs every spec)
+    quick: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["options"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()}
+        d["protocol"] = dict(self.protocol)
+        return d
+
+
+SWEEP = {"history_sweep": True}
+
+#: The ValueSim paper's experiments (arXiv 2505.23827): its main table with the non-LLM
+#: references most papers skip, its three ablations, and the accuracy-vs-history curve.
+PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
+    RunSpec("majority", "majority", "main table", "most common answer overall"),
+    RunSpec("country-majority", "country-majority", "main table", "most common answer in the person's country"),
+    RunSpec("demographic-majority", "demographic-majority", "main table",
+            "most common answer among people of the same country, sex and age band"),
+    RunSpec("knn", "knn", "main table", "nearest respondents by agreement on the history answers"),
+    RunSpec("supervised", "supervised", "main table", "one classifier per question on history + profile"),
+    RunSpec("blank", "blank", "main table", "LLM: the question only"),
+    RunSpec("demographics", "demographics", "main table", "LLM: the person's profile only"),
+    RunSpec("full-info", "full-info", "main table", "LLM: raw question/answer list of profile and history"),
+    RunSpec("rag", "rag", "main table", "LLM: profile + the most similar history answers"),
+    RunSpec("valuesim", "valuesim", "main table", "ValueSim: backstory + cognitive/affective/behavioral modules"),
+    RunSpec("valuesim-no-story", "valuesim", "ablation", "without backstory: raw question/answer list instead",
+            {"story": "raw"}),
+    RunSpec("valuesim-no-cab", "valuesim", "ablation", "without CAB: one plain module instead of three",
+            {"modules": ("plain",)}),
+    RunSpec("valuesim-averaging", "valuesim", "ablation",
+            "integration by averaging the module answers instead of a coordinator call", {"integration": "mean"}),
+    RunSpec("knn-history", "knn", "history curve", "kNN against history size", protocol=SWEEP),
+    RunSpec("valuesim-history", "valuesim", "history curve", "ValueSim against history size", protocol=SWEEP),
+)
+
+#: Run compared with every other run in the report.
+REFERENCE = "valuesim"
+#: Runs drawn in the topic / country / error figures.
+FIGURE_RUNS = ("valuesim", "supervised", "knn", "country-majority", "full-info", "rag")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big the experiment is. ``n_questions`` None = every substantive question."""
+
+    respondents: int = 100
+    folds: int = 5
+    seed: int = 42
+    min_valid: int = 150
+    history_sizes: tuple[int, ...] = (0, 58, 116, 174, 232)
+    n_questions: int | None = None
+    train_max: int = 20_000
+
+    @classmethod
+    def full(cls, respondents: int | None = None, seed: int = 42) -> Sizes:
+        return cls(respondents=respondents or 100, seed=seed)
+
+    @classmethod
+    def quick(cls, respondents: int | None = None, seed: int = 42) -> Sizes:
+        # 20 questions (every topic) in 5 folds: 4 targets and 16 history items per unit;
+        # min_valid and the history sizes scale with it. 3 people x 20 questions = 60
+        # predictions per run (the embedded model needs ~2-3 s per ValueSim prediction).
+        return cls(respondents=respondents or 3, seed=seed, min_valid=15, history_sizes=(0, 8, 16),
+                   n_questions=20, train_max=2000)
+
+
+def quick_questions(codebook: Codebook, n: int, available: Sequence[str] | None = None, seed: int = 0) -> list[str]:
+    """*n* substantive questions spread over every questionnaire section: sections take
+    turns, each contributing its next question in a seeded random order. Deterministic."""
+    pool = [q for q in codebook.substantive() if available is None or q in set(available)]
+    by_section: dict[str, list[str]] = {}
+    for q in pool:
+        by_section.setdefault(codebook.get(q).section, []).append(q)
+    rng = np.random.default_rng([seed, 7])
+    queues = {s: [qs[i] for i in rng.permutation(len(qs))] for s, qs in sorted(by_section.items())}
+    chosen: list[str] = []
+    while len(chosen) < min(n, len(pool)):
+        for s in sorted(queues):
+            if queues[s] and len(chosen) < n:
+                chosen.append(queues[s].pop(0))
+    return sorted(chosen, key=lambda q: int(q[1:]))
+
+
+def restrict_questions(data: SurveyData, qids: Sequence[str]) -> SurveyData:
+    """The same respondents with only the profile block and *qids* as substantive questions."""
+    keep = set(qids) | set(data.codebook.profile())
+    cols = [c for c in data.frame.columns if c not in data.codebook or c in keep]
+    return replace(data, frame=data.frame[cols], source=f"{data.source} [subset: {len(qids)} questions]")
+
+
+@dataclass
+class RunOutcome:
+    spec: RunSpec
+    status: str  # "complete" | "failed" | "skipped"
+    seconds: float = 0.0
+    metrics: dict[str, Any] | None = None
+    error: str | None = None
+    hint: str | None = None
+
+    @property
+    def out_name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class ExperimentResult:
+    out_dir: Path
+    outcomes: list[RunOutcome]
+    report_html: Path | None
+    report_markdown: Path | None
+    wall_seconds: float
+
+    @property
+    def failed(self) -> list[RunOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+def select_specs(
+    specs: Sequence[RunSpec], *, quick: bool, only: Sequence[str] | None = None, skip: Sequence[str] | None = None
+) -> list[RunSpec]:
+    """The specs to run: --quick ones (or all), restricted by names or groups in *only*,
+    minus *skip*. Unknown names raise :class:`ConfigError`."""
+    names = {s.name for s in specs} | {s.group for s in specs} | {s.group.split()[0] for s in specs}
+    for given in [*(only or []), *(skip or [])]:
+        if given not in names:
+            raise ConfigError(
+                f"No run or group named {given!r} in the experiment.",
+                "Runs: " + ", ".join(s.name for s in specs) + "; groups: main, ablation, history.",
+            )
+
+    def matches(s: RunSpec, keys: Sequence[str]) -> bool:
+        return s.name in keys or s.group in keys or s.group.split()[0] in keys
+
+    out = [s for s in specs if (s.quick or not quick)]
+    if only:
+        out = [s for s in specs if matches(s, only)]
+    if skip:
+        out = [s for s in out if not matches(s, skip)]
+    if not out:
+        raise ConfigError("Nothing left to run.", "Check --only / --skip.")
+    return out
+
+
+def _uses_llm(method: str) -> bool:
+    from valuesim.methods import base
+
+    base.list_methods()
+    entry = base._REGISTRY.get(method)  # noqa: SLF001 - read-only look-up
+    if entry is None:
+        raise ConfigError(f"The experiment uses method {method!r}, which is not installed.",
+                          "See `valuesim bench --list-methods`.")
+    return bool(entry[0].uses_llm)
+
+
+def run_experiment(
+    data: SurveyData,
+    out_dir: str | Path,
+    *,
+    model: str = "local",
+    base_url: str | None = None,
+    quick: bool = False,
+    respondents: int | None = None,
+    seed: int = 42,
+    specs: Sequence[RunSpec] = PAPER_EXPERIMENT,
+    sizes: Sizes | None = None,
+    only: Sequence[str] | None = None,
+    skip: Sequence[str] | None = None,
+    command: str | None = None,
+    progress: bool = True,
+    report: bool = True,
+    title: str | None = None,
+    figure_runs: Sequence[str] | None = FIGURE_RUNS,
+    on_event: Callable[[str], None] | None = None,
+) -> ExperimentResult:
+    """Run *specs* on *data* into ``out_dir/runs/<name>`` (resumable), then the report.
+
+    A run that fails with a user-fixable error (e.g. the model server is down) is recorded
+    and the others go on; the report covers every run that has finished units. Re-running
+    the same call resumes. ``sizes`` overrides the sizes implied by ``quick`` /
+    ``respondents`` / ``seed``; ``figure_runs`` names the runs drawn in the report's
+    per-topic / per-country / error figures (None: the report's default choice).
+    """
+    from valuesim.bench.protocol import ProtocolConfig
+    from valuesim.bench.runner import RunConfig, run_benchmark
+    from valuesim.methods.base import get_method
+
+    say = on_event or (lambda _msg: None)
+    t_start = time.perf_counter()
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file.", "Pick a directory for the experiment.")
+    chosen = select_specs(specs, quick=quick, only=only, skip=skip)
+    if sizes is None:
+        sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
+    work = data
+    if sizes.n_questions is not None:
+        present = set(data.question_ids)
+        work = restrict_questions(data, quick_questions(data.codebook, sizes.n_questions, [q for q in data.codebook.substantive() if q in present]))
+    command = command if command is not None else shlex.join(["valuesim", *sys.argv[1:]])
+    (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+    _write_experiment_file(out, chosen, sizes, model, base_url, quick, data, work, command)
+
+    outcomes: list[RunOutcome] = []
+    for i, spec in enumerate(chosen, 1):
+        llm = _uses_llm(spec.method)
+        options: dict[str, Any] = dict(spec.options)
+        if llm:
+            options["model"] = model
+            if base_url:
+                options["base_url"] = base_url
+        protocol = ProtocolConfig.create(
+            n_respondents=sizes.respondents, seed=sizes.seed, min_valid=sizes.min_valid, folds=sizes.folds,
+            history_sizes=sizes.history_sizes, **dict(spec.protocol),
+        )
+        cfg = RunConfig.create(protocol=protocol, train_max=sizes.train_max, command=command)
+        say(f"[{i}/{len(chosen)}] {spec.name} ({spec.group}): {spec.description}")
+        t0 = time.perf_counter()
+        try:
+            method = get_method(spec.method, work.codebook, **options)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # protocol notes are recorded in split.json / the report
+                result = run_benchmark(work, method, cfg, out / RUNS_DIR / spec.name, progress=progress)
+        except ValueSimError as e:
+            outcomes.append(RunOutcome(spec, "failed", time.perf_counter() - t0, error=e.message, hint=e.hint))
+            say(f"    failed: {e.message}" + (f" ({e.hint})" if e.hint else ""))
+            continue
+        dt = time.perf_counter() - t0
+        outcomes.append(RunOutcome(spec, "complete", dt, metrics=result.metrics))
+        m = result.metrics or {}
+        say(f"    top-1 {_f(m.get('top1'))}, nMAE {_f(m.get('nmae'))}, within-1 {_f(m.get('within1'))}"
+            f" -- {result.n_computed} units computed, {result.n_resumed} resumed, {dt:.1f} s")
+
+    html = md = None
+    if report:
+        from valuesim.report.build import build_report
+
+        ready = [out / RUNS_DIR / s.name for s in chosen if has_results(out / RUNS_DIR / s.name)]
+        if ready:
+            names = [p.name for p in ready]
+            paths = build_report(
+                ready, out / REPORT_DIR,
+                reference=REFERENCE if REFERENCE in names else names[0],
+                title=title or ("ValueSim paper experiments" + (" (quick)" if quick else "")),
+                figure_runs=tuple(n for n in (figure_runs or ()) if n in names) or None,
+                groups={s.name: s.group for s in chosen},
+            )
+            html, md = paths.html, paths.markdown
+        else:
+            say("No run has results yet: no report written.")
+    return ExperimentResult(out, outcomes, html, md, time.perf_counter() - t_start)
+
+
+def has_results(run_dir: Path) -> bool:
+    """Whether *run_dir* is a run directory with at least one finished unit."""
+    from valuesim.bench import rundir
+
+    if not (run_dir / rundir.SPLIT_FILE).exists():
+        return False
+    try:
+        return len(rundir.open_run(run_dir).predictions()) > 0
+    except ValueSimError:
+        return False
+
+
+def _f(entry: Any) -> str:
+    if isinstance(entry, dict) and isinstance(entry.get("mean"), (int, float)):
+        return f"{entry['mean']:.3f}"
+    return "-"
+
+
+def _write_experiment_file(
+    out: Path, specs: Sequence[RunSpec], sizes: Sizes, model: str, base_url: str | None, quick: bool,
+    data: SurveyData, work: SurveyData, command: str,
+) -> None:
+    from valuesim import __version__
+
+    path = out / EXPERIMENT_FILE
+    previous = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    record = {
+        "experiment": "paper",
+        "valuesim_version": __version__,
+        "command": command,
+        "quick": quick,
+        "model": model,
+        "base_url": base_url,
+        "sizes": asdict(sizes),
+        "questions": [q for q in work.question_ids if not work.codebook.get(q).profile] if sizes.n_questions else "all",
+        "data": {"path": data.source, "fingerprint": data.fingerprint(), "synthetic": bool(data.synthetic)},
+        "runs": [s.to_dict() for s in specs],
+        "first_started": previous.get("first_started") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "last_started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)

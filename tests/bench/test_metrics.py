@@ -1,0 +1,208 @@
+"""Metric values on hand-made prediction tables (exact numbers worked out by hand)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from valuesim.bench.metrics import per_prediction, summarize
+from valuesim.errors import DataError, UnknownQuestionError
+from valuesim.survey.codebook import load_codebook
+
+CB = load_codebook()
+
+
+def rows(*items: tuple) -> pd.DataFrame:
+    """(respondent, fold, question, prediction, truth[, probabilities]) tuples -> a predictions frame."""
+    out = []
+    for it in items:
+        r, f, q, p, t = it[:5]
+        out.append(
+            {
+                "respondent": r,
+                "question": q,
+                "fold": f,
+                "condition": "",
+                "prediction": p,
+                "truth": t,
+                "probabilities": it[5] if len(it) > 5 else None,
+                "country": "DEU" if r == "r1" else "PER",
+            }
+        )
+    return pd.DataFrame(out)
+
+
+# Q46: ordinal, codes 1-4. Q164: scale, codes 1-10. Q57: nominal, codes 1-2.
+CASE = rows(
+    ("r1", 0, "Q46", 1, 1),  # exact
+    ("r1", 0, "Q164", 4, 10),  # 6 of 9 steps away
+    ("r1", 1, "Q57", 2, 1),  # nominal miss
+    ("r1", 1, "Q46", 4, 1),  # 3 of 3 steps away
+    ("r2", 0, "Q46", 3, 2),  # one step away
+    ("r2", 1, "Q164", None, 5),  # abstained
+    ("r2", 1, "Q57", 1, 1),  # nominal hit
+)
+
+
+def test_per_prediction_scores() -> None:
+    s = per_prediction(CASE, CB)
+    assert s["top1"].tolist() == [1, 0, 0, 0, 0, 0, 1]
+    nmae = s["nmae"].tolist()
+    assert nmae[0] == 0 and nmae[1] == pytest.approx(6 / 9) and nmae[3] == 1 and nmae[4] == pytest.approx(1 / 3)
+    assert math.isnan(nmae[2]) and math.isnan(nmae[5]) and math.isnan(nmae[6])  # nominal, abstained
+    assert s["within1"].tolist() == [1, 0, 0, 0, 1, 0, 1]  # nominal: within-1 == exact
+    assert s["abstained"].tolist() == [False] * 5 + [True, False]
+
+
+def test_summary_fold_aggregates_are_exact() -> None:
+    m = summarize(CASE, CB, n_boot=200, seed=1)
+    assert m["n_respondents"] == 2 and m["n_predictions"] == 7 and m["n_abstained"] == 1 and m["n_folds"] == 2
+    # top-1: fold 0 = 1/3, fold 1 = 1/4
+    assert m["top1"]["folds"] == pytest.approx([1 / 3, 1 / 4])
+    assert m["top1"]["mean"] == pytest.approx(7 / 24)
+    assert m["top1"]["std"] == pytest.approx(1 / 24)
+    # nMAE: fold 0 = (0 + 6/9 + 1/3)/3 = 1/3, fold 1 = 1 (only the ordered, answered Q46)
+    assert m["nmae"]["folds"] == pytest.approx([1 / 3, 1.0])
+    assert m["nmae"]["mean"] == pytest.approx(2 / 3) and m["nmae"]["std"] == pytest.approx(1 / 3)
+    assert m["nmae"]["n"] == 4
+    # within-1: fold 0 = 2/3, fold 1 = 1/4
+    assert m["within1"]["mean"] == pytest.approx(11 / 24)
+
+
+def test_breakdowns() -> None:
+    m = summarize(CASE, CB, n_boot=200, seed=1)
+    assert set(m["by_kind"]) == {"ordinal", "scale", "nominal"}
+    ordinal = m["by_kind"]["ordinal"]
+    assert ordinal["n"] == 3
+    assert ordinal["top1"]["mean"] == pytest.approx(1 / 3)
+    assert ordinal["nmae"]["mean"] == pytest.approx((0 + 1 / 3 + 1) / 3)
+    assert m["by_question"]["Q57"]["top1"]["mean"] == pytest.approx(0.5)
+    assert m["by_question"]["Q57"]["kind"] == "nominal"
+    assert m["by_question"]["Q164"]["nmae"]["n"] == 1  # the abstention is not scored
+    assert m["by_country"]["DEU"]["top1"]["mean"] == pytest.approx(1 / 4)
+    assert m["by_country"]["PER"]["top1"]["mean"] == pytest.approx(1 / 3)
+    sec = m["by_section"]["wellbeing"]  # Q46
+    assert sec["title"] and sec["n"] == 3
+    assert list(m["by_condition"]) == [""]
+    assert m["by_condition"][""]["top1"]["mean"] == pytest.approx(7 / 24)
+
+
+def test_distribution_distances() -> None:
+    d = summarize(CASE, CB, n_boot=50)["distribution"]["by_question"]
+    # Q46 ranks: predicted {0, 3, 2}, true {0, 0, 1} on the grid 0, 1/3, 2/3, 1 -> W1 = 4/9
+    assert d["Q46"]["measure"] == "wasserstein" and d["Q46"]["distance"] == pytest.approx(4 / 9)
+    # Q57: predicted half/half, true all code 1 -> total variation 1/2
+    assert d["Q57"]["measure"] == "total_variation" and d["Q57"]["distance"] == pytest.approx(0.5)
+    # Q164: predicted all at 3/9 (the abstention is left out), true half at 9/9, half at 4/9
+    assert d["Q164"]["distance"] == pytest.approx(0.5 * 6 / 9 + 0.5 * 1 / 9)
+    assert d["Q164"]["n_predicted"] == 1
+    m = summarize(CASE, CB, n_boot=50)["distribution"]
+    assert m["wasserstein_mean"] == pytest.approx((4 / 9 + 7 / 18) / 2)
+    assert m["total_variation_mean"] == pytest.approx(0.5)
+
+
+def test_probabilistic_metrics() -> None:
+    frame = rows(
+        ("a", 0, "Q57", 1, 1, {"1": 0.8, "2": 0.2}),  # JSON-style string keys
+        ("b", 0, "Q57", 1, 2, {1: 0.6, 2: 0.4}),
+    )
+    p = summarize(frame, CB, n_boot=50)["probabilistic"]
+    assert p["n"] == 2 and p["coverage"] == 1.0
+    assert p["log_loss"] == pytest.approx((-math.log(0.8) - math.log(0.4)) / 2)
+    assert p["brier"] == pytest.approx((0.04 + 0.04 + 0.36 + 0.36) / 2)
+    # bin (0.7, 0.8]: 1 right at confidence 0.8; bin (0.5, 0.6]: 1 wrong at 0.6
+    assert p["ece"] == pytest.approx(0.5 * 0.2 + 0.5 * 0.6)
+    rel = {b["lo"]: b for b in p["reliability"] if b["n"]}
+    assert rel[0.7]["accuracy"] == 1.0 and rel[0.5]["accuracy"] == 0.0
+
+
+def test_probabilities_are_renormalised_and_clipped() -> None:
+    frame = rows(("a", 0, "Q57", 1, 2, {"1": 2.0, "2": 0.0}))
+    p = summarize(frame, CB, n_boot=10)["probabilistic"]
+    assert p["log_loss"] == pytest.approx(-math.log(1e-6))
+    assert summarize(CASE, CB, n_boot=10)["probabilistic"] is None  # no probabilities at all
+
+
+def test_invalid_prediction_is_wrong_and_unscored() -> None:
+    s = per_prediction(rows(("a", 0, "Q46", 7, 2)), CB)
+    assert bool(s["invalid"].iloc[0]) and s["top1"].iloc[0] == 0 and math.isnan(s["nmae"].iloc[0])
+    assert s["within1"].iloc[0] == 0
+
+
+def test_non_negative_codes_define_the_scale() -> None:
+    # Q217 lists -3 (not applicable) among its options; the answer scale is 1-3.
+    s = per_prediction(rows(("a", 0, "Q217", 3, 1)), CB)
+    assert s["n_options"].iloc[0] == 3 and s["nmae"].iloc[0] == pytest.approx(1.0)
+
+
+def test_bootstrap_ci_is_deterministic_and_covers_the_mean() -> None:
+    rng = np.random.default_rng(0)
+    items = []
+    for r in range(40):
+        for f in range(5):
+            for q in ("Q46", "Q57", "Q164"):
+                t = 1
+                items.append((f"p{r}", f, q, 1 if rng.random() < 0.6 else 2, t))
+    frame = rows(*items)
+    a = summarize(frame, CB, n_boot=300, seed=5)
+    b = summarize(frame, CB, n_boot=300, seed=5)
+    c = summarize(frame, CB, n_boot=300, seed=6)
+    assert a["top1"]["ci95"] == b["top1"]["ci95"]
+    assert a["top1"]["ci95"] != c["top1"]["ci95"]
+    lo, hi = a["top1"]["ci95"]
+    assert lo < a["top1"]["mean"] < hi and hi - lo < 0.3
+    json.dumps(a, allow_nan=False)  # valid JSON: no NaN anywhere
+
+
+def test_constant_scores_give_a_degenerate_ci() -> None:
+    frame = rows(*[(f"p{r}", r % 2, "Q46", 2, 2) for r in range(10)])
+    m = summarize(frame, CB, n_boot=100)
+    assert m["top1"]["ci95"] == [1.0, 1.0] and m["top1"]["std"] == 0.0
+
+
+def test_history_sweep_conditions() -> None:
+    items = []
+    for r in range(6):
+        items.append({"respondent": f"p{r}", "question": "Q46", "fold": 0, "condition": "h=0", "prediction": 1, "truth": 2})
+        items.append({"respondent": f"p{r}", "question": "Q46", "fold": 0, "condition": "h=58", "prediction": 2, "truth": 2})
+    m = summarize(pd.DataFrame(items), CB, n_boot=50)
+    assert m["by_condition"]["h=0"]["top1"]["mean"] == 0.0
+    assert m["by_condition"]["h=58"]["top1"]["mean"] == 1.0
+    assert m["by_condition"]["h=58"]["wasserstein_mean"] == 0.0
+    assert m["by_condition"]["h=0"]["wasserstein_mean"] == pytest.approx(1 / 3)
+
+
+def test_bad_input_raises_user_errors() -> None:
+    with pytest.raises(DataError, match="lacks column"):
+        summarize(pd.DataFrame({"respondent": ["a"]}), CB)
+    with pytest.raises(DataError, match="no predictions"):
+        summarize(pd.DataFrame(columns=list(CASE.columns)), CB)
+    with pytest.raises(UnknownQuestionError):
+        summarize(rows(("a", 0, "Q999", 1, 1)), CB)
+    with pytest.raises(DataError, match="not valid answers"):
+        summarize(rows(("a", 0, "Q46", 1, 9)), CB)
+
+
+def test_summary_is_fast_for_a_full_run() -> None:
+    rng = np.random.default_rng(1)
+    qids = [q for q in CB.substantive()][:250]
+    n_r = 1000
+    resp = np.repeat([f"p{i}" for i in range(n_r)], len(qids))
+    quest = np.tile(qids, n_r)
+    fold = np.tile(np.arange(len(qids)) % 5, n_r)
+    truth = np.array([min(c for c in CB.get(q).codes if c >= 0) for q in qids])
+    truth = np.tile(truth, n_r)
+    pred = np.where(rng.random(len(truth)) < 0.5, truth, truth + 1)
+    frame = pd.DataFrame(
+        {"respondent": resp, "question": quest, "fold": fold, "condition": "", "prediction": pred, "truth": truth}
+    )
+    t0 = time.perf_counter()
+    m = summarize(frame, CB, n_boot=1000)
+    assert time.perf_counter() - t0 < 30
+    assert m["n_predictions"] == 250_000
+    assert abs(m["top1"]["mean"] - 0.5) < 0.01

@@ -1,0 +1,253 @@
+"""The non-LLM baselines on small hand-made survey data."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from valuesim.methods.base import Method, Task, get_method, list_methods
+from valuesim.survey.codebook import load_codebook
+from valuesim.survey.dataset import SurveyData
+from valuesim.survey.respondent import Respondent
+
+CB = load_codebook()
+BASELINES = ("majority", "country-majority", "demographic-majority", "knn", "supervised")
+HISTORY = [f"Q{i}" for i in range(1, 7)] + ["Q27", "Q28", "Q29", "Q30", "Q31", "Q32"]  # all 4-option ordinal
+
+
+def survey(columns: Mapping[str, Sequence[int]], countries: Sequence[str]) -> SurveyData:
+    frame = pd.DataFrame({q: np.asarray(v, dtype=np.int16) for q, v in columns.items()})
+    frame.index = pd.Index([f"t{i}" for i in range(len(frame))])
+    frame.insert(0, "country", list(countries))
+    return SurveyData(frame=frame, codebook=CB, source="hand-made", synthetic=True)
+
+
+def person(rid: str, country: str, answers: Mapping[str, int]) -> Respondent:
+    return Respondent(id=rid, country=country, answers=dict(answers), synthetic=True)
+
+
+def fitted(name: str, data: SurveyData, **options: object) -> Method:
+    m = get_method(name, CB, **options)
+    m.fit(data)
+    return m
+
+
+def predict_one(m: Method, who: Respondent, target: str = "Q46", condition: str = "") -> tuple[int | None, dict]:
+    (p,) = m.predict(Task(respondent=who, targets=(target,), condition=condition))
+    return p.prediction, p.probabilities or {}
+
+
+def test_all_baselines_are_registered() -> None:
+    methods = list_methods()
+    for name in BASELINES:
+        assert name in methods
+        assert get_method(name, CB).uses_llm is False
+
+
+# --------------------------------------------------------------------------- majority family
+
+MAJ = survey(
+    {
+        "Q46": [1, 1, 2, 3, 3, 3, 4, 2],
+        "Q260": [1, 1, 2, 1, 2, 2, 1, 1],
+        "Q262": [25, 25, 60, 40, 70, 70, 20, 35],
+    },
+    ["DEU", "DEU", "DEU", "PER", "PER", "PER", "PER", "JPN"],
+)
+
+
+def test_global_majority_and_empirical_distribution() -> None:
+    m = fitted("majority", MAJ, alpha=0)
+    pred, probs = predict_one(m, person("x", "DEU", {}))
+    assert pred == 3  # counts 1:2, 2:2, 3:3, 4:1
+    assert probs == pytest.approx({1: 2 / 8, 2: 2 / 8, 3: 3 / 8, 4: 1 / 8})
+
+
+def test_majority_ties_go_to_the_lowest_code_and_smoothing_keeps_all_options() -> None:
+    data = survey({"Q46": [2, 2, 4, 4]}, ["DEU"] * 4)
+    pred, probs = predict_one(fitted("majority", data, alpha=1), person("x", "DEU", {}))
+    assert pred == 2
+    assert probs == pytest.approx({1: 1 / 8, 2: 3 / 8, 3: 1 / 8, 4: 3 / 8})
+
+
+def test_country_majority_picks_the_country_mode_and_backs_off() -> None:
+    m = fitted("country-majority", MAJ, alpha=0, min_cell=3)
+    (p_deu,) = m.predict(Task(person("a", "DEU", {}), ("Q46",)))
+    assert p_deu.prediction == 1 and p_deu.meta["level"] == "country"
+    assert predict_one(m, person("b", "PER", {}))[0] == 3
+    # JPN has one answer (< min_cell), USA none: both use the global mode
+    (p_jpn,) = m.predict(Task(person("c", "JPN", {}), ("Q46",)))
+    assert p_jpn.prediction == 3 and p_jpn.meta["level"] == "global"
+    assert predict_one(m, person("d", "USA", {}))[0] == 3
+
+
+def test_demographic_majority_uses_cells_with_back_off() -> None:
+    m = fitted("demographic-majority", MAJ, alpha=0, min_cell=2)
+    # DEU, male, 18-29: two people, both answered 1
+    (p,) = m.predict(Task(person("a", "DEU", {"Q260": 1, "Q262": 22}), ("Q46",)))
+    assert p.prediction == 1 and p.meta["level"] == "cell"
+    # PER, female, 50+: two people answered 3
+    (p,) = m.predict(Task(person("b", "PER", {"Q260": 2, "Q262": 66}), ("Q46",)))
+    assert p.prediction == 3 and p.meta["level"] == "cell"
+    # PER, male, 18-29: one person (answered 4) < min_cell -> country (mode 3)
+    (p,) = m.predict(Task(person("c", "PER", {"Q260": 1, "Q262": 19}), ("Q46",)))
+    assert p.prediction == 3 and p.meta["level"] == "country"
+    # unknown age -> country; the same cell with min_cell=1 -> the single person's 4
+    (p,) = m.predict(Task(person("d", "PER", {"Q260": 1}), ("Q46",)))
+    assert p.meta["level"] == "country"
+    m1 = fitted("demographic-majority", MAJ, alpha=0, min_cell=1)
+    assert predict_one(m1, person("c", "PER", {"Q260": 1, "Q262": 19}))[0] == 4
+
+
+def test_age_bands_option() -> None:
+    m = fitted("demographic-majority", MAJ, alpha=0, min_cell=1, age_bands=[60])
+    # band "under 60" for PER women holds nobody; band "60+" holds two people answering 3
+    (p,) = m.predict(Task(person("a", "DEU", {"Q260": 1, "Q262": 59}), ("Q46",)))
+    assert p.prediction == 1 and p.meta["level"] == "cell"
+
+
+def test_question_nobody_answered_is_abstained() -> None:
+    data = survey({"Q46": [1, 2], "Q47": [-1, -2]}, ["DEU", "DEU"])
+    (p,) = fitted("country-majority", data).predict(Task(person("a", "DEU", {}), ("Q47",)))
+    assert p.prediction is None and p.probabilities is None and "abstained" in p.meta
+
+
+# --------------------------------------------------------------------------- knn
+
+
+def knn_data() -> tuple[SurveyData, dict[str, int]]:
+    rng = np.random.default_rng(0)
+    n = 40
+    cols = {q: rng.integers(1, 5, n) for q in HISTORY}
+    cols["Q46"] = np.ones(n, dtype=int)
+    me = {q: int(v) for q, v in zip(HISTORY, rng.integers(1, 5, len(HISTORY)), strict=True)}
+    for q in HISTORY:  # row 7 is my twin, and the only one answering 4
+        cols[q][7] = me[q]
+    cols["Q46"][7] = 4
+    return survey(cols, ["DEU"] * n), me
+
+
+def test_knn_one_neighbour_is_the_closest_person() -> None:
+    data, me = knn_data()
+    m = fitted("knn", data, k=1, min_overlap=3, prior_weight=0)
+    pred, probs = predict_one(m, person("me", "DEU", me))
+    assert pred == 4 and probs[4] == pytest.approx(1.0)
+    nbrs, dist = m.neighbours(Task(person("me", "DEU", me), ("Q46",)))  # type: ignore[attr-defined]
+    assert nbrs[0] == 7 and dist[0] == 0.0
+
+
+def test_knn_majority_of_many_neighbours_and_fallbacks() -> None:
+    data, me = knn_data()
+    m = fitted("knn", data, k=25, min_overlap=3)
+    assert predict_one(m, person("me", "DEU", me))[0] == 1  # one twin cannot outvote 24 others
+    # no usable history (fewer than min_overlap items): the country distribution answers
+    (p,) = m.predict(Task(person("me", "DEU", {"Q1": me["Q1"]}), ("Q46",)))
+    assert p.prediction == 1 and p.meta["neighbours"] == 0 and p.meta["level"] == "country"
+
+
+def test_knn_ignores_neighbours_without_an_answer() -> None:
+    data, me = knn_data()
+    frame = data.frame.copy()
+    frame.loc["t7", "Q46"] = -1  # the twin did not answer the target
+    frame.loc["t3", "Q46"] = 3
+    data2 = SurveyData(frame=frame, codebook=CB, synthetic=True)
+    m = fitted("knn", data2, k=1, min_overlap=3, prior_weight=0)
+    (p,) = m.predict(Task(person("me", "DEU", me), ("Q46",)))
+    assert p.meta["neighbours"] == 1
+    nbrs, _ = m.neighbours(Task(person("me", "DEU", me), ("Q46",)))  # type: ignore[attr-defined]
+    first_answering = next(int(i) for i in nbrs if frame["Q46"].iloc[int(i)] > 0)
+    assert p.prediction == frame["Q46"].iloc[first_answering]
+
+
+# --------------------------------------------------------------------------- supervised
+
+
+def rule_data(n: int = 600, seed: int = 0) -> SurveyData:
+    """Q46 (happiness) equals Q1 for everybody; other items are noise."""
+    rng = np.random.default_rng(seed)
+    cols = {q: rng.integers(1, 5, n) for q in HISTORY}
+    cols["Q46"] = cols["Q1"].copy()
+    cols["Q260"] = rng.integers(1, 3, n)
+    cols["Q262"] = rng.integers(18, 90, n)
+    return survey(cols, rng.choice(["DEU", "PER"], n).tolist())
+
+
+def test_supervised_learns_a_deterministic_rule() -> None:
+    m = fitted("supervised", rule_data(), n_estimators=30, learning_rate=0.3, min_child_samples=5, n_jobs=1)
+    for value in (1, 2, 3, 4):
+        answers = {q: 2 for q in HISTORY} | {"Q1": value, "Q260": 1, "Q262": 40}
+        pred, probs = predict_one(m, person("x", "PER", answers))
+        assert pred == value
+        assert probs[value] > 0.8 and sum(probs.values()) == pytest.approx(1.0)
+
+
+def test_supervised_models_are_shared_within_a_history_set() -> None:
+    m = fitted("supervised", rule_data(), n_estimators=5, n_jobs=2)
+    a = {q: 1 for q in HISTORY}
+    m.predict(Task(person("a", "DEU", a), ("Q46", "Q5")))
+    m.predict(Task(person("b", "PER", {q: 3 for q in HISTORY}), ("Q46", "Q5")))
+    assert len(m._models) == 2  # type: ignore[attr-defined]
+    # a different history set -> new models; without Q1 the rule cannot be used
+    m.predict(Task(person("c", "DEU", {"Q2": 1, "Q3": 1}), ("Q46",)))
+    assert len(m._models) == 3  # type: ignore[attr-defined]
+    copy = pickle.loads(pickle.dumps(m))  # executors may ship a fitted method to workers
+    assert copy.predict(Task(person("a", "DEU", a), ("Q46",)))[0].prediction == 1
+
+
+def test_supervised_random_subset_mode_for_history_sweeps() -> None:
+    m = fitted("supervised", rule_data(), n_estimators=20, min_child_samples=5, n_jobs=1)
+    answers = {"Q1": 3, "Q2": 1, "Q3": 4, "Q4": 2}
+    (p,) = m.predict(Task(person("x", "DEU", answers), ("Q46",), condition="h=4"))
+    assert p.meta["history_mode"] == "random-subset" and p.prediction == 3
+
+
+# --------------------------------------------------------------------------- leakage & options
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_no_baseline_reads_the_target_answer(name: str) -> None:
+    data = rule_data(300)
+    m = fitted(name, data, **({"n_estimators": 5} if name == "supervised" else {}), **(
+        {"min_overlap": 3, "k": 5} if name == "knn" else {}
+    ))
+    base = {q: int(v) for q, v in zip(HISTORY, [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4], strict=True)}
+    base |= {"Q260": 2, "Q262": 33}
+    targets = ("Q46", "Q5", "Q6")
+    hidden = {q: c for q, c in base.items() if q not in targets}
+    for leak in (1, 4):
+        shown = hidden | {"Q46": leak, "Q5": leak, "Q6": leak}
+        a = m.predict(Task(person("x", "DEU", hidden), targets))
+        b = m.predict(Task(person("x", "DEU", shown), targets))
+        assert [(p.prediction, p.probabilities) for p in a] == [(p.prediction, p.probabilities) for p in b]
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_every_baseline_answers_each_target_with_a_distribution(name: str) -> None:
+    data = rule_data(200)
+    m = fitted(name, data, **({"n_estimators": 5} if name == "supervised" else {}))
+    who = person("x", "PER", {q: 2 for q in HISTORY} | {"Q260": 1, "Q262": 50})
+    targets = ("Q46", "Q5")
+    out = m.predict(Task(who, targets, fold=3, condition=""))
+    assert [p.question for p in out] == list(targets)
+    for p in out:
+        assert p.fold == 3 and p.respondent == "x"
+        assert p.prediction in CB.get(p.question).codes
+        assert p.probabilities is not None and sum(p.probabilities.values()) == pytest.approx(1.0)
+        assert max(p.probabilities, key=p.probabilities.__getitem__) == p.prediction
+
+
+def test_options_are_validated() -> None:
+    from valuesim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="knn"):
+        get_method("knn", CB, k=0)
+    with pytest.raises(ConfigError, match="Options"):
+        get_method("majority", CB, neighbours=3)
+    assert get_method("knn", CB, k="7").config()["k"] == 7  # CLI strings are coerced
+    assert get_method("supervised", CB).config()["name"] == "supervised"
+    with pytest.raises(ConfigError, match="not been fitted"):
+        get_method("majority", CB).predict(Task(person("x", "DEU", {}), ("Q46",)))

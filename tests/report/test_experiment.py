@@ -1,0 +1,147 @@
+"""`valuesim experiment paper --quick` and `valuesim demo`, end to end with the mock model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from valuesim.cli import app
+from valuesim.errors import ConfigError, ModelError
+from valuesim.report import demo as demo_module
+from valuesim.report.experiment import (
+    PAPER_EXPERIMENT,
+    RunSpec,
+    Sizes,
+    quick_questions,
+    restrict_questions,
+    run_experiment,
+    select_specs,
+)
+from valuesim.survey import SurveyData, generate_synthetic
+
+runner = CliRunner()
+
+
+def test_experiment_is_data_covering_the_paper() -> None:
+    names = [s.name for s in PAPER_EXPERIMENT]
+    assert len(names) == len(set(names))
+    main = {s.method for s in PAPER_EXPERIMENT if s.group == "main table"}
+    assert main == {"majority", "country-majority", "demographic-majority", "knn", "supervised",
+                    "blank", "demographics", "full-info", "rag", "valuesim"}
+    ablations = {s.name: dict(s.options) for s in PAPER_EXPERIMENT if s.group == "ablation"}
+    assert ablations == {"valuesim-no-story": {"story": "raw"}, "valuesim-no-cab": {"modules": ("plain",)},
+                         "valuesim-averaging": {"integration": "mean"}}
+    assert all(s.method == "valuesim" for s in PAPER_EXPERIMENT if s.group == "ablation")
+    assert {s.method for s in PAPER_EXPERIMENT if s.protocol.get("history_sweep")} == {"knn", "valuesim"}
+
+
+def test_select_specs_by_name_and_group() -> None:
+    assert [s.name for s in select_specs(PAPER_EXPERIMENT, quick=True, only=["ablation"])] == [
+        "valuesim-no-story", "valuesim-no-cab", "valuesim-averaging"]
+    left = select_specs(PAPER_EXPERIMENT, quick=True, skip=["history", "supervised"])
+    assert "supervised" not in {s.name for s in left} and not any(s.protocol for s in left)
+    with pytest.raises(ConfigError, match="No run or group"):
+        select_specs(PAPER_EXPERIMENT, quick=True, only=["nonsense"])
+
+
+def test_quick_questions_cover_every_topic(synthetic_data: SurveyData) -> None:
+    cb = synthetic_data.codebook
+    qs = quick_questions(cb, 20)
+    assert len(qs) == 20 == len(set(qs)) and qs == quick_questions(cb, 20)
+    assert all(not cb.get(q).profile for q in qs)
+    sections = {cb.get(q).section for q in cb.substantive()}
+    assert {cb.get(q).section for q in qs} == sections
+    small = restrict_questions(synthetic_data, qs)
+    assert [q for q in small.question_ids if not cb.get(q).profile] == qs
+    assert set(cb.profile()) & set(synthetic_data.question_ids) <= set(small.question_ids)
+    assert small.synthetic and len(small) == len(synthetic_data)
+
+
+@pytest.mark.slow
+def test_paper_experiment_quick_with_mock_end_to_end_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    args = ["experiment", "paper", "--data", "synthetic:150", "--model", "mock", "--quick", "--out", str(out),
+            "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "15 of 15 runs complete" in result.stdout
+    html = out / "report" / "report.html"
+    assert f"Report: {html}" in result.stdout.replace("\n", "")
+    for spec in PAPER_EXPERIMENT:
+        metrics = json.loads((out / "runs" / spec.name / "metrics.json").read_text())
+        assert metrics["n_respondents"] == 3
+        manifest = json.loads((out / "runs" / spec.name / "manifest.json").read_text())
+        assert manifest["data"]["synthetic"] is True
+        for key, value in spec.options.items():
+            assert manifest["config"]["method"][key] == (list(value) if isinstance(value, tuple) else value)
+    sweep = json.loads((out / "runs" / "valuesim-history" / "metrics.json").read_text())
+    assert set(sweep["by_condition"]) == {"h=0", "h=8", "h=16"}
+    text = html.read_text("utf-8")
+    assert "SYNTHETIC DATA" in text and 'id="fig-history_curve"' in text
+    assert "Paired tests against valuesim" in text and "valuesim-no-cab" in text
+    record = json.loads((out / "experiment.json").read_text())
+    assert record["quick"] is True and len(record["questions"]) == 20 and record["model"] == "mock"
+
+    # resume: nothing is recomputed
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "0 units computed" in again.output and " 15 resumed" in again.output
+    assert "units computed, 0 resumed" not in again.output
+
+
+def test_failed_run_is_reported_and_the_rest_continues(tmp_path: Path) -> None:
+    data = generate_synthetic(n=60, seed=2)
+    specs = (RunSpec("majority", "majority", "main table", "m"),
+             RunSpec("broken", "valuesim", "main table", "bad option", {"integration": "nonsense"}))
+    events: list[str] = []
+    res = run_experiment(data, tmp_path, model="mock", specs=specs, quick=True, progress=False,
+                         on_event=events.append, command="test")
+    assert [o.status for o in res.outcomes] == ["complete", "failed"]
+    assert "Invalid integration" in (res.failed[0].error or "")
+    assert res.report_html is not None and res.report_html.exists()
+    assert any("failed" in e for e in events)
+
+
+def test_experiment_refuses_to_mix_sizes_in_one_directory(tmp_path: Path) -> None:
+    data = generate_synthetic(n=60, seed=2)
+    specs = (RunSpec("majority", "majority", "main table", "m"),)
+    run_experiment(data, tmp_path, specs=specs, quick=True, progress=False, command="t", report=False)
+    res = run_experiment(data, tmp_path, specs=specs, sizes=Sizes(respondents=4, min_valid=15, n_questions=20),
+                         progress=False, command="t", report=False)
+    assert res.outcomes[0].status == "failed" and "different split" in (res.outcomes[0].error or "")
+
+
+def test_cli_list_and_bad_data(tmp_path: Path) -> None:
+    listed = runner.invoke(app, ["experiment", "paper", "--data", "x", "--model", "mock", "--out", str(tmp_path),
+                                 "--list", "--only", "ablation"])
+    assert listed.exit_code == 0 and "valuesim-no-story" in listed.stdout and "majority" not in listed.stdout
+    bad = runner.invoke(app, ["experiment", "paper", "--data", str(tmp_path / "none.csv"), "--model", "mock",
+                              "--out", str(tmp_path / "o")])
+    assert bad.exit_code != 0 and bad.exception is not None
+
+
+def test_demo_with_mock_writes_a_synthetic_report(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--model", "mock", "--out", str(tmp_path / "demo"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    html = tmp_path / "demo" / "report" / "report.html"
+    assert html.exists()
+    assert str(html) in result.stdout.replace("\n", "")
+    assert "SYNTHETIC" in result.output
+    text = html.read_text("utf-8")
+    assert "[SYNTHETIC] ValueSim demo" in text
+    for name in ("majority", "country-majority", "knn", "valuesim"):
+        assert (tmp_path / "demo" / "runs" / name / "metrics.json").exists()
+
+
+def test_demo_falls_back_to_mock_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> None:
+        raise ModelError("llama-cpp-python is not installed, so local models cannot run.", hint="pip install x")
+
+    monkeypatch.setattr("valuesim.llm.backends.local.require_llama_cpp", missing)
+    spec, note = demo_module.resolve_demo_model(None)
+    assert spec == "mock"
+    assert note is not None and "not installed" in note and "mock" in note and "pip install x" in note
+    assert demo_module.resolve_demo_model("openai:x") == ("openai:x", None)
