@@ -67,16 +67,15 @@ def paper_story_tokens(model: Any, n: int = 30, seed: int = 0) -> float | None:
 
 
 def per_prediction(rows: list[dict[str, Any]]) -> dict[str, float]:
-    keys = ("llm_calls", "prompt_tokens", "completion_tokens", "prompt_tokens_sent", "prefix_tokens")
-    tot = {k: 0.0 for k in keys}
-    for r in rows:
-        u = (r.get("meta") or {}).get("usage") or {}
-        for k in keys:
-            tot[k] += float(u.get(k, 0.0))
-    n = max(1, len(rows))
-    out = {k: v / n for k, v in tot.items()}
-    out["prefix_tokens"] = tot["prefix_tokens"] / n  # mean backstory prefix of a call
+    """Mean calls and tokens per prediction. Predictions served partly from the LLM cache (a
+    resumed run) are left out of the means when others are available: their calls were made
+    by an earlier process and are not counted in their usage."""
+    keys = ("llm_calls", "prompt_tokens", "completion_tokens", "prompt_tokens_sent", "prefix_tokens", "cache_hits")
+    usage = [(r.get("meta") or {}).get("usage") or {} for r in rows]
+    fresh = [u for u in usage if not u.get("cache_hits")] or usage
+    out = {k: statistics.fmean(float(u.get(k, 0.0)) for u in fresh) if fresh else 0.0 for k in keys}
     out["n"] = len(rows)
+    out["n_accounted"] = len(fresh)
     out["failed"] = sum(1 for r in rows if r.get("prediction") is None)
     return out
 

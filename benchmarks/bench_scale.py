@@ -12,7 +12,8 @@ predictions are identical):
           embedded SmolLM2-135M, --llama-threads threads each) through the endpoint pool.
 
 Timing covers the executor only (the units of a fixed split, already fitted method): no Ray
-start-up, no metrics. Ray workers are warmed up first on other units.
+start-up, no metrics. Ray workers are warmed up first on other units; the best of --reps runs
+is kept (machines shared with other jobs make single runs noisy).
 
 Usage:
   python benchmarks/bench_scale.py [--scenarios mock,server,llama] [--workers 1,2]
@@ -168,6 +169,24 @@ def measure(
     return out
 
 
+def _burn(n: int) -> float:
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - t0
+
+
+def cpu_capacity(ray: Any, workers: int, n: int = 10_000_000) -> float:
+    """How many pure-Python loops this machine runs in parallel right now (other jobs count):
+    ``workers`` x (time of one loop alone) / (time of ``workers`` loops at once)."""
+    burn = ray.remote(_burn)
+    ray.get([burn.remote(10) for _ in range(workers)])  # start the worker processes
+    alone = ray.get(burn.remote(n))
+    together = max(ray.get([burn.remote(n) for _ in range(workers)]))
+    return workers * alone / together
+
+
 def pick_units(data: Any, respondents: int, folds: int, units_per_respondent: int | None, seed: int) -> tuple[list[WorkItem], list[WorkItem]]:
     """(measured items, warm-up items) from one split of respondents+2 people."""
     split = build_units(data, ProtocolConfig(n_respondents=respondents + 2, seed=seed, folds=folds, min_valid=50))
@@ -202,7 +221,8 @@ def main() -> None:
     p.add_argument("--llama-threads", type=int, default=1)
     p.add_argument("--llama-respondents", type=int, default=2)
     p.add_argument("--llama-units", type=int, default=1, help="units (folds) per respondent in the llama scenario")
-    p.add_argument("--reps", type=int, default=1, help="repetitions per configuration (best is kept)")
+    p.add_argument("--reps", type=int, default=3,
+                   help="repetitions per configuration in the mock and server scenarios (best is kept; llama: 1)")
     p.add_argument("--ray-address", default=None)
     p.add_argument("--json", default=None)
     args = p.parse_args()
@@ -212,8 +232,10 @@ def main() -> None:
     os.environ.setdefault("VALUESIM_NO_PROGRESS", "1")
     data = load_survey(args.data) if args.data else generate_synthetic(400, seed=1)
     cb = data.codebook
-    connect(args.ray_address, num_cpus=max(workers))
-    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}", flush=True)
+    ray = connect(args.ray_address, num_cpus=max(workers))
+    capacity = cpu_capacity(ray, max(workers))
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, "
+          f"parallel capacity for {max(workers)} CPU-bound workers right now: {capacity:.2f}", flush=True)
 
     results: list[Result] = []
     if "mock" in scenarios:
@@ -245,7 +267,7 @@ def main() -> None:
             results += measure(
                 "llama",
                 lambda: get_method(args.llama_method, cb, model="openai:smollm2", base_url=base, cache=False),
-                items, warm, workers, 1, args.reps,
+                items, warm, workers, 1, 1,
             )
 
     print("\nscenario  executor    workers  predictions  seconds  pred/s  x(ray-1)")
@@ -260,6 +282,7 @@ def main() -> None:
                 {
                     "cores": os.cpu_count(),
                     "load_average": os.getloadavg()[0],
+                    "parallel_capacity": capacity,
                     "args": vars(args),
                     "results": [{**r.__dict__, "per_second": r.per_second} for r in results],
                 },

@@ -17,17 +17,14 @@ height=${3:-3000}
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 [[ -n "$browser" ]] || { echo "error: chromium not found (apt-get install -y chromium)" >&2; exit 2; }
 
-# 1. self-contained: no external scripts, stylesheets, images or fonts
-if grep -Eio '(src|href)="(https?:)?//[^"]+"' "$html" | grep -v 'href="https\?://[^"]*" *>' >/dev/null 2>&1; then
-  ext=$(grep -Eio '(src|href)="(https?:)?//[^"]+"' "$html" | grep -Ei '^src=|\.css|\.js|\.png|\.svg|\.woff' || true)
-  if [[ -n "$ext" ]]; then
-    echo "error: the report loads external resources:" >&2
-    echo "$ext" >&2
-    exit 1
-  fi
-fi
-if grep -Eiq '<(script|link)[^>]+(src|href)=' "$html"; then
-  echo "error: the report references scripts or stylesheets by URL" >&2
+# 1. self-contained: every src is a data: URI; no <link>, no <script src>, no CSS url() but data:
+problems=$( { grep -Eo '\bsrc="[^"]*"' "$html" | grep -v '^src="data:' || true
+              grep -Eo '<link\b[^>]*>' "$html" || true
+              grep -Eo '<script\b[^>]*\bsrc=[^>]*>' "$html" || true
+              grep -Eo 'url\([^)]*\)' "$html" | grep -Ev "^url\(['\"]?data:" || true; } | head -5)
+if [[ -n "$problems" ]]; then
+  echo "error: the report is not self-contained; it references:" >&2
+  echo "$problems" >&2
   exit 1
 fi
 

@@ -17,6 +17,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
+# Rich sizes tables to the terminal; CLI tests read the output, so give them a wide, fixed one
+# (CI has no terminal and would otherwise truncate cells at 80 columns).
+os.environ["COLUMNS"] = "200"
+os.environ.setdefault("VALUESIM_NO_PROGRESS", "1")
+# No test writes to the user's real cache (tests that need a cache set their own directory).
+os.environ["VALUESIM_CACHE_DIR"] = tempfile.mkdtemp(prefix="valuesim-test-cache-")
+
 from collections.abc import Callable, Sequence
 from pathlib import Path
 

@@ -168,8 +168,12 @@ def test_constant_scores_give_a_degenerate_ci() -> None:
 def test_history_sweep_conditions() -> None:
     items = []
     for r in range(6):
-        items.append({"respondent": f"p{r}", "question": "Q46", "fold": 0, "condition": "h=0", "prediction": 1, "truth": 2})
-        items.append({"respondent": f"p{r}", "question": "Q46", "fold": 0, "condition": "h=58", "prediction": 2, "truth": 2})
+        items.append(
+            {"respondent": f"p{r}", "question": "Q46", "fold": 0, "condition": "h=0", "prediction": 1, "truth": 2}
+        )
+        items.append(
+            {"respondent": f"p{r}", "question": "Q46", "fold": 0, "condition": "h=58", "prediction": 2, "truth": 2}
+        )
     m = summarize(pd.DataFrame(items), CB, n_boot=50)
     assert m["by_condition"]["h=0"]["top1"]["mean"] == 0.0
     assert m["by_condition"]["h=58"]["top1"]["mean"] == 1.0

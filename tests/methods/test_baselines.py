@@ -191,9 +191,12 @@ def test_supervised_models_are_shared_within_a_history_set() -> None:
     m.predict(Task(person("a", "DEU", a), ("Q46", "Q5")))
     m.predict(Task(person("b", "PER", {q: 3 for q in HISTORY}), ("Q46", "Q5")))
     assert len(m._models) == 2  # type: ignore[attr-defined]
-    # a different history set -> new models; without Q1 the rule cannot be used
+    # a different history set -> models for every item outside it (13 items, 2 known): 11 more
     m.predict(Task(person("c", "DEU", {"Q2": 1, "Q3": 1}), ("Q46",)))
-    assert len(m._models) == 3  # type: ignore[attr-defined]
+    assert len(m._models) == 2 + 11  # type: ignore[attr-defined]
+    lazy = fitted("supervised", rule_data(), n_estimators=5, n_jobs=1, train_all_targets=False)
+    lazy.predict(Task(person("c", "DEU", {"Q2": 1, "Q3": 1}), ("Q46",)))
+    assert len(lazy._models) == 1  # type: ignore[attr-defined]
     copy = pickle.loads(pickle.dumps(m))  # executors may ship a fitted method to workers
     assert copy.predict(Task(person("a", "DEU", a), ("Q46",)))[0].prediction == 1
 
@@ -211,9 +214,12 @@ def test_supervised_random_subset_mode_for_history_sweeps() -> None:
 @pytest.mark.parametrize("name", BASELINES)
 def test_no_baseline_reads_the_target_answer(name: str) -> None:
     data = rule_data(300)
-    m = fitted(name, data, **({"n_estimators": 5} if name == "supervised" else {}), **(
-        {"min_overlap": 3, "k": 5} if name == "knn" else {}
-    ))
+    m = fitted(
+        name,
+        data,
+        **({"n_estimators": 5} if name == "supervised" else {}),
+        **({"min_overlap": 3, "k": 5} if name == "knn" else {}),
+    )
     base = {q: int(v) for q, v in zip(HISTORY, [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4], strict=True)}
     base |= {"Q260": 2, "Q262": 33}
     targets = ("Q46", "Q5", "Q6")

@@ -55,13 +55,14 @@ def _protocol(**kw: object) -> RunConfig:
 
 @pytest.fixture(scope="session")
 def report_runs(small_survey: SurveyData, session_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """name -> run directory: majority, knn, valuesim (mock), knn-sweep, majority-seed7."""
+    """name -> run directory: majority, knn, valuesim (mock), knn-sweep, majority-sweep, majority-seed7."""
     root = tmp_path_factory.mktemp("runs")
     specs = {
         "majority": ("majority", {}, {}),
         "knn": ("knn", {}, {}),
         "valuesim": ("valuesim", {"model": "mock"}, {}),
         "knn-sweep": ("knn", {}, {"history_sweep": True}),
+        "majority-sweep": ("majority", {}, {"history_sweep": True}),
         "majority-seed7": ("majority", {}, {"seed": 7}),
     }
     out = {}

@@ -26,7 +26,7 @@ def _external_refs(html: str) -> list[str]:
 @pytest.fixture(scope="module")
 def built(report_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("report")
-    dirs = [report_runs[n] for n in ("valuesim", "majority", "knn", "knn-sweep", "majority-seed7")]
+    dirs = [report_runs[n] for n in ("valuesim", "majority", "knn", "knn-sweep", "majority-sweep", "majority-seed7")]
     paths = build_report(dirs, out, reference="valuesim", title="Test report")
     return paths, paths.html.read_text("utf-8"), paths.markdown.read_text("utf-8")
 
@@ -44,7 +44,7 @@ def test_html_is_self_contained_and_labelled_synthetic(built) -> None:  # type: 
 
 def test_comparison_table_holds_every_run_with_cis(built, report_runs) -> None:  # type: ignore[no-untyped-def]
     _, html, md = built
-    for name in ("valuesim", "majority", "knn", "knn-sweep", "majority-seed7"):
+    for name in ("valuesim", "majority", "knn", "knn-sweep", "majority-sweep", "majority-seed7"):
         assert f"<td class=\"l \">{name}" in html or f">{name} (reference)" in html
     metrics = json.loads((report_runs["knn"] / "metrics.json").read_text())
     top1 = metrics["top1"]
@@ -64,6 +64,7 @@ def test_paired_tests_against_reference_and_other_split_not_tested(built, report
     assert tested == {"majority", "knn"}  # same split as the reference
     assert "Not tested: majority-seed7 (made on a different split" in section
     assert "Not tested: knn-sweep (made on a different split" in section
+    assert "Not tested: majority-sweep (made on a different split" in section
     # the numbers are bench.stats.paired_comparison's (knn minus valuesim)
     knn, ref = (open_run(report_runs[n]).predictions() for n in ("knn", "valuesim"))
     res = paired_comparison(knn, ref, "top1", seed=0, n_perm=5000)
@@ -79,6 +80,11 @@ def test_history_curve_present_for_the_sweep(built) -> None:  # type: ignore[no-
     assert (paths.out_dir / "figures" / "history_curve.png").stat().st_size > 1000
     for h in (0, 8, 16):
         assert f"| h={h} " in md or f"h={h} |" in md
+    # two sweeps on one split: paired differences at each history size
+    section = md.split("## Accuracy against history size", 1)[1].split("\n## ", 1)[0]
+    assert "Paired top-1 difference to knn-sweep at each history size" in section
+    row = next(line for line in section.splitlines() if line.startswith("| majority-sweep |"))
+    assert row.count("p=") == 3
 
 
 def test_markdown_and_figures_written(built) -> None:  # type: ignore[no-untyped-def]

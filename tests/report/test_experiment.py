@@ -132,8 +132,9 @@ def test_demo_with_mock_writes_a_synthetic_report(tmp_path: Path) -> None:
     assert "SYNTHETIC" in result.output
     text = html.read_text("utf-8")
     assert "[SYNTHETIC] ValueSim demo" in text
-    for name in ("majority", "country-majority", "knn", "valuesim"):
+    for name in ("majority", "country-majority", "demographic-majority", "knn", "supervised", "valuesim"):
         assert (tmp_path / "demo" / "runs" / name / "metrics.json").exists()
+    assert "Everything in it is SYNTHETIC" in result.stdout
 
 
 def test_demo_falls_back_to_mock_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,3 +146,14 @@ def test_demo_falls_back_to_mock_with_a_note(monkeypatch: pytest.MonkeyPatch) ->
     assert spec == "mock"
     assert note is not None and "not installed" in note and "mock" in note and "pip install x" in note
     assert demo_module.resolve_demo_model("openai:x") == ("openai:x", None)
+
+
+def test_report_covers_runs_of_earlier_invocations(tmp_path: Path) -> None:
+    data = generate_synthetic(n=60, seed=2)
+    specs = (RunSpec("majority", "majority", "main table", "m"), RunSpec("knn", "knn", "main table", "k"))
+    first = run_experiment(data, tmp_path, specs=specs, quick=True, only=["majority"], progress=False, command="t")
+    assert [o.spec.name for o in first.outcomes] == ["majority"]
+    second = run_experiment(data, tmp_path, specs=specs, quick=True, only=["knn"], progress=False, command="t")
+    assert [o.spec.name for o in second.outcomes] == ["knn"]
+    md = (second.report_markdown or Path()).read_text("utf-8")
+    assert "| majority (reference) (main table) |" in md and "| knn (main table) |" in md

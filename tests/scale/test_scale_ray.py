@@ -75,10 +75,10 @@ def test_ray_gives_the_same_predictions_as_in_process(ray_session, data, tmp_pat
     # the workers did every LLM call; the driver's copy of the method did none
     assert executor.last_run["usage"]["llm_calls"] == local.usage["llm_calls"] > 0
     assert remote.usage["llm_calls"] == 0
-    for name in ("top1", "nmae", "within1"):
-        m_local = json.loads((tmp_path / "local" / "metrics.json").read_text())[name]
-        m_ray = json.loads((tmp_path / "ray" / "metrics.json").read_text())[name]
-        assert m_ray == m_local
+    m_local = json.loads((tmp_path / "local" / "metrics.json").read_text())
+    m_ray = json.loads((tmp_path / "ray" / "metrics.json").read_text())
+    for name in ("top1", "nmae", "within1", "llm_calls", "prompt_tokens", "n_predictions"):
+        assert m_ray[name] == m_local[name], name
 
 
 def test_killed_worker_loses_nothing_and_duplicates_nothing(ray_session, data, tmp_path):

@@ -192,15 +192,15 @@ def summarize(
         out[m]["n"] = int(s[m].notna().sum())
 
     out["by_section"] = ctx.breakdown("section")
-    for sec_id, entry in out["by_section"].items():
-        entry["title"] = codebook.sections[sec_id].title if sec_id in codebook.sections else sec_id
+    for sec_id, sec_entry in out["by_section"].items():
+        sec_entry["title"] = codebook.sections[sec_id].title if sec_id in codebook.sections else sec_id
     out["by_country"] = ctx.breakdown("country") if (s["country"] != "").any() else {}
     out["by_kind"] = ctx.breakdown("kind")
     out["by_question"] = ctx.breakdown("question")
-    for qid, entry in out["by_question"].items():
+    for qid, q_entry in out["by_question"].items():
         q = codebook.get(qid)
-        entry["kind"] = q.kind.value
-        entry["section"] = q.section
+        q_entry["kind"] = q.kind.value
+        q_entry["section"] = q.section
     out["by_condition"] = {}
     for cond, sub_idx in s.groupby("condition", sort=True).indices.items():
         sub = _Ctx(s=s.iloc[sub_idx], r_idx=r_idx[sub_idx], n_r=len(resp_ids), weights=weights, level=level)
@@ -304,7 +304,9 @@ def distribution(scored: pd.DataFrame, codebook: Codebook) -> dict[str, Any]:
             grid = np.arange(k) / max(k - 1, 1)
             entry["distance"] = float(wasserstein_distance(grid, grid, pred_counts, true_counts))
         else:
-            entry["distance"] = float(0.5 * np.abs(pred_counts / pred_counts.sum() - true_counts / true_counts.sum()).sum())
+            entry["distance"] = float(
+                0.5 * np.abs(pred_counts / pred_counts.sum() - true_counts / true_counts.sum()).sum()
+            )
         by_q[str(qid)] = entry
 
     def mean_of(measure: str | None) -> float:

@@ -57,6 +57,15 @@ class ProtocolWarning(UserWarning):
     """Something about the protocol the user should know (fewer respondents, capped sizes...)."""
 
 
+def settings_error(what: str, e: ValidationError) -> ConfigError:
+    """A pydantic validation failure as a user-facing :class:`ConfigError`."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg'].removeprefix('Value error, ')}"
+        for err in e.errors()
+    )
+    return ConfigError(f"Invalid {what}: {problems}", "See `valuesim bench --help` for the allowed values.")
+
+
 class ProtocolConfig(BaseModel):
     """Everything that defines a split. Method and runner settings live elsewhere."""
 
@@ -116,13 +125,7 @@ class ProtocolConfig(BaseModel):
         try:
             return cls(**kwargs)
         except ValidationError as e:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors()
-            )
-            raise ConfigError(
-                f"Invalid benchmark protocol: {problems}",
-                "See `valuesim bench --help` for the allowed values.",
-            ) from None
+            raise settings_error("benchmark protocol", e) from None
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.model_dump_json())

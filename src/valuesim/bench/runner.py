@@ -45,6 +45,7 @@ from valuesim.bench.protocol import (
     Split,
     Unit,
     build_units,
+    settings_error,
     valid_counts,
 )
 from valuesim.errors import ConfigError, ValueSimError
@@ -112,8 +113,7 @@ class RunConfig(BaseModel):
         try:
             return cls(**kwargs)
         except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
-            raise ConfigError(f"Invalid benchmark settings: {problems}", "See `valuesim bench --help`.") from None
+            raise settings_error("benchmark settings", e) from None
 
 
 # --------------------------------------------------------------------------- work items
@@ -605,12 +605,15 @@ def run_benchmark(
     train_data: SurveyData | None = None,
     executor: Executor | None = None,
     progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Evaluate *method* on *data* under the protocol of *cfg*, writing into *out_dir*.
 
     Re-running with the same arguments resumes: finished units are not recomputed. Returns
-    the metrics (also in ``out_dir/metrics.json``) once every unit is done.
+    the metrics (also in ``out_dir/metrics.json``) once every unit is done. *log* receives
+    one-line status messages (the CLI prints them).
     """
+    say = log or (lambda _msg: None)
     t_start = time.perf_counter()
     started = _now()
     if cfg is None:
@@ -643,6 +646,11 @@ def run_benchmark(
     if state.needs_rewrite:
         rundir.write_rows_atomic(pred_path, rundir.sort_rows(state.rows, split))
     pending = [u for u in split.units if u.key not in state.finished]
+    say(
+        f"{len(split.respondents)} respondents, {len(split.units):,} units, {split.n_targets:,} targets"
+        + (f"; resuming: {len(state.finished):,} units already done" if state.finished else "")
+        + (f" ({state.dropped_rows + state.dropped_lines} partial rows dropped)" if state.needs_rewrite else "")
+    )
 
     train_info: dict[str, Any] = {"source": "given" if train_data is not None else "outside-sample"}
     if not pending and previous:  # nothing to fit this time: keep what the last fit recorded
@@ -672,6 +680,7 @@ def run_benchmark(
             t0 = time.perf_counter()
             train = train_data if train_data is not None else training_data(data, split, cfg)
             train_info.update({"n_respondents": len(train), "fingerprint": train.fingerprint() if len(train) else None})
+            say(f"fitting {method.name} on {len(train):,} respondents outside the sample")
             method.fit(train)
             timings["fit_seconds"] = time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -679,6 +688,7 @@ def run_benchmark(
             timings["tasks_seconds"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             run = executor or run_units
+            say(f"predicting {len(items):,} units (concurrency {concurrency})")
             reported = run(FittedMethod(method), items, sink, concurrency=concurrency, progress=progress)
             executor_usage = _usage_counters(reported)
             timings["predict_seconds"] = time.perf_counter() - t0
@@ -714,6 +724,7 @@ def run_benchmark(
         )
     rows = rundir.sort_rows(final.rows, split)
     rundir.write_rows_atomic(pred_path, rows)
+    say("computing metrics")
     t0 = time.perf_counter()
     wall_total = sum(float(s.get("wall_seconds", 0.0)) for s in sessions)
     if any("usage" in s for s in sessions):

@@ -105,6 +105,10 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
+def _p(p: float) -> str:
+    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
+
+
 def _ci(entry: dict[str, Any]) -> str:
     lo, hi = (entry.get("ci95") or [None, None])[:2]
     return f"[{_fmt(lo)}, {_fmt(hi)}]"
@@ -240,7 +244,9 @@ def bench(
     shown: set[str] = set()
     try:
         with _warnings_to_console(shown):
-            result = run_benchmark(survey, m, cfg, out, progress=progress)
+            result = run_benchmark(
+                survey, m, cfg, out, progress=progress, log=lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False)
+            )
     except KeyboardInterrupt:
         err_console.print(
             f"[yellow]Interrupted.[/] Finished units are saved in {out}; re-run the same command to resume."
@@ -329,8 +335,8 @@ def compare(
             _fmt(r.mean_b),
             f"{r.diff:+.3f}",
             f"[{r.ci95[0]:+.3f}, {r.ci95[1]:+.3f}]",
-            f"{r.p_permutation:.4f}",
-            f"{r.p_sign:.4f}",
+            _p(r.p_permutation),
+            _p(r.p_sign),
             f"{r.respondents_a_better}/{r.respondents_b_better}",
         )
     console.print(table)

@@ -67,6 +67,9 @@ def experiment_paper(
     only: list[str] | None = typer.Option(None, "--only", help="Run only these runs or groups (main, ablation, history)."),
     skip: list[str] | None = typer.Option(None, "--skip", help="Leave out these runs or groups."),
     list_runs: bool = typer.Option(False, "--list", help="List the experiment's runs and exit."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Delete and redo the selected runs (combine with --only to redo some)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
 ) -> None:
     """The ValueSim paper's main table, ablations and history curve as one resumable job, then the report.
@@ -90,7 +93,7 @@ def experiment_paper(
     )
     result = run_experiment(
         survey, out, model=model, base_url=base_url, quick=quick, respondents=respondents, seed=seed,
-        only=_split(only), skip=_split(skip), command=_command(), progress=progress,
+        only=_split(only), skip=_split(skip), command=_command(), progress=progress, overwrite=overwrite,
         on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
     )
     _finish(result)
@@ -102,6 +105,7 @@ def demo(
         None, "--model", help="Model spec (default: the embedded local model, or mock when it is not installed)."
     ),
     respondents: int = typer.Option(3, "--respondents", "-n", help="Respondents to evaluate."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete the demo's earlier runs in --out and redo them."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
 ) -> None:
     """Try ValueSim in a few minutes: synthetic respondents, baselines and the ValueSim method, a report.
@@ -111,6 +115,7 @@ def demo(
     from valuesim.report.demo import run_demo
 
     result = run_demo(out, model=model, respondents=respondents, progress=progress, command=_command(),
+                      overwrite=overwrite,
                       on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True))
     _finish(result.experiment, demo=True)
 
@@ -120,25 +125,25 @@ def _finish(result, demo: bool = False) -> None:  # type: ignore[no-untyped-def]
     console.print(f"{len(done)} of {len(result.outcomes)} runs complete in {result.wall_seconds:.0f} s.", highlight=False)
     for o in result.failed:
         err_console.print(f"[red]Failed:[/] {o.spec.name}: {o.error}" + (f"\n  Hint: {o.hint}" if o.hint else ""),
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
     if result.report_html is not None:
-        console.print(f"[bold]Report:[/] {result.report_html}", highlight=False)
-        console.print(f"        {result.report_markdown}", highlight=False)
+        console.print(f"[bold]Report:[/] {result.report_html}", highlight=False, soft_wrap=True)
+        console.print(f"        {result.report_markdown}", highlight=False, soft_wrap=True)
+        if demo:
+            console.print("Open the HTML file in a browser. Everything in it is SYNTHETIC: generated people, "
+                          "not survey results.", highlight=False, soft_wrap=True)
     if result.failed:
         err_console.print("Re-run the same command to retry the failed runs (finished work is kept).", highlight=False)
         raise typer.Exit(1)
 
 
 def _print_specs(specs) -> None:  # type: ignore[no-untyped-def]
-    from rich.table import Table
-
-    table = Table(title="Runs", title_justify="left")
-    for col in ("name", "group", "method", "options", "protocol", "description"):
-        table.add_column(col)
+    """One line per run: name, group, method, options, protocol overrides, description."""
+    width = max(len(s.name) for s in specs)
     for s in specs:
-        table.add_row(s.name, s.group, s.method, ", ".join(f"{k}={v}" for k, v in s.options.items()),
-                      ", ".join(f"{k}={v}" for k, v in s.protocol.items()), s.description)
-    console.print(table)
+        extra = [f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in {**s.options, **s.protocol}.items()]
+        console.print(f"{s.name:<{width}}  [{s.group}] {s.method}{' ' + ' '.join(extra) if extra else ''}"
+                      f" -- {s.description}", highlight=False, soft_wrap=True, markup=False)
 
 
 def load_data(data: str):  # type: ignore[no-untyped-def]

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -56,7 +56,9 @@ def _parse_options(model: type[_Options], method: str, options: Mapping[str, Any
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'option'}: {err['msg']}" for err in e.errors())
         allowed = ", ".join(f"{k}={f.default!r}" for k, f in model.model_fields.items())
-        raise ConfigError(f"Invalid option for method {method!r}: {problems}", f"Options (defaults): {allowed}.") from None
+        raise ConfigError(
+            f"Invalid option for method {method!r}: {problems}", f"Options (defaults): {allowed}."
+        ) from None
 
 
 # --------------------------------------------------------------------------- training data view
@@ -268,7 +270,9 @@ class _GroupMajority(_Baseline):
         if CELL in self.levels:
             sex = person.answers.get(SEX_ITEM)
             age = person.answers.get(AGE_ITEM)
-            keys[CELL] = self._cell(person.country, None if sex is None else float(sex), None if age is None else float(age))
+            keys[CELL] = self._cell(
+                person.country, None if sex is None else float(sex), None if age is None else float(age)
+            )
         return keys
 
     def predict(self, task: Task) -> list[Prediction]:
@@ -282,7 +286,9 @@ class _GroupMajority(_Baseline):
                 continue
             counts, level = found
             out.append(
-                _prediction(task, q, view.codes[q], smoothed(counts, self.opts.alpha), {"level": level, "n": int(counts.sum())})
+                _prediction(
+                    task, q, view.codes[q], smoothed(counts, self.opts.alpha), {"level": level, "n": int(counts.sum())}
+                )
             )
         return out
 
@@ -310,8 +316,10 @@ class DemographicMajorityBaseline(_GroupMajority):
 
 
 class KnnOptions(_Options):
-    k: int = Field(50, ge=1, description="neighbours voting on each target")
-    pool: Literal["country", "all"] = Field("country", description="search neighbours in the same country or everywhere")
+    k: int = Field(20, ge=1, description="neighbours voting on each target")
+    pool: Literal["country", "all"] = Field(
+        "country", description="search neighbours in the same country or everywhere"
+    )
     min_overlap: int = Field(10, ge=1, description="fewest co-answered history items for a neighbour to count")
     prior_weight: float = Field(1.0, ge=0.0, description="votes given to the country answer distribution")
     alpha: float = Field(0.5, ge=0.0, description="pseudo-count of the back-off distribution")
@@ -389,7 +397,7 @@ class KnnBaseline(_Baseline):
         tcols = [self._col.get(q, -1) for q in task.targets]
         known = [j for j in tcols if j >= 0]
         if len(rows) and known:
-            ranks = view.ranks[np.ix_(rows, known)]
+            ranks = view.ranks[np.ix_(rows, np.asarray(known, dtype=np.int64))]
             answered = ranks >= 0
             chosen = answered & (np.cumsum(answered, axis=0) <= self.opts.k)
             weight = np.clip(1.0 - dist, 1e-6, None)
@@ -400,7 +408,7 @@ class KnnBaseline(_Baseline):
                 continue
             k = len(view.codes[q])
             prior_p = smoothed(prior[0], self.opts.alpha)
-            votes = np.zeros(k)
+            votes: np.ndarray = np.zeros(k)
             n_voters = 0
             if len(rows):
                 t = known.index(j)
@@ -409,7 +417,7 @@ class KnnBaseline(_Baseline):
                 votes = np.bincount(ranks[sel, t], weights=weight[sel], minlength=k)[:k]
             total = votes.sum() + self.opts.prior_weight
             probs = (votes + self.opts.prior_weight * prior_p) / total if total > 0 else prior_p
-            meta = {"neighbours": n_voters, "nearest_distance": float(dist[0]) if len(dist) else None}
+            meta: dict[str, Any] = {"neighbours": n_voters, "nearest_distance": float(dist[0]) if len(dist) else None}
             if n_voters == 0:
                 meta["level"] = prior[1]
             out.append(_prediction(task, q, view.codes[q], probs, meta))
@@ -432,11 +440,18 @@ class SupervisedOptions(_Options):
         "random subsets (for history sweeps); auto: exact for k-fold tasks, random-subset otherwise",
     )
     n_jobs: int = Field(2, ge=1, description="models trained at once (each LightGBM model uses one thread)")
+    train_all_targets: bool = Field(
+        True,
+        description="when a history set is first seen, train the models of every item outside it at once "
+        "(in a benchmark those are the fold's targets), instead of only the task's targets",
+    )
     seed: int = 0
     alpha: float = Field(0.5, ge=0.0, description="pseudo-count for the fallback distribution")
 
 
-@register("supervised", "One LightGBM classifier per target on history + profile + country, trained outside the sample.")
+@register(
+    "supervised", "One LightGBM classifier per target on history + profile + country, trained outside the sample."
+)
 class SupervisedBaseline(_Baseline):
     """Per-target gradient boosting on the respondent's known answers.
 
@@ -500,9 +515,11 @@ class SupervisedBaseline(_Baseline):
         random-subset: features = every other item, key = (target, h).
         """
         tag = "exact:" + hashlib.sha1(",".join(hist).encode()).hexdigest() if mode == "exact" else f"subset:{h}"
-        keys = {q: (q, tag) for q in targets}
         with self.lock:
-            todo = [q for q in targets if keys[q] not in self._models]
+            todo = [q for q in targets if (q, tag) not in self._models]
+            if todo and self.opts.train_all_targets:  # every item outside the history may be asked next
+                skip = set(hist) | set(todo)
+                todo += [q for q in self.view.targets if q not in skip and (q, tag) not in self._models]
             if todo:
                 jobs = [(q, *self._model_features(q, mode, hist, h)) for q in todo]
                 if self.opts.n_jobs > 1 and len(jobs) > 1:
@@ -511,10 +528,12 @@ class SupervisedBaseline(_Baseline):
                 else:
                     fitted = [self._train(*job) for job in jobs]
                 for q, model in zip(todo, fitted, strict=True):
-                    self._models[keys[q]] = model
-            return {q: self._models[keys[q]] for q in targets}
+                    self._models[(q, tag)] = model
+            return {q: self._models[(q, tag)] for q in targets}
 
-    def _model_features(self, target: str, mode: str, hist: tuple[str, ...], h: int) -> tuple[tuple[str, ...], int | None]:
+    def _model_features(
+        self, target: str, mode: str, hist: tuple[str, ...], h: int
+    ) -> tuple[tuple[str, ...], int | None]:
         """(feature items, random-subset size or None) of the model for *target*."""
         if mode == "exact":
             return tuple(q for q in (*hist, *self._profile) if q != target), None
@@ -531,7 +550,7 @@ class SupervisedBaseline(_Baseline):
         y = y_all[rows].astype(np.int64)
         classes = np.unique(y)
         cols = self._columns(feats)
-        x = self._x[np.ix_(rows, cols)]
+        x = self._x[np.ix_(rows, np.asarray(cols, dtype=np.int64))]
         if keep_h is not None:
             n_sub = len(feats) - len(self._profile)
             rng = np.random.default_rng([self.opts.seed, int(target[1:]), keep_h])

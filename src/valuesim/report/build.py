@@ -222,16 +222,16 @@ def _paired_section(c: _Ctx) -> Section | None:
         row = [Cell(run)]
         n_resp = n_pred = None
         for m in METRICS:
-            pr = entries.get(m)
-            if pr is None or pr.diff is None:
-                row += [Cell("-", "muted", pr.note if pr else ""), Cell("-")]
+            e = entries.get(m)
+            if e is None or e.diff is None:
+                row += [Cell("-", "muted", e.note if e else ""), Cell("-")]
                 continue
-            mark = {"run": "better", "reference": "worse"}.get(pr.better or "", "")
-            row += [Cell(f"{pr.diff:+.3f}", mark, _ci_text(pr.lo, pr.hi, signed=True)),
-                    Cell(tables.fmt_p(pr.p_permutation), sub=f"sign {tables.fmt_p(pr.p_sign)}")]
-            n_resp = pr.n_respondents
+            mark = {"run": "better", "reference": "worse"}.get(e.better or "", "")
+            row += [Cell(f"{e.diff:+.3f}", mark, _ci_text(e.lo, e.hi, signed=True)),
+                    Cell(tables.fmt_p(e.p_permutation), sub=f"sign {tables.fmt_p(e.p_sign)}")]
+            n_resp = e.n_respondents
             if m == "top1":
-                n_pred = pr.n_predictions
+                n_pred = e.n_predictions
         row += [Cell(tables.fmt(n_resp)), Cell(tables.fmt(n_pred))]
         rows.append(row)
     if rows:
@@ -264,6 +264,29 @@ def _history_section(c: _Ctx) -> Section | None:
     sec.blocks.append(_figure("history_curve", "Top-1 against history size",
                               plots.history_curve_figure(long, metric_label="top-1 accuracy", synthetic=c.synthetic,
                                                          colors=c.colors)))
+    sweeps = [r for r in c.runs if r.is_sweep]
+    ref = next((r for r in sweeps if r.method == c.reference.method), sweeps[0] if sweeps else None)
+    if ref is not None:
+        paired = tables.paired_by_condition(sweeps, ref, c.codebook, seed=c.opts.seed, n_perm=c.opts.n_perm)
+        if not paired.empty:
+            hs = sorted(paired["h"].unique())
+            rows = []
+            for run, sub in paired.groupby("run", sort=False):
+                by_h = sub.set_index("h")
+                cells = [Cell(str(run))]
+                for h in hs:
+                    if h not in by_h.index:
+                        cells.append(Cell("-"))
+                        continue
+                    e = by_h.loc[h]
+                    sig = e["p_permutation"] < 0.05 and not (e["lo"] <= 0 <= e["hi"])
+                    cells.append(Cell(f"{e['diff']:+.3f}", ("better" if e["diff"] > 0 else "worse") if sig else "",
+                                      f"{_ci_text(e['lo'], e['hi'], signed=True)} p={tables.fmt_p(e['p_permutation'])}"))
+                rows.append(cells)
+            sec.blocks.append(Table(["Run"] + [f"h={h}" for h in hs], rows, align=["l"] + ["r"] * len(hs),
+                                    caption=f"Paired top-1 difference to {ref.name} at each history size (same "
+                                    "split), 95% paired bootstrap CI and permutation p-value below; bold / italic: "
+                                    "significantly better / worse."))
     for metric in METRICS:
         wide = tables.history_wide(tables.history_long(c.runs, metric))
         sec.blocks.append(

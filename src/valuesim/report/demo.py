@@ -24,7 +24,10 @@ DEMO_SEED = 0
 DEMO_RUNS: tuple[RunSpec, ...] = (
     RunSpec("majority", "majority", "baseline", "most common answer overall"),
     RunSpec("country-majority", "country-majority", "baseline", "most common answer in the person's country"),
+    RunSpec("demographic-majority", "demographic-majority", "baseline",
+            "most common answer among people of the same country, sex and age band"),
     RunSpec("knn", "knn", "baseline", "nearest respondents by agreement on the history answers"),
+    RunSpec("supervised", "supervised", "baseline", "one classifier per question on history + profile"),
     RunSpec("valuesim", "valuesim", "ValueSim", "backstory + cognitive/affective/behavioral modules"),
 )
 
@@ -65,6 +68,7 @@ def run_demo(
     model: str | None = None,
     respondents: int = 3,
     progress: bool = True,
+    overwrite: bool = False,
     command: str | None = None,
     on_event: Callable[[str], None] | None = None,
 ) -> DemoResult:
@@ -82,7 +86,7 @@ def run_demo(
         f"{sizes.respondents} of them on {sizes.n_questions} questions in {sizes.folds} folds with model {spec!r}."
     )
     result = run_experiment(
-        data, out_dir, model=spec, specs=DEMO_RUNS, sizes=sizes, command=command, progress=progress,
+        data, out_dir, model=spec, specs=DEMO_RUNS, sizes=sizes, command=command, progress=progress, overwrite=overwrite,
         title="ValueSim demo", figure_runs=None, on_event=say,
     )
     return DemoResult(result, spec, note)

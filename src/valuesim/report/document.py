@@ -109,8 +109,10 @@ def to_markdown(doc: Document, figure_dir: str = "figures") -> str:
     lines = [f"# {doc.title}", "", doc.subtitle, ""]
     if doc.synthetic:
         lines += [
-            "> **SYNTHETIC DATA.** Every number in this report comes from generated respondents, "
-            "not from survey data. Use it to check the pipeline, never as a finding.",
+            (
+                "> **SYNTHETIC DATA.** Every number in this report comes from generated respondents, "
+                "not from survey data. Use it to check the pipeline, never as a finding."
+            ),
             "",
         ]
     for w in doc.warnings:

@@ -197,15 +197,11 @@ def select_specs(
     return out
 
 
-def _uses_llm(method: str) -> bool:
-    from valuesim.methods import base
+def _uses_llm(method: str, codebook: Codebook) -> bool:
+    """Whether a registered method uses a language model (building one loads no model)."""
+    from valuesim.methods.base import get_method
 
-    base.list_methods()
-    entry = base._REGISTRY.get(method)  # noqa: SLF001 - read-only look-up
-    if entry is None:
-        raise ConfigError(f"The experiment uses method {method!r}, which is not installed.",
-                          "See `valuesim bench --list-methods`.")
-    return bool(entry[0].uses_llm)
+    return bool(get_method(method, codebook).uses_llm)
 
 
 def run_experiment(
@@ -224,6 +220,7 @@ def run_experiment(
     command: str | None = None,
     progress: bool = True,
     report: bool = True,
+    overwrite: bool = False,
     title: str | None = None,
     figure_runs: Sequence[str] | None = FIGURE_RUNS,
     on_event: Callable[[str], None] | None = None,
@@ -233,7 +230,7 @@ def run_experiment(
     A run that fails with a user-fixable error (e.g. the model server is down) is recorded
     and the others go on; the report covers every run that has finished units. Re-running
     the same call resumes. ``sizes`` overrides the sizes implied by ``quick`` /
-    ``respondents`` / ``seed``; ``figure_runs`` names the runs drawn in the report's
+    ``respondents`` / ``seed``; ``overwrite`` deletes and redoes the selected runs; ``figure_runs`` names the runs drawn in the report's
     per-topic / per-country / error figures (None: the report's default choice).
     """
     from valuesim.bench.protocol import ProtocolConfig
@@ -258,7 +255,7 @@ def run_experiment(
 
     outcomes: list[RunOutcome] = []
     for i, spec in enumerate(chosen, 1):
-        llm = _uses_llm(spec.method)
+        llm = _uses_llm(spec.method, work.codebook)
         options: dict[str, Any] = dict(spec.options)
         if llm:
             options["model"] = model
@@ -268,7 +265,7 @@ def run_experiment(
             n_respondents=sizes.respondents, seed=sizes.seed, min_valid=sizes.min_valid, folds=sizes.folds,
             history_sizes=sizes.history_sizes, **dict(spec.protocol),
         )
-        cfg = RunConfig.create(protocol=protocol, train_max=sizes.train_max, command=command)
+        cfg = RunConfig.create(protocol=protocol, train_max=sizes.train_max, command=command, overwrite=overwrite)
         say(f"[{i}/{len(chosen)}] {spec.name} ({spec.group}): {spec.description}")
         t0 = time.perf_counter()
         try:
@@ -290,7 +287,8 @@ def run_experiment(
     if report:
         from valuesim.report.build import build_report
 
-        ready = [out / RUNS_DIR / s.name for s in chosen if has_results(out / RUNS_DIR / s.name)]
+        # every run of the experiment with results, also those of earlier --only invocations
+        ready = [out / RUNS_DIR / s.name for s in specs if has_results(out / RUNS_DIR / s.name)]
         if ready:
             names = [p.name for p in ready]
             paths = build_report(
@@ -298,7 +296,7 @@ def run_experiment(
                 reference=REFERENCE if REFERENCE in names else names[0],
                 title=title or ("ValueSim paper experiments" + (" (quick)" if quick else "")),
                 figure_runs=tuple(n for n in (figure_runs or ()) if n in names) or None,
-                groups={s.name: s.group for s in chosen},
+                groups={s.name: s.group for s in specs},
             )
             html, md = paths.html, paths.markdown
         else:

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 SYNTHETIC_STAMP = "SYNTHETIC DATA - not survey results"
 
-_STYLE = {
+_STYLE: Any = {
     "figure.dpi": 100,
     "savefig.dpi": 110,
     "font.size": 9.5,

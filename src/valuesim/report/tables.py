@@ -139,6 +139,29 @@ def paired_table(
     return out
 
 
+def paired_by_condition(
+    runs: Sequence[RunData], reference: RunData, codebook: Codebook, metric: str = "top1", *, seed: int = 0,
+    n_perm: int = 5000,
+) -> pd.DataFrame:
+    """History sweeps: every other sweep run on the reference's split minus the reference,
+    separately at each history size. Columns: run, h, diff, lo, hi, p_permutation."""
+    rows = []
+    ref = reference.predictions
+    for r in runs:
+        if r is reference or not r.is_sweep or r.split_hash != reference.split_hash or not (r.complete and reference.complete):
+            continue
+        for h in r.history_sizes:
+            cond = f"h={h}"
+            try:
+                res = paired_comparison(r.predictions[r.predictions["condition"] == cond], ref[ref["condition"] == cond],
+                                        metric, codebook=codebook, seed=seed, n_perm=n_perm)
+            except ValueSimError:
+                continue
+            rows.append({"run": r.name, "h": h, "diff": res.diff, "lo": res.ci95[0], "hi": res.ci95[1],
+                         "p_permutation": res.p_permutation})
+    return pd.DataFrame(rows, columns=["run", "h", "diff", "lo", "hi", "p_permutation"])
+
+
 # --------------------------------------------------------------------------- breakdowns
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from valuesim.bench.runner import MethodFactory, Sink, WorkItem, run_units_async
+from valuesim.bench.runner import MethodFactory, Sink, WorkItem, method_usage, run_units_async
 from valuesim.errors import ConfigError, ValueSimError
 from valuesim.methods.base import Method
 from valuesim.scale.shards import Shard, UnitKey, auto_shard_size, make_shards
@@ -175,9 +175,7 @@ class _QueueSink:
 
 
 def _usage_now(method: Method) -> dict[str, float]:
-    from valuesim.bench.runner import _usage_of
-
-    return dict(_usage_of(method) or {})
+    return dict(method_usage(method) or {})
 
 
 def _worker_method(token: str, factory_box: list[Any]) -> Method:
@@ -370,6 +368,12 @@ class RayExecutor:
                         cause = getattr(e, "cause", None)
                         if isinstance(cause, ValueSimError):  # user-fixable: message + hint, no traceback
                             raise cause from None
+                        if isinstance(cause, ImportError):
+                            raise ConfigError(
+                                f"A Ray worker cannot import what the method needs: {cause}",
+                                "Install the same valuesim and packages on every node (pip install "
+                                '"valuesim[dist]"); `valuesim scale check --ray-address ...` shows each node.',
+                            ) from None
                         raise  # a bug: keep the worker's traceback
                     except RuntimeEnvSetupError as e:
                         raise ConfigError(f"Ray could not set up the workers' environment: {e}", INSTALL_HINT) from None
