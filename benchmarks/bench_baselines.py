@@ -4,7 +4,9 @@ For each sample size it runs every baseline on the same split (``run_benchmark``
 default protocol: 5-fold cross-validation over the substantive questions, seeded sample)
 and prints top-1 / nMAE / within-1 with 95% bootstrap CIs, the Wasserstein distance of the
 answer distributions, log-loss, and the wall time of each method (fit + predict + metrics,
-data loading excluded) with the total per sample size.
+data loading excluded) with the total per sample size. ``cpu s`` is the CPU time of all
+threads of the process and ``load`` the 1-minute load average when the method finished: on
+a shared machine, wall time mostly measures the other jobs.
 
 Usage (results go to --out-root, outside the repository: predictions derive from WVS data)::
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,9 +48,9 @@ def run_one(data: Any, name: str, n: int, args: argparse.Namespace) -> dict[str,
     )
     out = Path(args.out_root) / f"n{n}" / name
     method = get_method(name, data.codebook)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = run_benchmark(data, method, cfg, out, progress=False)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     m = result.metrics or {}
     manifest = json.loads((out / "manifest.json").read_text())
     return {
@@ -63,14 +66,16 @@ def run_one(data: Any, name: str, n: int, args: argparse.Namespace) -> dict[str,
         "fit_seconds": manifest.get("timings", {}).get("fit_seconds"),
         "predict_seconds": manifest.get("timings", {}).get("predict_seconds"),
         "wall_seconds": wall,
+        "cpu_seconds": cpu,  # all threads of this process
+        "load_average": os.getloadavg()[0],
         "out": str(out),
     }
 
 
-def print_table(rows: list[dict[str, Any]], n: int, total: float) -> None:
+def print_table(rows: list[dict[str, Any]], n: int, total: float, cpu: float) -> None:
     head = (
         f"{'method':<22}{'top-1 [95% CI]':<26}{'nMAE [95% CI]':<26}{'within-1 [95% CI]':<26}"
-        f"{'W1':>7}{'logloss':>9}{'fit s':>8}{'pred s':>8}{'wall s':>8}"
+        f"{'W1':>7}{'logloss':>9}{'fit s':>8}{'pred s':>8}{'wall s':>8}{'cpu s':>8}{'load':>6}"
     )
     print(f"\n{n} respondents, {rows[0]['n_predictions'] if rows else 0} predictions per method")
     print(head)
@@ -80,8 +85,9 @@ def print_table(rows: list[dict[str, Any]], n: int, total: float) -> None:
             f"{r['method']:<22}{fmt_ci(r['top1']):<26}{fmt_ci(r['nmae']):<26}{fmt_ci(r['within1']):<26}"
             f"{r['wasserstein_mean']:>7.3f}{r['log_loss']:>9.3f}{r['fit_seconds'] or 0:>8.1f}"
             f"{r['predict_seconds'] or 0:>8.1f}{r['wall_seconds']:>8.1f}"
+            f"{r['cpu_seconds']:>8.1f}{r['load_average']:>6.1f}"
         )
-    print(f"total wall time for {len(rows)} methods: {total:.1f} s")
+    print(f"total for {len(rows)} methods: wall {total:.1f} s, cpu {cpu:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     all_rows = []
     for n in [int(x) for x in args.respondents.split(",") if x.strip()]:
         rows = []
-        t_n = time.perf_counter()
+        t_n, c_n = time.perf_counter(), time.process_time()
         for name in [m.strip() for m in args.methods.split(",") if m.strip()]:
             row = run_one(data, name, n, args)
             print(f"  {name}: {row['wall_seconds']:.1f} s", flush=True)
             rows.append(row)
-        print_table(rows, n, time.perf_counter() - t_n)
+        print_table(rows, n, time.perf_counter() - t_n, time.process_time() - c_n)
         all_rows.extend(rows)
     summary = Path(args.out_root) / "summary.json"
     summary.parent.mkdir(parents=True, exist_ok=True)

@@ -3,19 +3,16 @@
 #
 #   scripts/check_report_html.sh REPORT.html [SCREENSHOT.png] [HEIGHT]
 #
-# Needs the Debian package `chromium` (apt-get install -y chromium). Network access is
-# disabled for the page (an unreachable proxy), so a report that still depends on an
-# external asset renders with holes -- and the script also fails when the HTML references
-# any http(s) resource at all. Prints the screenshot path; look at it.
+# First fails (exit 1) when the HTML references anything outside itself: a src that is
+# not a data: URI, a <link>, a <script src>, a CSS url(). Then renders the page with
+# network access disabled (an unreachable proxy) in headless Chromium -- Debian package
+# `chromium` (apt-get install -y chromium) -- and prints the screenshot's path. Look at it.
 set -euo pipefail
 
 html=${1:?usage: $0 REPORT.html [SCREENSHOT.png] [HEIGHT]}
 shot=${2:-${html%.html}.png}
 height=${3:-3000}
 [[ -f "$html" ]] || { echo "error: no file $html" >&2; exit 2; }
-
-browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-[[ -n "$browser" ]] || { echo "error: chromium not found (apt-get install -y chromium)" >&2; exit 2; }
 
 # 1. self-contained: every src is a data: URI; no <link>, no <script src>, no CSS url() but data:
 problems=$( { grep -Eo '\bsrc="[^"]*"' "$html" | grep -v '^src="data:' || true
@@ -29,11 +26,15 @@ if [[ -n "$problems" ]]; then
 fi
 
 # 2. render offline
+browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+[[ -n "$browser" ]] || { echo "error: chromium not found (apt-get install -y chromium)" >&2; exit 2; }
+
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 abs_html=$(cd "$(dirname "$html")" && pwd)/$(basename "$html")
 mkdir -p "$(dirname "$shot")"
 abs_shot=$(cd "$(dirname "$shot")" && pwd)/$(basename "$shot")
+rm -f "$abs_shot"
 timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
   --disable-component-update --disable-sync --no-first-run --disable-extensions \
   --proxy-server=127.0.0.1:9 --user-data-dir="$profile" --hide-scrollbars \

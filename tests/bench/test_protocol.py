@@ -210,3 +210,31 @@ def test_no_warning_for_a_plain_run(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ProtocolWarning)
         build_units(data, ProtocolConfig(n_respondents=10))
+
+
+def test_max_targets_and_only_folds_subset_the_work_identically(synthetic_data) -> None:
+    from valuesim.bench.protocol import ProtocolConfig, build_units
+
+    full = build_units(synthetic_data, ProtocolConfig(n_respondents=6, seed=3, min_valid=50))
+    cfg = ProtocolConfig(n_respondents=6, seed=3, min_valid=50, max_targets=5, only_folds=(1,))
+    small = build_units(synthetic_data, cfg)
+    again = build_units(synthetic_data, cfg)
+    assert [u.targets for u in small.units] == [u.targets for u in again.units]  # seeded
+    assert small.respondents == full.respondents
+    assert {u.fold for u in small.units} == {1}
+    by_key = {(u.respondent, u.fold): u for u in full.units}
+    for u in small.units:
+        ref = by_key[(u.respondent, u.fold)]
+        assert len(u.targets) == min(5, len(ref.targets))
+        assert set(u.targets) <= set(ref.targets)
+        assert u.history == ref.history  # the history is not reduced
+
+
+def test_only_folds_out_of_range_is_a_config_error(synthetic_data) -> None:
+    import pytest
+
+    from valuesim.bench.protocol import ProtocolConfig, build_units
+    from valuesim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="only_folds"):
+        build_units(synthetic_data, ProtocolConfig(n_respondents=3, min_valid=50, only_folds=(7,)))

@@ -202,7 +202,7 @@ def test_supervised_models_are_shared_within_a_history_set() -> None:
 
 
 def test_supervised_random_subset_mode_for_history_sweeps() -> None:
-    m = fitted("supervised", rule_data(), n_estimators=20, min_child_samples=5, n_jobs=1)
+    m = fitted("supervised", rule_data(), n_estimators=20, min_child_samples=5, n_jobs=1, train_all_targets=False)
     answers = {"Q1": 3, "Q2": 1, "Q3": 4, "Q4": 2}
     (p,) = m.predict(Task(person("x", "DEU", answers), ("Q46",), condition="h=4"))
     assert p.meta["history_mode"] == "random-subset" and p.prediction == 3
@@ -253,7 +253,60 @@ def test_options_are_validated() -> None:
         get_method("knn", CB, k=0)
     with pytest.raises(ConfigError, match="Options"):
         get_method("majority", CB, neighbours=3)
+    with pytest.raises(ConfigError, match="increasing"):
+        get_method("demographic-majority", CB, age_bands=[50, 30])
     assert get_method("knn", CB, k="7").config()["k"] == 7  # CLI strings are coerced
     assert get_method("supervised", CB).config()["name"] == "supervised"
     with pytest.raises(ConfigError, match="not been fitted"):
         get_method("majority", CB).predict(Task(person("x", "DEU", {}), ("Q46",)))
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def small_synthetic(n: int, seed: int, n_items: int = 40) -> SurveyData:
+    """Synthetic respondents restricted to *n_items* value items (+ profile), to keep runs short."""
+    from valuesim.survey import generate_synthetic
+
+    data = generate_synthetic(n=n, seed=seed)
+    keep = CB.substantive()[:: max(1, len(CB.substantive()) // n_items)][:n_items] + CB.profile()
+    frame = data.frame[["country", *[q for q in keep if q in data.frame.columns]]]
+    return SurveyData(frame=frame, codebook=CB, source="synthetic-subset", synthetic=True)
+
+
+@pytest.mark.slow
+def test_baselines_through_the_runner_on_synthetic_data(tmp_path: pytest.TempPathFactory) -> None:
+    """The ranking a real benchmark shows: history-based > country > global majority."""
+    from valuesim.bench.protocol import ProtocolConfig
+    from valuesim.bench.runner import RunConfig, run_benchmark
+
+    data = small_synthetic(800, seed=3)
+    cfg = RunConfig(protocol=ProtocolConfig(n_respondents=60, seed=1, min_valid=20), n_boot=200)
+    options = {"supervised": {"n_estimators": 20, "max_train": 600}, "knn": {"min_overlap": 5}}
+    top1 = {}
+    for name in BASELINES:
+        method = get_method(name, CB, **options.get(name, {}))
+        res = run_benchmark(data, method, cfg, tmp_path / name, progress=False)  # type: ignore[operator]
+        assert res.metrics is not None and res.metrics["probabilistic"] is not None
+        top1[name] = res.metrics["top1"]["mean"]
+    assert top1["country-majority"] > top1["majority"] + 0.02
+    assert top1["knn"] > top1["country-majority"]
+    assert top1["supervised"] > top1["country-majority"]
+
+
+@pytest.mark.slow
+def test_baselines_in_a_history_sweep(tmp_path: pytest.TempPathFactory) -> None:
+    from valuesim.bench.protocol import ProtocolConfig
+    from valuesim.bench.runner import RunConfig, run_benchmark
+
+    data = small_synthetic(600, seed=4)
+    sweep = ProtocolConfig(n_respondents=30, seed=2, min_valid=20, history_sweep=True, history_sizes=(0, 8, 30))
+    curves = {}
+    for name, opts in (("knn", {"min_overlap": 5}), ("supervised", {"n_estimators": 15, "max_train": 500})):
+        method = get_method(name, CB, **opts)
+        res = run_benchmark(data, method, RunConfig(protocol=sweep, n_boot=100), tmp_path / name, progress=False)  # type: ignore[operator]
+        assert res.metrics is not None
+        curves[name] = {c: v["top1"]["mean"] for c, v in res.metrics["by_condition"].items()}
+    for curve in curves.values():
+        assert set(curve) == {"h=0", "h=8", "h=30"}
+        assert curve["h=30"] > curve["h=0"]  # more history, better predictions

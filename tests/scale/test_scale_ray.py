@@ -192,3 +192,22 @@ def test_missing_ray_gives_install_hint(monkeypatch):
     with pytest.raises(ConfigError) as err:
         get_executor("ray")
     assert 'pip install "valuesim[dist]"' in (err.value.hint or "")
+
+
+def test_worker_that_cannot_import_the_method_gives_install_hint(ray_session, data, tmp_path, monkeypatch):
+    from valuesim.scale import RayExecutor
+
+    # a method class from a module only the driver can import (like a node without valuesim)
+    (tmp_path / "driver_only_methods.py").write_text(
+        "from scale_helpers import LowestCodeMethod\n\nclass DriverOnly(LowestCodeMethod):\n    name = 'driver-only'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import driver_only_methods
+
+    split = build_units(data, ProtocolConfig(n_respondents=2, seed=4, folds=2))
+    items = make_work_items(data, split.units)
+    with pytest.raises(ConfigError, match="cannot import") as err:
+        RayExecutor(num_workers=1)(
+            FittedMethod(driver_only_methods.DriverOnly(data.codebook)), items, ListSink(), concurrency=1, progress=False
+        )
+    assert "every node" in (err.value.hint or "")

@@ -85,7 +85,9 @@ def per_prediction(pred: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
             "condition": (
                 pred["condition"].fillna("").astype(str).to_numpy() if "condition" in pred else np.full(len(pred), "")
             ),
-            "country": pred["country"].astype(str).to_numpy() if "country" in pred else np.full(len(pred), ""),
+            "country": pred["country"].fillna("").astype(str).to_numpy()
+            if "country" in pred
+            else np.full(len(pred), ""),
         }
     )
     truth = pd.to_numeric(pred["truth"], errors="coerce").to_numpy(np.float64)

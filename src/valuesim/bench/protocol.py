@@ -49,6 +49,7 @@ from valuesim.survey.dataset import SurveyData
 _STREAM_SAMPLE = 0
 _STREAM_FOLDS = 1
 _STREAM_HISTORY = 2
+_STREAM_TARGETS = 4
 
 SPLIT_FORMAT = 1
 
@@ -80,6 +81,27 @@ class ProtocolConfig(BaseModel):
     history_sweep: bool = False
     history_sizes: tuple[int, ...] = (0, 58, 116, 174, 232)
     replication_split: str | None = None
+    #: run only these folds (0-based), e.g. (0,) for a quick LLM run; None = all folds
+    only_folds: tuple[int, ...] | None = None
+    #: at most this many targets per unit (a seeded random subset, the same for every method);
+    #: None = every answered target. Histories are unchanged, so this only makes runs cheaper.
+    max_targets: int | None = None
+
+    @field_validator("max_targets")
+    @classmethod
+    def _max_targets(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ValueError("max_targets must be at least 1")
+        return v
+
+    @field_validator("only_folds")
+    @classmethod
+    def _only_folds(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if v is None:
+            return None
+        if not v or any(k < 0 for k in v):
+            raise ValueError("only_folds must list fold numbers >= 0")
+        return tuple(sorted(set(v)))
 
     @field_validator("n_respondents")
     @classmethod
@@ -529,6 +551,13 @@ def _history_permutation(seed: int, respondent: str, fold: int, pool: Sequence[s
     return [pool[i] for i in rng.permutation(len(pool))]
 
 
+def _target_subset(seed: int, respondent: str, fold: int, targets: Sequence[str], n: int) -> tuple[str, ...]:
+    """A seeded random subset of *n* targets, in questionnaire order."""
+    rng = np.random.default_rng([seed, _STREAM_TARGETS, fold, _stable_int(respondent)])
+    keep = set(rng.choice(len(targets), size=n, replace=False).tolist())
+    return tuple(q for i, q in enumerate(targets) if i in keep)
+
+
 def sweep_sizes(cfg: ProtocolConfig, folds: Sequence[Sequence[str]], pool: Sequence[str], notes: list[str]) -> list[int]:
     """History sizes actually used: sizes larger than the smallest history pool are capped."""
     cap = min(len(pool) - len(f) for f in folds)
@@ -559,9 +588,18 @@ def build_units(data: SurveyData, cfg: ProtocolConfig) -> Split:
     col = {q: j for j, q in enumerate(pool)}
     sizes = sweep_sizes(cfg, folds, pool, notes) if cfg.history_sweep else []
     units: list[Unit] = []
+    if cfg.only_folds is not None and max(cfg.only_folds) >= len(folds):
+        raise ConfigError(
+            f"only_folds={list(cfg.only_folds)} but the split has {len(folds)} folds (numbered from 0).",
+            f"Pick fold numbers between 0 and {len(folds) - 1}.",
+        )
     for i, rid in enumerate(respondents):
         for k, fold_q in enumerate(folds):
+            if cfg.only_folds is not None and k not in cfg.only_folds:
+                continue
             targets = tuple(q for q in fold_q if valid[i, col[q]])
+            if cfg.max_targets is not None and len(targets) > cfg.max_targets:
+                targets = _target_subset(cfg.seed, rid, k, targets, cfg.max_targets)
             if not targets:
                 continue
             fold_set = set(fold_q)

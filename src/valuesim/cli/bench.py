@@ -152,7 +152,9 @@ def bench(
     synthetic: int | None = typer.Option(None, "--synthetic", help="Use N generated respondents instead of --data."),
     method: str | None = typer.Option(None, "--method", "-m", help="Method name (see --list-methods)."),
     model: str | None = typer.Option(None, "--model", help="Model spec for LLM methods: local, local:PATH, openai:NAME, mock."),
-    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (LLM methods)."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
+    ),
     respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to evaluate."),
     seed: int = typer.Option(42, "--seed", help="Seed of the sample, the folds and the histories."),
     folds: int = typer.Option(5, "--folds", help="Folds of the cross-validation over questions."),
@@ -163,10 +165,21 @@ def bench(
     replicate_split: Path | None = typer.Option(
         None, "--replicate-split", help="Folder with the original paper's fold_<k>.json question split."
     ),
+    max_targets: int | None = typer.Option(
+        None, "--max-targets", help="At most N targets per unit (seeded subset, same for every method): cheaper LLM runs."
+    ),
+    only_fold: list[int] | None = typer.Option(
+        None, "--only-fold", help="Run only this fold (0-based; repeatable). Default: all folds."
+    ),
     min_valid: int = typer.Option(150, "--min-valid", help="Only respondents with this many valid answers (Q1-Q259)."),
     country: list[str] | None = typer.Option(None, "--country", "-c", help="Evaluate only these countries (alpha-3, ISO number or name; repeatable or comma-separated)."),
     stratify: bool = typer.Option(False, "--stratify", help="Spread the sample evenly over countries."),
     concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Units in flight at once (default: the method's)."),
+    executor: str = typer.Option("local", "--executor", help="Where units run: local (this process) or ray (extra [dist])."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a private local instance)."
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="Ray: shards run at once (default: the cluster's CPUs)."),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
     train_max: int = typer.Option(20_000, "--train-max", help="At most this many training respondents (outside the sample)."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates of the confidence intervals."),
@@ -224,6 +237,8 @@ def bench(
         folds=folds,
         history_sweep=history_sweep,
         replication_split=str(replicate_split.expanduser().resolve()) if replicate_split else None,
+        max_targets=max_targets,
+        only_folds=tuple(only_fold) if only_fold else None,
         **sizes,
     )
     cfg = RunConfig.create(
@@ -234,6 +249,9 @@ def bench(
         overwrite=overwrite,
         command=shlex.join(["valuesim", *sys.argv[1:]]),
     )
+    from valuesim.scale import get_executor
+
+    run_on = get_executor(executor, address=ray_address, num_workers=workers)  # fails fast on a bad cluster
     survey = _load_data(data, synthetic)
     m = get_method(method, survey.codebook, **options)
     err_console.print(
@@ -245,7 +263,13 @@ def bench(
     try:
         with _warnings_to_console(shown):
             result = run_benchmark(
-                survey, m, cfg, out, progress=progress, log=lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False)
+                survey,
+                m,
+                cfg,
+                out,
+                progress=progress,
+                executor=run_on,
+                log=lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False),
             )
     except KeyboardInterrupt:
         err_console.print(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Method, Prediction, Task, register
@@ -99,9 +99,8 @@ class TrainView:
     @classmethod
     def build(cls, train: SurveyData, codebook: Codebook) -> TrainView:
         present = [q for q in train.question_ids if q in codebook]
-        targets = [
-            q for q in codebook.substantive() if q in set(present) and codebook.get(q).kind is not QuestionKind.NUMERIC
-        ]
+        have = set(present)
+        targets = [q for q in codebook.substantive() if q in have and codebook.get(q).kind is not QuestionKind.NUMERIC]
         values = train.matrix(present)
         frame_values = {q: values[:, j] for j, q in enumerate(present)}
         codes = {q: answer_codes(codebook, q) for q in targets}
@@ -185,10 +184,9 @@ def visible_answers(task: Task) -> dict[str, int]:
     return {q: c for q, c in task.respondent.answers.items() if q not in targets}
 
 
-def _prediction(task: Task, qid: str, codes: np.ndarray, probs: np.ndarray | None, meta: dict[str, Any]) -> Prediction:
-    if probs is None:
-        return Prediction(task.respondent.id, qid, task.fold, None, None, task.condition, meta)
-    best = int(np.argmax(probs))  # ties: the lowest code
+def _prediction(task: Task, qid: str, codes: np.ndarray, probs: np.ndarray, meta: dict[str, Any]) -> Prediction:
+    """The most probable code (ties: the lowest) with the full distribution."""
+    best = int(np.argmax(probs))
     return Prediction(
         respondent=task.respondent.id,
         question=qid,
@@ -236,6 +234,13 @@ class MajorityOptions(_Options):
 
 class DemographicOptions(MajorityOptions):
     age_bands: tuple[int, ...] = Field((30, 50), description="lower age bounds of the bands after the first")
+
+    @field_validator("age_bands")
+    @classmethod
+    def _increasing(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(b <= 0 for b in v) or list(v) != sorted(set(v)):
+            raise ValueError("age bands must be positive, increasing ages, e.g. [30, 50]")
+        return v
 
 
 class _GroupMajority(_Baseline):
@@ -456,10 +461,10 @@ class SupervisedBaseline(_Baseline):
     """Per-target gradient boosting on the respondent's known answers.
 
     Features: the history items (raw codes, NaN when missing), the profile block, and the
-    country (a categorical feature; answer codes, nominal ones included, are plain numbers
-    the trees split on, which separates the mostly two-option nominal items exactly). Models are trained on
-    the fit data and cached by (target, feature set), so every respondent of a k-fold fold
-    shares them. In a history sweep each person has a different random history; then a
+    country as a categorical feature. Answer codes, nominal ones included, are plain numbers
+    the trees split on (most nominal items have two options, where that is exact). Models
+    are trained on the fit data and cached by (target, feature set), so every respondent of
+    a k-fold fold shares them. In a history sweep each person has a different random history; then a
     model per (target, history size h) is trained on all non-target items where each
     training row keeps a random h of its substantive answers, and the model is applied to
     whatever h items the respondent has.
@@ -603,10 +608,10 @@ class SupervisedBaseline(_Baseline):
             if q not in self._tables.col:
                 out.append(self._abstain(task, q, "no training answers to this question"))
                 continue
-            fallback = self._tables.lookup(q, {}, 1)
             model = models[q]
             k = len(view.codes[q])
-            if model.booster is None:
+            if model.booster is None:  # one answer only in the training rows: their distribution
+                fallback = self._tables.lookup(q, {}, 1)
                 probs = smoothed(fallback[0], self.opts.alpha) if fallback else None
                 meta: dict[str, Any] = {"model": "constant"}
             else:

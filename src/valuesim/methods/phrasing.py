@@ -357,7 +357,11 @@ def _democracy_essential(q: Question, code: int, label: str, short: str, country
     what = m.group(1)
     if code < anchors[0] or code > anchors[2]:  # off-scale, e.g. "It is against democracy"
         if "against democracy" in label.lower():
-            return (f"You think it is against democracy that {what}.", "You think it is against democracy that {x}.", what)
+            return (
+                f"You think it is against democracy that {what}.",
+                "You think it is against democracy that {x}.",
+                what,
+            )
         return (f'Asked whether {what} is essential to democracy, you answered "{clean_label(label)}".', None, None)
     scale = _scale_phrase(anchors)
     return (

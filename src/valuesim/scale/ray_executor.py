@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from valuesim.bench.rundir import unit_key
 from valuesim.bench.runner import MethodFactory, Sink, WorkItem, method_usage, run_units_async
 from valuesim.errors import ConfigError, ValueSimError
 from valuesim.methods.base import Method
@@ -139,6 +140,18 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, runtime_
             "or drop --ray-address to run on a private local Ray instance.",
         ) from None
     return ray
+
+
+def _import_error(e: object) -> ImportError | None:
+    """The ImportError behind a worker failure (plain, chained, or inside a RaySystemError)."""
+    if not isinstance(e, BaseException):
+        return None
+    for c in _causes(e):
+        inner = getattr(c, "client_exc", None)  # RaySystemError: failed to deserialize
+        for x in (c, inner):
+            if isinstance(x, ImportError):
+                return x
+    return None
 
 
 def _causes(e: BaseException) -> list[BaseException]:
@@ -297,7 +310,7 @@ class RayExecutor:
         n_workers = self.workers(ray)
         per_shard = self.respondents_per_shard or auto_shard_size(len({it.unit.respondent for it in items}), n_workers)
         shards = make_shards(items, per_shard)
-        with _progress_bar(progress, len(items)) as advance:
+        with _ProgressBar(progress, len(items)) as advance:
             usage, retries = self._drive(ray, method_factory, shards, sink, concurrency, n_workers, advance)
         self.last_run = {
             "workers": n_workers,
@@ -368,9 +381,10 @@ class RayExecutor:
                         cause = getattr(e, "cause", None)
                         if isinstance(cause, ValueSimError):  # user-fixable: message + hint, no traceback
                             raise cause from None
-                        if isinstance(cause, ImportError):
+                        missing = _import_error(cause)
+                        if missing is not None:
                             raise ConfigError(
-                                f"A Ray worker cannot import what the method needs: {cause}",
+                                f"A Ray worker cannot import what the method needs: {missing}",
                                 "Install the same valuesim and packages on every node (pip install "
                                 '"valuesim[dist]"); `valuesim scale check --ray-address ...` shows each node.',
                             ) from None
@@ -388,7 +402,7 @@ class RayExecutor:
                     rows = msg["rows"]
                     if not rows:
                         continue
-                    key = (str(rows[0]["respondent"]), int(rows[0]["fold"]), str(rows[0].get("condition", "")))
+                    key = unit_key(rows[0])
                     if key in done:
                         continue
                     sink.write_unit(rows)
@@ -403,7 +417,7 @@ class RayExecutor:
         return usage, retries
 
 
-class _progress_bar:
+class _ProgressBar:
     """Context manager yielding an ``advance()`` callable (a rich bar on a TTY, else a no-op)."""
 
     def __init__(self, enabled: bool, total: int) -> None:
