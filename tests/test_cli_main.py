@@ -39,3 +39,13 @@ def test_module_entry_point_runs() -> None:
     )
     assert out.returncode == 0
     assert "valuesim" in out.stdout.lower()
+
+
+def test_errors_keep_their_hint_across_pickling() -> None:
+    import pickle
+
+    from valuesim.errors import UnknownQuestionError
+
+    e = pickle.loads(pickle.dumps(UnknownQuestionError("Unknown question id 'Q999'.", "Use Q1-Q290.")))
+    assert isinstance(e, UnknownQuestionError)
+    assert (e.message, e.hint) == ("Unknown question id 'Q999'.", "Use Q1-Q290.")

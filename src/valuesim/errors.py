@@ -17,6 +17,10 @@ class ValueSimError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # keep message and hint when an error crosses a process boundary (Ray workers)
+        return (self.__class__, (self.message, self.hint))
+
 
 class DataError(ValueSimError):
     """A survey file is missing, unreadable, or not a WVS file."""

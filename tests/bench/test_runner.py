@@ -342,3 +342,19 @@ def test_executor_reported_usage_is_used(tmp_path, data):
 
     res = run_benchmark(data, SlowAsync(data.codebook), CFG, tmp_path / "r", progress=False, executor=remote_like)
     assert (res.metrics["llm_calls"], res.metrics["prompt_tokens"], res.metrics["cache_hits"]) == (7, 70, 1)
+
+
+def test_resume_with_another_server_list_but_not_another_model(tmp_path, data):
+    class Served(FirstOptionMethod):
+        def config(self) -> dict[str, Any]:
+            return {"name": self.name, **self.options}
+
+    out = tmp_path / "run"
+    run_benchmark(data, Served(data.codebook, model="openai:m", base_url="http://a/v1"), CFG, out, progress=False)
+    res = run_benchmark(
+        data, Served(data.codebook, model="openai:m", base_url="http://b/v1,http://c/v1"), CFG, out, progress=False
+    )
+    assert res.n_resumed > 0
+    with pytest.raises(ConfigError, match="other settings"):
+        run_benchmark(data, Served(data.codebook, model="openai:other", base_url="http://a/v1"), CFG, out,
+                      progress=False)

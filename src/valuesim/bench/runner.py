@@ -449,10 +449,21 @@ def _usage_from_rows(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
 # --------------------------------------------------------------------------- run directory checks
 
 
+#: Method settings that say where a model is served, not what it answers: a run may resume
+#: against a different server list (e.g. after a server died).
+_NOT_IDENTITY = ("base_url",)
+
+
+def _method_identity(conf: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if conf is None:
+        return None
+    return {k: v for k, v in conf.items() if k not in _NOT_IDENTITY}
+
+
 def run_identity(method: Method, cfg: RunConfig, split: Split) -> dict[str, Any]:
     """What must be equal, besides the split itself, for a directory to be resumed."""
     return {
-        "method": method.config(),
+        "method": _method_identity(method.config()),
         "train_max": cfg.train_max,
         "data_fingerprint": split.data_fingerprint,
     }
@@ -461,7 +472,7 @@ def run_identity(method: Method, cfg: RunConfig, split: Split) -> dict[str, Any]
 def _identity_of_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
     conf = manifest.get("config", {})
     return {
-        "method": conf.get("method"),
+        "method": _method_identity(conf.get("method")),
         "train_max": conf.get("run", {}).get("train_max"),
         "data_fingerprint": manifest.get("data", {}).get("fingerprint"),
     }

@@ -53,6 +53,12 @@ def _palette(names: Sequence[str], colors: Mapping[str, Color] | None) -> Mappin
     return run_colors(names)
 
 
+def _ink(background: Color) -> str:
+    """Readable text colour on a bar of colour *background*."""
+    r, g, b = background[:3]
+    return "#1d2733" if 0.299 * r + 0.587 * g + 0.114 * b > 0.6 else "white"
+
+
 def to_png(fig: Figure) -> bytes:
     """Render a figure to PNG bytes and release it."""
     buf = io.BytesIO()
@@ -98,9 +104,9 @@ def comparison_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: M
             sub = pd.DataFrame({"mean": table[m], "lo": table[f"{m}_lo"], "hi": table[f"{m}_hi"]})
             ax.barh(y, sub["mean"].fillna(0), xerr=_errs(sub), color=[colors[r] for r in table["run"]],
                     error_kw={"elinewidth": 1, "capsize": 2.5, "ecolor": "#333"}, height=0.7)
-            for yi, v in zip(y, sub["mean"], strict=True):
+            for yi, v, run in zip(y, sub["mean"], table["run"], strict=True):
                 if pd.notna(v):
-                    ax.text(0.005, yi, f"{v:.3f}", va="center", ha="left", fontsize=7.5, color="white",
+                    ax.text(0.005, yi, f"{v:.3f}", va="center", ha="left", fontsize=7.5, color=_ink(colors[run]),
                             transform=ax.get_yaxis_transform(), fontweight="bold")
             ax.set_title(title)
             ax.set_xlim(0, max(1.0, float(np.nanmax(sub["hi"].fillna(sub["mean"]).to_numpy(), initial=0))))
