@@ -16,14 +16,12 @@ import pytest
 from valuesim.bench.protocol import ProtocolConfig
 from valuesim.bench.runner import RunConfig, run_benchmark
 from valuesim.methods.base import get_method
-from valuesim.report.experiment import quick_questions, restrict_questions
 from valuesim.survey import SurveyData, generate_synthetic
 
 
 @pytest.fixture(scope="session")
 def small_survey() -> SurveyData:
-    data = generate_synthetic(n=160, seed=5)
-    return restrict_questions(data, quick_questions(data.codebook, 20))
+    return generate_synthetic(n=160, seed=5)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +46,8 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _protocol(**kw: object) -> RunConfig:
-    base = {"n_respondents": 6, "seed": 42, "min_valid": 15, "folds": 5, "history_sizes": (0, 8, 16)}
+    # every fold, but at most 8 targets per unit: small runs with full-size histories
+    base = {"n_respondents": 6, "seed": 42, "folds": 5, "max_targets": 8, "history_sizes": (0, 8, 16)}
     base.update(kw)
     return RunConfig(protocol=ProtocolConfig(**base), command="pytest", n_boot=200)  # type: ignore[arg-type]
 

@@ -153,7 +153,7 @@ def test_unfinished_run_is_reported_with_a_warning(report_runs, tmp_path: Path) 
     md = paths.markdown.read_text("utf-8")
     assert "knn-partial is unfinished" in md
     assert "Not tested: knn-partial (unfinished" in md
-    assert "5-fold, unfinished" in md
+    assert "5-fold, ≤8 targets, unfinished" in md
 
 
 def test_rebuilding_removes_stale_figures(report_runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,10 @@ from valuesim.report.experiment import (
     PAPER_EXPERIMENT,
     RunSpec,
     Sizes,
-    quick_questions,
-    restrict_questions,
     run_experiment,
     select_specs,
 )
-from valuesim.survey import SurveyData, generate_synthetic
+from valuesim.survey import generate_synthetic
 
 runner = CliRunner()
 
@@ -47,17 +46,12 @@ def test_select_specs_by_name_and_group() -> None:
         select_specs(PAPER_EXPERIMENT, quick=True, only=["nonsense"])
 
 
-def test_quick_questions_cover_every_topic(synthetic_data: SurveyData) -> None:
-    cb = synthetic_data.codebook
-    qs = quick_questions(cb, 20)
-    assert len(qs) == 20 == len(set(qs)) and qs == quick_questions(cb, 20)
-    assert all(not cb.get(q).profile for q in qs)
-    sections = {cb.get(q).section for q in cb.substantive()}
-    assert {cb.get(q).section for q in qs} == sections
-    small = restrict_questions(synthetic_data, qs)
-    assert [q for q in small.question_ids if not cb.get(q).profile] == qs
-    assert set(cb.profile()) & set(synthetic_data.question_ids) <= set(small.question_ids)
-    assert small.synthetic and len(small) == len(synthetic_data)
+def test_quick_sizes_keep_full_histories_and_cut_predictions() -> None:
+    q = Sizes.quick()
+    assert (q.respondents, q.only_folds, q.max_targets) == (4, (0,), 10)
+    assert q.min_valid == Sizes.full().min_valid and q.folds == 5
+    assert Sizes.quick(respondents=7).respondents == 7 and Sizes.full().only_folds is None
+    assert q.describe() == "4 respondents, fold 0 of 5, at most 10 targets per person and fold"
 
 
 @pytest.mark.slow
@@ -72,24 +66,28 @@ def test_paper_experiment_quick_with_mock_end_to_end_and_resume(tmp_path: Path) 
     assert f"Report: {html}" in result.stdout.replace("\n", "")
     for spec in PAPER_EXPERIMENT:
         metrics = json.loads((out / "runs" / spec.name / "metrics.json").read_text())
-        assert metrics["n_respondents"] == 3
+        assert metrics["n_respondents"] == 4 and metrics["n_folds"] == 1
         manifest = json.loads((out / "runs" / spec.name / "manifest.json").read_text())
         assert manifest["data"]["synthetic"] is True
         for key, value in spec.options.items():
             assert manifest["config"]["method"][key] == (list(value) if isinstance(value, tuple) else value)
     sweep = json.loads((out / "runs" / "valuesim-history" / "metrics.json").read_text())
-    assert set(sweep["by_condition"]) == {"h=0", "h=8", "h=16"}
+    assert set(sweep["by_condition"]) == {"h=0", "h=100", "h=200"}
+    split = json.loads((out / "runs" / "valuesim" / "split.json").read_text())
+    assert all(u["fold"] == 0 and len(u["targets"]) <= 10 and len(u["history"]) > 150 for u in split["units"])
     text = html.read_text("utf-8")
     assert "SYNTHETIC DATA" in text and 'id="fig-history_curve"' in text
     assert "Paired tests against valuesim" in text and "valuesim-no-cab" in text
     record = json.loads((out / "experiment.json").read_text())
-    assert record["quick"] is True and len(record["questions"]) == 20 and record["model"] == "mock"
+    assert record["quick"] is True and record["model"] == "mock" and record["sizes"]["max_targets"] == 10
 
     # resume: nothing is recomputed
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert "0 units computed" in again.output and " 15 resumed" in again.output
-    assert "units computed, 0 resumed" not in again.output
+    counts = re.findall(r"(\d+) units computed, (\d+) resumed", again.output)
+    assert len(counts) == 15
+    assert all(done == "0" for done, _ in counts)
+    assert {resumed for _, resumed in counts} == {"4", "12"}  # 4 people x fold 0 (x 3 history sizes)
 
 
 def test_failed_run_is_reported_and_the_rest_continues(tmp_path: Path) -> None:
@@ -109,7 +107,7 @@ def test_experiment_refuses_to_mix_sizes_in_one_directory(tmp_path: Path) -> Non
     data = generate_synthetic(n=60, seed=2)
     specs = (RunSpec("majority", "majority", "main table", "m"),)
     run_experiment(data, tmp_path, specs=specs, quick=True, progress=False, command="t", report=False)
-    res = run_experiment(data, tmp_path, specs=specs, sizes=Sizes(respondents=4, min_valid=15, n_questions=20),
+    res = run_experiment(data, tmp_path, specs=specs, sizes=Sizes(respondents=5, only_folds=(0,), max_targets=10),
                          progress=False, command="t", report=False)
     assert res.outcomes[0].status == "failed" and "different split" in (res.outcomes[0].error or "")
 

@@ -70,7 +70,7 @@ def test_comparison_table_reads_metrics_json(report_runs: dict[str, Path], codeb
     assert comp["n_predictions"] == m["n_predictions"] == len(run.predictions)
     assert comp["calls_per_pred"] == pytest.approx(m["llm_calls"] / m["n_predictions"])
     assert comp["model"] == "mock"
-    assert comp["protocol"] == "5-fold"
+    assert comp["protocol"] == "5-fold, ≤8 targets"
 
 
 def test_history_tables_from_a_sweep(report_runs: dict[str, Path], codebook: Codebook) -> None:
@@ -84,7 +84,7 @@ def test_history_tables_from_a_sweep(report_runs: dict[str, Path], codebook: Cod
         assert row["lo"] <= row["mean"] <= row["hi"]
     wide = tables.history_wide(long)
     assert list(wide.columns) == ["run", "h=0", "h=8", "h=16"]
-    assert tables.protocol_label(sweep) == "sweep h=0..16"
+    assert tables.protocol_label(sweep) == "sweep h=0..16, ≤8 targets"
     assert history_size("h=58") == 58 and history_size("") is None and history_size("h=x") is None
 
 

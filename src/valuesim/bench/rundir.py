@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,16 +68,21 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 class JsonlSink:
-    """Appends the rows of finished units to a JSONL file; each unit is flushed and fsynced.
+    """Appends the rows of finished units to a JSONL file.
 
-    A unit is written with one ``write`` call, so a crash leaves at most one truncated
-    line (ignored on resume). Thread-safe; one sink per file.
+    Each unit is written with one ``write`` call and flushed to the operating system at once,
+    so a crash or kill of the process loses nothing already finished and leaves at most one
+    truncated line (ignored on resume). ``fsync`` (protection against a machine crash) runs at
+    most every ``fsync_seconds`` and on close: syncing every unit cost ~4 ms per unit, more
+    than the fast baselines themselves. Thread-safe; one sink per file.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, fsync_seconds: float = 1.0) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._fsync_seconds = fsync_seconds
+        self._last_sync = time.monotonic()
         self.units_written = 0
 
     def write_unit(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -84,12 +90,17 @@ class JsonlSink:
         with self._lock:
             self._fh.write(text)
             self._fh.flush()
-            os.fsync(self._fh.fileno())
+            now = time.monotonic()
+            if now - self._last_sync >= self._fsync_seconds:
+                os.fsync(self._fh.fileno())
+                self._last_sync = now
             self.units_written += 1
 
     def close(self) -> None:
         with self._lock:
             if not self._fh.closed:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
                 self._fh.close()
 
     def __enter__(self) -> JsonlSink:

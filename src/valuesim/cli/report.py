@@ -61,8 +61,8 @@ def experiment_paper(
     model: str = typer.Option(..., "--model", help="Model spec for the LLM methods: local, local:PATH, openai:NAME, mock."),
     out: Path = typer.Option(..., "--out", help="Experiment directory (runs/ and report/); re-run to resume."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (openai:NAME models)."),
-    quick: bool = typer.Option(False, "--quick", help="Small sizes (3 respondents, 20 questions covering every topic) for a first look."),
-    respondents: int | None = typer.Option(None, "--respondents", "-n", help="Respondents (default 100; --quick: 3)."),
+    quick: bool = typer.Option(False, "--quick", help="Few predictions (4 respondents, 10 targets of fold 0 each), full-size histories: a first look."),
+    respondents: int | None = typer.Option(None, "--respondents", "-n", help="Respondents (default 100; --quick: 4)."),
     seed: int = typer.Option(42, "--seed", help="Seed of the sample, folds and histories."),
     only: list[str] | None = typer.Option(None, "--only", help="Run only these runs or groups (main, ablation, history)."),
     skip: list[str] | None = typer.Option(None, "--skip", help="Leave out these runs or groups."),
@@ -86,8 +86,7 @@ def experiment_paper(
     sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
     err_console.print(
         f"[bold]Paper experiment[/]{' (quick)' if quick else ''} on {survey.source} ({len(survey):,} respondents"
-        f"{', SYNTHETIC' if survey.synthetic else ''}), model {model}: {sizes.respondents} respondents, "
-        f"{sizes.folds} folds, {sizes.n_questions or 'all'} questions -> {out}",
+        f"{', SYNTHETIC' if survey.synthetic else ''}), model {model}: {sizes.describe()} -> {out}",
         highlight=False,
         soft_wrap=True,
     )

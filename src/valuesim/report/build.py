@@ -155,8 +155,10 @@ def _summary_section(c: _Ctx) -> Section:
     models = sorted({m for m in comp["model"] if m})
     llm = bool(models) or bool(comp["llm_calls"].fillna(0).gt(0).any())
     model_col = len(models) > 1
+    sd_col = bool((comp["n_folds"] > 1).any())
     columns = ["Run", "Method"] + (["Model"] if model_col else []) + ["Protocol", "Resp.", "Preds", "Top-1",
-                                                                        "nMAE", "Within-1", "SD (folds)"]
+                                                                        "nMAE", "Within-1"]
+    columns += ["SD (folds)"] if sd_col else []
     columns += (["Calls / pred", "Tokens / pred"] if llm else []) + ["Wall time"]
     rows = []
     for i, r in comp.iterrows():
@@ -168,16 +170,18 @@ def _summary_section(c: _Ctx) -> Section:
             Cell(tables.fmt(int(r["n_respondents"]))),
             Cell(tables.fmt(int(r["n_predictions"]))),
             *[Cell(tables.fmt(r[m]), marks[m][i], _ci_text(r[f"{m}_lo"], r[f"{m}_hi"])) for m in METRICS],
-            Cell(tables.fmt(r["top1_std"])),
         ]
+        if sd_col:
+            row.append(Cell(tables.fmt(r["top1_std"]) if r["n_folds"] > 1 else "-"))
         if llm:
             uses = bool(r["model"]) or (r["llm_calls"] or 0) > 0
             row += [Cell(tables.fmt(r["calls_per_pred"], 2) if uses else "-"),
                     Cell(tables.fmt(r["tokens_per_pred"], 0) if uses else "-")]
         row.append(Cell(tables.fmt_seconds(r["wall_seconds"])))
         rows.append(row)
-    caption = ("SD (folds): standard deviation of the per-fold top-1, as the ValueSim paper reports it. "
-               "Preds: scored predictions.")
+    caption = "Preds: scored predictions."
+    if sd_col:
+        caption += " SD (folds): standard deviation of the per-fold top-1, as the ValueSim paper reports it."
     if llm:
         caption += (" Calls and tokens count model calls made by the run; answers served from the LLM cache "
                     "(e.g. identical prompts of an earlier run) are cache hits, listed under cost below.")

@@ -33,9 +33,9 @@ DEMO_RUNS: tuple[RunSpec, ...] = (
 
 
 def demo_sizes(respondents: int = 3) -> Sizes:
-    """20 questions over every topic in 5 folds: 60 ValueSim predictions for 3 people,
-    about 3 minutes with the embedded model on 2 cores."""
-    return Sizes(respondents=respondents, folds=5, seed=42, min_valid=15, n_questions=20, train_max=2000)
+    """Full-size histories, 10 targets of the first fold per person: 30 ValueSim
+    predictions for 3 people, about 2 minutes with the embedded model on 2 cores."""
+    return Sizes(respondents=respondents, folds=5, seed=42, only_folds=(0,), max_targets=10, train_max=2000)
 
 
 @dataclass
@@ -83,7 +83,7 @@ def run_demo(
     sizes = demo_sizes(respondents)
     say(
         f"ValueSim demo: {len(data)} SYNTHETIC respondents ({', '.join(data.country_counts())}); evaluating "
-        f"{sizes.respondents} of them on {sizes.n_questions} questions in {sizes.folds} folds with model {spec!r}."
+        f"{sizes.describe()}, with model {spec!r}."
     )
     result = run_experiment(
         data, out_dir, model=spec, specs=DEMO_RUNS, sizes=sizes, command=command, progress=progress, overwrite=overwrite,

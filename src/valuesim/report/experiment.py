@@ -9,10 +9,10 @@ report into ``OUT/report/``. Ablations are method options of the one ValueSim pi
 
 Sizes. The full experiment follows the benchmark protocol (100 respondents, 5 folds over
 the substantive questions, history sizes 0/58/116/174/232). ``quick=True`` keeps the same
-design on a small problem that finishes in minutes on a laptop: a few respondents and a
-fixed subset of questions spread over every topic (the protocol's target pool is the
-substantive questions present in the data, so dropping columns is how the subset is
-made), with history sizes scaled to match.
+design and the same, full-size histories (so backstories are as long as in the real
+thing) but predicts far fewer answers: a few respondents, the first fold only, and a
+seeded subset of at most 10 of its targets per person (protocol options ``only_folds``
+and ``max_targets``, the same subset for every method).
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from valuesim.errors import ConfigError, ValueSimError
 from valuesim.survey.codebook import Codebook
@@ -97,14 +95,17 @@ FIGURE_RUNS = ("valuesim", "supervised", "knn", "country-majority", "full-info",
 
 @dataclass(frozen=True)
 class Sizes:
-    """How big the experiment is. ``n_questions`` None = every substantive question."""
+    """How big the experiment is (fields of the benchmark protocol)."""
 
     respondents: int = 100
     folds: int = 5
     seed: int = 42
     min_valid: int = 150
     history_sizes: tuple[int, ...] = (0, 58, 116, 174, 232)
-    n_questions: int | None = None
+    #: evaluate only these folds (0-based); None = all
+    only_folds: tuple[int, ...] | None = None
+    #: at most this many targets per (respondent, fold) unit; None = all
+    max_targets: int | None = None
     train_max: int = 20_000
 
     @classmethod
@@ -113,35 +114,16 @@ class Sizes:
 
     @classmethod
     def quick(cls, respondents: int | None = None, seed: int = 42) -> Sizes:
-        # 20 questions (every topic) in 5 folds: 4 targets and 16 history items per unit;
-        # min_valid and the history sizes scale with it. 3 people x 20 questions = 60
-        # predictions per run (the embedded model needs ~2-3 s per ValueSim prediction).
-        return cls(respondents=respondents or 3, seed=seed, min_valid=15, history_sizes=(0, 8, 16),
-                   n_questions=20, train_max=2000)
+        # Full histories, few predictions: 4 people x 10 targets of fold 0 = 40 predictions
+        # per run (the embedded model needs ~3 s per ValueSim prediction on 2 cores).
+        return cls(respondents=respondents or 4, seed=seed, history_sizes=(0, 100, 200), only_folds=(0,),
+                   max_targets=10, train_max=2000)
 
-
-def quick_questions(codebook: Codebook, n: int, available: Sequence[str] | None = None, seed: int = 0) -> list[str]:
-    """*n* substantive questions spread over every questionnaire section: sections take
-    turns, each contributing its next question in a seeded random order. Deterministic."""
-    pool = [q for q in codebook.substantive() if available is None or q in set(available)]
-    by_section: dict[str, list[str]] = {}
-    for q in pool:
-        by_section.setdefault(codebook.get(q).section, []).append(q)
-    rng = np.random.default_rng([seed, 7])
-    queues = {s: [qs[i] for i in rng.permutation(len(qs))] for s, qs in sorted(by_section.items())}
-    chosen: list[str] = []
-    while len(chosen) < min(n, len(pool)):
-        for s in sorted(queues):
-            if queues[s] and len(chosen) < n:
-                chosen.append(queues[s].pop(0))
-    return sorted(chosen, key=lambda q: int(q[1:]))
-
-
-def restrict_questions(data: SurveyData, qids: Sequence[str]) -> SurveyData:
-    """The same respondents with only the profile block and *qids* as substantive questions."""
-    keep = set(qids) | set(data.codebook.profile())
-    cols = [c for c in data.frame.columns if c not in data.codebook or c in keep]
-    return replace(data, frame=data.frame[cols], source=f"{data.source} [subset: {len(qids)} questions]")
+    def describe(self) -> str:
+        folds = (f"fold {', '.join(map(str, self.only_folds))} of {self.folds}" if self.only_folds
+                 else f"{self.folds} folds")
+        targets = f", at most {self.max_targets} targets per person and fold" if self.max_targets else ""
+        return f"{self.respondents} respondents, {folds}{targets}"
 
 
 @dataclass
@@ -245,17 +227,13 @@ def run_experiment(
     chosen = select_specs(specs, quick=quick, only=only, skip=skip)
     if sizes is None:
         sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
-    work = data
-    if sizes.n_questions is not None:
-        present = set(data.question_ids)
-        work = restrict_questions(data, quick_questions(data.codebook, sizes.n_questions, [q for q in data.codebook.substantive() if q in present]))
     command = command if command is not None else shlex.join(["valuesim", *sys.argv[1:]])
     (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
-    _write_experiment_file(out, chosen, sizes, model, base_url, quick, data, work, command)
+    _write_experiment_file(out, chosen, sizes, model, base_url, quick, data, command)
 
     outcomes: list[RunOutcome] = []
     for i, spec in enumerate(chosen, 1):
-        llm = _uses_llm(spec.method, work.codebook)
+        llm = _uses_llm(spec.method, data.codebook)
         options: dict[str, Any] = dict(spec.options)
         if llm:
             options["model"] = model
@@ -263,16 +241,17 @@ def run_experiment(
                 options["base_url"] = base_url
         protocol = ProtocolConfig.create(
             n_respondents=sizes.respondents, seed=sizes.seed, min_valid=sizes.min_valid, folds=sizes.folds,
-            history_sizes=sizes.history_sizes, **dict(spec.protocol),
+            history_sizes=sizes.history_sizes, only_folds=sizes.only_folds, max_targets=sizes.max_targets,
+            **dict(spec.protocol),
         )
         cfg = RunConfig.create(protocol=protocol, train_max=sizes.train_max, command=command, overwrite=overwrite)
         say(f"[{i}/{len(chosen)}] {spec.name} ({spec.group}): {spec.description}")
         t0 = time.perf_counter()
         try:
-            method = get_method(spec.method, work.codebook, **options)
+            method = get_method(spec.method, data.codebook, **options)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # protocol notes are recorded in split.json / the report
-                result = run_benchmark(work, method, cfg, out / RUNS_DIR / spec.name, progress=progress)
+                result = run_benchmark(data, method, cfg, out / RUNS_DIR / spec.name, progress=progress)
         except ValueSimError as e:
             outcomes.append(RunOutcome(spec, "failed", time.perf_counter() - t0, error=e.message, hint=e.hint))
             say(f"    failed: {e.message}" + (f" ({e.hint})" if e.hint else ""))
@@ -324,7 +303,7 @@ def _f(entry: Any) -> str:
 
 def _write_experiment_file(
     out: Path, specs: Sequence[RunSpec], sizes: Sizes, model: str, base_url: str | None, quick: bool,
-    data: SurveyData, work: SurveyData, command: str,
+    data: SurveyData, command: str,
 ) -> None:
     from valuesim import __version__
 
@@ -338,7 +317,6 @@ def _write_experiment_file(
         "model": model,
         "base_url": base_url,
         "sizes": asdict(sizes),
-        "questions": [q for q in work.question_ids if not work.codebook.get(q).profile] if sizes.n_questions else "all",
         "data": {"path": data.source, "fingerprint": data.fingerprint(), "synthetic": bool(data.synthetic)},
         "runs": [s.to_dict() for s in specs],
         "first_started": previous.get("first_started") or datetime.now(timezone.utc).isoformat(timespec="seconds"),

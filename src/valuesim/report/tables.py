@@ -35,15 +35,25 @@ def _stat(entry: Any) -> tuple[float, float, float, float]:
 
 
 def protocol_label(run: RunData) -> str:
-    """Short description of a run's protocol: "5-fold", "sweep h=0..232", "replication"."""
+    """Short description of a run's protocol: "5-fold", "sweep h=0..232", "paper split",
+    plus "fold 0 of 5" / "<=10 targets" when the run was restricted."""
     proto = run.split.get("protocol") or {}
+    n = proto.get("folds") or len(run.split.get("folds") or [])
     if run.is_sweep:
         hs = run.history_sizes
-        return f"sweep h={hs[0]}..{hs[-1]}" if len(hs) > 1 else f"h={hs[0]}"
-    if proto.get("replication_split"):
-        return "paper split"
-    n = proto.get("folds") or len(run.split.get("folds") or [])
-    return f"{n}-fold" if n else "?"
+        label = f"sweep h={hs[0]}..{hs[-1]}" if len(hs) > 1 else f"h={hs[0]}"
+    elif proto.get("replication_split"):
+        label = "paper split"
+    else:
+        label = ""
+    only = proto.get("only_folds")
+    if only:
+        label += (", " if label else "") + f"fold {','.join(map(str, only))} of {n}"
+    elif not label:
+        label = f"{n}-fold" if n else "?"
+    if proto.get("max_targets"):
+        label += f", ≤{proto['max_targets']} targets"
+    return label
 
 
 # --------------------------------------------------------------------------- comparison
@@ -63,6 +73,7 @@ def comparison_table(runs: Sequence[RunData]) -> pd.DataFrame:
             "n_respondents": int(m.get("n_respondents") or r.predictions["respondent"].nunique()),
             "n_predictions": n_pred,
             "n_abstained": int(m.get("n_abstained") or 0),
+            "n_folds": int(m.get("n_folds") or r.predictions["fold"].nunique()),
             "synthetic": r.synthetic,
             "complete": r.complete,
         }
