@@ -27,9 +27,8 @@ import platform
 import shlex
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -39,6 +38,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from valuesim._aio import run_sync
 from valuesim.bench import rundir
 from valuesim.bench.protocol import (
     ProtocolConfig,
@@ -251,51 +251,6 @@ def _progress_enabled(requested: bool) -> bool:
     return sys.stderr.isatty()
 
 
-def _run_in_new_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Like asyncio.run, but without its SIGINT handler.
-
-    asyncio.run turns the first Ctrl-C into a cancellation that only lands when the running
-    unit next awaits -- for a synchronous method, possibly minutes later. Here Ctrl-C raises
-    KeyboardInterrupt at once; units already written stay on disk.
-    """
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(factory())
-    finally:
-        try:
-            pending = asyncio.all_tasks(loop)
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            loop.close()
-
-
-def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion, also from inside a running event loop (Jupyter): then in a thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _run_in_new_loop(factory)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = _run_in_new_loop(factory)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = e
-
-    t = threading.Thread(target=target, name="valuesim-bench")
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 async def run_units_async(
     method: Method,
     items: Sequence[WorkItem],
@@ -352,7 +307,7 @@ def run_units(
         return
     method = method_factory()
     if not _progress_enabled(progress):
-        _run_coroutine(lambda: run_units_async(method, items, sink, concurrency=concurrency))
+        run_sync(lambda: run_units_async(method, items, sink, concurrency=concurrency))
         return
     from rich.console import Console
     from rich.progress import (
@@ -374,7 +329,7 @@ def run_units(
     )
     with Progress(*columns, console=Console(stderr=True)) as bar:
         task_id = bar.add_task(f"{method.name}: units", total=len(items))
-        _run_coroutine(
+        run_sync(
             lambda: run_units_async(
                 method, items, sink, concurrency=concurrency, on_unit=lambda _it: bar.advance(task_id)
             )

@@ -5,7 +5,6 @@ usage accounting. ``get_model(spec)`` builds one from a spec string."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import threading
 import time
@@ -23,6 +22,7 @@ from tenacity import (
     wait_random,
 )
 
+from valuesim._aio import run_sync
 from valuesim.errors import ConfigError, ModelError
 from valuesim.llm.backends.base import Backend, TransientError
 from valuesim.llm.cache import CachePolicy, ResponseCache, request_key
@@ -216,13 +216,7 @@ class Model:
             finally:
                 await self.backend.aclose()  # the loop ends here; drop its HTTP connections
 
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(runner())
-        # called from inside a running loop (e.g. Jupyter): run on a helper thread's own loop
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, runner()).result()
+        return run_sync(runner)
 
 
 _CACHES: dict[tuple[str, float | None], ResponseCache] = {}

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from valuesim._aio import run_sync
 from valuesim.errors import ConfigError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model
 from valuesim.methods.base import Method, Prediction, Task, register
@@ -294,9 +295,7 @@ class LLMPipeline(Method):
 
     # -- public entry points -----------------------------------------------------------------
     def predict(self, task: Task) -> list[Prediction]:
-        from valuesim.methods.story import _run
-
-        return _run(self.apredict(task))
+        return run_sync(lambda: self.apredict(task))
 
     async def apredict(self, task: Task) -> list[Prediction]:
         cfg = self.cfg

@@ -38,8 +38,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from valuesim._aio import run_sync
 from valuesim.errors import ConfigError
-from valuesim.methods.phrasing import Fact, clean_label, fill_placeholders, join_words, phrase, upper_first
+from valuesim.methods.phrasing import (
+    Fact,
+    clean_label,
+    fill_placeholders,
+    join_words,
+    phrase,
+    upper_first,
+)
 from valuesim.survey.codebook import Codebook, QuestionKind
 from valuesim.survey.respondent import Respondent
 
@@ -486,8 +494,8 @@ def build_backstory(
     pass a restricted respondent for benchmark histories). The "narrative" style needs
     ``model``; its result is cached in ``store`` (default: the cache directory's store).
     """
-    return _run(
-        abuild_backstory(
+    return run_sync(
+        lambda: abuild_backstory(
             respondent,
             codebook,
             model,
@@ -498,28 +506,6 @@ def build_backstory(
             store=store,
         )
     )
-
-
-def _run(coro: Any) -> Any:
-    """Run a coroutine from sync code; inside a running loop (Jupyter) on a helper thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as e:  # re-raised in the caller's thread
-            box["error"] = e
-
-    t = threading.Thread(target=target, name="valuesim-sync")
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 # --------------------------------------------------------------------------- fidelity
@@ -553,7 +539,11 @@ async def astory_fidelity(
 ) -> FidelityReport:
     """Re-ask history questions with only the backstory as context (see :func:`story_fidelity`)."""
     from valuesim.llm import Usage
-    from valuesim.methods.prompting import build_messages, option_letters, target_options
+    from valuesim.methods.prompting import (
+        build_messages,
+        option_letters,
+        target_options,
+    )
 
     pool = [q for q in (qids if qids is not None else respondent.answered()) if q in codebook and respondent.has(q)]
     pool = [q for q in pool if not codebook.get(q).profile and codebook.get(q).kind is not QuestionKind.NUMERIC]
@@ -608,6 +598,6 @@ def story_fidelity(
     """Ask ``n`` (seeded sample; None = all) of the history questions ``qids`` with only the
     backstory as context and report how often the person's real answer comes back, overall
     and per section. ``respondent`` must hold the real answers of ``qids``."""
-    return _run(
-        astory_fidelity(backstory, respondent, codebook, model, qids, n=n, seed=seed, prompt_version=prompt_version)
+    return run_sync(
+        lambda: astory_fidelity(backstory, respondent, codebook, model, qids, n=n, seed=seed, prompt_version=prompt_version)
     )
