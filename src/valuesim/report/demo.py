@@ -11,24 +11,22 @@ Everything it produces is labelled SYNTHETIC.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from valuesim.errors import ModelError
-from valuesim.report.experiment import ExperimentResult, RunSpec, Sizes, run_experiment
+from valuesim.report.experiment import PAPER_EXPERIMENT, ExperimentResult, RunSpec, Sizes, run_experiment
 
 #: Synthetic population: the evaluated sample plus the people the baselines learn from.
 DEMO_POPULATION = 600
 DEMO_SEED = 0
 
-DEMO_RUNS: tuple[RunSpec, ...] = (
-    RunSpec("majority", "majority", "baseline", "most common answer overall"),
-    RunSpec("country-majority", "country-majority", "baseline", "most common answer in the person's country"),
-    RunSpec("demographic-majority", "demographic-majority", "baseline",
-            "most common answer among people of the same country, sex and age band"),
-    RunSpec("knn", "knn", "baseline", "nearest respondents by agreement on the history answers"),
-    RunSpec("supervised", "supervised", "baseline", "one classifier per question on history + profile"),
-    RunSpec("valuesim", "valuesim", "ValueSim", "backstory + cognitive/affective/behavioral modules"),
+#: The demo runs the paper experiment's non-LLM baselines and ValueSim itself (same specs).
+_DEMO_NAMES = ("majority", "country-majority", "demographic-majority", "knn", "supervised", "valuesim")
+DEMO_RUNS: tuple[RunSpec, ...] = tuple(
+    replace(spec, group="ValueSim" if spec.method == "valuesim" else "baseline")
+    for spec in PAPER_EXPERIMENT
+    if spec.name in _DEMO_NAMES
 )
 
 
