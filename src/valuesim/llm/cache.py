@@ -86,25 +86,49 @@ class ResponseCache:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS responses ("
-                    " key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
-                )
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS file_hashes ("
-                    " path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT)"
-                )
-            except sqlite3.Error as e:
-                raise ConfigError(
-                    f"Cannot open the LLM cache {self.path}: {e}.",
-                    hint=f"Pass another directory (cache=...) or set {CACHE_ENV}; cache=False disables it.",
-                ) from e
+            conn = self._open()
             self._local.conn = conn
         return conn
+
+    def _open(self) -> sqlite3.Connection:
+        # Switching a new file to WAL and creating the tables take a write lock, and SQLite
+        # answers "database is locked" at once (without the busy timeout) when another process
+        # does the same at that moment: retry with a short backoff before giving up.
+        deadline = time.monotonic() + 30
+        delay = 0.02
+        while True:
+            try:
+                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                try:
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS responses ("
+                        " key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
+                    )
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS file_hashes ("
+                        " path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT)"
+                    )
+                except BaseException:
+                    conn.close()
+                    raise
+                return conn
+            except sqlite3.OperationalError as e:
+                if "locked" in str(e) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                raise self._open_error(e) from e
+            except sqlite3.Error as e:
+                raise self._open_error(e) from e
+
+    def _open_error(self, e: Exception) -> ConfigError:
+        return ConfigError(
+            f"Cannot open the LLM cache {self.path}: {e}.",
+            hint=f"Pass another directory (cache=...) or set {CACHE_ENV}; cache=False disables it.",
+        )
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT value, created FROM responses WHERE key = ?", (key,)).fetchone()
