@@ -16,13 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from valuesim.cli._data import load_data
 from valuesim.errors import ConfigError
 
 console = Console()
 err_console = Console(stderr=True)
-
-#: `--data synthetic` makes this many synthetic respondents.
-SYNTHETIC_DEFAULT_N = 2000
 
 bench_app = typer.Typer(
     help="Benchmark a method on survey data (leak-free protocol, resumable runs).",
@@ -62,21 +60,16 @@ def _method_uses_llm(name: str) -> bool | None:
 
 
 def _load_data(data: str | None, synthetic: int | None) -> Any:
-    from valuesim.survey import generate_synthetic, load_survey
-
     if data is not None and synthetic is not None:
-        raise ConfigError("Pass either --data or --synthetic, not both.", "--data synthetic is --synthetic 2000.")
-    if synthetic is not None or (data or "").strip().lower() == "synthetic":
-        n = synthetic if synthetic is not None else SYNTHETIC_DEFAULT_N
-        if n < 2:
-            raise ConfigError("--synthetic needs at least 2 respondents.", "E.g. --synthetic 2000.")
-        return generate_synthetic(n=n, seed=0)
+        raise ConfigError("Pass either --data or --synthetic, not both.", "--data synthetic:N is --synthetic N.")
+    if synthetic is not None:
+        return load_data(f"synthetic:{synthetic}")
     if not data:
         raise ConfigError(
             "No data given.",
             "Pass --data PATH (a WVS-7 file or a folder of per-country files), or --data synthetic to try it out.",
         )
-    return load_survey(data)
+    return load_data(data)
 
 
 @contextlib.contextmanager

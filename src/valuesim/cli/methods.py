@@ -9,21 +9,10 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from valuesim.cli._data import load_data
 from valuesim.errors import ConfigError, DataError
 
-#: `--data synthetic` makes this many generated respondents (ids are printed by `data summary`).
-SYNTHETIC_N = 200
-
 console = Console()
-
-
-def load_data(data: str) -> Any:
-    """A survey file/folder, or ``synthetic`` for generated respondents."""
-    from valuesim.survey import generate_synthetic, load_survey
-
-    if data.strip().lower() == "synthetic":
-        return generate_synthetic(n=SYNTHETIC_N, seed=0)
-    return load_survey(data)
 
 
 def parse_history(history: str, codebook: Any) -> list[str] | None:

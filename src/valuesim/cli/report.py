@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from valuesim.errors import ConfigError
+from valuesim.cli._data import load_data
 
 console = Console()
 err_console = Console(stderr=True)
@@ -77,7 +77,12 @@ def experiment_paper(
     Each run goes to OUT/runs/<name>/ (a `valuesim bench` run directory); re-running the same
     command resumes unfinished runs and skips finished ones. The report goes to OUT/report/.
     """
-    from valuesim.report.experiment import PAPER_EXPERIMENT, Sizes, run_experiment, select_specs
+    from valuesim.report.experiment import (
+        PAPER_EXPERIMENT,
+        Sizes,
+        run_experiment,
+        select_specs,
+    )
 
     if list_runs:
         _print_specs(select_specs(PAPER_EXPERIMENT, quick=quick, only=_split(only), skip=_split(skip)))
@@ -143,23 +148,6 @@ def _print_specs(specs) -> None:  # type: ignore[no-untyped-def]
         extra = [f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in {**s.options, **s.protocol}.items()]
         console.print(f"{s.name:<{width}}  [{s.group}] {s.method}{' ' + ' '.join(extra) if extra else ''}"
                       f" -- {s.description}", highlight=False, soft_wrap=True, markup=False)
-
-
-def load_data(data: str):  # type: ignore[no-untyped-def]
-    """A survey file, or ``synthetic`` / ``synthetic:N`` for generated respondents."""
-    from valuesim.survey import generate_synthetic, load_survey
-
-    text = data.strip()
-    if text.lower().startswith("synthetic"):
-        _, _, n = text.partition(":")
-        try:
-            size = int(n) if n else 2000
-        except ValueError:
-            raise ConfigError(f"Bad --data {data!r}.", "Use synthetic or synthetic:N, e.g. synthetic:2000.") from None
-        if size < 10:
-            raise ConfigError("Synthetic data needs at least 10 respondents.", "E.g. --data synthetic:2000.")
-        return generate_synthetic(n=size, seed=0)
-    return load_survey(text)
 
 
 def register(app: typer.Typer) -> None:
