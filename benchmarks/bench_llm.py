@@ -51,10 +51,30 @@ QUESTIONS = [
     "How much confidence do you have in {topic}?",
     "How often do you think about {topic}?",
 ]
-TOPICS = ["family", "friends", "leisure time", "politics", "work", "religion", "the police",
-          "the courts", "the press", "labour unions", "the government", "the armed forces",
-          "charitable organisations", "universities", "banks", "the environment", "science",
-          "the internet", "your neighbourhood", "your country", "tradition", "hard work"]
+TOPICS = [
+    "family",
+    "friends",
+    "leisure time",
+    "politics",
+    "work",
+    "religion",
+    "the police",
+    "the courts",
+    "the press",
+    "labour unions",
+    "the government",
+    "the armed forces",
+    "charitable organisations",
+    "universities",
+    "banks",
+    "the environment",
+    "science",
+    "the internet",
+    "your neighbourhood",
+    "your country",
+    "tradition",
+    "hard work",
+]
 LETTERS = "ABCDEFGHIJ"
 
 
@@ -87,12 +107,19 @@ def bench_generation(spec: str, n: int, **kw: Any) -> dict[str, float]:
     model.reset_usage()
     start = time.perf_counter()
     for i in range(n):
-        model.generate_sync(fresh_question(i, 4)[:1] + [ChatMessage("user", f"Describe your week ({i}).")],
-                            GenerateConfig(max_tokens=64, stop=()))
+        model.generate_sync(
+            fresh_question(i, 4)[:1] + [ChatMessage("user", f"Describe your week ({i}).")],
+            GenerateConfig(max_tokens=64, stop=()),
+        )
     wall = time.perf_counter() - start
     u = model.usage
-    return {"calls": u.calls, "completion_tokens": u.completion_tokens, "prompt_tokens": u.prompt_tokens,
-            "s_per_call": wall / n, "tokens_per_s_end_to_end": u.completion_tokens / wall}
+    return {
+        "calls": u.calls,
+        "completion_tokens": u.completion_tokens,
+        "prompt_tokens": u.prompt_tokens,
+        "s_per_call": wall / n,
+        "tokens_per_s_end_to_end": u.completion_tokens / wall,
+    }
 
 
 def bench_prompt_eval(path: Path, threads: int) -> float:
@@ -147,11 +174,27 @@ def free_port() -> int:
 
 def bench_http(path: Path, threads: int, n: int) -> dict[str, float]:
     port = free_port()
-    log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)  # noqa: SIM115 (outlives this scope)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "4096", "--n_threads", str(threads), "--n_threads_batch", str(threads)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -164,8 +207,10 @@ def bench_http(path: Path, threads: int, n: int) -> dict[str, float]:
         else:
             raise RuntimeError(f"server did not start, see {log.name}")
         out: dict[str, float] = {}
-        for name, spec, kw in (("http", "openai:smollm2", {"base_url": url}),
-                               ("in_process", "local", {"n_threads": threads, "n_ctx": 4096})):
+        for name, spec, kw in (
+            ("http", "openai:smollm2", {"base_url": url}),
+            ("in_process", "local", {"n_threads": threads, "n_ctx": 4096}),
+        ):
             out[f"{name}_score4_per_s"] = bench_scoring(spec, 4, n, fresh=False, **kw)
             gen = bench_generation(spec, max(3, n // 4), **kw)
             out[f"{name}_gen_s_per_call"] = gen["s_per_call"]
@@ -196,12 +241,20 @@ def bench_cache(n: int) -> dict[str, float]:
             return (time.perf_counter() - start) / n
 
         async_hit = asyncio.run(hits())
-        req = {"op": "generate", "model": "gguf-sha256:" + "0" * 64,
-               "messages": [m.to_dict() for m in prompts[0]], "config": GenerateConfig().to_dict()}
+        req = {
+            "op": "generate",
+            "model": "gguf-sha256:" + "0" * 64,
+            "messages": [m.to_dict() for m in prompts[0]],
+            "config": GenerateConfig().to_dict(),
+        }
         key_cost = timed(lambda: request_key(req), n)
         lookup = timed(lambda: model.cache.get(request_key(req)), n)
-    return {"hit_us_async": 1e6 * async_hit, "hit_us_sync_wrapper": 1e6 * sync_hit,
-            "key_us": 1e6 * key_cost, "sqlite_miss_lookup_us": 1e6 * lookup}
+    return {
+        "hit_us_async": 1e6 * async_hit,
+        "hit_us_sync_wrapper": 1e6 * sync_hit,
+        "key_us": 1e6 * key_cost,
+        "sqlite_miss_lookup_us": 1e6 * lookup,
+    }
 
 
 def main() -> None:
@@ -217,8 +270,13 @@ def main() -> None:
 
     threads = args.threads or default_threads()
     path = default_model_path()
-    results: dict[str, Any] = {"model": path.name, "threads": threads, "cores": os.cpu_count(),
-                               "loadavg_start": os.getloadavg()[0], "rss_mb_before_model": peak_rss_mb()}
+    results: dict[str, Any] = {
+        "model": path.name,
+        "threads": threads,
+        "cores": os.cpu_count(),
+        "loadavg_start": os.getloadavg()[0],
+        "rss_mb_before_model": peak_rss_mb(),
+    }
     kw = {"n_threads": threads}
     results["generation"] = bench_generation("local", max(3, args.calls // 4), **kw)
     results["prompt_eval_tokens_per_s"] = bench_prompt_eval(path, threads)

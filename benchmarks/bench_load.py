@@ -84,7 +84,7 @@ def build_full(dev: Path, rows: int, seed: int = 0):  # type: ignore[no-untyped-
     frames = [pd.read_csv(f, low_memory=False) for f in sorted(dev.glob("*.csv.gz"))]
     full = pd.concat(frames, ignore_index=True)
     full = full.drop(columns=[c for c in full.columns if c.startswith("Unnamed")])
-    for c in full.columns[full.dtypes == object]:  # mixed text/number columns across countries
+    for c in full.columns[full.dtypes == object]:  # noqa: E721  # mixed text/number columns across countries
         full[c] = full[c].astype("string")
     if rows > len(full):
         extra = full.sample(n=rows - len(full), replace=True, random_state=seed)
@@ -122,9 +122,7 @@ def write_variants(full, out: Path, formats: list[str]) -> dict[str, Path]:  # t
 
             p = out / f"WVS_Cross-National_Wave_7.{fmt}"
             numeric = full.select_dtypes("number")
-            (pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta)(
-                pd_with_text(full, numeric), str(p)
-            )
+            (pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta)(pd_with_text(full, numeric), str(p))
         else:
             raise SystemExit(f"unknown format {fmt!r}")
         paths[fmt] = p
@@ -161,8 +159,11 @@ def main() -> int:
     failures = 0
     print(f"dev directory {args.dev}:", flush=True)
     r = _measure(args.dev)
-    print(f"  {r['respondents']:,} respondents in {r['countries']} countries, {r['questions']} questions, "
-          f"version {r['version']}: {r['seconds']} s, peak {r['peak_mib']:,} MiB", flush=True)
+    print(
+        f"  {r['respondents']:,} respondents in {r['countries']} countries, {r['questions']} questions, "
+        f"version {r['version']}: {r['seconds']} s, peak {r['peak_mib']:,} MiB",
+        flush=True,
+    )
     if r["out_of_range_questions"]:
         print(f"  out-of-range codes reported for: {', '.join(r['out_of_range_questions'])}")
 

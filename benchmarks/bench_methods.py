@@ -61,7 +61,8 @@ def paper_story_tokens(model: Any, n: int = 30, seed: int = 0) -> float | None:
     path = STORIES / "v3-250324_fold_1.json.gz"
     if not path.exists():
         return None
-    stories = list(json.loads(gzip.open(path, "rt", encoding="utf-8").read()).values())
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        stories = list(json.loads(fh.read()).values())
     sample = random.Random(seed).sample(stories, min(n, len(stories)))
     return statistics.fmean(model.count_tokens(s) for s in sample)
 
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             "completion_tokens": gen,
             "total": round(sent + gen, 1),
         }
-        for name, r in results.items():
+        for r in results.values():
             pp = r["per_prediction"]
             ours_sent = pp["prompt_tokens_sent"] + pp["completion_tokens"]
             ours_eval = pp["prompt_tokens"] + pp["completion_tokens"]

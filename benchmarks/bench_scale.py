@@ -122,8 +122,25 @@ def llama_server_commands(n: int, threads: int) -> tuple[list[list[str]], list[s
     gguf = str(default_model_path())
     ports = [free_port() for _ in range(n)]
     cmds = [
-        [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", "smollm2", "--host", "127.0.0.1",
-         "--port", str(p), "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", "4096"]
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            gguf,
+            "--model_alias",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(p),
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+            "--n_ctx",
+            "4096",
+        ]
         for p in ports
     ]
     return cmds, [f"http://127.0.0.1:{p}/v1" for p in ports]
@@ -163,8 +180,11 @@ def measure(
         elif got != reference:
             raise SystemExit(f"{scenario}/{name}-{w}: predictions differ from the in-process run")
         res = Result(scenario, name, w, sink.units, len(sink.rows), best)
-        print(f"  {scenario:7s} {name:10s} workers={w}  {res.predictions:6d} predictions in {best:7.2f}s  "
-              f"-> {res.per_second:8.1f} predictions/s", flush=True)
+        print(
+            f"  {scenario:7s} {name:10s} workers={w}  {res.predictions:6d} predictions in {best:7.2f}s  "
+            f"-> {res.per_second:8.1f} predictions/s",
+            flush=True,
+        )
         out.append(res)
     return out
 
@@ -187,11 +207,13 @@ def cpu_capacity(ray: Any, workers: int, n: int = 10_000_000) -> float:
     return workers * alone / together
 
 
-def pick_units(data: Any, respondents: int, folds: int, units_per_respondent: int | None, seed: int) -> tuple[list[WorkItem], list[WorkItem]]:
+def pick_units(
+    data: Any, respondents: int, folds: int, units_per_respondent: int | None, seed: int
+) -> tuple[list[WorkItem], list[WorkItem]]:
     """(measured items, warm-up items) from one split of respondents+2 people."""
     split = build_units(data, ProtocolConfig(n_respondents=respondents + 2, seed=seed, folds=folds, min_valid=50))
     people = list(dict.fromkeys(u.respondent for u in split.units))
-    measured_people, warm_people = set(people[:respondents]), set(people[respondents:])
+    warm_people = set(people[respondents:])
     per: dict[str, int] = {}
     chosen, warm = [], []
     for u in split.units:
@@ -221,8 +243,12 @@ def main() -> None:
     p.add_argument("--llama-threads", type=int, default=1)
     p.add_argument("--llama-respondents", type=int, default=2)
     p.add_argument("--llama-units", type=int, default=1, help="units (folds) per respondent in the llama scenario")
-    p.add_argument("--reps", type=int, default=3,
-                   help="repetitions per configuration in the mock and server scenarios (best is kept; llama: 1)")
+    p.add_argument(
+        "--reps",
+        type=int,
+        default=3,
+        help="repetitions per configuration in the mock and server scenarios (best is kept; llama: 1)",
+    )
     p.add_argument("--ray-address", default=None)
     p.add_argument("--json", default=None)
     args = p.parse_args()
@@ -234,8 +260,11 @@ def main() -> None:
     cb = data.codebook
     ray = connect(args.ray_address, num_cpus=max(workers))
     capacity = cpu_capacity(ray, max(workers))
-    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, "
-          f"parallel capacity for {max(workers)} CPU-bound workers right now: {capacity:.2f}", flush=True)
+    print(
+        f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, "
+        f"parallel capacity for {max(workers)} CPU-bound workers right now: {capacity:.2f}",
+        flush=True,
+    )
 
     results: list[Result] = []
     if "mock" in scenarios:
@@ -249,12 +278,19 @@ def main() -> None:
         cmds, urls = mock_server_commands(2, args.latency)
         with servers(cmds, urls):
             base = ",".join(urls)
-            print(f"server: {args.method} via 2 mock servers ({args.latency * 1000:.0f} ms/request) "
-                  f"{args.server_concurrency} unit(s) in flight per worker, {len(items)} units", flush=True)
+            print(
+                f"server: {args.method} via 2 mock servers ({args.latency * 1000:.0f} ms/request) "
+                f"{args.server_concurrency} unit(s) in flight per worker, {len(items)} units",
+                flush=True,
+            )
             results += measure(
                 "server",
                 lambda: get_method(args.method, cb, model="openai:mock", base_url=base, cache=False),
-                items, warm, workers, args.server_concurrency, args.reps,
+                items,
+                warm,
+                workers,
+                args.server_concurrency,
+                args.reps,
             )
     if "llama" in scenarios:
         items, warm = pick_units(data, args.llama_respondents, args.folds, args.llama_units, args.seed)
@@ -262,20 +298,29 @@ def main() -> None:
         cmds, urls = llama_server_commands(args.llama_servers, args.llama_threads)
         with servers(cmds, urls):
             base = ",".join(urls)
-            print(f"llama: {args.llama_method} via {len(urls)} llama.cpp server(s) x {args.llama_threads} thread(s), "
-                  f"1 unit in flight per worker, {len(items)} units", flush=True)
+            print(
+                f"llama: {args.llama_method} via {len(urls)} llama.cpp server(s) x {args.llama_threads} thread(s), "
+                f"1 unit in flight per worker, {len(items)} units",
+                flush=True,
+            )
             results += measure(
                 "llama",
                 lambda: get_method(args.llama_method, cb, model="openai:smollm2", base_url=base, cache=False),
-                items, warm, workers, 1, 1,
+                items,
+                warm,
+                workers,
+                1,
+                1,
             )
 
     print("\nscenario  executor    workers  predictions  seconds  pred/s  x(ray-1)")
     for r in results:
         one = next((o for o in results if o.scenario == r.scenario and o.executor == "ray" and o.workers == 1), None)
         speed = f"{r.per_second / one.per_second:7.2f}" if one else "      -"
-        print(f"{r.scenario:9s} {r.executor:11s} {r.workers:7d} {r.predictions:12d} {r.seconds:8.2f} "
-              f"{r.per_second:7.1f} {speed}")
+        print(
+            f"{r.scenario:9s} {r.executor:11s} {r.workers:7d} {r.predictions:12d} {r.seconds:8.2f} "
+            f"{r.per_second:7.1f} {speed}"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(

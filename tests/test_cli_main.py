@@ -34,9 +34,7 @@ def test_user_error_is_message_and_hint_not_traceback(monkeypatch, capsys) -> No
 
 
 def test_module_entry_point_runs() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "valuesim", "--help"], capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-m", "valuesim", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     assert "valuesim" in out.stdout.lower()
 

@@ -48,7 +48,7 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]], *, thread_name: str 
     def target() -> None:
         try:
             box["value"] = _run_in_new_loop(factory)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as e:
             box["error"] = e
 
     t = threading.Thread(target=target, name=thread_name)

@@ -80,7 +80,8 @@ def test_compare_two_runs(tmp_path, fake_data):
     assert bench(*common, "--method", "majority", "--out", str(a)).exit_code == 0
     assert bench(*common, "--method", "country-majority", "--out", str(b)).exit_code == 0
     res = CliRunner().invoke(
-        app, ["bench", "compare", str(a), str(b), "--n-boot", "50", "--n-perm", "100", "--json", str(tmp_path / "c.json")]
+        app,
+        ["bench", "compare", str(a), str(b), "--n-boot", "50", "--n-perm", "100", "--json", str(tmp_path / "c.json")],
     )
     assert res.exit_code == 0, res.output
     assert "top1" in res.stdout and "nmae" in res.stdout
@@ -94,8 +95,21 @@ def test_compare_two_runs(tmp_path, fake_data):
 def test_country_names_and_history_sweep(tmp_path, fake_data):
     out = tmp_path / "sweep"
     res = bench(
-        "--data", "x", "--method", "majority", "-n", "6", "--country", "Peru,jpn", "--history-sweep",
-        "--history-sizes", "0,10", "--n-boot", "20", "--out", str(out),
+        "--data",
+        "x",
+        "--method",
+        "majority",
+        "-n",
+        "6",
+        "--country",
+        "Peru,jpn",
+        "--history-sweep",
+        "--history-sizes",
+        "0,10",
+        "--n-boot",
+        "20",
+        "--out",
+        str(out),
     )
     assert res.exit_code == 0, res.output
     assert "By history size" in res.stdout and "h=10" in res.stdout

@@ -42,9 +42,24 @@ def test_run_writes_the_documented_files(tmp_path, data):
     assert rows == rundir.sort_rows(rows, split)  # canonical order on disk
 
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("method", "n_respondents", "n_predictions", "top1", "nmae", "within1", "by_section",
-                "by_country", "by_kind", "by_question", "distribution", "llm_calls", "prompt_tokens",
-                "completion_tokens", "cache_hits", "wall_seconds"):
+    for key in (
+        "method",
+        "n_respondents",
+        "n_predictions",
+        "top1",
+        "nmae",
+        "within1",
+        "by_section",
+        "by_country",
+        "by_kind",
+        "by_question",
+        "distribution",
+        "llm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "cache_hits",
+        "wall_seconds",
+    ):
         assert key in metrics, key
     assert metrics["method"] == "test-first-option"
     assert metrics["n_predictions"] == len(rows) and metrics["n_respondents"] == 12
@@ -52,8 +67,20 @@ def test_run_writes_the_documented_files(tmp_path, data):
     assert metrics["llm_calls"] == 0 and metrics["wall_seconds"] > 0
 
     manifest = json.loads((out / "manifest.json").read_text())
-    for key in ("valuesim_version", "git_commit", "python", "platform", "packages", "command", "config",
-                "data", "split_hash", "started", "finished", "timings"):
+    for key in (
+        "valuesim_version",
+        "git_commit",
+        "python",
+        "platform",
+        "packages",
+        "command",
+        "config",
+        "data",
+        "split_hash",
+        "started",
+        "finished",
+        "timings",
+    ):
         assert key in manifest, key
     assert manifest["status"] == "complete"
     assert manifest["split_hash"] == split.split_hash
@@ -168,11 +195,17 @@ def test_conflicting_out_dir_is_refused(tmp_path, data):
     with pytest.raises(ConfigError, match="other settings"):
         run_benchmark(data, Other(data.codebook), CFG, out, progress=False)
     with pytest.raises(ConfigError, match="other settings"):
-        run_benchmark(data, FirstOptionMethod(data.codebook), CFG.model_copy(update={"train_max": 3}), out,
-                      progress=False)
+        run_benchmark(
+            data, FirstOptionMethod(data.codebook), CFG.model_copy(update={"train_max": 3}), out, progress=False
+        )
     # concurrency or bootstrap settings do not change predictions: resuming with them is fine
-    run_benchmark(data, FirstOptionMethod(data.codebook), CFG.model_copy(update={"concurrency": 2, "n_boot": 20}),
-                  out, progress=False)
+    run_benchmark(
+        data,
+        FirstOptionMethod(data.codebook),
+        CFG.model_copy(update={"concurrency": 2, "n_boot": 20}),
+        out,
+        progress=False,
+    )
     res = run_benchmark(data, Other(data.codebook), CFG.model_copy(update={"overwrite": True}), out, progress=False)
     assert res.n_resumed == 0
     assert json.loads((out / "metrics.json").read_text())["method"] == "other"
@@ -250,10 +283,8 @@ def test_usage_is_summed_over_resumed_sessions(tmp_path, data):
 
     out = tmp_path / "run"
     with pytest.raises(RuntimeError):
-        run_benchmark(data, FailingAsync(data.codebook), CFG.model_copy(update={"concurrency": 1}), out,
-                      progress=False)
-    res = run_benchmark(data, SlowAsync(data.codebook), CFG.model_copy(update={"concurrency": 1}), out,
-                        progress=False)
+        run_benchmark(data, FailingAsync(data.codebook), CFG.model_copy(update={"concurrency": 1}), out, progress=False)
+    res = run_benchmark(data, SlowAsync(data.codebook), CFG.model_copy(update={"concurrency": 1}), out, progress=False)
     # the failing session made 6 usage-counted calls (5 units + the one that raised)
     assert res.metrics["llm_calls"] == 2 * (res.n_units + 1)
 
@@ -278,8 +309,9 @@ def test_custom_executor_order_does_not_matter(tmp_path, data):
         run_units(method_factory, list(reversed(items)), sink, concurrency=1, progress=False)
 
     run_benchmark(data, FirstOptionMethod(data.codebook), CFG, tmp_path / "a", progress=False)
-    run_benchmark(data, FirstOptionMethod(data.codebook), CFG, tmp_path / "b", progress=False,
-                  executor=reverse_executor)
+    run_benchmark(
+        data, FirstOptionMethod(data.codebook), CFG, tmp_path / "b", progress=False, executor=reverse_executor
+    )
     assert seen and seen[0] > 0
     assert (tmp_path / "a" / "predictions.jsonl").read_bytes() == (tmp_path / "b" / "predictions.jsonl").read_bytes()
 
@@ -356,5 +388,6 @@ def test_resume_with_another_server_list_but_not_another_model(tmp_path, data):
     )
     assert res.n_resumed > 0
     with pytest.raises(ConfigError, match="other settings"):
-        run_benchmark(data, Served(data.codebook, model="openai:other", base_url="http://a/v1"), CFG, out,
-                      progress=False)
+        run_benchmark(
+            data, Served(data.codebook, model="openai:other", base_url="http://a/v1"), CFG, out, progress=False
+        )

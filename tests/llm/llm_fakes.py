@@ -25,8 +25,12 @@ def chat_reply(text: str, top: list[tuple[str, float]] | None = None) -> Reply:
                 }
             ]
         }
-    body = {"id": "x", "object": "chat.completion", "choices": [choice],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}}
+    body = {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [choice],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+    }
     return 200, body, {}
 
 

@@ -47,7 +47,7 @@ def test_retries_429_honouring_retry_after_then_succeeds(fake_server: FakeServer
 
 def test_gives_up_after_max_retries_with_clear_error(fake_server: FakeServer) -> None:
     fake_server.handler = lambda p, b: (503, {"error": {"message": "overloaded"}}, {"Retry-After": "0"})
-    with pytest.raises(ModelError, match="Gave up after 3 attempts.*503.*overloaded"):
+    with pytest.raises(ModelError, match=r"Gave up after 3 attempts.*503.*overloaded"):
         _model(fake_server, max_retries=2).generate_sync("Hi")
     assert len(fake_server.requests) == 3
 

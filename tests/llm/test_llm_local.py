@@ -50,8 +50,11 @@ def test_generation_is_deterministic_and_counted(gguf_path: Path) -> None:
 
 
 def test_json_schema_constrains_local_generation(gguf_path: Path) -> None:
-    schema = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["A", "B", "C", "D"]}},
-              "required": ["answer"]}
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": ["A", "B", "C", "D"]}},
+        "required": ["answer"],
+    }
     out = get_model("local", cache=False, n_ctx=1024).generate_sync(
         [SYSTEM, QUESTION], GenerateConfig(max_tokens=20, json_schema=schema)
     )

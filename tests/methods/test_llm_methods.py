@@ -65,7 +65,7 @@ def test_methods_are_registered() -> None:
 
 def test_unanimous_modules_skip_the_coordinator() -> None:
     model, backend = scripted_model(choose=letter_choice({"cognitive": 1, "affective": 1, "behavioral": 1}))
-    m, preds = run("valuesim", model)
+    _m, preds = run("valuesim", model)
     assert [p.prediction for p in preds] == [target_options(CB.get(q))[0][1] for q in TARGETS]
     assert "coordinator" not in backend.modules_called()
     assert backend.modules_called().count("cognitive") == len(TARGETS)
@@ -144,7 +144,7 @@ def test_integration_helpers() -> None:
     assert combine(answers, q, "pool")[0] == 2
     assert combine([ModuleAnswer("x", None, error="bad")], q, "mean") == (None, None)
     assert nearest_code(2.5, [1, 2, 3, 4]) == 2
-    assert nearest_code(7.6, list(range(0, 11))) == 8
+    assert nearest_code(7.6, list(range(11))) == 8
 
 
 def test_plain_module_ablation_makes_one_call_per_target() -> None:

@@ -53,7 +53,9 @@ def _protocol(**kw: object) -> RunConfig:
 
 
 @pytest.fixture(scope="session")
-def report_runs(small_survey: SurveyData, session_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def report_runs(
+    small_survey: SurveyData, session_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
     """name -> run directory: majority, knn, valuesim (mock), knn-sweep, majority-sweep, majority-seed7."""
     root = tmp_path_factory.mktemp("runs")
     specs = {

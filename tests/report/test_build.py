@@ -45,7 +45,7 @@ def test_html_is_self_contained_and_labelled_synthetic(built) -> None:  # type: 
 def test_comparison_table_holds_every_run_with_cis(built, report_runs) -> None:  # type: ignore[no-untyped-def]
     _, html, md = built
     for name in ("valuesim", "majority", "knn", "knn-sweep", "majority-sweep", "majority-seed7"):
-        assert f"<td class=\"l \">{name}" in html or f">{name} (reference)" in html
+        assert f'<td class="l ">{name}' in html or f">{name} (reference)" in html
     metrics = json.loads((report_runs["knn"] / "metrics.json").read_text())
     top1 = metrics["top1"]
     # the report shows metrics.json's numbers, CI under the value
@@ -95,10 +95,25 @@ def test_markdown_and_figures_written(built) -> None:  # type: ignore[no-untyped
         assert fig.exists() and fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"figures/{fig.name}" in md
     names = {f.stem for f in paths.figures}
-    assert {"comparison", "by_section", "by_country", "signed_error", "confusion_pooled", "calibration", "cost",
-            "history_curve"} <= names
-    for heading in ("Method comparison", "Accuracy by topic", "Accuracy by country", "Ordinal errors and confusion",
-                    "Calibration", "Calls, tokens and time", "Provenance"):
+    assert {
+        "comparison",
+        "by_section",
+        "by_country",
+        "signed_error",
+        "confusion_pooled",
+        "calibration",
+        "cost",
+        "history_curve",
+    } <= names
+    for heading in (
+        "Method comparison",
+        "Accuracy by topic",
+        "Accuracy by country",
+        "Ordinal errors and confusion",
+        "Calibration",
+        "Calls, tokens and time",
+        "Provenance",
+    ):
         assert f"## {heading}" in md
         assert f"<h2>{heading}</h2>" in html
 
@@ -119,8 +134,11 @@ def test_no_second_run_means_no_paired_section(report_runs, tmp_path: Path) -> N
 
 
 def test_item_confusion_for_a_chosen_question(report_runs, small_survey, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    qid = next(q for q in small_survey.question_ids
-               if small_survey.codebook.get(q).ordered and not small_survey.codebook.get(q).profile)
+    qid = next(
+        q
+        for q in small_survey.question_ids
+        if small_survey.codebook.get(q).ordered and not small_survey.codebook.get(q).profile
+    )
     paths = build_report([report_runs["knn"], report_runs["majority"]], tmp_path / "r", confusion_item=qid)
     assert (paths.out_dir / "figures" / f"confusion_{qid}.png").exists()
     with pytest.raises(UnknownQuestionError):

@@ -15,16 +15,29 @@ runner = CliRunner()
 
 def test_report_command_writes_html_and_markdown(report_runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "rep"
-    result = runner.invoke(app, ["report", str(report_runs["majority"]), str(report_runs["knn"]), "--out", str(out),
-                                 "--reference", "knn", "--title", "Baselines"])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            str(report_runs["majority"]),
+            str(report_runs["knn"]),
+            "--out",
+            str(out),
+            "--reference",
+            "knn",
+            "--title",
+            "Baselines",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "reference knn" in result.stdout
     assert (out / "report.html").exists() and (out / "report.md").exists()
     assert "[SYNTHETIC] Baselines" in (out / "report.md").read_text("utf-8")
 
 
-def test_report_user_errors_print_message_and_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_user_errors_print_message_and_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(sys, "argv", ["valuesim", "report", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit) as exc:
         main()

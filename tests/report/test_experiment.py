@@ -28,18 +28,34 @@ def test_experiment_is_data_covering_the_paper() -> None:
     names = [s.name for s in PAPER_EXPERIMENT]
     assert len(names) == len(set(names))
     main = {s.method for s in PAPER_EXPERIMENT if s.group == "main table"}
-    assert main == {"majority", "country-majority", "demographic-majority", "knn", "supervised",
-                    "blank", "demographics", "full-info", "rag", "valuesim"}
+    assert main == {
+        "majority",
+        "country-majority",
+        "demographic-majority",
+        "knn",
+        "supervised",
+        "blank",
+        "demographics",
+        "full-info",
+        "rag",
+        "valuesim",
+    }
     ablations = {s.name: dict(s.options) for s in PAPER_EXPERIMENT if s.group == "ablation"}
-    assert ablations == {"valuesim-no-story": {"story": "raw"}, "valuesim-no-cab": {"modules": ("plain",)},
-                         "valuesim-averaging": {"integration": "mean"}}
+    assert ablations == {
+        "valuesim-no-story": {"story": "raw"},
+        "valuesim-no-cab": {"modules": ("plain",)},
+        "valuesim-averaging": {"integration": "mean"},
+    }
     assert all(s.method == "valuesim" for s in PAPER_EXPERIMENT if s.group == "ablation")
     assert {s.method for s in PAPER_EXPERIMENT if s.protocol.get("history_sweep")} == {"knn", "valuesim"}
 
 
 def test_select_specs_by_name_and_group() -> None:
     assert [s.name for s in select_specs(PAPER_EXPERIMENT, quick=True, only=["ablation"])] == [
-        "valuesim-no-story", "valuesim-no-cab", "valuesim-averaging"]
+        "valuesim-no-story",
+        "valuesim-no-cab",
+        "valuesim-averaging",
+    ]
     left = select_specs(PAPER_EXPERIMENT, quick=True, skip=["history", "supervised"])
     assert "supervised" not in {s.name for s in left} and not any(s.protocol for s in left)
     with pytest.raises(ConfigError, match="No run or group"):
@@ -57,8 +73,18 @@ def test_quick_sizes_keep_full_histories_and_cut_predictions() -> None:
 @pytest.mark.slow
 def test_paper_experiment_quick_with_mock_end_to_end_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "exp"
-    args = ["experiment", "paper", "--data", "synthetic:150", "--model", "mock", "--quick", "--out", str(out),
-            "--no-progress"]
+    args = [
+        "experiment",
+        "paper",
+        "--data",
+        "synthetic:150",
+        "--model",
+        "mock",
+        "--quick",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "15 of 15 runs complete" in result.stdout
@@ -92,11 +118,14 @@ def test_paper_experiment_quick_with_mock_end_to_end_and_resume(tmp_path: Path) 
 
 def test_failed_run_is_reported_and_the_rest_continues(tmp_path: Path) -> None:
     data = generate_synthetic(n=60, seed=2)
-    specs = (RunSpec("majority", "majority", "main table", "m"),
-             RunSpec("broken", "valuesim", "main table", "bad option", {"integration": "nonsense"}))
+    specs = (
+        RunSpec("majority", "majority", "main table", "m"),
+        RunSpec("broken", "valuesim", "main table", "bad option", {"integration": "nonsense"}),
+    )
     events: list[str] = []
-    res = run_experiment(data, tmp_path, model="mock", specs=specs, quick=True, progress=False,
-                         on_event=events.append, command="test")
+    res = run_experiment(
+        data, tmp_path, model="mock", specs=specs, quick=True, progress=False, on_event=events.append, command="test"
+    )
     assert [o.status for o in res.outcomes] == ["complete", "failed"]
     assert "Invalid integration" in (res.failed[0].error or "")
     assert res.report_html is not None and res.report_html.exists()
@@ -107,17 +136,40 @@ def test_experiment_refuses_to_mix_sizes_in_one_directory(tmp_path: Path) -> Non
     data = generate_synthetic(n=60, seed=2)
     specs = (RunSpec("majority", "majority", "main table", "m"),)
     run_experiment(data, tmp_path, specs=specs, quick=True, progress=False, command="t", report=False)
-    res = run_experiment(data, tmp_path, specs=specs, sizes=Sizes(respondents=5, only_folds=(0,), max_targets=10),
-                         progress=False, command="t", report=False)
+    res = run_experiment(
+        data,
+        tmp_path,
+        specs=specs,
+        sizes=Sizes(respondents=5, only_folds=(0,), max_targets=10),
+        progress=False,
+        command="t",
+        report=False,
+    )
     assert res.outcomes[0].status == "failed" and "different split" in (res.outcomes[0].error or "")
 
 
 def test_cli_list_and_bad_data(tmp_path: Path) -> None:
-    listed = runner.invoke(app, ["experiment", "paper", "--data", "x", "--model", "mock", "--out", str(tmp_path),
-                                 "--list", "--only", "ablation"])
+    listed = runner.invoke(
+        app,
+        [
+            "experiment",
+            "paper",
+            "--data",
+            "x",
+            "--model",
+            "mock",
+            "--out",
+            str(tmp_path),
+            "--list",
+            "--only",
+            "ablation",
+        ],
+    )
     assert listed.exit_code == 0 and "valuesim-no-story" in listed.stdout and "majority" not in listed.stdout
-    bad = runner.invoke(app, ["experiment", "paper", "--data", str(tmp_path / "none.csv"), "--model", "mock",
-                              "--out", str(tmp_path / "o")])
+    bad = runner.invoke(
+        app,
+        ["experiment", "paper", "--data", str(tmp_path / "none.csv"), "--model", "mock", "--out", str(tmp_path / "o")],
+    )
     assert bad.exit_code != 0 and bad.exception is not None
 
 

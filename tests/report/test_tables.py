@@ -19,8 +19,19 @@ from valuesim.survey.codebook import Codebook
 
 def _run(codebook: Codebook, rows: list[tuple[str, str, int | None, int]], name: str = "r") -> RunData:
     frame = pd.DataFrame(
-        [{"respondent": r, "question": q, "fold": 0, "condition": "", "prediction": p, "truth": t,
-          "probabilities": None, "country": "DEU"} for r, q, p, t in rows]
+        [
+            {
+                "respondent": r,
+                "question": q,
+                "fold": 0,
+                "condition": "",
+                "prediction": p,
+                "truth": t,
+                "probabilities": None,
+                "country": "DEU",
+            }
+            for r, q, p, t in rows
+        ]
     )
     scored = per_prediction(frame, codebook)
     scored["confidence"] = np.nan
@@ -28,8 +39,10 @@ def _run(codebook: Codebook, rows: list[tuple[str, str, int | None, int]], name:
 
 
 def test_signed_error_counts_rank_steps_on_ordered_items_only(codebook: Codebook) -> None:
-    run = _run(codebook, [("a", "Q46", 1, 1), ("a", "Q46", 4, 1), ("b", "Q46", 2, 4), ("b", "Q46", None, 2),
-                          ("a", "Q57", 1, 2)])
+    run = _run(
+        codebook,
+        [("a", "Q46", 1, 1), ("a", "Q46", 4, 1), ("b", "Q46", 2, 4), ("b", "Q46", None, 2), ("a", "Q57", 1, 2)],
+    )
     dist = tables.signed_error([run], clip=2).set_index("step")
     # scored: 0, +3 (clipped to +2), -2; the abstention and the nominal item are left out
     assert dist.loc[0, "share"] == pytest.approx(1 / 3)
@@ -97,8 +110,11 @@ def test_formatting_helpers() -> None:
 
 
 def test_markdown_table_escapes_and_marks() -> None:
-    t = Table(["a|b", "n"], [[Cell("x|y", "best"), Cell("0.5", "worse", "[0.4, 0.6]")],
-                             [Cell("z"), Cell("1", sub="sign 0.2")]], align=["l", "r"])
+    t = Table(
+        ["a|b", "n"],
+        [[Cell("x|y", "best"), Cell("0.5", "worse", "[0.4, 0.6]")], [Cell("z"), Cell("1", sub="sign 0.2")]],
+        align=["l", "r"],
+    )
     md = table_markdown(t)
     assert md.splitlines()[0] == "| a\\|b | n |"
     assert md.splitlines()[1] == "| --- | ---: |"

@@ -147,7 +147,9 @@ def test_method_error_stops_the_run_with_its_message_and_is_not_retried(ray_sess
     sink = ListSink()
     executor = RayExecutor(num_workers=1, respondents_per_shard=6)
     with pytest.raises(ModelError) as err:
-        executor(FittedMethod(FailingMethod(data.codebook, bad, str(counter))), items, sink, concurrency=1, progress=False)
+        executor(
+            FittedMethod(FailingMethod(data.codebook, bad, str(counter))), items, sink, concurrency=1, progress=False
+        )
     assert err.value.message == "planned failure" and err.value.hint == "a hint that must survive the trip"
     assert count_marker(counter) == 1  # not retried
     assert all(rundir.unit_key(rows[0])[0] != bad for rows in sink.units)
@@ -208,6 +210,10 @@ def test_worker_that_cannot_import_the_method_gives_install_hint(ray_session, da
     items = make_work_items(data, split.units)
     with pytest.raises(ConfigError, match="cannot import") as err:
         RayExecutor(num_workers=1)(
-            FittedMethod(driver_only_methods.DriverOnly(data.codebook)), items, ListSink(), concurrency=1, progress=False
+            FittedMethod(driver_only_methods.DriverOnly(data.codebook)),
+            items,
+            ListSink(),
+            concurrency=1,
+            progress=False,
         )
     assert "every node" in (err.value.hint or "")

@@ -139,7 +139,9 @@ def test_synth_rejects_unknown_extension(tmp_path: Path) -> None:
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "valuesim", *args], check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "valuesim", *args], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_user_errors_print_message_and_hint_without_traceback(tmp_path: Path) -> None:

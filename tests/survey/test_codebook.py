@@ -50,9 +50,27 @@ def test_only_country_specific_items_are_left_out(cb):
 
 
 def test_excluded_columns_have_reasons(cb):
-    for name in ["Q33_3", "Q82_EU", "Q94R", "Q105R", "Q172R", "Q223_ABREV", "Q234A", "Q275A", "Q278R",
-                 "Q288R", "Q289CS9", "X003R", "X002_02B", "V001", "V002A_01", "Q291G1", "Q292O", "Q293",
-                 "Q294B"]:
+    for name in [
+        "Q33_3",
+        "Q82_EU",
+        "Q94R",
+        "Q105R",
+        "Q172R",
+        "Q223_ABREV",
+        "Q234A",
+        "Q275A",
+        "Q278R",
+        "Q288R",
+        "Q289CS9",
+        "X003R",
+        "X002_02B",
+        "V001",
+        "V002A_01",
+        "Q291G1",
+        "Q292O",
+        "Q293",
+        "Q294B",
+    ]:
         assert len(cb.excluded[name]) > 10, name
 
 
@@ -77,10 +95,22 @@ def test_sections_are_known_contiguous_and_in_questionnaire_order(cb, raw):
 
 @pytest.mark.parametrize(
     ("qid", "section"),
-    [("Q45", "social_values"), ("Q46", "wellbeing"), ("Q105", "social_capital"), ("Q111", "economic_values"),
-     ("Q112", "corruption"), ("Q130", "migration"), ("Q151", "security"), ("Q152", "postmaterialism"),
-     ("Q163", "science_technology"), ("Q175", "religious_values"), ("Q198", "ethical_values"),
-     ("Q234", "political_participation"), ("Q235", "political_culture"), ("Q260", "demographics")],
+    [
+        ("Q45", "social_values"),
+        ("Q46", "wellbeing"),
+        ("Q105", "social_capital"),
+        ("Q111", "economic_values"),
+        ("Q112", "corruption"),
+        ("Q130", "migration"),
+        ("Q151", "security"),
+        ("Q152", "postmaterialism"),
+        ("Q163", "science_technology"),
+        ("Q175", "religious_values"),
+        ("Q198", "ethical_values"),
+        ("Q234", "political_participation"),
+        ("Q235", "political_culture"),
+        ("Q260", "demographics"),
+    ],
 )
 def test_section_boundaries(cb, qid, section):
     assert cb[qid].section == section
@@ -212,8 +242,17 @@ def test_country_table_covers_iso_and_round_trips():
 
 @pytest.mark.parametrize(
     ("code", "name"),
-    [(76, "Brazil"), ("076", "Brazil"), ("bra", "Brazil"), ("DEU", "Germany"), (158, "Taiwan"),
-     (446, "Macao"), (909, "Northern Ireland"), ("NIR", "Northern Ireland"), (736, "Sudan")],
+    [
+        (76, "Brazil"),
+        ("076", "Brazil"),
+        ("bra", "Brazil"),
+        ("DEU", "Germany"),
+        (158, "Taiwan"),
+        (446, "Macao"),
+        (909, "Northern Ireland"),
+        ("NIR", "Northern Ireland"),
+        (736, "Sudan"),
+    ],
 )
 def test_country_name_accepts_numeric_and_alpha3(code, name):
     assert country_name(code) == name
@@ -241,8 +280,19 @@ def test_unknown_numeric_code_gives_none_for_row_wise_use():
 
 @pytest.mark.parametrize(
     ("token", "alpha3"),
-    [("DEU", "DEU"), ("deu", "DEU"), (276, "DEU"), ("276", "DEU"), ("Germany", "DEU"), (" germany ", "DEU"),
-     ("cote d'ivoire", "CIV"), ("South Korea", "KOR"), ("Korea", "KOR"), ("Viet Nam", "VNM"), ("NIR", "NIR")],
+    [
+        ("DEU", "DEU"),
+        ("deu", "DEU"),
+        (276, "DEU"),
+        ("276", "DEU"),
+        ("Germany", "DEU"),
+        (" germany ", "DEU"),
+        ("cote d'ivoire", "CIV"),
+        ("South Korea", "KOR"),
+        ("Korea", "KOR"),
+        ("Viet Nam", "VNM"),
+        ("NIR", "NIR"),
+    ],
 )
 def test_resolve_accepts_codes_and_names(token, alpha3):
     assert resolve(token) == alpha3

@@ -77,12 +77,16 @@ def test_quoted_cells_and_crlf_line_ends(small_frame: pd.DataFrame, small: Surve
     assert_same(load_survey(path), small)
 
 
-def test_spss_with_lowercase_names_and_user_missing(small_frame: pd.DataFrame, small: SurveyData, tmp_path: Path) -> None:
+def test_spss_with_lowercase_names_and_user_missing(
+    small_frame: pd.DataFrame, small: SurveyData, tmp_path: Path
+) -> None:
     pyreadstat = pytest.importorskip("pyreadstat")
     frame = small_frame.drop(columns=["version"]).rename(columns=str.lower)
     path = tmp_path / "wvs.sav"
     # negative codes declared as SPSS user-missing values must come back as codes, not NaN
-    pyreadstat.write_sav(frame, str(path), missing_ranges={c: [{"lo": -5, "hi": -1}] for c in frame.columns if c.startswith("q")})
+    pyreadstat.write_sav(
+        frame, str(path), missing_ranges={c: [{"lo": -5, "hi": -1}] for c in frame.columns if c.startswith("q")}
+    )
     loaded = load_survey(path)
     assert_same(loaded, small)
     assert (loaded.frame[loaded.question_ids].to_numpy() == -1).any()
@@ -196,7 +200,9 @@ def test_unknown_columns_are_ignored_and_counted(small_frame: pd.DataFrame, tmp_
     assert "Q1" not in report.ignored_columns and "D_INTERVIEW" not in report.ignored_columns
 
 
-def test_country_from_numeric_code_when_alpha_missing(small_frame: pd.DataFrame, small: SurveyData, tmp_path: Path) -> None:
+def test_country_from_numeric_code_when_alpha_missing(
+    small_frame: pd.DataFrame, small: SurveyData, tmp_path: Path
+) -> None:
     p = tmp_path / "numeric.csv"
     small_frame.drop(columns=["B_COUNTRY_ALPHA"]).to_csv(p, index=False)
     assert_same(load_survey(p), small)
@@ -455,7 +461,9 @@ def test_gzip_module_roundtrip_matches(small_frame: pd.DataFrame, small: SurveyD
     assert_same(load_survey(p), small)
 
 
-def test_latin1_file_and_line_breaks_inside_quoted_text(small_frame: pd.DataFrame, small: SurveyData, tmp_path: Path) -> None:
+def test_latin1_file_and_line_breaks_inside_quoted_text(
+    small_frame: pd.DataFrame, small: SurveyData, tmp_path: Path
+) -> None:
     frame = small_frame.copy()
     frame.insert(4, "Partyname", ["Partido Socialista\nObrero Español"] * len(frame))  # ignored column
     p = tmp_path / "latin1.csv"

@@ -183,11 +183,11 @@ def summarize(
     ctx = _Ctx(s=s, r_idx=r_idx, n_r=len(resp_ids), weights=weights, level=level)
 
     out: dict[str, Any] = {
-        "n_respondents": int(len(resp_ids)),
-        "n_predictions": int(len(s)),
+        "n_respondents": len(resp_ids),
+        "n_predictions": len(s),
         "n_abstained": int(s["abstained"].sum()),
         "n_invalid": int(s["invalid"].sum()),
-        "n_folds": int(len(folds)),
+        "n_folds": len(folds),
     }
     for m in METRICS:
         out[m] = ctx.fold_stats(m, f_idx, len(folds))
@@ -207,7 +207,7 @@ def summarize(
     for cond, sub_idx in s.groupby("condition", sort=True).indices.items():
         sub = _Ctx(s=s.iloc[sub_idx], r_idx=r_idx[sub_idx], n_r=len(resp_ids), weights=weights, level=level)
         cf_idx, cf = _factorize(s["fold"].iloc[sub_idx])
-        entry: dict[str, Any] = {"n": int(len(sub_idx))}
+        entry: dict[str, Any] = {"n": len(sub_idx)}
         for m in METRICS:
             entry[m] = sub.fold_stats(m, cf_idx, len(cf))
         entry["wasserstein_mean"] = distribution(s.iloc[sub_idx], codebook)["wasserstein_mean"]
@@ -294,7 +294,7 @@ def distribution(scored: pd.DataFrame, codebook: Codebook) -> dict[str, Any]:
         pred_counts = np.bincount(rp[rp >= 0], minlength=k)[:k].astype(np.float64)
         entry: dict[str, Any] = {
             "measure": "wasserstein" if q.ordered else "total_variation",
-            "n": int(len(idx)),
+            "n": len(idx),
             "n_predicted": int(pred_counts.sum()),
             "codes": codes,
             "true": (true_counts / true_counts.sum()).tolist(),
@@ -378,7 +378,7 @@ def probabilistic(scored: pd.DataFrame, codebook: Codebook, *, n_bins: int = 10)
             ece += nb / len(conf) * abs(acc - cf)
         reliability.append({"lo": b / n_bins, "hi": (b + 1) / n_bins, "n": nb, "confidence": cf, "accuracy": acc})
     return {
-        "n": int(len(p_true)),
+        "n": len(p_true),
         "coverage": float(len(p_true) / len(scored)),
         "log_loss": float(-np.log(np.clip(p_true, LOG_LOSS_EPS, 1.0)).mean()),
         "brier": float(np.concatenate(brier_all).mean()),

@@ -278,7 +278,9 @@ class Split:
         except FileNotFoundError:
             raise DataError(f"No split file at {path}.", "Run `valuesim bench` to create one.") from None
         except (OSError, json.JSONDecodeError) as e:
-            raise DataError(f"Cannot read split file {path}: {e}", "The file is damaged; re-run with --overwrite.") from None
+            raise DataError(
+                f"Cannot read split file {path}: {e}", "The file is damaged; re-run with --overwrite."
+            ) from None
         try:
             return cls.from_dict(raw)
         except (KeyError, TypeError, ValueError) as e:
@@ -513,7 +515,9 @@ def read_replication_split(
         records.append((fold_no, _sorted_q(targets)))
     fold_numbers = [f for f, _ in records]
     if len(set(fold_numbers)) != len(fold_numbers):
-        raise DataError(f"Duplicate fold numbers in {directory}: {fold_numbers}.", "Each fold file needs its own number.")
+        raise DataError(
+            f"Duplicate fold numbers in {directory}: {fold_numbers}.", "Each fold file needs its own number."
+        )
     records.sort()
     folds = [t for _, t in records]
     seen: set[str] = set()
@@ -558,7 +562,9 @@ def _target_subset(seed: int, respondent: str, fold: int, targets: Sequence[str]
     return tuple(q for i, q in enumerate(targets) if i in keep)
 
 
-def sweep_sizes(cfg: ProtocolConfig, folds: Sequence[Sequence[str]], pool: Sequence[str], notes: list[str]) -> list[int]:
+def sweep_sizes(
+    cfg: ProtocolConfig, folds: Sequence[Sequence[str]], pool: Sequence[str], notes: list[str]
+) -> list[int]:
     """History sizes actually used: sizes larger than the smallest history pool are capped."""
     cap = min(len(pool) - len(f) for f in folds)
     sizes = sorted({min(h, cap) for h in cfg.history_sizes})

@@ -547,7 +547,12 @@ def _base_manifest(
 
 
 def compute_metrics(
-    rows: Sequence[dict[str, Any]], split: Split, method: Method, cfg: RunConfig, usage: Mapping[str, float], wall: float
+    rows: Sequence[dict[str, Any]],
+    split: Split,
+    method: Method,
+    cfg: RunConfig,
+    usage: Mapping[str, float],
+    wall: float,
 ) -> dict[str, Any]:
     """metrics.json: the metrics module's summary plus method name and accounting."""
     from valuesim.bench.metrics import summarize

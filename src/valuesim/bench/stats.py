@@ -211,7 +211,7 @@ def paired_comparison(
     return PairedResult(
         metric=metric,
         n_respondents=n_r,
-        n_predictions=int(len(joined)),
+        n_predictions=len(joined),
         mean_a=mean_a,
         mean_b=mean_b,
         diff=observed,

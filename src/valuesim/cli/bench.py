@@ -144,7 +144,9 @@ def bench(
     ),
     synthetic: int | None = typer.Option(None, "--synthetic", help="Use N generated respondents instead of --data."),
     method: str | None = typer.Option(None, "--method", "-m", help="Method name (see --list-methods)."),
-    model: str | None = typer.Option(None, "--model", help="Model spec for LLM methods: local, local:PATH, openai:NAME, mock."),
+    model: str | None = typer.Option(
+        None, "--model", help="Model spec for LLM methods: local, local:PATH, openai:NAME, mock."
+    ),
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
     ),
@@ -159,22 +161,39 @@ def bench(
         None, "--replicate-split", help="Folder with the original paper's fold_<k>.json question split."
     ),
     max_targets: int | None = typer.Option(
-        None, "--max-targets", help="At most N targets per unit (seeded subset, same for every method): cheaper LLM runs."
+        None,
+        "--max-targets",
+        help="At most N targets per unit (seeded subset, same for every method): cheaper LLM runs.",
     ),
     only_fold: list[int] | None = typer.Option(
         None, "--only-fold", help="Run only this fold (0-based; repeatable). Default: all folds."
     ),
     min_valid: int = typer.Option(150, "--min-valid", help="Only respondents with this many valid answers (Q1-Q259)."),
-    country: list[str] | None = typer.Option(None, "--country", "-c", help="Evaluate only these countries (alpha-3, ISO number or name; repeatable or comma-separated)."),
-    stratify: bool = typer.Option(False, "--stratify", help="Spread the sample evenly over countries."),
-    concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Units in flight at once (default: the method's)."),
-    executor: str = typer.Option("local", "--executor", help="Where units run: local (this process) or ray (extra [dist])."),
-    ray_address: str | None = typer.Option(
-        None, "--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a private local instance)."
+    country: list[str] | None = typer.Option(
+        None,
+        "--country",
+        "-c",
+        help="Evaluate only these countries (alpha-3, ISO number or name; repeatable or comma-separated).",
     ),
-    workers: int | None = typer.Option(None, "--workers", help="Ray: shards run at once (default: the cluster's CPUs)."),
+    stratify: bool = typer.Option(False, "--stratify", help="Spread the sample evenly over countries."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", "-j", help="Units in flight at once (default: the method's)."
+    ),
+    executor: str = typer.Option(
+        "local", "--executor", help="Where units run: local (this process) or ray (extra [dist])."
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a private local instance).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Ray: shards run at once (default: the cluster's CPUs)."
+    ),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
-    train_max: int = typer.Option(20_000, "--train-max", help="At most this many training respondents (outside the sample)."),
+    train_max: int = typer.Option(
+        20_000, "--train-max", help="At most this many training respondents (outside the sample)."
+    ),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates of the confidence intervals."),
     out: Path | None = typer.Option(None, "--out", help="Run directory (created; re-run the same command to resume)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in --out first."),
@@ -278,8 +297,7 @@ def bench(
         metrics_table(
             metrics,
             f"{m.name}: {metrics.get('n_respondents')} respondents, {metrics.get('n_predictions'):,} predictions "
-            f"({result.n_computed} units computed{resumed})"
-            + ("\nall history sizes pooled" if history_sweep else ""),
+            f"({result.n_computed} units computed{resumed})" + ("\nall history sizes pooled" if history_sweep else ""),
         )
     )
     sweep = sweep_table(metrics)
@@ -294,7 +312,9 @@ def bench(
             f"{metrics.get('completion_tokens', 0):,} tokens, {metrics.get('cache_hits', 0):,} cache hits"
         )
     console.print("; ".join(extra), highlight=False)
-    console.print(f"Results: {result.out_dir}/  (metrics.json, predictions.jsonl, split.json, manifest.json)", highlight=False)
+    console.print(
+        f"Results: {result.out_dir}/  (metrics.json, predictions.jsonl, split.json, manifest.json)", highlight=False
+    )
 
 
 def _print_methods() -> None:
@@ -359,7 +379,9 @@ def compare(
     console.print(table)
     if json_out is not None:
         json_out.write_text(
-            json.dumps({"a": str(run_a), "b": str(run_b), "split_hash": a.split.split_hash, "results": results}, indent=1)
+            json.dumps(
+                {"a": str(run_a), "b": str(run_b), "split_hash": a.split.split_hash, "results": results}, indent=1
+            )
             + "\n",
             encoding="utf-8",
         )

@@ -256,7 +256,9 @@ def questions(
         t.add_column(col, no_wrap=col != "question")
     for q in chosen:
         kind = q.kind.value + (" (profile)" if q.profile else "")
-        options = str(q.n_options) if q.n_options else (f"{q.value_range[0]}-{q.value_range[1]}" if q.value_range else "")
+        options = (
+            str(q.n_options) if q.n_options else (f"{q.value_range[0]}-{q.value_range[1]}" if q.value_range else "")
+        )
         t.add_row(q.id, q.section, kind, options, q.short)
     console.print(t)
 
@@ -271,8 +273,10 @@ def _question_dict(q: Question, full: bool) -> dict[str, Any]:
 
 
 def _print_question(cb: Codebook, q: Question) -> None:
-    console.print(f"[bold cyan]{q.id}[/] [dim]({cb.sections[q.section].title if q.section in cb.sections else q.section}; "
-                  f"{q.kind.value}{', profile item' if q.profile else ''})[/]")
+    console.print(
+        f"[bold cyan]{q.id}[/] [dim]({cb.sections[q.section].title if q.section in cb.sections else q.section}; "
+        f"{q.kind.value}{', profile item' if q.profile else ''})[/]"
+    )
     console.print(q.text)
     for code, label in q.options.items():
         console.print(f"  {code:>4}  {label}", highlight=False)

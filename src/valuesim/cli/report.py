@@ -34,7 +34,9 @@ def report(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories written by `valuesim bench --out DIR`."),
     out: Path = typer.Option(..., "--out", help="Directory for report.html, report.md and figures/."),
     reference: str | None = typer.Option(
-        None, "--reference", help="Run (directory or method name) every other run is tested against; default: the first."
+        None,
+        "--reference",
+        help="Run (directory or method name) every other run is tested against; default: the first.",
     ),
     title: str = typer.Option("ValueSim benchmark report", "--title", help="Report title."),
     confusion_item: str | None = typer.Option(
@@ -49,8 +51,10 @@ def report(
 
     t0 = time.perf_counter()
     paths = build_report(run_dirs, out, reference=reference, title=title, confusion_item=confusion_item)
-    console.print(f"Report ({len(run_dirs)} runs, reference {paths.reference}, {time.perf_counter() - t0:.1f} s):",
-                  highlight=False)
+    console.print(
+        f"Report ({len(run_dirs)} runs, reference {paths.reference}, {time.perf_counter() - t0:.1f} s):",
+        highlight=False,
+    )
     console.print(f"  HTML:     {paths.html}", highlight=False)
     console.print(f"  Markdown: {paths.markdown}  (figures in {paths.out_dir / 'figures'})", highlight=False)
 
@@ -58,13 +62,21 @@ def report(
 @experiment_app.command("paper")
 def experiment_paper(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated data."),
-    model: str = typer.Option(..., "--model", help="Model spec for the LLM methods: local, local:PATH, openai:NAME, mock."),
+    model: str = typer.Option(
+        ..., "--model", help="Model spec for the LLM methods: local, local:PATH, openai:NAME, mock."
+    ),
     out: Path = typer.Option(..., "--out", help="Experiment directory (runs/ and report/); re-run to resume."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (openai:NAME models)."),
-    quick: bool = typer.Option(False, "--quick", help="Few predictions (4 respondents, 10 targets of fold 0 each), full-size histories: a first look."),
+    quick: bool = typer.Option(
+        False,
+        "--quick",
+        help="Few predictions (4 respondents, 10 targets of fold 0 each), full-size histories: a first look.",
+    ),
     respondents: int | None = typer.Option(None, "--respondents", "-n", help="Respondents (default 100; --quick: 4)."),
     seed: int = typer.Option(42, "--seed", help="Seed of the sample, folds and histories."),
-    only: list[str] | None = typer.Option(None, "--only", help="Run only these runs or groups (main, ablation, history)."),
+    only: list[str] | None = typer.Option(
+        None, "--only", help="Run only these runs or groups (main, ablation, history)."
+    ),
     skip: list[str] | None = typer.Option(None, "--skip", help="Leave out these runs or groups."),
     list_runs: bool = typer.Option(False, "--list", help="List the experiment's runs and exit."),
     overwrite: bool = typer.Option(
@@ -96,8 +108,18 @@ def experiment_paper(
         soft_wrap=True,
     )
     result = run_experiment(
-        survey, out, model=model, base_url=base_url, quick=quick, respondents=respondents, seed=seed,
-        only=_split(only), skip=_split(skip), command=_command(), progress=progress, overwrite=overwrite,
+        survey,
+        out,
+        model=model,
+        base_url=base_url,
+        quick=quick,
+        respondents=respondents,
+        seed=seed,
+        only=_split(only),
+        skip=_split(skip),
+        command=_command(),
+        progress=progress,
+        overwrite=overwrite,
         on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
     )
     _finish(result)
@@ -118,24 +140,38 @@ def demo(
     """
     from valuesim.report.demo import run_demo
 
-    result = run_demo(out, model=model, respondents=respondents, progress=progress, command=_command(),
-                      overwrite=overwrite,
-                      on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True))
+    result = run_demo(
+        out,
+        model=model,
+        respondents=respondents,
+        progress=progress,
+        command=_command(),
+        overwrite=overwrite,
+        on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+    )
     _finish(result.experiment, demo=True)
 
 
 def _finish(result, demo: bool = False) -> None:  # type: ignore[no-untyped-def]
     done = [o for o in result.outcomes if o.status == "complete"]
-    console.print(f"{len(done)} of {len(result.outcomes)} runs complete in {result.wall_seconds:.0f} s.", highlight=False)
+    console.print(
+        f"{len(done)} of {len(result.outcomes)} runs complete in {result.wall_seconds:.0f} s.", highlight=False
+    )
     for o in result.failed:
-        err_console.print(f"[red]Failed:[/] {o.spec.name}: {o.error}" + (f"\n  Hint: {o.hint}" if o.hint else ""),
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[red]Failed:[/] {o.spec.name}: {o.error}" + (f"\n  Hint: {o.hint}" if o.hint else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.report_html is not None:
         console.print(f"[bold]Report:[/] {result.report_html}", highlight=False, soft_wrap=True)
         console.print(f"        {result.report_markdown}", highlight=False, soft_wrap=True)
         if demo:
-            console.print("Open the HTML file in a browser. Everything in it is SYNTHETIC: generated people, "
-                          "not survey results.", highlight=False, soft_wrap=True)
+            console.print(
+                "Open the HTML file in a browser. Everything in it is SYNTHETIC: generated people, not survey results.",
+                highlight=False,
+                soft_wrap=True,
+            )
     if result.failed:
         err_console.print("Re-run the same command to retry the failed runs (finished work is kept).", highlight=False)
         raise typer.Exit(1)
@@ -146,8 +182,12 @@ def _print_specs(specs) -> None:  # type: ignore[no-untyped-def]
     width = max(len(s.name) for s in specs)
     for s in specs:
         extra = [f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in {**s.options, **s.protocol}.items()]
-        console.print(f"{s.name:<{width}}  [{s.group}] {s.method}{' ' + ' '.join(extra) if extra else ''}"
-                      f" -- {s.description}", highlight=False, soft_wrap=True, markup=False)
+        console.print(
+            f"{s.name:<{width}}  [{s.group}] {s.method}{' ' + ' '.join(extra) if extra else ''} -- {s.description}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

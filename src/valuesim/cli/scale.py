@@ -56,8 +56,12 @@ def check(
         versions = {n.get("valuesim") for n in rep["nodes"] if n.get("valuesim")}
         for n in rep["nodes"]:
             table.add_row(
-                str(n.get("address")), f"{n['cpus']:g}", f"{n['gpus']:g}", str(n.get("valuesim", "-")),
-                str(n.get("python", "-")), n.get("error") or "",
+                str(n.get("address")),
+                f"{n['cpus']:g}",
+                f"{n['gpus']:g}",
+                str(n.get("valuesim", "-")),
+                str(n.get("python", "-")),
+                n.get("error") or "",
             )
             failed |= bool(n.get("error"))
         console.print(table)

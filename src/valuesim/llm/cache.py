@@ -151,10 +151,14 @@ class ResponseCache:
         self._conn().execute("DELETE FROM responses")
 
     def file_hash(self, path: Path, size: int, mtime_ns: int) -> str | None:
-        row = self._conn().execute(
-            "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
-            (str(path), size, mtime_ns),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
+                (str(path), size, mtime_ns),
+            )
+            .fetchone()
+        )
         return row[0] if row else None
 
     def put_file_hash(self, path: Path, size: int, mtime_ns: int, sha256: str) -> None:

@@ -27,7 +27,7 @@ CHECK_MESSAGES = [
 
 @llm_app.command("check")
 def check(
-    model: str = typer.Option("local", "--model", "-m", help='Model spec: local, local:/x.gguf, openai:<name>, mock.'),
+    model: str = typer.Option("local", "--model", "-m", help="Model spec: local, local:/x.gguf, openai:<name>, mock."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server (else OPENAI_BASE_URL)."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key (else OPENAI_API_KEY)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds per request."),

@@ -204,9 +204,7 @@ class Model:
                     with attempt:
                         result = await fn()
             except TransientError as e:
-                raise ModelError(
-                    f"Gave up after {self.max_retries + 1} attempts: {e.message}", hint=e.hint
-                ) from e
+                raise ModelError(f"Gave up after {self.max_retries + 1} attempts: {e.message}", hint=e.hint) from e
             return result, time.perf_counter() - start
 
     def _run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -21,9 +21,7 @@ class ChatMessage:
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
-            raise ConfigError(
-                f"Unknown chat role {self.role!r}.", hint=f"Use one of: {', '.join(ROLES)}."
-            )
+            raise ConfigError(f"Unknown chat role {self.role!r}.", hint=f"Use one of: {', '.join(ROLES)}.")
         if not isinstance(self.content, str):
             raise ConfigError(f"Message content must be a string, got {type(self.content).__name__}.")
 
@@ -31,7 +29,7 @@ class ChatMessage:
         return {"role": self.role, "content": self.content}
 
 
-MessagesLike = Union[str, Sequence[Union[ChatMessage, Mapping[str, str]]]]
+MessagesLike = Union[str, Sequence[ChatMessage | Mapping[str, str]]]  # noqa: UP007 (runtime alias)
 
 
 def normalize_messages(messages: MessagesLike) -> tuple[ChatMessage, ...]:

@@ -72,7 +72,7 @@ class Prediction:
         )
 
 
-class Method(abc.ABC):
+class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overridden)
     """Base class of every method. Subclasses set ``name`` and implement ``predict`` or
     ``apredict``; ``fit`` sees only respondents outside the evaluated sample."""
 

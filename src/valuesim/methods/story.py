@@ -553,7 +553,7 @@ async def astory_fidelity(
 
     async def one(qid: str) -> dict[str, Any]:
         q = codebook.get(qid)
-        codes, labels = target_options(q)
+        codes, _labels = target_options(q)
         messages = build_messages(backstory.text, "plain", [q], prompt_version=prompt_version, country=country)
         res = await model.score_choices(messages, option_letters(len(codes)))
         pred = codes[res.best]
@@ -599,5 +599,7 @@ def story_fidelity(
     backstory as context and report how often the person's real answer comes back, overall
     and per section. ``respondent`` must hold the real answers of ``qids``."""
     return run_sync(
-        lambda: astory_fidelity(backstory, respondent, codebook, model, qids, n=n, seed=seed, prompt_version=prompt_version)
+        lambda: astory_fidelity(
+            backstory, respondent, codebook, model, qids, n=n, seed=seed, prompt_version=prompt_version
+        )
     )

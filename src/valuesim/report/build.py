@@ -32,8 +32,9 @@ MARKDOWN_FILE = "report.md"
 FIGURE_DIR = "figures"
 #: at most this many runs in the grouped (topic, country, error, calibration) figures
 MAX_RUNS_PER_FIGURE = 6
-_NUMERIC_COLUMNS = frozenset({"Resp.", "Preds", "Top-1", "nMAE", "Within-1", "SD (folds)", "Calls / pred",
-                              "Tokens / pred", "Wall time"})
+_NUMERIC_COLUMNS = frozenset(
+    {"Resp.", "Preds", "Top-1", "nMAE", "Within-1", "SD (folds)", "Calls / pred", "Tokens / pred", "Wall time"}
+)
 
 
 @dataclass
@@ -126,7 +127,7 @@ def _ci_text(lo: float | None, hi: float | None, signed: bool = False) -> str:
 
 
 def _split_ci(text: str) -> Cell:
-    """"0.412 [0.400, 0.425]" -> Cell("0.412", sub="[0.400, 0.425]")."""
+    """ "0.412 [0.400, 0.425]" -> Cell("0.412", sub="[0.400, 0.425]")."""
     head, sep, rest = text.partition(" [")
     return Cell(head, sub=f"[{rest}" if sep else "")
 
@@ -156,8 +157,11 @@ def _summary_section(c: _Ctx) -> Section:
     llm = bool(models) or bool(comp["llm_calls"].fillna(0).gt(0).any())
     model_col = len(models) > 1
     sd_col = bool((comp["n_folds"] > 1).any())
-    columns = ["Run", "Method"] + (["Model"] if model_col else []) + ["Protocol", "Resp.", "Preds", "Top-1",
-                                                                        "nMAE", "Within-1"]
+    columns = (
+        ["Run", "Method"]
+        + (["Model"] if model_col else [])
+        + ["Protocol", "Resp.", "Preds", "Top-1", "nMAE", "Within-1"]
+    )
     columns += ["SD (folds)"] if sd_col else []
     columns += (["Calls / pred", "Tokens / pred"] if llm else []) + ["Wall time"]
     rows = []
@@ -175,23 +179,33 @@ def _summary_section(c: _Ctx) -> Section:
             row.append(Cell(tables.fmt(r["top1_std"]) if r["n_folds"] > 1 else "-"))
         if llm:
             uses = bool(r["model"]) or (r["llm_calls"] or 0) > 0
-            row += [Cell(tables.fmt(r["calls_per_pred"], 2) if uses else "-"),
-                    Cell(tables.fmt(r["tokens_per_pred"], 0) if uses else "-")]
+            row += [
+                Cell(tables.fmt(r["calls_per_pred"], 2) if uses else "-"),
+                Cell(tables.fmt(r["tokens_per_pred"], 0) if uses else "-"),
+            ]
         row.append(Cell(tables.fmt_seconds(r["wall_seconds"])))
         rows.append(row)
     caption = "Preds: scored predictions."
     if sd_col:
         caption += " SD (folds): standard deviation of the per-fold top-1, as the ValueSim paper reports it."
     if llm:
-        caption += (" Calls and tokens count model calls made by the run; answers served from the LLM cache "
-                    "(e.g. identical prompts of an earlier run) are cache hits, listed under cost below.")
+        caption += (
+            " Calls and tokens count model calls made by the run; answers served from the LLM cache "
+            "(e.g. identical prompts of an earlier run) are cache hits, listed under cost below."
+        )
     if len(models) == 1:
         caption += f" Model of the LLM methods: {models[0]}."
-    sec.blocks.append(Table(columns, rows, caption=caption,
-                            align=[("r" if col in _NUMERIC_COLUMNS else "l") for col in columns]))
-    sec.blocks.append(_figure("comparison", "Scores per run",
-                              plots.comparison_figure(comp, synthetic=c.synthetic, colors=c.colors),
-                              "Bars: headline value; whiskers: 95% bootstrap CI over respondents."))
+    sec.blocks.append(
+        Table(columns, rows, caption=caption, align=[("r" if col in _NUMERIC_COLUMNS else "l") for col in columns])
+    )
+    sec.blocks.append(
+        _figure(
+            "comparison",
+            "Scores per run",
+            plots.comparison_figure(comp, synthetic=c.synthetic, colors=c.colors),
+            "Bars: headline value; whiskers: 95% bootstrap CI over respondents.",
+        )
+    )
     if any(r.is_sweep for r in c.runs):
         sec.notes.append("History-sweep runs pool all history sizes in this table; see the history curve below.")
     return sec
@@ -231,17 +245,25 @@ def _paired_section(c: _Ctx) -> Section | None:
                 row += [Cell("-", "muted", e.note if e else ""), Cell("-")]
                 continue
             mark = {"run": "better", "reference": "worse"}.get(e.better or "", "")
-            row += [Cell(f"{e.diff:+.3f}", mark, _ci_text(e.lo, e.hi, signed=True)),
-                    Cell(tables.fmt_p(e.p_permutation), sub=f"sign {tables.fmt_p(e.p_sign)}")]
+            row += [
+                Cell(f"{e.diff:+.3f}", mark, _ci_text(e.lo, e.hi, signed=True)),
+                Cell(tables.fmt_p(e.p_permutation), sub=f"sign {tables.fmt_p(e.p_sign)}"),
+            ]
             n_resp = e.n_respondents
             if m == "top1":
                 n_pred = e.n_predictions
         row += [Cell(tables.fmt(n_resp)), Cell(tables.fmt(n_pred))]
         rows.append(row)
     if rows:
-        sec.blocks.append(Table(columns, rows, align=["l"] + ["r"] * (len(columns) - 1),
-                                caption="Δ = run minus reference. Preds: predictions compared for top-1 (nMAE "
-                                "compares ordered items answered by both runs)."))
+        sec.blocks.append(
+            Table(
+                columns,
+                rows,
+                align=["l"] + ["r"] * (len(columns) - 1),
+                caption="Δ = run minus reference. Preds: predictions compared for top-1 (nMAE "
+                "compares ordered items answered by both runs).",
+            )
+        )
     else:
         sec.paragraphs.append("No other run shares the reference's split: nothing could be tested.")
     for u in untested:
@@ -250,7 +272,7 @@ def _paired_section(c: _Ctx) -> Section | None:
     if smallest is not None and smallest < 10:
         sec.notes.append(
             f"Only {smallest} respondents: a sign-flip test over so few people cannot reach small p-values "
-            f"(the smallest possible is about {2 / 2 ** smallest:.3f}). Use more respondents for conclusions."
+            f"(the smallest possible is about {2 / 2**smallest:.3f}). Use more respondents for conclusions."
         )
     return sec
 
@@ -265,9 +287,13 @@ def _history_section(c: _Ctx) -> Section | None:
         "person's other answers besides the profile block (nested random subsets, the same for every method). "
         "Bands: 95% bootstrap CI over respondents."
     )
-    sec.blocks.append(_figure("history_curve", "Top-1 against history size",
-                              plots.history_curve_figure(long, metric_label="top-1 accuracy", synthetic=c.synthetic,
-                                                         colors=c.colors)))
+    sec.blocks.append(
+        _figure(
+            "history_curve",
+            "Top-1 against history size",
+            plots.history_curve_figure(long, metric_label="top-1 accuracy", synthetic=c.synthetic, colors=c.colors),
+        )
+    )
     sweeps = [r for r in c.runs if r.is_sweep]
     ref = next((r for r in sweeps if r.method == c.reference.method), sweeps[0] if sweeps else None)
     if ref is not None:
@@ -284,19 +310,33 @@ def _history_section(c: _Ctx) -> Section | None:
                         continue
                     e = by_h.loc[h]
                     sig = e["p_permutation"] < 0.05 and not (e["lo"] <= 0 <= e["hi"])
-                    cells.append(Cell(f"{e['diff']:+.3f}", ("better" if e["diff"] > 0 else "worse") if sig else "",
-                                      f"{_ci_text(e['lo'], e['hi'], signed=True)} p={tables.fmt_p(e['p_permutation'])}"))
+                    cells.append(
+                        Cell(
+                            f"{e['diff']:+.3f}",
+                            ("better" if e["diff"] > 0 else "worse") if sig else "",
+                            f"{_ci_text(e['lo'], e['hi'], signed=True)} p={tables.fmt_p(e['p_permutation'])}",
+                        )
+                    )
                 rows.append(cells)
-            sec.blocks.append(Table(["Run"] + [f"h={h}" for h in hs], rows, align=["l"] + ["r"] * len(hs),
-                                    caption=f"Paired top-1 difference to {ref.name} at each history size (same "
-                                    "split), 95% paired bootstrap CI and permutation p-value below; bold / italic: "
-                                    "significantly better / worse."))
+            sec.blocks.append(
+                Table(
+                    ["Run"] + [f"h={h}" for h in hs],
+                    rows,
+                    align=["l"] + ["r"] * len(hs),
+                    caption=f"Paired top-1 difference to {ref.name} at each history size (same "
+                    "split), 95% paired bootstrap CI and permutation p-value below; bold / italic: "
+                    "significantly better / worse.",
+                )
+            )
     for metric in METRICS:
         wide = tables.history_wide(tables.history_long(c.runs, metric))
         sec.blocks.append(
-            Table(list(wide.columns), [[_split_ci(str(v)) for v in row] for row in wide.itertuples(index=False)],
-                  caption=f"{tables.METRIC_LABELS[metric]} by history size, 95% CI below.",
-                  align=["l"] + ["r"] * (len(wide.columns) - 1))
+            Table(
+                list(wide.columns),
+                [[_split_ci(str(v)) for v in row] for row in wide.itertuples(index=False)],
+                caption=f"{tables.METRIC_LABELS[metric]} by history size, 95% CI below.",
+                align=["l"] + ["r"] * (len(wide.columns) - 1),
+            )
         )
     return sec
 
@@ -310,19 +350,35 @@ def _breakdown_section(c: _Ctx, sid: str, title: str, key: str) -> Section | Non
     long = tables.order_groups(long, order)
     # label groups with their size (predictions of the first run drawn)
     first = long[long["run"] == c.fig_runs[0].name].set_index("group_id")["n"]
-    long = long.assign(group=[f"{g} (n={first.get(gid, 0):,})" for g, gid in zip(long["group"], long["group_id"], strict=True)])
+    long = long.assign(
+        group=[f"{g} (n={first.get(gid, 0):,})" for g, gid in zip(long["group"], long["group_id"], strict=True)]
+    )
     sec = Section(sid, title)
     what = "questionnaire section (topic)" if key == "section" else "respondent's country"
     sec.paragraphs.append(f"Top-1 accuracy by {what}; whiskers: 95% bootstrap CI over respondents; n = predictions.")
-    fig = plots.grouped_bars_figure(long, group_label="", metric_label="top-1 accuracy", synthetic=c.synthetic,
-                                    run_order=[r.name for r in c.fig_runs], colors=c.colors)
+    fig = plots.grouped_bars_figure(
+        long,
+        group_label="",
+        metric_label="top-1 accuracy",
+        synthetic=c.synthetic,
+        run_order=[r.name for r in c.fig_runs],
+        colors=c.colors,
+    )
     sec.blocks.append(_figure(f"by_{key}", title, fig))
     wide = long.pivot_table(index="group", columns="run", values="mean", sort=False)
     wide = wide[[r.name for r in c.fig_runs if r.name in wide.columns]]
-    rows = [[Cell(str(g))] + [Cell(tables.fmt(v)) for v in vals] for g, vals in zip(wide.index, wide.to_numpy(), strict=True)]
-    sec.blocks.append(Table(["Topic" if key == "section" else "Country"] + list(wide.columns), rows,
-                            caption="Top-1 accuracy (point estimates; CIs in the figure and in each run's metrics.json).",
-                            align=["l"] + ["r"] * len(wide.columns)))
+    rows = [
+        [Cell(str(g))] + [Cell(tables.fmt(v)) for v in vals]
+        for g, vals in zip(wide.index, wide.to_numpy(), strict=True)
+    ]
+    sec.blocks.append(
+        Table(
+            ["Topic" if key == "section" else "Country"] + list(wide.columns),
+            rows,
+            caption="Top-1 accuracy (point estimates; CIs in the figure and in each run's metrics.json).",
+            align=["l"] + ["r"] * len(wide.columns),
+        )
+    )
     if c.omitted:
         sec.notes.append(f"Not drawn in the figures: {', '.join(c.omitted)} (see the comparison table).")
     return sec
@@ -338,28 +394,42 @@ def _errors_section(c: _Ctx) -> Section | None:
         "negative = toward the item's first option). A method that hedges toward the middle shows a "
         "narrow, centred peak but compresses the extremes, visible in the confusion matrices."
     )
-    sec.blocks.append(_figure("signed_error", "Signed error on ordered items",
-                              plots.signed_error_figure(dist, clip=4, synthetic=c.synthetic, colors=c.colors)))
+    sec.blocks.append(
+        _figure(
+            "signed_error",
+            "Signed error on ordered items",
+            plots.signed_error_figure(dist, clip=4, synthetic=c.synthetic, colors=c.colors),
+        )
+    )
     pooled = {r.name: m for r in c.fig_runs if (m := tables.pooled_confusion(r)) is not None}
     if pooled:
-        sec.blocks.append(_figure(
-            "confusion_pooled", "Confusion of answer positions (all ordered items)",
-            plots.confusion_figure(
-                pooled, title="True vs predicted position on the answer scale (ordered items, 5 bins; rows sum to 1)",
-                synthetic=c.synthetic),
-            "Each item's options are ranked first to last and scaled to 5 bins.",
-        ))
+        sec.blocks.append(
+            _figure(
+                "confusion_pooled",
+                "Confusion of answer positions (all ordered items)",
+                plots.confusion_figure(
+                    pooled,
+                    title="True vs predicted position on the answer scale (ordered items, 5 bins; rows sum to 1)",
+                    synthetic=c.synthetic,
+                ),
+                "Each item's options are ranked first to last and scaled to 5 bins.",
+            )
+        )
     item = c.opts.confusion_item or tables.default_confusion_item(c.fig_runs)
     if item is not None:
         q = c.codebook.get(item)
         per_item = {r.name: m for r in c.fig_runs if (m := tables.item_confusion(r, q.id, c.codebook)) is not None}
         if per_item:
-            sec.blocks.append(_figure(
-                f"confusion_{q.id}", f"Confusion for {q.id}",
-                plots.confusion_figure(per_item, title=f"{q.id}: {_clip(q.short, 90)} (rows sum to 1)",
-                                       synthetic=c.synthetic),
-                f"{q.id} ({q.kind.value}): {q.text} Answers: {tables.option_legend(q.id, c.codebook)}.",
-            ))
+            sec.blocks.append(
+                _figure(
+                    f"confusion_{q.id}",
+                    f"Confusion for {q.id}",
+                    plots.confusion_figure(
+                        per_item, title=f"{q.id}: {_clip(q.short, 90)} (rows sum to 1)", synthetic=c.synthetic
+                    ),
+                    f"{q.id} ({q.kind.value}): {q.text} Answers: {tables.option_legend(q.id, c.codebook)}.",
+                )
+            )
         elif c.opts.confusion_item:
             sec.notes.append(f"{q.id} was not predicted in the runs drawn here: no item confusion matrix.")
     return sec
@@ -375,23 +445,38 @@ def _calibration_section(c: _Ctx) -> Section | None:
         "probability the method gave it (top-label reliability, 10 bins), with log-loss, Brier score and "
         "expected calibration error (ECE); lower is better for all three."
     )
-    drawn = [r for r in c.fig_runs if r.has_probabilities] or [r for r in c.runs if r.has_probabilities][:c.opts.max_runs_per_figure]
+    drawn = [r for r in c.fig_runs if r.has_probabilities] or [r for r in c.runs if r.has_probabilities][
+        : c.opts.max_runs_per_figure
+    ]
     curves = tables.calibration_long(drawn)
     if not curves.empty:
-        sec.blocks.append(_figure(
-            "calibration", "Reliability diagram",
-            plots.calibration_figure(curves, synthetic=c.synthetic, colors=c.colors),
-            "Upper panel: bins holding at least 5% of a run's predictions (at least 3, at most 20 needed); "
-            "lower panel: share of predictions per bin.",
-        ))
-    sec.blocks.append(Table(
-        ["Run", "Log-loss", "Brier", "ECE", "Coverage", "Preds with probabilities"],
-        [[Cell(r.run), Cell(tables.fmt(r.log_loss)), Cell(tables.fmt(r.brier)), Cell(tables.fmt(r.ece)),
-          Cell(tables.fmt(r.coverage, 2)), Cell(tables.fmt(None if r.n is None else int(r.n)))]
-         for r in pt.itertuples(index=False)],
-        align=["l", "r", "r", "r", "r", "r"],
-        caption="Coverage: share of the run's predictions that came with probabilities.",
-    ))
+        sec.blocks.append(
+            _figure(
+                "calibration",
+                "Reliability diagram",
+                plots.calibration_figure(curves, synthetic=c.synthetic, colors=c.colors),
+                "Upper panel: bins holding at least 5% of a run's predictions (at least 3, at most 20 needed); "
+                "lower panel: share of predictions per bin.",
+            )
+        )
+    sec.blocks.append(
+        Table(
+            ["Run", "Log-loss", "Brier", "ECE", "Coverage", "Preds with probabilities"],
+            [
+                [
+                    Cell(r.run),
+                    Cell(tables.fmt(r.log_loss)),
+                    Cell(tables.fmt(r.brier)),
+                    Cell(tables.fmt(r.ece)),
+                    Cell(tables.fmt(r.coverage, 2)),
+                    Cell(tables.fmt(None if r.n is None else int(r.n))),
+                ]
+                for r in pt.itertuples(index=False)
+            ],
+            align=["l", "r", "r", "r", "r", "r"],
+            caption="Coverage: share of the run's predictions that came with probabilities.",
+        )
+    )
     return sec
 
 
@@ -405,46 +490,86 @@ def _cost_section(c: _Ctx) -> Section:
     )
     sec.blocks.append(_figure("cost", "Cost per run", plots.cost_figure(comp, synthetic=c.synthetic, colors=c.colors)))
     n = comp["n_predictions"].clip(lower=1)
-    sec.blocks.append(Table(
-        ["Run", "LLM calls", "Calls / pred", "Prompt tokens / pred", "Completion tokens / pred",
-         "Cache hits / pred", "Wall time"],
-        [[Cell(r.run)] + (
-            [Cell(tables.fmt(None if r.llm_calls is None else int(r.llm_calls))),
-             Cell(tables.fmt(r.calls_per_pred, 2)), Cell(tables.fmt(r.prompt_tokens_per_pred, 1)),
-             Cell(tables.fmt(r.completion_tokens_per_pred, 1)),
-             Cell(tables.fmt(None if r.cache_hits is None else r.cache_hits / k, 2))]
-            if (r.model or (r.llm_calls or 0) > 0 or (r.cache_hits or 0) > 0) else [Cell("-")] * 5
-         ) + [Cell(tables.fmt_seconds(r.wall_seconds))]
-         for r, k in zip(comp.itertuples(index=False), n, strict=True)],
-        align=["l", "r", "r", "r", "r", "r", "r"],
-    ))
+    sec.blocks.append(
+        Table(
+            [
+                "Run",
+                "LLM calls",
+                "Calls / pred",
+                "Prompt tokens / pred",
+                "Completion tokens / pred",
+                "Cache hits / pred",
+                "Wall time",
+            ],
+            [
+                [Cell(r.run)]
+                + (
+                    [
+                        Cell(tables.fmt(None if r.llm_calls is None else int(r.llm_calls))),
+                        Cell(tables.fmt(r.calls_per_pred, 2)),
+                        Cell(tables.fmt(r.prompt_tokens_per_pred, 1)),
+                        Cell(tables.fmt(r.completion_tokens_per_pred, 1)),
+                        Cell(tables.fmt(None if r.cache_hits is None else r.cache_hits / k, 2)),
+                    ]
+                    if (r.model or (r.llm_calls or 0) > 0 or (r.cache_hits or 0) > 0)
+                    else [Cell("-")] * 5
+                )
+                + [Cell(tables.fmt_seconds(r.wall_seconds))]
+                for r, k in zip(comp.itertuples(index=False), n, strict=True)
+            ],
+            align=["l", "r", "r", "r", "r", "r", "r"],
+        )
+    )
     return sec
 
 
 def _provenance_section(c: _Ctx) -> Section:
     sec = Section("provenance", "Provenance")
-    sec.paragraphs.append("What made each number: the command, software, data and split of every run. Two runs "
-                          "with the same split hash were judged on identical work.")
+    sec.paragraphs.append(
+        "What made each number: the command, software, data and split of every run. Two runs "
+        "with the same split hash were judged on identical work."
+    )
     rows = []
     for r in c.runs:
         p = tables.provenance(r)
-        rows.append([
-            Cell(p["run"]),
-            Cell("SYNTHETIC" if p["synthetic"] else "survey file", "synthetic-only" if p["synthetic"] else ""),
-            Cell(p["data_path"] or "-"), Cell(p["data_fingerprint"] or "-"), Cell(p["split_hash"][:12] or "-"),
-            Cell(p["valuesim_version"] or "-"), Cell((p["git_commit"] or "none")[:10]), Cell(p["finished"]),
-        ])
+        rows.append(
+            [
+                Cell(p["run"]),
+                Cell("SYNTHETIC" if p["synthetic"] else "survey file", "synthetic-only" if p["synthetic"] else ""),
+                Cell(p["data_path"] or "-"),
+                Cell(p["data_fingerprint"] or "-"),
+                Cell(p["split_hash"][:12] or "-"),
+                Cell(p["valuesim_version"] or "-"),
+                Cell((p["git_commit"] or "none")[:10]),
+                Cell(p["finished"]),
+            ]
+        )
         sec.details.append((f"{p['run']}: command", p["command"] or "(not recorded)"))
-        sec.details.append((
-            f"{p['run']}: configuration",
-            json.dumps({"method": p["method_config"], "protocol": p["protocol"], "python": p["python"],
-                        "platform": p["platform"], "packages": p["packages"], "started": p["started"],
-                        "status": p["status"], "path": p["path"]}, indent=1, ensure_ascii=False, default=str),
-        ))
+        sec.details.append(
+            (
+                f"{p['run']}: configuration",
+                json.dumps(
+                    {
+                        "method": p["method_config"],
+                        "protocol": p["protocol"],
+                        "python": p["python"],
+                        "platform": p["platform"],
+                        "packages": p["packages"],
+                        "started": p["started"],
+                        "status": p["status"],
+                        "path": p["path"],
+                    },
+                    indent=1,
+                    ensure_ascii=False,
+                    default=str,
+                ),
+            )
+        )
         for n in p["notes"]:
             sec.notes.append(f"{p['run']}: {n}")
-    sec.blocks.insert(0, Table(["Run", "Data", "Data file", "Fingerprint", "Split hash", "valuesim", "Git commit",
-                                "Finished"], rows))
+    sec.blocks.insert(
+        0, Table(["Run", "Data", "Data file", "Fingerprint", "Split hash", "valuesim", "Git commit", "Finished"], rows)
+    )
     return sec
 
 
@@ -461,9 +586,17 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
     reference = pick_reference(runs, opts.reference)
     synthetic = any(r.synthetic for r in runs)
     fig_runs, omitted = _figure_runs(runs, reference, opts.max_runs_per_figure, opts.figure_runs)
-    ctx = _Ctx(runs=runs, reference=reference, codebook=codebook, opts=opts, synthetic=synthetic,
-               colors=plots.run_colors([r.name for r in runs]), fig_runs=fig_runs, omitted=omitted,
-               comp=tables.comparison_table(runs))
+    ctx = _Ctx(
+        runs=runs,
+        reference=reference,
+        codebook=codebook,
+        opts=opts,
+        synthetic=synthetic,
+        colors=plots.run_colors([r.name for r in runs]),
+        fig_runs=fig_runs,
+        omitted=omitted,
+        comp=tables.comparison_table(runs),
+    )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     doc = Document(
         title=("[SYNTHETIC] " if synthetic else "") + opts.title,

@@ -84,7 +84,16 @@ def run_demo(
         f"{sizes.describe()}, with model {spec!r}."
     )
     result = run_experiment(
-        data, out_dir, model=spec, specs=DEMO_RUNS, sizes=sizes, command=command, progress=progress, overwrite=overwrite,
-        title="ValueSim demo", figure_runs=None, on_event=say,
+        data,
+        out_dir,
+        model=spec,
+        specs=DEMO_RUNS,
+        sizes=sizes,
+        command=command,
+        progress=progress,
+        overwrite=overwrite,
+        title="ValueSim demo",
+        figure_runs=None,
+        on_event=say,
     )
     return DemoResult(result, spec, note)

@@ -68,8 +68,12 @@ SWEEP = {"history_sweep": True}
 PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
     RunSpec("majority", "majority", "main table", "most common answer overall"),
     RunSpec("country-majority", "country-majority", "main table", "most common answer in the person's country"),
-    RunSpec("demographic-majority", "demographic-majority", "main table",
-            "most common answer among people of the same country, sex and age band"),
+    RunSpec(
+        "demographic-majority",
+        "demographic-majority",
+        "main table",
+        "most common answer among people of the same country, sex and age band",
+    ),
     RunSpec("knn", "knn", "main table", "nearest respondents by agreement on the history answers"),
     RunSpec("supervised", "supervised", "main table", "one classifier per question on history + profile"),
     RunSpec("blank", "blank", "main table", "LLM: the question only"),
@@ -77,12 +81,27 @@ PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
     RunSpec("full-info", "full-info", "main table", "LLM: raw question/answer list of profile and history"),
     RunSpec("rag", "rag", "main table", "LLM: profile + the most similar history answers"),
     RunSpec("valuesim", "valuesim", "main table", "ValueSim: backstory + cognitive/affective/behavioral modules"),
-    RunSpec("valuesim-no-story", "valuesim", "ablation", "without backstory: raw question/answer list instead",
-            {"story": "raw"}),
-    RunSpec("valuesim-no-cab", "valuesim", "ablation", "without CAB: one plain module instead of three",
-            {"modules": ("plain",)}),
-    RunSpec("valuesim-averaging", "valuesim", "ablation",
-            "integration by averaging the module answers instead of a coordinator call", {"integration": "mean"}),
+    RunSpec(
+        "valuesim-no-story",
+        "valuesim",
+        "ablation",
+        "without backstory: raw question/answer list instead",
+        {"story": "raw"},
+    ),
+    RunSpec(
+        "valuesim-no-cab",
+        "valuesim",
+        "ablation",
+        "without CAB: one plain module instead of three",
+        {"modules": ("plain",)},
+    ),
+    RunSpec(
+        "valuesim-averaging",
+        "valuesim",
+        "ablation",
+        "integration by averaging the module answers instead of a coordinator call",
+        {"integration": "mean"},
+    ),
     RunSpec("knn-history", "knn", "history curve", "kNN against history size", protocol=SWEEP),
     RunSpec("valuesim-history", "valuesim", "history curve", "ValueSim against history size", protocol=SWEEP),
 )
@@ -116,12 +135,19 @@ class Sizes:
     def quick(cls, respondents: int | None = None, seed: int = 42) -> Sizes:
         # Full histories, few predictions: 4 people x 10 targets of fold 0 = 40 predictions
         # per run (the embedded model needs ~3 s per ValueSim prediction on 2 cores).
-        return cls(respondents=respondents or 4, seed=seed, history_sizes=(0, 100, 200), only_folds=(0,),
-                   max_targets=10, train_max=2000)
+        return cls(
+            respondents=respondents or 4,
+            seed=seed,
+            history_sizes=(0, 100, 200),
+            only_folds=(0,),
+            max_targets=10,
+            train_max=2000,
+        )
 
     def describe(self) -> str:
-        folds = (f"fold {', '.join(map(str, self.only_folds))} of {self.folds}" if self.only_folds
-                 else f"{self.folds} folds")
+        folds = (
+            f"fold {', '.join(map(str, self.only_folds))} of {self.folds}" if self.only_folds else f"{self.folds} folds"
+        )
         targets = f", at most {self.max_targets} targets per person and fold" if self.max_targets else ""
         return f"{self.respondents} respondents, {folds}{targets}"
 
@@ -240,8 +266,13 @@ def run_experiment(
             if base_url:
                 options["base_url"] = base_url
         protocol = ProtocolConfig.create(
-            n_respondents=sizes.respondents, seed=sizes.seed, min_valid=sizes.min_valid, folds=sizes.folds,
-            history_sizes=sizes.history_sizes, only_folds=sizes.only_folds, max_targets=sizes.max_targets,
+            n_respondents=sizes.respondents,
+            seed=sizes.seed,
+            min_valid=sizes.min_valid,
+            folds=sizes.folds,
+            history_sizes=sizes.history_sizes,
+            only_folds=sizes.only_folds,
+            max_targets=sizes.max_targets,
             **dict(spec.protocol),
         )
         cfg = RunConfig.create(protocol=protocol, train_max=sizes.train_max, command=command, overwrite=overwrite)
@@ -259,8 +290,10 @@ def run_experiment(
         dt = time.perf_counter() - t0
         outcomes.append(RunOutcome(spec, "complete", dt, metrics=result.metrics))
         m = result.metrics or {}
-        say(f"    top-1 {_f(m.get('top1'))}, nMAE {_f(m.get('nmae'))}, within-1 {_f(m.get('within1'))}"
-            f" -- {result.n_computed} units computed, {result.n_resumed} resumed, {dt:.1f} s")
+        say(
+            f"    top-1 {_f(m.get('top1'))}, nMAE {_f(m.get('nmae'))}, within-1 {_f(m.get('within1'))}"
+            f" -- {result.n_computed} units computed, {result.n_resumed} resumed, {dt:.1f} s"
+        )
 
     html = md = None
     if report:
@@ -271,7 +304,8 @@ def run_experiment(
         if ready:
             names = [p.name for p in ready]
             paths = build_report(
-                ready, out / REPORT_DIR,
+                ready,
+                out / REPORT_DIR,
                 reference=REFERENCE if REFERENCE in names else names[0],
                 title=title or ("ValueSim paper experiments" + (" (quick)" if quick else "")),
                 figure_runs=tuple(n for n in (figure_runs or ()) if n in names) or None,
@@ -302,8 +336,14 @@ def _f(entry: Any) -> str:
 
 
 def _write_experiment_file(
-    out: Path, specs: Sequence[RunSpec], sizes: Sizes, model: str, base_url: str | None, quick: bool,
-    data: SurveyData, command: str,
+    out: Path,
+    specs: Sequence[RunSpec],
+    sizes: Sizes,
+    model: str,
+    base_url: str | None,
+    quick: bool,
+    data: SurveyData,
+    command: str,
 ) -> None:
     from valuesim import __version__
 

@@ -71,8 +71,15 @@ def _stamp(fig: Figure, synthetic: bool) -> Figure:
     if synthetic:
         # above the axes (bbox_inches="tight" keeps it), so it never hides data or titles
         fig.text(
-            0.99, 1.0, SYNTHETIC_STAMP, ha="right", va="bottom", fontsize=8.5, fontweight="bold",
-            color="white", bbox={"boxstyle": "round,pad=0.3", "fc": "#c0392b", "ec": "none"},
+            0.99,
+            1.0,
+            SYNTHETIC_STAMP,
+            ha="right",
+            va="bottom",
+            fontsize=8.5,
+            fontweight="bold",
+            color="white",
+            bbox={"boxstyle": "round,pad=0.3", "fc": "#c0392b", "ec": "none"},
         )
     return fig
 
@@ -86,15 +93,19 @@ def _errs(frame: pd.DataFrame) -> np.ndarray | None:
     return np.vstack([lo, hi])
 
 
-def comparison_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: Mapping[str, Color] | None = None) -> Figure:
+def comparison_figure(
+    table: pd.DataFrame, *, synthetic: bool = False, colors: Mapping[str, Color] | None = None
+) -> Figure:
     """One bar per run for top-1, within-1 and nMAE, with 95% CI whiskers.
 
     ``table``: rows = runs in display order; columns ``run`` and, per metric m in
     (top1, within1, nmae), ``m``, ``m_lo``, ``m_hi``.
     """
-    metrics = [("top1", "Top-1 accuracy (higher is better)"),
-               ("within1", "Within-1 accuracy (higher is better)"),
-               ("nmae", "Normalized MAE (lower is better)")]
+    metrics = [
+        ("top1", "Top-1 accuracy (higher is better)"),
+        ("within1", "Within-1 accuracy (higher is better)"),
+        ("nmae", "Normalized MAE (lower is better)"),
+    ]
     n = len(table)
     colors = _palette(list(table["run"]), colors)
     with plt.rc_context(_STYLE):
@@ -102,12 +113,27 @@ def comparison_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: M
         y = np.arange(n)
         for ax, (m, title) in zip(axes, metrics, strict=True):
             sub = pd.DataFrame({"mean": table[m], "lo": table[f"{m}_lo"], "hi": table[f"{m}_hi"]})
-            ax.barh(y, sub["mean"].fillna(0), xerr=_errs(sub), color=[colors[r] for r in table["run"]],
-                    error_kw={"elinewidth": 1, "capsize": 2.5, "ecolor": "#333"}, height=0.7)
+            ax.barh(
+                y,
+                sub["mean"].fillna(0),
+                xerr=_errs(sub),
+                color=[colors[r] for r in table["run"]],
+                error_kw={"elinewidth": 1, "capsize": 2.5, "ecolor": "#333"},
+                height=0.7,
+            )
             for yi, v, run in zip(y, sub["mean"], table["run"], strict=True):
                 if pd.notna(v):
-                    ax.text(0.005, yi, f"{v:.3f}", va="center", ha="left", fontsize=7.5, color=_ink(colors[run]),
-                            transform=ax.get_yaxis_transform(), fontweight="bold")
+                    ax.text(
+                        0.005,
+                        yi,
+                        f"{v:.3f}",
+                        va="center",
+                        ha="left",
+                        fontsize=7.5,
+                        color=_ink(colors[run]),
+                        transform=ax.get_yaxis_transform(),
+                        fontweight="bold",
+                    )
             ax.set_title(title)
             ax.set_xlim(0, max(1.0, float(np.nanmax(sub["hi"].fillna(sub["mean"]).to_numpy(), initial=0))))
             ax.grid(axis="y", visible=False)
@@ -118,8 +144,13 @@ def comparison_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: M
 
 
 def grouped_bars_figure(
-    long: pd.DataFrame, *, group_label: str, metric_label: str, synthetic: bool = False,
-    run_order: Sequence[str] | None = None, colors: Mapping[str, Color] | None = None,
+    long: pd.DataFrame,
+    *,
+    group_label: str,
+    metric_label: str,
+    synthetic: bool = False,
+    run_order: Sequence[str] | None = None,
+    colors: Mapping[str, Color] | None = None,
 ) -> Figure:
     """Horizontal grouped bars: one group per row (topic, country...), one bar per run,
     with CI whiskers. ``long`` columns: run, group, mean, lo, hi."""
@@ -133,9 +164,15 @@ def grouped_bars_figure(
         base = np.arange(len(groups))
         for i, run in enumerate(runs):
             sub = long[long["run"] == run].set_index("group").reindex(groups)
-            ax.barh(base + (i - (k - 1) / 2) * bar_h, sub["mean"].fillna(0), height=bar_h,
-                    xerr=_errs(sub), color=colors[run], label=run,
-                    error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "#333"})
+            ax.barh(
+                base + (i - (k - 1) / 2) * bar_h,
+                sub["mean"].fillna(0),
+                height=bar_h,
+                xerr=_errs(sub),
+                color=colors[run],
+                label=run,
+                error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "#333"},
+            )
         ax.set_yticks(base, groups)
         ax.invert_yaxis()
         ax.set_xlabel(metric_label)
@@ -147,7 +184,9 @@ def grouped_bars_figure(
     return _stamp(fig, synthetic)
 
 
-def history_curve_figure(long: pd.DataFrame, *, metric_label: str, synthetic: bool = False, colors: Mapping[str, Color] | None = None) -> Figure:
+def history_curve_figure(
+    long: pd.DataFrame, *, metric_label: str, synthetic: bool = False, colors: Mapping[str, Color] | None = None
+) -> Figure:
     """Accuracy against history length with 95% CI bands. ``long``: run, h, mean, lo, hi."""
     runs = list(dict.fromkeys(long["run"]))
     colors = _palette(runs, colors)
@@ -167,7 +206,9 @@ def history_curve_figure(long: pd.DataFrame, *, metric_label: str, synthetic: bo
     return _stamp(fig, synthetic)
 
 
-def signed_error_figure(dist: pd.DataFrame, *, clip: int, synthetic: bool = False, colors: Mapping[str, Color] | None = None) -> Figure:
+def signed_error_figure(
+    dist: pd.DataFrame, *, clip: int, synthetic: bool = False, colors: Mapping[str, Color] | None = None
+) -> Figure:
     """Share of predictions by signed error in option steps (prediction - truth) on ordered
     items, clipped at +-clip. ``dist`` columns: run, step (int), share, bias (per run)."""
     runs = list(dict.fromkeys(dist["run"]))
@@ -180,8 +221,13 @@ def signed_error_figure(dist: pd.DataFrame, *, clip: int, synthetic: bool = Fals
         for i, run in enumerate(runs):
             sub = dist[dist["run"] == run].set_index("step").reindex(steps)
             bias = float(sub["bias"].dropna().iloc[0]) if sub["bias"].notna().any() else float("nan")
-            ax.bar(steps + (i - (k - 1) / 2) * w, sub["share"].fillna(0), width=w, color=colors[run],
-                   label=f"{run} (mean signed error {bias:+.2f})")
+            ax.bar(
+                steps + (i - (k - 1) / 2) * w,
+                sub["share"].fillna(0),
+                width=w,
+                color=colors[run],
+                label=f"{run} (mean signed error {bias:+.2f})",
+            )
         labels = [str(s) for s in steps]
         labels[0], labels[-1] = f"<={-clip}", f">={clip}"
         ax.set_xticks(steps, labels)
@@ -194,7 +240,10 @@ def signed_error_figure(dist: pd.DataFrame, *, clip: int, synthetic: bool = Fals
 
 
 def confusion_figure(
-    matrices: Mapping[str, pd.DataFrame], *, title: str, synthetic: bool = False,
+    matrices: Mapping[str, pd.DataFrame],
+    *,
+    title: str,
+    synthetic: bool = False,
 ) -> Figure:
     """Row-normalized confusion heatmaps (rows = true answer, columns = prediction), one
     panel per run, sharing axes. Each matrix is a DataFrame with short labelled
@@ -209,8 +258,13 @@ def confusion_figure(
     label_w = max(len(str(i)) for i in first.index) * 0.065
     with plt.rc_context({**_STYLE, "axes.grid": False}):
         fig, axes = plt.subplots(
-            rows, cols, figsize=(label_w + cols * (0.6 + cell * size) + 1.2, rows * (1.0 + cell * size) + 0.7),
-            squeeze=False, sharex=True, sharey=True, layout="constrained",
+            rows,
+            cols,
+            figsize=(label_w + cols * (0.6 + cell * size) + 1.2, rows * (1.0 + cell * size) + 0.7),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+            layout="constrained",
         )
         for ax in axes.ravel()[n:]:
             ax.set_visible(False)
@@ -219,15 +273,27 @@ def confusion_figure(
             m = matrices[name]
             vals = m.to_numpy(dtype=float)
             im = ax.imshow(vals, cmap="Blues", vmin=0, vmax=1, aspect="equal")
-            ax.set_xticks(range(m.shape[1]), [str(c) for c in m.columns], rotation=45 if size > 5 else 0,
-                          ha="right" if size > 5 else "center", fontsize=7.5)
+            ax.set_xticks(
+                range(m.shape[1]),
+                [str(c) for c in m.columns],
+                rotation=45 if size > 5 else 0,
+                ha="right" if size > 5 else "center",
+                fontsize=7.5,
+            )
             ax.set_yticks(range(m.shape[0]), [str(i) for i in m.index], fontsize=7.5)
             ax.tick_params(labelbottom=True)
             if size <= 8:
                 for (i, j), v in np.ndenumerate(vals):
                     if np.isfinite(v):
-                        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6.5,
-                                color="white" if v > 0.55 else "#222")
+                        ax.text(
+                            j,
+                            i,
+                            f"{v:.2f}",
+                            ha="center",
+                            va="center",
+                            fontsize=6.5,
+                            color="white" if v > 0.55 else "#222",
+                        )
             ax.set_title(name, fontsize=9)
             if k % cols == 0:
                 ax.set_ylabel("true")
@@ -239,7 +305,13 @@ def confusion_figure(
     return _stamp(fig, synthetic)
 
 
-def calibration_figure(curves: pd.DataFrame, *, synthetic: bool = False, min_bin: int | None = None, colors: Mapping[str, Color] | None = None) -> Figure:
+def calibration_figure(
+    curves: pd.DataFrame,
+    *,
+    synthetic: bool = False,
+    min_bin: int | None = None,
+    colors: Mapping[str, Color] | None = None,
+) -> Figure:
     """Reliability diagram: accuracy of the top answer against its stated probability, per
     run, plus how many predictions fall in each confidence bin. ``curves`` columns: run,
     confidence (mean in bin), accuracy, n, ece (per run). Bins with fewer than ``min_bin``
@@ -282,11 +354,15 @@ def cost_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: Mapping
     llm = bool((calls > 0).any() or (prompt > 0).any())
     panels: list[tuple[str, pd.Series]] = []
     if llm:
-        panels += [("LLM calls per prediction", calls), ("tokens per prediction (hatched: completion)", prompt + completion)]
+        panels += [
+            ("LLM calls per prediction", calls),
+            ("tokens per prediction (hatched: completion)", prompt + completion),
+        ]
     panels.append(("wall time of the run (s)", wall))
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels) + 1.5, 0.9 + 0.32 * n), sharey=True,
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(4 * len(panels) + 1.5, 0.9 + 0.32 * n), sharey=True, squeeze=False
+        )
         axes = axes[0]
         for ax, (title, vals) in zip(axes, panels, strict=True):
             if title.startswith("tokens"):

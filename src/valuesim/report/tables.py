@@ -132,8 +132,9 @@ def paired_table(
             continue
         for metric in METRICS:
             try:
-                res = paired_comparison(r.predictions, reference.predictions, metric, codebook=codebook,
-                                        seed=seed, n_perm=n_perm)
+                res = paired_comparison(
+                    r.predictions, reference.predictions, metric, codebook=codebook, seed=seed, n_perm=n_perm
+                )
             except ValueSimError as e:
                 out.append(PairedRow(r.name, metric, note=e.message))
                 continue
@@ -142,8 +143,15 @@ def paired_table(
             good = res.diff < 0 if metric in LOWER_IS_BETTER else res.diff > 0
             out.append(
                 PairedRow(
-                    run=r.name, metric=metric, diff=res.diff, lo=lo, hi=hi, p_permutation=res.p_permutation,
-                    p_sign=res.p_sign, n_respondents=res.n_respondents, n_predictions=res.n_predictions,
+                    run=r.name,
+                    metric=metric,
+                    diff=res.diff,
+                    lo=lo,
+                    hi=hi,
+                    p_permutation=res.p_permutation,
+                    p_sign=res.p_sign,
+                    n_respondents=res.n_respondents,
+                    n_predictions=res.n_predictions,
                     better=("run" if good else "reference") if sig else "",
                 )
             )
@@ -151,7 +159,12 @@ def paired_table(
 
 
 def paired_by_condition(
-    runs: Sequence[RunData], reference: RunData, codebook: Codebook, metric: str = "top1", *, seed: int = 0,
+    runs: Sequence[RunData],
+    reference: RunData,
+    codebook: Codebook,
+    metric: str = "top1",
+    *,
+    seed: int = 0,
     n_perm: int = 5000,
 ) -> pd.DataFrame:
     """History sweeps: every other sweep run on the reference's split minus the reference,
@@ -159,17 +172,36 @@ def paired_by_condition(
     rows = []
     ref = reference.predictions
     for r in runs:
-        if r is reference or not r.is_sweep or r.split_hash != reference.split_hash or not (r.complete and reference.complete):
+        if (
+            r is reference
+            or not r.is_sweep
+            or r.split_hash != reference.split_hash
+            or not (r.complete and reference.complete)
+        ):
             continue
         for h in r.history_sizes:
             cond = f"h={h}"
             try:
-                res = paired_comparison(r.predictions[r.predictions["condition"] == cond], ref[ref["condition"] == cond],
-                                        metric, codebook=codebook, seed=seed, n_perm=n_perm)
+                res = paired_comparison(
+                    r.predictions[r.predictions["condition"] == cond],
+                    ref[ref["condition"] == cond],
+                    metric,
+                    codebook=codebook,
+                    seed=seed,
+                    n_perm=n_perm,
+                )
             except ValueSimError:
                 continue
-            rows.append({"run": r.name, "h": h, "diff": res.diff, "lo": res.ci95[0], "hi": res.ci95[1],
-                         "p_permutation": res.p_permutation})
+            rows.append(
+                {
+                    "run": r.name,
+                    "h": h,
+                    "diff": res.diff,
+                    "lo": res.ci95[0],
+                    "hi": res.ci95[1],
+                    "p_permutation": res.p_permutation,
+                }
+            )
     return pd.DataFrame(rows, columns=["run", "h", "diff", "lo", "hi", "p_permutation"])
 
 
@@ -185,8 +217,17 @@ def breakdown_long(
     for r in runs:
         for g, entry in (r.metrics.get(f"by_{key}") or {}).items():
             mean, lo, hi, _ = _stat(entry.get(metric))
-            rows.append({"run": r.name, "group_id": g, "group": (labels or {}).get(g, g), "mean": mean, "lo": lo,
-                         "hi": hi, "n": int(entry.get("n") or 0)})
+            rows.append(
+                {
+                    "run": r.name,
+                    "group_id": g,
+                    "group": (labels or {}).get(g, g),
+                    "mean": mean,
+                    "lo": lo,
+                    "hi": hi,
+                    "n": int(entry.get("n") or 0),
+                }
+            )
     frame = pd.DataFrame(rows, columns=["run", "group_id", "group", "mean", "lo", "hi", "n"])
     return frame
 
@@ -198,7 +239,9 @@ def section_labels(codebook: Codebook) -> dict[str, str]:
 def order_groups(long: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     """Sort a long table by a given order of group ids (unknown ids last, alphabetically)."""
     pos = {g: i for i, g in enumerate(order)}
-    return long.assign(_o=long["group_id"].map(lambda g: (pos.get(g, len(pos)), g))).sort_values("_o").drop(columns="_o")
+    return (
+        long.assign(_o=long["group_id"].map(lambda g: (pos.get(g, len(pos)), g))).sort_values("_o").drop(columns="_o")
+    )
 
 
 def history_long(runs: Sequence[RunData], metric: str) -> pd.DataFrame:
@@ -220,7 +263,9 @@ def history_wide(long: pd.DataFrame) -> pd.DataFrame:
     """The history curve as a table: one row per run, one column per h ("mean [lo, hi]")."""
     if long.empty:
         return pd.DataFrame()
-    cells = long.assign(cell=[fmt_ci(m, lo, hi) for m, lo, hi in zip(long["mean"], long["lo"], long["hi"], strict=True)])
+    cells = long.assign(
+        cell=[fmt_ci(m, lo, hi) for m, lo, hi in zip(long["mean"], long["lo"], long["hi"], strict=True)]
+    )
     wide = cells.pivot(index="run", columns="h", values="cell")
     wide.columns = [f"h={h}" for h in wide.columns]
     return wide.reset_index()
@@ -243,7 +288,9 @@ def signed_error(runs: Sequence[RunData], *, clip: int = 4) -> pd.DataFrame:
         clipped = np.clip(d, -clip, clip)
         counts = np.bincount(clipped + clip, minlength=2 * clip + 1)
         for i, c in enumerate(counts):
-            rows.append({"run": r.name, "step": i - clip, "share": c / d.size, "bias": float(d.mean()), "n": int(d.size)})
+            rows.append(
+                {"run": r.name, "step": i - clip, "share": c / d.size, "bias": float(d.mean()), "n": int(d.size)}
+            )
     return pd.DataFrame(rows, columns=["run", "step", "share", "bias", "n"])
 
 
@@ -287,7 +334,7 @@ def item_confusion(run: RunData, qid: str, codebook: Codebook) -> pd.DataFrame |
 
 
 def option_legend(qid: str, codebook: Codebook) -> str:
-    """"1 = Very happy; 2 = Rather happy; ..." for a figure caption."""
+    """ "1 = Very happy; 2 = Rather happy; ..." for a figure caption."""
     q = codebook.get(qid)
     return "; ".join(f"{c} = {q.options[c]}" for c in q.codes if c >= 0)
 
@@ -314,8 +361,15 @@ def calibration_long(runs: Sequence[RunData]) -> pd.DataFrame:
             continue
         for b in prob.get("reliability") or []:
             if b.get("n"):
-                rows.append({"run": r.name, "confidence": b["confidence"], "accuracy": b["accuracy"], "n": b["n"],
-                             "ece": prob.get("ece")})
+                rows.append(
+                    {
+                        "run": r.name,
+                        "confidence": b["confidence"],
+                        "accuracy": b["accuracy"],
+                        "n": b["n"],
+                        "ece": prob.get("ece"),
+                    }
+                )
     return pd.DataFrame(rows, columns=["run", "confidence", "accuracy", "n", "ece"])
 
 
@@ -324,8 +378,16 @@ def probabilistic_table(runs: Sequence[RunData]) -> pd.DataFrame:
     for r in runs:
         prob = r.metrics.get("probabilistic")
         if isinstance(prob, dict):
-            rows.append({"run": r.name, "log_loss": prob.get("log_loss"), "brier": prob.get("brier"),
-                         "ece": prob.get("ece"), "coverage": prob.get("coverage"), "n": prob.get("n")})
+            rows.append(
+                {
+                    "run": r.name,
+                    "log_loss": prob.get("log_loss"),
+                    "brier": prob.get("brier"),
+                    "ece": prob.get("ece"),
+                    "coverage": prob.get("coverage"),
+                    "n": prob.get("n"),
+                }
+            )
     return pd.DataFrame(rows, columns=["run", "log_loss", "brier", "ece", "coverage", "n"])
 
 
@@ -392,4 +454,3 @@ def fmt_seconds(s: float | None) -> str:
     if s < 5400:
         return f"{s / 60:.1f} min"
     return f"{s / 3600:.1f} h"
-

@@ -22,7 +22,7 @@ class EndpointReport:
     url: str
     ok: bool
     models: list[str] | None  # what /models lists (None: the server does not say)
-    latency_s: float | None   # one 1-token completion, when a model name was given
+    latency_s: float | None  # one 1-token completion, when a model name was given
     error: str | None = None
 
 
@@ -43,7 +43,9 @@ async def _check_one(url: str, model: str | None, timeout: float) -> EndpointRep
         await backend.aclose()
 
 
-def check_endpoints(base_urls: str | list[str], model: str | None = None, timeout: float = 30.0) -> list[EndpointReport]:
+def check_endpoints(
+    base_urls: str | list[str], model: str | None = None, timeout: float = 30.0
+) -> list[EndpointReport]:
     """Ask every server for its model list and, given *model*, for a 1-token completion."""
     urls = split_base_urls(base_urls)
 
@@ -81,7 +83,7 @@ def cluster_report(address: str | None = None) -> dict[str, Any]:
         try:
             info = ray.get(ref, timeout=120)
             error = None
-        except Exception as e:  # noqa: BLE001 - reported per node (e.g. valuesim missing there)
+        except Exception as e:
             info, error = {}, f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
         res = n.get("Resources", {})
         out_nodes.append(

@@ -125,7 +125,9 @@ class MockServer:
             scores = asyncio.run(self.backend.score_choices(messages, tuple(letters), config))
             ranked = sorted(zip(letters, scores.probs, strict=True), key=lambda lp: -lp[1])
             top_n = int(body.get("top_logprobs") or 1)
-            top = [{"token": t, "logprob": math.log(max(p, 1e-12)), "bytes": list(t.encode())} for t, p in ranked[:top_n]]
+            top = [
+                {"token": t, "logprob": math.log(max(p, 1e-12)), "bytes": list(t.encode())} for t, p in ranked[:top_n]
+            ]
             text = ranked[0][0]
             choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
         else:

@@ -77,7 +77,7 @@ def _host_port(address: str) -> tuple[str, int] | None:
         raise ConfigError(
             f"Cannot read the Ray address {address!r}.",
             'Use "auto" (the cluster this machine belongs to), HOST:PORT of the head node (port 6379 by '
-            'default) or ray://HOST:10001 (Ray Client).',
+            "default) or ray://HOST:10001 (Ray Client).",
         )
     return parts.hostname, port
 
@@ -103,7 +103,9 @@ def check_address(address: str | None) -> None:
         ) from None
 
 
-def connect(address: str | None = None, *, num_cpus: int | None = None, runtime_env: Mapping[str, Any] | None = None) -> Any:
+def connect(
+    address: str | None = None, *, num_cpus: int | None = None, runtime_env: Mapping[str, Any] | None = None
+) -> Any:
     """Connect this process to Ray (once) and return the ``ray`` module.
 
     ``address=None`` joins the cluster named by RAY_ADDRESS if that is set, else starts a
@@ -412,7 +414,7 @@ class RayExecutor:
             for gen in running:
                 try:
                     ray.cancel(gen, force=True)
-                except Exception:  # noqa: BLE001 - best effort while stopping
+                except Exception:
                     pass
         return usage, retries
 
@@ -431,7 +433,14 @@ class _ProgressBar:
         if not self.enabled:
             return lambda: None
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._bar = Progress(
             TextColumn("[bold]ray: units"),

@@ -28,13 +28,31 @@ _HINT = "Use an ISO 3166-1 numeric code (e.g. 276) or alpha-3 code (e.g. DEU)."
 
 #: Other common English names -> alpha-3, for :func:`resolve` (the table's own names always work).
 ALIASES: dict[str, str] = {
-    "bosnia": "BIH", "britain": "GBR", "great britain": "GBR", "uk": "GBR", "burma": "MMR",
-    "cape verde": "CPV", "czech republic": "CZE", "east timor": "TLS", "holland": "NLD",
-    "hong kong sar": "HKG", "iran, islamic republic of": "IRN", "ivory coast": "CIV",
-    "korea": "KOR", "republic of korea": "KOR", "korea, republic of": "KOR", "macau": "MAC",
-    "macedonia": "MKD", "russian federation": "RUS", "swaziland": "SWZ", "turkiye": "TUR",
-    "united states of america": "USA", "us": "USA", "viet nam": "VNM",
-    "democratic republic of the congo": "COD", "republic of the congo": "COG",
+    "bosnia": "BIH",
+    "britain": "GBR",
+    "great britain": "GBR",
+    "uk": "GBR",
+    "burma": "MMR",
+    "cape verde": "CPV",
+    "czech republic": "CZE",
+    "east timor": "TLS",
+    "holland": "NLD",
+    "hong kong sar": "HKG",
+    "iran, islamic republic of": "IRN",
+    "ivory coast": "CIV",
+    "korea": "KOR",
+    "republic of korea": "KOR",
+    "korea, republic of": "KOR",
+    "macau": "MAC",
+    "macedonia": "MKD",
+    "russian federation": "RUS",
+    "swaziland": "SWZ",
+    "turkiye": "TUR",
+    "united states of america": "USA",
+    "us": "USA",
+    "viet nam": "VNM",
+    "democratic republic of the congo": "COD",
+    "republic of the congo": "COG",
 }
 
 
@@ -141,5 +159,7 @@ def resolve(token: str | int) -> str:
     names = sorted({c.name for c in _table().by_name.values()})
     close = difflib.get_close_matches(text, names, n=3, cutoff=0.6) if text else []
     hint = f"Did you mean {', '.join(close)}? " if close else ""
-    raise DataError(f"Unknown country {token!r}.", hint + "Give an alpha-3 code (DEU), an ISO numeric code "
-                    "(276) or an English name (Germany).")
+    raise DataError(
+        f"Unknown country {token!r}.",
+        hint + "Give an alpha-3 code (DEU), an ISO numeric code (276) or an English name (Germany).",
+    )

@@ -250,9 +250,7 @@ def _read_stat(path: Path, wanted: set[str], *, source: str) -> _Raw:
         _, meta = reader(str(path), metadataonly=True)
         chosen, duplicates = _select(list(meta.column_names), wanted)
         frame = (
-            reader(str(path), usecols=list(chosen.values()), apply_value_formats=False)[0]
-            if chosen
-            else pd.DataFrame()
+            reader(str(path), usecols=list(chosen.values()), apply_value_formats=False)[0] if chosen else pd.DataFrame()
         )
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError) as e:
         raise DataError(
@@ -354,7 +352,9 @@ def _read_zip(path: Path, wanted: set[str], *, source: str) -> list[_Raw]:
                         extracted = Path(archive.extract(member, tmp))
                         raws.extend(_read_file(extracted, wanted, source=label))
             except (zipfile.BadZipFile, OSError, EOFError) as e:
-                raise DataError(f"Could not read {label}: {e}", "The archive may be corrupt; download it again.") from None
+                raise DataError(
+                    f"Could not read {label}: {e}", "The archive may be corrupt; download it again."
+                ) from None
         return raws
 
 
@@ -426,7 +426,9 @@ def clean_codes(values: np.ndarray, question: Question, missing_codes: Iterable[
     return CleanColumn(codes=codes, out_of_range=bad, blank=int(nan.sum()), non_integer=int(frac.sum()))
 
 
-def _text_to_numbers(values: pd.Series, question: Question, missing_codes: dict[int, str]) -> tuple[np.ndarray, int, list[str]]:
+def _text_to_numbers(
+    values: pd.Series, question: Question, missing_codes: dict[int, str]
+) -> tuple[np.ndarray, int, list[str]]:
     """Text cells -> floats: numbers as written, else the code whose label matches (any case).
 
     Returns the values (NaN for blanks), how many cells matched nothing (set to -5.5 so they
@@ -562,13 +564,19 @@ def _part(raw: _Raw, codebook: Codebook, report: ValidationReport) -> _Part:
 
     country, unknown = _countries_of(raw.frame)
     if unknown:
-        report.notes.append(f"{raw.source}: {unknown} row(s) without a usable country code; country set to {UNKNOWN_COUNTRY}")
+        report.notes.append(
+            f"{raw.source}: {unknown} row(s) without a usable country code; country set to {UNKNOWN_COUNTRY}"
+        )
     meta = pd.DataFrame({"country": country})
     if ID_COL in raw.frame.columns:
         meta["interview"] = raw.frame[ID_COL].to_numpy()
 
     dtypes = raw.frame.dtypes
-    numeric = [c for c in qcols if pd.api.types.is_numeric_dtype(dtypes[c]) or dtypes[c] == object and raw.frame[c].isna().all()]
+    numeric = [
+        c
+        for c in qcols
+        if pd.api.types.is_numeric_dtype(dtypes[c]) or (dtypes[c] == object and raw.frame[c].isna().all())  # noqa: E721
+    ]
     values = pd.DataFrame(
         raw.frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan) if numeric else np.empty((len(raw.frame), 0)),
         columns=numeric,
@@ -632,7 +640,9 @@ def survey_from_frames(
     meta = pd.concat([p.meta for p in parts], ignore_index=True)
     ids, fallback = assign_ids(meta["interview"] if "interview" in meta.columns else None, len(meta))
     if fallback and "interview" in meta.columns:
-        report.notes.append(f"{fallback} row(s) have a blank or duplicated D_INTERVIEW; their id is their 1-based row number")
+        report.notes.append(
+            f"{fallback} row(s) have a blank or duplicated D_INTERVIEW; their id is their 1-based row number"
+        )
     elif fallback:
         report.notes.append("no D_INTERVIEW column: respondent ids are 1-based row numbers")
 

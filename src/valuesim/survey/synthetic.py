@@ -118,6 +118,7 @@ def _known_direction(q: Question) -> dict[int, float]:
         return {TRUST: -1}
     return {}
 
+
 #: Base "don't know" rate per section (scaled per item and per person).
 _DK_RATE: dict[str, float] = {
     "social_values": 0.008,
@@ -165,14 +166,72 @@ class CountryProfile:
 KNOWN_COUNTRIES: dict[str, CountryProfile] = {
     p.alpha3: p
     for p in (
-        CountryProfile("DEU", (1.2, 0.9, 0.4, 0.4, 0.4), 0.9, 49, 2018, 0.13, {0: 0.38, 1: 0.28, 2: 0.28, 5: 0.05, 8: 0.01}, {"German": 1.0}),
-        CountryProfile("USA", (-0.2, 1.1, 0.1, 0.5, 0.5), 1.0, 47, 2017, 0.14, {0: 0.30, 1: 0.22, 2: 0.40, 4: 0.02, 8: 0.06}, {"English": 0.85, "Spanish": 0.15}),
-        CountryProfile("JPN", (1.5, 0.2, 0.3, -0.1, 0.2), 0.8, 52, 2019, 0.02, {0: 0.60, 7: 0.34, 8: 0.06}, {"Japanese": 1.0}),
-        CountryProfile("BRA", (-0.6, 0.1, -0.9, -0.2, 0.3), 0.0, 41, 2018, 0.01, {0: 0.12, 1: 0.55, 2: 0.30, 8: 0.03}, {"Portuguese": 1.0}),
-        CountryProfile("NGA", (-1.5, -0.6, -0.5, 0.3, 0.1), -0.5, 32, 2018, 0.01, {1: 0.15, 2: 0.35, 5: 0.48, 8: 0.02}, {"Hausa": 0.3, "Yoruba": 0.25, "Igbo": 0.2, "English": 0.15, "Nigerian Pidgin": 0.1}),
-        CountryProfile("EGY", (-1.3, -1.2, -0.1, -0.5, -0.4), -0.3, 37, 2018, 0.01, {2: 0.02, 3: 0.08, 5: 0.90}, {"Arabic": 1.0}),
-        CountryProfile("IND", (-0.5, -0.5, 0.1, 0.1, -0.1), -0.7, 38, 2022, 0.01, {1: 0.02, 5: 0.13, 6: 0.80, 8: 0.05}, {"Bengali": 0.3, "Tamil": 0.25, "Punjabi": 0.2, "Urdu": 0.15, "English": 0.1}),
-        CountryProfile("MEX", (-0.8, 0.5, -0.6, -0.1, 0.7), 0.0, 40, 2018, 0.01, {0: 0.10, 1: 0.78, 2: 0.09, 8: 0.03}, {"Spanish": 1.0}),
+        CountryProfile(
+            "DEU",
+            (1.2, 0.9, 0.4, 0.4, 0.4),
+            0.9,
+            49,
+            2018,
+            0.13,
+            {0: 0.38, 1: 0.28, 2: 0.28, 5: 0.05, 8: 0.01},
+            {"German": 1.0},
+        ),
+        CountryProfile(
+            "USA",
+            (-0.2, 1.1, 0.1, 0.5, 0.5),
+            1.0,
+            47,
+            2017,
+            0.14,
+            {0: 0.30, 1: 0.22, 2: 0.40, 4: 0.02, 8: 0.06},
+            {"English": 0.85, "Spanish": 0.15},
+        ),
+        CountryProfile(
+            "JPN", (1.5, 0.2, 0.3, -0.1, 0.2), 0.8, 52, 2019, 0.02, {0: 0.60, 7: 0.34, 8: 0.06}, {"Japanese": 1.0}
+        ),
+        CountryProfile(
+            "BRA",
+            (-0.6, 0.1, -0.9, -0.2, 0.3),
+            0.0,
+            41,
+            2018,
+            0.01,
+            {0: 0.12, 1: 0.55, 2: 0.30, 8: 0.03},
+            {"Portuguese": 1.0},
+        ),
+        CountryProfile(
+            "NGA",
+            (-1.5, -0.6, -0.5, 0.3, 0.1),
+            -0.5,
+            32,
+            2018,
+            0.01,
+            {1: 0.15, 2: 0.35, 5: 0.48, 8: 0.02},
+            {"Hausa": 0.3, "Yoruba": 0.25, "Igbo": 0.2, "English": 0.15, "Nigerian Pidgin": 0.1},
+        ),
+        CountryProfile(
+            "EGY", (-1.3, -1.2, -0.1, -0.5, -0.4), -0.3, 37, 2018, 0.01, {2: 0.02, 3: 0.08, 5: 0.90}, {"Arabic": 1.0}
+        ),
+        CountryProfile(
+            "IND",
+            (-0.5, -0.5, 0.1, 0.1, -0.1),
+            -0.7,
+            38,
+            2022,
+            0.01,
+            {1: 0.02, 5: 0.13, 6: 0.80, 8: 0.05},
+            {"Bengali": 0.3, "Tamil": 0.25, "Punjabi": 0.2, "Urdu": 0.15, "English": 0.1},
+        ),
+        CountryProfile(
+            "MEX",
+            (-0.8, 0.5, -0.6, -0.1, 0.7),
+            0.0,
+            40,
+            2018,
+            0.01,
+            {0: 0.10, 1: 0.78, 2: 0.09, 8: 0.03},
+            {"Spanish": 1.0},
+        ),
     )
 }
 DEFAULT_COUNTRIES: tuple[str, ...] = ("DEU", "USA", "JPN", "BRA", "NGA", "EGY", "IND", "MEX")
@@ -200,7 +259,11 @@ def country_profile(alpha3: str) -> CountryProfile:
     denominations = rng.choice([1, 2, 3, 5, 6, 7], size=2, replace=False)
     main = float(rng.uniform(0.5, 0.85))
     none = float(np.clip(0.1 + 0.25 * development + rng.normal(0, 0.05), 0.02, 0.5))
-    religion = {NO_DENOMINATION: none, int(denominations[0]): main * (1 - none), int(denominations[1]): (1 - main) * (1 - none)}
+    religion = {
+        NO_DENOMINATION: none,
+        int(denominations[0]): main * (1 - none),
+        int(denominations[1]): (1 - main) * (1 - none),
+    }
     return CountryProfile(
         alpha3=alpha3,
         means=tuple(float(m) for m in means),  # type: ignore[arg-type]
@@ -286,7 +349,9 @@ def _ordinal(latent: np.ndarray, cuts: Sequence[float] | np.ndarray) -> np.ndarr
     return np.searchsorted(np.asarray(cuts), latent)
 
 
-def _profile(rng: np.random.Generator, c: CountryProfile, n: int, cb: Codebook) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _profile(
+    rng: np.random.Generator, c: CountryProfile, n: int, cb: Codebook
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Profile items (WVS column -> codes) and the demographic covariates (n x 4)."""
     sex = np.where(rng.random(n) < 0.52, FEMALE, MALE)
     age = np.clip(np.round(rng.gamma(shape=9.0, scale=c.mean_age / 9.0, size=n) + 6), 18, 95).astype(np.int64)
@@ -316,18 +381,38 @@ def _profile(rng: np.random.Generator, c: CountryProfile, n: int, cb: Codebook) 
     living_parents = np.where((age < 30) & ~partner & (rng.random(n) < 0.7), 2, 1)
     living_parents[(partner) & (rng.random(n) < 0.06 + 0.1 * np.clip(tradition, 0, 1))] = 3
     at_home = np.where(age < 50, children, np.minimum(children, rng.poisson(0.4, n)))
-    household = np.clip(1 + partner + at_home + (living_parents > 1) * 2 + rng.poisson(0.3 + 0.4 * np.clip(tradition, 0, 2), n), 1, 60)
+    household = np.clip(
+        1 + partner + at_home + (living_parents > 1) * 2 + rng.poisson(0.3 + 0.4 * np.clip(tradition, 0, 2), n), 1, 60
+    )
 
     # work
-    work = _draw_categorical(rng, {FULL_TIME: 0.45, PART_TIME: 0.10, SELF_EMPLOYED: 0.15, UNEMPLOYED: 0.10, OTHER_WORK: 0.02}, n)
+    work = _draw_categorical(
+        rng, {FULL_TIME: 0.45, PART_TIME: 0.10, SELF_EMPLOYED: 0.15, UNEMPLOYED: 0.10, OTHER_WORK: 0.02}, n
+    )
     housewife = (sex == FEMALE) & (rng.random(n) < 0.10 + 0.15 * np.clip(tradition, 0, 1.5))
     work[housewife] = HOUSEWIFE
     work[(age < 25) & (rng.random(n) < 0.5)] = STUDENT
     work[(age >= 63) & (rng.random(n) < 0.8)] = RETIRED
-    spouse_work = np.where(partner, _draw_categorical(rng, {FULL_TIME: 0.5, PART_TIME: 0.1, SELF_EMPLOYED: 0.12, RETIRED: 0.12, HOUSEWIFE: 0.1, UNEMPLOYED: 0.06}, n), -3)
+    spouse_work = np.where(
+        partner,
+        _draw_categorical(
+            rng,
+            {FULL_TIME: 0.5, PART_TIME: 0.1, SELF_EMPLOYED: 0.12, RETIRED: 0.12, HOUSEWIFE: 0.1, UNEMPLOYED: 0.06},
+            n,
+        ),
+        -3,
+    )
     occ_latent = edu_z + rng.normal(0, 0.8, n)
     occupation = np.select(
-        [occ_latent > 1.2, occ_latent > 0.9, occ_latent > 0.4, occ_latent > 0.0, occ_latent > -0.4, occ_latent > -0.8, occ_latent > -1.1],
+        [
+            occ_latent > 1.2,
+            occ_latent > 0.9,
+            occ_latent > 0.4,
+            occ_latent > 0.0,
+            occ_latent > -0.4,
+            occ_latent > -0.8,
+            occ_latent > -1.1,
+        ],
         [1, 2, 3, 4, 5, 6, 7],
         default=8,
     )
@@ -340,7 +425,9 @@ def _profile(rng: np.random.Generator, c: CountryProfile, n: int, cb: Codebook) 
     sector = np.where(occupation == 0, -3, _draw_categorical(rng, {1: 0.28, 2: 0.66, 3: 0.06}, n))
     chief = np.where((sex == MALE) | ~partner | (rng.random(n) < 0.3), 1, 2)
     chief[(age < 25) & (living_parents > 1)] = 2
-    savings = 5 - _ordinal(-0.8 * (income - 5.5) / 2.5 + rng.normal(0, 0.8, n), [-0.6, 0.3, 0.9])  # 1 saved .. 4 borrowed
+    savings = 5 - _ordinal(
+        -0.8 * (income - 5.5) / 2.5 + rng.normal(0, 0.8, n), [-0.6, 0.3, 0.9]
+    )  # 1 saved .. 4 borrowed
     savings = np.clip(savings, 1, 4)
     social_class = np.clip(_ordinal(-(income - 5.5) / 2.5 + rng.normal(0, 0.6, n), [-1.5, -0.6, 0.2, 1.0]) + 1, 1, 5)
     spouse_edu = np.where(partner, np.clip(edu + rng.integers(-1, 2, n), 0, 8), -3)
@@ -426,7 +513,12 @@ def _answers(
     for m in models:
         shift = _country_item_shift(c.alpha3, m.qid)
         if m.multinomial:
-            util = latent @ m.loadings.T + m.intercepts + shift * np.eye(len(m.codes))[0] + rng.gumbel(size=(n, len(m.codes)))
+            util = (
+                latent @ m.loadings.T
+                + m.intercepts
+                + shift * np.eye(len(m.codes))[0]
+                + rng.gumbel(size=(n, len(m.codes)))
+            )
             idx = util.argmax(axis=1)
         else:
             score = latent @ m.loadings + shift

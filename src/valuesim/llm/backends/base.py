@@ -36,8 +36,8 @@ class Scores:
 
 @runtime_checkable
 class Backend(Protocol):
-    kind: str                 # "local" | "openai" | "mock"
-    spec: str                 # normalized model spec
+    kind: str  # "local" | "openai" | "mock"
+    spec: str  # normalized model spec
     default_concurrency: int  # used when get_model(max_concurrency=None)
 
     def identity(self) -> str:

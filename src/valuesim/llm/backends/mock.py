@@ -85,7 +85,7 @@ class MockBackend:
         lettered = _LETTERED.findall(prompt)
         if lettered:
             letter, label = rng.choice(lettered)
-            return f"{letter}. I pick this because \"{label.strip()}\" is closest to how I see it."
+            return f'{letter}. I pick this because "{label.strip()}" is closest to how I see it.'
         return " ".join(rng.sample(_SENTENCES, k=2))
 
     async def generate(self, messages: tuple[ChatMessage, ...], config: GenerateConfig) -> Completion:

@@ -43,8 +43,8 @@ class _Unsupported(Exception):
 
 @dataclass
 class ServerCaps:
-    logprobs: bool | None = None              # None = not tried yet
-    response_format: str | None = None        # "json_schema" | "json_object" | "none" | None (unknown)
+    logprobs: bool | None = None  # None = not tried yet
+    response_format: str | None = None  # "json_schema" | "json_object" | "none" | None (unknown)
 
 
 _CAPS: dict[tuple[str, str], ServerCaps] = {}
@@ -250,9 +250,11 @@ class OpenAIBackend:
             return self._text_and_usage(data, messages)
         caps.response_format = "none"
         note = "\n\nReply only with JSON that matches this JSON schema: " + json.dumps(schema)
-        last_user = max(i for i, m in enumerate(messages) if m.role == "user") if any(
-            m.role == "user" for m in messages
-        ) else None
+        last_user = (
+            max(i for i, m in enumerate(messages) if m.role == "user")
+            if any(m.role == "user" for m in messages)
+            else None
+        )
         if last_user is None:
             messages = (*messages, ChatMessage("user", note.strip()))
         else:

@@ -74,13 +74,13 @@ class Endpoint:
     backend: OpenAIBackend
     limit: int
     in_flight: int = 0
-    served: int = 0          # requests answered
-    failed: int = 0          # requests that failed over
+    served: int = 0  # requests answered
+    failed: int = 0  # requests that failed over
     failures_in_row: int = 0
     down_until: float = 0.0  # time.monotonic() before which the endpoint is set aside
     last_error: str | None = None
-    reached: bool = False    # answered at least once
-    epoch: int = 0           # +1 each time the endpoint is set aside
+    reached: bool = False  # answered at least once
+    epoch: int = 0  # +1 each time the endpoint is set aside
 
     @property
     def url(self) -> str:
@@ -125,7 +125,9 @@ class PoolBackend:
                 hint="Pass --base-url URL1,URL2 (comma-separated OpenAI-compatible base URLs).",
             )
         if strategy not in STRATEGIES:
-            raise ConfigError(f"Unknown load-balancing strategy {strategy!r}.", hint=f"Use one of: {', '.join(STRATEGIES)}.")
+            raise ConfigError(
+                f"Unknown load-balancing strategy {strategy!r}.", hint=f"Use one of: {', '.join(STRATEGIES)}."
+            )
         limit = per_endpoint if per_endpoint is not None else _env_int(PER_ENDPOINT_ENV, DEFAULT_PER_ENDPOINT)
         if limit < 1:
             raise ConfigError(f"The per-endpoint concurrency must be >= 1, got {limit}.")

@@ -6,7 +6,7 @@ a new version file, never editing an old one, so past runs stay reproducible.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -36,7 +36,7 @@ def available(name: str | None = None) -> list[str]:
     return [s for s in stems if name is None or s.rsplit(".", 1)[0] == name]
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str, version: str) -> jinja2.Template:
     path = resources.files(__name__).joinpath(f"{name}.{version}.txt")
     if not path.is_file():
