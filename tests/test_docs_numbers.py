@@ -1,0 +1,148 @@
+"""Numbers in README.md and docs/*.md come from docs/results/*.json (tools/update_docs.py).
+
+The first test is the project's consistency check; the others prove, on temporary copies,
+that the check fails when a number is edited by hand, a results file or table is missing, a
+block is broken, or a measured-looking number is typed outside a block.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+update_docs = _load(REPO / "tools" / "update_docs.py")
+results = _load(REPO / "benchmarks" / "_results.py")
+
+
+def _check(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / "update_docs.py"), "--check", "--root", str(root), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_docs_numbers_match_their_results_files() -> None:
+    proc = _check(REPO, "--no-hand-typed")
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture
+def mini_repo(tmp_path: Path) -> Path:
+    """A README with one generated block rendered from a results file written by save_results."""
+    (tmp_path / "docs").mkdir()
+    results.save_results(
+        "toy",
+        {
+            "main": results.table(
+                "Toy table (SYNTHETIC: 3 respondents)",
+                ["method", "top-1"],
+                [["majority", "0.493"], ["knn", "0.583"]],
+            )
+        },
+        command="python benchmarks/toy.py --respondents 3",
+        data="SYNTHETIC: 3 respondents",
+        raw={"nan": float("nan")},
+        out_dir=tmp_path / "docs" / "results",
+    )
+    (tmp_path / "README.md").write_text("# Toy\n\nIntro.\n\n<!-- results:toy/main -->\n<!-- /results -->\n\nEnd.\n")
+    (tmp_path / "docs" / "more.md").write_text("Same table:\n<!-- results:toy/main -->\nstale\n<!-- /results -->\n")
+    assert update_docs.main(["--root", str(tmp_path)]) == 0
+    return tmp_path
+
+
+def test_render_writes_caption_table_and_source(mini_repo: Path) -> None:
+    readme = (mini_repo / "README.md").read_text()
+    assert "*Toy table (SYNTHETIC: 3 respondents)*" in readme
+    assert "| knn | 0.583 |" in readme
+    assert "[docs/results/toy.json](docs/results/toy.json)" in readme
+    assert "`python benchmarks/toy.py --respondents 3`; SYNTHETIC: 3 respondents;" in readme
+    # a document under docs/ links relative to itself; the stale content is replaced
+    more = (mini_repo / "docs" / "more.md").read_text()
+    assert "(results/toy.json)" in more and "stale" not in more
+    assert readme.endswith("<!-- /results -->\n\nEnd.\n")
+    doc = json.loads((mini_repo / "docs" / "results" / "toy.json").read_text())
+    assert doc["raw"] == {"nan": None}  # NaN is stored as null, the file stays valid JSON
+    assert {"command", "commit", "dirty", "created", "data", "machine", "tables"} <= set(doc)
+    assert doc["machine"]["nproc"] >= 1 and len(doc["machine"]["loadavg"]) == 3
+    assert _check(mini_repo).returncode == 0
+    assert update_docs.main(["--root", str(mini_repo)]) == 0  # idempotent
+    assert (mini_repo / "README.md").read_text() == readme
+
+
+def test_check_fails_when_a_number_is_edited_by_hand(mini_repo: Path) -> None:
+    readme = mini_repo / "README.md"
+    readme.write_text(readme.read_text().replace("0.583", "0.593"))
+    proc = _check(mini_repo)
+    assert proc.returncode == 1
+    assert "README.md:5: results:toy/main differs from docs/results/toy.json" in proc.stderr
+    assert "0.593" in proc.stderr and "0.583" in proc.stderr
+
+
+def test_check_fails_when_the_results_file_changes(mini_repo: Path) -> None:
+    path = mini_repo / "docs" / "results" / "toy.json"
+    doc = json.loads(path.read_text())
+    doc["tables"]["main"]["rows"][0][1] = "0.500"
+    path.write_text(json.dumps(doc))
+    assert _check(mini_repo).returncode == 1
+    assert update_docs.main(["--root", str(mini_repo)]) == 0
+    assert "| majority | 0.500 |" in (mini_repo / "README.md").read_text()
+    assert _check(mini_repo).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("<!-- results:nope/main -->\n<!-- /results -->", "docs/results/nope.json does not exist"),
+        ("<!-- results:toy/other -->\n<!-- /results -->", "has no table 'other' (tables: main)"),
+        ("<!-- results:toy/main -->\n", "is never closed"),
+        ("<!-- /results -->", "without an opening"),
+        ("<!-- results: toy -->", "malformed results marker"),
+    ],
+)
+def test_check_fails_on_broken_blocks(mini_repo: Path, block: str, message: str) -> None:
+    (mini_repo / "docs" / "broken.md").write_text(f"# Broken\n\n{block}\n")
+    proc = _check(mini_repo)
+    assert proc.returncode == 1
+    assert message in proc.stderr
+
+
+def test_check_flags_hand_typed_numbers_outside_blocks(mini_repo: Path) -> None:
+    doc = mini_repo / "docs" / "typed.md"
+    doc.write_text("| method | top-1 |\n| --- | --- |\n| knn | 0.58 |\n")
+    proc = _check(mini_repo)
+    assert proc.returncode == 1 and "docs/typed.md:3: number(s) 0.58 typed by hand" in proc.stderr
+    doc.write_text("The model gets top-1 0.325 on twenty respondents.\n")
+    assert "docs/typed.md:1: number(s) 0.325" in _check(mini_repo).stderr
+    # not measurements: code, an explicit marker, versions and thresholds in prose
+    doc.write_text(
+        "```\nvaluesim bench --alpha 0.125\n```\nRun `--latency 0.050` with llama.cpp 0.3.36, p < 0.05.\n"
+        "| Python | 3.10 | <!-- not-a-result -->\n"
+    )
+    assert _check(mini_repo).returncode == 0
+
+
+def test_table_rejects_ragged_rows_and_odd_cells() -> None:
+    with pytest.raises(ValueError, match="row 0 has 1 cells"):
+        results.table("t", ["a", "b"], [["x"]])
+    with pytest.raises(TypeError, match="use str, int, float or None"):
+        results.table("t", ["a"], [[object()]])
