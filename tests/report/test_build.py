@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from valuesim.bench.rundir import open_run
-from valuesim.bench.stats import paired_comparison
+from valuesim.bench.compare import paired_comparison
 from valuesim.errors import ConfigError, DataError, UnknownQuestionError
 from valuesim.report.build import build_report
 
@@ -65,7 +65,7 @@ def test_paired_tests_against_reference_and_other_split_not_tested(built, report
     assert "Not tested: majority-seed7 (made on a different split" in section
     assert "Not tested: knn-sweep (made on a different split" in section
     assert "Not tested: majority-sweep (made on a different split" in section
-    # the numbers are bench.stats.paired_comparison's (knn minus valuesim)
+    # the numbers are bench.compare.paired_comparison's (knn minus valuesim)
     knn, ref = (open_run(report_runs[n]).predictions() for n in ("knn", "valuesim"))
     res = paired_comparison(knn, ref, "top1", seed=0, n_perm=5000)
     row = next(r for r in rows if r.startswith("| knn |"))

@@ -340,9 +340,9 @@ def compare(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the comparison as JSON here."),
 ) -> None:
     """Paired comparison of two runs made on the same split (difference = A - B)."""
+    from valuesim.bench.compare import paired_comparison
     from valuesim.bench.metrics import METRICS
     from valuesim.bench.rundir import open_run
-    from valuesim.bench.stats import paired_comparison
     from valuesim.survey.codebook import load_codebook
 
     a, b = open_run(run_a), open_run(run_b)

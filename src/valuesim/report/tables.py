@@ -1,7 +1,7 @@
 """Summary tables of a report: pure functions from :class:`RunData` to tidy DataFrames.
 
 Point estimates and confidence intervals come from each run's metrics.json (computed by
-:mod:`valuesim.bench.metrics`); paired tests from :func:`valuesim.bench.stats.paired_comparison`.
+:mod:`valuesim.bench.metrics`); paired tests from :func:`valuesim.bench.compare.paired_comparison`.
 This module only selects, reshapes and -- for the error and confusion plots -- counts.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from valuesim.bench.compare import paired_comparison
 from valuesim.bench.metrics import METRICS
-from valuesim.bench.stats import paired_comparison
 from valuesim.errors import ValueSimError
 from valuesim.report.load import RunData, history_size
 from valuesim.survey.codebook import Codebook

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from valuesim.bench.runner import Executor, run_units
+from valuesim.bench.execute import Executor, run_units
 from valuesim.errors import ConfigError
 
 EXECUTORS = ("local", "ray")

@@ -1,7 +1,7 @@
 """Run benchmark units on a Ray cluster (optional extra ``valuesim[dist]``).
 
 :class:`RayExecutor` has the signature of the runner's executor
-(:class:`valuesim.bench.runner.Executor`). The driver -- the ``valuesim bench`` process --
+(:class:`valuesim.bench.execute.Executor`). The driver -- the ``valuesim bench`` process --
 keeps the run directory; workers only compute:
 
 * the pending units are cut into shards of whole respondents (:mod:`valuesim.scale.shards`);
@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from valuesim.bench.execute import MethodFactory, Sink, run_units_async
+from valuesim.bench.plan import WorkItem
+from valuesim.bench.record import add_usage, method_usage, usage_delta
 from valuesim.bench.rundir import unit_key
-from valuesim.bench.runner import MethodFactory, Sink, WorkItem, method_usage, run_units_async
 from valuesim.errors import ConfigError, ValueSimError
 from valuesim.methods.base import Method
 from valuesim.scale.shards import Shard, UnitKey, auto_shard_size, make_shards
@@ -239,7 +241,7 @@ def run_shard(
         if isinstance(msg, _Failed):
             raise msg.error
         now = _usage_now(method)
-        delta = {k: v - last.get(k, 0) for k, v in now.items() if v != last.get(k, 0)}
+        delta = {k: v for k, v in usage_delta(now, last).items() if v}
         last = now
         yield {"rows": msg, "usage": delta}
     thread.join()
@@ -399,8 +401,7 @@ class RayExecutor:
                         del running[gen]
                         retry(run, e)
                         continue
-                    for k, v in msg["usage"].items():
-                        usage[k] = usage.get(k, 0) + v
+                    usage = add_usage((usage, msg["usage"]))
                     rows = msg["rows"]
                     if not rows:
                         continue
@@ -423,7 +424,7 @@ class _ProgressBar:
     """Context manager yielding an ``advance()`` callable (a rich bar on a TTY, else a no-op)."""
 
     def __init__(self, enabled: bool, total: int) -> None:
-        from valuesim.bench.runner import _progress_enabled
+        from valuesim.bench.execute import _progress_enabled
 
         self.enabled = _progress_enabled(enabled)
         self.total = total

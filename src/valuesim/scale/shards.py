@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from valuesim.bench.runner import WorkItem
+from valuesim.bench.plan import WorkItem
 from valuesim.errors import ConfigError
 
 UnitKey = tuple[str, int, str]

@@ -1,0 +1,212 @@
+"""Execute a plan: run work items through a method and hand each finished unit to a sink.
+
+Executors are pluggable: anything with the signature of :class:`Executor` can shard
+:class:`~valuesim.bench.plan.WorkItem` s over workers (e.g. Ray, :mod:`valuesim.scale`) as
+long as every finished unit reaches a :class:`~valuesim.bench.rundir.JsonlSink`-like sink.
+The default, :func:`run_units`, runs in this process (asyncio, bounded concurrency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from valuesim._aio import run_sync
+from valuesim.bench.config import MethodOutputError
+from valuesim.bench.plan import WorkItem
+from valuesim.methods.base import Method, Prediction
+
+
+def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: Method) -> list[dict[str, Any]]:
+    """Check a method's answer to one task and turn it into predictions.jsonl rows (target order)."""
+    by_q: dict[str, Prediction] = {}
+    for p in predictions:
+        if p.question in by_q:
+            raise MethodOutputError(
+                f"Method {method.name!r} returned two predictions for {p.question} of respondent "
+                f"{item.unit.respondent} (fold {item.unit.fold}).",
+                "This is a bug in the method: return exactly one Prediction per target.",
+            )
+        by_q[p.question] = p
+    wanted = set(item.unit.targets)
+    if set(by_q) != wanted:
+        missing = sorted(wanted - set(by_q), key=lambda q: int(q[1:]))
+        extra = sorted(set(by_q) - wanted)
+        raise MethodOutputError(
+            f"Method {method.name!r} did not answer the task for respondent {item.unit.respondent} "
+            f"(fold {item.unit.fold}): missing {missing[:5]}, unexpected {extra[:5]}.",
+            "This is a bug in the method: return exactly one Prediction per target (prediction=None to abstain).",
+        )
+    rows = []
+    for q in item.unit.targets:
+        p = by_q[q]
+        if p.prediction is not None and not method.codebook.get(q).is_valid(int(p.prediction)):
+            raise MethodOutputError(
+                f"Method {method.name!r} predicted code {p.prediction} for {q}, which is not a valid answer.",
+                f"Valid codes of {q}: {method.codebook.get(q).codes or 'see the codebook'}; "
+                "return prediction=None to abstain.",
+            )
+        d = p.to_dict()
+        rows.append(
+            {
+                "respondent": item.unit.respondent,
+                "question": q,
+                "fold": item.unit.fold,
+                "condition": item.unit.condition,
+                "prediction": None if p.prediction is None else int(p.prediction),
+                "truth": int(item.truth[q]),
+                "probabilities": d.get("probabilities"),
+                "country": item.country,
+                "meta": d.get("meta") or {},
+            }
+        )
+    return rows
+
+
+async def arun_item(method: Method, item: WorkItem) -> list[dict[str, Any]]:
+    """Run one unit and return its rows (the building block of every executor)."""
+    return prediction_rows(item, await method.apredict(item.task), method)
+
+
+class Sink(Protocol):
+    def write_unit(self, rows: Sequence[dict[str, Any]]) -> None: ...
+
+
+MethodFactory = Callable[[], Method]
+
+
+class Executor(Protocol):
+    """Runs work items and hands every finished unit's rows to ``sink.write_unit``.
+
+    ``method_factory`` returns a fitted method (for a remote worker: a pickled copy).
+    An executor may run units in any order and in parallel; the runner sorts at the end.
+    It may return the LLM usage of its workers (a mapping with the keys of ``USAGE_KEYS``);
+    otherwise the runner measures the usage of the method in this process.
+    """
+
+    def __call__(
+        self,
+        method_factory: MethodFactory,
+        items: Sequence[WorkItem],
+        sink: Sink,
+        *,
+        concurrency: int,
+        progress: bool,
+    ) -> Mapping[str, float] | None: ...
+
+
+@dataclass
+class FittedMethod:
+    """A picklable method factory that returns an already fitted method."""
+
+    method: Method
+
+    def __call__(self) -> Method:
+        return self.method
+
+
+def _progress_enabled(requested: bool) -> bool:
+    if not requested or os.environ.get("CI") or os.environ.get("VALUESIM_NO_PROGRESS"):
+        return False
+    return sys.stderr.isatty()
+
+
+async def run_units_async(
+    method: Method,
+    items: Sequence[WorkItem],
+    sink: Sink,
+    *,
+    concurrency: int = 1,
+    on_unit: Callable[[WorkItem], None] | None = None,
+) -> None:
+    """Run *items* with at most *concurrency* units in flight; write each unit as it finishes.
+
+    The first failure stops the run (units in flight are cancelled; finished ones are kept).
+    """
+    queue: asyncio.Queue[WorkItem] = asyncio.Queue()
+    for it in items:
+        queue.put_nowait(it)
+
+    async def worker() -> None:
+        while True:
+            try:
+                it = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            rows = await arun_item(method, it)
+            sink.write_unit(rows)
+            if on_unit is not None:
+                on_unit(it)
+            # A synchronous method never suspends; yield here so Ctrl-C (task cancellation)
+            # takes effect after the current unit instead of after the whole run.
+            await asyncio.sleep(0)
+
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(items))))]
+    try:
+        await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for w in workers:
+            if not w.done():
+                w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    for w in workers:
+        if not w.cancelled() and w.exception() is not None:
+            raise w.exception()  # type: ignore[misc]
+
+
+def run_units(
+    method_factory: MethodFactory,
+    items: Sequence[WorkItem],
+    sink: Sink,
+    *,
+    concurrency: int = 1,
+    progress: bool = False,
+) -> None:
+    """The default, in-process executor (asyncio, bounded concurrency, optional progress bar)."""
+    if not items:
+        return
+    method = method_factory()
+    if not _progress_enabled(progress):
+        run_sync(lambda: run_units_async(method, items, sink, concurrency=concurrency))
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task_id = bar.add_task(f"{method.name}: units", total=len(items))
+        run_sync(
+            lambda: run_units_async(
+                method, items, sink, concurrency=concurrency, on_unit=lambda _it: bar.advance(task_id)
+            )
+        )
+
+
+__all__ = [
+    "Executor",
+    "FittedMethod",
+    "MethodFactory",
+    "Sink",
+    "arun_item",
+    "prediction_rows",
+    "run_units",
+    "run_units_async",
+]

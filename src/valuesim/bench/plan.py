@@ -1,0 +1,88 @@
+"""Plan a run: the split (protocol -> units), the training data, and the tasks of the units.
+
+Everything here is a pure function of the data and the settings; nothing touches the run
+directory (:mod:`valuesim.bench.record`) or calls the method (:mod:`valuesim.bench.execute`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from valuesim.bench.config import RunConfig
+from valuesim.bench.protocol import Split, Unit, build_units, valid_counts
+from valuesim.errors import ConfigError
+from valuesim.methods.base import Task
+from valuesim.survey.dataset import SurveyData
+
+#: Random stream for the training-set cap (protocol uses 0-2).
+_STREAM_TRAIN = 3
+
+
+def plan_split(data: SurveyData, cfg: RunConfig, train_data: SurveyData | None = None) -> Split:
+    """The split of *cfg*'s protocol on *data*; a given training set must not contain evaluated people."""
+    split = build_units(data, cfg.protocol)
+    if train_data is not None:
+        overlap = set(train_data.ids) & set(split.respondents)
+        if overlap:
+            raise ConfigError(
+                f"The training data contains {len(overlap)} evaluated respondent(s), e.g. {min(overlap)}.",
+                "Methods must be trained only on people outside the evaluated sample.",
+            )
+    return split
+
+
+def training_data(data: SurveyData, split: Split, cfg: RunConfig) -> SurveyData:
+    """Respondents outside the evaluated sample with >= min_valid valid substantive answers.
+
+    The country filter of the protocol does not apply (it selects whom to evaluate); at
+    most ``train_max`` people, a seeded sample when there are more.
+    """
+    sample = set(split.respondents)
+    ok = valid_counts(data) >= cfg.protocol.min_valid
+    ids = [str(i) for i, good in zip(data.frame.index, ok, strict=True) if good and str(i) not in sample]
+    if len(ids) > cfg.train_max:
+        rng = np.random.default_rng([cfg.protocol.seed, _STREAM_TRAIN])
+        keep = np.sort(rng.choice(len(ids), size=cfg.train_max, replace=False))
+        ids = [ids[i] for i in keep]
+    return data.subset(ids)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A unit ready to run: the task (respondent restricted to profile + history) and the truth."""
+
+    unit: Unit
+    task: Task
+    truth: dict[str, int]
+    country: str
+
+
+def make_work_items(data: SurveyData, units: Sequence[Unit]) -> list[WorkItem]:
+    """Tasks for *units*: each respondent sees the profile block plus the unit's history."""
+    profile = [q for q in data.codebook.profile() if q in set(data.question_ids)]
+    people = {rid: data.respondent(rid) for rid in dict.fromkeys(u.respondent for u in units)}
+    items = []
+    for u in units:
+        person = people[u.respondent]
+        missing_truth = [q for q in u.targets if q not in person.answers]
+        if missing_truth:  # the split was made on other data
+            raise ConfigError(
+                f"Respondent {u.respondent} has no valid answer to target(s) {', '.join(missing_truth)}.",
+                "The split does not belong to this data file; use a new --out or --overwrite.",
+            )
+        task = Task(
+            respondent=person.restricted(profile + list(u.history)),
+            targets=u.targets,
+            fold=u.fold,
+            condition=u.condition,
+        )
+        items.append(
+            WorkItem(unit=u, task=task, truth={q: person.answers[q] for q in u.targets}, country=person.country)
+        )
+    return items
+
+
+__all__ = ["WorkItem", "make_work_items", "plan_split", "training_data"]

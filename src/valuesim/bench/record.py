@@ -1,0 +1,436 @@
+"""Record a run: the run directory, provenance (manifest.json) and LLM usage accounting.
+
+:class:`RunRecord` is the run directory of one :func:`~valuesim.bench.runner.run_benchmark`
+call: it checks that the directory is new or holds this very run, keeps what earlier
+sessions finished, writes the manifest (one entry per session: what was resumed, computed,
+how long it took, what it cost) and, at the end, the canonical predictions and metrics.
+The file format itself lives in :mod:`valuesim.bench.rundir`.
+
+:func:`usage_counters` is the one place that turns a usage record (a ``Usage`` object, a
+mapping with ``calls`` or ``llm_calls``, ...) into the counters of ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from valuesim.bench import rundir
+from valuesim.bench.config import RunConfig
+from valuesim.bench.protocol import Split, Unit
+from valuesim.errors import ConfigError
+from valuesim.methods.base import Method
+from valuesim.survey.dataset import SurveyData
+
+#: Usage counters summed into metrics.json.
+USAGE_KEYS = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits")
+#: Packages whose versions go into the manifest.
+_PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "lightgbm",
+    "pydantic",
+    "httpx",
+    "llama_cpp_python",
+    "ray",
+)
+
+Usage = dict[str, float]
+
+
+# --------------------------------------------------------------------------- usage accounting
+
+
+def usage_counters(u: Any) -> Usage | None:
+    """A usage record (mapping, ``Usage``-like object) as the ``USAGE_KEYS`` counters; None if it is none."""
+    if u is None:
+        return None
+    if hasattr(u, "to_metrics"):
+        u = u.to_metrics()
+    elif not isinstance(u, Mapping) and hasattr(u, "__dict__"):
+        u = vars(u)
+    if not isinstance(u, Mapping):
+        return None
+    out: Usage = {}
+    for k, v in u.items():
+        key = "llm_calls" if k == "calls" else k
+        if key in USAGE_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = out.get(key, 0) + v
+    return out
+
+
+def add_usage(parts: Iterable[Any]) -> Usage:
+    """The sum of several usage records (each read by :func:`usage_counters`)."""
+    total: Usage = {}
+    for part in parts:
+        for k, v in (usage_counters(part) or {}).items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def usage_delta(after: Usage, before: Usage | None) -> Usage:
+    """Counters spent between two readings of the same method's usage."""
+    return {k: after.get(k, 0) - (before or {}).get(k, 0) for k in after}
+
+
+def method_usage(method: Method) -> Usage | None:
+    """LLM usage counters a method exposes through ``usage`` (dict, Usage-like, or callable)."""
+    u = getattr(method, "usage", None)
+    return usage_counters(u() if callable(u) else u)
+
+
+def usage_from_rows(rows: Sequence[dict[str, Any]]) -> Usage:
+    """Usage summed over the ``meta.usage`` of prediction rows (when no session counted it)."""
+    return add_usage((r.get("meta") or {}).get("usage") for r in rows)
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def git_commit() -> str | None:
+    """Commit of the valuesim source tree, if it is a git checkout with a commit."""
+    src = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and len(sha) == 40 else None
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def base_manifest(method: Method, cfg: RunConfig, data: SurveyData, split: Split, concurrency: int) -> dict[str, Any]:
+    """The provenance part of manifest.json (what ran, on what, with which software)."""
+    from valuesim import __version__
+
+    return {
+        "valuesim_version": __version__,
+        "git_commit": git_commit(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "command": cfg.command if cfg.command is not None else shlex.join(sys.argv),
+        "config": {
+            "method": method.config(),
+            "protocol": cfg.protocol.to_dict(),
+            "run": {
+                "concurrency": concurrency,
+                "train_max": cfg.train_max,
+                "n_boot": cfg.n_boot,
+                "metrics_seed": cfg.metrics_seed,
+            },
+            "train": {},
+        },
+        "data": {
+            "path": data.source,
+            "fingerprint": split.data_fingerprint,
+            "version": data.version,
+            "synthetic": bool(data.synthetic),
+            "n_rows": len(data),
+        },
+        "split_hash": split.split_hash,
+        "n_units": len(split.units),
+        "n_targets": split.n_targets,
+        "notes": list(split.notes),
+    }
+
+
+# --------------------------------------------------------------------------- run directory checks
+
+
+#: Method settings that say where a model is served, not what it answers: a run may resume
+#: against a different server list (e.g. after a server died).
+_NOT_IDENTITY = ("base_url",)
+
+
+def _method_identity(conf: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if conf is None:
+        return None
+    return {k: v for k, v in conf.items() if k not in _NOT_IDENTITY}
+
+
+def run_identity(method: Method, cfg: RunConfig, split: Split) -> dict[str, Any]:
+    """What must be equal, besides the split itself, for a directory to be resumed."""
+    return {
+        "method": _method_identity(method.config()),
+        "train_max": cfg.train_max,
+        "data_fingerprint": split.data_fingerprint,
+    }
+
+
+def _identity_of_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    conf = manifest.get("config", {})
+    return {
+        "method": _method_identity(conf.get("method")),
+        "train_max": conf.get("run", {}).get("train_max"),
+        "data_fingerprint": manifest.get("data", {}).get("fingerprint"),
+    }
+
+
+def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            out.extend(_diff(a.get(k), b.get(k), f"{prefix}{k}."))
+        return out
+    return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} -> {b!r}"]
+
+
+def prepare_out_dir(out: Path, split: Split, identity: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
+    """Check that *out* is new or holds this very run; return the previous manifest if any."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a directory.", "Pick a directory path for --out.")
+    out.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for name in rundir.RUN_FILES:
+            for p in (out / name, out / (name + ".tmp")):
+                p.unlink(missing_ok=True)
+        return None
+    hint = f"Pick a new --out directory, or pass --overwrite to delete the run in {out}."
+    split_path = out / rundir.SPLIT_FILE
+    if not split_path.exists():
+        if (out / rundir.PREDICTIONS_FILE).exists() or (out / rundir.MANIFEST_FILE).exists():
+            raise ConfigError(f"{out} holds results of an unknown run (no {rundir.SPLIT_FILE}).", hint)
+        return None
+    old = Split.load(split_path)
+    if old.split_hash != split.split_hash:
+        changes = _diff(old.protocol, split.protocol)
+        detail = f" (protocol changed: {'; '.join(changes)})" if changes else " (the data differ)"
+        raise ConfigError(f"{out} holds a run on a different split{detail}.", hint)
+    manifest = rundir.read_json(out / rundir.MANIFEST_FILE) if (out / rundir.MANIFEST_FILE).exists() else None
+    if manifest is not None:
+        changes = _diff(_identity_of_manifest(manifest), identity)
+        if changes:
+            raise ConfigError(f"{out} holds a run with other settings: {'; '.join(changes[:6])}.", hint)
+    return manifest
+
+
+# --------------------------------------------------------------------------- timings
+
+
+@dataclass
+class Stopwatch:
+    """Named phase durations of one session (``with clock("fit_seconds"): ...``)."""
+
+    t_start: float = field(default_factory=time.perf_counter)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = time.perf_counter() - t0
+
+    def elapsed(self) -> float:
+        return round(time.perf_counter() - self.t_start, 3)
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.phases.items()}
+
+
+# --------------------------------------------------------------------------- the run directory of one call
+
+
+@dataclass
+class RunRecord:
+    """The run directory during one :func:`run_benchmark` call (one *session* of the run)."""
+
+    out: Path
+    split: Split
+    previous: dict[str, Any] | None
+    state: rundir.ResumeState
+    clock: Stopwatch
+    manifest: dict[str, Any] = field(default_factory=dict)
+    session: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, out: Path, split: Split, identity: dict[str, Any], *, overwrite: bool, clock: Stopwatch) -> RunRecord:
+        """Check *out* (new, or this very run), save the split, keep the finished units on disk."""
+        previous = prepare_out_dir(out, split, identity, overwrite)
+        split_path = out / rundir.SPLIT_FILE
+        if not split_path.exists():
+            split.save(split_path)
+        pred_path = out / rundir.PREDICTIONS_FILE
+        state = rundir.scan_predictions(pred_path, split.units)
+        if state.needs_rewrite:
+            rundir.write_rows_atomic(pred_path, rundir.sort_rows(state.rows, split))
+        return cls(out=out, split=split, previous=previous, state=state, clock=clock)
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.out / rundir.PREDICTIONS_FILE
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.out / rundir.MANIFEST_FILE
+
+    @property
+    def pending(self) -> list[Unit]:
+        """Units of the split not finished by an earlier session."""
+        return [u for u in self.split.units if u.key not in self.state.finished]
+
+    def describe(self) -> str:
+        """One status line: the size of the work and what is resumed."""
+        split, state = self.split, self.state
+        return (
+            f"{len(split.respondents)} respondents, {len(split.units):,} units, {split.n_targets:,} targets"
+            + (f"; resuming: {len(state.finished):,} units already done" if state.finished else "")
+            + (f" ({state.dropped_rows + state.dropped_lines} partial rows dropped)" if state.needs_rewrite else "")
+        )
+
+    def start(self, manifest: dict[str, Any], *, train_source: str) -> None:
+        """Write the "running" manifest: *manifest* (provenance) plus the sessions so far and this one."""
+        train = manifest["config"]["train"]
+        train["source"] = train_source
+        if not self.pending and self.previous:  # nothing to fit this time: keep what the last fit recorded
+            train.update(self.previous.get("config", {}).get("train", {}))
+        previous = self.previous or {}
+        sessions: list[dict[str, Any]] = list(previous.get("sessions", []))
+        manifest["started"] = previous.get("started", _now())
+        manifest["finished"] = None
+        manifest["status"] = "running"
+        manifest["sessions"] = sessions
+        self.session = {
+            "started": _now(),
+            "command": manifest["command"],
+            "units_resumed": len(self.state.finished),
+            "units_computed": 0,
+        }
+        sessions.append(self.session)
+        self.manifest = manifest
+        rundir.write_json_atomic(self.manifest_path, manifest)
+
+    def note_training(self, train: SurveyData) -> None:
+        """Record the training set of this session's fit."""
+        self.manifest["config"]["train"].update(
+            {"n_respondents": len(train), "fingerprint": train.fingerprint() if len(train) else None}
+        )
+
+    @contextlib.contextmanager
+    def predicting(self, method: Method) -> Iterator[PredictSession]:
+        """Open the predictions sink; on exit record status, units, timings and usage of this session."""
+        usage_before = method_usage(method)
+        live = PredictSession(sink=rundir.JsonlSink(self.predictions_path))
+        status = "interrupted"
+        try:
+            yield live
+            status = "predicted"
+        except BaseException as e:
+            status = "interrupted" if isinstance(e, KeyboardInterrupt) else f"failed: {type(e).__name__}"
+            raise
+        finally:
+            live.sink.close()
+            s = self.session
+            s["units_computed"] = live.sink.units_written
+            s["status"] = status
+            s["finished"] = _now()
+            s["wall_seconds"] = self.clock.elapsed()
+            s["timings"] = self.clock.rounded()
+            usage_after = method_usage(method)
+            if live.executor_usage is not None:  # remote workers: the executor counted for us
+                s["usage"] = live.executor_usage
+            elif usage_after is not None:
+                s["usage"] = usage_delta(usage_after, usage_before)
+            if status != "predicted":
+                with contextlib.suppress(OSError):
+                    rundir.write_json_atomic(self.manifest_path, self.manifest)
+
+    def finished_rows(self) -> list[dict[str, Any]]:
+        """All predictions in canonical order (rewritten so); refuses when a unit is missing."""
+        final = rundir.scan_predictions(self.predictions_path, self.split.units)
+        missing = len(self.split.units) - len(final.finished)
+        if missing:  # an executor that lost work must not produce metrics
+            self.session["status"] = "incomplete"
+            rundir.write_json_atomic(self.manifest_path, self.manifest)
+            raise ConfigError(
+                f"{missing} unit(s) of the split have no complete predictions after the run.",
+                "Re-run the same command to compute them.",
+            )
+        rows = rundir.sort_rows(final.rows, self.split)
+        rundir.write_rows_atomic(self.predictions_path, rows)
+        return rows
+
+    @property
+    def sessions(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("sessions", []))
+
+    def wall_total(self) -> float:
+        """Wall time of all sessions of the run."""
+        return sum(float(s.get("wall_seconds", 0.0)) for s in self.sessions)
+
+    def usage_total(self, rows: Sequence[dict[str, Any]]) -> Usage:
+        """LLM usage of all sessions (from the rows' ``meta.usage`` when no session counted it)."""
+        if any("usage" in s for s in self.sessions):
+            return add_usage(s.get("usage") for s in self.sessions)
+        return usage_from_rows(rows)
+
+    def complete(self, metrics: dict[str, Any]) -> None:
+        """Write metrics.json and the final manifest."""
+        rundir.write_json_atomic(self.out / rundir.METRICS_FILE, metrics)
+        s = self.session
+        s["status"] = "complete"
+        s["timings"] = self.clock.rounded()
+        s["wall_seconds"] = self.clock.elapsed()
+        self.manifest["status"] = "complete"
+        self.manifest["finished"] = _now()
+        self.manifest["timings"] = {
+            **s["timings"],
+            "wall_seconds_this_session": s["wall_seconds"],
+            "wall_seconds_total": round(self.wall_total(), 3),
+        }
+        rundir.write_json_atomic(self.manifest_path, self.manifest)
+
+
+@dataclass
+class PredictSession:
+    """What the execute step hands back to the record: the sink it writes to and the usage it counted."""
+
+    sink: rundir.JsonlSink
+    executor_usage: Usage | None = None
+
+
+__all__ = [
+    "USAGE_KEYS",
+    "PredictSession",
+    "RunRecord",
+    "Stopwatch",
+    "add_usage",
+    "base_manifest",
+    "git_commit",
+    "method_usage",
+    "package_versions",
+    "prepare_out_dir",
+    "run_identity",
+    "usage_counters",
+    "usage_delta",
+    "usage_from_rows",
+]
