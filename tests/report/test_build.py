@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from valuesim.bench.rundir import open_run
 from valuesim.bench.compare import paired_comparison
+from valuesim.bench.rundir import open_run
 from valuesim.errors import ConfigError, DataError, UnknownQuestionError
 from valuesim.report.build import build_report
 
