@@ -210,3 +210,50 @@ def test_summary_is_fast_for_a_full_run() -> None:
     assert time.perf_counter() - t0 < 30
     assert m["n_predictions"] == 250_000
     assert abs(m["top1"]["mean"] - 0.5) < 0.01
+
+
+def _country_frame(people: dict[str, int], seed: int = 3) -> pd.DataFrame:
+    """Five questions per person in fold 0; about 60 % right; country per respondent."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for country, n in people.items():
+        for i in range(n):
+            for q in ("Q1", "Q2", "Q3", "Q4", "Q46"):
+                out.append(
+                    {
+                        "respondent": f"{country}-{i}",
+                        "question": q,
+                        "fold": 0,
+                        "condition": "",
+                        "prediction": 1 if rng.random() < 0.6 else 2,
+                        "truth": 1,
+                        "country": country,
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def test_one_respondent_country_gets_sizes_and_no_interval() -> None:
+    m = summarize(_country_frame({"DEU": 30, "BOL": 1, "URY": 4, "PER": 5}), CB, n_boot=300, seed=2)
+    bol = m["by_country"]["BOL"]
+    assert bol["n_respondents"] == 1 and bol["n_predictions"] == 5 and bol["n"] == 5
+    assert bol["ci_note"] == "n < 5 people"
+    assert all(bol[k]["ci95"] is None for k in ("top1", "nmae", "within1"))
+    assert bol["top1"]["mean"] is not None  # the point value is still reported
+    assert m["by_country"]["URY"]["top1"]["ci95"] is None  # 4 people: still below the threshold
+    per = m["by_country"]["PER"]
+    assert "ci_note" not in per and per["n_respondents"] == 5
+    lo, hi = m["by_country"]["DEU"]["top1"]["ci95"]
+    assert lo < m["by_country"]["DEU"]["top1"]["mean"] < hi
+    assert "n_respondents" in m["conventions"]["breakdowns"]
+    json.dumps(m, allow_nan=False)
+
+
+def test_group_interval_resamples_only_the_groups_people() -> None:
+    """A country's interval is the same whichever other countries the run holds."""
+    alone = summarize(_country_frame({"DEU": 30}), CB, n_boot=300, seed=2)["by_country"]["DEU"]
+    mixed = summarize(_country_frame({"DEU": 30, "PER": 200, "BOL": 1}), CB, n_boot=300, seed=2)["by_country"]["DEU"]
+    assert mixed["top1"]["mean"] == pytest.approx(alone["top1"]["mean"])
+    assert mixed["top1"]["ci95"] == pytest.approx(alone["top1"]["ci95"])
+    # with a global bootstrap the 30 Germans would be drawn ~30/231 of the time each: wider, unstable
+    assert alone["top1"]["ci95"][1] - alone["top1"]["ci95"][0] < 0.3

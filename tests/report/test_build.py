@@ -180,3 +180,19 @@ def test_rebuilding_removes_stale_figures(report_runs, tmp_path: Path) -> None: 
     assert (out / "figures" / "history_curve.png").exists()
     build_report([report_runs["knn"]], out)
     assert not (out / "figures" / "history_curve.png").exists()
+
+
+def test_country_breakdown_counts_people_and_hides_small_group_intervals(built, report_runs) -> None:  # type: ignore[no-untyped-def]
+    """Six sampled respondents spread over countries: one-person countries get no CI anywhere."""
+    paths, html, md = built
+    metrics = json.loads((report_runs["valuesim"] / "metrics.json").read_text("utf-8"))
+    small = [c for c, e in metrics["by_country"].items() if e["n_respondents"] < 5]
+    assert small, "fixture should have countries with fewer than 5 sampled people"
+    country = small[0]
+    entry = metrics["by_country"][country]
+    assert entry["top1"]["ci95"] is None and entry["ci_note"] == "n < 5 people"
+    section = md[md.index("## Accuracy by country") :]
+    section = section[: section.index("\n## ", 3)]
+    row = next(line for line in section.splitlines() if line.startswith(f"| {country} "))
+    assert "n < 5 people" in row and "[" not in row.split("|")[2]  # label and cell: no interval
+    assert "people" in html[html.index("Accuracy by country") :]

@@ -17,7 +17,9 @@ Per-prediction scores (:func:`per_prediction`):
 Aggregates follow the paper: the headline ``mean`` is the mean over folds of the per-fold
 mean (each prediction weighs the same inside a fold) and ``std`` is the population
 standard deviation of the per-fold means. ``ci95`` is a percentile bootstrap of the same
-estimator, resampling respondents.
+estimator, resampling respondents. Breakdowns (by section, country, kind, question) give
+each group's number of respondents and predictions; their ``ci95`` resamples the group's
+own respondents and is null ("n < 5 people") for groups of fewer than five respondents.
 """
 
 from __future__ import annotations
@@ -42,10 +44,18 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("respondent", "question", "fold", "predicti
 #: truth then costs -log(1e-6) = 13.8 nats instead of infinity).
 LOG_LOSS_EPS = 1e-6
 
+#: Breakdown groups (a country, a question ...) with fewer respondents than this get no
+#: confidence interval: a bootstrap over one to four people is not an uncertainty estimate.
+MIN_GROUP_RESPONDENTS = 5
+SMALL_GROUP_NOTE = f"n < {MIN_GROUP_RESPONDENTS} people"
+
 CONVENTIONS: dict[str, str] = {
     "mean": "mean over folds of the per-fold mean over predictions",
     "std": "population standard deviation (ddof=0) of the per-fold means",
     "ci95": "percentile bootstrap over respondents of the same estimator",
+    "breakdowns": "by_<group>: mean over the group's predictions; n_respondents = people, n_predictions = "
+    f"predictions; ci95 = percentile bootstrap resampling the group's own respondents, null with ci_note "
+    f"'{SMALL_GROUP_NOTE}' when the group has fewer than {MIN_GROUP_RESPONDENTS} respondents",
     "nmae": "|rank(pred)-rank(true)|/(n_options-1); ordered items only; abstentions excluded",
     "within1": "rank difference <= 1 on ordered items; equals top1 on nominal items",
     "abstention": "prediction null: wrong for top1 and within1, excluded from nmae",
@@ -180,7 +190,7 @@ def summarize(
     r_idx, resp_ids = _factorize(s["respondent"])
     f_idx, folds = _factorize(s["fold"])
     weights = stats.resample_weights(len(resp_ids), n_boot, seed)
-    ctx = _Ctx(s=s, r_idx=r_idx, n_r=len(resp_ids), weights=weights, level=level)
+    ctx = _Ctx(s=s, r_idx=r_idx, n_r=len(resp_ids), weights=weights, level=level, seed=seed)
 
     out: dict[str, Any] = {
         "n_respondents": len(resp_ids),
@@ -228,8 +238,10 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 class _Ctx:
     """Shared state for the fold and group aggregates of one summary."""
 
-    def __init__(self, s: pd.DataFrame, r_idx: np.ndarray, n_r: int, weights: np.ndarray, level: float) -> None:
-        self.s, self.r_idx, self.n_r, self.weights, self.level = s, r_idx, n_r, weights, level
+    def __init__(
+        self, s: pd.DataFrame, r_idx: np.ndarray, n_r: int, weights: np.ndarray, level: float, seed: int = 0
+    ) -> None:
+        self.s, self.r_idx, self.n_r, self.weights, self.level, self.seed = s, r_idx, n_r, weights, level, seed
 
     def tables(self, metric: str, g_idx: np.ndarray, n_g: int) -> tuple[np.ndarray, np.ndarray]:
         v = self.s[metric].to_numpy(np.float64)
@@ -254,17 +266,61 @@ class _Ctx:
         }
 
     def breakdown(self, column: str) -> dict[str, dict[str, Any]]:
+        """Per-group means with group sizes and a bootstrap that resamples the group's own respondents.
+
+        A group with fewer than :data:`MIN_GROUP_RESPONDENTS` respondents gets no interval
+        (``ci95`` null, ``ci_note`` "n < 5 people"): resampling one or two people gives a
+        zero-width or meaningless interval that reads as precision.
+        """
         g_idx, keys = _factorize(self.s[column])
-        n_rows = np.bincount(g_idx, minlength=len(keys))
-        out: dict[str, dict[str, Any]] = {str(k): {"n": int(n)} for k, n in zip(keys, n_rows, strict=True)}
-        for m in METRICS:
-            sums, counts = self.tables(m, g_idx, len(keys))
-            means = stats.group_means(sums, counts)
-            lo, hi = stats.percentile_interval(stats.ratio_replicates(sums, counts, self.weights), self.level)
-            n_scored = counts.sum(axis=0)
-            for j, k in enumerate(keys):
-                out[str(k)][m] = {"mean": float(means[j]), "ci95": [float(lo[j]), float(hi[j])], "n": int(n_scored[j])}
+        n_g = len(keys)
+        n_rows = np.bincount(g_idx, minlength=n_g)
+        members = np.bincount(self.r_idx * n_g + g_idx, minlength=self.n_r * n_g).reshape(self.n_r, n_g) > 0
+        n_people = members.sum(axis=0)
+        out: dict[str, dict[str, Any]] = {
+            str(k): {"n": int(n), "n_predictions": int(n), "n_respondents": int(p)}
+            for k, n, p in zip(keys, n_rows, n_people, strict=True)
+        }
+        tabs = {m: self.tables(m, g_idx, n_g) for m in METRICS}
+        for j, k in enumerate(keys):
+            rows = np.flatnonzero(members[:, j])
+            for m in METRICS:
+                sums, counts = tabs[m][0][rows, j : j + 1], tabs[m][1][rows, j : j + 1]
+                out[str(k)][m] = {
+                    "mean": float(stats.group_means(sums, counts)[0]),
+                    "ci95": None,
+                    "n": int(counts.sum()),
+                }
+            if len(rows) < MIN_GROUP_RESPONDENTS:
+                out[str(k)]["ci_note"] = SMALL_GROUP_NOTE
+        # One bootstrap per group size: the groups of a size share a draw of their own people
+        # (one matrix product for all of them instead of one per group and metric).
+        n_boot = self.weights.shape[0]
+        for size in sorted({int(p) for p in n_people if p >= MIN_GROUP_RESPONDENTS}):
+            cols = [j for j in range(n_g) if n_people[j] == size]
+            num = np.empty((size, len(cols) * len(METRICS)), dtype=np.float32)
+            den = np.empty_like(num)
+            for c, j in enumerate(cols):
+                rows = np.flatnonzero(members[:, j])
+                for i, m in enumerate(METRICS):
+                    num[:, c * len(METRICS) + i] = tabs[m][0][rows, j]
+                    den[:, c * len(METRICS) + i] = tabs[m][1][rows, j]
+            reps = stats.ratio_replicates(num, den, _group_weights(size, n_boot, self.seed))
+            lo, hi = stats.percentile_interval(reps, self.level)
+            for c, j in enumerate(cols):
+                for i, m in enumerate(METRICS):
+                    out[str(keys[j])][m]["ci95"] = [float(lo[c * len(METRICS) + i]), float(hi[c * len(METRICS) + i])]
         return out
+
+
+def _group_weights(n_people: int, n_boot: int, seed: int) -> np.ndarray:
+    """Resample multiplicities for a group of ``n_people`` respondents (the group's own people).
+
+    Seeded by (seed, group size) so a group's interval does not depend on which other groups
+    the run holds; groups of equal size share one draw (each interval is still a bootstrap of
+    its own group's respondents).
+    """
+    return stats.resample_weights(n_people, n_boot, seed * 1_000_003 + n_people)
 
 
 # --------------------------------------------------------------------------- distribution level

@@ -20,7 +20,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from valuesim.bench.metrics import METRICS
+from valuesim.bench.metrics import METRICS, MIN_GROUP_RESPONDENTS, SMALL_GROUP_NOTE
 from valuesim.errors import ConfigError, DataError
 from valuesim.report import plots, tables
 from valuesim.report.document import Cell, Document, Figure, Section, Table, to_markdown
@@ -348,14 +348,28 @@ def _breakdown_section(c: _Ctx, sid: str, title: str, key: str) -> Section | Non
         return None
     order = list(c.codebook.sections) if key == "section" else sorted(long["group_id"].unique())
     long = tables.order_groups(long, order)
-    # label groups with their size (predictions of the first run drawn)
-    first = long[long["run"] == c.fig_runs[0].name].set_index("group_id")["n"]
+    # label groups with their size in people and predictions (of the first run drawn)
+    first = long[long["run"] == c.fig_runs[0].name].set_index("group_id")
+    sizes = {
+        gid: tables.group_size_label(
+            None if pd.isna(row["n_respondents"]) else int(row["n_respondents"]), int(row["n"])
+        )
+        + (f"; no CI: {row['note']}" if row["note"] else "")
+        for gid, row in first.iterrows()
+    }
     long = long.assign(
-        group=[f"{g} (n={first.get(gid, 0):,})" for g, gid in zip(long["group"], long["group_id"], strict=True)]
+        group=[
+            f"{g} ({sizes.get(gid, 'not in the first run')})"
+            for g, gid in zip(long["group"], long["group_id"], strict=True)
+        ]
     )
     sec = Section(sid, title)
     what = "questionnaire section (topic)" if key == "section" else "respondent's country"
-    sec.paragraphs.append(f"Top-1 accuracy by {what}; whiskers: 95% bootstrap CI over respondents; n = predictions.")
+    sec.paragraphs.append(
+        f"Top-1 accuracy by {what}; whiskers: 95% bootstrap CI resampling the group's respondents. "
+        f"Groups with fewer than {MIN_GROUP_RESPONDENTS} respondents get no interval ({SMALL_GROUP_NOTE}): "
+        "their bars are single people, not estimates."
+    )
     fig = plots.grouped_bars_figure(
         long,
         group_label="",
@@ -365,17 +379,24 @@ def _breakdown_section(c: _Ctx, sid: str, title: str, key: str) -> Section | Non
         colors=c.colors,
     )
     sec.blocks.append(_figure(f"by_{key}", title, fig))
-    wide = long.pivot_table(index="group", columns="run", values="mean", sort=False)
+    cells = long.assign(
+        cell=[
+            f"{tables.fmt(m)} ({note})" if note else tables.fmt_ci(m, lo, hi)
+            for m, lo, hi, note in zip(long["mean"], long["lo"], long["hi"], long["note"], strict=True)
+        ]
+    )
+    wide = cells.pivot(index="group", columns="run", values="cell").reindex(long["group"].drop_duplicates())
     wide = wide[[r.name for r in c.fig_runs if r.name in wide.columns]]
     rows = [
-        [Cell(str(g))] + [Cell(tables.fmt(v)) for v in vals]
+        [Cell(str(g))] + [Cell("-" if not isinstance(v, str) else v) for v in vals]
         for g, vals in zip(wide.index, wide.to_numpy(), strict=True)
     ]
     sec.blocks.append(
         Table(
             ["Topic" if key == "section" else "Country"] + list(wide.columns),
             rows,
-            caption="Top-1 accuracy (point estimates; CIs in the figure and in each run's metrics.json).",
+            caption="Top-1 accuracy [95% CI resampling the group's respondents]; "
+            f"no interval for groups of fewer than {MIN_GROUP_RESPONDENTS} people.",
             align=["l"] + ["r"] * len(wide.columns),
         )
     )

@@ -153,7 +153,8 @@ def grouped_bars_figure(
     colors: Mapping[str, Color] | None = None,
 ) -> Figure:
     """Horizontal grouped bars: one group per row (topic, country...), one bar per run,
-    with CI whiskers. ``long`` columns: run, group, mean, lo, hi."""
+    with CI whiskers. ``long`` columns: run, group, mean, lo, hi (and optionally ``note``:
+    non-empty for a group without an interval, drawn pale and hatched)."""
     runs = list(run_order) if run_order is not None else list(dict.fromkeys(long["run"]))
     groups = list(dict.fromkeys(long["group"]))
     colors = _palette(runs, colors)
@@ -164,7 +165,7 @@ def grouped_bars_figure(
         base = np.arange(len(groups))
         for i, run in enumerate(runs):
             sub = long[long["run"] == run].set_index("group").reindex(groups)
-            ax.barh(
+            bars = ax.barh(
                 base + (i - (k - 1) / 2) * bar_h,
                 sub["mean"].fillna(0),
                 height=bar_h,
@@ -173,6 +174,12 @@ def grouped_bars_figure(
                 label=run,
                 error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "#333"},
             )
+            # groups too small for an interval: pale and hatched, so a missing whisker never reads as precision
+            notes = sub["note"].fillna("") if "note" in sub else pd.Series("", index=sub.index)
+            for patch, note in zip(bars.patches, notes, strict=True):
+                if note:
+                    patch.set_alpha(0.35)
+                    patch.set_hatch("///")
         ax.set_yticks(base, groups)
         ax.invert_yaxis()
         ax.set_xlabel(metric_label)

@@ -211,12 +211,15 @@ def paired_by_condition(
 def breakdown_long(
     runs: Sequence[RunData], key: str, metric: str, *, labels: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """Long table (run, group, mean, lo, hi, n) of ``by_<key>`` in metrics.json
-    (key: section, country, kind, question)."""
+    """Long table (run, group, mean, lo, hi, n, n_respondents, note) of ``by_<key>`` in
+    metrics.json (key: section, country, kind, question). ``n`` counts predictions,
+    ``n_respondents`` people (None for runs scored before it was recorded); ``note`` says
+    why a group has no interval ("n < 5 people")."""
     rows = []
     for r in runs:
         for g, entry in (r.metrics.get(f"by_{key}") or {}).items():
             mean, lo, hi, _ = _stat(entry.get(metric))
+            people = entry.get("n_respondents")
             rows.append(
                 {
                     "run": r.name,
@@ -226,10 +229,19 @@ def breakdown_long(
                     "lo": lo,
                     "hi": hi,
                     "n": int(entry.get("n") or 0),
+                    "n_respondents": None if people is None else int(people),
+                    "note": str(entry.get("ci_note") or ""),
                 }
             )
-    frame = pd.DataFrame(rows, columns=["run", "group_id", "group", "mean", "lo", "hi", "n"])
-    return frame
+    return pd.DataFrame(rows, columns=["run", "group_id", "group", "mean", "lo", "hi", "n", "n_respondents", "note"])
+
+
+def group_size_label(n_respondents: int | None, n_predictions: int) -> str:
+    """ "253 people, 12,345 predictions" (people first: they are the unit of the intervals)."""
+    preds = f"{n_predictions:,} prediction{'s' if n_predictions != 1 else ''}"
+    if n_respondents is None:
+        return preds
+    return f"{n_respondents:,} {'person' if n_respondents == 1 else 'people'}, {preds}"
 
 
 def section_labels(codebook: Codebook) -> dict[str, str]:
