@@ -184,7 +184,7 @@ def test_rebuilding_removes_stale_figures(report_runs, tmp_path: Path) -> None: 
 
 def test_country_breakdown_counts_people_and_hides_small_group_intervals(built, report_runs) -> None:  # type: ignore[no-untyped-def]
     """Six sampled respondents spread over countries: one-person countries get no CI anywhere."""
-    paths, html, md = built
+    _paths, html, md = built
     metrics = json.loads((report_runs["valuesim"] / "metrics.json").read_text("utf-8"))
     small = [c for c, e in metrics["by_country"].items() if e["n_respondents"] < 5]
     assert small, "fixture should have countries with fewer than 5 sampled people"
