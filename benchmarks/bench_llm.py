@@ -1,4 +1,4 @@
-"""Benchmark of the LLM layer (prints a table; --json writes the numbers too).
+"""Benchmark of the LLM layer (prints the numbers; writes docs/results/llm.json, see --results).
 
 Measures, with the embedded SmolLM2-135M-Instruct (Q4_1) unless --model says otherwise:
   * generation throughput (completion tokens/s) and prompt evaluation (prompt tokens/s);
@@ -10,7 +10,7 @@ Measures, with the embedded SmolLM2-135M-Instruct (Q4_1) unless --model says oth
     (subprocess, same thread count) vs in-process;
   * the cost of a cache hit (microseconds), and of computing a cache key.
 
-Usage:  python benchmarks/bench_llm.py [--calls 20] [--threads 1] [--skip-http] [--json out.json]
+Usage:  python benchmarks/bench_llm.py [--calls 20] [--threads 1] [--skip-http] [--json out.json] [--results llm]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ import httpx
 from valuesim.llm import ChatMessage, GenerateConfig, get_model
 from valuesim.llm.backends.local import default_model_path, load
 from valuesim.llm.cache import request_key
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PERSONA = (
     "You are a 46-year-old woman who lives in a mid-sized town. You finished secondary school and "
@@ -248,7 +250,9 @@ def bench_cache(n: int) -> dict[str, float]:
             "config": GenerateConfig().to_dict(),
         }
         key_cost = timed(lambda: request_key(req), n)
-        lookup = timed(lambda: model.cache.get(request_key(req)), n)
+        cache = model.cache
+        assert cache is not None  # get_model(..., cache=d) always has one
+        lookup = timed(lambda: cache.get(request_key(req)), n)
     return {
         "hit_us_async": 1e6 * async_hit,
         "hit_us_sync_wrapper": 1e6 * sync_hit,
@@ -264,6 +268,7 @@ def main() -> None:
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--results", default="llm", help="write docs/results/NAME.json ('' = do not write)")
     args = ap.parse_args()
 
     from valuesim.llm.backends.local import default_threads
@@ -297,6 +302,69 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    if args.results:
+        from _results import save_results
+
+        save_results(
+            args.results,
+            {"speed": results_table(results, args.calls)},
+            data="no survey data: fixed English prompts in benchmarks/bench_llm.py",
+            raw=results,
+        )
+
+
+def results_table(r: dict[str, Any], calls: int) -> dict[str, Any]:
+    """The measures as rows of one table (``Measure | value``)."""
+    from _results import table
+
+    def get(*keys: str) -> Any:
+        cur: Any = r
+        for k in keys:
+            cur = cur.get(k) if isinstance(cur, dict) else None
+        return cur
+
+    def num(value: Any, digits: int = 2) -> str | None:
+        return None if value is None else f"{value:.{digits}f}"
+
+    http, inproc = get("http_vs_in_process", "http_score4_per_s"), get("http_vs_in_process", "in_process_score4_per_s")
+    rows: list[list[Any]] = [
+        [
+            "generation, completion tokens/s (64-token answers, end to end)",
+            num(get("generation", "tokens_per_s_end_to_end"), 1),
+        ],
+        ["prompt evaluation, tokens/s", num(r.get("prompt_eval_tokens_per_s"), 0)],
+        ["scoring, 4 options, same persona next question (calls/s)", num(r.get("score4_same_persona_per_s"))],
+        ["scoring, 10 options, same persona next question (calls/s)", num(r.get("score10_same_persona_per_s"))],
+        ["scoring, 4 options, fresh ~190-token prompt (calls/s)", num(r.get("score4_fresh_prompt_per_s"))],
+        ["scoring, 10 options, fresh prompt (calls/s)", num(r.get("score10_fresh_prompt_per_s"))],
+        ["scoring, 4 options, naive logits_all (calls/s)", num(r.get("score4_naive_logits_all_fresh_per_s"), 3)],
+        ["peak RSS in-process, MB", num(r.get("peak_rss_mb_in_process"), 0)],
+        ["peak RSS after also loading a logits_all context (n_ctx=1024), MB", num(r.get("peak_rss_mb_after_naive"), 0)],
+        [
+            "HTTP server vs in-process, 4-option scoring (calls/s)",
+            f"{http:.2f} vs {inproc:.2f}" if http is not None and inproc is not None else None,
+        ],
+        [
+            "cache hit, async / through the sync wrapper (µs)",
+            f"{get('cache', 'hit_us_async'):.0f} / {get('cache', 'hit_us_sync_wrapper'):.0f}",
+        ],
+        ["computing a cache key (µs)", num(get("cache", "key_us"), 0)],
+    ]
+    caption = (
+        f"Model {r['model']}, llama.cpp {_llama_version()}, {r['threads']} thread(s), {calls} calls per measure; "
+        f"{r['cores']} cores, load average {r['loadavg_start']:.1f} at the start and {r['loadavg_end']:.1f} at the end "
+        "(absolute speeds drop several-fold on a busy machine; ratios are the useful part)."
+    )
+    return table(caption, ["measure", "value"], rows)
+
+
+def _llama_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("llama-cpp-python")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _rounded(obj: Any) -> Any:

@@ -10,6 +10,9 @@ fresh Python process, which reports wall time (imports included) and peak reside
     python benchmarks/bench_load.py                      # csv, ';'+BOM csv, .gz, the dev directory
     python benchmarks/bench_load.py --formats csv,sav,dta,parquet --keep /tmp/wvs-bench
 
+The table goes to docs/results/load.json (rendered into docs/data.md by
+``python tools/update_docs.py``; ``--results ''`` skips it).
+
 Requirements from issue 3: < 20 s and < 4 GiB for the full file. The script exits non-zero when
 a variant misses them. It also prints what the dev directory loads to (expected: 72,184
 respondents in 56 countries).
@@ -26,6 +29,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "wvs7" / "dev"
 FULL_ROWS = 97_220
@@ -59,6 +65,20 @@ def _child(path: str, countries: str | None) -> None:
     )
 
 
+LABELS = {
+    "csv": "CSV, comma",
+    "semicolon": "CSV, `;` + BOM",
+    "gz": "CSV, gzip",
+    "parquet": "parquet",
+    "dta": "Stata `.dta`",
+    "sav": "SPSS `.sav`",
+}
+
+
+def _gib(r: dict[str, Any]) -> str:
+    return f"{float(r['peak_mib']) / 1024:.2f} GiB"
+
+
 def _peak_rss_kib() -> int | None:
     """This process's peak resident set size (Linux VmHWM). ru_maxrss is not used first because
     Linux carries it over from the parent across fork+exec, which would report the parent's peak."""
@@ -71,13 +91,13 @@ def _peak_rss_kib() -> int | None:
     return None
 
 
-def _measure(path: Path, countries: str | None = None) -> dict[str, object]:
+def _measure(path: Path, countries: str | None = None) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", str(path)] + (["--countries", countries] if countries else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def build_full(dev: Path, rows: int, seed: int = 0):  # type: ignore[no-untyped-def]
+def build_full(dev: Path, rows: int, seed: int = 0) -> Any:
     """The dev files concatenated, padded with a resample to *rows* rows (a pandas DataFrame)."""
     import pandas as pd
 
@@ -92,7 +112,7 @@ def build_full(dev: Path, rows: int, seed: int = 0):  # type: ignore[no-untyped-
     return full
 
 
-def write_variants(full, out: Path, formats: list[str]) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+def write_variants(full: Any, out: Path, formats: list[str]) -> dict[str, Path]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -131,7 +151,7 @@ def write_variants(full, out: Path, formats: list[str]) -> dict[str, Path]:  # t
     return paths
 
 
-def pd_with_text(full, numeric):  # type: ignore[no-untyped-def]
+def pd_with_text(full: Any, numeric: Any) -> Any:
     """Numeric columns plus the three text meta columns (SPSS/Stata need simple types)."""
     keep = [c for c in ("version", "B_COUNTRY_ALPHA") if c in full.columns]
     out = numeric.copy()
@@ -148,6 +168,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=FULL_ROWS, help="rows of the simulated full file")
     ap.add_argument("--formats", default="csv,semicolon,gz", help="csv,semicolon,gz,parquet,sav,dta")
     ap.add_argument("--keep", type=Path, help="write the simulated files here and keep them")
+    ap.add_argument("--results", default="load", help="write docs/results/NAME.json ('' = do not write)")
     args = ap.parse_args()
     if args.child:
         _child(args.child, args.countries)
@@ -157,8 +178,11 @@ def main() -> int:
         return 2
 
     failures = 0
+    rows: list[list[str | int | float | None]] = []
     print(f"dev directory {args.dev}:", flush=True)
     r = _measure(args.dev)
+    dev_result = r
+    n_files = len(list(args.dev.glob("*.csv.gz")))
     print(
         f"  {r['respondents']:,} respondents in {r['countries']} countries, {r['questions']} questions, "
         f"version {r['version']}: {r['seconds']} s, peak {r['peak_mib']:,} MiB",
@@ -174,9 +198,12 @@ def main() -> int:
         out = args.keep or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         paths = write_variants(full, out, [f.strip() for f in args.formats.split(",") if f.strip()])
+        shape = f"{len(full):,} rows x {full.shape[1]} columns"
         del full
         for fmt, path in paths.items():
             r = _measure(path)
+            size = path.stat().st_size / 2**20
+            rows.append([f"{LABELS.get(fmt, fmt)} ({size:,.0f} MiB)", f"{r['seconds']:.1f} s", _gib(r)])
             ok = r["seconds"] < LIMIT_SECONDS and r["peak_mib"] < LIMIT_GIB * 1024
             failures += not ok
             print(
@@ -186,8 +213,33 @@ def main() -> int:
             )
         if "csv" in paths:
             r = _measure(paths["csv"], countries="DEU")
+            rows.append(["CSV, `--country DEU`", f"{r['seconds']:.1f} s", _gib(r)])
             print(f" csv, DEU: {r['respondents']:,} respondents, {r['seconds']} s, peak RSS {r['peak_mib']:,} MiB")
     print(f"limits: < {LIMIT_SECONDS:.0f} s and < {LIMIT_GIB:.0f} GiB per load; cores: {os.cpu_count()}")
+    d = dev_result
+    rows.append(
+        [f"folder {args.dev.name}/ ({n_files} `.csv.gz`, {d['respondents']:,} rows)", f"{d['seconds']:.1f} s", _gib(d)]
+    )
+    if args.results:
+        from _results import machine_state, save_results, table
+
+        load = machine_state()["loadavg"][0]
+        caption = (
+            f"Input: a stand-in for the full cross-national file built from the WVS-7 dev subset "
+            f"({d['countries']} countries, {d['respondents']:,} respondents) plus a resample: {shape}. "
+            f"Each load in a fresh process, wall time including Python start and imports, peak RSS (VmHWM); "
+            f"{os.cpu_count()} cores at load {load:.1f}. Requirement: < {LIMIT_SECONDS:.0f} s and < {LIMIT_GIB:.0f} GiB."
+        )
+        save_results(
+            args.results,
+            {"formats": table(caption, ["input", "load time", "peak RSS"], rows)},
+            data={
+                "description": f"WVS-7 dev subset: {d['countries']} countries, {d['respondents']:,} respondents "
+                f"(padded to {args.rows:,} rows)",
+                "source": str(args.dev),
+            },
+            raw={"dev": d},
+        )
     return 1 if failures else 0
 
 

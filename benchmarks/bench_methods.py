@@ -15,7 +15,9 @@ Token columns (per prediction):
   once per unit);
 - ``gen``: completion tokens.
 
-Usage (results go to --out-root, outside the repository: predictions derive from WVS data)::
+Run directories go to --out-root, outside the repository (predictions derive from WVS data);
+the table goes to docs/results/methods.json (``--results NAME``; rendered into the docs by
+``python tools/update_docs.py``). Usage::
 
     python benchmarks/bench_methods.py --respondents 2 --model local
     python benchmarks/bench_methods.py --respondents 1 --methods valuesim,blank --model mock
@@ -35,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "wvs7" / "dev"
 STORIES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "simvbg" / "stories"
@@ -121,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         help="assumed rationale length per call of the paper's design (it generates reasoning in all 4 calls)",
     )
     ap.add_argument("--out-root", default="/tmp/valuesim-bench-methods")
+    ap.add_argument("--results", default="methods", help="write docs/results/NAME.json ('' = do not write)")
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument("--only-finished", action="store_true", help="report finished runs only; compute nothing new")
     ap.add_argument(
@@ -134,11 +139,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from valuesim.bench.protocol import ProtocolConfig
     from valuesim.bench.runner import RunConfig, run_benchmark
+    from valuesim.cli._data import load_data
     from valuesim.methods import get_method
-    from valuesim.survey import load_survey
 
     t0 = time.perf_counter()
-    data = load_survey(args.data)
+    data = load_data(args.data)  # a WVS file or folder, or synthetic[:N]
     print(f"data: {len(data)} respondents from {args.data} ({time.perf_counter() - t0:.1f}s)", flush=True)
     if args.fidelity:
         fidelity_check(data, args.model, args.fidelity, 30, args.max_story_words, args.seed)
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         method = get_method(method_name, data.codebook, **options)
         t = time.perf_counter()
         res = run_benchmark(data, method, cfg, root / name, progress=False)
-        usage = method.usage
+        usage: dict[str, Any] = getattr(method, "usage", {})  # LLM methods count calls and tokens
         wall = time.perf_counter() - t
         rows = [
             json.loads(line) for line in (root / name / "predictions.jsonl").read_text().splitlines() if line.strip()
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             "wall_seconds_this_call": round(wall, 1),
             "cache_hits": usage.get("cache_hits", 0),
         }
-        model_obj = method.model
+        model_obj = getattr(method, "model", None)
         pp = results[name]["per_prediction"]
         print(
             f"{name}: top1={m.get('top1', {}).get('mean', float('nan')):.3f} "
@@ -223,25 +228,71 @@ def main(argv: list[str] | None = None) -> int:
         ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None else ""
         return f"{d['mean']:.3f}{ci}"
 
-    print()
-    print(f"model {args.model}; {args.respondents} respondent(s) x {args.folds} folds; seed {args.seed}")
-    head = "| run | top-1 | nMAE | within-1 | preds (failed) | calls/pred | sent tok/pred | eval tok/pred | gen tok/pred | x paper (sent) | x paper (eval) | wall s |"
-    print(head)
-    print("|" + "---|" * (head.count("|") - 1))
+    columns = [
+        "run",
+        "top-1",
+        "nMAE",
+        "within-1",
+        "preds (failed)",
+        "calls/pred",
+        "sent tok/pred",
+        "eval tok/pred",
+        "gen tok/pred",
+        "x paper (sent)",
+        "x paper (eval)",
+        "wall s",
+    ]
+    rows_out: list[list[Any]] = []
     for name, r in results.items():
         pp = r["per_prediction"]
-        print(
-            f"| {name} | {fmt(r['top1'])} | {fmt(r['nmae'])} | {fmt(r['within1'])} | {pp['n']} ({pp['failed']}) "
-            f"| {pp['llm_calls']:.2f} | {pp['prompt_tokens_sent']:.0f} | {pp['prompt_tokens']:.0f} "
-            f"| {pp['completion_tokens']:.1f} | {r.get('ratio_vs_paper_sent', 'n/a')} | {r.get('ratio_vs_paper_eval', 'n/a')} "
-            f"| {r['wall_seconds_total']} |"
+        rows_out.append(
+            [
+                name,
+                fmt(r["top1"]),
+                fmt(r["nmae"]),
+                fmt(r["within1"]),
+                f"{pp['n']} ({pp['failed']})",
+                f"{pp['llm_calls']:.2f}",
+                f"{pp['prompt_tokens_sent']:.0f}",
+                f"{pp['prompt_tokens']:.0f}",
+                f"{pp['completion_tokens']:.1f}",
+                r.get("ratio_vs_paper_sent"),
+                r.get("ratio_vs_paper_eval"),
+                f"{r['wall_seconds_total']:.1f}" if r["wall_seconds_total"] is not None else None,
+            ]
         )
+    print()
+    print(f"model {args.model}; {args.respondents} respondent(s) x {args.folds} folds; seed {args.seed}")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows_out:
+        print("| " + " | ".join("n/a" if c is None else str(c) for c in row) + " |")
+    paper_note = ""
     if paper:
-        print(
-            f"\npaper design per prediction: 4 calls x ({paper['story_tokens']:.0f}-token story + "
+        paper_note = (
+            f"paper design per prediction: 4 calls x ({paper['story_tokens']:.0f}-token story + "
             f"{paper['question_tokens_per_call']:.0f}-token question) + 4 x {args.paper_completion_tokens} generated "
             f"= {paper['total']:.0f} tokens (story length measured on the paper's DeepSeek-V3 backstories, "
             "in this model's tokenizer; rationale length assumed)"
+        )
+        print("\n" + paper_note)
+    if args.results and results:
+        from _results import describe_data, save_results, table
+
+        simulated = args.model.split(":")[0] == "mock"
+        caption = (
+            f"{describe_data(data)['description']}; {args.respondents} sampled respondent(s) x {args.folds} folds, "
+            f"seed {args.seed}; model `{args.model}`"
+            + (" (SIMULATED answers: a mock model, measures the machinery only)" if simulated else "")
+            + f"; backstories cut at {args.max_story_words} words. Tokens per prediction; "
+            "x paper = the paper's design (4 calls re-sending the backstory, each generating a rationale) "
+            "divided by ours" + (f"; {paper_note}." if paper_note else ".")
+        )
+        save_results(
+            args.results,
+            {"runs": table(caption, columns, rows_out)},
+            data=data,
+            raw={"args": vars(args), "paper_design": paper, "runs": results},
         )
     summary = {"args": vars(args), "paper_design": paper, "runs": results}
     root.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,10 @@ is kept (machines shared with other jobs make single runs noisy).
 Usage:
   python benchmarks/bench_scale.py [--scenarios mock,server,llama] [--workers 1,2]
       [--respondents 4] [--latency 0.05] [--llama-respondents 2] [--llama-units 1] [--json out.json]
+      [--results scale]
+
+The table goes to docs/results/scale.json (rendered into docs/scale.md by
+``python tools/update_docs.py``; ``--results ''`` skips it).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,6 +47,8 @@ from valuesim.methods.base import get_method
 from valuesim.scale import RayExecutor
 from valuesim.scale.ray_executor import connect
 from valuesim.survey import generate_synthetic, load_survey
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 class CountingSink:
@@ -251,6 +258,7 @@ def main() -> None:
     )
     p.add_argument("--ray-address", default=None)
     p.add_argument("--json", default=None)
+    p.add_argument("--results", default="scale", help="write docs/results/NAME.json ('' = do not write)")
     args = p.parse_args()
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -321,6 +329,19 @@ def main() -> None:
             f"{r.scenario:9s} {r.executor:11s} {r.workers:7d} {r.predictions:12d} {r.seconds:8.2f} "
             f"{r.per_second:7.1f} {speed}"
         )
+    if args.results and results:
+        from _results import save_results
+
+        save_results(
+            args.results,
+            {"throughput": results_table(results, args, capacity)},
+            data=data,
+            raw={
+                "parallel_capacity": capacity,
+                "args": vars(args),
+                "results": [{**r.__dict__, "per_second": r.per_second} for r in results],
+            },
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(
@@ -334,6 +355,44 @@ def main() -> None:
                 f,
                 indent=1,
             )
+
+
+def results_table(results: list[Result], args: argparse.Namespace, capacity: float) -> dict[str, Any]:
+    """One row per scenario, one column per executor configuration (pred/s, speed-up vs Ray 1 worker)."""
+    from _results import table
+
+    what = {
+        "mock": f"`mock`: {args.method} pipeline, in-process mock model (CPU-bound)",
+        "server": f"`server`: {args.method} pipeline, 2 mock servers at {args.latency * 1000:.0f} ms/request, "
+        f"{args.server_concurrency} units in flight per worker",
+        "llama": f"`llama`: `{args.llama_method}` baseline, {args.llama_servers} llama.cpp servers "
+        f"(SmolLM2-135M, {args.llama_threads} thread(s) each)",
+    }
+    configs = list(dict.fromkeys((r.executor, r.workers) for r in results))
+    columns = [
+        "scenario",
+        *[("in-process" if e != "ray" else f"Ray, {w} worker{'s' if w > 1 else ''}") for e, w in configs],
+    ]
+    rows: list[list[Any]] = []
+    for scenario in dict.fromkeys(r.scenario for r in results):
+        mine = {(r.executor, r.workers): r for r in results if r.scenario == scenario}
+        one = mine.get(("ray", 1))
+        cells: list[Any] = []
+        for cfg in configs:
+            r = mine.get(cfg)
+            if r is None:
+                cells.append(None)
+                continue
+            speed = f" (x{r.per_second / one.per_second:.2f})" if one and cfg[0] == "ray" and cfg[1] > 1 else ""
+            cells.append(f"{r.per_second:.1f} pred/s{speed}")
+        n = next(iter(mine.values())).predictions
+        rows.append([f"{what.get(scenario, scenario)}, {n:,} predictions", *cells])
+    caption = (
+        f"Predictions per second (executor only, after warm-up; mock/server best of {args.reps} runs, llama 1 run); "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, parallel capacity {capacity:.2f} "
+        "(2.0 = two idle cores). Every executor gave identical predictions."
+    )
+    return table(caption, columns, rows)
 
 
 if __name__ == "__main__":
