@@ -13,11 +13,17 @@
   The file has the real file's column names (``version``, ``B_COUNTRY``, ``B_COUNTRY_ALPHA``,
   ``D_INTERVIEW``, ``Q1`` ...); its ``version`` column says "synthetic", so
   ``load_survey(path).synthetic`` is True.
+
+``VALUESIM_REQUIRE_EXTRAS=1`` (set by ``.ci/run``): a test that would be skipped because an
+optional dependency is missing -- llama.cpp or the embedded model (extra ``[local]``), Ray
+(``[dist]``), pyreadr (``[r]``), pyreadstat, Chromium -- fails instead, so a broken extra in
+CI cannot pass as a quiet skip.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 # Rich sizes tables to the terminal; CLI tests read the output, so give them a wide, fixed one
@@ -27,8 +33,9 @@ os.environ.setdefault("VALUESIM_NO_PROGRESS", "1")
 # No test writes to the user's real cache (tests that need a cache set their own directory).
 os.environ["VALUESIM_CACHE_DIR"] = tempfile.mkdtemp(prefix="valuesim-test-cache-")
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +43,51 @@ from valuesim.survey import Codebook, SurveyData, generate_synthetic, load_codeb
 from valuesim.survey.synthetic import write_wvs_csv
 
 WvsCsvFactory = Callable[..., Path]
+
+#: Words in a skip reason that mean "an optional dependency is missing" (see the module docstring).
+EXTRA_SKIP = re.compile(
+    r"llama|smollm|valuesim\[|\bray\b|chromium|pyreadstat|pyreadr|could not import|pip install|apt-get install",
+    re.IGNORECASE,
+)
+
+
+def require_extras() -> bool:
+    return os.environ.get("VALUESIM_REQUIRE_EXTRAS", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _skip_reason(longrepr: object) -> str:
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (path, line, "Skipped: reason")
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def is_missing_extra(reason: str) -> bool:
+    return EXTRA_SKIP.search(reason) is not None
+
+
+def _fail_missing_extra(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under VALUESIM_REQUIRE_EXTRAS=1, turn a missing-extra skip into a failure (xfail stays)."""
+    if not (require_extras() and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report.longrepr)
+    if is_missing_extra(reason):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"VALUESIM_REQUIRE_EXTRAS is set, so a missing optional dependency is an error, not a skip: {reason}\n"
+            'Install it (pip install -e ".[test]"; apt-get install -y chromium) or unset VALUESIM_REQUIRE_EXTRAS.'
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    _fail_missing_extra(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    outcome = yield  # a module-level importorskip skips the whole module at collection
+    _fail_missing_extra(outcome.get_result())
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ class ValueSimError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[type[ValueSimError], tuple[str, str | None]]:
         # keep message and hint when an error crosses a process boundary (Ray workers)
         return (self.__class__, (self.message, self.hint))
 

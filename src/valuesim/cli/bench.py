@@ -85,7 +85,7 @@ def _warnings_to_console(shown: set[str]) -> Iterator[None]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        warnings.showwarning = show  # type: ignore[assignment]
+        warnings.showwarning = show
         try:
             yield
         finally:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from valuesim.cli._data import load_data
+
+if TYPE_CHECKING:
+    from valuesim.report.experiment import ExperimentResult, RunSpec
 
 console = Console()
 err_console = Console(stderr=True)
@@ -152,7 +157,7 @@ def demo(
     _finish(result.experiment, demo=True)
 
 
-def _finish(result, demo: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _finish(result: ExperimentResult, demo: bool = False) -> None:
     done = [o for o in result.outcomes if o.status == "complete"]
     console.print(
         f"{len(done)} of {len(result.outcomes)} runs complete in {result.wall_seconds:.0f} s.", highlight=False
@@ -177,7 +182,7 @@ def _finish(result, demo: bool = False) -> None:  # type: ignore[no-untyped-def]
         raise typer.Exit(1)
 
 
-def _print_specs(specs) -> None:  # type: ignore[no-untyped-def]
+def _print_specs(specs: Sequence[RunSpec]) -> None:
     """One line per run: name, group, method, options, protocol overrides, description."""
     width = max(len(s.name) for s in specs)
     for s in specs:

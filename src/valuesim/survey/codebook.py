@@ -8,6 +8,7 @@ and answer labels from the WVS-7 master questionnaire, 2017-2020, English versio
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
@@ -113,7 +114,7 @@ class Codebook:
     def __len__(self) -> int:
         return len(self.questions)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Question]:
         return iter(self.questions.values())
 
     def __getitem__(self, qid: str) -> Question:

@@ -92,7 +92,7 @@ class SurveyData:
                 "Ids are the file's interview ids (D_INTERVIEW), or 1-based row numbers when the "
                 f"file has none. Examples here: {', '.join(self.ids[:3])}.",
             )
-        return self._make(key, self.frame.loc[key], int(self.frame.index.get_loc(key)))  # type: ignore[arg-type]
+        return self._make(key, self.frame.loc[key], int(self.frame.index.get_loc(key)))
 
     def respondents(self, ids: Iterable[str] | None = None) -> Iterator[Respondent]:
         keys = list(self.frame.index) if ids is None else [str(i) for i in ids]

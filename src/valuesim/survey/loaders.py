@@ -346,7 +346,7 @@ def _read_zip(path: Path, wanted: set[str], *, source: str) -> list[_Raw]:
             try:
                 if kind == "csv" and Path(member.filename).suffix.lower() in _CSV_EXTS:
                     with archive.open(member) as fh:
-                        raws.append(_read_delimited(path, wanted, source=label, stream=fh))  # type: ignore[arg-type]
+                        raws.append(_read_delimited(path, wanted, source=label, stream=fh))
                 else:
                     with tempfile.TemporaryDirectory(prefix="valuesim-zip-") as tmp:
                         extracted = Path(archive.extract(member, tmp))
