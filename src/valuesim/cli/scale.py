@@ -5,6 +5,8 @@ The distributed run itself is `valuesim bench ... --executor ray`; see docs/scal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -80,14 +82,42 @@ def mock_server(
     latency: float = typer.Option(0.0, "--latency", help="Seconds added to every request."),
     slots: int | None = typer.Option(None, "--slots", help="Requests served at once (default: unlimited)."),
     seed: int = typer.Option(0, "--seed"),
+    count_tokens: str | None = typer.Option(
+        None, "--count-tokens", help="Count every request's tokens with: embedded (SmolLM2), bytes, or a .gguf path."
+    ),
+    log: Path | None = typer.Option(None, "--log", help="Append one JSON line per request (needs --count-tokens)."),
+    answer_model: str | None = typer.Option(
+        None, "--answer-model", help="Answer with this model spec (e.g. local) instead of the mock."
+    ),
 ) -> None:
-    """Serve the mock model over the OpenAI API, for dry runs of a cluster set-up without GPUs."""
+    """Serve the mock model over the OpenAI API, for dry runs of a cluster set-up without GPUs.
+
+    With --count-tokens it is a counting server: each request's prompt tokens as sent, as
+    computed under an ideal prefix cache, and its completion tokens (see docs/scale.md)."""
     from valuesim.scale.mockserver import MockServer
+    from valuesim.scale.tokencount import RequestLog, make_tokenizer
 
     if latency < 0 or (slots is not None and slots < 1):
         raise ConfigError("--latency must be >= 0 and --slots >= 1.")
+    if log is not None and count_tokens is None:
+        raise ConfigError("--log needs --count-tokens.", "E.g. --count-tokens embedded --log requests.jsonl")
+    request_log = RequestLog(make_tokenizer(count_tokens), log) if count_tokens else None
+    answerer = None
+    if answer_model:
+        from valuesim.llm import get_model
+
+        answerer = get_model(answer_model)
     try:
-        server = MockServer(host=host, port=port, model=model, seed=seed, latency=latency, slots=slots)
+        server = MockServer(
+            host=host,
+            port=port,
+            model=model,
+            seed=seed,
+            latency=latency,
+            slots=slots,
+            log=request_log,
+            answer_model=answerer,
+        )
     except OSError as e:
         raise ConfigError(f"Cannot listen on {host}:{port}: {e}", "Pick another --port.") from None
     console.print(f"Mock model {model!r} at {server.url} -- use --model openai:{model} --base-url {server.url}")

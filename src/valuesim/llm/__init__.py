@@ -13,6 +13,7 @@ from __future__ import annotations
 from valuesim.llm.cache import CachePolicy, ResponseCache, default_cache_dir
 from valuesim.llm.model import Model, get_model, parse_spec
 from valuesim.llm.types import (
+    BatchChoiceResult,
     ChatMessage,
     ChoiceResult,
     GenerateConfig,
@@ -22,6 +23,7 @@ from valuesim.llm.types import (
 )
 
 __all__ = [
+    "BatchChoiceResult",
     "CachePolicy",
     "ChatMessage",
     "ChoiceResult",

@@ -27,6 +27,8 @@ from valuesim.errors import ConfigError, ModelError
 from valuesim.llm.backends.base import Backend, TransientError
 from valuesim.llm.cache import CachePolicy, ResponseCache, request_key
 from valuesim.llm.types import (
+    BatchChoiceResult,
+    ChatMessage,
     ChoiceResult,
     GenerateConfig,
     GenerateResult,
@@ -125,6 +127,49 @@ class Model:
         self._store(key, {"probs": out.probs, "source": out.source, "raw": out.raw})
         return ChoiceResult(list(out.probs), out.source, usage, cached=False, raw=out.raw)
 
+    async def score_batch(
+        self, messages: MessagesLike, options: Sequence[Sequence[str]], config: GenerateConfig | None = None
+    ) -> BatchChoiceResult:
+        """One call answers several questions: the prompt asks for one line per question
+        ("1: B"), and the answer to item ``i`` is read as the distribution over
+        ``options[i]`` at its position (greedy decoding: later items see the argmax of earlier
+        ones). Items a backend cannot read come back as None. Backends without multi-question
+        scoring answer each item with its own :meth:`score_choices` call (same prompt, the
+        item's number as a prefilled answer start)."""
+        msgs = normalize_messages(messages)
+        opts = [validate_options(o) for o in options]
+        if not opts:
+            raise ConfigError("score_batch needs at least one item.")
+        config = config or GenerateConfig()
+        key = self._key("score_batch", msgs, config, tuple("|".join(o) for o in opts))
+        hit = self._lookup(key)
+        if hit is not None:
+            return BatchChoiceResult(hit["probs"], hit["source"], self._count_hit(), cached=True)
+        scorer = getattr(self.backend, "score_batch", None)
+        if scorer is None:
+            return await self._score_batch_singly(msgs, opts, config)
+        out, latency = await self._call(lambda: scorer(msgs, tuple(opts), config))
+        usage = self._count_call(out.prompt_tokens, out.completion_tokens, latency)
+        self._store(key, {"probs": out.probs, "source": out.source})
+        return BatchChoiceResult(list(out.probs), out.source, usage, cached=False)
+
+    async def _score_batch_singly(
+        self, msgs: tuple[ChatMessage, ...], opts: list[tuple[str, ...]], config: GenerateConfig
+    ) -> BatchChoiceResult:
+        from valuesim.llm.backends.base import batch_prefix
+
+        probs: list[list[float] | None] = []
+        usage = Usage()
+        cached = True
+        answer = ""
+        for i, o in enumerate(opts):
+            prefill = ChatMessage("assistant", answer + batch_prefix(i))
+            res = await self.score_choices((*msgs, prefill), o, config)
+            probs.append(res.probs)
+            usage, cached = usage + res.usage, cached and res.cached
+            answer += f"{batch_prefix(i)} {o[res.best]}\n"
+        return BatchChoiceResult(probs, "logprobs", usage, cached)
+
     def generate_sync(self, messages: MessagesLike, config: GenerateConfig | None = None) -> GenerateResult:
         return self._run_sync(lambda: self.generate(messages, config))
 
@@ -152,7 +197,9 @@ class Model:
         await self.aclose()
 
     # -- internals -------------------------------------------------------------------------
-    def _key(self, op: str, msgs: tuple, config: GenerateConfig, options: tuple[str, ...] | None = None) -> str | None:
+    def _key(
+        self, op: str, msgs: tuple[ChatMessage, ...], config: GenerateConfig, options: tuple[str, ...] | None = None
+    ) -> str | None:
         if self.cache is None:
             return None
         request: dict[str, Any] = {

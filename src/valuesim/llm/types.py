@@ -152,6 +152,25 @@ class ChoiceResult:
         return max(range(len(self.probs)), key=self.probs.__getitem__)
 
 
+@dataclass
+class BatchChoiceResult:
+    """Per-item option distributions read from one answer to several questions.
+
+    ``probs[i]`` is P(option | prompt, earlier answers) over item ``i``'s options, or None when
+    the answer did not reach item ``i`` (the caller asks it on its own). ``source`` is
+    "logprobs" (per-position log-probabilities of the answer letters, greedy decoding).
+    """
+
+    probs: list[list[float] | None]
+    source: str
+    usage: Usage
+    cached: bool
+
+    def best(self, i: int) -> int | None:
+        p = self.probs[i]
+        return None if p is None else max(range(len(p)), key=p.__getitem__)
+
+
 def validate_options(options: Sequence[str]) -> tuple[str, ...]:
     opts = tuple(options)
     if not opts:

@@ -7,7 +7,15 @@ with a JSON schema, and first-token ``top_logprobs`` over lettered options), and
 fixed latency per request and a limit on requests served at once (``slots``), like a real
 inference server whose batch is full.
 
+Cost accounting (``log``, a :class:`~valuesim.scale.tokencount.RequestLog`): every request is
+counted in the tokens of one tokenizer (sent, computed under an ideal prefix cache, completion).
+With ``answer_model`` (any :class:`~valuesim.llm.Model`, e.g. the embedded one) the server
+answers with that model instead of the mock, so a method run through it gets real answers and
+its token bill at once. Multi-question prompts ("Question 1: ... Question 2: ...") asked with
+``logprobs`` get a greedy "1: B\\n2: A" answer with ``top_logprobs`` at every answer letter.
+
     python -m valuesim.scale.mockserver --port 8001 --latency 0.05 --slots 8
+    python -m valuesim.scale.mockserver --count-tokens embedded --answer-model local --log requests.jsonl
     valuesim bench ... --model openai:mock --base-url http://127.0.0.1:8001/v1
 """
 
@@ -25,8 +33,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from valuesim.llm.backends.base import batch_prefix
 from valuesim.llm.backends.mock import MockBackend, approx_tokens
+from valuesim.llm.model import Model
 from valuesim.llm.types import ChatMessage, GenerateConfig
+from valuesim.scale.tokencount import RequestLog, make_tokenizer
 
 #: Lettered answer options in a prompt: "A. text", "(B) text", "C) text" at the start of a line.
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Z])[.)]\s+\S", re.MULTILINE)
@@ -36,6 +47,28 @@ def lettered_options(messages: tuple[ChatMessage, ...]) -> list[str]:
     """The option letters listed in the user turns, in order of first appearance."""
     text = "\n".join(m.content for m in messages if m.role == "user")
     return list(dict.fromkeys(_OPTION_LINE.findall(text)))
+
+
+#: "Question 2: ..." at the start of a line: one item of a multi-question prompt.
+_ITEM_LINE = re.compile(r"^Question (\d+):", re.MULTILINE)
+
+
+def question_items(messages: tuple[ChatMessage, ...]) -> list[list[str]]:
+    """Option letters of each numbered question ("Question 1: ...") of the last user turn."""
+    users = [m.content for m in messages if m.role == "user"]
+    if not users:
+        return []
+    text = users[-1]
+    starts = list(_ITEM_LINE.finditer(text))
+    items = []
+    for k, m in enumerate(starts):
+        end = starts[k + 1].start() if k + 1 < len(starts) else len(text)
+        items.append(list(dict.fromkeys(_OPTION_LINE.findall(text[m.end() : end]))))
+    return items if len(items) >= 2 and all(len(i) >= 2 for i in items) else []
+
+
+def _top(ranked: list[tuple[str, float]], n: int) -> list[dict[str, Any]]:
+    return [{"token": t, "logprob": math.log(max(p, 1e-12)), "bytes": list(t.encode())} for t, p in ranked[:n]]
 
 
 class MockServer:
@@ -53,6 +86,8 @@ class MockServer:
         seed: int = 0,
         latency: float = 0.0,
         slots: int | None = None,
+        log: RequestLog | None = None,
+        answer_model: Model | None = None,
     ) -> None:
         if latency < 0:
             raise ValueError("latency must be >= 0")
@@ -61,6 +96,8 @@ class MockServer:
         self.model = model
         self.latency = latency
         self.backend = MockBackend(seed)
+        self.log = log
+        self.answer_model = answer_model
         self._slots = threading.BoundedSemaphore(slots) if slots else None
         self._count_lock = threading.Lock()
         self.requests = 0  # chat completions answered
@@ -120,19 +157,28 @@ class MockServer:
             json_schema=schema,
         )
         choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
-        letters = lettered_options(messages) if body.get("logprobs") else []
-        if len(letters) >= 2:
-            scores = asyncio.run(self.backend.score_choices(messages, tuple(letters), config))
-            ranked = sorted(zip(letters, scores.probs, strict=True), key=lambda lp: -lp[1])
-            top_n = int(body.get("top_logprobs") or 1)
-            top = [
-                {"token": t, "logprob": math.log(max(p, 1e-12)), "bytes": list(t.encode())} for t, p in ranked[:top_n]
-            ]
+        top_n = int(body.get("top_logprobs") or 1)
+        items = question_items(messages) if body.get("logprobs") else []
+        letters = lettered_options(messages) if body.get("logprobs") and not items else []
+        if items:
+            kind = "batch"
+            text, choice["logprobs"] = self._answer_batch(messages, items, config, top_n)
+        elif len(letters) >= 2:
+            kind = "score"
+            probs = asyncio.run(self._score(messages, letters, config))
+            ranked = sorted(zip(letters, probs, strict=True), key=lambda lp: -lp[1])
+            top = _top(ranked, top_n)
             text = ranked[0][0]
             choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
         else:
-            text = asyncio.run(self.backend.generate(messages, config)).text
+            kind = "generate"
+            text = asyncio.run(self._generate(messages, config))
         choice["message"] = {"role": "assistant", "content": text}
+        prompt_tokens = sum(approx_tokens(m.content) for m in messages)
+        completion_tokens = approx_tokens(text)
+        if self.log is not None:
+            rec = self.log.record(messages, text, kind)
+            prompt_tokens, completion_tokens = rec.sent, rec.completion
         return {
             "id": f"mock-{time.monotonic_ns()}",
             "object": "chat.completion",
@@ -140,11 +186,46 @@ class MockServer:
             "model": self.model,
             "choices": [choice],
             "usage": {
-                "prompt_tokens": sum(approx_tokens(m.content) for m in messages),
-                "completion_tokens": approx_tokens(text),
-                "total_tokens": sum(approx_tokens(m.content) for m in messages) + approx_tokens(text),
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+    async def _score(
+        self, messages: tuple[ChatMessage, ...], letters: list[str], config: GenerateConfig
+    ) -> list[float]:
+        if self.answer_model is not None:
+            return (await self.answer_model.score_choices(messages, letters)).probs
+        return (await self.backend.score_choices(messages, tuple(letters), config)).probs
+
+    async def _generate(self, messages: tuple[ChatMessage, ...], config: GenerateConfig) -> str:
+        if self.answer_model is not None:
+            return (await self.answer_model.generate(messages, config)).text
+        return (await self.backend.generate(messages, config)).text
+
+    def _answer_batch(
+        self, messages: tuple[ChatMessage, ...], items: list[list[str]], config: GenerateConfig, top_n: int
+    ) -> tuple[str, dict[str, Any]]:
+        """A greedy "1: B\\n2: A" answer with the answer letters' log-probabilities per position."""
+        if self.answer_model is not None:
+            res = asyncio.run(self.answer_model.score_batch(messages, items))
+            probs = list(res.probs)
+        else:
+            out = asyncio.run(self.backend.score_batch(messages, tuple(tuple(i) for i in items), config))
+            probs = list(out.probs)
+        content: list[dict[str, Any]] = []
+        text = ""
+        for i, (letters, p) in enumerate(zip(items, probs, strict=True)):
+            dist = p if p is not None else [1.0 / len(letters)] * len(letters)
+            ranked = sorted(zip([f" {x}" for x in letters], dist, strict=True), key=lambda lp: -lp[1])
+            top = _top(ranked, top_n)
+            for tok in (batch_prefix(i),):
+                content.append({"token": tok, "logprob": 0.0, "bytes": list(tok.encode()), "top_logprobs": []})
+            content.append({**top[0], "top_logprobs": top})
+            content.append({"token": "\n", "logprob": 0.0, "bytes": [10], "top_logprobs": []})
+            text += f"{batch_prefix(i)}{ranked[0][0]}\n"
+        return text, {"content": content}
 
     def _serve_chat(self, body: dict[str, Any]) -> dict[str, Any]:
         if self._slots is not None:
@@ -224,9 +305,27 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     p.add_argument("--slots", type=int, default=None, help="requests served at once (default: unlimited)")
+    p.add_argument("--count-tokens", default=None, help="count tokens with: embedded, bytes or a .gguf path")
+    p.add_argument("--log", default=None, help="append one JSON line per request here (needs --count-tokens)")
+    p.add_argument("--answer-model", default=None, help="answer with this model spec (e.g. local) instead of the mock")
     args = p.parse_args(argv)
+    if args.log and not args.count_tokens:
+        p.error("--log needs --count-tokens (embedded, bytes or a .gguf path)")
+    log = RequestLog(make_tokenizer(args.count_tokens), args.log) if args.count_tokens else None
+    answerer = None
+    if args.answer_model:
+        from valuesim.llm import get_model
+
+        answerer = get_model(args.answer_model)
     server = MockServer(
-        host=args.host, port=args.port, model=args.model, seed=args.seed, latency=args.latency, slots=args.slots
+        host=args.host,
+        port=args.port,
+        model=args.model,
+        seed=args.seed,
+        latency=args.latency,
+        slots=args.slots,
+        log=log,
+        answer_model=answerer,
     )
     print(f"mock OpenAI-compatible server for model {args.model!r} at {server.url} (Ctrl-C to stop)", flush=True)
     try:

@@ -34,6 +34,23 @@ class Scores:
     raw: str | None = None
 
 
+@dataclass(frozen=True)
+class BatchScores:
+    """Per-item option distributions of one multi-question answer (None: item not reached)."""
+
+    probs: list[list[float] | None]
+    source: str  # "logprobs"
+    prompt_tokens: int
+    completion_tokens: int
+
+
+#: The answer format of a multi-question call: one line per item, "1: B". Backends that score
+#: such a call read item i's distribution at the position after "i:".
+def batch_prefix(i: int) -> str:
+    """What precedes the answer letter of item ``i`` (0-based) in a multi-question answer."""
+    return f"{i + 1}:"
+
+
 @runtime_checkable
 class Backend(Protocol):
     kind: str  # "local" | "openai" | "mock"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from valuesim.errors import ConfigError, ModelError
-from valuesim.llm.backends.base import Completion, Scores
+from valuesim.llm.backends.base import BatchScores, Completion, Scores, batch_prefix
 from valuesim.llm.cache import ResponseCache, file_sha256
 from valuesim.llm.types import ChatMessage, GenerateConfig, softmax
 
@@ -193,27 +193,48 @@ class LoadedModel:
 
     def score(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> Scores:
         with self.lock:
-            rendered = self.render(messages)
-            prompt = self.tokenize(rendered.text, rendered.add_bos)
-            seqs = [self.tokenize(rendered.text + o, rendered.add_bos) for o in options]
-            self._check_fits(max(len(s) for s in seqs))
-            memo: dict[tuple[int, ...], Any] = {}
-            logps: list[float] = []
+            return self._score(messages, options)
+
+    def score_batch(self, messages: Sequence[ChatMessage], options: Sequence[Sequence[str]]) -> BatchScores:
+        """Teacher-forced reading of a multi-question answer ("1: B\\n2: A ..."): item i's
+        distribution is read after "i:" from the KV cache, and its argmax is written into the
+        answer before item i+1 (greedy decoding restricted to the answer letters). Only the
+        few tokens of each answer line are evaluated after the prompt."""
+        with self.lock:
+            answer = ""
+            probs: list[list[float] | None] = []
             evaluated = 0
-            for seq in seqs:
-                start = _common_prefix(prompt, seq)
-                if start == len(seq):  # option text vanished into the prompt's tokens
-                    start -= 1
-                start = max(start, 1)
-                total = 0.0
-                for j in range(start, len(seq)):
-                    key = tuple(seq[:j])
-                    if key not in memo:
-                        memo[key], n = self._log_softmax_after(seq[:j])
-                        evaluated += n
-                    total += float(memo[key][seq[j]])
-                logps.append(total)
-            return Scores(softmax(logps), "logprobs", evaluated, 0)
+            for i, opts in enumerate(options):
+                prefix = answer + batch_prefix(i)
+                res = self._score([*messages, ChatMessage("assistant", prefix)], [f" {o}" for o in opts])
+                probs.append(res.probs)
+                evaluated += res.prompt_tokens
+                best = max(range(len(opts)), key=res.probs.__getitem__)
+                answer = f"{prefix} {opts[best]}\n"
+            return BatchScores(probs, "logprobs", evaluated, len(options))
+
+    def _score(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> Scores:
+        rendered = self.render(messages)
+        prompt = self.tokenize(rendered.text, rendered.add_bos)
+        seqs = [self.tokenize(rendered.text + o, rendered.add_bos) for o in options]
+        self._check_fits(max(len(s) for s in seqs))
+        memo: dict[tuple[int, ...], Any] = {}
+        logps: list[float] = []
+        evaluated = 0
+        for seq in seqs:
+            start = _common_prefix(prompt, seq)
+            if start == len(seq):  # option text vanished into the prompt's tokens
+                start -= 1
+            start = max(start, 1)
+            total = 0.0
+            for j in range(start, len(seq)):
+                key = tuple(seq[:j])
+                if key not in memo:
+                    memo[key], n = self._log_softmax_after(seq[:j])
+                    evaluated += n
+                total += float(memo[key][seq[j]])
+            logps.append(total)
+        return Scores(softmax(logps), "logprobs", evaluated, 0)
 
     def _log_softmax_after(self, tokens: list[int]) -> tuple[Any, int]:
         """Log-probabilities of the next token after ``tokens``; reuses the KV-cache prefix.
@@ -307,6 +328,11 @@ class LocalBackend:
         self, messages: tuple[ChatMessage, ...], options: tuple[str, ...], config: GenerateConfig
     ) -> Scores:
         return await asyncio.to_thread(lambda: self.loaded().score(messages, options))
+
+    async def score_batch(
+        self, messages: tuple[ChatMessage, ...], options: tuple[tuple[str, ...], ...], config: GenerateConfig
+    ) -> BatchScores:
+        return await asyncio.to_thread(lambda: self.loaded().score_batch(messages, options))
 
     def count_tokens(self, text: str) -> int:
         return self.loaded().count_tokens(text)

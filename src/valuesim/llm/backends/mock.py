@@ -12,7 +12,7 @@ import random
 import re
 from typing import Any
 
-from valuesim.llm.backends.base import Completion, Scores
+from valuesim.llm.backends.base import BatchScores, Completion, Scores
 from valuesim.llm.cache import canonical_json
 from valuesim.llm.types import ChatMessage, GenerateConfig, softmax
 
@@ -108,6 +108,17 @@ class MockBackend:
         assert math.isclose(sum(probs), 1.0)
         prompt_tokens = sum(approx_tokens(m.content) for m in messages)
         return Scores(probs, "logprobs", prompt_tokens + sum(approx_tokens(o) for o in options), 0)
+
+    async def score_batch(
+        self, messages: tuple[ChatMessage, ...], options: tuple[tuple[str, ...], ...], config: GenerateConfig
+    ) -> BatchScores:
+        """Each item drawn like :meth:`score_choices` (seeded by the prompt and the item's number)."""
+        probs: list[list[float] | None] = []
+        for i, opts in enumerate(options):
+            item = (*messages, ChatMessage("assistant", f"{i + 1}:"))
+            probs.append((await self.score_choices(item, opts, config)).probs)
+        prompt_tokens = sum(approx_tokens(m.content) for m in messages)
+        return BatchScores(probs, "logprobs", prompt_tokens, 4 * len(options))
 
     def count_tokens(self, text: str) -> int:
         return approx_tokens(text)

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from valuesim.errors import ConfigError, ModelError
-from valuesim.llm.backends.base import Completion, Scores, TransientError
+from valuesim.llm.backends.base import BatchScores, Completion, Scores, TransientError, batch_prefix
 from valuesim.llm.backends.mock import approx_tokens
 from valuesim.llm.choices import choice_schema, instruct_choice, one_hot, parse_choice, probs_from_top_logprobs
 from valuesim.llm.types import ChatMessage, GenerateConfig
@@ -315,8 +315,55 @@ class OpenAIBackend:
             raw=out.text,
         )
 
+    async def score_batch(
+        self, messages: tuple[ChatMessage, ...], options: tuple[tuple[str, ...], ...], config: GenerateConfig
+    ) -> BatchScores:
+        """One greedy generation with per-token ``top_logprobs``; item i's distribution is read at
+        the letter that follows "i:" at the start of a line. Items the answer does not reach (or
+        a server without log-probabilities) come back as None: the caller asks those one by one."""
+        budget = 6 * len(options) + 8
+        try:
+            data = await self._post(
+                self._payload(
+                    messages,
+                    GenerateConfig(temperature=0.0, max_tokens=budget, seed=config.seed, sample=config.sample),
+                    logprobs=True,
+                    top_logprobs=TOP_LOGPROBS,
+                ),
+                probe=self.caps.logprobs is None,
+            )
+        except _Unsupported:
+            self.caps.logprobs = False
+            return BatchScores([None] * len(options), "logprobs", 0, 0)
+        used = self._text_and_usage(data, messages)
+        try:
+            content = data["choices"][0]["logprobs"]["content"] or []
+        except (KeyError, IndexError, TypeError):
+            content = []
+        return BatchScores(
+            read_batch_logprobs(content, options), "logprobs", used.prompt_tokens, used.completion_tokens
+        )
+
     def count_tokens(self, text: str) -> int:
         return approx_tokens(text)
+
+
+def read_batch_logprobs(
+    content: list[dict[str, Any]], options: tuple[tuple[str, ...], ...]
+) -> list[list[float] | None]:
+    """Per-item distributions from the per-token log-probabilities of a "1: B\\n2: A" answer."""
+    out: list[list[float] | None] = [None] * len(options)
+    line = ""
+    for entry in content:
+        token = str(entry.get("token", ""))
+        head = line.strip()
+        for i, opts in enumerate(options):
+            if out[i] is None and head == batch_prefix(i) and token.strip() in opts:
+                top = [(str(t["token"]), float(t["logprob"])) for t in entry.get("top_logprobs") or []]
+                out[i] = probs_from_top_logprobs(top, opts)
+                break
+        line = (line + token).rsplit("\n", 1)[-1] if "\n" in token else line + token
+    return out
 
 
 def _first_token_top(data: dict[str, Any]) -> list[tuple[str, float]] | None:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import httpx
 
 from valuesim.errors import ConfigError, ModelError
-from valuesim.llm.backends.base import Completion, Scores, TransientError
+from valuesim.llm.backends.base import BatchScores, Completion, Scores, TransientError
 from valuesim.llm.backends.mock import approx_tokens
 from valuesim.llm.backends.openai import START_HINT, OpenAIBackend
 from valuesim.llm.types import ChatMessage, GenerateConfig
@@ -275,6 +275,11 @@ class PoolBackend:
         self, messages: tuple[ChatMessage, ...], options: tuple[str, ...], config: GenerateConfig
     ) -> Scores:
         return await self._route(lambda b: b.score_choices(messages, options, config))
+
+    async def score_batch(
+        self, messages: tuple[ChatMessage, ...], options: tuple[tuple[str, ...], ...], config: GenerateConfig
+    ) -> BatchScores:
+        return await self._route(lambda b: b.score_batch(messages, options, config))
 
     def count_tokens(self, text: str) -> int:
         return approx_tokens(text)
