@@ -116,3 +116,25 @@ def test_identity_is_the_file_hash_and_is_memoized(gguf_path: Path, cache_dir: P
     st = gguf_path.resolve().stat()
     assert model.cache.file_hash(gguf_path.resolve(), st.st_size, st.st_mtime_ns) == digest
     assert model.count_tokens("Hello world") == 2
+
+
+def test_batch_scoring_is_teacher_forced_from_the_kv_cache(gguf_path: Path) -> None:
+    """Item i is read after "i:" with the argmax of the earlier items written into the answer."""
+    model = get_model("local", cache=False, n_ctx=1024)
+    user = ChatMessage(
+        "user",
+        "Question 1: How important is family in your life?\nA. Very important\nB. Not important\n\n"
+        "Question 2: How important is work in your life?\nA. Very important\nB. Rather important\nC. Not important\n\n"
+        'Answer each question on its own line, as "1: B".',
+    )
+    res = model.score_batch_sync([SYSTEM, user], [["A", "B"], ["A", "B", "C"]])
+    assert res.source == "logprobs" and res.usage.calls == 1
+    first, second = res.probs
+    assert first is not None and second is not None
+    assert math.isclose(sum(first), 1.0) and math.isclose(sum(second), 1.0) and len(second) == 3
+    one = model.score_choices_sync([SYSTEM, user, ChatMessage("assistant", "1:")], [" A", " B"])
+    # the same distribution up to llama.cpp batch-split float noise (KV cache reused vs fresh)
+    assert first == pytest.approx(one.probs, abs=0.03)
+    best = "AB"[max(range(2), key=first.__getitem__)]
+    two = model.score_choices_sync([SYSTEM, user, ChatMessage("assistant", f"1: {best}\n2:")], [" A", " B", " C"])
+    assert second == pytest.approx(two.probs, abs=0.03)

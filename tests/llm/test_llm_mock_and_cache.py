@@ -210,3 +210,44 @@ def test_sync_wrapper_works_inside_a_running_loop() -> None:
         return model.generate_sync("hello").text  # e.g. a Jupyter cell
 
     assert asyncio.run(inside()) == model.generate_sync("hello").text
+
+
+def test_score_batch_is_cached_and_falls_back_to_one_call_per_item(tmp_path) -> None:
+    from valuesim.llm import Model
+    from valuesim.llm.backends.mock import MockBackend
+    from valuesim.llm.cache import ResponseCache
+
+    msgs = "Question 1: a?\nA. x\nB. y\n\nQuestion 2: b?\nA. x\nB. y\nC. z"
+    model = Model(MockBackend(3), cache=ResponseCache(tmp_path))
+    first = model.score_batch_sync(msgs, [["A", "B"], ["A", "B", "C"]])
+    again = model.score_batch_sync(msgs, [["A", "B"], ["A", "B", "C"]])
+    assert first.usage.calls == 1 and again.cached and again.probs == first.probs
+    assert [len(p or []) for p in first.probs] == [2, 3]
+
+    class NoBatch:  # a backend with single-question scoring only
+        kind, spec, default_concurrency = "mock", "nobatch", 4
+
+        def __init__(self) -> None:
+            self.inner = MockBackend(3)
+            self.prompts: list[str] = []
+
+        def identity(self) -> str:
+            return "nobatch"
+
+        async def generate(self, messages, config):  # pragma: no cover - not used
+            return await self.inner.generate(messages, config)
+
+        async def score_choices(self, messages, options, config):
+            self.prompts.append(messages[-1].content)
+            return await self.inner.score_choices(messages, options, config)
+
+        def count_tokens(self, text: str) -> int:
+            return len(text)
+
+        async def aclose(self) -> None:
+            return None
+
+    backend = NoBatch()
+    res = Model(backend).score_batch_sync(msgs, [["A", "B"], ["A", "B", "C"]])
+    assert res.usage.calls == 2 and all(p is not None for p in res.probs)
+    assert backend.prompts[0] == "1:" and backend.prompts[1].startswith("1: ") and backend.prompts[1].endswith("\n2:")

@@ -210,3 +210,43 @@ def test_sync_api_works_inside_a_running_event_loop() -> None:
         return build_backstory(r, CB).text  # e.g. called from a Jupyter cell
 
     assert "Family is very important" in asyncio.run(inside())
+
+
+def test_dense_story_says_a_battery_once_and_keeps_every_answer() -> None:
+    answers = {"Q64": 1, "Q65": 3, "Q66": 2, "Q67": 3, "Q69": 1, "Q70": 4, "Q46": 2, "Q48": 7}
+    facts = compose(person(answers), CB, style="facts")
+    dense = compose(person(answers), CB, style="dense")
+    assert dense.n_facts == facts.n_facts and dense.meta["qids_stated"] == facts.meta["qids_stated"]
+    assert len(dense.text) < len(facts.text)
+    body = dict(dense.sections)[CB.sections[CB.get("Q64").section].title]
+    assert body.count("How much confidence do you have in") == 1  # the stem, said once
+    for label in ("A great deal", "Quite a lot", "Not very much", "None at all"):
+        assert f"{label}:" in body, label
+    assert "A great deal: the churches" in body and "the police" in body.split("Quite a lot")[0]
+    assert "the courts" in body.split("None at all:")[1]
+    scale = dict(dense.sections)[CB.sections[CB.get("Q48").section].title]
+    assert " 7 (1 = " in scale  # rating scale: position with its anchors
+
+
+def test_dense_story_facts_are_those_of_the_facts_style_on_synthetic_people(synth) -> None:
+    for r in list(synth.respondents())[:10]:
+        facts = compose(r, synth.codebook, style="facts")
+        dense = compose(r, synth.codebook, style="dense")
+        assert dense.meta["qids_stated"] == facts.meta["qids_stated"]
+        assert len(dense.text) < len(facts.text)
+        assert not re.search(r"\bQ\d+\b", dense.text)
+
+
+def test_token_budget_counts_in_the_given_tokenizer(synth) -> None:
+    r = next(synth.respondents())
+
+    def count(text: str) -> int:  # a stand-in tokenizer: one token per 3 characters
+        return -(-len(text) // 3)
+
+    full = compose(r, synth.codebook, style="dense", count_tokens=count)
+    short = compose(r, synth.codebook, style="dense", max_tokens=300, count_tokens=count)
+    assert short.meta["tokens"] == count(short.text) <= 300 < full.meta["tokens"]
+    assert short.sections[0][0] == synth.codebook.sections["demographics"].title
+    assert set(short.meta["qids_stated"]) < set(full.meta["qids_stated"])
+    with pytest.raises(ConfigError, match="count_tokens"):
+        compose(r, synth.codebook, style="dense", max_tokens=300)

@@ -170,6 +170,11 @@ class Model:
             answer += f"{batch_prefix(i)} {o[res.best]}\n"
         return BatchChoiceResult(probs, "logprobs", usage, cached)
 
+    def score_batch_sync(
+        self, messages: MessagesLike, options: Sequence[Sequence[str]], config: GenerateConfig | None = None
+    ) -> BatchChoiceResult:
+        return self._run_sync(lambda: self.score_batch(messages, options, config))
+
     def generate_sync(self, messages: MessagesLike, config: GenerateConfig | None = None) -> GenerateResult:
         return self._run_sync(lambda: self.generate(messages, config))
 

@@ -9,13 +9,18 @@ Two layers:
 
    - ``"facts"``: the sentences, answers of one battery condensed into one sentence, one
      paragraph per section (no model needed);
+   - ``"dense"``: the same facts in fewer tokens (:func:`densify`): "Asked ..., you answered"
+     frames become "question: answer", rating scales "question: 7 (1 = x, 10 = y)", a
+     battery's shared stem is said once, label explanations ("for example: ...") dropped;
    - ``"narrative"``: each section's facts rewritten by an LLM into flowing prose (one call
      per section, so it fits small context windows);
    - ``"raw"``: the plain question / answer list (the "without story" ablation);
    - ``"none"``: nothing (the question-only baseline).
 
-   ``max_words`` bounds the length; when the facts do not fit, whole sentences are dropped
-   round-robin across sections (profile first), and ``meta`` says how many were kept.
+   ``max_words`` / ``max_tokens`` (in the tokens of the model that will read it, counted by
+   the ``count_tokens`` function given) bound the length; when the facts do not fit, whole
+   sentences are dropped round-robin across sections (profile first), and ``meta`` says how
+   many were kept.
 
 Narrative backstories are stored in a small SQLite store under the cache directory, keyed by
 (respondent, history set, model identity, prompt version, style, length), so a benchmark
@@ -33,7 +38,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,16 +51,17 @@ from valuesim.methods.phrasing import (
     fill_placeholders,
     join_words,
     phrase,
+    scale_anchors,
     upper_first,
 )
-from valuesim.survey.codebook import Codebook, QuestionKind
+from valuesim.survey.codebook import Codebook, Question, QuestionKind
 from valuesim.survey.respondent import Respondent
 
 if TYPE_CHECKING:
     from valuesim.llm import Model
 
-StoryStyle = Literal["facts", "narrative", "raw", "none"]
-STYLES: tuple[str, ...] = ("facts", "narrative", "raw", "none")
+StoryStyle = Literal["facts", "dense", "narrative", "raw", "none"]
+STYLES: tuple[str, ...] = ("facts", "dense", "narrative", "raw", "none")
 PROFILE_SECTION = "demographics"
 STORE_FILE = "backstories.sqlite3"
 
@@ -138,6 +144,152 @@ def condense(facts: Sequence[Fact]) -> list[tuple[str, list[str]]]:
     return out
 
 
+# Faithful rewrites of the sentence frames of :mod:`valuesim.methods.phrasing` (order matters).
+_DENSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # 'Asked "Q?", you place yourself at 9 on a scale from 1 ("a") to 10 ("b").'
+    (
+        re.compile(
+            r'^Asked "(.+?)", you place yourself at (\d+) on a scale from (\d+) \("(.+?)"\) to (\d+) \("(.+?)"\)\.$'
+        ),
+        r"\1 \2 (\3 = \4, \5 = \6).",
+    ),
+    # 'On a scale from 1 ("a") to 10 ("b"), you place your view at 7.'
+    (
+        re.compile(r'^On a scale from (\d+) \("(.+?)"\) to (\d+) \("(.+?)"\), you place your view at (\d+)\.$'),
+        r"\5 between \1 = \2 and \3 = \4.",
+    ),
+    # 'You rate the statement "s" at 7 on a scale from 1 ("a") to 10 ("b").'
+    (
+        re.compile(
+            r'^You rate the statement "(.+?)" at (\d+) on a scale from (\d+) \("(.+?)"\) to (\d+) \("(.+?)"\)\.$'
+        ),
+        r'"\1": \2 (\3 = \4, \5 = \6).',
+    ),
+    (re.compile(r'^Asked "(.+?)", you answered "(.+)"\.$'), r"\1 \2."),
+    (re.compile(r'^Asked "(.+?)", you answered (\S+)\.$'), r"\1 \2."),
+    (
+        re.compile(r"^Asked whether (.+?) is essential to democracy, you answered \"(.+)\"\.$"),
+        r"\1 essential to democracy? \2.",
+    ),
+)
+_EXAMPLES = re.compile(r"\s*\(for example:[^)]*\)")
+
+
+def densify(sentence: str) -> str:
+    """The same statement in fewer tokens (see the module docstring; meaning unchanged)."""
+    out = _EXAMPLES.sub("", sentence)
+    for pattern, repl in _DENSE_RULES:
+        new = pattern.sub(repl, out)
+        if new != out:
+            return new
+    return out
+
+
+_MIN_STEM = 15  # characters a battery's questions must share (prefix + suffix) to be merged
+_MAX_GAP = 6  # question numbers between two known items of one battery (targets leave holes)
+
+
+def _valid_labels(q: Question) -> list[str]:
+    return [lab for c, lab in q.options.items() if c >= 0]
+
+
+def _stem(a: str, b: str) -> tuple[int, int]:
+    """Lengths of the common prefix and (non-overlapping) common suffix of two texts."""
+    pre = 0
+    while pre < min(len(a), len(b)) and a[pre] == b[pre]:
+        pre += 1
+    suf = 0
+    while suf < min(len(a), len(b)) - pre and a[-1 - suf] == b[-1 - suf]:
+        suf += 1
+    return pre, suf
+
+
+def _battery_runs(qs: Sequence[Question]) -> list[list[int]]:
+    """Indices of consecutive items asked as one battery: same answer options and a shared
+    question stem (the varying middle is the battery's subject)."""
+    runs: list[list[int]] = []
+    for i, q in enumerate(qs):
+        if runs and len(runs[-1]) >= 1:
+            first = qs[runs[-1][0]]
+            pre, suf = _stem(first.short, q.short)
+            same = _valid_labels(first) == _valid_labels(q) and first.section == q.section
+            if same and pre + suf >= _MIN_STEM and q.number - qs[runs[-1][-1]].number <= _MAX_GAP:
+                trial = [qs[j].short for j in runs[-1]] + [q.short]
+                p2 = min(_stem(trial[0], t)[0] for t in trial[1:])
+                s2 = min(_stem(trial[0], t)[1] for t in trial[1:])
+                if p2 + s2 >= _MIN_STEM and all(len(t) > p2 + s2 for t in trial):
+                    runs[-1].append(i)
+                    continue
+        runs.append([i])
+    return runs
+
+
+def _word_cut(text: str, pre: int, suf: int) -> tuple[int, int]:
+    """Move a prefix / suffix cut back to a word boundary (no half words in the subject)."""
+    while pre > 0 and text[pre - 1] not in ' "(':
+        pre -= 1
+    while suf > 0 and text[len(text) - suf] not in ' ?")':
+        suf -= 1
+    return pre, suf
+
+
+def _battery_text(qs: Sequence[Question], codes: Sequence[int], country: str | None) -> str:
+    """One battery said once: 'stem … rest  label: subject, subject; label: subject.'"""
+    shorts = [fill_placeholders(q.short, country) for q in qs]
+    pre = min(_stem(shorts[0], t)[0] for t in shorts[1:])
+    suf = min(_stem(shorts[0], t)[1] for t in shorts[1:])
+    pre, suf = _word_cut(shorts[0], pre, suf)
+    head = f"{shorts[0][:pre].rstrip()} … {shorts[0][len(shorts[0]) - suf :].lstrip()}".strip()
+    anchors = scale_anchors(qs[0])
+    groups: dict[str, list[str]] = {}
+    for q, text, code in zip(qs, shorts, codes):
+        subject = text[pre : len(text) - suf].strip().strip('"').strip()
+        label = str(code) if anchors is not None else clean_label(q.options[code])
+        groups.setdefault(label, []).append(subject)
+    if anchors is not None:
+        lo, lo_lab, hi, hi_lab = anchors
+        if "scale from" not in head.lower():
+            head += f" ({lo} = {lo_lab}, {hi} = {hi_lab})"
+        order = sorted(groups, key=int)
+    else:
+        rank = {clean_label(lab): i for i, lab in enumerate(qs[0].options.values())}
+        order = sorted(groups, key=lambda lab: rank.get(lab, len(rank)))
+    body = "; ".join(f"{lab}: {', '.join(groups[lab])}" for lab in order)
+    return f"{head} {body}."
+
+
+def dense_units(
+    facts: Sequence[Fact], respondent: Respondent, codebook: Codebook, country: str | None
+) -> list[tuple[str, list[str]]]:
+    """The "dense" rendering of one section's facts: batteries said once with their answers
+    grouped by label, every other fact condensed and :func:`densify`-ed."""
+    with_q = [f for f in facts if f.qid in codebook and f.qid in respondent.answers]
+    qs = [codebook.get(f.qid) for f in with_q]
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for run in _battery_runs(qs):
+        if len(run) >= 3 and not qs[run[0]].profile:  # profile sentences are specific already
+            items = [qs[i] for i in run]
+            text = _battery_text(items, [respondent.answers[q.id] for q in items], country)
+            merged[items[0].id] = (text, [q.id for q in items])
+            merged.update({q.id: ("", []) for q in items[1:]})
+    out: list[tuple[str, list[str]]] = []
+    rest: list[Fact] = []
+
+    def flush() -> None:
+        out.extend((densify(t), q) for t, q in condense(rest))
+        rest.clear()
+
+    for f in facts:
+        if f.qid in merged:
+            flush()
+            if merged[f.qid][0]:
+                out.append(merged[f.qid])
+        else:
+            rest.append(f)
+    flush()
+    return out
+
+
 def raw_lines(
     respondent: Respondent, codebook: Codebook, qids: Sequence[str] | None = None
 ) -> list[tuple[str, str, str]]:
@@ -197,10 +349,11 @@ def _budget(
     order: list[str],
     max_words: int | None,
     titles: dict[str, str] | None = None,
+    measure: Callable[[str], int] = _n_words,
 ) -> dict[str, list[tuple[str, list[str]]]]:
-    """Keep whole sentences until ``max_words`` (section titles included): the profile
-    section first (who the person is), then the other sections round-robin, so every topic
-    keeps some of its answers."""
+    """Keep whole sentences until ``max_words`` (counted by ``measure``: words by default, or a
+    model's tokens; section titles included): the profile section first (who the person is),
+    then the other sections round-robin, so every topic keeps some of its answers."""
     if max_words is None:
         return units_by_section
     kept: dict[str, list[int]] = {s: [] for s in order}
@@ -208,9 +361,9 @@ def _budget(
 
     def take(section: str, i: int) -> bool:
         nonlocal used
-        n = _n_words(units_by_section[section][i][0])
+        n = measure(units_by_section[section][i][0]) + (1 if measure is not _n_words else 0)  # + separator
         if not kept[section]:
-            n += _n_words((titles or {}).get(section, ""))  # the section title line
+            n += measure((titles or {}).get(section, "") + ":\n\n")  # the section title line
         if used + n > max_words:
             return False
         kept[section].append(i)
@@ -253,21 +406,31 @@ def compose(
     style: str = "facts",
     max_words: int | None = None,
     qids: Sequence[str] | None = None,
+    max_tokens: int | None = None,
+    count_tokens: Callable[[str], int] | None = None,
 ) -> Backstory:
-    """A backstory that needs no model: styles "facts", "raw" and "none"."""
-    if style not in ("facts", "raw", "none"):
+    """A backstory that needs no model: styles "facts", "dense", "raw" and "none".
+
+    ``max_tokens`` bounds its length in the tokens ``count_tokens`` counts (the reading
+    model's tokenizer); both budgets apply when both are given."""
+    if max_tokens is not None and count_tokens is None:
+        raise ConfigError("A token budget (max_tokens) needs the reading model's count_tokens function.")
+    if style not in ("facts", "dense", "raw", "none"):
         raise ConfigError(f"compose() cannot make style {style!r}.", "Use build_backstory() for 'narrative'.")
     order = section_order(codebook)
     if style == "none":
         return Backstory("", [], 0, {"style": "none", "n_facts_total": 0, "words": 0})
     units: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-    if style == "facts":
+    if style in ("facts", "dense"):
         facts = collect_facts(respondent, codebook, qids)
         by_sec: dict[str, list[Fact]] = defaultdict(list)
         for f in facts:
             by_sec[f.section].append(f)
         for s, fs in by_sec.items():
-            units[s] = condense(fs)
+            if style == "dense":
+                units[s] = dense_units(fs, respondent, codebook, country_name(respondent.country))
+            else:
+                units[s] = condense(fs)
         total = len(facts)
         sep = " "
     else:
@@ -278,6 +441,8 @@ def compose(
         sep = "\n"
     titles = {s: codebook.sections[s].title if s in codebook.sections else s for s in order}
     kept = _budget(dict(units), order, max_words, titles)
+    if max_tokens is not None and count_tokens is not None:
+        kept = _budget(kept, [s for s in order if s in kept], max_tokens, titles, count_tokens)
     sections = [(titles[s], sep.join(t for t, _ in kept[s])) for s in order if s in kept]
     n = sum(len(q) for s in kept for _, q in kept[s])
     text = _sections_text(sections)
@@ -288,8 +453,11 @@ def compose(
         "n_facts": n,
         "words": _n_words(text),
         "max_words": max_words,
+        "max_tokens": max_tokens,
         "qids_stated": stated,
     }
+    if count_tokens is not None:
+        meta["tokens"] = count_tokens(text)
     return Backstory(text, sections, n, meta)
 
 
@@ -405,12 +573,22 @@ async def abuild_backstory(
     prompt_version: str = "v1",
     qids: Sequence[str] | None = None,
     store: StoryStore | bool | None = True,
+    max_tokens: int | None = None,
+    count_tokens: Callable[[str], int] | None = None,
 ) -> Backstory:
     """Async :func:`build_backstory`."""
     if style not in STYLES:
         raise ConfigError(f"Unknown backstory style {style!r}.", f"Use one of: {', '.join(STYLES)}.")
     if style != "narrative":
-        story = compose(respondent, codebook, style=style, max_words=max_words, qids=qids)
+        story = compose(
+            respondent,
+            codebook,
+            style=style,
+            max_words=max_words,
+            qids=qids,
+            max_tokens=max_tokens,
+            count_tokens=count_tokens,
+        )
         story.meta.update({"prompt_version": prompt_version, "model": None})
         return story
     if model is None:

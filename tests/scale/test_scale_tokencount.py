@@ -1,0 +1,115 @@
+"""The counting mock server: token accounting (sent / computed under an ideal prefix cache /
+completion) and multi-question scoring over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from valuesim.llm import ChatMessage, GenerateConfig, get_model
+from valuesim.llm.backends import openai as openai_backend
+from valuesim.llm.backends.mock import MockBackend
+from valuesim.llm.backends.openai import read_batch_logprobs
+from valuesim.scale.mockserver import MockServer, question_items
+from valuesim.scale.tokencount import ByteTokenizer, PrefixTrie, RequestLog, chatml
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caps():
+    openai_backend._CAPS.clear()
+    yield
+    openai_backend._CAPS.clear()
+
+
+class RecordingTokenizer(ByteTokenizer):
+    """Byte tokenizer that also keeps every templated prompt it saw (for prefix checks)."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
+        self.prompts.append(chatml(messages))
+        return super().prompt_ids(messages)
+
+
+def test_prefix_trie_returns_the_longest_shared_prefix_with_any_earlier_sequence() -> None:
+    trie = PrefixTrie()
+    assert trie.add([1, 2, 3, 4]) == 0
+    assert trie.add([1, 2, 9]) == 2
+    assert trie.add([1, 2, 9, 9]) == 3  # the second sequence, not the first
+    assert trie.add([1, 2, 3, 4]) == 4
+    assert trie.add([5]) == 0
+
+
+def test_request_log_counts_sent_computed_and_completion_in_bytes(tmp_path) -> None:
+    log = RequestLog(ByteTokenizer(), tmp_path / "log.jsonl")
+    system = ChatMessage("system", "S" * 100)
+    a = log.record([system, ChatMessage("user", "question one")], "B", "score")
+    b = log.record([system, ChatMessage("user", "question two")], "AB", "score")
+    prompt_b = chatml([system, ChatMessage("user", "question two")]).encode()
+    assert a.sent == a.computed == len(chatml([system, ChatMessage("user", "question one")]).encode())
+    assert b.sent == len(prompt_b)
+    prompt_a = chatml([system, ChatMessage("user", "question one")]).encode()
+    common = next(i for i, (x, y) in enumerate(zip(prompt_a, prompt_b)) if x != y)
+    assert b.shared == common > 100
+    assert b.computed == b.sent - b.shared and b.completion == 2
+    assert log.totals() == {
+        "requests": 2,
+        "sent": a.sent + b.sent,
+        "computed": a.computed + b.computed,
+        "completion": 3,
+    }
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 2
+    log.reset()
+    assert log.totals()["requests"] == 0 and log.record([system], "", "generate").shared == 0
+
+
+def test_server_reports_counted_tokens_as_usage() -> None:
+    log = RequestLog(ByteTokenizer())
+    msgs = [ChatMessage("user", "Pick one.\nA. yes\nB. no")]
+    with MockServer(log=log) as srv:
+        model = get_model("openai:mock", base_url=srv.url, cache=False)
+        res = model.score_choices_sync(msgs, ["A", "B"])
+    assert res.source == "logprobs"
+    assert log.records[-1].kind == "score"
+    assert res.usage.prompt_tokens == log.records[-1].sent == len(chatml(msgs).encode())
+
+
+BATCH = (
+    "Question 1: How important is family?\nA. Very\nB. Rather\nC. Not\n\n"
+    "Question 2: How important is work?\nA. Very\nB. Not\n\n"
+    "Question 3: Trust people?\nA. Yes\nB. No\nC. Depends\nD. Never\n\n"
+    'Answer each question on its own line, as "1: B".'
+)
+
+
+def test_question_items_reads_each_numbered_question_s_letters() -> None:
+    assert question_items((ChatMessage("user", BATCH),)) == [["A", "B", "C"], ["A", "B"], ["A", "B", "C", "D"]]
+    assert question_items((ChatMessage("user", "Question: x?\nA. a\nB. b"),)) == []
+
+
+def test_batch_scoring_over_http_matches_the_backend_per_position() -> None:
+    msgs = (ChatMessage("system", "You are someone."), ChatMessage("user", BATCH))
+    items = (("A", "B", "C"), ("A", "B"), ("A", "B", "C", "D"))
+    expected = asyncio.run(MockBackend(0).score_batch(msgs, items, GenerateConfig()))
+    log = RequestLog(ByteTokenizer())
+    with MockServer(log=log) as srv:
+        model = get_model("openai:mock", base_url=srv.url, cache=False)
+        res = asyncio.run(model.score_batch(msgs, items))
+    assert log.totals()["requests"] == 1 and log.records[0].kind == "batch"
+    assert res.source == "logprobs"
+    for got, want in zip(res.probs, expected.probs, strict=True):
+        assert got is not None and want is not None
+        assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_read_batch_logprobs_leaves_items_the_answer_did_not_reach_empty() -> None:
+    def tok(t: str, top: list[tuple[str, float]] | None = None) -> dict:
+        return {"token": t, "logprob": 0.0, "top_logprobs": [{"token": a, "logprob": b} for a, b in (top or [])]}
+
+    content = [tok("1"), tok(":"), tok(" B", [(" B", -0.1), (" A", -2.0)]), tok("\n"), tok("2:"), tok(" Z")]
+    out = read_batch_logprobs(content, (("A", "B"), ("A", "B"), ("A", "B")))
+    assert out[0] is not None and out[0][1] > out[0][0]
+    assert out[1] is None and out[2] is None
