@@ -5,6 +5,8 @@ The CLI catches :class:`ValueSimError` and prints both lines without a traceback
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ValueSimError(Exception):
     """Base class for every error caused by user input or environment."""
@@ -46,3 +48,16 @@ class ConfigError(ValueSimError):
 
 class ModelError(ValueSimError):
     """A model backend failed in a way the user can fix (server down, bad key, bad file)."""
+
+
+def validation_error(what: str, error: Any, hint: str) -> ConfigError:
+    """A pydantic ``ValidationError`` as a :class:`ConfigError`: every problem on one line,
+    each named by its field ("k: Input should be greater than or equal to 1").
+
+    The one converter from pydantic failures to user errors (method options, protocol and
+    run settings all go through it)."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {str(err['msg']).removeprefix('Value error, ')}"
+        for err in error.errors()
+    )
+    return ConfigError(f"Invalid {what}: {problems}", hint)

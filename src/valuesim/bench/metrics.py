@@ -33,7 +33,7 @@ from scipy.stats import wasserstein_distance
 
 from valuesim.bench import stats
 from valuesim.errors import DataError
-from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.codebook import Codebook, QuestionKind, ranks
 
 #: Per-prediction metrics, in report order. ``nmae``: lower is better.
 METRICS: tuple[str, ...] = ("top1", "nmae", "within1")
@@ -62,11 +62,6 @@ CONVENTIONS: dict[str, str] = {
     "distribution": "Wasserstein-1 on ranks scaled to [0,1] for ordered items; "
     "total variation distance for nominal items",
 }
-
-
-def answer_codes(question: Question) -> list[int]:
-    """The codes a respondent can hold as a valid answer (negative codes are missing values)."""
-    return [c for c in question.codes if c >= 0]
 
 
 # --------------------------------------------------------------------------- per prediction
@@ -126,9 +121,9 @@ def per_prediction(pred: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
         if q.kind is QuestionKind.NUMERIC:  # a quantity, not an answer scale: exact match only
             rank_true[idx] = 0
             continue
-        codes = np.asarray(answer_codes(q), dtype=np.float64)
+        codes = np.asarray(q.answer_codes, dtype=np.float64)
         n_opt[idx] = len(codes)
-        rt = _ranks(codes, s["truth"].to_numpy(np.float64)[idx])
+        rt = ranks(s["truth"].to_numpy(np.float64)[idx], codes)
         if (rt < 0).any():
             bad = sorted(set(s["truth"].to_numpy()[idx][rt < 0].tolist()))
             raise DataError(
@@ -136,7 +131,7 @@ def per_prediction(pred: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
                 "The predictions file does not match the codebook; rerun the benchmark.",
             )
         rank_true[idx] = rt
-        rank_pred[idx] = _ranks(codes, s["prediction"].to_numpy()[idx])
+        rank_pred[idx] = ranks(s["prediction"].to_numpy()[idx], codes)
     s["kind"] = kind
     s["section"] = section
     s["ordered"] = ordered
@@ -158,17 +153,6 @@ def per_prediction(pred: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
         s["nmae"] = np.where(scored, dist / np.maximum(n_opt - 1, 1), np.nan)
     s["within1"] = np.where(ordered, scored & (dist <= 1), exact).astype(np.float64)
     return s
-
-
-def _ranks(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Position of each value among sorted ``codes``; -1 for NaN or a code not in the list."""
-    out = np.full(len(values), -1, dtype=np.int64)
-    ok = ~np.isnan(values)
-    pos = np.searchsorted(codes, values[ok])
-    pos_c = np.clip(pos, 0, len(codes) - 1)
-    hit = codes[pos_c] == values[ok]
-    out[np.flatnonzero(ok)[hit]] = pos_c[hit]
-    return out
 
 
 # --------------------------------------------------------------------------- summary
@@ -343,7 +327,7 @@ def distribution(scored: pd.DataFrame, codebook: Codebook) -> dict[str, Any]:
         q = codebook.get(str(qid))
         if q.kind is QuestionKind.NUMERIC:
             continue
-        codes = answer_codes(q)
+        codes = q.answer_codes
         k = len(codes)
         true_counts = np.bincount(rank_true_all[idx], minlength=k)[:k].astype(np.float64)
         rp = rank_pred_all[idx]
@@ -403,7 +387,7 @@ def probabilistic(scored: pd.DataFrame, codebook: Codebook, *, n_bins: int = 10)
     hit_all: list[np.ndarray] = []
     for qid, grp in sub.groupby("question", sort=False):
         q = codebook.get(str(qid))
-        codes = answer_codes(q) if q.kind is not QuestionKind.NUMERIC else None
+        codes = q.answer_codes if q.kind is not QuestionKind.NUMERIC else None
         if not codes:
             continue
         mat = np.array([[_prob(d, c) for c in codes] for d in grp["probabilities"]], dtype=np.float64)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from valuesim.errors import ConfigError, DataError
+from valuesim.errors import ConfigError, DataError, validation_error
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
 
@@ -60,11 +60,7 @@ class ProtocolWarning(UserWarning):
 
 def settings_error(what: str, e: ValidationError) -> ConfigError:
     """A pydantic validation failure as a user-facing :class:`ConfigError`."""
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg'].removeprefix('Value error, ')}"
-        for err in e.errors()
-    )
-    return ConfigError(f"Invalid {what}: {problems}", "See `valuesim bench --help` for the allowed values.")
+    return validation_error(what, e, "See `valuesim bench --help` for the allowed values.")
 
 
 class ProtocolConfig(BaseModel):

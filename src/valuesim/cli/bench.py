@@ -50,15 +50,6 @@ def _split_list(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
-def _method_uses_llm(name: str) -> bool | None:
-    """Whether a registered method uses a language model (None: unknown name)."""
-    from valuesim.methods import base
-
-    base.list_methods()  # loads the built-in method modules
-    entry = base._REGISTRY.get(name)
-    return None if entry is None else bool(entry[0].uses_llm)
-
-
 def _load_data(data: str | None, synthetic: int | None) -> Any:
     if data is not None and synthetic is not None:
         raise ConfigError("Pass either --data or --synthetic, not both.", "--data synthetic:N is --synthetic N.")
@@ -143,7 +134,9 @@ def bench(
         None, "--data", help="WVS-7 file or folder of per-country files; 'synthetic' for generated data."
     ),
     synthetic: int | None = typer.Option(None, "--synthetic", help="Use N generated respondents instead of --data."),
-    method: str | None = typer.Option(None, "--method", "-m", help="Method name (see --list-methods)."),
+    method: str | None = typer.Option(
+        None, "--method", "-m", help="Method name (see --list-methods), or package.module:Class of your own."
+    ),
     model: str | None = typer.Option(
         None, "--model", help="Model spec for LLM methods: local, local:PATH, openai:NAME, mock."
     ),
@@ -198,7 +191,9 @@ def bench(
     out: Path | None = typer.Option(None, "--out", help="Run directory (created; re-run the same command to resume)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in --out first."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (TTY only)."),
-    list_methods_flag: bool = typer.Option(False, "--list-methods", help="List the available methods and exit."),
+    list_methods_flag: bool = typer.Option(
+        False, "--list-methods", help="List the methods and their options (only --method's, when given) and exit."
+    ),
 ) -> None:
     """Run METHOD on DATA under the benchmark protocol and write the results to --out.
 
@@ -207,7 +202,7 @@ def bench(
     if ctx.invoked_subcommand is not None:
         return
     if list_methods_flag:
-        _print_methods()
+        _print_methods(method)
         return
     if method is None and data is None and synthetic is None and out is None:
         typer.echo(ctx.get_help())
@@ -219,15 +214,15 @@ def bench(
 
     from valuesim.bench.protocol import ProtocolConfig
     from valuesim.bench.runner import RunConfig, run_benchmark
-    from valuesim.methods.base import get_method
+    from valuesim.methods.base import get_method, method_info
     from valuesim.survey.loaders import resolve_countries
 
     options = parse_options(option)
-    uses_llm = _method_uses_llm(method)
+    uses_llm = method_info(method).uses_llm
     for flag, value, key in (("--model", model, "model"), ("--base-url", base_url, "base_url")):
         if value is None:
             continue
-        if uses_llm is False:
+        if not uses_llm:
             raise ConfigError(
                 f"{flag} applies to LLM methods only; {method!r} does not use a language model.",
                 "Drop the flag, or pick an LLM method (see `valuesim bench --list-methods`).",
@@ -317,16 +312,47 @@ def bench(
     )
 
 
-def _print_methods() -> None:
-    from valuesim.methods.base import list_methods
+def _print_methods(only: str | None = None) -> None:
+    """The methods, then each one's options (default and meaning: the help text of its Options model)."""
+    from valuesim.methods.base import method_info, method_infos, plugin_errors
 
+    infos = [method_info(only)] if only else method_infos()
     table = Table(title="Methods", title_justify="left")
     table.add_column("name")
     table.add_column("LLM")
     table.add_column("description")
-    for name, desc in list_methods().items():
-        table.add_row(name, "yes" if _method_uses_llm(name) else "no", desc)
+    for info in infos:
+        src = "" if info.source == "built-in" else f" [dim]({info.source})[/]"
+        table.add_row(info.name, "yes" if info.uses_llm else "no", info.description + src)
     console.print(table)
+    from valuesim.methods.options import defaults_of
+
+    shown: dict[tuple[tuple[str, str, str], ...], tuple[str, dict[str, str]]] = {}
+    # methods with options of their own first; those that only change defaults refer to them
+    for info in sorted(infos, key=lambda i: (defaults_of(i.cls.Options) is not None, i.name)):
+        docs = info.options
+        if not docs:
+            console.print(f"[bold]{info.name}[/]: no options", highlight=False)
+            continue
+        shape = tuple((d.name, d.type, d.help) for d in docs)
+        if shape in shown:  # e.g. the LLM baselines: the ValueSim pipeline with other defaults
+            other, defaults = shown[shape]
+            changed = [f"{d.name}={d.default_text}" for d in docs if defaults[d.name] != d.default_text]
+            console.print(
+                f"[bold]{info.name}[/] options: those of {other}"
+                + (f", with defaults {', '.join(changed)}" if changed else ""),
+                highlight=False,
+            )
+            continue
+        shown[shape] = (info.name, {d.name: d.default_text for d in docs})
+        opts = Table(title=f"{info.name} options (-o key=value)", title_justify="left", show_edge=False)
+        for col in ("option", "type", "default", "meaning"):
+            opts.add_column(col, overflow="fold")
+        for d in docs:
+            opts.add_row(d.name, d.type, d.default_text, d.help)
+        console.print(opts)
+    for name, why in plugin_errors().items():
+        err_console.print(f"[yellow]Warning:[/] plug-in method {name!r} not available: {why}", highlight=False)
 
 
 @bench_app.command("compare")

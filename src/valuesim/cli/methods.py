@@ -114,8 +114,13 @@ def ask(
 ) -> None:
     """Predict one person's answer to one question; the real answer is hidden from the method."""
     from valuesim.cli.bench import parse_options
-    from valuesim.methods import Task, get_method
+    from valuesim.methods import Task, get_method, method_info
 
+    if not method_info(method).uses_llm:
+        raise ConfigError(
+            f"`valuesim ask` runs LLM methods; {method!r} is not one.",
+            "Use valuesim, blank, demographics, full-info, rag or hybrid.",
+        )
     survey = load_data(data)
     q = survey.codebook.get(question)
     person = survey.respondent(respondent)
@@ -127,11 +132,6 @@ def ask(
     if explain:
         options.setdefault("rationale", True)
     m = get_method(method, survey.codebook, **options)
-    if not getattr(m, "uses_llm", False):
-        raise ConfigError(
-            f"`valuesim ask` runs LLM methods; {method!r} is not one.",
-            "Use valuesim, blank, demographics, full-info or rag.",
-        )
     known = [x for x in person.answered() if x != q.id]
     pred = m.predict(Task(person.restricted(known), (q.id,)))[0]
     if survey.synthetic:

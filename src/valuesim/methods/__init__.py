@@ -1,5 +1,36 @@
-"""Methods stage: non-LLM baselines, LLM baselines and the ValueSim method."""
+"""Methods stage: non-LLM baselines, LLM baselines, the ValueSim method and the hybrid.
 
-from valuesim.methods.base import Method, Prediction, Task, get_method, list_methods, register
+A method is a :class:`Method` subclass with an ``Options`` model, registered by name
+(:func:`register`, or the ``valuesim.methods`` entry-point group for installed packages).
+"""
 
-__all__ = ["Method", "Prediction", "Task", "get_method", "list_methods", "register"]
+from valuesim.methods.base import (
+    ENTRY_POINT_GROUP,
+    Method,
+    MethodInfo,
+    Prediction,
+    Task,
+    get_method,
+    list_methods,
+    method_info,
+    method_infos,
+    register,
+)
+from valuesim.methods.options import MethodOptions, OptionDoc, describe_options, parse_options
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Method",
+    "MethodInfo",
+    "MethodOptions",
+    "OptionDoc",
+    "Prediction",
+    "Task",
+    "describe_options",
+    "get_method",
+    "list_methods",
+    "method_info",
+    "method_infos",
+    "parse_options",
+    "register",
+]

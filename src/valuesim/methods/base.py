@@ -3,20 +3,25 @@
 A *task* is one (respondent, fold) unit of the benchmark: the respondent restricted to
 their profile and history items, plus the target questions to predict. A method returns
 one :class:`Prediction` per target. Methods register themselves by name so the runner,
-the CLI and the Python API find them with :func:`get_method`.
+the CLI and the Python API find them with :func:`get_method`; installed packages add
+methods through the ``valuesim.methods`` entry-point group (see docs/extending.md).
 """
 
 from __future__ import annotations
 
 import abc
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from valuesim.errors import ConfigError
+from valuesim.methods.options import MethodOptions, OptionDoc, describe_options, parse_options
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Respondent
+
+MethodT = TypeVar("MethodT", bound="Method")
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,18 @@ class Prediction:
 
 
 class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overridden)
-    """Base class of every method. Subclasses set ``name`` and implement ``predict`` or
-    ``apredict``; ``fit`` sees only respondents outside the evaluated sample."""
+    """Base class of every method. Subclasses set ``Options`` (a :class:`MethodOptions`
+    model: the method's settings) and implement ``predict`` or ``apredict``; ``fit`` sees
+    only respondents outside the evaluated sample. Register one with :func:`register`."""
 
     name: ClassVar[str] = ""
     uses_llm: ClassVar[bool] = False
+    #: the method's settings (``-o key=value``); validated when the method is built
+    Options: ClassVar[type[MethodOptions]] = MethodOptions
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
         self.codebook = codebook
-        self.options = options
+        self.opts = parse_options(self.Options, self.name or type(self).__name__, options)
 
     def fit(self, train: SurveyData) -> None:  # noqa: B027 - optional hook
         """Learn from respondents outside the evaluated sample (default: nothing)."""
@@ -94,56 +102,150 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the method's output, for run manifests."""
-        return {"name": self.name, **{k: _jsonable(v) for k, v in self.options.items()}}
+        return {"name": self.name, **self.opts.model_dump(mode="json")}
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    return repr(v)
+# --------------------------------------------------------------------------- registry
+
+#: Entry-point group through which installed packages add methods (``name = "pkg.mod:Class"``).
+ENTRY_POINT_GROUP = "valuesim.methods"
+_BUILTIN_MODULES = ("valuesim.methods.baselines", "valuesim.methods.llm_methods")
 
 
-_REGISTRY: dict[str, tuple[type[Method], str]] = {}
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the registry knows about a method, without building one."""
+
+    name: str
+    description: str
+    cls: type[Method]
+    #: "built-in", "entry point <value> (<distribution>)" or "module:Class"
+    source: str = "built-in"
+
+    @property
+    def uses_llm(self) -> bool:
+        return bool(self.cls.uses_llm)
+
+    @property
+    def options(self) -> list[OptionDoc]:
+        return describe_options(self.cls.Options)
 
 
-def register(name: str, description: str) -> Callable[[type[Method]], type[Method]]:
-    """Class decorator: make a method available under *name*."""
+_REGISTRY: dict[str, MethodInfo] = {}
+_PLUGIN_ERRORS: dict[str, str] = {}  # entry-point name -> why it could not be loaded
+_loaded = False
 
-    def deco(cls: type[Method]) -> type[Method]:
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().split("\n", 1)[0].strip()
+
+
+def _add(cls: type[Method], name: str, description: str | None, source: str) -> MethodInfo:
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise TypeError(f"{cls!r} is not a subclass of valuesim.methods.Method")
+    if not cls.__dict__.get("name"):
         cls.name = name
-        _REGISTRY[name] = (cls, description)
+    info = MethodInfo(name, description or _first_line(cls.__doc__) or name, cls, source)
+    _REGISTRY[name] = info
+    return info
+
+
+def register(name: str, description: str | None = None) -> Callable[[type[MethodT]], type[MethodT]]:
+    """Class decorator: make a :class:`Method` subclass available under *name*
+    (``description``: one line for ``--list-methods``; default: the class docstring's first line)."""
+
+    def deco(cls: type[MethodT]) -> type[MethodT]:
+        _add(cls, name, description, "built-in" if cls.__module__.startswith("valuesim.") else cls.__module__)
         return cls
 
     return deco
 
 
 def _load_builtin() -> None:
-    # Import modules that register methods. Missing optional modules are skipped.
-    import importlib
-
-    for mod in ("valuesim.methods.baselines", "valuesim.methods.llm_methods"):
+    """Import the built-in method modules and the installed plug-ins (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in _BUILTIN_MODULES:
         try:
             importlib.import_module(mod)
-        except ModuleNotFoundError as e:
+        except ModuleNotFoundError as e:  # a module of an optional extra
             if e.name != mod:
                 raise
+    _load_entry_points()
+
+
+def _load_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _REGISTRY and _REGISTRY[ep.name].source == "built-in":
+            _PLUGIN_ERRORS[ep.name] = f"entry point {ep.value} would replace the built-in method {ep.name!r}"
+            continue
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+        try:
+            obj = ep.load()
+            _add(obj, ep.name, None, f"entry point {ep.value} ({dist})")
+        except Exception as e:  # a broken plug-in must not break the other methods
+            _PLUGIN_ERRORS[ep.name] = f"entry point {ep.value} ({dist}) failed to load: {type(e).__name__}: {e}"
+
+
+def _from_import_path(spec: str) -> MethodInfo:
+    """``package.module:Class`` -> the class (registered under *spec* unless it registered itself)."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(
+            f"Cannot import method {spec!r}: {e}.",
+            "Write --method package.module:Class with the package importable (installed or on PYTHONPATH).",
+        ) from None
+    for info in _REGISTRY.values():
+        if info.cls is obj:
+            return info
+    if not (isinstance(obj, type) and issubclass(obj, Method)):
+        raise ConfigError(f"{spec!r} is not a method.", "It must name a subclass of valuesim.methods.Method.")
+    return _add(obj, spec, None, spec)
+
+
+def method_info(name: str) -> MethodInfo:
+    """The registry entry of *name*: a registered name, an entry point, or ``package.module:Class``."""
+    _load_builtin()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name in _PLUGIN_ERRORS:
+        raise ConfigError(
+            f"Method {name!r} could not be loaded: {_PLUGIN_ERRORS[name]}.", "Fix or uninstall the plug-in."
+        )
+    if ":" in name:
+        return _from_import_path(name)
+    raise ConfigError(
+        f"Unknown method {name!r}.",
+        f"Available: {', '.join(sorted(_REGISTRY))} (see `valuesim bench --list-methods`), "
+        "or package.module:Class for a method of your own.",
+    )
+
+
+def method_infos() -> list[MethodInfo]:
+    """Every registered method (built-in and plug-ins), sorted by name."""
+    _load_builtin()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def plugin_errors() -> dict[str, str]:
+    """Entry points that failed to load: name -> reason."""
+    _load_builtin()
+    return dict(_PLUGIN_ERRORS)
 
 
 def list_methods() -> dict[str, str]:
     """name -> one-line description of every registered method."""
-    _load_builtin()
-    return {k: v[1] for k, v in sorted(_REGISTRY.items())}
+    return {i.name: i.description for i in method_infos()}
 
 
 def get_method(name: str, codebook: Codebook, **options: Any) -> Method:
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise ConfigError(
-            f"Unknown method {name!r}.",
-            f"Available: {', '.join(sorted(_REGISTRY))} (see `valuesim bench --list-methods`).",
-        )
-    return _REGISTRY[name][0](codebook, **options)
+    """Build method *name* (see :func:`method_info`) with *options* (validated by its ``Options``)."""
+    return method_info(name).cls(codebook, **options)

@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Method, Prediction, Task, register
+from valuesim.methods.options import MethodOptions
 from valuesim.survey.codebook import Codebook, QuestionKind
+from valuesim.survey.codebook import ranks as answer_ranks
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Respondent
 
@@ -43,43 +45,7 @@ COUNTRY = "country"
 CELL = "cell"
 
 
-# --------------------------------------------------------------------------- options
-
-
-class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _parse_options(model: type[_Options], method: str, options: Mapping[str, Any]) -> Any:
-    try:
-        return model(**options)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'option'}: {err['msg']}" for err in e.errors())
-        allowed = ", ".join(f"{k}={f.default!r}" for k, f in model.model_fields.items())
-        raise ConfigError(
-            f"Invalid option for method {method!r}: {problems}", f"Options (defaults): {allowed}."
-        ) from None
-
-
 # --------------------------------------------------------------------------- training data view
-
-
-def answer_codes(codebook: Codebook, qid: str) -> np.ndarray:
-    """Valid answer codes of a categorical item, sorted (negative codes are missing values)."""
-    return np.array([c for c in codebook.get(qid).codes if c >= 0], dtype=np.float64)
-
-
-def to_ranks(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Position of each value among ``codes`` (int16); -1 for NaN or a code not listed."""
-    out = np.full(values.shape, -1, dtype=np.int16)
-    if len(codes) == 0:
-        return out
-    ok = ~np.isnan(values)
-    pos = np.clip(np.searchsorted(codes, values[ok]), 0, len(codes) - 1)
-    hit = codes[pos] == values[ok]
-    sel = np.flatnonzero(ok)[hit]
-    out.flat[sel] = pos[hit]
-    return out
 
 
 @dataclass
@@ -103,10 +69,10 @@ class TrainView:
         targets = [q for q in codebook.substantive() if q in have and codebook.get(q).kind is not QuestionKind.NUMERIC]
         values = train.matrix(present)
         frame_values = {q: values[:, j] for j, q in enumerate(present)}
-        codes = {q: answer_codes(codebook, q) for q in targets}
+        codes = {q: np.array(codebook.get(q).answer_codes, dtype=np.float64) for q in targets}
         ranks = np.full((len(train), len(targets)), -1, dtype=np.int16)
         for j, q in enumerate(targets):
-            ranks[:, j] = to_ranks(frame_values[q], codes[q])
+            ranks[:, j] = answer_ranks(frame_values[q], codes[q], dtype=np.int16)
         return cls(
             targets=targets,
             codes=codes,
@@ -199,17 +165,11 @@ def _prediction(task: Task, qid: str, codes: np.ndarray, probs: np.ndarray, meta
 
 
 class _Baseline(Method):
-    """Shared plumbing: option parsing, the fitted-state check, picklable config."""
-
-    options_model: ClassVar[type[_Options]] = _Options
+    """Shared plumbing: the fitted-state check."""
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
         super().__init__(codebook, **options)
-        self.opts = _parse_options(self.options_model, self.name, options)
         self._view: TrainView | None = None
-
-    def config(self) -> dict[str, Any]:
-        return {"name": self.name, **self.opts.model_dump(mode="json")}
 
     @property
     def view(self) -> TrainView:
@@ -227,7 +187,7 @@ class _Baseline(Method):
 # --------------------------------------------------------------------------- majority family
 
 
-class MajorityOptions(_Options):
+class MajorityOptions(MethodOptions):
     alpha: float = Field(0.5, ge=0.0, description="pseudo-count added to every option")
     min_cell: int = Field(20, ge=1, description="fewest valid answers for a group to be used")
 
@@ -247,7 +207,8 @@ class _GroupMajority(_Baseline):
     """Most common answer within the respondent's group, with back-off to wider groups."""
 
     levels: ClassVar[tuple[str, ...]] = (GLOBAL,)
-    options_model: ClassVar[type[_Options]] = MajorityOptions
+    Options: ClassVar[type[MethodOptions]] = MajorityOptions
+    opts: MajorityOptions  # DemographicOptions for the cell level
 
     def fit(self, train: SurveyData) -> None:
         view = TrainView.build(train, self.codebook)
@@ -265,7 +226,7 @@ class _GroupMajority(_Baseline):
         return keys
 
     def _cell(self, country: str, sex: float | None, age: float | None) -> tuple[str, int, int] | None:
-        band = age_band(age, self.opts.age_bands)
+        band = age_band(age, getattr(self.opts, "age_bands", ()))
         if sex is None or np.isnan(sex) or sex < 0 or band < 0:
             return None
         return (country, int(sex), band)
@@ -314,13 +275,13 @@ class CountryMajorityBaseline(_GroupMajority):
 )
 class DemographicMajorityBaseline(_GroupMajority):
     levels = (CELL, COUNTRY, GLOBAL)
-    options_model = DemographicOptions
+    Options = DemographicOptions
 
 
 # --------------------------------------------------------------------------- k nearest neighbours
 
 
-class KnnOptions(_Options):
+class KnnOptions(MethodOptions):
     k: int = Field(20, ge=1, description="neighbours voting on each target")
     pool: Literal["country", "all"] = Field(
         "country", description="search neighbours in the same country or everywhere"
@@ -344,7 +305,8 @@ class KnnBaseline(_Baseline):
     whole answer when there is no usable history, e.g. h=0 in a history sweep).
     """
 
-    options_model = KnnOptions
+    Options = KnnOptions
+    opts: KnnOptions
 
     def fit(self, train: SurveyData) -> None:
         view = TrainView.build(train, self.codebook)
@@ -432,12 +394,12 @@ class KnnBaseline(_Baseline):
 # --------------------------------------------------------------------------- supervised
 
 
-class SupervisedOptions(_Options):
+class SupervisedOptions(MethodOptions):
     n_estimators: int = Field(30, ge=1, description="boosting rounds per model")
-    num_leaves: int = Field(15, ge=2)
-    learning_rate: float = Field(0.1, gt=0.0)
+    num_leaves: int = Field(15, ge=2, description="leaves per tree")
+    learning_rate: float = Field(0.1, gt=0.0, description="boosting learning rate")
     max_train: int = Field(6000, ge=50, description="training rows per model (a seeded sample when more)")
-    min_child_samples: int = Field(20, ge=1)
+    min_child_samples: int = Field(20, ge=1, description="fewest training rows in a leaf")
     country_feature: bool = Field(True, description="give the model the respondent's country (categorical)")
     history: Literal["auto", "exact", "random-subset"] = Field(
         "auto",
@@ -450,7 +412,7 @@ class SupervisedOptions(_Options):
         description="when a history set is first seen, train the models of every item outside it at once "
         "(in a benchmark those are the fold's targets), instead of only the task's targets",
     )
-    seed: int = 0
+    seed: int = Field(0, description="seed of the training-row sample, subsets and LightGBM")
     alpha: float = Field(0.5, ge=0.0, description="pseudo-count for the fallback distribution")
 
 
@@ -470,7 +432,8 @@ class SupervisedBaseline(_Baseline):
     whatever h items the respondent has.
     """
 
-    options_model = SupervisedOptions
+    Options = SupervisedOptions
+    opts: SupervisedOptions
 
     def fit(self, train: SurveyData) -> None:
         import lightgbm  # noqa: F401 - fail early with a clear error if missing

@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import typing
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from valuesim._aio import run_sync
-from valuesim.errors import ConfigError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model
 from valuesim.methods.base import Method, Prediction, Task, register
+from valuesim.methods.options import MethodOptions, with_defaults
 from valuesim.methods.phrasing import phrase
 from valuesim.methods.prompting import (
     MODULE_DESCRIPTIONS,
@@ -47,100 +50,95 @@ from valuesim.methods.prompting import (
     system_message,
     target_options,
 )
-from valuesim.methods.story import STYLES, abuild_backstory, country_name
+from valuesim.methods.story import StoryStyle, abuild_backstory, country_name
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
 
-CAB = ("cognitive", "affective", "behavioral")
-MODULES = (*CAB, "plain")
-INTEGRATIONS = ("unanimous-then-coordinator", "mean", "median", "pool")
-SCORINGS = ("logprobs", "generate")
-HISTORIES = ("all", "profile", "rag")
+ModuleName = Literal["cognitive", "affective", "behavioral", "plain"]
+Integration = Literal["unanimous-then-coordinator", "mean", "median", "pool"]
+Scoring = Literal["logprobs", "generate"]
+HistoryScope = Literal["all", "profile", "rag"]
+
+CAB: tuple[ModuleName, ...] = ("cognitive", "affective", "behavioral")
+MODULES: tuple[str, ...] = typing.get_args(ModuleName)
+INTEGRATIONS: tuple[str, ...] = typing.get_args(Integration)
+SCORINGS: tuple[str, ...] = typing.get_args(Scoring)
+HISTORIES: tuple[str, ...] = typing.get_args(HistoryScope)
 
 
 # --------------------------------------------------------------------------- configuration
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
+class LLMOptions(MethodOptions):
     """Every setting of an LLM method (all of it goes into ``config()`` / run manifests)."""
 
-    model: str = "local"
-    base_url: str | None = None
-    story: str = "facts"
-    history: str = "all"
-    modules: tuple[str, ...] = CAB
-    integration: str = "unanimous-then-coordinator"
-    scoring: str = "logprobs"
-    rationale: bool = False
-    max_story_words: int | None = 1200
-    batch_targets: int = 1
-    prompt_version: str = "v1"
-    rag_k: int = 3
-    rag_threshold: float = 0.3
-    story_model: str | None = None
-    cache: bool | str | None = None
-    max_tokens_reason: int = 80
+    model: str = Field("local", description="model spec: local, local:PATH, openai:NAME, mock (--model)")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL(s), comma-separated (--base-url)")
+    story: StoryStyle = Field(
+        "facts",
+        description="what the model is told about the person: facts (sentences), narrative (LLM prose), "
+        "raw (question/answer list), none",
+    )
+    history: HistoryScope = Field(
+        "all",
+        description="items the story is built from: all known, the profile only, or the profile plus the "
+        "rag_k history answers most similar to each target",
+    )
+    modules: tuple[ModuleName, ...] = Field(
+        CAB, min_length=1, description="prompt modules that answer each target (comma-separated)"
+    )
+    integration: Integration = Field(
+        "unanimous-then-coordinator",
+        description="how module answers become one: unanimous modules decide, else a coordinator call; "
+        "mean/median of the codes (mode for nominal items); pool = argmax of the averaged distributions",
+    )
+    scoring: Scoring = Field(
+        "logprobs",
+        description="logprobs: distribution over the option letters (no generation); generate: the model "
+        "writes a letter that is parsed",
+    )
+    rationale: bool = Field(False, description="ask each module for a one-sentence reason (an extra generation)")
+    max_story_words: int | None = Field(
+        1200, ge=20, description="length limit of the story in words (whole sentences are dropped); null: none"
+    )
+    batch_targets: int = Field(
+        1, ge=1, description="targets answered per call (needs scoring=generate; unparsed ones are re-asked)"
+    )
+    prompt_version: str = Field("v1", description="version of the prompt templates (methods/prompts/)")
+    rag_k: int = Field(3, ge=1, description="history answers retrieved per target (history=rag)")
+    rag_threshold: float = Field(
+        0.3, ge=0.0, le=1.0, description="lowest BM25 similarity of a retrieved answer (history=rag)"
+    )
+    story_model: str | None = Field(None, description="model spec that writes narrative stories (default: model)")
+    cache: bool | str | None = Field(
+        None, description="response cache: true/false or a directory (default: VALUESIM_CACHE or on)"
+    )
+    max_tokens_reason: int = Field(80, ge=1, description="token budget of a generated rationale")
 
+    @field_validator("modules", mode="before")
     @classmethod
-    def build(cls, defaults: Mapping[str, Any], options: Mapping[str, Any]) -> PipelineConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known - {"model_object"})
-        if unknown:
-            raise ConfigError(
-                f"Unknown option(s) for an LLM method: {', '.join(unknown)}.",
-                f"Known options: {', '.join(sorted(known))}.",
-            )
-        values = {**defaults, **{k: v for k, v in options.items() if k in known}}
-        if isinstance(values.get("modules"), str):
-            values["modules"] = tuple(m.strip() for m in values["modules"].split(",") if m.strip())
-        elif "modules" in values:
-            values["modules"] = tuple(values["modules"] or ())
-        for key in ("max_story_words",):
-            if values.get(key) in (0, "none", "None", "null"):
-                values[key] = None
-        cfg = cls(**values)
-        cfg.validate()
-        return cfg
+    def _modules_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(m.strip() for m in v.split(",") if m.strip())
+        return v
 
-    def validate(self) -> None:
-        def bad(name: str, value: Any, allowed: Sequence[str]) -> ConfigError:
-            return ConfigError(f"Invalid {name} {value!r}.", f"Use one of: {', '.join(allowed)}.")
+    @field_validator("max_story_words", mode="before")
+    @classmethod
+    def _no_limit(cls, v: Any) -> Any:
+        return None if v in (0, "none", "None", "null") else v
 
-        if self.story not in STYLES:
-            raise bad("story", self.story, STYLES)
-        if self.history not in HISTORIES:
-            raise bad("history", self.history, HISTORIES)
-        if not self.modules or any(m not in MODULES for m in self.modules):
-            raise bad("modules", ",".join(self.modules), MODULES)
-        if self.integration not in INTEGRATIONS:
-            raise bad("integration", self.integration, INTEGRATIONS)
-        if self.scoring not in SCORINGS:
-            raise bad("scoring", self.scoring, SCORINGS)
-        if not isinstance(self.batch_targets, int) or self.batch_targets < 1:
-            raise ConfigError(f"batch_targets must be a positive integer, got {self.batch_targets!r}.")
+    @model_validator(mode="after")
+    def _consistent(self) -> LLMOptions:
         if self.batch_targets > 1 and self.scoring != "generate":
-            raise ConfigError(
-                "batch_targets > 1 needs scoring='generate'.",
-                "Log-prob scoring rates one question per call; use -o scoring=generate to batch targets.",
-            )
-        if self.max_story_words is not None and (
-            not isinstance(self.max_story_words, int) or self.max_story_words < 20
-        ):
-            raise ConfigError(f"max_story_words must be an integer >= 20 or null, got {self.max_story_words!r}.")
-        if not isinstance(self.rag_k, int) or self.rag_k < 1:
-            raise ConfigError(f"rag_k must be a positive integer, got {self.rag_k!r}.")
-        if not 0.0 <= float(self.rag_threshold) <= 1.0:
-            raise ConfigError(f"rag_threshold must be within [0, 1], got {self.rag_threshold!r}.")
+            raise ValueError("batch_targets > 1 needs scoring=generate (log-prob scoring rates one question per call)")
         if self.story == "narrative" and self.history == "rag":
-            raise ConfigError("The rag history uses a facts story of the profile.", "Use story=facts with history=rag.")
+            raise ValueError("the rag history uses a facts story of the profile: use story=facts with history=rag")
         from valuesim.methods.prompts import available
 
         for name in (*self.modules, "persona", "coordinator"):
-            if not available(name) or f"{name}.{self.prompt_version}" not in available(name):
-                raise ConfigError(
-                    f"Prompt {name!r} has no version {self.prompt_version!r}.",
-                    f"Available: {', '.join(available(name)) or 'none'}.",
-                )
+            if f"{name}.{self.prompt_version}" not in available(name):
+                versions = ", ".join(s.rsplit(".", 1)[1] for s in available(name)) or "none"
+                raise ValueError(f"prompt {name!r} has no version {self.prompt_version!r} (available: {versions})")
+        return self
 
 
 # --------------------------------------------------------------------------- results of one step
@@ -232,16 +230,15 @@ class LLMPipeline(Method):
     """Base of every LLM method: story -> modules -> integration (see the module docstring)."""
 
     uses_llm: ClassVar[bool] = True
-    defaults: ClassVar[dict[str, Any]] = {}
+    Options: ClassVar[type[MethodOptions]] = LLMOptions
+    opts: LLMOptions
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
-        model_obj = options.pop("model", None) if isinstance(options.get("model"), Model) else None
-        super().__init__(codebook, **options)
-        if model_obj is not None:
+        model_obj = options.get("model") if isinstance(options.get("model"), Model) else None
+        if model_obj is not None:  # a ready Model object: its spec is the option
             options = {**options, "model": model_obj.spec}
-        self.cfg = PipelineConfig.build(
-            self.defaults, {k: v for k, v in options.items() if v is not None or k == "max_story_words"}
-        )
+        # None means "not given" (e.g. --base-url absent), except for max_story_words (no limit)
+        super().__init__(codebook, **{k: v for k, v in options.items() if v is not None or k == "max_story_words"})
         self._model: Model | None = model_obj
         self._story_model_obj: Model | None = None
         self._retriever: Any = None
@@ -251,22 +248,22 @@ class LLMPipeline(Method):
     @property
     def model(self) -> Model:
         if self._model is None:
-            self._model = get_model(self.cfg.model, base_url=self.cfg.base_url, cache=self.cfg.cache)
+            self._model = get_model(self.opts.model, base_url=self.opts.base_url, cache=self.opts.cache)
         return self._model
 
     @property
     def story_model(self) -> Model:
-        if self.cfg.story_model is None:
+        if self.opts.story_model is None:
             return self.model
         if self._story_model_obj is None:
-            self._story_model_obj = get_model(self.cfg.story_model, cache=self.cfg.cache)
+            self._story_model_obj = get_model(self.opts.story_model, cache=self.opts.cache)
         return self._story_model_obj
 
     @property
     def default_concurrency(self) -> int:
         """Units in flight for the runner: 1 for the in-process model (one llama.cpp context,
         whose prompt-prefix cache is best used one respondent at a time), more for servers."""
-        kind = self.cfg.model.split(":", 1)[0]
+        kind = self.opts.model.split(":", 1)[0]
         return {"local": 1, "mock": 8}.get(kind, 4)
 
     @property
@@ -288,17 +285,12 @@ class LLMPipeline(Method):
         state["_story_model_obj"] = None
         return state
 
-    def config(self) -> dict[str, Any]:
-        d = asdict(self.cfg)
-        d["modules"] = list(self.cfg.modules)
-        return {"name": self.name, **d}
-
     # -- public entry points -----------------------------------------------------------------
     def predict(self, task: Task) -> list[Prediction]:
         return run_sync(lambda: self.apredict(task))
 
     async def apredict(self, task: Task) -> list[Prediction]:
-        cfg = self.cfg
+        cfg = self.opts
         person = task.respondent
         country = country_name(person.country)
         profile = [q for q in self.codebook.profile() if person.has(q)]
@@ -322,7 +314,7 @@ class LLMPipeline(Method):
         results: dict[str, Prediction] = {}
         for qid in task.targets:
             q = self.codebook.get(qid)
-            if q.kind is QuestionKind.NUMERIC or not [c for c in q.options if c >= 0]:
+            if q.kind is QuestionKind.NUMERIC or not q.answer_codes:
                 results[qid] = self._prediction(
                     task,
                     qid,
@@ -378,14 +370,14 @@ class LLMPipeline(Method):
 
     def _context(self, person: Any, q: Question, country: str | None) -> tuple[list[str], list[dict[str, Any]]]:
         """RAG only: sentences of the most similar history answers (and what was retrieved)."""
-        if self.cfg.history != "rag":
+        if self.opts.history != "rag":
             return [], []
         if self._retriever is None:
             from valuesim.methods.retrieval import QuestionRetriever
 
             self._retriever = QuestionRetriever(self.codebook)
         history = [h for h in person.answered() if h in self.codebook and not self.codebook.get(h).profile]
-        hits = self._retriever.similar(q.id, history, k=self.cfg.rag_k, threshold=self.cfg.rag_threshold)
+        hits = self._retriever.similar(q.id, history, k=self.opts.rag_k, threshold=self.opts.rag_threshold)
         lines, info = [], []
         for h in hits:
             fact = phrase(self.codebook.get(h.qid), person.answers[h.qid], country)
@@ -398,7 +390,7 @@ class LLMPipeline(Method):
         self, story: str, module: str, qs: Sequence[Question], country: str | None, context: Sequence[str], **kw: Any
     ) -> list[ChatMessage]:
         return build_messages(
-            story, module, qs, prompt_version=self.cfg.prompt_version, country=country, context=context, **kw
+            story, module, qs, prompt_version=self.opts.prompt_version, country=country, context=context, **kw
         )
 
     def _full_tokens(self, msgs: Sequence[ChatMessage]) -> int:
@@ -421,7 +413,7 @@ class LLMPipeline(Method):
         self, module: str, story: str, q: Question, country: str | None, context: Sequence[str]
     ) -> ModuleAnswer:
         """One module's answer to one question (ModelError propagates: it stops the run)."""
-        cfg = self.cfg
+        cfg = self.opts
         codes, texts = target_options(q)
         letters = option_letters(len(codes))
         usage = Usage()
@@ -455,7 +447,7 @@ class LLMPipeline(Method):
     async def _coordinate(
         self, story: str, q: Question, country: str | None, context: Sequence[str], answers: Sequence[ModuleAnswer]
     ) -> ModuleAnswer:
-        cfg = self.cfg
+        cfg = self.opts
         codes, texts = target_options(q)
         letters = option_letters(len(codes))
         views = [
@@ -488,7 +480,7 @@ class LLMPipeline(Method):
     async def _integrate(
         self, story: str, q: Question, country: str | None, context: Sequence[str], answers: list[ModuleAnswer]
     ) -> tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]:
-        cfg = self.cfg
+        cfg = self.opts
         usage = Usage()
         full = 0.0
         for a in answers:
@@ -528,7 +520,7 @@ class LLMPipeline(Method):
     async def _answer_one(
         self, story: str, q: Question, country: str | None, context: tuple[list[str], list[dict[str, Any]]]
     ) -> tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]:
-        answers = await asyncio.gather(*(self._module(m, story, q, country, context[0]) for m in self.cfg.modules))
+        answers = await asyncio.gather(*(self._module(m, story, q, country, context[0]) for m in self.opts.modules))
         return await self._integrate(story, q, country, context[0], list(answers))
 
     async def _answer_batch(
@@ -540,7 +532,7 @@ class LLMPipeline(Method):
     ) -> list[tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]]:
         """Each module answers all of ``qs`` in one generation; items it did not answer
         parseably are asked again one by one."""
-        cfg = self.cfg
+        cfg = self.opts
         ctx = [line for q in qs for line in contexts[q.id][0]]
         mode = "letter+reason" if cfg.rationale else "letter"
         per_q: dict[str, list[ModuleAnswer]] = {q.id: [] for q in qs}
@@ -576,7 +568,7 @@ class LLMPipeline(Method):
                     )
 
         await asyncio.gather(*(run(m) for m in cfg.modules))
-        order = {m: i for i, m in enumerate(cfg.modules)}
+        order: dict[str, int] = {m: i for i, m in enumerate(cfg.modules)}
         out = []
         for q in qs:
             answers = sorted(per_q[q.id], key=lambda a: order[a.module])
@@ -591,27 +583,27 @@ class LLMPipeline(Method):
 
 @register("valuesim", "ValueSim: backstory + cognitive/affective/behavioral LLM modules + integration")
 class ValueSim(LLMPipeline):
-    defaults: ClassVar[dict[str, Any]] = {}
+    Options = LLMOptions
 
 
 @register("blank", "LLM baseline: the question only, nothing about the person")
 class Blank(LLMPipeline):
-    defaults: ClassVar[dict[str, Any]] = {"story": "none", "modules": ("plain",)}
+    Options = with_defaults(LLMOptions, "BlankOptions", story="none", modules=("plain",))
 
 
 @register("demographics", "LLM baseline: the person's profile (demographics) only")
 class Demographics(LLMPipeline):
-    defaults: ClassVar[dict[str, Any]] = {"story": "facts", "history": "profile", "modules": ("plain",)}
+    Options = with_defaults(LLMOptions, "DemographicsOptions", story="facts", history="profile", modules=("plain",))
 
 
 @register("full-info", "LLM baseline: raw question/answer list of profile + history in the prompt")
 class FullInfo(LLMPipeline):
-    defaults: ClassVar[dict[str, Any]] = {"story": "raw", "history": "all", "modules": ("plain",)}
+    Options = with_defaults(LLMOptions, "FullInfoOptions", story="raw", history="all", modules=("plain",))
 
 
 @register("rag", "LLM baseline: profile + the k history answers most similar to the question (BM25)")
 class Rag(LLMPipeline):
-    defaults: ClassVar[dict[str, Any]] = {"story": "facts", "history": "rag", "modules": ("plain",)}
+    Options = with_defaults(LLMOptions, "RagOptions", story="facts", history="rag", modules=("plain",))
 
 
 __all__ = [
@@ -619,9 +611,9 @@ __all__ = [
     "Blank",
     "Demographics",
     "FullInfo",
+    "LLMOptions",
     "LLMPipeline",
     "ModuleAnswer",
-    "PipelineConfig",
     "Rag",
     "ValueSim",
     "combine",

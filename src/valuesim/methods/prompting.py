@@ -41,7 +41,7 @@ def target_options(q: Question) -> tuple[list[int], list[str]]:
     """
     if q.kind is QuestionKind.NUMERIC or not q.options:
         raise ValueError(f"{q.id} is a numeric item; it has no answer options to choose from")
-    codes = [c for c in q.options if c >= 0]
+    codes = q.answer_codes
     scale = any(is_digit_label(q.options[c]) for c in codes)
     texts = []
     for c in codes:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from valuesim.errors import ConfigError, ValueSimError
-from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
 
 RUNS_DIR = "runs"
@@ -205,13 +204,6 @@ def select_specs(
     return out
 
 
-def _uses_llm(method: str, codebook: Codebook) -> bool:
-    """Whether a registered method uses a language model (building one loads no model)."""
-    from valuesim.methods.base import get_method
-
-    return bool(get_method(method, codebook).uses_llm)
-
-
 def run_experiment(
     data: SurveyData,
     out_dir: str | Path,
@@ -243,7 +235,7 @@ def run_experiment(
     """
     from valuesim.bench.protocol import ProtocolConfig
     from valuesim.bench.runner import RunConfig, run_benchmark
-    from valuesim.methods.base import get_method
+    from valuesim.methods.base import get_method, method_info
 
     say = on_event or (lambda _msg: None)
     t_start = time.perf_counter()
@@ -259,7 +251,7 @@ def run_experiment(
 
     outcomes: list[RunOutcome] = []
     for i, spec in enumerate(chosen, 1):
-        llm = _uses_llm(spec.method, data.codebook)
+        llm = method_info(spec.method).uses_llm
         options: dict[str, Any] = dict(spec.options)
         if llm:
             options["model"] = model

@@ -336,7 +336,7 @@ def item_confusion(run: RunData, qid: str, codebook: Codebook) -> pd.DataFrame |
     if sub.empty:
         return None
     q = codebook.get(qid)
-    codes = [c for c in q.codes if c >= 0]
+    codes = q.answer_codes
     labels = [str(c) for c in codes]
     pos = {c: i for i, c in enumerate(codes)}
     counts = np.zeros((len(codes), len(codes)))
@@ -348,7 +348,7 @@ def item_confusion(run: RunData, qid: str, codebook: Codebook) -> pd.DataFrame |
 def option_legend(qid: str, codebook: Codebook) -> str:
     """ "1 = Very happy; 2 = Rather happy; ..." for a figure caption."""
     q = codebook.get(qid)
-    return "; ".join(f"{c} = {q.options[c]}" for c in q.codes if c >= 0)
+    return "; ".join(f"{c} = {q.options[c]}" for c in q.answer_codes)
 
 
 def default_confusion_item(runs: Sequence[RunData]) -> str | None:

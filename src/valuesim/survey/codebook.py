@@ -8,12 +8,14 @@ and answer labels from the WVS-7 master questionnaire, 2017-2020, English versio
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+import numpy as np
 
 from valuesim.errors import UnknownQuestionError
 
@@ -63,6 +65,12 @@ class Question:
         return sorted(self.options)
 
     @property
+    def answer_codes(self) -> list[int]:
+        """The codes that are valid answers, sorted (negative codes are missing values;
+        numeric items have none: they hold quantities, not options)."""
+        return [c for c in self.codes if c >= 0]
+
+    @property
     def n_options(self) -> int:
         return len(self.options)
 
@@ -88,6 +96,21 @@ class Question:
             return self.options[code]
         except KeyError:
             raise ValueError(f"{self.id}: {code} is not a valid answer code") from None
+
+
+def ranks(values: np.ndarray, codes: Sequence[float] | np.ndarray, dtype: Any = np.int64) -> np.ndarray:
+    """Position of each value among the sorted ``codes`` (e.g. ``Question.answer_codes``), in an
+    array shaped like ``values``; -1 for NaN or a value that is not one of the codes."""
+    values = np.asarray(values, dtype=np.float64)
+    codes_arr = np.asarray(codes, dtype=np.float64)
+    out = np.full(values.shape, -1, dtype=dtype)
+    if len(codes_arr) == 0:
+        return out
+    ok = ~np.isnan(values)
+    pos = np.clip(np.searchsorted(codes_arr, values[ok]), 0, len(codes_arr) - 1)
+    hit = codes_arr[pos] == values[ok]
+    out.flat[np.flatnonzero(ok)[hit]] = pos[hit]
+    return out
 
 
 class Codebook:
