@@ -377,9 +377,15 @@ def test_executor_reported_usage_is_used(tmp_path, data):
 
 
 def test_resume_with_another_server_list_but_not_another_model(tmp_path, data):
+    from valuesim.methods import Method, MethodOptions
+
+    class ServedOptions(MethodOptions):
+        model: str = "local"
+        base_url: str | None = None
+
     class Served(FirstOptionMethod):
-        def config(self) -> dict[str, Any]:
-            return {"name": self.name, **self.options}
+        Options = ServedOptions
+        config = Method.config  # name + these options
 
     out = tmp_path / "run"
     run_benchmark(data, Served(data.codebook, model="openai:m", base_url="http://a/v1"), CFG, out, progress=False)
