@@ -50,6 +50,13 @@ class ModelError(ValueSimError):
     """A model backend failed in a way the user can fix (server down, bad key, bad file)."""
 
 
+class RequestFailedError(ModelError):
+    """A model request still failed after all its retries (HTTP 429/5xx, timeouts, lost connections).
+
+    A benchmark run records the unit's targets as failed and goes on with the others.
+    """
+
+
 def validation_error(what: str, error: Any, hint: str) -> ConfigError:
     """A pydantic ``ValidationError`` as a :class:`ConfigError`: every problem on one line,
     each named by its field ("k: Input should be greater than or equal to 1").

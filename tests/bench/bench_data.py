@@ -87,3 +87,22 @@ class FirstOptionMethod(Method):
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name}
+
+
+class FlakyMethod(FirstOptionMethod):
+    """FirstOptionMethod whose model calls 'fail after all retries' for the given respondents."""
+
+    name = "test-flaky"
+
+    def __init__(self, codebook: Codebook, failing: set[str] | None = None, **options: Any) -> None:
+        super().__init__(codebook, **options)
+        self.failing = set(failing or ())
+
+    def predict(self, task: Task) -> list[Prediction]:
+        if task.respondent.id in self.failing:
+            from valuesim.errors import RequestFailedError
+
+            self.calls += 1
+            self.seen.append(task.unit_id)
+            raise RequestFailedError("Gave up after 6 attempts: http://127.0.0.1/v1 answered HTTP 503: overloaded")
+        return super().predict(task)

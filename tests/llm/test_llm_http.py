@@ -116,12 +116,27 @@ def test_falls_back_to_constrained_generation_and_remembers(fake_server: FakeSer
     res = model.score_choices_sync(PROMPT, OPTIONS)
     assert (res.source, res.probs, res.raw) == ("generation", [0.0, 0.0, 1.0, 0.0], '{"answer": "C"}')
     probes = len(fake_server.requests)
-    assert probes == 3  # logprobs, json_schema, json_object
+    assert probes == 7  # logprobs, json_schema (each asked 3 times: HTTP 500 may be a flake), json_object
     last = fake_server.requests[-1][1]
     assert last["response_format"]["schema"]["properties"]["answer"]["enum"] == OPTIONS
     assert "Reply with exactly one of: A, B, C, D" in last["messages"][-1]["content"]
     model.score_choices_sync(PROMPT + "?", OPTIONS)
     assert len(fake_server.requests) == probes + 1  # what the server supports was remembered
+
+
+def test_one_http_500_while_probing_does_not_switch_logprobs_off(fake_server: FakeServer) -> None:
+    """A flaky server's random 500 on the first (probing) request is asked again, not taken as 'unsupported'."""
+    answered = []
+
+    def handler(path: str, body: dict[str, Any]):
+        answered.append(body)
+        if len(answered) == 1:
+            return 500, {"error": {"message": "internal error"}}, {}
+        return chat_reply("B", top=[("B", -0.1), ("A", -2.5)])
+
+    fake_server.handler = handler
+    res = _model(fake_server).score_choices_sync(PROMPT, OPTIONS)
+    assert res.source == "logprobs" and len(answered) == 2
 
 
 def test_unparseable_answer_gives_uniform_and_keeps_raw(fake_server: FakeServer) -> None:

@@ -82,3 +82,20 @@ class FailingMethod(LowestCodeMethod):
 def count_marker(path: str | Path) -> int:
     p = Path(path)
     return len(p.read_text()) if p.exists() else 0
+
+
+class FlakyLowestCodeMethod(LowestCodeMethod):
+    """Model calls of one respondent fail after all retries (the run must record them and go on)."""
+
+    name = "test-flaky-lowest"
+
+    def __init__(self, codebook: Codebook, bad_respondent: str, **options: Any) -> None:
+        super().__init__(codebook, **options)
+        self.bad_respondent = bad_respondent
+
+    def predict(self, task: Task) -> list[Prediction]:
+        if task.respondent.id == self.bad_respondent:
+            from valuesim.errors import RequestFailedError
+
+            raise RequestFailedError("Gave up after 6 attempts: HTTP 503")
+        return super().predict(task)

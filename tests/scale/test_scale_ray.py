@@ -217,3 +217,27 @@ def test_worker_that_cannot_import_the_method_gives_install_hint(ray_session, da
             progress=False,
         )
     assert "every node" in (err.value.hint or "")
+
+
+def test_failed_targets_on_ray_are_recorded_and_retried(ray_session, data, tmp_path):
+    """Model calls failing after all retries on a worker: recorded, the run goes on; a rerun retries them."""
+    from scale_helpers import FlakyLowestCodeMethod
+
+    from valuesim.scale import RayExecutor
+
+    proto = ProtocolConfig(n_respondents=6, seed=4, folds=2)
+    cfg = RunConfig(protocol=proto, n_boot=20, command="test", max_failures="50%")
+    clean = run_benchmark(data, LowestCodeMethod(data.codebook), cfg, tmp_path / "clean", progress=False)
+    bad = clean.split.respondents[0]
+    out = tmp_path / "ray"
+    executor = RayExecutor(num_workers=2, respondents_per_shard=2)
+    flaky = FlakyLowestCodeMethod(data.codebook, bad)
+    res = run_benchmark(data, flaky, cfg, out, executor=executor, progress=False)
+    bad_units = [u for u in clean.split.units if u.respondent == bad]
+    assert not res.complete and len(res.failures) == len(bad_units)
+    assert res.n_failed_targets == sum(len(u.targets) for u in bad_units)
+    assert (out / rundir.FAILURES_FILE).exists()
+    healthy = FlakyLowestCodeMethod(data.codebook, "nobody")
+    again = run_benchmark(data, healthy, cfg, out, executor=executor, progress=False)
+    assert again.complete and again.n_computed == len(bad_units)
+    assert lines(out) == lines(tmp_path / "clean")

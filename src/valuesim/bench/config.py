@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -31,6 +32,27 @@ class RunConfig(BaseModel):
     overwrite: bool = False
     #: the command line recorded in the manifest (default: sys.argv)
     command: str | None = None
+    #: failed targets (model calls that failed after all retries) after which the run stops:
+    #: a count "N" or a share "P%" of the split's targets; "0" stops at the first failure
+    max_failures: str = "5%"
+
+    @field_validator("max_failures", mode="before")
+    @classmethod
+    def _max_failures(cls, v: Any) -> str:
+        text = str(v).strip().replace(" ", "")
+        try:
+            value = float(text[:-1]) if text.endswith("%") else int(text)
+        except ValueError:
+            raise ValueError(f"max_failures must be a count (e.g. 20) or a share (e.g. 5%), got {v!r}") from None
+        if value < 0 or (text.endswith("%") and value > 100):
+            raise ValueError(f"max_failures must be >= 0 (a share at most 100%), got {v!r}")
+        return text
+
+    def failure_limit(self, n_targets: int) -> int:
+        """Failed targets the run tolerates out of *n_targets* (one more stops it)."""
+        if self.max_failures.endswith("%"):
+            return math.floor(float(self.max_failures[:-1]) / 100 * n_targets)
+        return int(self.max_failures)
 
     @field_validator("concurrency")
     @classmethod

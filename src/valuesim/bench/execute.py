@@ -4,13 +4,17 @@ Executors are pluggable: anything with the signature of :class:`Executor` can sh
 :class:`~valuesim.bench.plan.WorkItem` s over workers (e.g. Ray, :mod:`valuesim.scale`) as
 long as every finished unit reaches a :class:`~valuesim.bench.rundir.JsonlSink`-like sink.
 The default, :func:`run_units`, runs in this process (asyncio, bounded concurrency).
+
+A unit whose model calls still fail after all their retries (:class:`RequestFailedError`)
+does not stop the run: its targets go to ``sink.write_failure`` as a :class:`UnitFailure`
+(never as predictions) and the other units go on. The sink decides when failures are too many
+(``--max-failures``) by raising.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,6 +22,8 @@ from typing import Any, Protocol
 from valuesim._aio import run_sync
 from valuesim.bench.config import MethodOutputError
 from valuesim.bench.plan import WorkItem
+from valuesim.bench.progress import UnitProgress, progress_enabled
+from valuesim.errors import RequestFailedError
 from valuesim.methods.base import Method, Prediction
 
 
@@ -72,8 +78,62 @@ async def arun_item(method: Method, item: WorkItem) -> list[dict[str, Any]]:
     return prediction_rows(item, await method.apredict(item.task), method)
 
 
+@dataclass(frozen=True)
+class UnitFailure:
+    """A unit whose model calls failed after all retries: every target of it is a failed target."""
+
+    respondent: str
+    fold: int
+    condition: str
+    targets: tuple[str, ...]
+    error: str  # the exception's class name
+    message: str
+
+    @classmethod
+    def of(cls, item: WorkItem, error: BaseException) -> UnitFailure:
+        u = item.unit
+        return cls(u.respondent, u.fold, u.condition, tuple(u.targets), type(error).__name__, _message(error))
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.respondent, self.fold, self.condition)
+
+    def rows(self, session: int) -> list[dict[str, Any]]:
+        """failures.jsonl rows: one per target."""
+        return [
+            {
+                "respondent": self.respondent,
+                "question": q,
+                "fold": self.fold,
+                "condition": self.condition,
+                "error": self.error,
+                "message": self.message,
+                "session": session,
+            }
+            for q in self.targets
+        ]
+
+
+def _message(error: BaseException) -> str:
+    return str(getattr(error, "message", None) or error).strip()[:500]
+
+
+#: Exceptions that fail one unit instead of the run: model requests that failed after all retries.
+UNIT_FAILURES: tuple[type[BaseException], ...] = (RequestFailedError,)
+
+
 class Sink(Protocol):
+    """Where an executor puts finished units (and, if it has ``write_failure``, failed ones)."""
+
     def write_unit(self, rows: Sequence[dict[str, Any]]) -> None: ...
+
+
+def report_failure(sink: Sink, item: WorkItem, error: BaseException) -> None:
+    """Hand a failed unit to ``sink.write_failure``; a sink without one gets the error raised."""
+    write_failure = getattr(sink, "write_failure", None)
+    if write_failure is None:
+        raise error
+    write_failure(UnitFailure.of(item, error))
 
 
 MethodFactory = Callable[[], Method]
@@ -109,23 +169,19 @@ class FittedMethod:
         return self.method
 
 
-def _progress_enabled(requested: bool) -> bool:
-    if not requested or os.environ.get("CI") or os.environ.get("VALUESIM_NO_PROGRESS"):
-        return False
-    return sys.stderr.isatty()
-
-
 async def run_units_async(
     method: Method,
     items: Sequence[WorkItem],
     sink: Sink,
     *,
     concurrency: int = 1,
-    on_unit: Callable[[WorkItem], None] | None = None,
+    on_unit: Callable[[WorkItem, float, bool], None] | None = None,
 ) -> None:
     """Run *items* with at most *concurrency* units in flight; write each unit as it finishes.
 
-    The first failure stops the run (units in flight are cancelled; finished ones are kept).
+    A unit failing with one of :data:`UNIT_FAILURES` is reported to the sink and the run goes
+    on; any other error (or one raised by the sink) stops the run (units in flight are
+    cancelled; finished ones are kept). ``on_unit(item, seconds, failed)`` follows every unit.
     """
     queue: asyncio.Queue[WorkItem] = asyncio.Queue()
     for it in items:
@@ -137,10 +193,17 @@ async def run_units_async(
                 it = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            rows = await arun_item(method, it)
-            sink.write_unit(rows)
+            t0 = time.perf_counter()
+            try:
+                rows = await arun_item(method, it)
+            except UNIT_FAILURES as e:
+                report_failure(sink, it, e)
+                failed = True
+            else:
+                sink.write_unit(rows)
+                failed = False
             if on_unit is not None:
-                on_unit(it)
+                on_unit(it, time.perf_counter() - t0, failed)
             # A synchronous method never suspends; yield here so Ctrl-C (task cancellation)
             # takes effect after the current unit instead of after the whole run.
             await asyncio.sleep(0)
@@ -170,43 +233,23 @@ def run_units(
     if not items:
         return
     method = method_factory()
-    if not _progress_enabled(progress):
+    if not progress_enabled(progress):
         run_sync(lambda: run_units_async(method, items, sink, concurrency=concurrency))
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task_id = bar.add_task(f"{method.name}: units", total=len(items))
-        run_sync(
-            lambda: run_units_async(
-                method, items, sink, concurrency=concurrency, on_unit=lambda _it: bar.advance(task_id)
-            )
-        )
+    with UnitProgress(f"{method.name}: units", len(items), concurrency=concurrency) as bar:
+        run_sync(lambda: run_units_async(method, items, sink, concurrency=concurrency, on_unit=bar.unit_done))
 
 
 __all__ = [
+    "UNIT_FAILURES",
     "Executor",
     "FittedMethod",
     "MethodFactory",
     "Sink",
+    "UnitFailure",
     "arun_item",
     "prediction_rows",
+    "report_failure",
     "run_units",
     "run_units_async",
 ]

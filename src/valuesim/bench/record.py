@@ -13,10 +13,12 @@ mapping with ``calls`` or ``llm_calls``, ...) into the counters of ``metrics.jso
 from __future__ import annotations
 
 import contextlib
+import json
 import platform
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +29,9 @@ from typing import Any
 
 from valuesim.bench import rundir
 from valuesim.bench.config import RunConfig
+from valuesim.bench.execute import UnitFailure
 from valuesim.bench.protocol import Split, Unit
-from valuesim.errors import ConfigError
+from valuesim.errors import ConfigError, ModelError
 from valuesim.methods.base import Method
 from valuesim.survey.dataset import SurveyData
 
@@ -232,6 +235,74 @@ def prepare_out_dir(out: Path, split: Split, identity: dict[str, Any], overwrite
     return manifest
 
 
+# --------------------------------------------------------------------------- failed targets
+
+
+class TooManyFailuresError(ModelError):
+    """More targets failed than ``--max-failures`` allows: the run stopped early."""
+
+
+def failure_summary(failures: Iterable[UnitFailure]) -> dict[str, dict[str, Any]]:
+    """Failed targets and units by error class (most targets first), with one example message each."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in failures:
+        e = out.setdefault(f.error, {"targets": 0, "units": 0, "example": f.message})
+        e["targets"] += len(f.targets)
+        e["units"] += 1
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1]["targets"], kv[0])))
+
+
+class RunSink:
+    """The sink of one session: finished units to predictions.jsonl, failed ones to failures.jsonl.
+
+    Past ``limit`` failed targets, ``write_failure`` raises :class:`TooManyFailuresError`,
+    which stops the executor (finished units and failures stay on disk). Thread-safe.
+    """
+
+    def __init__(self, out: Path, session: int, limit: int, n_targets: int) -> None:
+        self.predictions = rundir.JsonlSink(out / rundir.PREDICTIONS_FILE)
+        self.out = out
+        self.session = session
+        self.limit = limit
+        self.n_targets = n_targets
+        self.failures: list[UnitFailure] = []
+        self._lock = threading.Lock()
+        self._fh = open(out / rundir.FAILURES_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    @property
+    def units_written(self) -> int:
+        return self.predictions.units_written
+
+    @property
+    def failed_targets(self) -> int:
+        return sum(len(f.targets) for f in self.failures)
+
+    def write_unit(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.predictions.write_unit(rows)
+
+    def write_failure(self, failure: UnitFailure) -> None:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in failure.rows(self.session))
+        with self._lock:
+            self._fh.write(text)
+            self._fh.flush()
+            self.failures.append(failure)
+            n = self.failed_targets
+        if n > self.limit:
+            raise TooManyFailuresError(
+                f"Stopped early: {n} targets failed, more than --max-failures allows ({self.limit} of "
+                f"{self.n_targets:,} targets). Last error: {failure.error}: {failure.message}",
+                f"Finished units and the failures are saved in {self.out}. Check the model server, then re-run "
+                "the same command: it retries only the failed targets and finishes the rest "
+                "(--max-failures N or P% changes the limit).",
+            )
+
+    def close(self) -> None:
+        self.predictions.close()
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.close()
+
+
 # --------------------------------------------------------------------------- timings
 
 
@@ -271,6 +342,10 @@ class RunRecord:
     clock: Stopwatch
     manifest: dict[str, Any] = field(default_factory=dict)
     session: dict[str, Any] = field(default_factory=dict)
+    #: failures.jsonl rows of units no session has finished yet (retried by this one)
+    failed_before: list[dict[str, Any]] = field(default_factory=list)
+    #: units that failed in this session
+    failures: list[UnitFailure] = field(default_factory=list)
 
     @classmethod
     def open(cls, out: Path, split: Split, identity: dict[str, Any], *, overwrite: bool, clock: Stopwatch) -> RunRecord:
@@ -283,7 +358,9 @@ class RunRecord:
         state = rundir.scan_predictions(pred_path, split.units)
         if state.needs_rewrite:
             rundir.write_rows_atomic(pred_path, rundir.sort_rows(state.rows, split))
-        return cls(out=out, split=split, previous=previous, state=state, clock=clock)
+        unfinished = [u for u in split.units if u.key not in state.finished]
+        failed = rundir.read_failures(out / rundir.FAILURES_FILE, unfinished)
+        return cls(out=out, split=split, previous=previous, state=state, clock=clock, failed_before=failed)
 
     @property
     def predictions_path(self) -> Path:
@@ -305,6 +382,7 @@ class RunRecord:
             f"{len(split.respondents)} respondents, {len(split.units):,} units, {split.n_targets:,} targets"
             + (f"; resuming: {len(state.finished):,} units already done" if state.finished else "")
             + (f" ({state.dropped_rows + state.dropped_lines} partial rows dropped)" if state.needs_rewrite else "")
+            + (f"; retrying {len(self.failed_before):,} failed targets" if self.failed_before else "")
         )
 
     def start(self, manifest: dict[str, Any], *, train_source: str) -> None:
@@ -324,6 +402,7 @@ class RunRecord:
             "command": manifest["command"],
             "units_resumed": len(self.state.finished),
             "units_computed": 0,
+            "targets_retried": len(self.failed_before),
         }
         sessions.append(self.session)
         self.manifest = manifest
@@ -336,21 +415,32 @@ class RunRecord:
         )
 
     @contextlib.contextmanager
-    def predicting(self, method: Method) -> Iterator[PredictSession]:
-        """Open the predictions sink; on exit record status, units, timings and usage of this session."""
+    def predicting(self, method: Method, cfg: RunConfig) -> Iterator[PredictSession]:
+        """Open the sink; on exit record status, units, failures, timings and usage of this session."""
         usage_before = method_usage(method)
-        live = PredictSession(sink=rundir.JsonlSink(self.predictions_path))
+        n_targets = self.split.n_targets
+        sink = RunSink(self.out, len(self.sessions) - 1, cfg.failure_limit(n_targets), n_targets)
+        live = PredictSession(sink=sink)
         status = "interrupted"
         try:
             yield live
             status = "predicted"
         except BaseException as e:
-            status = "interrupted" if isinstance(e, KeyboardInterrupt) else f"failed: {type(e).__name__}"
+            if isinstance(e, KeyboardInterrupt):
+                status = "interrupted"
+            elif isinstance(e, TooManyFailuresError):
+                status = "stopped: too many failures"
+            else:
+                status = f"failed: {type(e).__name__}"
             raise
         finally:
-            live.sink.close()
+            sink.close()
+            self.failures = list(sink.failures)
             s = self.session
-            s["units_computed"] = live.sink.units_written
+            s["units_computed"] = sink.units_written
+            s["targets_failed"] = sink.failed_targets
+            if sink.failures:
+                s["failures"] = failure_summary(sink.failures)
             s["status"] = status
             s["finished"] = _now()
             s["wall_seconds"] = self.clock.elapsed()
@@ -365,16 +455,28 @@ class RunRecord:
                     rundir.write_json_atomic(self.manifest_path, self.manifest)
 
     def finished_rows(self) -> list[dict[str, Any]]:
-        """All predictions in canonical order (rewritten so); refuses when a unit is missing."""
+        """All predictions in canonical order (rewritten so).
+
+        Units that failed in this session are left out (failures.jsonl keeps exactly those);
+        any other missing unit means an executor lost work, and no metrics are made.
+        """
         final = rundir.scan_predictions(self.predictions_path, self.split.units)
-        missing = len(self.split.units) - len(final.finished)
-        if missing:  # an executor that lost work must not produce metrics
+        failed = {f.key for f in self.failures}
+        missing = [u for u in self.split.units if u.key not in final.finished]
+        lost = [u for u in missing if u.key not in failed]
+        if lost:  # an executor that lost work must not produce metrics
             self.session["status"] = "incomplete"
             rundir.write_json_atomic(self.manifest_path, self.manifest)
             raise ConfigError(
-                f"{missing} unit(s) of the split have no complete predictions after the run.",
+                f"{len(lost)} unit(s) of the split have no complete predictions after the run.",
                 "Re-run the same command to compute them.",
             )
+        failures_path = self.out / rundir.FAILURES_FILE
+        open_failures = rundir.read_failures(failures_path, missing)
+        if open_failures:
+            rundir.write_rows_atomic(failures_path, open_failures)
+        else:
+            failures_path.unlink(missing_ok=True)
         rows = rundir.sort_rows(final.rows, self.split)
         rundir.write_rows_atomic(self.predictions_path, rows)
         return rows
@@ -394,13 +496,19 @@ class RunRecord:
         return usage_from_rows(rows)
 
     def complete(self, metrics: dict[str, Any]) -> None:
-        """Write metrics.json and the final manifest."""
+        """Write metrics.json and the final manifest ("complete", or "incomplete" when targets failed)."""
         rundir.write_json_atomic(self.out / rundir.METRICS_FILE, metrics)
         s = self.session
-        s["status"] = "complete"
+        status = "incomplete" if self.failures else "complete"
+        s["status"] = status
         s["timings"] = self.clock.rounded()
         s["wall_seconds"] = self.clock.elapsed()
-        self.manifest["status"] = "complete"
+        self.manifest["status"] = status
+        self.manifest["failures"] = {
+            "targets": sum(len(f.targets) for f in self.failures),
+            "units": len(self.failures),
+            "by_error": failure_summary(self.failures),
+        }
         self.manifest["finished"] = _now()
         self.manifest["timings"] = {
             **s["timings"],
@@ -414,7 +522,7 @@ class RunRecord:
 class PredictSession:
     """What the execute step hands back to the record: the sink it writes to and the usage it counted."""
 
-    sink: rundir.JsonlSink
+    sink: RunSink
     executor_usage: Usage | None = None
 
 
@@ -422,9 +530,12 @@ __all__ = [
     "USAGE_KEYS",
     "PredictSession",
     "RunRecord",
+    "RunSink",
     "Stopwatch",
+    "TooManyFailuresError",
     "add_usage",
     "base_manifest",
+    "failure_summary",
     "git_commit",
     "method_usage",
     "package_versions",

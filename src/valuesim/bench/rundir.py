@@ -1,7 +1,8 @@
 """The benchmark run directory on disk (format: docs/benchmark.md).
 
 ``split.json`` (the work), ``predictions.jsonl`` (results, appended unit by unit),
-``metrics.json`` and ``manifest.json``. Everything that reads or writes these files lives
+``failures.jsonl`` (targets whose model calls failed after all retries, until a rerun
+answers them), ``metrics.json`` and ``manifest.json``. Everything that reads or writes these files lives
 here, so the runner, a distributed executor and the report agree on one format.
 """
 
@@ -25,7 +26,11 @@ SPLIT_FILE = "split.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
-RUN_FILES = (SPLIT_FILE, PREDICTIONS_FILE, METRICS_FILE, MANIFEST_FILE)
+FAILURES_FILE = "failures.jsonl"
+RUN_FILES = (SPLIT_FILE, PREDICTIONS_FILE, METRICS_FILE, MANIFEST_FILE, FAILURES_FILE)
+
+#: Fields of a failures.jsonl row (one per failed target), in file order.
+FAILURE_COLUMNS = ("respondent", "question", "fold", "condition", "error", "message", "session")
 
 #: Columns of a predictions row, in file order.
 PREDICTION_COLUMNS = (
@@ -170,6 +175,19 @@ def scan_predictions(path: Path, units: Iterable[Unit]) -> ResumeState:
     state.dropped_rows = extra
     state.needs_rewrite = bool(bad or extra or no_newline)
     return state
+
+
+def read_failures(path: Path, units: Iterable[Unit]) -> list[dict[str, Any]]:
+    """Failure rows of *units* (the last record of each target), in file order."""
+    rows, _bad, _ = read_jsonl_rows(path)
+    wanted = {u.key: set(u.targets) for u in units}
+    last: dict[tuple[UnitKey, str], dict[str, Any]] = {}
+    for r in rows:
+        k = unit_key(r)
+        if k in wanted and str(r["question"]) in wanted[k]:
+            last.pop((k, str(r["question"])), None)
+            last[(k, str(r["question"]))] = r
+    return list(last.values())
 
 
 def write_rows_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -11,7 +11,9 @@
    ``manifest.json``; at the end, the session's units, timings and LLM usage;
 3. **execute** (:mod:`valuesim.bench.execute`): fit the method, run the remaining units
    through an *executor* (default: in-process asyncio with bounded concurrency; Ray in
-   :mod:`valuesim.scale`) that appends each finished unit to ``predictions.jsonl``;
+   :mod:`valuesim.scale`) that appends each finished unit to ``predictions.jsonl`` and each
+   unit whose model calls failed after all retries to ``failures.jsonl`` (the run goes on,
+   up to ``max_failures``);
 4. **score** (:mod:`valuesim.bench.score`): sort the predictions deterministically, compute
    ``metrics.json`` and complete the manifest.
 
@@ -31,12 +33,14 @@ from valuesim.bench.execute import (
     Executor,
     FittedMethod,
     Sink,
+    UnitFailure,
     arun_item,
     prediction_rows,
     run_units,
     run_units_async,
 )
 from valuesim.bench.plan import WorkItem, make_work_items, plan_split, training_data
+from valuesim.bench.progress import phase
 from valuesim.bench.protocol import ProtocolConfig, Split
 from valuesim.bench.record import RunRecord, Stopwatch, base_manifest, method_usage, run_identity, usage_counters
 from valuesim.bench.score import compute_metrics
@@ -54,10 +58,17 @@ class RunResult:
     n_resumed: int  # units found finished on disk
     wall_seconds: float
     notes: list[str] = field(default_factory=list)
+    #: units whose model calls failed after all retries in this call (their targets have no prediction)
+    failures: list[UnitFailure] = field(default_factory=list)
+
+    @property
+    def n_failed_targets(self) -> int:
+        return sum(len(f.targets) for f in self.failures)
 
     @property
     def complete(self) -> bool:
-        return self.metrics is not None
+        """Every target predicted (metrics exist and no target failed)."""
+        return self.metrics is not None and not self.failures
 
 
 def run_benchmark(
@@ -73,8 +84,11 @@ def run_benchmark(
 ) -> RunResult:
     """Evaluate *method* on *data* under the protocol of *cfg*, writing into *out_dir*.
 
-    Re-running with the same arguments resumes: finished units are not recomputed. Returns
-    the metrics (also in ``out_dir/metrics.json``) once every unit is done. *log* receives
+    Re-running with the same arguments resumes: finished units are not recomputed, units
+    whose model calls failed are retried. Returns the metrics (also in ``out_dir/metrics.json``)
+    once every unit is done or failed; with failed targets (``result.failures``) the metrics
+    cover the rest and say so (``complete: false``). Past ``cfg.max_failures`` failed targets
+    the run stops with :class:`~valuesim.bench.record.TooManyFailuresError`. *log* receives
     one-line status messages (the CLI prints them).
     """
     say = log or (lambda _msg: None)
@@ -97,13 +111,14 @@ def run_benchmark(
     )
 
     # execute
-    with record.predicting(method) as session:
+    with record.predicting(method, cfg) as session:
         if pending:
             with clock("fit_seconds"):
                 train = train_data if train_data is not None else training_data(data, split, cfg)
                 record.note_training(train)
                 say(f"fitting {method.name} on {len(train):,} respondents outside the sample")
-                method.fit(train)
+                with phase(f"fitting {method.name}", progress):
+                    method.fit(train)
             with clock("tasks_seconds"):
                 items = make_work_items(data, pending)
             with clock("predict_seconds"):
@@ -116,7 +131,9 @@ def run_benchmark(
     rows = record.finished_rows()
     say("computing metrics")
     with clock("metrics_seconds"):
-        metrics = compute_metrics(rows, split, method, cfg, record.usage_total(rows), record.wall_total())
+        metrics = compute_metrics(
+            rows, split, method, cfg, record.usage_total(rows), record.wall_total(), record.failures
+        )
     record.complete(metrics)
     return RunResult(
         out_dir=out,
@@ -127,6 +144,7 @@ def run_benchmark(
         n_resumed=len(record.state.finished),
         wall_seconds=record.session["wall_seconds"],
         notes=list(split.notes),
+        failures=list(record.failures),
     )
 
 
@@ -137,6 +155,7 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "Sink",
+    "UnitFailure",
     "WorkItem",
     "arun_item",
     "make_work_items",

@@ -188,6 +188,12 @@ def bench(
         20_000, "--train-max", help="At most this many training respondents (outside the sample)."
     ),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates of the confidence intervals."),
+    max_failures: str = typer.Option(
+        "5%",
+        "--max-failures",
+        help="Stop when more targets than this failed (model calls failing after all retries): "
+        "a count N or a share P% of the targets; 0 stops at the first failure.",
+    ),
     out: Path | None = typer.Option(None, "--out", help="Run directory (created; re-run the same command to resume)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in --out first."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (TTY only)."),
@@ -253,6 +259,7 @@ def bench(
         concurrency=concurrency,
         train_max=train_max,
         n_boot=n_boot,
+        max_failures=max_failures,
         overwrite=overwrite,
         command=shlex.join(["valuesim", *sys.argv[1:]]),
     )
@@ -309,6 +316,31 @@ def bench(
     console.print("; ".join(extra), highlight=False)
     console.print(
         f"Results: {result.out_dir}/  (metrics.json, predictions.jsonl, split.json, manifest.json)", highlight=False
+    )
+    if result.failures:
+        _print_failures(result)
+        raise typer.Exit(1)
+
+
+def _print_failures(result: Any) -> None:
+    """The end summary of a run with failed targets, by error class."""
+    from valuesim.bench.record import failure_summary
+
+    n = result.n_failed_targets
+    table = Table(
+        title=f"{n:,} failed targets ({len(result.failures):,} units): no prediction, not scored",
+        title_justify="left",
+    )
+    for col in ("error", "targets", "units", "example"):
+        table.add_column(col, justify="right" if col in ("targets", "units") else "left")
+    for error, e in failure_summary(result.failures).items():
+        table.add_row(error, f"{e['targets']:,}", f"{e['units']:,}", e["example"])
+    err_console.print(table)
+    err_console.print(
+        f"[yellow]Incomplete:[/] the metrics above cover the other targets (metrics.json: complete=false, "
+        f"n_failed_targets={n}). The failures are in {result.out_dir}/failures.jsonl; re-run the same command "
+        "to retry only the failed targets.",
+        highlight=False,
     )
 
 

@@ -89,11 +89,21 @@ def mock_server(
     answer_model: str | None = typer.Option(
         None, "--answer-model", help="Answer with this model spec (e.g. local) instead of the mock."
     ),
+    fault_rate: float = typer.Option(
+        0.0, "--fault-rate", help="Share of requests answered with a fault (0-1), to test a run's resilience."
+    ),
+    faults: str = typer.Option("429,500,503,stall", "--faults", help="Fault kinds: 429, 500, 503, stall."),
+    fault_seed: int = typer.Option(0, "--fault-seed", help="Seed of which requests fail."),
+    stall_seconds: float = typer.Option(3.0, "--stall-seconds", help="Length of a stall (beyond the client timeout)."),
+    retry_after: float = typer.Option(1.0, "--retry-after", help="Retry-After seconds sent with an HTTP 429."),
 ) -> None:
     """Serve the mock model over the OpenAI API, for dry runs of a cluster set-up without GPUs.
 
     With --count-tokens it is a counting server: each request's prompt tokens as sent, as
-    computed under an ideal prefix cache, and its completion tokens (see docs/scale.md)."""
+    computed under an ideal prefix cache, and its completion tokens (see docs/scale.md).
+    With --fault-rate it is a flaky server: a seeded share of requests gets HTTP 429 (with
+    Retry-After), 500, 503 or a stall, to try how a long run copes (see docs/benchmark.md)."""
+    from valuesim.scale.faults import FaultInjector, parse_kinds
     from valuesim.scale.mockserver import MockServer
     from valuesim.scale.tokencount import RequestLog, make_tokenizer
 
@@ -107,6 +117,18 @@ def mock_server(
         from valuesim.llm import get_model
 
         answerer = get_model(answer_model)
+    injector = None
+    if fault_rate:
+        try:
+            injector = FaultInjector(
+                rate=fault_rate,
+                kinds=parse_kinds(faults),
+                seed=fault_seed,
+                stall_seconds=stall_seconds,
+                retry_after=retry_after,
+            )
+        except ValueError as e:
+            raise ConfigError(f"Bad fault settings: {e}.", "E.g. --fault-rate 0.3 --faults 429,500,503,stall") from None
     try:
         server = MockServer(
             host=host,
@@ -117,10 +139,13 @@ def mock_server(
             slots=slots,
             log=request_log,
             answer_model=answerer,
+            faults=injector,
         )
     except OSError as e:
         raise ConfigError(f"Cannot listen on {host}:{port}: {e}", "Pick another --port.") from None
     console.print(f"Mock model {model!r} at {server.url} -- use --model openai:{model} --base-url {server.url}")
+    if injector is not None:
+        console.print(f"Injecting faults into {fault_rate:.0%} of requests ({', '.join(injector.kinds)}).")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

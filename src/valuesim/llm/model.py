@@ -23,7 +23,7 @@ from tenacity import (
 )
 
 from valuesim._aio import run_sync
-from valuesim.errors import ConfigError, ModelError
+from valuesim.errors import ConfigError, RequestFailedError
 from valuesim.llm.backends.base import Backend, TransientError
 from valuesim.llm.cache import CachePolicy, ResponseCache, request_key
 from valuesim.llm.types import (
@@ -256,7 +256,9 @@ class Model:
                     with attempt:
                         result = await fn()
             except TransientError as e:
-                raise ModelError(f"Gave up after {self.max_retries + 1} attempts: {e.message}", hint=e.hint) from e
+                raise RequestFailedError(
+                    f"Gave up after {self.max_retries + 1} attempts: {e.message}", hint=e.hint
+                ) from e
             return result, time.perf_counter() - start
 
     def _run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -5,7 +5,9 @@ scaling benchmark: it speaks just enough of the chat-completions API for
 :class:`~valuesim.llm.backends.openai.OpenAIBackend` (plain generation, ``response_format``
 with a JSON schema, and first-token ``top_logprobs`` over lettered options), and can add a
 fixed latency per request and a limit on requests served at once (``slots``), like a real
-inference server whose batch is full.
+inference server whose batch is full. With ``faults`` (a
+:class:`~valuesim.scale.faults.FaultInjector`) it answers a seeded share of requests with
+HTTP 429 (with Retry-After), 500, 503 or a stall beyond the client's timeout.
 
 Cost accounting (``log``, a :class:`~valuesim.scale.tokencount.RequestLog`): every request is
 counted in the tokens of one tokenizer (sent, computed under an ideal prefix cache, completion).
@@ -37,6 +39,7 @@ from valuesim.llm.backends.base import batch_prefix
 from valuesim.llm.backends.mock import MockBackend, approx_tokens
 from valuesim.llm.model import Model
 from valuesim.llm.types import ChatMessage, GenerateConfig
+from valuesim.scale.faults import FaultInjector, parse_kinds
 from valuesim.scale.tokencount import RequestLog, make_tokenizer
 
 #: Lettered answer options in a prompt: "A. text", "(B) text", "C) text" at the start of a line.
@@ -88,6 +91,7 @@ class MockServer:
         slots: int | None = None,
         log: RequestLog | None = None,
         answer_model: Model | None = None,
+        faults: FaultInjector | None = None,
     ) -> None:
         if latency < 0:
             raise ValueError("latency must be >= 0")
@@ -98,6 +102,7 @@ class MockServer:
         self.backend = MockBackend(seed)
         self.log = log
         self.answer_model = answer_model
+        self.faults = faults
         self._slots = threading.BoundedSemaphore(slots) if slots else None
         self._count_lock = threading.Lock()
         self.requests = 0  # chat completions answered
@@ -251,13 +256,34 @@ class MockServer:
             def log_message(self, *args: Any) -> None:  # quiet
                 return
 
-            def _send(self, status: int, obj: dict[str, Any]) -> None:
+            def _send(self, status: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(obj).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a stalled request)
+                    self.close_connection = True
+
+            def _fault(self, raw: bytes) -> bool:
+                """Inject the seeded fault of this request, if any; True when the request is answered."""
+                kind = server.faults.draw(raw) if server.faults is not None else None
+                if kind is None:
+                    return False
+                if kind == "stall":
+                    time.sleep(server.faults.stall_seconds)  # type: ignore[union-attr]
+                    return False  # then answer (the client has given up by now)
+                status = int(kind)
+                headers = {"Retry-After": f"{server.faults.retry_after:g}"} if status == 429 else None  # type: ignore[union-attr]
+                message = {429: "rate limit reached (injected)", 500: "internal error (injected)"}.get(
+                    status, "server overloaded (injected)"
+                )
+                self._send(status, {"error": {"message": message, "type": "injected_fault"}}, headers)
+                return True
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
@@ -267,8 +293,9 @@ class MockServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
                 try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
+                    body = json.loads(raw or b"{}")
                 except ValueError:
                     self._send(400, {"error": {"message": "body is not JSON"}})
                     return
@@ -280,6 +307,8 @@ class MockServer:
                     return
                 if not isinstance(body.get("messages"), list) or not body["messages"]:
                     self._send(400, {"error": {"message": "messages must be a non-empty list"}})
+                    return
+                if self._fault(raw):
                     return
                 self._send(200, server._serve_chat(body))
 
@@ -308,6 +337,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--count-tokens", default=None, help="count tokens with: embedded, bytes or a .gguf path")
     p.add_argument("--log", default=None, help="append one JSON line per request here (needs --count-tokens)")
     p.add_argument("--answer-model", default=None, help="answer with this model spec (e.g. local) instead of the mock")
+    p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault")
+    p.add_argument("--faults", default="429,500,503,stall", help="fault kinds: 429,500,503,stall")
+    p.add_argument("--fault-seed", type=int, default=0)
+    p.add_argument("--stall-seconds", type=float, default=3.0, help="length of a stall")
     args = p.parse_args(argv)
     if args.log and not args.count_tokens:
         p.error("--log needs --count-tokens (embedded, bytes or a .gguf path)")
@@ -317,6 +350,11 @@ def main(argv: list[str] | None = None) -> None:
         from valuesim.llm import get_model
 
         answerer = get_model(args.answer_model)
+    faults = None
+    if args.fault_rate:
+        faults = FaultInjector(
+            rate=args.fault_rate, kinds=parse_kinds(args.faults), seed=args.fault_seed, stall_seconds=args.stall_seconds
+        )
     server = MockServer(
         host=args.host,
         port=args.port,
@@ -326,6 +364,7 @@ def main(argv: list[str] | None = None) -> None:
         slots=args.slots,
         log=log,
         answer_model=answerer,
+        faults=faults,
     )
     print(f"mock OpenAI-compatible server for model {args.model!r} at {server.url} (Ctrl-C to stop)", flush=True)
     try:

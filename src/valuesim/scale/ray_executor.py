@@ -28,16 +28,17 @@ import queue
 import socket
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from valuesim.bench.execute import MethodFactory, Sink, run_units_async
+from valuesim.bench.execute import MethodFactory, Sink, UnitFailure, run_units_async
 from valuesim.bench.plan import WorkItem
+from valuesim.bench.progress import UnitProgress, progress_enabled
 from valuesim.bench.record import add_usage, method_usage, usage_delta
 from valuesim.bench.rundir import unit_key
-from valuesim.errors import ConfigError, ValueSimError
+from valuesim.errors import ConfigError, RequestFailedError, ValueSimError
 from valuesim.methods.base import Method
 from valuesim.scale.shards import Shard, UnitKey, auto_shard_size, make_shards
 
@@ -190,6 +191,9 @@ class _QueueSink:
     def write_unit(self, rows: Sequence[dict[str, Any]]) -> None:
         self.q.put(list(rows))
 
+    def write_failure(self, failure: UnitFailure) -> None:
+        self.q.put(failure)
+
 
 def _usage_now(method: Method) -> dict[str, float]:
     return dict(method_usage(method) or {})
@@ -212,7 +216,8 @@ def _worker_method(token: str, factory_box: list[Any]) -> Method:
 def run_shard(
     factory_box: list[Any], token: str, items: Sequence[WorkItem], concurrency: int, threads: int | None
 ) -> Iterator[dict[str, Any]]:
-    """Ray generator task: run *items*, yield ``{"rows": [...], "usage": {...}}`` per finished unit.
+    """Ray generator task: run *items*, yield ``{"rows": [...], "usage": {...}}`` per finished unit
+    (``{"failed": UnitFailure, "usage": {...}}`` for a unit whose model calls failed after all retries).
 
     ``usage`` is the method's LLM usage since the previous yield (so the driver can add up
     the usage of all workers). ``factory_box`` holds the ObjectRef of the method factory in a
@@ -243,7 +248,7 @@ def run_shard(
         now = _usage_now(method)
         delta = {k: v for k, v in usage_delta(now, last).items() if v}
         last = now
-        yield {"rows": msg, "usage": delta}
+        yield {"failed": msg, "usage": delta} if isinstance(msg, UnitFailure) else {"rows": msg, "usage": delta}
     thread.join()
 
 
@@ -314,7 +319,7 @@ class RayExecutor:
         n_workers = self.workers(ray)
         per_shard = self.respondents_per_shard or auto_shard_size(len({it.unit.respondent for it in items}), n_workers)
         shards = make_shards(items, per_shard)
-        with _ProgressBar(progress, len(items)) as advance:
+        with _ProgressBar(progress, len(items), n_workers * concurrency) as advance:
             usage, retries = self._drive(ray, method_factory, shards, sink, concurrency, n_workers, advance)
         self.last_run = {
             "workers": n_workers,
@@ -402,6 +407,13 @@ class RayExecutor:
                         retry(run, e)
                         continue
                     usage = add_usage((usage, msg["usage"]))
+                    failure = msg.get("failed")
+                    if failure is not None:  # the unit's model calls failed after all retries
+                        if failure.key not in done:
+                            done.add(failure.key)
+                            advance(True)
+                            _write_failure(sink, failure)
+                        continue
                     rows = msg["rows"]
                     if not rows:
                         continue
@@ -410,7 +422,7 @@ class RayExecutor:
                         continue
                     sink.write_unit(rows)
                     done.add(key)
-                    advance()
+                    advance(False)
         finally:
             for gen in running:
                 try:
@@ -420,41 +432,28 @@ class RayExecutor:
         return usage, retries
 
 
+def _write_failure(sink: Sink, failure: UnitFailure) -> None:
+    write_failure = getattr(sink, "write_failure", None)
+    if write_failure is None:  # a sink that cannot record failures: stop as before
+        raise RequestFailedError(failure.message)
+    write_failure(failure)
+
+
 class _ProgressBar:
-    """Context manager yielding an ``advance()`` callable (a rich bar on a TTY, else a no-op)."""
+    """Context manager yielding an ``advance(failed=False)`` callable (a rich bar on a TTY, else a no-op)."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
-        from valuesim.bench.execute import _progress_enabled
-
-        self.enabled = _progress_enabled(enabled)
+    def __init__(self, enabled: bool, total: int, concurrency: int = 1) -> None:
+        self.enabled = progress_enabled(enabled)
         self.total = total
-        self._bar: Any = None
+        self.concurrency = concurrency
+        self._bar: UnitProgress | None = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Callable[..., None]:
         if not self.enabled:
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("[bold]ray: units"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self._bar.__enter__()
-        task_id = self._bar.add_task("units", total=self.total)
-        return lambda: self._bar.advance(task_id)
+            return lambda failed=False: None
+        self._bar = UnitProgress("ray: units", self.total, concurrency=self.concurrency).__enter__()
+        bar = self._bar
+        return lambda failed=False: bar.unit_done(None, None, failed)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

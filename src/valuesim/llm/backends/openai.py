@@ -40,6 +40,16 @@ START_HINT = (
 class _Unsupported(Exception):
     """The server rejected an optional feature (logprobs, response_format) while probing for it."""
 
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+#: A probe answered HTTP 500 is asked this often before the feature counts as unsupported: some
+#: servers answer 500 to a parameter they do not know, but a flaky server answers 500 at random,
+#: and one unlucky probe must not switch scoring off for the whole process.
+_PROBE_ATTEMPTS = 3
+
 
 @dataclass
 class ServerCaps:
@@ -138,6 +148,16 @@ class OpenAIBackend:
             await client.aclose()
 
     async def _post(self, payload: dict[str, Any], *, probe: bool = False) -> dict[str, Any]:
+        for attempt in range(_PROBE_ATTEMPTS if probe else 1):
+            try:
+                return await self._post_once(payload, probe=probe)
+            except _Unsupported as e:
+                if e.status < 500 or attempt == _PROBE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _post_once(self, payload: dict[str, Any], *, probe: bool = False) -> dict[str, Any]:
         url = f"{self.base_url}/chat/completions"
         try:
             r = await self._client().post(url, json=payload)
@@ -177,7 +197,7 @@ class OpenAIBackend:
         if status == 404:
             raise await self._explain_404(message)
         if probe:
-            raise _Unsupported(f"HTTP {status}: {message}")
+            raise _Unsupported(f"HTTP {status}: {message}", status)
         raise ModelError(f"{url} rejected the request (HTTP {status}): {message}")
 
     async def list_models(self) -> list[str] | None:
