@@ -280,6 +280,12 @@ def run_experiment(
             say(f"    failed: {e.message}" + (f" ({e.hint})" if e.hint else ""))
             continue
         dt = time.perf_counter() - t0
+        if result.failures:  # model calls failed after all retries: the rest is scored, the run is not done
+            error = f"{result.n_failed_targets} targets failed (model calls failed after all retries)"
+            hint = "Check the model server; re-running the same command retries only the failed targets."
+            outcomes.append(RunOutcome(spec, "failed", dt, metrics=result.metrics, error=error, hint=hint))
+            say(f"    failed: {error}")
+            continue
         outcomes.append(RunOutcome(spec, "complete", dt, metrics=result.metrics))
         m = result.metrics or {}
         say(
