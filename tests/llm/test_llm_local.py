@@ -138,3 +138,17 @@ def test_batch_scoring_is_teacher_forced_from_the_kv_cache(gguf_path: Path) -> N
     best = "AB"[max(range(2), key=first.__getitem__)]
     two = model.score_choices_sync([SYSTEM, user, ChatMessage("assistant", f"1: {best}\n2:")], [" A", " B", " C"])
     assert second == pytest.approx(two.probs, abs=0.03)
+
+
+def test_a_long_prefix_evicted_by_another_prompt_is_restored_from_a_snapshot(gguf_path: Path) -> None:
+    model = get_model("local", cache=False, n_ctx=2048)
+    story = ChatMessage("system", "You answer survey questions. " + "You live in a small town by the sea. " * 40)
+    q1 = ChatMessage("user", QUESTION.content)
+    q2 = ChatMessage("user", QUESTION.content.replace("family", "work"))
+    first = model.score_choices_sync([story, q1], ["A", "B", "C", "D"])
+    assert first.usage.prompt_tokens > 300
+    model.score_choices_sync([SYSTEM, q1], ["A", "B"])  # another prefix: the live KV cache loses the story
+    again = model.score_choices_sync([story, q2], ["A", "B", "C", "D"])
+    assert again.usage.prompt_tokens < 60  # the story came back from its snapshot, not re-evaluated
+    fresh = get_model("local", cache=False, n_ctx=1024).score_choices_sync([story, q2], ["A", "B", "C", "D"])
+    assert again.probs == pytest.approx(fresh.probs, abs=0.03)

