@@ -244,7 +244,7 @@ class LoadedModel:
             logps.append(total)
         return Scores(softmax(logps), "logprobs", evaluated, 0)
 
-    def _shared(self, cached: Any, tokens: Sequence[int]) -> int:
+    def _shared(self, cached: Any, tokens: Any) -> int:
         np = self._np
         n = min(len(cached), len(tokens))
         mismatch = np.nonzero(np.asarray(cached[:n]) != np.asarray(tokens[:n]))[0]
