@@ -22,7 +22,8 @@ answering model keeps the shared cache, so reruns and runs that repeat a prompt 
 Run directories (predictions derive from WVS data) go to ``--out-root``, outside the repository;
 ``valuesim bench compare OUT/valuesim OUT/valuesim-v1`` gives the paired accuracy difference.
 
-    nice -n 10 python benchmarks/bench_cost.py                      # every run, 6 respondents
+    nice -n 10 python benchmarks/bench_cost.py --runs valuesim,valuesim-k10,valuesim-v1   # docs/results/cost.json
+    nice -n 10 python benchmarks/bench_cost.py --respondents 1 --results cost-methods      # every method
     python benchmarks/bench_cost.py --runs valuesim,valuesim-k10 --respondents 2
     python benchmarks/bench_cost.py --answer-model mock --data synthetic:300   # plumbing only
 """
@@ -59,6 +60,7 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
     "rag": ("rag", {}, "baseline: profile + 3 most similar answers"),
     "hybrid": ("hybrid", {}, "hybrid method"),
 }
+SUMMARY = ("valuesim", "valuesim-k10", "valuesim-v1")
 DEFAULT_RUNS = "valuesim,valuesim-k10,valuesim-v1,valuesim-plain,valuesim-raw,valuesim-pool,blank,demographics,full-info,rag,hybrid"
 
 #: Issue 15: the original research code (SimVBG) and the first ValueSim default, measured with
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--answer-model", default="local", help="model the server answers with (local, mock ...)")
     ap.add_argument("--tokenizer", default="embedded", help="tokenizer of the counts: embedded, bytes or a .gguf")
     ap.add_argument("--out-root", default="/tmp/valuesim-bench-cost")
-    ap.add_argument("--no-save", action="store_true", help="print only; do not write docs/results/cost.json")
+    ap.add_argument("--results", default="cost", help="name of the results file docs/results/NAME.json")
+    ap.add_argument("--no-save", action="store_true", help="print only; do not write docs/results/NAME.json")
     args = ap.parse_args(argv)
 
     from valuesim.bench.protocol import ProtocolConfig
@@ -187,10 +190,15 @@ def main(argv: list[str] | None = None) -> int:
         print("| " + " | ".join(str(c) for c in row) + " |")
     root.mkdir(parents=True, exist_ok=True)
     (root / "summary.json").write_text(json.dumps(results, indent=1, default=str))
+    key = [r for r, name in zip(rows, results) if name in SUMMARY] + REFERENCE[:1]
+    summary_caption = (
+        f"Per prediction, embedded SmolLM2 tokenizer and answers, {n_pred} predictions ({args.respondents} WVS-7 dev "
+        "respondents); last row: the original design as measured in issue 15. All rows: docs/method.md."
+    )
     if not args.no_save:
         save_results(
-            "cost",
-            {"per_prediction": table(caption, columns, rows)},
+            args.results,
+            {"per_prediction": table(caption, columns, rows), "summary": table(summary_caption, columns, key)},
             data=data,
             raw={"runs": results, "reference_source": "issue 15 (original design, measured by the issue's author)"},
         )
