@@ -366,6 +366,13 @@ def test_cli_backstory_writes_json(tmp_path) -> None:
     assert data["meta"]["words"] <= 300 and data["text"].startswith("Demographics:")
     res = CliRunner().invoke(app, ["backstory", "--data", "synthetic", "-r", "276070001", "--style", "narrative"])
     assert isinstance(res.exception, ConfigError)
+    args = ["backstory", "--data", "synthetic", "-r", "276070001", "--style", "dense", "--max-tokens", "120"]
+    res = CliRunner().invoke(app, [*args, "--model", "mock", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["meta"]["style"] == "dense" and data["meta"]["tokens"] <= 120  # mock tokens: characters / 4
+    res = CliRunner().invoke(app, [*args[:5], "--style", "narrative", "--max-tokens", "120", "--model", "mock"])
+    assert isinstance(res.exception, ConfigError)
 
 
 def test_scored_batches_answer_k_targets_per_module_call() -> None:

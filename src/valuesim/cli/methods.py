@@ -44,13 +44,20 @@ def backstory(
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     style: str = typer.Option(
-        "facts", "--style", help="facts (no model needed), narrative (LLM prose) or raw (Q/A list)."
+        "facts",
+        "--style",
+        help="facts (no model needed), dense (the facts in fewer tokens), narrative (LLM prose) or raw (Q/A list).",
     ),
     history: str = typer.Option(
         "all", "--history", help="all, profile, or Q1,Q2,... (profile items are always included)."
     ),
     max_words: int | None = typer.Option(
         None, "--max-words", help="Length limit in words (whole sentences are dropped)."
+    ),
+    max_tokens: int | None = typer.Option(
+        None,
+        "--max-tokens",
+        help="Length limit in tokens of --model (default: the embedded model's tokenizer); not for narrative.",
     ),
     prompt_version: str = typer.Option("v1", "--prompt-version", help="Version of the narrative prompt."),
     fidelity: int = typer.Option(
@@ -68,9 +75,20 @@ def backstory(
     survey = load_data(data)
     person = survey.respondent(respondent)
     qids = parse_history(history, survey.codebook)
+    if max_tokens is not None and style == "narrative":
+        raise ConfigError("--max-tokens applies to facts, dense and raw stories.", "Use --max-words for narrative.")
     llm = _model(model, base_url)
+    counter = llm if llm is not None else (_model("local", None) if max_tokens is not None else None)
     story = build_backstory(
-        person, survey.codebook, llm, style=style, max_words=max_words, prompt_version=prompt_version, qids=qids
+        person,
+        survey.codebook,
+        llm,
+        style=style,
+        max_words=max_words,
+        prompt_version=prompt_version,
+        qids=qids,
+        max_tokens=max_tokens,
+        count_tokens=counter.count_tokens if counter is not None and max_tokens is not None else None,
     )
     payload: dict[str, Any] = {
         "respondent": person.id,
@@ -93,7 +111,9 @@ def backstory(
         console.print("[dim](synthetic respondent)[/]")
     typer.echo(story.text)
     console.print(
-        f"[dim]{story.meta.get('words')} words, {story.n_facts} of {story.meta.get('n_facts_total')} facts, style {story.meta.get('style')}[/]"
+        f"[dim]{story.meta.get('words')} words"
+        + (f", {story.meta['tokens']} tokens" if story.meta.get("tokens") is not None else "")
+        + f", {story.n_facts} of {story.meta.get('n_facts_total')} facts, style {story.meta.get('style')}[/]"
     )
     if fidelity:
         f = payload["fidelity"]

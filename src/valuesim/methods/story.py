@@ -665,6 +665,8 @@ def build_backstory(
     prompt_version: str = "v1",
     qids: Sequence[str] | None = None,
     store: StoryStore | bool | None = True,
+    max_tokens: int | None = None,
+    count_tokens: Callable[[str], int] | None = None,
 ) -> Backstory:
     """Compose a respondent's backstory (see the module docstring for styles).
 
@@ -682,6 +684,8 @@ def build_backstory(
             prompt_version=prompt_version,
             qids=qids,
             store=store,
+            max_tokens=max_tokens,
+            count_tokens=count_tokens,
         )
     )
 
