@@ -122,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: method {method_name!r} is not registered here, skipped", flush=True)
                 continue
             log.reset()  # a new run starts with an empty prefix cache
-            method = get_method(
-                method_name, data.codebook, model="openai:mock", base_url=server.url, cache=False, **opts
-            )
+            # no client cache (every request must reach the server), no timeout and no retries (a
+            # retried request would be counted twice; the embedded model can be slow on a busy machine)
+            client = get_model("openai:mock", base_url=server.url, cache=False, timeout=24 * 3600, max_retries=0)
+            method = get_method(method_name, data.codebook, model=client, **opts)
             t = time.perf_counter()
             res = run_benchmark(data, method, cfg, root / name, progress=False)
             wall = time.perf_counter() - t
