@@ -86,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--respondents", type=int, default=6)
     ap.add_argument("--fold", type=int, default=0, help="the one fold (of 5) every run predicts")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--first-units",
+        type=int,
+        default=None,
+        metavar="K",
+        help="only the first K respondents of the --respondents sample (same units as the full run; a cheaper "
+        "subset that reuses its cached answers)",
+    )
     ap.add_argument("--runs", default=DEFAULT_RUNS, help=f"comma list of: {', '.join(RUNS)}")
     ap.add_argument("--answer-model", default="local", help="model the server answers with (local, mock ...)")
     ap.add_argument("--tokenizer", default="embedded", help="tokenizer of the counts: embedded, bytes or a .gguf")
@@ -110,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     data = load_data(args.data)
     print(f"data: {len(data):,} respondents from {args.data} ({time.perf_counter() - t0:.1f}s)", flush=True)
     protocol = ProtocolConfig(n_respondents=args.respondents, folds=5, seed=args.seed, only_folds=[args.fold])
+    sample = f"{args.respondents} respondents"
+    if args.first_units is not None:
+        from valuesim.bench.protocol import build_units
+
+        keep = [u.respondent for u in build_units(data, protocol).units][: args.first_units]
+        data = data.subset(keep)
+        protocol = protocol.model_copy(update={"n_respondents": len(keep)})
+        sample = f"the first {len(keep)} of a {args.respondents}-respondent sample"
     cfg = RunConfig(protocol=protocol, concurrency=1, overwrite=True, command=" ".join([sys.executable, *sys.argv]))
     log = RequestLog(make_tokenizer(args.tokenizer))
     answerer = get_model(args.answer_model)  # with the shared LLM cache
@@ -179,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     n_pred = max((r["n_predictions"] for r in results.values()), default=0)
     caption = (
         f"Cost per prediction, counted by the counting mock server in the embedded SmolLM2 tokenizer; answers and "
-        f"top-1 (95% CI) from the embedded SmolLM2-135M ({args.answer_model}); {args.respondents} respondents, "
+        f"top-1 (95% CI) from the embedded SmolLM2-135M ({args.answer_model}); {sample} (WVS-7 dev), "
         f"fold {args.fold} of 5, seed {args.seed}, {n_pred} predictions per row. Last rows: the original design, "
         "figures copied from issue 15 (same kind of server and tokenizer, 3 dev respondents)."
     )
@@ -193,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     (root / "summary.json").write_text(json.dumps(results, indent=1, default=str))
     key = [r for r, name in zip(rows, results) if name in SUMMARY] + REFERENCE[:1]
     summary_caption = (
-        f"Per prediction, embedded SmolLM2 tokenizer and answers, {n_pred} predictions ({args.respondents} WVS-7 dev "
-        "respondents); last row: the original design as measured in issue 15. All rows: docs/method.md."
+        f"Per prediction, embedded SmolLM2 tokenizer and answers, {n_pred} predictions ({sample}, WVS-7 dev); "
+        "last row: the original design as measured in issue 15. All rows: docs/method.md."
     )
     if not args.no_save:
         save_results(
