@@ -172,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
+    simulated = args.answer_model.split(":", 1)[0] == "mock"
+    where = "SYNTHETIC data" if data.synthetic else "WVS-7 dev"
+
     def fmt_top(d: dict[str, Any]) -> str:
-        if not d or d.get("mean") is None:
+        if simulated or not d or d.get("mean") is None:
             return "-"
         ci = d.get("ci95") or d.get("ci")
         return f"{d['mean']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{d['mean']:.3f}"
@@ -193,9 +196,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     rows.extend(REFERENCE)
     n_pred = max((r["n_predictions"] for r in results.values()), default=0)
+    answers = (
+        "answers from the mock model (SIMULATED: token counts are exact for every run without a coordinator; "
+        "runs with one depend on how often the mock's modules disagree; no top-1)"
+        if simulated
+        else f"answers and top-1 (95% CI) from the embedded SmolLM2-135M ({args.answer_model})"
+    )
     caption = (
-        f"Cost per prediction, counted by the counting mock server in the embedded SmolLM2 tokenizer; answers and "
-        f"top-1 (95% CI) from the embedded SmolLM2-135M ({args.answer_model}); {sample} (WVS-7 dev), "
+        f"Cost per prediction, counted by the counting mock server in the embedded SmolLM2 tokenizer; {answers}; "
+        f"{sample} ({where}), "
         f"fold {args.fold} of 5, seed {args.seed}, {n_pred} predictions per row. Last rows: the original design, "
         "figures copied from issue 15 (same kind of server and tokenizer, 3 dev respondents)."
     )
@@ -209,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     (root / "summary.json").write_text(json.dumps(results, indent=1, default=str))
     key = [r for r, name in zip(rows, results) if name in SUMMARY] + REFERENCE[:1]
     summary_caption = (
-        f"Per prediction, embedded SmolLM2 tokenizer and answers, {n_pred} predictions ({sample}, WVS-7 dev); "
+        f"Per prediction, embedded SmolLM2 tokenizer and answers, {n_pred} predictions ({sample}, {where}); "
         "last row: the original design as measured in issue 15. All rows: docs/method.md."
     )
     if not args.no_save:
