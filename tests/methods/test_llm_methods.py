@@ -349,6 +349,59 @@ def test_cli_ask_hides_the_truth_and_reports_it() -> None:
     assert "cognitive:" in res.output and "affective:" in res.output and "behavioral:" in res.output
 
 
+def _ask(*extra: str) -> str:
+    res = CliRunner().invoke(app, ["ask", "--data", "synthetic", "-r", "276070001", "-q", "Q46", *extra])
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def test_cli_ask_explain_never_changes_the_prediction() -> None:
+    """Same prediction and probability with and without --explain; reasons come afterwards."""
+    for model in ("mock", "mock:3"):
+        plain = _ask("--model", model)
+        explained = _ask("--model", model, "--explain")
+        line = next(x for x in plain.splitlines() if x.startswith("Prediction:"))
+        assert line in explained.splitlines()
+        assert explained.index("Prediction:") < explained.index("Why (")
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_explain_asks_after_the_prediction_with_the_same_prompts(version: str) -> None:
+    m = get_method("valuesim", CB, model="mock", cache=False, prompt_version=version)
+    t = task(("Q46",))
+    before = m.predict(t)[0]
+    calls = m.usage["llm_calls"]
+    reasons = m.explain(t, [before])["Q46"]
+    assert set(reasons) == {"cognitive", "affective", "behavioral"}
+    assert m.usage["llm_calls"] == calls + 3  # one follow-up per module, nothing else
+    after = m.predict(t)[0]
+    assert (after.prediction, after.probabilities) == (before.prediction, before.probabilities)
+
+
+def test_cli_ask_explain_is_readable() -> None:
+    out = _ask("--model", "mock", "--explain")
+    assert "{" not in out and '"llm_calls"' not in out  # no raw JSON
+    assert "integration:" in out and "usage:" in out and " model calls" in out
+    usage = next(x for x in out.splitlines() if "usage:" in x)
+    assert ".0 " not in usage  # whole counts, not "7.0"
+
+
+def test_cli_ask_profile_item_is_not_a_target() -> None:
+    res = CliRunner().invoke(app, ["ask", "--data", "synthetic", "-r", "276070001", "-q", "Q262", "--model", "mock"])
+    assert res.exit_code != 0 and isinstance(res.exception, ConfigError)
+    assert "profile item" in res.exception.message and "not a prediction target" in res.exception.message
+
+
+def test_cli_ask_notes_the_embedded_smoke_test_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--model local prints the smoke-test note (the embedded model is replaced by mock here)."""
+    from valuesim.llm import get_model
+    from valuesim.methods import llm_methods
+
+    monkeypatch.setattr(llm_methods, "get_model", lambda spec, **kw: get_model("mock", **kw))
+    assert "smoke-test model" in _ask("--model", "local")
+    assert "smoke-test model" not in _ask("--model", "mock")
+
+
 def test_cli_ask_unknown_question() -> None:
     res = CliRunner().invoke(app, ["ask", "--data", "synthetic", "-r", "276070001", "-q", "Q999", "--model", "mock"])
     assert res.exit_code != 0

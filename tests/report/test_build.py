@@ -196,3 +196,14 @@ def test_country_breakdown_counts_people_and_hides_small_group_intervals(built, 
     row = next(line for line in section.splitlines() if line.startswith(f"| {country} "))
     assert "n < 5 people" in row and "[" not in row.split("|")[2]  # label and cell: no interval
     assert "people" in html[html.index("Accuracy by country") :]
+
+
+def test_provenance_says_why_there_is_no_git_commit(report_runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = tmp_path / "installed"
+    shutil.copytree(report_runs["majority"], run)
+    manifest = json.loads((run / "manifest.json").read_text("utf-8"))
+    manifest["git_commit"] = None  # what a pip-installed (non-editable) package records
+    (run / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    md = build_report([run], tmp_path / "report").markdown.read_text("utf-8")
+    row = next(line for line in md[md.index("## Provenance") :].splitlines() if line.startswith("| installed"))
+    assert "not a git checkout" in row and "none" not in row

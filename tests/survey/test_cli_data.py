@@ -156,3 +156,26 @@ def test_user_errors_print_message_and_hint_without_traceback(tmp_path: Path) ->
     assert not_wvs.returncode == 2
     assert "not a WVS-7 file" in not_wvs.stderr and "Traceback" not in not_wvs.stderr
     assert not_wvs.stdout == ""
+
+
+def test_data_commands_take_data_option_and_positional_alias(synth_file: Path) -> None:
+    """`--data` like every other command; the positional PATH still works; both agree or it is an error."""
+    by_option = runner.invoke(app, ["data", "summary", "--data", str(synth_file), "--json"])
+    by_position = runner.invoke(app, ["data", "summary", str(synth_file), "--json"])
+    assert by_option.exit_code == 0 and by_position.exit_code == 0, by_option.output + by_position.output
+    assert json.loads(by_option.stdout) == json.loads(by_position.stdout)
+    shown = runner.invoke(app, ["data", "show", "--data", str(synth_file), "-r", "276070001", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["id"] == "276070001"
+    both = runner.invoke(app, ["data", "summary", str(synth_file), "--data", "other.csv"])
+    assert both.exit_code != 0 and "Two data sources" in both.exception.message  # type: ignore[union-attr]
+    neither = runner.invoke(app, ["data", "summary"])
+    assert neither.exit_code != 0 and "--data" in neither.exception.hint  # type: ignore[union-attr]
+    synth = runner.invoke(app, ["data", "summary", "--data", "synthetic:60", "--country", "DEU", "--json"])
+    assert synth.exit_code == 0, synth.output
+    assert set(json.loads(synth.stdout)["countries"]) == {"DEU"}
+
+
+def test_country_filter_is_reported_as_filtered_rows_not_dropped(synth_file: Path) -> None:
+    info = json.loads(runner.invoke(app, ["data", "summary", "--data", str(synth_file), "-c", "DEU", "--json"]).stdout)
+    assert "dropped_rows" not in info and info["rows_filtered_out"] == 240 - 30

@@ -215,7 +215,7 @@ def test_country_from_numeric_code_when_alpha_missing(
 def test_country_filter_accepts_codes_and_names(wvs_csv, small: SurveyData, countries) -> None:
     loaded = load_survey(wvs_csv(data=small), countries=countries)
     assert loaded.country_counts() == {"DEU": 8}
-    assert loaded.report.dropped_rows == 16
+    assert loaded.report.rows_filtered_out == 16
     # ids do not depend on the filter
     assert set(loaded.ids) == set(small.frame.index[small.frame["country"] == "DEU"])
 

@@ -7,7 +7,10 @@ import sys
 import typer
 from rich.console import Console
 
+from valuesim.cli._help import fix_help_rendering
 from valuesim.errors import ValueSimError
+
+fix_help_rendering()
 
 app = typer.Typer(
     name="valuesim",

@@ -173,7 +173,9 @@ def bench(
         None, "--concurrency", "-j", help="Units in flight at once (default: the method's)."
     ),
     executor: str = typer.Option(
-        "local", "--executor", help="Where units run: local (this process) or ray (extra [dist])."
+        "local",
+        "--executor",
+        help=r"Where units run: local (this process) or ray (needs the extra: pip install 'valuesim\[dist]').",
     ),
     ray_address: str | None = typer.Option(
         None,

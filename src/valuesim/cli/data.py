@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from valuesim.cli._data import load_data, pick_data
 from valuesim.errors import DataError
 from valuesim.survey import countries as country_table
 from valuesim.survey.codebook import Codebook, Question, load_codebook
 from valuesim.survey.dataset import SurveyData
-from valuesim.survey.loaders import load_survey
 from valuesim.survey.respondent import Missing, Respondent
 
 data_app = typer.Typer(
@@ -32,7 +32,11 @@ MISSING_SHOWN: dict[Missing, str] = {
     Missing.MISSING: "(missing)",
 }
 
-_PATH_HELP = "A WVS-7 file (.csv[.gz], .sav, .dta, .parquet, .zip) or a directory of per-country files."
+_PATH_HELP = (
+    "A WVS-7 file (.csv[.gz], .sav, .dta, .parquet, .zip) or a directory of per-country files; "
+    "'synthetic' for generated respondents."
+)
+_ALIAS_HELP = "Same as --data (the positional form is kept for existing scripts)."
 _COUNTRY_HELP = "Keep only this country (alpha-3, ISO numeric or name); repeat or comma-separate for several."
 _ID_HELP = (
     "Respondent id: the file's interview id (D_INTERVIEW); for rows without a unique one, "
@@ -72,7 +76,7 @@ def summary_dict(data: SurveyData) -> dict[str, Any]:
         "ignored_columns": len(report.ignored_columns),
         "missing_questions": report.missing_questions,
         "out_of_range": {q: {str(k): v for k, v in sorted(d.items())} for q, d in report.out_of_range.items()},
-        "dropped_rows": report.dropped_rows,
+        "rows_filtered_out": report.rows_filtered_out,
         "notes": report.notes,
         "fingerprint": data.fingerprint(),
     }
@@ -92,8 +96,8 @@ def _print_summary(info: dict[str, Any]) -> None:
     )
     head.add_row("missing rate", f"{info['missing_rate']:.1%}" + (f" ({kinds})" if kinds else ""))
     head.add_row("ignored columns", str(info["ignored_columns"]))
-    if info["dropped_rows"]:
-        head.add_row("rows filtered out", f"{info['dropped_rows']:,}")
+    if info["rows_filtered_out"]:
+        head.add_row("rows of other countries (--country)", f"{info['rows_filtered_out']:,}")
     if info["missing_questions"]:
         shown = ", ".join(info["missing_questions"][:12]) + (" ..." if len(info["missing_questions"]) > 12 else "")
         head.add_row("codebook items absent", f"{len(info['missing_questions'])}: {shown}")
@@ -192,12 +196,13 @@ def _countries_arg(country: list[str] | None) -> list[str] | None:
 
 @data_app.command("summary")
 def summary(
-    path: Path = typer.Argument(..., help=_PATH_HELP),
+    path: str | None = typer.Argument(None, metavar="PATH", help=_ALIAS_HELP, show_default=False),
+    data_opt: str | None = typer.Option(None, "--data", help=_PATH_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     country: list[str] | None = typer.Option(None, "--country", "-c", help=_COUNTRY_HELP),
 ) -> None:
     """Respondents, countries, questions present, missing rate, version and validation findings."""
-    data = load_survey(path, countries=_countries_arg(country))
+    data = load_data(pick_data(path, data_opt), countries=_countries_arg(country))
     info = summary_dict(data)
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False))
@@ -208,13 +213,14 @@ def summary(
 
 @data_app.command("show")
 def show(
-    path: Path = typer.Argument(..., help=_PATH_HELP),
+    path: str | None = typer.Argument(None, metavar="PATH", help=_ALIAS_HELP, show_default=False),
+    data_opt: str | None = typer.Option(None, "--data", help=_PATH_HELP),
     respondent: str = typer.Option(..., "--respondent", "-r", help=_ID_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the decoded record as JSON."),
     country: list[str] | None = typer.Option(None, "--country", "-c", help=_COUNTRY_HELP),
 ) -> None:
     """One person's decoded record: profile first, then answers grouped by questionnaire section."""
-    data = load_survey(path, countries=_countries_arg(country))
+    data = load_data(pick_data(path, data_opt), countries=_countries_arg(country))
     record = record_dict(data, data.respondent(respondent.strip()))
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False))

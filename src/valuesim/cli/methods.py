@@ -11,6 +11,7 @@ from rich.console import Console
 
 from valuesim.cli._data import load_data
 from valuesim.errors import ConfigError, DataError
+from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
 console = Console()
 
@@ -123,14 +124,24 @@ def backstory(
 def ask(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
     respondent: str = typer.Option(..., "--respondent", "-r", help="Respondent id."),
-    question: str = typer.Option(..., "--question", "-q", help="Question id, e.g. Q46."),
+    question: str = typer.Option(..., "--question", "-q", help="Question id of a value item (Q1-Q259), e.g. Q46."),
     method: str = typer.Option(
         "valuesim", "--method", help="An LLM method (valuesim, blank, demographics, full-info, rag)."
     ),
-    model: str | None = typer.Option(None, "--model", help="Model spec: local, local:PATH, openai:NAME, mock."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model spec: local, local:PATH, openai:NAME, mock.",
+        show_default="local: the embedded SmolLM2-135M smoke-test model",
+    ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
-    explain: bool = typer.Option(False, "--explain", help="Show each module's answer and rationale."),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="Also show how the prediction was made (each module's answer, integration, calls and tokens) and "
+        "each module's reason, asked in separate calls after the prediction: it never changes the answer.",
+    ),
 ) -> None:
     """Predict one person's answer to one question; the real answer is hidden from the method."""
     from valuesim.cli.bench import parse_options
@@ -143,17 +154,23 @@ def ask(
         )
     survey = load_data(data)
     q = survey.codebook.get(question)
+    if q.profile:
+        raise ConfigError(
+            f"{q.id} ({q.short}) is a profile item (Q260-Q290: demographics), not a prediction target.",
+            "Profile items are always given to the method as input; ask about a value item, Q1-Q259 "
+            "(list them with `valuesim data questions`).",
+        )
     person = survey.respondent(respondent)
     options = parse_options(option)
     if model is not None:
         options["model"] = model
     if base_url is not None:
         options["base_url"] = base_url
-    if explain:
-        options.setdefault("rationale", True)
     m = get_method(method, survey.codebook, **options)
     known = [x for x in person.answered() if x != q.id]
-    pred = m.predict(Task(person.restricted(known), (q.id,)))[0]
+    task = Task(person.restricted(known), (q.id,))
+    pred = m.predict(task)[0]
+    spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
     console.print(f"[bold]{q.id}[/] {q.short}", highlight=False)
@@ -163,16 +180,6 @@ def ask(
         conf = (pred.probabilities or {}).get(pred.prediction)
         extra = f" (p={conf:.2f})" if conf is not None else ""
         console.print(f"Prediction: [bold]{q.label(pred.prediction)}[/]{extra}", highlight=False)
-    if explain:
-        for name, view in pred.meta.get("modules", {}).items():
-            console.print(_view_line(name, view), highlight=False)
-        if "coordinator" in pred.meta:
-            console.print(_view_line("coordinator", pred.meta["coordinator"]), highlight=False)
-        integ = pred.meta.get("integration", {})
-        console.print(
-            f"  [dim]integration: {json.dumps(integ)}; usage: {json.dumps(pred.meta.get('usage', {}))}[/]",
-            highlight=False,
-        )
     if q.id in person.answers:
         truth = person.answers[q.id]
         mark = "[green]match[/]" if pred.prediction == truth else "[red]differs[/]"
@@ -181,6 +188,69 @@ def ask(
         console.print(f"Real answer: none ({person.missing[q.id].name.lower().replace('_', ' ')})", highlight=False)
     else:
         console.print("Real answer: not in the file", highlight=False)
+    if explain:
+        for line in explain_lines(pred.meta, spec):
+            console.print(line, highlight=False, soft_wrap=True)
+        reasons = m.explain(task, [pred]).get(q.id, {})  # type: ignore[attr-defined]
+        if reasons:
+            console.print("Why (each module asked after the prediction, in a separate call; not used by it):")
+            for name, text in reasons.items():
+                console.print(f"  {name}: {_quote(text)}", highlight=False, soft_wrap=True)
+    if is_embedded_default(spec):
+        console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
+
+
+def explain_lines(meta: dict[str, Any], model: str) -> list[str]:
+    """How one prediction was made, in words: story, module answers, integration, usage."""
+    lines = ["How it was made" + (f" (model {model})" if model else "") + ":"]
+    story = meta.get("story") or {}
+    if story.get("style") and story.get("style") != "none":
+        lines.append(
+            f"  story: {story['style']}, {_count(story.get('words'), 'word')}, {_count(story.get('n_facts'), 'fact')}"
+        )
+    elif story:
+        lines.append("  story: none (the question only)")
+    for name, view in (meta.get("modules") or {}).items():
+        lines.append(_view_line(name, view))
+    lines.append("  " + _integration_text(meta))
+    usage = meta.get("usage") or {}
+    if usage:
+        calls = _count(usage.get("llm_calls"), "model call")
+        prompt = _count(usage.get("prompt_tokens_sent") or usage.get("prompt_tokens"), "prompt token")
+        generated = _count(usage.get("completion_tokens"), "generated token")
+        cached = round(float(usage.get("cache_hits") or 0))
+        lines.append(
+            f"  usage: {calls}, {prompt}, {generated}"
+            + (f"; {cached} answered from the response cache" if cached else "")
+        )
+    return lines
+
+
+def _integration_text(meta: dict[str, Any]) -> str:
+    integ = meta.get("integration") or {}
+    rule = integ.get("rule")
+    if rule is None:
+        return "integration: none (" + str(meta.get("error") or "no module answered") + ")"
+    if rule == "single":
+        return "integration: one module, its answer is the prediction"
+    if rule == "unanimous-then-coordinator":
+        if integ.get("unanimous"):
+            return "integration: the modules agree, so their shared answer is the prediction (no coordinator call)"
+        coord = meta.get("coordinator") or {}
+        if integ.get("fallback"):
+            return "integration: the modules disagree and the coordinator gave no usable answer; majority vote"
+        return "integration: the modules disagree; " + _view_line("coordinator", coord).strip() + " decided"
+    return f"integration: {rule} of the module answers"
+
+
+def _count(value: Any, noun: str) -> str:
+    n = round(float(value or 0))
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _quote(text: str) -> str:
+    flat = " ".join(text.split())
+    return f'"{flat}"' if flat else "(no reason given)"
 
 
 def _view_line(name: str, view: dict[str, Any]) -> str:

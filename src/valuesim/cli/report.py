@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from valuesim.cli._data import load_data
+from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
 if TYPE_CHECKING:
     from valuesim.report.experiment import ExperimentResult, RunSpec
@@ -154,10 +155,10 @@ def demo(
         overwrite=overwrite,
         on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
     )
-    _finish(result.experiment, demo=True)
+    _finish(result.experiment, demo=True, model=result.model)
 
 
-def _finish(result: ExperimentResult, demo: bool = False) -> None:
+def _finish(result: ExperimentResult, demo: bool = False, model: str | None = None) -> None:
     done = [o for o in result.outcomes if o.status == "complete"]
     console.print(
         f"{len(done)} of {len(result.outcomes)} runs complete in {result.wall_seconds:.0f} s.", highlight=False
@@ -169,14 +170,16 @@ def _finish(result: ExperimentResult, demo: bool = False) -> None:
             soft_wrap=True,
         )
     if result.report_html is not None:
-        console.print(f"[bold]Report:[/] {result.report_html}", highlight=False, soft_wrap=True)
-        console.print(f"        {result.report_markdown}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]Report:[/] {Path(result.report_html).resolve()}", highlight=False, soft_wrap=True)
+        console.print(f"        {Path(result.report_markdown).resolve()}", highlight=False, soft_wrap=True)
         if demo:
             console.print(
                 "Open the HTML file in a browser. Everything in it is SYNTHETIC: generated people, not survey results.",
                 highlight=False,
                 soft_wrap=True,
             )
+            if is_embedded_default(model):
+                console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
     if result.failed:
         err_console.print("Re-run the same command to retry the failed runs (finished work is kept).", highlight=False)
         raise typer.Exit(1)

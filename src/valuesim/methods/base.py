@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from valuesim._suggest import did_you_mean
 from valuesim.errors import ConfigError
 from valuesim.methods.options import MethodOptions, OptionDoc, describe_options, parse_options
 from valuesim.survey.codebook import Codebook
@@ -224,7 +225,8 @@ def method_info(name: str) -> MethodInfo:
         return _from_import_path(name)
     raise ConfigError(
         f"Unknown method {name!r}.",
-        f"Available: {', '.join(sorted(_REGISTRY))} (see `valuesim bench --list-methods`), "
+        did_you_mean(name, _REGISTRY)
+        + f"Available: {', '.join(sorted(_REGISTRY))} (see `valuesim bench --list-methods`), "
         "or package.module:Class for a method of your own.",
     )
 

@@ -54,6 +54,7 @@ from valuesim.methods.prompting import (
     system_message,
     target_options,
 )
+from valuesim.methods.prompts import render
 from valuesim.methods.story import StoryStyle, abuild_backstory, country_name
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
 
@@ -313,21 +314,7 @@ class LLMPipeline(Method):
         country = country_name(person.country)
         profile = [q for q in self.codebook.profile() if person.has(q)]
         story_qids = None if cfg.history == "all" else profile
-        narrative = cfg.story == "narrative"
-        max_words = cfg.max_story_words
-        if narrative and max_words is None and cfg.story_tokens is not None:
-            max_words = max(20, cfg.story_tokens * 3 // 4)  # LLM prose is written to a word count
-        story = await abuild_backstory(
-            person,
-            self.codebook,
-            self.story_model if narrative else None,
-            style=cfg.story,
-            max_words=max_words,
-            prompt_version=cfg.prompt_version,
-            qids=story_qids,
-            max_tokens=None if narrative else cfg.story_tokens,
-            count_tokens=None if narrative or cfg.story_tokens is None else self.model.count_tokens,
-        )
+        story = await self._backstory(person, story_qids)
         story_usage = Usage()
         if cfg.story == "narrative" and not story.meta.get("from_store"):
             story_usage = Usage(
@@ -382,6 +369,66 @@ class LLMPipeline(Method):
                 meta["retrieved"] = contexts[q.id][1]
             results[q.id] = self._prediction(task, q.id, code, probs, meta)
         return [results[qid] for qid in task.targets]
+
+    async def _backstory(self, person: Any, qids: list[str] | None) -> Any:
+        """The person's story as the predictions see it (also rebuilt, identically, for explanations)."""
+        cfg = self.opts
+        narrative = cfg.story == "narrative"
+        max_words = cfg.max_story_words
+        if narrative and max_words is None and cfg.story_tokens is not None:
+            max_words = max(20, cfg.story_tokens * 3 // 4)  # LLM prose is written to a word count
+        return await abuild_backstory(
+            person,
+            self.codebook,
+            self.story_model if narrative else None,
+            style=cfg.story,
+            max_words=max_words,
+            prompt_version=cfg.prompt_version,
+            qids=qids,
+            max_tokens=None if narrative else cfg.story_tokens,
+            count_tokens=None if narrative or cfg.story_tokens is None else self.model.count_tokens,
+        )
+
+    # -- explanations: asked after a prediction, never part of it ----------------------------
+    def explain(self, task: Task, predictions: Sequence[Prediction]) -> dict[str, dict[str, str]]:
+        """question -> module -> the module's reason for the answer it gave (see :meth:`aexplain`)."""
+        return run_sync(lambda: self.aexplain(task, predictions))
+
+    async def aexplain(self, task: Task, predictions: Sequence[Prediction]) -> dict[str, dict[str, str]]:
+        """Each module's reason for its answer, asked *after* the prediction as a follow-up turn:
+        the module's own prompt, its answer letter as the assistant reply, then the ``explain``
+        prompt. The prediction is made without any of this (unlike ``rationale=True``, which
+        feeds a reasoning step into the answer), so explaining never changes an answer. Calls
+        go through the same model and cache; their usage is not part of the prediction's."""
+        cfg = self.opts
+        person = task.respondent
+        country = country_name(person.country)
+        profile = [q for q in self.codebook.profile() if person.has(q)]
+        story = await self._backstory(person, None if cfg.history == "all" else profile)
+        follow_up = ChatMessage("user", render("explain", cfg.prompt_version))
+        out: dict[str, dict[str, str]] = {}
+        for pred in predictions:
+            q = self.codebook.get(pred.question)
+            modules = pred.meta.get("modules") or {}
+            if q.kind is QuestionKind.NUMERIC or not modules:
+                continue
+            codes, _ = target_options(q)
+            letters = option_letters(len(codes))
+            context = self._context(person, q, country)[0]
+            reasons: dict[str, str] = {}
+            for module, view in modules.items():
+                code = view.get("answer")
+                if code not in codes:
+                    continue
+                msgs = [
+                    *self._messages(story.text, module, [q], country, context, mode="letter"),
+                    ChatMessage("assistant", letters[codes.index(code)]),
+                    follow_up,
+                ]
+                g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason, stop=("\n\n",)))
+                reasons[module] = g.text.strip()
+            out[pred.question] = reasons
+        return out
 
     # -- steps -----------------------------------------------------------------------------
     def _prediction(

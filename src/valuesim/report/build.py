@@ -22,6 +22,7 @@ import pandas as pd
 
 from valuesim.bench.metrics import METRICS, MIN_GROUP_RESPONDENTS, SMALL_GROUP_NOTE
 from valuesim.errors import ConfigError, DataError
+from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 from valuesim.report import plots, tables
 from valuesim.report.document import Cell, Document, Figure, Section, Table, to_markdown
 from valuesim.report.load import RunData, load_runs
@@ -561,7 +562,7 @@ def _provenance_section(c: _Ctx) -> Section:
                 Cell(p["data_fingerprint"] or "-"),
                 Cell(p["split_hash"][:12] or "-"),
                 Cell(p["valuesim_version"] or "-"),
-                Cell((p["git_commit"] or "none")[:10]),
+                Cell(p["git_commit"][:10] or tables.NO_GIT_COMMIT),
                 Cell(p["finished"]),
             ]
         )
@@ -639,6 +640,9 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
     for r in runs:
         if not r.complete:
             doc.warnings.append(f"{r.name} is unfinished: its numbers cover the units finished so far.")
+    smoke = [r.name for r in runs if is_embedded_default(r.model)]
+    if smoke:
+        doc.warnings.append(f"{', '.join(smoke)}: {SMOKE_TEST_NOTE}")
     sections = [
         _summary_section(ctx),
         _paired_section(ctx),

@@ -406,6 +406,10 @@ def probabilistic_table(runs: Sequence[RunData]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- provenance
 
 
+#: Shown instead of a commit when a run was made by an installed package, not a git checkout.
+NO_GIT_COMMIT = "not a git checkout (installed package: see the valuesim version)"
+
+
 def provenance(run: RunData) -> dict[str, Any]:
     """What made a run: command, versions, data, configuration, timings."""
     man = run.manifest
@@ -415,7 +419,7 @@ def provenance(run: RunData) -> dict[str, Any]:
         "path": str(run.path),
         "command": man.get("command") or "",
         "valuesim_version": man.get("valuesim_version") or "",
-        "git_commit": man.get("git_commit") or "none",
+        "git_commit": man.get("git_commit") or "",
         "python": man.get("python") or "",
         "platform": man.get("platform") or "",
         "data_path": data.get("path") or "",

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from valuesim._suggest import did_you_mean, suggestion
 from valuesim.errors import UnknownQuestionError
 
 #: Survey-wide missing codes; never shown to a model, never used as ground truth.
@@ -152,13 +153,23 @@ class Codebook:
                 f"{key} is not used as a question: {self.excluded[key]}",
                 "Pick one of Q1-Q259 (value items) or see `valuesim data questions`.",
             )
-        close = [q for q in self.questions if q.startswith(key[:3])][:5]
         raise UnknownQuestionError(
             f"Unknown question id {qid!r}.",
-            "Question ids look like Q46 (WVS-7 numbering, Q1-Q290)"
-            + (f"; similar: {', '.join(close)}" if close else "")
-            + ". List them with `valuesim data questions`.",
+            self.suggest(key) + "Question ids look like Q46 (WVS-7 numbering, Q1-Q290); "
+            "list them with `valuesim data questions`.",
         )
+
+    def suggest(self, text: str) -> str:
+        """ "Did you mean 'Q46'? " for a mistyped id ("46", "Q046", "Q4G") or a word of a
+        question's wording ("happy"); "" when nothing is close."""
+        key = text.strip().upper()
+        digits = key.lstrip("Q").lstrip("0")
+        if digits.isdigit() and f"Q{digits}" in self.questions:
+            return did_you_mean(f"Q{digits}", [f"Q{digits}"])
+        hint = did_you_mean(key, self.questions)
+        if hint or len(key) < 4:
+            return hint
+        return suggestion([q.id for q in self.questions.values() if key.lower() in f"{q.short} {q.text}".lower()][:5])
 
     def ids(self) -> list[str]:
         return sorted(self.questions, key=lambda q: int(q[1:]))

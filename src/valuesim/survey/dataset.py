@@ -23,7 +23,7 @@ class ValidationReport:
     missing_questions: list[str] = field(default_factory=list)  # codebook items absent from the file
     #: qid -> {invalid code -> count}; such cells are kept as Missing.MISSING, never dropped silently
     out_of_range: dict[str, dict[int, int]] = field(default_factory=dict)
-    dropped_rows: int = 0
+    rows_filtered_out: int = 0  # rows of other countries left out by a country filter (not lost data)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
@@ -32,7 +32,7 @@ class ValidationReport:
             "ignored_columns": len(self.ignored_columns),
             "missing_questions": self.missing_questions,
             "out_of_range": {q: {str(k): v for k, v in d.items()} for q, d in self.out_of_range.items()},
-            "dropped_rows": self.dropped_rows,
+            "rows_filtered_out": self.rows_filtered_out,
             "notes": self.notes,
         }
 

@@ -657,7 +657,7 @@ def survey_from_frames(
                 f"Countries in the file: {', '.join(sorted(present))}.",
             )
         keep = meta["country"].isin(wanted).to_numpy()
-        report.dropped_rows = int((~keep).sum())
+        report.rows_filtered_out = int((~keep).sum())
         report.notes.append(f"country filter {','.join(wanted)}: kept {int(keep.sum())} of {len(meta)} rows")
 
     present_q = {q for p in parts for q in p.values.columns}

@@ -39,6 +39,19 @@ SNAPSHOT_MIN_NEW = 256
 SNAPSHOT_MIN_GAIN = 128
 DEFAULT_N_CTX = 4096  # SmolLM2 supports 8192; 4096 fits a long backstory + question with ~100 MB KV cache
 
+#: Said wherever the embedded default model answers (``ask``, the demo's console and report).
+SMOKE_TEST_NOTE = (
+    "The embedded model (SmolLM2-135M-Instruct, --model local) is a smoke-test model: it shows that "
+    "the pipeline runs, not how well a method simulates people. It mostly picks one option and scores "
+    "below the non-LLM baselines; use a capable model (--model openai:NAME) for research."
+)
+
+
+def is_embedded_default(spec: str | None) -> bool:
+    """True for the model spec of the embedded smoke-test model (``local`` without a path)."""
+    return spec is not None and spec.strip().lower() == "local"
+
+
 # Fallback when a GGUF file carries no chat template (ChatML, the most common format).
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
