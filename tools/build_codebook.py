@@ -198,6 +198,8 @@ class Spec:
     options: dict[int, str] = field(default_factory=dict)
     value_range: tuple[int, int] | None = None
     note: str = ""
+    #: the item's codes are a country-specific list of which only some codes are labelled
+    open_codes: bool = False
 
 
 SPECS: list[Spec] = []
@@ -1902,12 +1904,14 @@ def add_languages(specs: list[Spec], labels: dict[int, str]) -> None:
     if clash:
         raise SystemExit(f"inferred Q272 labels contradict the data for codes {sorted(clash)}")
     q.options = dict(sorted({**INFERRED_LANGUAGES, **labels}.items()))
+    q.open_codes = True
     q.note = (
         "Codes come from the WVS cross-national language list (the same list as the interview "
         f"language S_INTLANGUAGE). {len(labels)} labels are taken from interview languages whose ISO "
         f"639 code the data give; {len(INFERRED_LANGUAGES)} more are inferred from the list's "
         "alphabetical order and the countries using them (see docs/codebook.md). Remaining codes "
-        "(small minority languages, 'other' variants) have no label and load as missing."
+        "(small minority languages, 'other' variants) have no label: they load as missing and are "
+        "reported as country-specific codes, not as out-of-range values."
     )
 
 
@@ -1944,6 +1948,7 @@ def build(lang_labels: dict[int, str]) -> dict:
                 "options": {str(k): v for k, v in sorted(s.options.items())},
                 "value_range": list(s.value_range) if s.value_range else None,
                 "note": s.note,
+                **({"open_codes": True} if s.open_codes else {}),
             }
         )
     questions.sort(key=lambda q: int(q["id"][1:]))

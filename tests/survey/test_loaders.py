@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from valuesim.errors import DataError, UnknownRespondentError
-from valuesim.survey import SurveyData, generate_synthetic, load_survey
+from valuesim.survey import SurveyData, generate_synthetic, load_codebook, load_survey
 from valuesim.survey.codebook import codebook_from_dict
 from valuesim.survey.loaders import assign_ids, clean_codes, survey_from_frames
 from valuesim.survey.respondent import Missing
@@ -247,19 +247,24 @@ def test_ids_are_interview_numbers(wvs_csv, small: SurveyData) -> None:
     assert loaded.respondent(276070001).id == first  # int works too
 
 
-def test_ids_fall_back_to_row_numbers_without_interview_column(small_frame: pd.DataFrame, tmp_path: Path) -> None:
+def test_ids_fall_back_to_country_row_numbers_without_interview_column(
+    small_frame: pd.DataFrame, tmp_path: Path
+) -> None:
     p = tmp_path / "noid.csv"
     small_frame.drop(columns=["D_INTERVIEW"]).to_csv(p, index=False)
     loaded = load_survey(p)
-    assert loaded.ids == [str(i) for i in range(1, len(small_frame) + 1)]
-    assert loaded.respondent("3").row == 3
-    assert any("row numbers" in n for n in loaded.report.notes)
+    countries = small_frame["B_COUNTRY_ALPHA"].tolist()
+    expected = [f"{c}-{countries[: i + 1].count(c)}" for i, c in enumerate(countries)]
+    assert loaded.ids == expected
+    assert loaded.respondent("DEU-3").country == "DEU"
+    notes = [n for n in loaded.report.notes if "no D_INTERVIEW column" in n]
+    assert len(notes) == 3 and any(n.startswith("DEU (noid.csv)") for n in notes)
     with pytest.raises(UnknownRespondentError) as e:
         loaded.respondent("999")
-    assert "row" in (e.value.hint or "")
+    assert "DEU-1" in (e.value.hint or "") or "row" in (e.value.hint or "")
 
 
-def test_duplicated_interview_ids_fall_back_per_row(small_frame: pd.DataFrame, tmp_path: Path) -> None:
+def test_duplicated_interview_ids_fall_back_per_country(small_frame: pd.DataFrame, tmp_path: Path) -> None:
     frame = small_frame.copy()
     frame.loc[frame["B_COUNTRY_ALPHA"] == "NGA", "D_INTERVIEW"] = "858069901"  # like URY in v5.0
     frame.loc[0, "D_INTERVIEW"] = ""
@@ -267,19 +272,42 @@ def test_duplicated_interview_ids_fall_back_per_row(small_frame: pd.DataFrame, t
     frame.to_csv(p, index=False)
     loaded = load_survey(p)
     assert loaded.frame.index.is_unique
-    nga_rows = [str(i + 1) for i in np.flatnonzero(frame["B_COUNTRY_ALPHA"] == "NGA")]
-    assert list(loaded.frame.index[loaded.frame["country"] == "NGA"]) == nga_rows
-    assert loaded.ids[0] == "1"
+    n_nga = int((frame["B_COUNTRY_ALPHA"] == "NGA").sum())
+    assert list(loaded.frame.index[loaded.frame["country"] == "NGA"]) == [f"NGA-{i}" for i in range(1, n_nga + 1)]
+    assert loaded.ids[0] == f"{frame.loc[0, 'B_COUNTRY_ALPHA']}-1"
     assert loaded.ids[1] == str(frame.loc[1, "D_INTERVIEW"])
-    assert any("9 row(s) have a blank or duplicated D_INTERVIEW" in n for n in loaded.report.notes)
+    nga = next(n for n in loaded.report.notes if n.startswith("NGA"))
+    assert f"{n_nga} of {n_nga} row(s) have a blank or duplicated D_INTERVIEW" in nga and "dups.csv" in nga
 
 
-def test_assign_ids_keeps_ids_unique_when_row_number_equals_an_interview_id() -> None:
-    # "7" is shared, so rows 2 and 3 fall back to their row numbers; row 2's number "2" is
-    # already row 1's interview id, so it is tagged instead of colliding
-    ids, fallback = assign_ids(pd.Series(["2", "7", "7"]), 3)
-    assert fallback == 2
-    assert list(ids) == ["2", "row2", "3"]
+def test_ids_do_not_depend_on_how_files_are_combined(small_frame: pd.DataFrame, tmp_path: Path) -> None:
+    """A country whose D_INTERVIEW is constant gets the same ids alone, in a folder and in one file."""
+    frame = small_frame.copy()
+    frame.loc[frame["B_COUNTRY_ALPHA"] == "NGA", "D_INTERVIEW"] = "858069901"
+    folder = tmp_path / "wvs7"
+    folder.mkdir()
+    for c in ("DEU", "JPN", "NGA"):  # NGA sorts last: its rows come after the others in the folder
+        frame[frame["B_COUNTRY_ALPHA"] == c].to_csv(folder / f"{c}.csv", index=False)
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    alone = load_survey(folder / "NGA.csv")
+    combined = load_survey(folder)
+    whole = load_survey(tmp_path / "all.csv")
+    filtered = load_survey(folder, countries=["NGA"])
+    ids = alone.ids
+    assert ids[0] == "NGA-1" and len(ids) == int((frame["B_COUNTRY_ALPHA"] == "NGA").sum())
+    for other in (combined, whole, filtered):
+        assert list(other.frame.index[other.frame["country"] == "NGA"]) == ids
+        for rid in ids[:3]:
+            assert other.respondent(rid).answers == alone.respondent(rid).answers
+    assert any(n.startswith("NGA (NGA.csv)") for n in combined.report.notes)
+
+
+def test_assign_ids_keeps_ids_unique() -> None:
+    # "7" is shared within DEU, so those rows fall back to DEU-<n>; "5" in two countries is
+    # qualified with the country instead of colliding
+    ids, fallback = assign_ids(pd.Series(["2", "7", "7", "5", "5"]), pd.Series(["DEU"] * 4 + ["JPN"]))
+    assert fallback == {"DEU": 2}
+    assert list(ids) == ["2", "DEU-2", "DEU-3", "DEU-5", "JPN-5"]
 
 
 def test_numeric_interview_ids_lose_the_float_suffix(small_frame: pd.DataFrame, tmp_path: Path) -> None:
@@ -471,3 +499,21 @@ def test_latin1_file_and_line_breaks_inside_quoted_text(
     loaded = load_survey(p)
     assert_same(loaded, small)
     assert "Partyname" in loaded.report.ignored_columns
+
+
+def test_country_specific_codes_are_not_out_of_range(small_frame: pd.DataFrame, tmp_path: Path) -> None:
+    """Q272 (language at home) holds codes of the WVS language list the codebook cannot all name:
+    they are classified as country-specific codes, not as errors; other items stay strict."""
+    cb = load_codebook()
+    assert cb.get("Q272").open_codes and not cb.get("Q46").open_codes
+    frame = small_frame.copy()
+    frame.loc[frame.index[:4], "Q272"] = 30  # a real language code without an English label
+    frame.loc[frame.index[4], "Q272"] = -7  # not a WVS missing code: still an error
+    frame.loc[frame.index[:2], "Q46"] = 9
+    p = tmp_path / "lang.csv"
+    frame.to_csv(p, index=False)
+    loaded = load_survey(p)
+    assert loaded.report.unlabelled_codes == {"Q272": {30: 4}}
+    assert loaded.report.out_of_range == {"Q272": {-7: 1}, "Q46": {9: 2}}
+    assert not loaded.respondent(loaded.ids[0]).has("Q272")  # stored as missing, never shown to a model
+    assert loaded.report.to_dict()["unlabelled_codes"] == {"Q272": {"30": 4}}

@@ -40,7 +40,7 @@ _ALIAS_HELP = "Same as --data (the positional form is kept for existing scripts)
 _COUNTRY_HELP = "Keep only this country (alpha-3, ISO numeric or name); repeat or comma-separate for several."
 _ID_HELP = (
     "Respondent id: the file's interview id (D_INTERVIEW); for rows without a unique one, "
-    "the 1-based row number in the file."
+    "<country>-<row within the country>, e.g. URY-17."
 )
 
 
@@ -76,6 +76,7 @@ def summary_dict(data: SurveyData) -> dict[str, Any]:
         "ignored_columns": len(report.ignored_columns),
         "missing_questions": report.missing_questions,
         "out_of_range": {q: {str(k): v for k, v in sorted(d.items())} for q, d in report.out_of_range.items()},
+        "unlabelled_codes": {q: {str(k): v for k, v in sorted(d.items())} for q, d in report.unlabelled_codes.items()},
         "rows_filtered_out": report.rows_filtered_out,
         "notes": report.notes,
         "fingerprint": data.fingerprint(),
@@ -121,6 +122,15 @@ def _print_summary(info: dict[str, Any]) -> None:
             text = ", ".join(f"{c} ({n})" for c, n in top[:8]) + (" ..." if len(top) > 8 else "")
             bad.add_row(qid, f"{sum(codes.values()):,}", text)
         console.print(bad)
+    for qid, codes in (info.get("unlabelled_codes") or {}).items():
+        q = load_codebook().get(qid)
+        console.print(
+            f"{qid} ({q.short}): {sum(codes.values()):,} cells hold {len(codes)} country-specific code(s) of the "
+            f"WVS list that the codebook has no label for (it names {q.n_options} codes); they are real answers, "
+            "not errors, and are treated as missing (never shown to a model).",
+            highlight=False,
+            soft_wrap=True,
+        )
     for note in info["notes"]:
         console.print(f"[dim]note: {note}[/]", highlight=False)
 

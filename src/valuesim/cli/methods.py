@@ -39,7 +39,9 @@ def _model(spec: str | None, base_url: str | None) -> Any:
 
 def backstory(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
-    respondent: str = typer.Option(..., "--respondent", "-r", help="Respondent id (interview id, or row number)."),
+    respondent: str = typer.Option(
+        ..., "--respondent", "-r", help="Respondent id (interview id, or e.g. URY-17 where the file has none)."
+    ),
     model: str | None = typer.Option(
         None, "--model", help="Model for --style narrative: local, local:PATH, openai:NAME, mock."
     ),

@@ -56,6 +56,9 @@ class Question:
     options: dict[int, str] = field(default_factory=dict)
     value_range: tuple[int, int] | None = None  # for NUMERIC items
     note: str = ""
+    #: The codes come from a country-specific list (Q272, language at home) of which only some are
+    #: labelled: an unlabelled code is a real answer the codebook cannot name, not a data error.
+    open_codes: bool = False
 
     @property
     def number(self) -> int:
@@ -198,6 +201,7 @@ def _question_from_dict(d: dict[str, Any]) -> Question:
         options={int(k): v for k, v in (d.get("options") or {}).items()},
         value_range=(int(vr[0]), int(vr[1])) if vr else None,
         note=d.get("note", ""),
+        open_codes=bool(d.get("open_codes", False)),
     )
 
 

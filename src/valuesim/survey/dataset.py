@@ -23,6 +23,9 @@ class ValidationReport:
     missing_questions: list[str] = field(default_factory=list)  # codebook items absent from the file
     #: qid -> {invalid code -> count}; such cells are kept as Missing.MISSING, never dropped silently
     out_of_range: dict[str, dict[int, int]] = field(default_factory=dict)
+    #: qid -> {code -> count} for items with a country-specific code list (``Question.open_codes``):
+    #: real codes the codebook has no label for; stored as Missing.MISSING like out-of-range cells
+    unlabelled_codes: dict[str, dict[int, int]] = field(default_factory=dict)
     rows_filtered_out: int = 0  # rows of other countries left out by a country filter (not lost data)
     notes: list[str] = field(default_factory=list)
 
@@ -32,6 +35,7 @@ class ValidationReport:
             "ignored_columns": len(self.ignored_columns),
             "missing_questions": self.missing_questions,
             "out_of_range": {q: {str(k): v for k, v in d.items()} for q, d in self.out_of_range.items()},
+            "unlabelled_codes": {q: {str(k): v for k, v in d.items()} for q, d in self.unlabelled_codes.items()},
             "rows_filtered_out": self.rows_filtered_out,
             "notes": self.notes,
         }
@@ -89,8 +93,8 @@ class SurveyData:
         if key not in self.frame.index:
             raise UnknownRespondentError(
                 f"No respondent with id {key!r} in {self.source or 'the loaded data'}.",
-                "Ids are the file's interview ids (D_INTERVIEW), or 1-based row numbers when the "
-                f"file has none. Examples here: {', '.join(self.ids[:3])}.",
+                "Ids are the file's interview ids (D_INTERVIEW), or <country>-<row within the country> "
+                f"(e.g. URY-17) where those are missing or shared. Examples here: {', '.join(self.ids[:3])}.",
             )
         return self._make(key, self.frame.loc[key], int(self.frame.index.get_loc(key)))
 

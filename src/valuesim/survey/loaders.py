@@ -15,14 +15,19 @@ Only the columns ValueSim uses are read: the codebook's questions plus ``version
 ``B_COUNTRY_ALPHA``, ``B_COUNTRY`` and ``D_INTERVIEW``. Every other column is ignored and counted.
 
 Respondent ids: ``D_INTERVIEW`` as a string when the file has that column. Rows whose
-``D_INTERVIEW`` is blank or shared with another row (v5.0 gives all 1,000 Uruguayan rows the
-same value) get their 1-based row number in the file (in the concatenation, for a directory)
-instead; a file without ``D_INTERVIEW`` uses row numbers throughout. Ids are assigned before
-any country filter, so a respondent keeps the same id whatever subset is loaded.
+``D_INTERVIEW`` is blank or shared with another row of the same country (v5.0 gives all
+1,000 Uruguayan rows the same value) get a country-qualified row number instead,
+``<alpha-3>-<n>`` with n the 1-based position among that country's rows (``URY-17``); a file
+without ``D_INTERVIEW`` uses these throughout. A country's rows keep their order whether its
+file is loaded alone, in a folder or inside the cross-national file, so the id of a person
+does not depend on how files are combined, nor on a country filter (ids are assigned first).
 
 Validation: each question column holds raw integer codes. A code that is neither a valid
 answer (``Question.is_valid``) nor a survey-wide missing code is counted in
-``report.out_of_range[qid][code]`` and stored as -5 (missing); blank cells and values that
+``report.out_of_range[qid][code]`` and stored as -5 (missing) -- except on items whose codes are
+a country-specific list (``Question.open_codes``: Q272, language at home), where a non-negative
+code without a label is a real answer the codebook cannot name: counted in
+``report.unlabelled_codes`` instead, and also stored as -5; blank cells and values that
 are not integers are stored as -5 and counted in ``report.notes``. Nothing is dropped silently.
 """
 
@@ -466,19 +471,33 @@ def _id_strings(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def assign_ids(interview: pd.Series | None, n_rows: int) -> tuple[pd.Index, int]:
-    """Respondent ids (see the module docstring) and how many rows fell back to row numbers."""
-    rows = pd.Series(np.arange(1, n_rows + 1).astype(str), dtype="string")
+def assign_ids(interview: pd.Series | None, country: pd.Series) -> tuple[pd.Index, dict[str, int]]:
+    """Respondent ids (see the module docstring) and, per country, how many rows fell back.
+
+    A row whose ``D_INTERVIEW`` is blank or shared with another row of its country gets
+    ``<country>-<n>``, n its 1-based position among that country's rows: the same id whether
+    the country's file is loaded alone, in a folder or as part of the cross-national file.
+    """
+    where = country.reset_index(drop=True).astype("string").fillna(UNKNOWN_COUNTRY)
+    position = where.groupby(where, sort=False).cumcount() + 1
+    qualified = where + "-" + position.astype("string")
     if interview is None:
-        return pd.Index(rows.to_numpy(dtype=object), name="id"), n_rows
-    ids = _id_strings(interview.reset_index(drop=True))
-    bad = ids.isna() | ids.duplicated(keep=False)
-    ids = ids.where(~bad, rows)
-    # a row number could equal a real interview id; keep ids unique by tagging such rows
-    clash = bad & ids.duplicated(keep=False)
-    if clash.any():
-        ids = ids.where(~clash, "row" + rows)
-    return pd.Index(ids.to_numpy(dtype=object), name="id"), int(bad.sum())
+        bad = pd.Series(True, index=where.index)
+        ids = qualified
+    else:
+        ids = _id_strings(interview.reset_index(drop=True))
+        shared = pd.DataFrame({"c": where, "i": ids}).duplicated(keep=False)
+        bad = ids.isna() | shared
+        ids = ids.where(~bad, qualified)
+        # the same interview id in two countries: qualify both with their country
+        clash = ~bad & ids.duplicated(keep=False)
+        ids = ids.where(~clash, where + "-" + ids)
+    # anything still shared (an interview id that looks like "DEU-3"): tag it with its row
+    still = ids.duplicated(keep=False) & bad
+    if still.any():
+        ids = ids.where(~still, qualified + "-row" + pd.Series(np.arange(1, len(ids) + 1), dtype="string"))
+    counts = where[bad].value_counts()
+    return pd.Index(ids.to_numpy(dtype=object), name="id"), {str(k): int(v) for k, v in counts.items()}
 
 
 def _countries_of(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
@@ -610,6 +629,28 @@ def _summarise_files(raws: list[_Raw], parts: list[_Part], report: ValidationRep
         report.notes.append("version taken from the file name (no version column)")
 
 
+def _fallback_notes(fallback: dict[str, int], meta: pd.DataFrame, parts: Sequence[_Part]) -> list[str]:
+    """One note per country whose rows fell back to country-qualified row numbers, naming its file(s)."""
+    if not fallback:
+        return []
+    total = meta["country"].astype("string").fillna(UNKNOWN_COUNTRY).value_counts()
+    has_column = "interview" in meta.columns
+    files_of: dict[str, list[str]] = {}
+    for part in parts:
+        for c in part.meta["country"].astype("string").fillna(UNKNOWN_COUNTRY).unique():
+            files_of.setdefault(str(c), []).append(part.source)
+    notes = []
+    for country, n in fallback.items():
+        files = files_of.get(country, [])
+        why = "a blank or duplicated D_INTERVIEW" if has_column else "no D_INTERVIEW column"
+        notes.append(
+            f"{country} ({', '.join(Path(f).name for f in files)}): {n:,} of {int(total[country]):,} row(s) have {why}; "
+            f"their ids are {country}-<row number within {country}> ({country}-1 ... {country}-{int(total[country])}), "
+            "the same however the files are combined"
+        )
+    return notes
+
+
 def survey_from_frames(
     raws: list[_Raw] | pd.DataFrame,
     *,
@@ -638,13 +679,8 @@ def survey_from_frames(
 
     # ids are assigned over all rows, before any country filter, so they never depend on it
     meta = pd.concat([p.meta for p in parts], ignore_index=True)
-    ids, fallback = assign_ids(meta["interview"] if "interview" in meta.columns else None, len(meta))
-    if fallback and "interview" in meta.columns:
-        report.notes.append(
-            f"{fallback} row(s) have a blank or duplicated D_INTERVIEW; their id is their 1-based row number"
-        )
-    elif fallback:
-        report.notes.append("no D_INTERVIEW column: respondent ids are 1-based row numbers")
+    ids, fallback = assign_ids(meta["interview"] if "interview" in meta.columns else None, meta["country"])
+    report.notes.extend(_fallback_notes(fallback, meta, parts))
 
     keep = np.ones(len(meta), dtype=bool)
     if countries is not None:
@@ -679,7 +715,13 @@ def survey_from_frames(
         ]
         values = np.concatenate(pieces) if pieces else np.empty(0)
         col = clean_codes(values, cb.questions[qid], cb.missing_codes)
-        if col.out_of_range:
+        if col.out_of_range and cb.questions[qid].open_codes:
+            unlabelled = {c: n for c, n in col.out_of_range.items() if c >= 0}
+            if unlabelled:
+                report.unlabelled_codes[qid] = unlabelled
+            if len(unlabelled) < len(col.out_of_range):
+                report.out_of_range[qid] = {c: n for c, n in col.out_of_range.items() if c < 0}
+        elif col.out_of_range:
             report.out_of_range[qid] = col.out_of_range
         if col.blank:
             report.notes.append(f"{qid}: {col.blank} blank cell(s) stored as missing (-5)")

@@ -31,8 +31,8 @@ class Missing(IntEnum):
 class Respondent:
     """A respondent: ``answers`` holds valid codes only, ``missing`` the typed rest.
 
-    ``id`` is the file's interview id (``D_INTERVIEW``) when the file has one, else the
-    1-based row number in the loaded data, as a string.
+    ``id`` is the file's interview id (``D_INTERVIEW``) when it is unique within the country,
+    else ``<alpha-3>-<n>``: the 1-based position among that country's rows (``URY-17``).
     """
 
     id: str
