@@ -23,10 +23,10 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from valuesim.cli import bench, data, methods, report, scale
+    from valuesim.cli import bench, data, methods, report, scale, view
     from valuesim.llm import cli as llm_cli
 
-    for mod in (data, bench, methods, report, scale, llm_cli):
+    for mod in (data, bench, methods, report, scale, view, llm_cli):
         mod.register(app)
 
 

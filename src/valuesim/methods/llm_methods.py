@@ -179,6 +179,7 @@ class ModuleAnswer:
             out["label"] = q.label(self.code)
         if self.probs is not None and self.code is not None:
             out["confidence"] = round(self.probs.get(self.code, 0.0), 4)
+            out["probs"] = {str(c): round(float(p), 4) for c, p in self.probs.items()}
         if self.rationale:
             out["rationale"] = self.rationale
         if self.error:

@@ -32,7 +32,7 @@ class RunData:
     condition, country, truth, prediction, probabilities, kind, section, ordered,
     n_options, rank_true, rank_pred, abstained, invalid, top1, nmae, within1) plus
     ``confidence``: the probability the method gave its own answer (NaN without
-    probabilities). ``metrics``: metrics.json, or the same summary computed from the
+    probabilities) and ``meta``: the row's meta dict (module answers, rationales, usage). ``metrics``: metrics.json, or the same summary computed from the
     finished units when the run is not complete.
     """
 
@@ -143,6 +143,7 @@ def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int 
             "Let the benchmark run (or resume it with the same command) before reporting.",
         )
     scored = per_prediction(frame, codebook)
+    scored["meta"] = frame["meta"].to_numpy()  # row-aligned: per_prediction keeps the order
     scored["confidence"] = [
         _confidence(p, d) for p, d in zip(scored["prediction"].to_numpy(), scored["probabilities"], strict=True)
     ]

@@ -1,0 +1,257 @@
+"""HTTP tests of every route of `valuesim view` (ASGI test client, no server, no browser)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+from view_testlib import HOSTILE, make_partial
+
+from valuesim.survey import SurveyData
+from valuesim.view import RunStore, create_app
+
+
+@pytest.fixture(scope="module")
+def client(view_runs: dict[str, Path], view_survey: SurveyData) -> TestClient:
+    store = RunStore([view_runs[k] for k in ("majority", "knn", "valuesim", "hostile")], view_survey.codebook)
+    return TestClient(create_app(store, survey=view_survey))
+
+
+def _person(view_runs: dict[str, Path]) -> str:
+    import json
+
+    first = (view_runs["valuesim"] / "predictions.jsonl").read_text("utf-8").splitlines()[0]
+    return str(json.loads(first)["respondent"])
+
+
+def _readable_404(resp) -> None:  # type: ignore[no-untyped-def]
+    assert resp.status_code == 404
+    assert "text/html" in resp.headers["content-type"]
+    assert '<section class="error"' in resp.text and "<h1>Not found</h1>" in resp.text
+
+
+def test_runs_page_lists_runs_with_cis_and_comparison_form(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    for name in ("majority", "knn", "valuesim"):
+        assert f'href="/runs/{name}"' in r.text
+    assert re.search(r"0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]", r.text)  # mean [95% CI]
+    assert 'id="compare-form"' in r.text and 'name="a"' in r.text and 'name="b"' in r.text
+    assert "<svg" in r.text and "SYNTHETIC" in r.text
+    assert "LLM calls" in r.text and "Tokens / pred." in r.text
+    assert r.headers["Server-Timing"].startswith("total;dur=")
+
+
+def test_run_page_and_unknown_run(client: TestClient) -> None:
+    r = client.get("/runs/knn")
+    assert r.status_code == 200
+    assert "Provenance" in r.text and "pytest" in r.text and "Top-1" in r.text
+    _readable_404(client.get("/runs/nope"))
+    assert "nope" in client.get("/runs/nope").text
+
+
+@pytest.mark.parametrize("by", ["section", "country", "kind", "question"])
+def test_breakdowns(client: TestClient, by: str) -> None:
+    r = client.get(f"/breakdown?by={by}&metric=within1")
+    assert r.status_code == 200
+    assert 'id="breakdown-table"' in r.text and "Within-1 by" in r.text
+    if by == "question":
+        assert 'href="/question/Q' in r.text
+    r = client.get(f"/breakdown?by={by}&runs=knn")
+    assert r.status_code == 200 and ">majority</a>" in r.text  # other runs offered as links
+
+
+def test_bad_breakdown_is_a_readable_404(client: TestClient) -> None:
+    _readable_404(client.get("/breakdown?by=planet"))
+    _readable_404(client.get("/breakdown?by=section&metric=nope"))
+    _readable_404(client.get("/breakdown?by=section&runs=nope"))
+
+
+def test_paired_comparison(client: TestClient) -> None:
+    r = client.get("/compare?a=knn&b=majority")
+    assert r.status_code == 200
+    assert 'id="paired-table"' in r.text and "p (permutation)" in r.text
+    assert re.search(r"-?0\.\d{3} \[-?0\.\d{3}, -?0\.\d{3}\]", r.text)
+    other = client.get("/compare?a=valuesim&b=majority")  # made on another split: no test, a note
+    assert other.status_code == 200 and "different split" in other.text and 'id="paired-table"' not in other.text
+    assert "Choose two different runs" in client.get("/compare?a=knn&b=knn").text
+    _readable_404(client.get("/compare?a=knn"))
+
+
+def test_question_page(client: TestClient, view_survey: SurveyData) -> None:
+    p = client.app.state.view.store.get("knn").pred  # type: ignore[attr-defined]
+    qid = str(p["question"].iloc[0])
+    r = client.get(f"/question/{qid}")
+    assert r.status_code == 200
+    q = view_survey.codebook.get(qid)
+    assert q.short.replace("'", "&#39;") in r.text
+    assert "True vs predicted answers" in r.text and r.text.count("<svg") >= 2
+    assert 'id="country-table"' in r.text and 'id="confusion"' in r.text
+    r2 = client.get(f"/question/{qid.lower()}?run=majority")
+    assert r2.status_code == 200 and "Confusion matrix: majority" in r2.text
+    empty = client.get("/question/Q260")  # a profile item: never a target
+    assert empty.status_code == 200 and "No run predicted Q260" in empty.text
+    _readable_404(client.get("/question/Q999"))
+    assert client.get("/question?q=q1", follow_redirects=False).headers["location"] == "/question/Q1"
+
+
+def test_people_filters(client: TestClient, view_survey: SurveyData) -> None:
+    r = client.get("/people")
+    assert r.status_code == 200 and 'id="people-table"' in r.text
+    n_all = int(re.search(r"([\d,]+) people", r.text).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert n_all >= 6
+    everyone = client.get("/people?scope=all")
+    assert f"{len(view_survey)} people" in everyone.text
+    country = str(view_survey.frame["country"].iloc[0])
+    by_country = client.get(f"/people?scope=all&country={country}")
+    n_c = int((view_survey.frame["country"] == country).sum())
+    assert f"{n_c} people" in by_country.text
+    women = client.get("/people?scope=all&sex=Female")
+    n_f = int((view_survey.frame["Q260"] == 2).sum())
+    assert f"{n_f} people" in women.text
+    band = client.get("/people?scope=all&band=under+30")
+    assert band.status_code == 200 and "people" in band.text
+    rid = view_survey.ids[3]
+    one = client.get(f"/people?scope=all&id={rid}")
+    assert f'href="/people/{rid}"' in one.text
+    assert "Nobody matches" in client.get("/people?id=no-such-person").text
+
+
+def test_person_page_shows_every_run_next_to_the_truth(client: TestClient, view_runs: dict[str, Path]) -> None:
+    rid = _person(view_runs)
+    r = client.get(f"/people/{rid}")
+    assert r.status_code == 200
+    assert 'id="predictions"' in r.text
+    for name in ("majority", "knn", "valuesim"):
+        assert f"<th>{name}</th>" in r.text
+    assert 'class="truth"' in r.text and ('class="hit"' in r.text or 'class="miss"' in r.text)
+    # LLM modules: each module's option bars and rationale
+    assert "<b>cognitive</b>" in r.text and "<b>affective</b>" in r.text and "<b>behavioral</b>" in r.text
+    assert "<blockquote>" in r.text and "option probabilities" in r.text
+    # record and backstory from --data
+    assert 'id="backstory"' in r.text and 'id="record"' in r.text
+    _readable_404(client.get("/people/no-such-person"))
+
+
+def test_ask_is_disabled_without_a_model(client: TestClient) -> None:
+    r = client.get("/ask")
+    assert r.status_code == 200 and 'id="ask-disabled"' in r.text and "--model" in r.text
+    assert "<fieldset disabled>" in r.text
+    assert client.post("/ask", data={"person": "1", "question": "Q1"}).status_code == 400
+    _readable_404(client.get("/ask/1"))
+
+
+def test_ask_runs_the_method_with_the_mock_model(
+    view_runs: dict[str, Path], view_survey: SurveyData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from valuesim.llm import get_model
+
+    monkeypatch.setenv("VALUESIM_CACHE_DIR", str(tmp_path / "cache"))
+    store = RunStore([view_runs["valuesim"]], view_survey.codebook)
+    c = TestClient(create_app(store, survey=view_survey, model=get_model("mock"), model_spec="mock"))
+    page = c.get("/ask")
+    assert page.status_code == 200 and "ask-disabled" not in page.text and "<code>mock</code>" in page.text
+    rid = view_survey.ids[0]
+    r = c.post("/ask", data={"person": rid, "question": "Q46", "method": "valuesim"}, follow_redirects=False)
+    assert r.status_code == 303
+    url = r.headers["location"]
+    for _ in range(300):
+        job = c.get(url)
+        if 'data-status="done"' in job.text or 'data-status="failed"' in job.text:
+            break
+        assert 'http-equiv="refresh"' in job.text
+        time.sleep(0.1)
+    assert 'data-status="done"' in job.text, job.text
+    assert 'id="ask-result"' in job.text and "Real answer" in job.text, job.text
+    assert "<b>cognitive</b>" in job.text and "<svg" in job.text, job.text
+    bad = c.post("/ask", data={"person": rid, "question": "Q999", "method": "valuesim"})
+    assert bad.status_code == 400 and "Unknown question id" in bad.text
+    nobody = c.post("/ask", data={"person": "nobody", "question": "Q46", "method": "valuesim"})
+    assert nobody.status_code == 400 and "No respondent with id" in nobody.text
+    assert "Recent questions" in c.get("/ask").text
+    state = c.app.state.view  # type: ignore[attr-defined]
+    state.asker.close()
+
+
+def test_live_page_follows_a_run_being_written(
+    view_runs: dict[str, Path], view_survey: SurveyData, tmp_path: Path
+) -> None:
+    run = tmp_path / "growing"
+    rest = make_partial(view_runs["knn"], run, keep=0.4)
+    store = RunStore([run], view_survey.codebook, refresh_seconds=0)
+    c = TestClient(create_app(store, survey=view_survey))
+    r = c.get("/live/growing")
+    assert r.status_code == 200 and 'data-status="running"' in r.text and 'http-equiv="refresh"' in r.text
+    first = int(re.search(r"([\d,]+) of [\d,]+ predictions", r.text).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert 0 < first < store.runs[0].n_targets
+    assert 'id="latest"' in r.text
+    assert 'href="/live/growing"' in c.get("/").text  # the runs page links the live view
+    # the runner appends the remaining units: the page shows them on the next request
+    text = (run / "predictions.jsonl").read_text("utf-8")
+    (run / "predictions.jsonl").write_text(text[: text.rfind("\n") + 1] + "".join(rest), "utf-8")
+    later = c.get("/live/growing")
+    done = int(re.search(r"([\d,]+) of [\d,]+ predictions", later.text).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert done == store.runs[0].n_targets > first
+    _readable_404(c.get("/live/nope"))
+
+
+def test_a_run_without_any_finished_unit_waits(
+    view_runs: dict[str, Path], view_survey: SurveyData, tmp_path: Path
+) -> None:
+    run = tmp_path / "fresh"
+    make_partial(view_runs["knn"], run, keep=0.0, torn_line=True)
+    store = RunStore([run], view_survey.codebook, refresh_seconds=0)
+    c = TestClient(create_app(store, survey=view_survey))
+    assert "Waiting for a first finished unit" in c.get("/").text
+    r = c.get("/live/fresh")
+    assert r.status_code == 200 and 'data-status="waiting"' in r.text
+    assert c.get("/runs/fresh").status_code == 200
+
+
+def test_hostile_names_are_escaped(client: TestClient) -> None:
+    pages = ["/", "/breakdown?by=country", "/people", "/people?scope=all"]
+    key = next(r.key for r in client.app.state.view.store if r.name == HOSTILE)  # type: ignore[attr-defined]
+    pages += [f"/runs/{key}", f"/live/{key}", f"/breakdown?by=country&runs={key}", "/compare?a=knn&b=" + key]
+    rid = client.app.state.view.store.get(key).pred["respondent"].iloc[0]  # type: ignore[attr-defined]
+    qid = client.app.state.view.store.get(key).pred["question"].iloc[0]  # type: ignore[attr-defined]
+    pages += [f"/people/{rid}", f"/question/{qid}"]
+    for url in pages:
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert "<script>alert" not in r.text and "<img src=x" not in r.text, url
+        assert "onerror=alert" not in r.text or "&lt;img src=x onerror=alert(1)&gt;" in r.text, url
+    body = client.get("/").text
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;$HOME&lt;script&gt;" in body
+    assert "&lt;script&gt;alert(2)" in client.get("/breakdown?by=country").text
+    # a hostile path segment in the URL itself
+    r = client.get("/runs/%3Cscript%3Ealert(3)%3C")
+    assert r.status_code == 404 and "<script>alert(3)" not in r.text
+
+
+def test_static_assets_and_unknown_pages(client: TestClient) -> None:
+    css = client.get("/static/view.css")
+    assert css.status_code == 200 and "url(" not in css.text  # nothing fetched from elsewhere
+    js = client.get("/static/view.js")
+    assert js.status_code == 200 and "http" not in js.text
+    _readable_404(client.get("/no/such/page"))
+    page = client.get("/").text
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # no CDN, works offline
+
+
+def test_the_viewer_never_writes_into_run_directories(view_runs: dict[str, Path], view_survey: SurveyData) -> None:
+    def snapshot() -> dict[str, tuple[int, int]]:
+        return {
+            str(p): (p.stat().st_size, p.stat().st_mtime_ns) for d in view_runs.values() for p in sorted(d.rglob("*"))
+        }
+
+    before = snapshot()
+    store = RunStore(list(view_runs.values()), view_survey.codebook, refresh_seconds=0)
+    c = TestClient(create_app(store, survey=view_survey))
+    for r in store:
+        for url in (f"/runs/{r.key}", f"/live/{r.key}", f"/breakdown?by=question&runs={r.key}"):
+            assert c.get(url).status_code == 200
+    assert c.get(f"/people/{_person(view_runs)}").status_code == 200
+    assert snapshot() == before
