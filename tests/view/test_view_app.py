@@ -70,13 +70,24 @@ def test_bad_breakdown_is_a_readable_404(client: TestClient) -> None:
     _readable_404(client.get("/breakdown?by=section&runs=nope"))
 
 
+def _compare(client: TestClient, url: str) -> str:
+    """The comparison page once its background tests are done."""
+    for _ in range(600):
+        r = client.get(url)
+        assert r.status_code == 200
+        if 'id="paired-pending"' not in r.text:
+            return r.text
+        assert 'http-equiv="refresh"' in r.text
+        time.sleep(0.1)
+    raise AssertionError("the paired tests did not finish")
+
+
 def test_paired_comparison(client: TestClient) -> None:
-    r = client.get("/compare?a=knn&b=majority")
-    assert r.status_code == 200
-    assert 'id="paired-table"' in r.text and "p (permutation)" in r.text
-    assert re.search(r"-?0\.\d{3} \[-?0\.\d{3}, -?0\.\d{3}\]", r.text)
-    other = client.get("/compare?a=valuesim&b=majority")  # made on another split: no test, a note
-    assert other.status_code == 200 and "different split" in other.text and 'id="paired-table"' not in other.text
+    text = _compare(client, "/compare?a=knn&b=majority")
+    assert 'id="paired-table"' in text and "p (permutation)" in text
+    assert re.search(r"-?0\.\d{3} \[-?0\.\d{3}, -?0\.\d{3}\]", text)
+    other = _compare(client, "/compare?a=valuesim&b=majority")  # made on another split: no test, a note
+    assert "different split" in other and 'id="paired-table"' not in other
     assert "Choose two different runs" in client.get("/compare?a=knn&b=knn").text
     _readable_404(client.get("/compare?a=knn"))
 
@@ -255,3 +266,23 @@ def test_the_viewer_never_writes_into_run_directories(view_runs: dict[str, Path]
             assert c.get(url).status_code == 200
     assert c.get(f"/people/{_person(view_runs)}").status_code == 200
     assert snapshot() == before
+
+
+def test_other_sites_cannot_use_the_viewer(view_runs: dict[str, Path], view_survey: SurveyData) -> None:
+    from valuesim.llm import get_model
+
+    store = RunStore([view_runs["knn"]], view_survey.codebook)
+    app = create_app(store, survey=view_survey, model=get_model("mock"), model_spec="mock", allowed_hosts=["127.0.0.1"])
+    local = TestClient(app, base_url="http://127.0.0.1:8765")
+    assert local.get("/").status_code == 200
+    # DNS rebinding: a page on another name that resolves to 127.0.0.1
+    assert TestClient(app, base_url="http://evil.example:8765").get("/").status_code == 400
+    # a form on another site posting to the viewer would spend the user's model calls
+    r = local.post(
+        "/ask",
+        data={"person": view_survey.ids[0], "question": "Q46", "method": "valuesim"},
+        headers={"Origin": "http://evil.example"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403 and not app.state.view.asker.jobs
+    app.state.view.asker.close()

@@ -17,6 +17,8 @@ from valuesim.errors import ConfigError
 err_console = Console(stderr=True)
 
 LOOPBACK_NAMES = frozenset({"localhost"})
+#: Host headers a loopback-bound viewer answers (anything else: 400, against DNS rebinding)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
 def is_loopback(host: str) -> bool:
@@ -97,7 +99,13 @@ def view(
         survey = load_data(data) if data is not None else None
         codebook = survey.codebook if survey is not None else load_codebook()
         store = RunStore(paths, codebook)
-        app = create_app(store, survey=survey, model=llm, model_spec=model if llm is not None else None)
+        app = create_app(
+            store,
+            survey=survey,
+            model=llm,
+            model_spec=model if llm is not None else None,
+            allowed_hosts=sorted(LOOPBACK_HOSTS | {host}) if is_loopback(host) else None,
+        )
         err_console.print(
             f"Loaded {len(store)} run{'s' if len(store) != 1 else ''}"
             + (f" and {len(survey):,} respondents from {survey.source}" if survey is not None else "")

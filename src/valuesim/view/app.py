@@ -16,15 +16,17 @@ Routes:
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -68,8 +70,13 @@ def create_app(
     survey: SurveyData | None = None,
     model: Any = None,
     model_spec: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
-    """The ASGI app over loaded runs, an optional survey and an optional model (for Ask)."""
+    """The ASGI app over loaded runs, an optional survey and an optional model (for Ask).
+
+    ``allowed_hosts``: the Host header values to serve (e.g. 127.0.0.1 and localhost when bound to
+    loopback), so a web page cannot reach the viewer through a DNS name it controls; None = any.
+    """
     codebook = survey.codebook if survey is not None else store.codebook
     state = ViewState(
         store=store,
@@ -186,6 +193,17 @@ def create_app(
     @page
     async def ask(request: Request) -> Response:
         if request.method == "POST":
+            origin = request.headers.get("origin")
+            if origin and urlsplit(origin).netloc != request.url.netloc:
+                # another site's page posting to the local viewer (it would spend the user's model calls)
+                return render(
+                    request,
+                    "error.html",
+                    403,
+                    title="Forbidden",
+                    message="Questions can only be asked from the viewer's own pages.",
+                    hint=f"Open {request.url.scheme}://{request.url.netloc}/ask.",
+                )
             if state.asker is None:
                 return render(request, "ask.html", 400, **ask_context(request))
             form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
@@ -277,6 +295,9 @@ def create_app(
         Route("/live/{key}", live),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    middleware = []
+    if allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found}, middleware=middleware)
     app.state.view = state
     return app

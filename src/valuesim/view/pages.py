@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -272,12 +274,25 @@ def _group_order(by: str, g: str) -> tuple[int, str]:
 # --------------------------------------------------------------------------- paired comparison
 
 
-_PAIRED_CACHE: dict[tuple[Any, ...], list[Any]] = {}
+#: Paired tests of a pair of runs, computed once in the background (a few seconds on 250k
+#: predictions), keyed by the two runs and their load versions.
+_PAIRED: dict[tuple[Any, ...], Future[list[Any]]] = {}
+_PAIRED_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="valuesim-paired")
 
 
-def compare_page(store: RunStore, a_key: str, b_key: str) -> dict[str, Any]:
+def compare_page(store: RunStore, a_key: str, b_key: str, wait: float = 0.2) -> dict[str, Any]:
+    """The paired comparison of runs A and B. The tests run in the background; until they are
+    done (``wait`` seconds at most per request) the page says so and refreshes."""
     a, b = store.get(a_key), store.get(b_key)
-    out: dict[str, Any] = {"a": a, "b": b, "all_runs": store.loaded, "rows": [], "note": "", "sections": []}
+    out: dict[str, Any] = {
+        "a": a,
+        "b": b,
+        "all_runs": store.loaded,
+        "rows": [],
+        "note": "",
+        "sections": [],
+        "pending": False,
+    }
     if a.key == b.key:
         out["note"] = "Choose two different runs."
         return out
@@ -285,9 +300,15 @@ def compare_page(store: RunStore, a_key: str, b_key: str) -> dict[str, Any]:
         out["note"] = "Both runs need finished predictions."
         return out
     ck = (a.key, a.version, b.key, b.version)
-    if ck not in _PAIRED_CACHE:
-        _PAIRED_CACHE[ck] = paired_table([a.data, b.data], b.data, store.codebook)
-    for pr in _PAIRED_CACHE[ck]:
+    if ck not in _PAIRED:
+        _PAIRED[ck] = _PAIRED_POOL.submit(paired_table, [a.data, b.data], b.data, store.codebook)
+    job = _PAIRED[ck]
+    try:
+        paired = job.result(timeout=wait)
+    except FutureTimeout:
+        out["pending"] = True
+        paired = []
+    for pr in paired:
         if pr.note and not pr.metric:
             out["note"] = pr.note
             continue

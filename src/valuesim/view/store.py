@@ -221,6 +221,56 @@ def finished_rows(frame: pd.DataFrame, split: Split) -> np.ndarray:
     return np.sort(done["pos"].to_numpy())
 
 
+def _scored(path: Path, frame: pd.DataFrame, starts: np.ndarray, keep: np.ndarray, codebook: Codebook) -> pd.DataFrame:
+    if not len(keep):
+        raise DataError(f"{path} holds no finished predictions yet.", "Wait for the first unit.")
+    sub = frame.iloc[keep].reset_index(drop=True)
+    sub["prediction"] = sub["prediction"].astype("Float64").astype(np.float64)
+    scored = per_prediction(sub, codebook)
+    scored["offset"] = starts[keep]
+    scored["confidence"] = np.nan
+    return scored
+
+
+_KEYS = ["respondent", "fold", "condition", "question"]
+
+
+def fast_load_finished(path: Path, codebook: Codebook) -> tuple[RunData, int, int] | None:
+    """A finished run (status complete, metrics.json written) without building the split's
+    unit objects: split.json is read as plain JSON for its sizes and protocol, and the
+    predictions must be exactly its targets, once each. (data, n_targets, n_units), or None
+    when the run is not finished or anything does not add up (then the general path runs)."""
+    if not (path / rundir.METRICS_FILE).exists() or not (path / rundir.MANIFEST_FILE).exists():
+        return None
+    manifest = rundir.read_json(path / rundir.MANIFEST_FILE)
+    if manifest.get("status") != "complete":
+        return None
+    split = rundir.read_json(path / rundir.SPLIT_FILE)
+    units = split.pop("units", None)
+    if not isinstance(units, list):
+        return None
+    n_targets = sum(len(u.get("targets") or []) for u in units)
+    core = read_core(path / rundir.PREDICTIONS_FILE)
+    if core is None:
+        return None
+    frame, starts = core
+    if len(frame) != n_targets or frame.duplicated(_KEYS).any():
+        return None
+    scored = _scored(path, frame, starts, np.arange(len(frame)), codebook)
+    split.update({"n_units": len(units), "n_targets": n_targets})
+    data = RunData(
+        path=path,
+        name=path.name,
+        predictions=scored,
+        metrics=rundir.read_json(path / rundir.METRICS_FILE),
+        manifest=manifest,
+        split=split,
+        complete=True,
+        notes=[str(n) for n in split.get("notes") or []],
+    )
+    return data, n_targets, len(units)
+
+
 def fast_load(rd: rundir.RunDir, codebook: Codebook, *, n_boot: int = 1000) -> RunData | None:
     """Like :func:`valuesim.report.load.load_run` (same scores, same finished-unit rule) but
     with the columnar reader; the frame's ``offset`` column is the byte offset of each row's
@@ -231,18 +281,11 @@ def fast_load(rd: rundir.RunDir, codebook: Codebook, *, n_boot: int = 1000) -> R
     if core is None:
         return None
     frame, starts = core
-    keys = ["respondent", "fold", "condition", "question"]
-    if rd.complete and len(frame) == rd.split.n_targets and not frame.duplicated(keys).any():
+    if rd.complete and len(frame) == rd.split.n_targets and not frame.duplicated(_KEYS).any():
         keep = np.arange(len(frame))  # a finished run holds exactly its units' targets
     else:
         keep = finished_rows(frame, rd.split)
-    if not len(keep):
-        raise DataError(f"{path} holds no finished predictions yet.", "Wait for the first unit.")
-    sub = frame.iloc[keep].reset_index(drop=True)
-    sub["prediction"] = sub["prediction"].astype("Float64").astype(np.float64)
-    scored = per_prediction(sub, codebook)
-    scored["offset"] = starts[keep]
-    scored["confidence"] = np.nan
+    scored = _scored(path, frame, starts, keep, codebook)
     complete = rd.complete and len(scored) == rd.split.n_targets
     notes: list[str] = []
     metrics = dict(rd.metrics or {})
@@ -253,9 +296,9 @@ def fast_load(rd: rundir.RunDir, codebook: Codebook, *, n_boot: int = 1000) -> R
         )
         metrics = {
             "method": (rd.manifest.get("config") or {}).get("method", {}).get("name", rd.path.name),
-            **summarize(sub, codebook, n_boot=n_boot),
+            **summarize(frame.iloc[keep].reset_index(drop=True), codebook, n_boot=n_boot),
         }
-    data = RunData(
+    return RunData(
         path=rd.path,
         name=rd.path.name,
         predictions=scored,
@@ -265,7 +308,6 @@ def fast_load(rd: rundir.RunDir, codebook: Codebook, *, n_boot: int = 1000) -> R
         complete=complete,
         notes=notes + [str(n) for n in rd.split.notes],
     )
-    return data
 
 
 def split_summary(rd: rundir.RunDir) -> dict[str, Any]:
@@ -336,6 +378,9 @@ def _load(run: ViewRun, codebook: Codebook) -> None:
             notes=list(info.get("notes") or []),
         )
         run.n_targets, run.n_units = int(info["split"]["n_targets"]), int(info["split"]["n_units"])
+    elif (finished := fast_load_finished(run.path, codebook)) is not None:
+        data, run.n_targets, run.n_units = finished
+        write_cache(run.path, sig, data)
     else:
         rd = rundir.open_run(run.path)
         run.n_targets = rd.split.n_targets
@@ -352,12 +397,15 @@ def _load(run: ViewRun, codebook: Codebook) -> None:
                 raise
             data = None  # started, nothing finished yet: the Live page waits for it
     run.from_cache = cached is not None
+    by_respondent: dict[str, np.ndarray] = {}
+    by_question: dict[str, np.ndarray] = {}
     if data is not None:
         data.name = run.name
         pred = data.predictions
-        run.by_respondent = {str(k): v for k, v in pred.groupby("respondent", sort=False).indices.items()}
-        run.by_question = {str(k): v for k, v in pred.groupby("question", sort=False).indices.items()}
-    run.data = data
+        by_respondent = {str(k): v for k, v in pred.groupby("respondent", sort=False).indices.items()}
+        by_question = {str(k): v for k, v in pred.groupby("question", sort=False).indices.items()}
+    # swapped together: a page served meanwhile sees the old or the new run, not a mix
+    run.data, run.by_respondent, run.by_question = data, by_respondent, by_question
     run.signature = sig
     run.loaded_at = time.monotonic()
     run.load_seconds = time.perf_counter() - t0
