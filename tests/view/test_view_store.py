@@ -32,7 +32,10 @@ def _same(view_frame, report_frame) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("name", ["majority", "valuesim"])
-def test_finished_runs_match_the_report_loader(view_runs: dict[str, Path], view_survey: SurveyData, name: str) -> None:
+def test_finished_runs_match_the_report_loader(
+    view_runs: dict[str, Path], view_survey: SurveyData, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VALUESIM_CACHE_DIR", str(tmp_path / "cache"))  # an empty conversion cache
     cb = view_survey.codebook
     store = RunStore([view_runs[name]], cb)
     run = store.runs[0]
