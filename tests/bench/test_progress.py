@@ -52,3 +52,46 @@ def test_progress_status_shows_eta_fitting_and_failures():
     status = bar.status()
     assert "eta 0:00:15" in status  # 76 units x 0.2 s
     assert "fitting 0:01:29" in status  # 3 x (30 - 0.2) s and "1 failed" in status
+
+
+def test_fitting_the_method_reports_is_taken_out_from_the_first_unit_on():
+    # the first unit of fold 0 trains for 45 s and predicts in 0.05 s: the ETA is right at once
+    timer = UnitTimer(concurrency=1)
+    timer.add(45.05, fitting=45.0)
+    assert timer.eta(99) == pytest.approx(99 * 0.05)
+    assert timer.fitting_seconds == pytest.approx(45.0)
+
+
+def test_the_executor_reports_a_methods_own_fitting_time():
+    import asyncio
+
+    from bench_data import FirstOptionMethod, make_survey
+
+    from valuesim.bench.plan import make_work_items
+    from valuesim.bench.protocol import ProtocolConfig, build_units
+    from valuesim.bench.runner import run_units_async
+
+    class LazyFit(FirstOptionMethod):
+        fitting_seconds = 0.0
+
+        def predict(self, task):  # the first unit of each fold "trains" for 2 s
+            if task.fold not in self.folds_seen:
+                self.folds_seen.add(task.fold)
+                self.fitting_seconds += 2.0
+            return super().predict(task)
+
+    data = make_survey(30, seed=1)
+    items = make_work_items(data, build_units(data, ProtocolConfig(n_respondents=4, seed=1, folds=2)).units)
+    method = LazyFit(data.codebook)
+    method.folds_seen = set()
+    seen: list[float] = []
+
+    class Sink:
+        def write_unit(self, rows):
+            pass
+
+    def on_unit(item, seconds, failed, fitting=0.0):
+        seen.append(fitting)
+
+    asyncio.run(run_units_async(method, items, Sink(), on_unit=on_unit))
+    assert sorted(seen, reverse=True)[:3] == [2.0, 2.0, 0.0] and len(seen) == len(items)

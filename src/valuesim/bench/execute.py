@@ -175,13 +175,15 @@ async def run_units_async(
     sink: Sink,
     *,
     concurrency: int = 1,
-    on_unit: Callable[[WorkItem, float, bool], None] | None = None,
+    on_unit: Callable[..., None] | None = None,
 ) -> None:
     """Run *items* with at most *concurrency* units in flight; write each unit as it finishes.
 
     A unit failing with one of :data:`UNIT_FAILURES` is reported to the sink and the run goes
     on; any other error (or one raised by the sink) stops the run (units in flight are
-    cancelled; finished ones are kept). ``on_unit(item, seconds, failed)`` follows every unit.
+    cancelled; finished ones are kept). ``on_unit(item, seconds, failed, fitting=s)`` follows every
+    unit: its wall time and the part of it the method spent fitting (a method that trains lazily
+    while predicting counts that time in a ``fitting_seconds`` attribute).
     """
     queue: asyncio.Queue[WorkItem] = asyncio.Queue()
     for it in items:
@@ -194,6 +196,7 @@ async def run_units_async(
             except asyncio.QueueEmpty:
                 return
             t0 = time.perf_counter()
+            fit0 = float(getattr(method, "fitting_seconds", 0.0) or 0.0)
             try:
                 rows = await arun_item(method, it)
             except UNIT_FAILURES as e:
@@ -203,7 +206,8 @@ async def run_units_async(
                 sink.write_unit(rows)
                 failed = False
             if on_unit is not None:
-                on_unit(it, time.perf_counter() - t0, failed)
+                fitting = float(getattr(method, "fitting_seconds", 0.0) or 0.0) - fit0
+                on_unit(it, time.perf_counter() - t0, failed, fitting=max(0.0, fitting))
             # A synchronous method never suspends; yield here so Ctrl-C (task cancellation)
             # takes effect after the current unit instead of after the whole run.
             await asyncio.sleep(0)

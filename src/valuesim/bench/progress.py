@@ -3,8 +3,10 @@
 A plain "elapsed / done x remaining" ETA is wrong whenever a few units carry a one-off cost:
 a method that fits per fold while predicting (``supervised`` trains the models of a fold when
 the fold's first unit arrives) makes the first units minutes long and the rest milliseconds.
-:class:`UnitTimer` therefore estimates from the *typical* unit (the median of recent unit
-timings) and reports the excess of the unusually slow units separately as fitting time.
+:class:`UnitTimer` therefore takes the fitting out of each unit's time -- what the method
+reports in its ``fitting_seconds`` attribute, and otherwise the excess of unusually slow units
+-- shows it separately, and estimates the ETA from the *typical* unit (the median of the
+recent units' times without fitting).
 """
 
 from __future__ import annotations
@@ -44,22 +46,27 @@ class UnitTimer:
 
     concurrency: int = 1
     durations: list[float] = field(default_factory=list)
+    #: fitting the method reported itself (``fitting_seconds`` of a method that trains while predicting)
+    reported_fitting: float = 0.0
     _last: float = field(default_factory=time.perf_counter)
 
-    def add(self, seconds: float | None, now: float | None = None) -> None:
+    def add(self, seconds: float | None, now: float | None = None, *, fitting: float = 0.0) -> None:
+        """One finished unit: its wall time, of which *fitting* seconds were the method's own fitting."""
         now = time.perf_counter() if now is None else now
         if seconds is None:
             seconds = (now - self._last) * max(1, self.concurrency)
         self._last = now
-        self.durations.append(seconds)
+        fitting = min(max(fitting, 0.0), seconds)
+        self.reported_fitting += fitting
+        self.durations.append(seconds - fitting)
 
     @property
     def fitting_seconds(self) -> float:
-        """Time of the unusually slow units beyond a typical unit: one-off work such as fitting a fold."""
+        """Fitting time: what the method reported, plus the excess of unusually slow units over a typical one."""
         typical = self.typical()
         if typical is None:
-            return 0.0
-        return float(sum(d - typical for d in self.durations if d > SLOW_FACTOR * typical))
+            return self.reported_fitting
+        return self.reported_fitting + float(sum(d - typical for d in self.durations if d > SLOW_FACTOR * typical))
 
     def typical(self) -> float | None:
         """Median wall time of the recent units (None before the first)."""
@@ -119,11 +126,13 @@ class UnitProgress:
             parts.append(f"[red]{self.failed} failed[/]")
         return "  ".join(parts)
 
-    def unit_done(self, _item: Any = None, seconds: float | None = None, failed: bool = False) -> None:
+    def unit_done(
+        self, _item: Any = None, seconds: float | None = None, failed: bool = False, *, fitting: float = 0.0
+    ) -> None:
         with self._lock:
             self.done += 1
             self.failed += int(failed)
-            self.timer.add(seconds)
+            self.timer.add(seconds, fitting=fitting)
             now = time.monotonic()
             if now - self._shown >= 0.25 or self.done == self.total:  # the status scans all timings
                 self._shown = now

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -449,6 +450,8 @@ class SupervisedBaseline(_Baseline):
         self._order = np.random.default_rng(self.opts.seed).permutation(view.n)
         self._models: dict[tuple[str, str], Any] = {}
         self._view = view
+        #: seconds spent training models while predicting (a fold's first unit); read by the progress display
+        self.fitting_seconds = 0.0
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -489,6 +492,7 @@ class SupervisedBaseline(_Baseline):
                 skip = set(hist) | set(todo)
                 todo += [q for q in self.view.targets if q not in skip and (q, tag) not in self._models]
             if todo:
+                t0 = time.perf_counter()
                 jobs = [(q, *self._model_features(q, mode, hist, h)) for q in todo]
                 if self.opts.n_jobs > 1 and len(jobs) > 1:
                     with ThreadPoolExecutor(max_workers=self.opts.n_jobs) as pool:
@@ -497,6 +501,7 @@ class SupervisedBaseline(_Baseline):
                     fitted = [self._train(*job) for job in jobs]
                 for q, model in zip(todo, fitted, strict=True):
                     self._models[(q, tag)] = model
+                self.fitting_seconds += time.perf_counter() - t0
             return {q: self._models[(q, tag)] for q in targets}
 
     def _model_features(
