@@ -25,6 +25,7 @@ from valuesim.bench.plan import WorkItem
 from valuesim.bench.progress import UnitProgress, progress_enabled
 from valuesim.errors import RequestFailedError
 from valuesim.methods.base import Method, Prediction
+from valuesim.survey.codebook import question_sort_key
 
 
 def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: Method) -> list[dict[str, Any]]:
@@ -40,7 +41,7 @@ def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: M
         by_q[p.question] = p
     wanted = set(item.unit.targets)
     if set(by_q) != wanted:
-        missing = sorted(wanted - set(by_q), key=lambda q: int(q[1:]))
+        missing = sorted(wanted - set(by_q), key=question_sort_key)
         extra = sorted(set(by_q) - wanted)
         raise MethodOutputError(
             f"Method {method.name!r} did not answer the task for respondent {item.unit.respondent} "

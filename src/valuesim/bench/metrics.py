@@ -33,7 +33,7 @@ from scipy.stats import wasserstein_distance
 
 from valuesim.bench import stats
 from valuesim.errors import DataError
-from valuesim.survey.codebook import Codebook, QuestionKind, ranks
+from valuesim.survey.codebook import Codebook, QuestionKind, question_sort_key, ranks
 
 #: Per-prediction metrics, in report order. ``nmae``: lower is better.
 METRICS: tuple[str, ...] = ("top1", "nmae", "within1")
@@ -359,7 +359,7 @@ def distribution(scored: pd.DataFrame, codebook: Codebook) -> dict[str, Any]:
         "wasserstein_mean": mean_of("wasserstein"),
         "total_variation_mean": mean_of("total_variation"),
         "mean_all": mean_of(None),
-        "by_question": dict(sorted(by_q.items(), key=lambda kv: int(kv[0][1:]) if kv[0][1:].isdigit() else 0)),
+        "by_question": dict(sorted(by_q.items(), key=lambda kv: question_sort_key(kv[0]))),
     }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from valuesim.bench.config import RunConfig
-from valuesim.bench.protocol import Split, Unit, build_units, valid_counts
+from valuesim.bench.protocol import Split, Unit, build_units, min_valid_for, valid_counts
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Task
 from valuesim.survey.dataset import SurveyData
@@ -41,7 +41,7 @@ def training_data(data: SurveyData, split: Split, cfg: RunConfig) -> SurveyData:
     most ``train_max`` people, a seeded sample when there are more.
     """
     sample = set(split.respondents)
-    ok = valid_counts(data) >= cfg.protocol.min_valid
+    ok = valid_counts(data) >= min_valid_for(data, cfg.protocol)
     ids = [str(i) for i, good in zip(data.frame.index, ok, strict=True) if good and str(i) not in sample]
     if len(ids) > cfg.train_max:
         rng = np.random.default_rng([cfg.protocol.seed, _STREAM_TRAIN])

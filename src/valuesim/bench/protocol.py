@@ -42,7 +42,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from valuesim.errors import ConfigError, DataError, validation_error
-from valuesim.survey.codebook import Codebook
+from valuesim.survey.codebook import Codebook, QuestionKind, question_sort_key
 from valuesim.survey.dataset import SurveyData
 
 #: Random streams (second entry of the seed sequence) -- one per kind of random choice.
@@ -293,12 +293,8 @@ def compute_split_hash(respondents: Sequence[str], units: Sequence[Unit]) -> str
 # --------------------------------------------------------------------------- helpers
 
 
-def _qnum(qid: str) -> int:
-    return int(qid[1:])
-
-
 def _sorted_q(qids: Sequence[str]) -> list[str]:
-    return sorted(qids, key=_qnum)
+    return sorted(qids, key=question_sort_key)
 
 
 def _id_key(rid: str) -> tuple[int, int, str]:
@@ -307,8 +303,10 @@ def _id_key(rid: str) -> tuple[int, int, str]:
 
 
 def compact_ids(qids: Sequence[str]) -> str:
-    """'Q1, Q2, Q3, Q7' -> 'Q1-Q3, Q7' (for messages)."""
-    nums = sorted({_qnum(q) for q in qids})
+    """'Q1, Q2, Q3, Q7' -> 'Q1-Q3, Q7' (for messages; ids that are not Q<number> are listed as they are)."""
+    if not all(q[:1] == "Q" and q[1:].isdigit() for q in qids):
+        return ", ".join(sorted(set(qids), key=question_sort_key))
+    nums = sorted({int(q[1:]) for q in qids})
     parts: list[str] = []
     i = 0
     while i < len(nums):
@@ -330,9 +328,21 @@ def _warn(notes: list[str], message: str) -> None:
 
 
 def target_pool(data: SurveyData) -> list[str]:
-    """Questions that may be targets: substantive codebook items present in the data."""
+    """Questions that may be targets: substantive codebook items present in the data.
+
+    Numeric items (a quantity, not a choice among options) are never targets; a substantive
+    one (a survey other than WVS-7 may have e.g. hours of TV) is part of every history instead,
+    see :func:`numeric_context`."""
     present = set(data.question_ids)
-    return [q for q in data.codebook.substantive() if q in present]
+    cb = data.codebook
+    return [q for q in cb.substantive() if q in present and cb.get(q).kind is not QuestionKind.NUMERIC]
+
+
+def numeric_context(data: SurveyData) -> list[str]:
+    """Substantive numeric items present in the data: known in every k-fold history (none in WVS-7)."""
+    present = set(data.question_ids)
+    cb = data.codebook
+    return [q for q in cb.substantive() if q in present and cb.get(q).kind is QuestionKind.NUMERIC]
 
 
 def profile_items(codebook: Codebook) -> list[str]:
@@ -347,10 +357,22 @@ def valid_counts(data: SurveyData, qids: Sequence[str] | None = None) -> np.ndar
     return (data.frame[cols].to_numpy() >= 0).sum(axis=1)
 
 
+#: WVS-7's default threshold relative to its value items (150 of 259): the cap for other surveys.
+MIN_VALID_SHARE = 150 / 259
+
+
+def min_valid_for(data: SurveyData, cfg: ProtocolConfig) -> int:
+    """The eligibility threshold: ``min_valid``; for a survey other than WVS-7 at most
+    ``MIN_VALID_SHARE`` of its value items (a 40-item survey cannot ask for 150 answers)."""
+    if data.codebook.is_wvs:
+        return cfg.min_valid
+    return min(cfg.min_valid, int(MIN_VALID_SHARE * len(target_pool(data))))
+
+
 def eligible_ids(data: SurveyData, cfg: ProtocolConfig) -> list[str]:
     """Respondents (country filter applied) with >= min_valid valid substantive answers."""
     frame = data.frame
-    mask = valid_counts(data) >= cfg.min_valid
+    mask = valid_counts(data) >= min_valid_for(data, cfg)
     if cfg.countries:
         have = set(frame["country"].astype(str))
         unknown = [c for c in cfg.countries if c not in have]
@@ -401,14 +423,15 @@ def sample_respondents(data: SurveyData, cfg: ProtocolConfig, notes: list[str] |
     pool = target_pool(data)
     if not pool:
         raise DataError(
-            "The data has no substantive questions (Q1-Q259) to predict.",
-            "Check that the file is a WVS-7 file with Q-numbered columns.",
+            "The data has no substantive questions (WVS-7: Q1-Q259) to predict.",
+            "Check that the file is a WVS-7 file with Q-numbered columns, or that the codebook (--codebook) "
+            "has items that are not marked profile.",
         )
     ids = eligible_ids(data, cfg)
     if not ids:
         best = int(valid_counts(data).max())
         raise DataError(
-            f"No respondent has at least {cfg.min_valid} valid answers among the {len(pool)} "
+            f"No respondent has at least {min_valid_for(data, cfg)} valid answers among the {len(pool)} "
             f"substantive questions (the best has {best}).",
             f"Lower the threshold, e.g. --min-valid {max(0, best - best // 10)}.",
         )
@@ -416,7 +439,7 @@ def sample_respondents(data: SurveyData, cfg: ProtocolConfig, notes: list[str] |
         if len(ids) < cfg.n_respondents:
             _warn(
                 notes,
-                f"Only {len(ids)} respondents are eligible (>= {cfg.min_valid} valid answers"
+                f"Only {len(ids)} respondents are eligible (>= {min_valid_for(data, cfg)} valid answers"
                 + (f", countries {', '.join(cfg.countries)}" if cfg.countries else "")
                 + f"); using all of them instead of {cfg.n_respondents}.",
             )
@@ -577,6 +600,7 @@ def build_units(data: SurveyData, cfg: ProtocolConfig) -> Split:
     """Sample respondents, split questions and list every unit of work."""
     notes: list[str] = []
     pool = target_pool(data)
+    context = numeric_context(data)
     respondents = sample_respondents(data, cfg, notes)
     if cfg.replication_split:
         folds, rep_notes = read_replication_split(cfg.replication_split, data.codebook, pool)
@@ -607,7 +631,7 @@ def build_units(data: SurveyData, cfg: ProtocolConfig) -> Split:
             fold_set = set(fold_q)
             rest = [q for q in pool if q not in fold_set]
             if not cfg.history_sweep:
-                units.append(Unit(rid, k, "", targets, tuple(rest)))
+                units.append(Unit(rid, k, "", targets, tuple(rest + context)))
                 continue
             perm = _history_permutation(cfg.seed, rid, k, rest)
             for h in sizes:

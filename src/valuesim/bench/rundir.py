@@ -21,6 +21,7 @@ import pandas as pd
 
 from valuesim.bench.protocol import Split, Unit
 from valuesim.errors import DataError
+from valuesim.survey.codebook import question_sort_key
 
 SPLIT_FILE = "split.json"
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -213,7 +214,7 @@ def sort_rows(rows: Iterable[dict[str, Any]], split: Split) -> list[dict[str, An
             int(r["fold"]),
             c_pos.get(cond, len(c_pos)),
             cond,
-            int(str(r["question"])[1:]),
+            question_sort_key(str(r["question"])),
         )
 
     return sorted(rows, key=key)

@@ -9,12 +9,29 @@ from valuesim.survey.dataset import SurveyData
 SYNTHETIC_DEFAULT_N = 2000
 
 
-def load_data(data: str, countries: list[str] | None = None) -> SurveyData:
-    """A WVS file or folder, or ``synthetic`` / ``synthetic:N`` for N generated respondents;
-    ``countries`` keeps only those countries (alpha-3, ISO numeric or name)."""
+#: Help of the `--codebook` option every command with `--data` has.
+CODEBOOK_HELP = (
+    "Codebook of a survey other than WVS-7: a YAML file from `valuesim codebook infer`, or 'auto' to infer "
+    "it from the labelled --data file (.sav/.dta). Default: the built-in WVS-7 codebook."
+)
+
+
+def load_data(data: str, countries: list[str] | None = None, codebook: str | None = None) -> SurveyData:
+    """A survey file or folder, or ``synthetic`` / ``synthetic:N`` for N generated respondents;
+    ``countries`` keeps only those countries (alpha-3, ISO numeric or name); ``codebook``: None
+    for WVS-7, ``auto`` or a codebook file for any other labelled survey."""
     from valuesim.survey import generate_synthetic, load_survey
+    from valuesim.survey.custom import resolve_codebook
 
     text = data.strip()
+    if codebook and text.lower().startswith("synthetic"):
+        raise ConfigError(
+            "--codebook does not apply to --data synthetic (generated WVS-7 respondents).",
+            "Give a data file with --data, or drop --codebook. `valuesim codebook example my.sav` writes a "
+            "generated labelled survey to try it with.",
+        )
+    if codebook:
+        return load_survey(text, countries=countries or None, codebook=resolve_codebook(codebook, text))
     if text.lower().startswith("synthetic"):
         _, _, n = text.partition(":")
         try:

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valuesim.cli._data import load_data
+from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.errors import ConfigError
 
 console = Console()
@@ -50,7 +50,7 @@ def _split_list(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
-def _load_data(data: str | None, synthetic: int | None) -> Any:
+def _load_data(data: str | None, synthetic: int | None, codebook: str | None = None) -> Any:
     if data is not None and synthetic is not None:
         raise ConfigError("Pass either --data or --synthetic, not both.", "--data synthetic:N is --synthetic N.")
     if synthetic is not None:
@@ -60,7 +60,7 @@ def _load_data(data: str | None, synthetic: int | None) -> Any:
             "No data given.",
             "Pass --data PATH (a WVS-7 file or a folder of per-country files), or --data synthetic to try it out.",
         )
-    return load_data(data)
+    return load_data(data, codebook=codebook)
 
 
 @contextlib.contextmanager
@@ -134,6 +134,7 @@ def bench(
         None, "--data", help="WVS-7 file or folder of per-country files; 'synthetic' for generated data."
     ),
     synthetic: int | None = typer.Option(None, "--synthetic", help="Use N generated respondents instead of --data."),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
     method: str | None = typer.Option(
         None, "--method", "-m", help="Method name (see --list-methods), or package.module:Class of your own."
     ),
@@ -268,7 +269,7 @@ def bench(
     from valuesim.scale import get_executor
 
     run_on = get_executor(executor, address=ray_address, num_workers=workers)  # fails fast on a bad cluster
-    survey = _load_data(data, synthetic)
+    survey = _load_data(data, synthetic, codebook)
     m = get_method(method, survey.codebook, **options)
     err_console.print(
         f"[bold]{m.name}[/] on {survey.source or 'data'} ({len(survey):,} respondents"

@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valuesim.cli._data import load_data, pick_data
+from valuesim.cli._data import CODEBOOK_HELP, load_data, pick_data
 from valuesim.errors import DataError
 from valuesim.survey import countries as country_table
 from valuesim.survey.codebook import Codebook, Question, load_codebook
+from valuesim.survey.custom import load_codebook_file
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Missing, Respondent
 
@@ -210,9 +211,10 @@ def summary(
     data_opt: str | None = typer.Option(None, "--data", help=_PATH_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     country: list[str] | None = typer.Option(None, "--country", "-c", help=_COUNTRY_HELP),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
 ) -> None:
     """Respondents, countries, questions present, missing rate, version and validation findings."""
-    data = load_data(pick_data(path, data_opt), countries=_countries_arg(country))
+    data = load_data(pick_data(path, data_opt), countries=_countries_arg(country), codebook=codebook)
     info = summary_dict(data)
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False))
@@ -228,9 +230,10 @@ def show(
     respondent: str = typer.Option(..., "--respondent", "-r", help=_ID_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the decoded record as JSON."),
     country: list[str] | None = typer.Option(None, "--country", "-c", help=_COUNTRY_HELP),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
 ) -> None:
     """One person's decoded record: profile first, then answers grouped by questionnaire section."""
-    data = load_data(pick_data(path, data_opt), countries=_countries_arg(country))
+    data = load_data(pick_data(path, data_opt), countries=_countries_arg(country), codebook=codebook)
     record = record_dict(data, data.respondent(respondent.strip()))
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False))
@@ -252,9 +255,14 @@ def questions(
     qids: list[str] | None = typer.Argument(None, help="Show these questions in full (wording and options)."),
     section: str | None = typer.Option(None, "--section", "-s", help="Only this section (id or part of its title)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    codebook: str | None = typer.Option(
+        None,
+        "--codebook",
+        help="List the items of this codebook file instead of WVS-7's (see `valuesim codebook infer`).",
+    ),
 ) -> None:
     """List the codebook's questions (id, section, kind, short text), or show a few in full."""
-    cb = load_codebook()
+    cb = load_codebook_file(codebook) if codebook else load_codebook()
     if qids:
         chosen = [cb.get(q) for q in qids]
     else:
@@ -267,7 +275,7 @@ def questions(
         for q in chosen:
             _print_question(cb, q)
         return
-    t = Table(title=f"WVS-7 codebook: {len(chosen)} question(s)", title_justify="left")
+    t = Table(title=f"{cb.name} codebook: {len(chosen)} question(s)", title_justify="left")
     for col in ("id", "section", "kind", "options", "question"):
         t.add_column(col, no_wrap=col != "question")
     for q in chosen:

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from valuesim.cli._data import load_data
+from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
@@ -26,7 +26,7 @@ def parse_history(history: str, codebook: Any) -> list[str] | None:
     ids = [codebook.get(x).id for x in h.split(",") if x.strip()]
     if not ids:
         raise ConfigError("--history is empty.", "Use all, profile, or a comma-separated list such as Q1,Q2,Q46.")
-    return sorted(set(ids) | set(codebook.profile()), key=lambda q: int(q[1:]))
+    return codebook.sort(set(ids) | set(codebook.profile()))
 
 
 def _model(spec: str | None, base_url: str | None) -> Any:
@@ -39,6 +39,7 @@ def _model(spec: str | None, base_url: str | None) -> Any:
 
 def backstory(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
     respondent: str = typer.Option(
         ..., "--respondent", "-r", help="Respondent id (interview id, or e.g. URY-17 where the file has none)."
     ),
@@ -75,7 +76,7 @@ def backstory(
         raise ConfigError("--style narrative needs --model.", "E.g. --model local, or use --style facts.")
     if fidelity and model is None:
         raise ConfigError("--fidelity needs --model.", "E.g. --model local.")
-    survey = load_data(data)
+    survey = load_data(data, codebook=codebook)
     person = survey.respondent(respondent)
     qids = parse_history(history, survey.codebook)
     if max_tokens is not None and style == "narrative":
@@ -125,6 +126,7 @@ def backstory(
 
 def ask(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
     respondent: str = typer.Option(..., "--respondent", "-r", help="Respondent id."),
     question: str = typer.Option(..., "--question", "-q", help="Question id of a value item (Q1-Q259), e.g. Q46."),
     method: str = typer.Option(
@@ -154,7 +156,7 @@ def ask(
             f"`valuesim ask` runs LLM methods; {method!r} is not one.",
             "Use valuesim, blank, demographics, full-info, rag or hybrid.",
         )
-    survey = load_data(data)
+    survey = load_data(data, codebook=codebook)
     q = survey.codebook.get(question)
     if q.profile:
         raise ConfigError(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from valuesim.cli._data import load_data
+from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ def report(
 @experiment_app.command("paper")
 def experiment_paper(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated data."),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
     model: str = typer.Option(
         ..., "--model", help="Model spec for the LLM methods: local, local:PATH, openai:NAME, mock."
     ),
@@ -105,7 +106,7 @@ def experiment_paper(
     if list_runs:
         _print_specs(select_specs(PAPER_EXPERIMENT, quick=quick, only=_split(only), skip=_split(skip)))
         return
-    survey = load_data(data)
+    survey = load_data(data, codebook=codebook)
     sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
     err_console.print(
         f"[bold]Paper experiment[/]{' (quick)' if quick else ''} on {survey.source} ({len(survey):,} respondents"

@@ -34,13 +34,11 @@ from pydantic import Field, field_validator
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.options import MethodOptions
-from valuesim.survey.codebook import Codebook, QuestionKind
+from valuesim.survey.codebook import Codebook, QuestionKind, item_seed, question_sort_key
 from valuesim.survey.codebook import ranks as answer_ranks
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Respondent
 
-SEX_ITEM = "Q260"
-AGE_ITEM = "Q262"
 GLOBAL = "global"
 COUNTRY = "country"
 CELL = "cell"
@@ -221,8 +219,9 @@ class _GroupMajority(_Baseline):
         if COUNTRY in self.levels:
             keys[COUNTRY] = list(view.country)
         if CELL in self.levels:
-            sex = view.frame_values.get(SEX_ITEM, np.full(view.n, np.nan))
-            age = view.frame_values.get(AGE_ITEM, np.full(view.n, np.nan))
+            none = np.full(view.n, np.nan)
+            sex = view.frame_values.get(self.codebook.role("sex") or "", none)
+            age = view.frame_values.get(self.codebook.role("age") or "", none)
             keys[CELL] = [self._cell(c, s, a) for c, s, a in zip(view.country, sex, age, strict=True)]
         return keys
 
@@ -235,8 +234,8 @@ class _GroupMajority(_Baseline):
     def _task_keys(self, person: Respondent) -> dict[str, Any]:
         keys: dict[str, Any] = {COUNTRY: person.country}
         if CELL in self.levels:
-            sex = person.answers.get(SEX_ITEM)
-            age = person.answers.get(AGE_ITEM)
+            sex = person.answers.get(self.codebook.role("sex") or "")
+            age = person.answers.get(self.codebook.role("age") or "")
             keys[CELL] = self._cell(
                 person.country, None if sex is None else float(sex), None if age is None else float(age)
             )
@@ -470,7 +469,7 @@ class SupervisedBaseline(_Baseline):
         profile = set(self._profile)
         person = task.respondent
         known = [q for q in (*person.answers, *person.missing) if q in self._item_col and q not in profile]
-        hist = tuple(sorted({q for q in known if q not in targets}, key=lambda q: int(q[1:])))
+        hist = tuple(sorted({q for q in known if q not in targets}, key=question_sort_key))
         mode = self.opts.history
         if mode == "auto":
             mode = "exact" if not task.condition else "random-subset"
@@ -526,7 +525,7 @@ class SupervisedBaseline(_Baseline):
         x = self._x[np.ix_(rows, np.asarray(cols, dtype=np.int64))]
         if keep_h is not None:
             n_sub = len(feats) - len(self._profile)
-            rng = np.random.default_rng([self.opts.seed, int(target[1:]), keep_h])
+            rng = np.random.default_rng([self.opts.seed, item_seed(target), keep_h])
             drop = rng.random((len(rows), n_sub)).argsort(axis=1) >= keep_h
             x[:, :n_sub][drop] = np.nan
         cat: list[int] = []

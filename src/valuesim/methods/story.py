@@ -83,7 +83,7 @@ def country_name(alpha3: str | None) -> str | None:
 
 
 def _order(codebook: Codebook, qids: Iterable[str]) -> list[str]:
-    return sorted(qids, key=lambda q: codebook.get(q).number)
+    return codebook.sort(codebook.get(q).id for q in qids)
 
 
 def section_order(codebook: Codebook) -> list[str]:
@@ -730,7 +730,7 @@ async def astory_fidelity(
     pool = [q for q in (qids if qids is not None else respondent.answered()) if q in codebook and respondent.has(q)]
     pool = [q for q in pool if not codebook.get(q).profile and codebook.get(q).kind is not QuestionKind.NUMERIC]
     if n is not None and len(pool) > n:
-        pool = sorted(random.Random(seed).sample(pool, n), key=lambda q: codebook.get(q).number)
+        pool = codebook.sort(random.Random(seed).sample(pool, n))
     country = country_name(respondent.country)
 
     async def one(qid: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from valuesim.bench.compare import paired_comparison
 from valuesim.bench.metrics import METRICS
 from valuesim.errors import ValueSimError
 from valuesim.report.load import RunData, history_size
-from valuesim.survey.codebook import Codebook
+from valuesim.survey.codebook import Codebook, question_sort_key
 
 METRIC_LABELS: dict[str, str] = {"top1": "Top-1", "nmae": "nMAE", "within1": "Within-1"}
 LOWER_IS_BETTER: frozenset[str] = frozenset({"nmae"})
@@ -361,7 +361,7 @@ def default_confusion_item(runs: Sequence[RunData]) -> str | None:
             counts[str(qid)] = counts.get(str(qid), 0) + int(n)
     if not counts:
         return None
-    return min(counts, key=lambda q: (-counts[q], int(q[1:])))
+    return min(counts, key=lambda q: (-counts[q], question_sort_key(q)))
 
 
 def calibration_long(runs: Sequence[RunData]) -> pd.DataFrame:

@@ -1,14 +1,21 @@
-"""The WVS wave 7 codebook: question wording, answer options, kinds and sections.
+"""A survey codebook: question wording, answer options, kinds and sections.
 
-The data file ``data/codebook_wvs7.json`` carries the instrument itself (question wording
-and answer labels from the WVS-7 master questionnaire, 2017-2020, English version; see
-``source`` in the file). Everything else here is ours.
+The built-in default is the WVS wave 7 codebook: ``data/codebook_wvs7.json`` carries the
+instrument itself (question wording and answer labels from the WVS-7 master questionnaire,
+2017-2020, English version; see ``source`` in the file). Everything else here is ours.
+
+Any other labelled survey gets a codebook from its own file (``valuesim codebook infer``,
+:mod:`valuesim.survey.custom`): the same classes, with ``phrasing="generic"``, the file's
+variable names as question ids, and the columns holding respondent id and country named in
+``id_column`` / ``country_column`` (or one ``country`` for everybody).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
@@ -28,6 +35,21 @@ MISSING_CODES: dict[int, str] = {
     -4: "not asked in this country",
     -5: "missing (other)",
 }
+
+
+#: Roles a codebook can give to its profile items (used by the demographic baselines).
+ROLES = ("sex", "age")
+
+
+def question_sort_key(qid: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order of question ids ("Q2" < "Q10"; for WVS ids the questionnaire's order)."""
+    return tuple((0, int(t)) if t.isdigit() else (1, t.lower()) for t in re.split(r"(\d+)", qid) if t)
+
+
+def item_seed(qid: str) -> int:
+    """A stable integer per question id, for seeding (WVS ids: the question number)."""
+    digits = qid[1:]
+    return int(digits) if qid[:1] == "Q" and digits.isdigit() else zlib.crc32(qid.encode("utf-8"))
 
 
 class QuestionKind(str, Enum):
@@ -59,10 +81,15 @@ class Question:
     #: The codes come from a country-specific list (Q272, language at home) of which only some are
     #: labelled: an unlabelled code is a real answer the codebook cannot name, not a data error.
     open_codes: bool = False
+    #: codes this item's file uses for missing answers (e.g. 8 "Don't know", 9 "Refusal"),
+    #: mapped to the survey-wide negative codes on loading (see ``missing_code_for``)
+    missing: dict[int, str] = field(default_factory=dict)
 
     @property
     def number(self) -> int:
-        return int(self.id[1:])
+        """The WVS question number (Q46 -> 46); 0 for ids that are not WVS-style."""
+        digits = self.id[1:]
+        return int(digits) if self.id[:1].upper() == "Q" and digits.isdigit() else 0
 
     @property
     def codes(self) -> list[int]:
@@ -117,8 +144,29 @@ def ranks(values: np.ndarray, codes: Sequence[float] | np.ndarray, dtype: Any = 
     return out
 
 
+def missing_code_for(label: str) -> int:
+    """The survey-wide missing code (-1 ... -5) a declared missing value's label means."""
+    low = label.lower()
+    if re.search(r"don.?t know|\bdk\b|not sure|can.?t (choose|say)|undecided", low):
+        return -1
+    if re.search(r"refus|no answer|\bna\b|not answered|declined|prefer not", low):
+        return -2
+    if re.search(r"not applicable|inapplicable|\binap\b|\bn/?a\b|skip", low):
+        return -3
+    if re.search(r"not asked", low):
+        return -4
+    return -5
+
+
 class Codebook:
-    """All questions of a wave, with lookups that fail with a helpful message."""
+    """All questions of a survey, with lookups that fail with a helpful message.
+
+    ``phrasing`` chooses how answers become sentences: ``"wvs"`` (the WVS-7 rules on top of
+    the generic ones) or ``"generic"`` (rules that need only the codebook). ``roles`` names the
+    profile items with a meaning the methods use (``sex``, ``age``). ``id_column`` and
+    ``country_column`` are the data file's columns for respondent ids and countries (ISO
+    alpha-3 codes or names); a survey of one country sets ``country`` instead.
+    """
 
     def __init__(
         self,
@@ -127,6 +175,13 @@ class Codebook:
         missing_codes: dict[int, str] | None = None,
         source: str = "",
         excluded: dict[str, str] | None = None,
+        *,
+        name: str = "WVS-7",
+        phrasing: str = "wvs",
+        roles: dict[str, str] | None = None,
+        id_column: str | None = "D_INTERVIEW",
+        country_column: str | None = "B_COUNTRY_ALPHA",
+        country: str | None = None,
     ) -> None:
         self.questions: dict[str, Question] = {q.id: q for q in questions}
         self.sections: dict[str, Section] = {s.id: s for s in sections}
@@ -134,6 +189,24 @@ class Codebook:
         self.source = source
         #: column -> reason it is not treated as a question (derived, multi-part, country-specific)
         self.excluded = dict(excluded or {})
+        self.name = name
+        self.phrasing = phrasing
+        self.roles = dict(roles if roles is not None else ({"sex": "Q260", "age": "Q262"} if phrasing == "wvs" else {}))
+        self.id_column = id_column
+        self.country_column = country_column
+        self.country = country
+        self._position = {q: i for i, q in enumerate(self.questions)}
+        self._upper = {q.upper(): q for q in self.questions}
+
+    @property
+    def is_wvs(self) -> bool:
+        """True for the built-in WVS-7 codebook (WVS file layout, WVS phrasing)."""
+        return self.phrasing == "wvs"
+
+    def role(self, name: str) -> str | None:
+        """The item id that plays *name* (``sex``, ``age``), if the codebook has one."""
+        qid = self.roles.get(name)
+        return qid if qid in self.questions else None
 
     def __contains__(self, qid: object) -> bool:
         return qid in self.questions
@@ -148,18 +221,27 @@ class Codebook:
         return self.get(qid)
 
     def get(self, qid: str) -> Question:
+        """The question *qid* (exact id, or any case)."""
+        if qid in self.questions:
+            return self.questions[qid]
         key = qid.strip().upper()
-        if key in self.questions:
-            return self.questions[key]
-        if key in self.excluded:
+        if key in self._upper:
+            return self.questions[self._upper[key]]
+        excluded = {k.upper(): v for k, v in self.excluded.items()}
+        if key in excluded:
             raise UnknownQuestionError(
-                f"{key} is not used as a question: {self.excluded[key]}",
-                "Pick one of Q1-Q259 (value items) or see `valuesim data questions`.",
+                f"{qid.strip()} is not used as a question: {excluded[key]}",
+                ("Pick one of Q1-Q259 (value items)" if self.is_wvs else "Pick a value item")
+                + " or see `valuesim data questions`.",
             )
+        example = (
+            "Question ids look like Q46 (WVS-7 numbering, Q1-Q290); "
+            if self.is_wvs
+            else f"Question ids are the variable names of {self.name}, e.g. {', '.join(list(self.questions)[:3])}; "
+        )
         raise UnknownQuestionError(
             f"Unknown question id {qid!r}.",
-            self.suggest(key) + "Question ids look like Q46 (WVS-7 numbering, Q1-Q290); "
-            "list them with `valuesim data questions`.",
+            self.suggest(key) + example + "list them with `valuesim data questions`.",
         )
 
     def suggest(self, text: str) -> str:
@@ -175,14 +257,20 @@ class Codebook:
         return suggestion([q.id for q in self.questions.values() if key.lower() in f"{q.short} {q.text}".lower()][:5])
 
     def ids(self) -> list[str]:
-        return sorted(self.questions, key=lambda q: int(q[1:]))
+        """Question ids in questionnaire order (the codebook's order)."""
+        return list(self.questions)
+
+    def sort(self, qids: Iterable[str]) -> list[str]:
+        """*qids* in questionnaire order; ids outside the codebook go last, in natural order."""
+        end = len(self._position)
+        return sorted(qids, key=lambda q: (self._position.get(q, end), question_sort_key(q)))
 
     def substantive(self) -> list[str]:
         """Value items that may be prediction targets (everything but the profile block)."""
         return [q for q in self.ids() if not self.questions[q].profile]
 
     def profile(self) -> list[str]:
-        """Demographic / profile items (Q260-Q290): always input, never a target."""
+        """Demographic / profile items (WVS-7: Q260-Q290): always input, never a target."""
         return [q for q in self.ids() if self.questions[q].profile]
 
     def section_of(self, qid: str) -> Section:
@@ -202,6 +290,7 @@ def _question_from_dict(d: dict[str, Any]) -> Question:
         value_range=(int(vr[0]), int(vr[1])) if vr else None,
         note=d.get("note", ""),
         open_codes=bool(d.get("open_codes", False)),
+        missing={int(k): v for k, v in (d.get("missing") or {}).items()},
     )
 
 

@@ -56,7 +56,7 @@ import pyarrow.csv as pacsv
 
 from valuesim.errors import DataError
 from valuesim.survey import countries as country_table
-from valuesim.survey.codebook import Codebook, Question, load_codebook
+from valuesim.survey.codebook import Codebook, Question, load_codebook, missing_code_for
 from valuesim.survey.dataset import SurveyData, ValidationReport
 
 #: Meta columns read besides the questions (canonical upper-case names).
@@ -570,7 +570,79 @@ class _Part:
     version_from: str
 
 
+def _generic_part(raw: _Raw, codebook: Codebook, report: ValidationReport) -> _Part:
+    """One file of a survey described by a generic codebook (``id_column`` / ``country_column``)."""
+    by_upper = {q.upper(): q for q in codebook.questions}
+    absent = [q for q in codebook.ids() if q.upper() not in raw.frame.columns]
+    if absent:
+        raise DataError(
+            f"{len(absent)} item(s) of the codebook {codebook.name!r} are not in {raw.source}: "
+            + ", ".join(absent[:10])
+            + (" ..." if len(absent) > 10 else ""),
+            "Remove them from the codebook (or check that the codebook belongs to this file).",
+        )
+    meta_cols = {c.upper() for c in (codebook.id_column, codebook.country_column) if c}
+    for i, name in enumerate(raw.columns):
+        key = _canonical(name)
+        keep = key in by_upper or key in meta_cols or (i == 0 and raw.index_column)
+        if not keep and name not in report.ignored_columns:
+            report.ignored_columns.append(name)
+    report.notes.extend(raw.notes)
+    if codebook.country_column:
+        column = codebook.country_column.upper()
+        if column not in raw.frame.columns:
+            raise DataError(
+                f"The country column {codebook.country_column!r} named in the codebook is not in {raw.source}.",
+                "Fix `country_column` in the codebook, or set `country:` when everybody lives in one country.",
+            )
+        country = _country_values(raw.frame[column])
+    else:
+        country = np.full(len(raw.frame), codebook.country or UNKNOWN_COUNTRY, dtype=object)
+    meta = pd.DataFrame({"country": country})
+    if codebook.id_column:
+        column = codebook.id_column.upper()
+        if column not in raw.frame.columns:
+            raise DataError(
+                f"The id column {codebook.id_column!r} named in the codebook is not in {raw.source}.",
+                "Fix `id_column` in the codebook, or remove it to number respondents by row.",
+            )
+        meta["interview"] = raw.frame[column].to_numpy()
+    values = pd.DataFrame(index=range(len(raw.frame)))
+    for key, qid in by_upper.items():
+        question = codebook.questions[qid]
+        col = raw.frame[key]
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            arr = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            arr, n_bad, examples = _text_to_numbers(col, question, codebook.missing_codes)
+            if n_bad:
+                report.notes.append(
+                    f"{raw.source}: {qid} has {n_bad} text cell(s) that are neither a code nor an answer label "
+                    f"(e.g. {', '.join(repr(e) for e in examples)}); stored as missing (-5)"
+                )
+        if question.missing:  # the file's own missing codes -> the survey-wide negative codes
+            arr = arr.copy()
+            for code, label in question.missing.items():
+                arr[arr == code] = missing_code_for(label)
+        values[qid] = arr
+    return _Part(raw.source, meta, values, codebook.name, "codebook")
+
+
+def _country_values(column: pd.Series) -> np.ndarray:
+    """Alpha-3 codes where a value is a known code or name, else the value itself (upper case)."""
+    text = _id_strings(column).fillna(UNKNOWN_COUNTRY)
+    lookup: dict[str, str] = {}
+    for value in text.unique():
+        try:
+            lookup[value] = country_table.resolve(value)
+        except DataError:
+            lookup[value] = str(value).strip().upper() or UNKNOWN_COUNTRY
+    return text.map(lookup).to_numpy(dtype=object)
+
+
 def _part(raw: _Raw, codebook: Codebook, report: ValidationReport) -> _Part:
+    if not codebook.is_wvs:
+        return _generic_part(raw, codebook, report)
     qcols = [c for c in raw.frame.columns if c in codebook.questions]
     has_country = ALPHA_COL in raw.frame.columns or NUMERIC_COL in raw.frame.columns
     if not qcols or not has_country:
@@ -753,12 +825,15 @@ def load_survey(
     missing path, an unsupported, unreadable or corrupt file, or a file that is not WVS-7.
     """
     cb = codebook or load_codebook()
-    wanted = set(cb.questions) | set(META_COLUMNS)
+    if cb.is_wvs:
+        wanted = set(cb.questions) | set(META_COLUMNS)
+    else:
+        wanted = {q.upper() for q in cb.questions} | {c.upper() for c in (cb.id_column, cb.country_column) if c}
     raws: list[_Raw] = []
     for f in data_files(path):
         raws.extend(_read_file(f, wanted))
     skipped: list[str] = []
-    if len(raws) > 1:  # a folder or archive may hold a readme or codebook table beside the data
+    if len(raws) > 1 and cb.is_wvs:  # a folder or archive may hold a readme or codebook table beside the data
         skipped = [r.source for r in raws if not _looks_wvs(r, cb)]
         kept = [r for r in raws if _looks_wvs(r, cb)]
         raws = kept or raws[:1]  # nothing WVS-shaped at all: let the first file explain why

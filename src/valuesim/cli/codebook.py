@@ -1,0 +1,101 @@
+"""`valuesim codebook ...`: a codebook for any labelled survey (infer, check, an example file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from valuesim.errors import ConfigError
+
+codebook_app = typer.Typer(
+    help="Codebooks for surveys other than WVS-7: infer one from a labelled .sav/.dta, check it, try an example.",
+    no_args_is_help=True,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@codebook_app.command("infer")
+def infer(
+    path: Path = typer.Argument(..., help="A labelled SPSS (.sav, .zsav, .por) or Stata (.dta) file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the codebook (YAML)."),
+    name: str | None = typer.Option(None, "--name", help="Survey name (default: the file name)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
+) -> None:
+    """Read variable labels, value labels and missing values from PATH and write an editable codebook.
+
+    Prints what to check: items without a label, codes without a label, guessed roles.
+    """
+    from valuesim.survey.custom import infer_codebook, write_codebook_yaml
+
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists.", "Pass --overwrite to replace it, or choose another --out.")
+    result = infer_codebook(path, name=name)
+    header = [
+        f"Codebook for {path.name}, inferred by `valuesim codebook infer` (rules: docs/surveys.md).",
+        "Check kinds, profile flags, roles and the question texts; then use it with --codebook THIS_FILE.",
+        *[f"check: {n}" for n in result.notes[1:]],
+    ]
+    write_codebook_yaml(result.codebook, out, header=header)
+    console.print(f"[bold]{result.notes[0]}[/]", highlight=False)
+    for note in result.notes[1:]:
+        console.print(f"  {note}", highlight=False, soft_wrap=True)
+    console.print(f"Wrote {out}. Use it with: --data {path} --codebook {out}", highlight=False, soft_wrap=True)
+
+
+@codebook_app.command("check")
+def check(
+    codebook: Path = typer.Argument(..., help="A codebook file (YAML or JSON)."),
+    data: str | None = typer.Option(
+        None, "--data", help="Also load this data file with it and report what loading found."
+    ),
+) -> None:
+    """Validate a codebook file (and, with --data, load the data with it)."""
+    from valuesim.survey.custom import load_codebook_file
+    from valuesim.survey.loaders import load_survey
+
+    cb = load_codebook_file(codebook)
+    profile = cb.profile()
+    console.print(
+        f"{codebook}: {len(cb)} items ({len(profile)} profile, {len(cb) - len(profile)} value items); "
+        f"roles {', '.join(f'{k}={v}' for k, v in cb.roles.items()) or 'none'}",
+        highlight=False,
+    )
+    if data:
+        survey = load_survey(data, codebook=cb)
+        report = survey.report
+        console.print(
+            f"{data}: {len(survey)} respondents, {len(survey.country_counts())} country value(s), "
+            f"missing rate {survey.missing_rate():.1%}",
+            highlight=False,
+        )
+        for qid, codes in report.out_of_range.items():
+            shown = ", ".join(f"{c} ({n}x)" for c, n in sorted(codes.items()))
+            console.print(f"  {qid}: codes without a label loaded as missing: {shown}", highlight=False)
+        for note in report.notes:
+            console.print(f"  {note}", highlight=False, soft_wrap=True)
+
+
+@codebook_app.command("example")
+def example(
+    out: Path = typer.Argument(..., help="Where to write the example .sav file."),
+    n: int = typer.Option(300, "--n", "-n", min=10, help="Number of respondents."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Write a generated, labelled SPSS file (SYNTHETIC respondents, ESS-like items) to try a custom survey."""
+    from valuesim.survey.labelled_example import write_labelled_example
+
+    if out.suffix.lower() != ".sav":
+        raise ConfigError(f"{out}: the example is an SPSS file; give a path ending in .sav.", "E.g. example.sav")
+    write_labelled_example(out, n=n, seed=seed)
+    console.print(
+        f"Wrote {out}: {n} SYNTHETIC respondents, 40 items. Next: valuesim codebook infer {out} --out codebook.yaml",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(codebook_app, name="codebook")
