@@ -201,11 +201,11 @@ def write_rows_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def sort_rows(rows: Iterable[dict[str, Any]], split: Split) -> list[dict[str, Any]]:
-    """Deterministic order: respondent (split order), fold, condition (split order), question number."""
+    """Deterministic order: respondent (split order), fold, condition (split order), question (natural order)."""
     r_pos = {r: i for i, r in enumerate(split.respondents)}
     c_pos = {c: i for i, c in enumerate(split.conditions)}
 
-    def key(r: dict[str, Any]) -> tuple[int, str, int, int, str, int]:
+    def key(r: dict[str, Any]) -> tuple[int, str, int, int, str, tuple[tuple[int, int | str], ...]]:
         rid = str(r["respondent"])
         cond = str(r.get("condition", ""))
         return (

@@ -92,12 +92,15 @@ class GenerateConfig:
 
 @dataclass
 class Usage:
-    """Additive call accounting. Cache hits count in ``cache_hits`` only (no calls, no tokens)."""
+    """Additive call accounting. Cache hits count in ``cache_hits`` only (no calls, no tokens).
 
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cache_hits: int = 0
+    Counts are whole numbers for one call; a share of a call (a unit's cost split over its
+    targets) makes them fractional, hence ``float``."""
+
+    calls: float = 0
+    prompt_tokens: float = 0
+    completion_tokens: float = 0
+    cache_hits: float = 0
     latency_s: float = 0.0
 
     def __add__(self, other: Usage) -> Usage:

@@ -199,7 +199,7 @@ def _usage_dict(u: Usage, share: float = 1.0) -> dict[str, float]:
 def _scale(u: Usage, share: float) -> Usage:
     return Usage(
         u.calls * share, u.prompt_tokens * share, u.completion_tokens * share, u.cache_hits * share, u.latency_s * share
-    )  # type: ignore[arg-type]
+    )
 
 
 def pooled(answers: Sequence[ModuleAnswer], codes: Sequence[int]) -> dict[int, float] | None:
@@ -209,7 +209,7 @@ def pooled(answers: Sequence[ModuleAnswer], codes: Sequence[int]) -> dict[int, f
         return None
     out = {c: 0.0 for c in codes}
     for a in valid:
-        dist = a.probs or {a.code: 1.0}
+        dist = a.probs or ({a.code: 1.0} if a.code is not None else {})
         for c in codes:
             out[c] += dist.get(c, 0.0) / len(valid)
     return out
