@@ -16,7 +16,7 @@ from valuesim.errors import ConfigError
 @pytest.fixture()
 def fake_data(monkeypatch):
     data = make_survey(60, seed=5)
-    monkeypatch.setattr(cli_bench, "_load_data", lambda path, n: data)
+    monkeypatch.setattr(cli_bench, "_load_data", lambda path, n, codebook=None: data)
     return data
 
 
