@@ -535,7 +535,7 @@ class SupervisedBaseline(_Baseline):
         columns = np.array([*cols, len(self._items)] if self.opts.country_feature else cols, dtype=np.int64)
         if len(classes) < 2:
             return _FittedModel(feats, columns, None, classes)
-        params = {
+        params: dict[str, Any] = {
             "n_estimators": self.opts.n_estimators,
             "num_leaves": self.opts.num_leaves,
             "learning_rate": self.opts.learning_rate,
