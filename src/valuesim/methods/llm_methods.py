@@ -44,18 +44,18 @@ from valuesim._aio import run_sync
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.options import MethodOptions, with_defaults
-from valuesim.methods.phrasing import phrase
 from valuesim.methods.prompting import (
     MODULE_DESCRIPTIONS,
     build_messages,
     option_letters,
     parse_batch,
     parse_letter,
+    survey_phrase,
     system_message,
     target_options,
 )
 from valuesim.methods.prompts import render
-from valuesim.methods.story import StoryStyle, abuild_backstory, country_name
+from valuesim.methods.story import StoryStyle, abuild_backstory, country_name, phrase_for
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
 
 ModuleName = Literal["cognitive", "affective", "behavioral", "plain"]
@@ -358,7 +358,7 @@ class LLMPipeline(Method):
         # tokens it had to evaluate after reusing its KV cache), record the prompt as sent
         # (``prompt_tokens_sent``) and the system-message prefix every call of this unit shares
         # (``prefix_tokens``, per call), so runs on any backend can be compared.
-        prefix = self._full_tokens([system_message(story.text, cfg.prompt_version)])
+        prefix = self._full_tokens([system_message(story.text, cfg.prompt_version, survey_phrase(self.codebook))])
         for q, (code, probs, meta, usage) in zip(questions, answered):
             usage = usage + _scale(story_usage, share)
             full = meta.pop("_full", 0.0)
@@ -457,7 +457,7 @@ class LLMPipeline(Method):
         hits = self._retriever.similar(q.id, history, k=self.opts.rag_k, threshold=self.opts.rag_threshold)
         lines, info = [], []
         for h in hits:
-            fact = phrase(self.codebook.get(h.qid), person.answers[h.qid], country)
+            fact = phrase_for(self.codebook, h.qid, person.answers[h.qid], country)
             if fact is not None:
                 lines.append(fact.sentence)
                 info.append({"question": h.qid, "similarity": h.similarity})
@@ -467,7 +467,14 @@ class LLMPipeline(Method):
         self, story: str, module: str, qs: Sequence[Question], country: str | None, context: Sequence[str], **kw: Any
     ) -> list[ChatMessage]:
         return build_messages(
-            story, module, qs, prompt_version=self.opts.prompt_version, country=country, context=context, **kw
+            story,
+            module,
+            qs,
+            prompt_version=self.opts.prompt_version,
+            country=country,
+            context=context,
+            survey=survey_phrase(self.codebook),
+            **kw,
         )
 
     def _coordinator_messages(

@@ -15,7 +15,7 @@ from typing import Any
 from valuesim.llm import ChatMessage
 from valuesim.methods.phrasing import clean_label, fill_placeholders, is_digit_label
 from valuesim.methods.prompts import render
-from valuesim.survey.codebook import Question, QuestionKind
+from valuesim.survey.codebook import Codebook, Question, QuestionKind
 
 LETTERS = string.ascii_uppercase
 
@@ -63,8 +63,18 @@ def question_block(q: Question, country: str | None) -> dict[str, Any]:
     }
 
 
-def system_message(backstory: str, prompt_version: str) -> ChatMessage:
-    return ChatMessage("system", render("persona", prompt_version, backstory=backstory))
+#: How the persona templates name the survey; another survey's name replaces it (``survey_phrase``).
+WVS_SURVEY = "the World Values Survey"
+
+
+def survey_phrase(codebook: Codebook) -> str | None:
+    """How prompts name a survey other than WVS-7 (None: the templates' own WVS wording)."""
+    return None if codebook.is_wvs else f'the survey "{codebook.name}"'
+
+
+def system_message(backstory: str, prompt_version: str, survey: str | None = None) -> ChatMessage:
+    text = render("persona", prompt_version, backstory=backstory)
+    return ChatMessage("system", text.replace(WVS_SURVEY, survey) if survey else text)
 
 
 def build_messages(
@@ -78,8 +88,11 @@ def build_messages(
     context: Sequence[str] = (),
     views: Sequence[dict[str, Any]] = (),
     reasoning: str = "",
+    survey: str | None = None,
 ) -> list[ChatMessage]:
-    """[system: persona + backstory, user: module instruction + question(s) + answer format]."""
+    """[system: persona + backstory, user: module instruction + question(s) + answer format].
+
+    ``survey``: how to name a survey other than WVS-7 (:func:`survey_phrase`)."""
     blocks = [question_block(q, country) for q in questions]
     user = render(
         module,
@@ -91,7 +104,7 @@ def build_messages(
         views=list(views),
         reasoning=reasoning,
     )
-    return [system_message(backstory, prompt_version), ChatMessage("user", user)]
+    return [system_message(backstory, prompt_version, survey), ChatMessage("user", user)]
 
 
 _ANSWER_LINE = re.compile(r"^[ \t*(\[]*(?:(?i:answer)\s*[:\-]?\s*)?[(\[]?([A-Z])(?:[.):,\]\-*]|[ \t]|$)", re.M)

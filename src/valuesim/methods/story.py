@@ -82,6 +82,16 @@ def country_name(alpha3: str | None) -> str | None:
 # --------------------------------------------------------------------------- facts
 
 
+def phrase_for(codebook: Codebook, qid: str, code: int, country: str | None) -> Fact | None:
+    """One answer as a fact: the WVS-7 rules for the WVS codebook, the generic ones otherwise."""
+    q = codebook.get(qid)
+    if codebook.is_wvs:
+        return phrase(q, code, country)
+    from valuesim.methods.phrasing_generic import phrase_generic
+
+    return phrase_generic(q, code, codebook)
+
+
 def _order(codebook: Codebook, qids: Iterable[str]) -> list[str]:
     return codebook.sort(codebook.get(q).id for q in qids)
 
@@ -100,7 +110,7 @@ def collect_facts(respondent: Respondent, codebook: Codebook, qids: Sequence[str
     if country and (qids is None or any(codebook.get(q).profile for q in known)):
         facts.append(Fact("country", PROFILE_SECTION, f"You live in {country}."))
     for qid in _order(codebook, known):
-        fact = phrase(codebook.get(qid), respondent.answers[qid], country)
+        fact = phrase_for(codebook, qid, respondent.answers[qid], country)
         if fact is not None:
             facts.append(fact)
     rank = {s: i for i, s in enumerate(section_order(codebook))}
@@ -724,6 +734,7 @@ async def astory_fidelity(
     from valuesim.methods.prompting import (
         build_messages,
         option_letters,
+        survey_phrase,
         target_options,
     )
 
@@ -736,7 +747,9 @@ async def astory_fidelity(
     async def one(qid: str) -> dict[str, Any]:
         q = codebook.get(qid)
         codes, _labels = target_options(q)
-        messages = build_messages(backstory.text, "plain", [q], prompt_version=prompt_version, country=country)
+        messages = build_messages(
+            backstory.text, "plain", [q], prompt_version=prompt_version, country=country, survey=survey_phrase(codebook)
+        )
         res = await model.score_choices(messages, option_letters(len(codes)))
         pred = codes[res.best]
         truth = respondent.answers[qid]

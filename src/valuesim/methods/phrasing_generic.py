@@ -1,0 +1,134 @@
+"""Phrasing that needs only a codebook: answers of any labelled survey as second-person sentences.
+
+The WVS-7 layer (:mod:`valuesim.methods.phrasing`) adds hand-written rules for that
+questionnaire on top of rules like these; a survey described by a generic codebook
+(``Codebook.phrasing == "generic"``) uses only this module. The rules, tried in order:
+
+1. profile items with a role: age ("You are 46 years old."), sex ("You are a woman.");
+2. rating scales (kind ``scale``): the answer with the scale's labelled ends;
+3. agree/disagree items: "You agree that ...";
+4. importance items ("How important is X?"): "X is very important to you.";
+5. frequency items ("How often ...?"): "You ... once a week.";
+6. portrait items ("Very much like me" ... "Not like me at all");
+7. everything else: 'Asked "...", you answered "..."' -- always faithful.
+
+Every sentence is built from the question's wording and the answer's *label*; a code is only
+ever shown as the position on a rating scale or a numeric answer (a quantity). An item whose
+wording is still its variable name (the file had no label) is left out of stories: a variable
+name is not something a person was asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from valuesim.methods.phrasing import (
+    _AGREE,
+    Fact,
+    clean_label,
+    lower_first,
+    sentence,
+    upper_first,
+)
+from valuesim.survey.codebook import Codebook, Question, QuestionKind
+
+#: (question, code, label, role) -> sentence or None (the rule does not apply)
+GenericRule = Callable[[Question, int, str, str | None], str | None]
+
+_FREQUENCY = re.compile(
+    r"^(every day|daily|several times a (day|week|month|year)|once a (day|week|month|year)|"
+    r"(at least )?once a (week|month)|less often|more often|never|always|often|very often|sometimes|"
+    r"rarely|seldom|weekly|monthly|yearly|hardly ever|almost never|almost always)$",
+    re.I,
+)
+_IMPORTANT = re.compile(r"^(very|rather|quite|fairly|somewhat|not very|not at all|not|extremely) important$", re.I)
+
+
+def _statement(q: Question) -> str:
+    return q.short.strip().rstrip(".?").strip()
+
+
+def scale_ends(q: Question) -> tuple[int, str, int, str] | None:
+    """(low code, low label, high code, high label) of a rating scale item."""
+    if q.kind is not QuestionKind.SCALE or len(q.options) < 2:
+        return None
+    lo, hi = min(q.options), max(q.options)
+    return lo, clean_label(q.options[lo]), hi, clean_label(q.options[hi])
+
+
+def _role(q: Question, code: int, label: str, role: str | None) -> str | None:
+    if role == "age" and q.kind is QuestionKind.NUMERIC:
+        return f"You are {code} years old."
+    if role == "sex":
+        word = {"male": "a man", "man": "a man", "female": "a woman", "woman": "a woman"}.get(label.lower())
+        if word:
+            return f"You are {word}."
+    return None
+
+
+def _scale(q: Question, code: int, label: str, role: str | None) -> str | None:
+    ends = scale_ends(q)
+    if ends is None:
+        return None
+    lo, lo_lab, hi, hi_lab = ends
+    named = "" if label.strip() == str(code) else f' ("{clean_label(label)}")'
+    return (
+        f'Asked "{_statement(q)}" on a scale from {lo} ("{lo_lab}") to {hi} ("{hi_lab}"), you answered {code}{named}.'
+    )
+
+
+def _agree(q: Question, code: int, label: str, role: str | None) -> str | None:
+    labels = {lab.lower() for lab in q.options.values()}
+    verb = _AGREE.get(label.lower())
+    if verb is None or not labels <= set(_AGREE):
+        return None
+    return f'You {verb} the statement "{upper_first(_statement(q))}."'
+
+
+def _importance(q: Question, code: int, label: str, role: str | None) -> str | None:
+    if not _IMPORTANT.match(label.strip()):
+        return None
+    m = re.match(r"^how important (?:is|are) (.+?)(?: (?:in your life|to you|for you))?\??$", q.short.strip(), re.I)
+    if m:
+        return f"{upper_first(m.group(1))} is {label.lower()} to you."
+    return f'You find "{_statement(q)}" {label.lower()}.'
+
+
+def _frequency(q: Question, code: int, label: str, role: str | None) -> str | None:
+    if not _FREQUENCY.match(label.strip()):
+        return None
+    m = re.match(r"^how often (?:do you |would you |have you )?(.+?)\??$", q.short.strip(), re.I)
+    if not m:
+        return f'Asked "{_statement(q)}", you answered "{lower_first(clean_label(label))}".'
+    return f"You {lower_first(m.group(1))} {label.lower()}."
+
+
+def _like_me(q: Question, code: int, label: str, role: str | None) -> str | None:
+    if "like me" not in label.lower():
+        return None
+    return f'Asked how much the description "{_statement(q)}" is like you, you answered "{clean_label(label)}".'
+
+
+def _fallback(q: Question, code: int, label: str, role: str | None) -> str | None:
+    return f'Asked "{_statement(q)}", you answered "{clean_label(label)}".'
+
+
+#: The rules in the order they are tried (the last always applies).
+GENERIC_RULES: tuple[GenericRule, ...] = (_role, _scale, _agree, _importance, _frequency, _like_me, _fallback)
+
+
+def phrase_generic(q: Question, code: int, codebook: Codebook) -> Fact | None:
+    """The fact for one valid answer of a survey with a generic codebook (None: nothing to say)."""
+    if code < 0 or not q.is_valid(code) or q.text.strip() == q.id:
+        return None
+    role = next((r for r, qid in codebook.roles.items() if qid == q.id), None)
+    if q.kind is QuestionKind.NUMERIC:
+        said = _role(q, code, "", role) or f'Asked "{_statement(q)}", you answered {code}.'
+        return Fact(q.id, q.section, sentence(said))
+    label = q.options[code]
+    for rule in GENERIC_RULES:
+        text = rule(q, code, label, role)
+        if text is not None:
+            return Fact(q.id, q.section, sentence(text))
+    return None  # pragma: no cover - the fallback always applies
