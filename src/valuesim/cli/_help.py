@@ -22,7 +22,7 @@ def fix_help_rendering() -> None:
         def display_type_rich(self: Any, ctx: Any) -> str | None:
             if getattr(self, "is_flag", False) and getattr(self, "metavar", None) is None:
                 return None  # a flag takes no value: no "<bool>"
-            return original(self, ctx)  # type: ignore[no-any-return]
+            return original(self, ctx)
 
         option.display_type_rich = display_type_rich
         option._valuesim = True

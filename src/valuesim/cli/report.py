@@ -172,7 +172,8 @@ def _finish(result: ExperimentResult, demo: bool = False, model: str | None = No
         )
     if result.report_html is not None:
         console.print(f"[bold]Report:[/] {Path(result.report_html).resolve()}", highlight=False, soft_wrap=True)
-        console.print(f"        {Path(result.report_markdown).resolve()}", highlight=False, soft_wrap=True)
+        if result.report_markdown is not None:
+            console.print(f"        {Path(result.report_markdown).resolve()}", highlight=False, soft_wrap=True)
         if demo:
             console.print(
                 "Open the HTML file in a browser. Everything in it is SYNTHETIC: generated people, not survey results.",
