@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from valuesim.cli._data import CODEBOOK_HELP
 from valuesim.errors import ConfigError
 
 err_console = Console(stderr=True)
@@ -63,6 +64,7 @@ def view(
     data: str | None = typer.Option(
         None, "--data", help="WVS-7 file or folder (or synthetic:N): people's records and backstories, Ask."
     ),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
     model: str | None = typer.Option(
         None, "--model", help="Model spec that enables the Ask page: local, local:PATH, openai:NAME, mock."
     ),
@@ -96,9 +98,9 @@ def view(
     sock = bind_socket(host, port)
     try:
         t0 = time.perf_counter()
-        survey = load_data(data) if data is not None else None
-        codebook = survey.codebook if survey is not None else load_codebook()
-        store = RunStore(paths, codebook)
+        survey = load_data(data, codebook=codebook) if data is not None else None
+        book = survey.codebook if survey is not None else load_codebook()
+        store = RunStore(paths, book)
         app = create_app(
             store,
             survey=survey,
