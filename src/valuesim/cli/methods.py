@@ -128,7 +128,20 @@ def ask(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
     codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
     respondent: str = typer.Option(..., "--respondent", "-r", help="Respondent id."),
-    question: str = typer.Option(..., "--question", "-q", help="Question id of a value item (Q1-Q259), e.g. Q46."),
+    question: str | None = typer.Option(
+        None,
+        "--question",
+        "-q",
+        help="Question id: a value item (Q1-Q259, e.g. Q46), a question of --questions, or the id to give --text.",
+    ),
+    text: str | None = typer.Option(None, "--text", help="A new question's wording (with --options)."),
+    options_text: str | None = typer.Option(
+        None, "--options", help='The new question\'s answer options, in scale order, separated by | ("Yes|No").'
+    ),
+    unordered: bool = typer.Option(False, "--unordered", help="The --options have no order (nominal question)."),
+    questions: Path | None = typer.Option(
+        None, "--questions", help="Questionnaire file (YAML or JSON) of new questions; asks all of them by default."
+    ),
     method: str = typer.Option(
         "valuesim", "--method", help="An LLM method (valuesim, blank, demographics, full-info, rag)."
     ),
@@ -147,36 +160,99 @@ def ask(
         "each module's reason, asked in separate calls after the prediction: it never changes the answer.",
     ),
 ) -> None:
-    """Predict one person's answer to one question; the real answer is hidden from the method."""
+    """Predict one person's answer to a question (a WVS item, or a new one: --text/--options or
+    --questions FILE); a real answer is hidden from the method."""
     from valuesim.cli.bench import parse_options
     from valuesim.methods import Task, get_method, method_info
 
-    if not method_info(method).uses_llm:
+    info = method_info(method)
+    if not info.uses_llm:
+        from valuesim.survey.questionnaire import refuse_trained
+
+        if text is not None or questions is not None:
+            refuse_trained(method, info.cls)
         raise ConfigError(
             f"`valuesim ask` runs LLM methods; {method!r} is not one.",
             "Use valuesim, blank, demographics, full-info, rag or hybrid.",
         )
     survey = load_data(data, codebook=codebook)
-    q = survey.codebook.get(question)
-    if q.profile:
-        raise ConfigError(
-            f"{q.id} ({q.short}) is a profile item (Q260-Q290: demographics), not a prediction target.",
-            "Profile items are always given to the method as input; ask about a value item, Q1-Q259 "
-            "(list them with `valuesim data questions`).",
-        )
+    book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions)
     person = survey.respondent(respondent)
     options = parse_options(option)
     if model is not None:
         options["model"] = model
     if base_url is not None:
         options["base_url"] = base_url
-    m = get_method(method, survey.codebook, **options)
-    known = [x for x in person.answered() if x != q.id]
-    task = Task(person.restricted(known), (q.id,))
-    pred = m.predict(task)[0]
+    m = get_method(method, book, **options)
+    known = [x for x in person.answered() if x not in targets]
+    task = Task(person.restricted(known), tuple(q.id for q in targets))
+    preds = m.predict(task)
     spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
+    reasons = m.explain(task, preds) if explain else {}  # type: ignore[attr-defined]
+    for i, (q, pred) in enumerate(zip(targets, preds)):
+        if i:
+            console.print()
+        _print_answer(q, pred, person)
+        if explain:
+            for line in explain_lines(pred.meta, spec):
+                console.print(line, highlight=False, soft_wrap=True)
+            if reasons.get(q.id):
+                console.print("Why (each module asked after the prediction, in a separate call; not used by it):")
+                for name, why in reasons[q.id].items():
+                    console.print(f"  {name}: {_quote(why)}", highlight=False, soft_wrap=True)
+    if is_embedded_default(spec):
+        console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
+
+
+def _ask_targets(
+    codebook: Any,
+    question: str | None,
+    text: str | None,
+    options_text: str | None,
+    unordered: bool,
+    questions: Path | None,
+) -> tuple[Any, list[Any]]:
+    """(codebook the method sees, target questions) of `valuesim ask`."""
+    from valuesim.survey.questionnaire import extend_codebook, inline_question, load_questionnaire
+
+    if text is not None and questions is not None:
+        raise ConfigError("Give either --text/--options or --questions FILE, not both.", "Ask one at a time.")
+    if text is not None:
+        if options_text is None:
+            raise ConfigError("--text needs --options.", 'E.g. --options "Strongly agree|Agree|Disagree".')
+        q = inline_question(text, options_text, codebook, qid=question or "NEW", ordered=not unordered)
+        return extend_codebook(codebook, [q]), [q]
+    if options_text is not None or unordered:
+        raise ConfigError("--options and --unordered describe a new question given with --text.", "Add --text.")
+    if questions is not None:
+        new = load_questionnaire(questions, codebook)
+        extended = extend_codebook(codebook, new)
+        if question is None:
+            return extended, new
+        return extended, [_value_item(extended, question)]
+    if question is None:
+        raise ConfigError(
+            "Nothing to ask.", "Pass --question Q46, a new question with --text and --options, or --questions FILE."
+        )
+    return codebook, [_value_item(codebook, question)]
+
+
+def _value_item(codebook: Any, question: str) -> Any:
+    q = codebook.get(question)
+    if q.profile:
+        raise ConfigError(
+            f"{q.id} ({q.short}) is a profile item (Q260-Q290: demographics), not a prediction target.",
+            "Profile items are always given to the method as input; ask about a value item, Q1-Q259 "
+            "(list them with `valuesim data questions`).",
+        )
+    return q
+
+
+def _print_answer(q: Any, pred: Any, person: Any) -> None:
+    from valuesim.survey.questionnaire import is_custom
+
     console.print(f"[bold]{q.id}[/] {q.short}", highlight=False)
     if pred.prediction is None:
         console.print(f"Prediction: [red]none[/] ({pred.meta.get('error', 'no answer')})", highlight=False)
@@ -190,18 +266,10 @@ def ask(
         console.print(f"Real answer: {q.label(truth)} ({mark})", highlight=False)
     elif q.id in person.missing:
         console.print(f"Real answer: none ({person.missing[q.id].name.lower().replace('_', ' ')})", highlight=False)
+    elif is_custom(q):
+        console.print("Real answer: none (a new question: nobody was asked it)", highlight=False)
     else:
         console.print("Real answer: not in the file", highlight=False)
-    if explain:
-        for line in explain_lines(pred.meta, spec):
-            console.print(line, highlight=False, soft_wrap=True)
-        reasons = m.explain(task, [pred]).get(q.id, {})  # type: ignore[attr-defined]
-        if reasons:
-            console.print("Why (each module asked after the prediction, in a separate call; not used by it):")
-            for name, text in reasons.items():
-                console.print(f"  {name}: {_quote(text)}", highlight=False, soft_wrap=True)
-    if is_embedded_default(spec):
-        console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
 
 
 def explain_lines(meta: dict[str, Any], model: str) -> list[str]:

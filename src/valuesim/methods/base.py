@@ -85,6 +85,9 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
 
     name: ClassVar[str] = ""
     uses_llm: ClassVar[bool] = False
+    #: True when the method learns from other people's answers to the target question, so it
+    #: cannot answer a new question (LLM methods never do; see valuesim.survey.questionnaire)
+    needs_target_answers: ClassVar[bool] = True
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
 

@@ -1,0 +1,278 @@
+"""New questions: questions the survey never asked, written by the user.
+
+A custom question becomes a codebook :class:`~valuesim.survey.codebook.Question` of the same
+type as a WVS item (codes 1..n in the order the options are given), added to a copy of the
+codebook with :func:`extend_codebook`, so every LLM method builds its prompt from it exactly as
+from a WVS item. Methods trained on other people's answers to the target cannot answer one:
+nobody has answered it (:func:`answers_new_questions`).
+
+Questionnaire file (YAML or JSON)::
+
+    title: Technology and work          # optional
+    questions:
+      - id: AI_JOBS                      # letters, digits, _ . - ; not a WVS id such as Q46
+        text: Artificial intelligence will create more jobs than it destroys.
+        options: [Strongly agree, Agree, Disagree, Strongly disagree]
+        ordered: true                    # default true; false for unordered (nominal) options
+        section: Technology              # optional grouping (default "New questions")
+      - id: CLIMATE_TAX
+        text: How much do you support a tax on carbon emissions?
+        scale: {min: 1, max: 10, low: Not at all, high: Completely}   # instead of options
+
+``options`` are listed in scale order for ordered questions; ``scale`` makes a numeric rating
+scale whose ends are labelled (the points between are shown as numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from valuesim.errors import ConfigError, DataError, validation_error
+from valuesim.survey.codebook import Codebook, Question, QuestionKind, Section
+
+#: Section of custom questions that name none.
+DEFAULT_SECTION = "New questions"
+#: Section-id prefix of custom sections (kept apart from the WVS section ids).
+SECTION_PREFIX = "custom:"
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")
+_WVS_ID = re.compile(r"^Q\d+[A-Z]?$", re.I)
+_HINT = "See the questionnaire schema in docs/new-questions.md (or examples/questionnaire.yaml)."
+
+
+class ScaleEnds(BaseModel):
+    """A numeric rating scale ``min``..``max`` with labelled ends."""
+
+    model_config = ConfigDict(extra="forbid")
+    min: int = 1
+    max: int = Field(..., description="Highest point of the scale")
+    low: str = Field(..., description="Label of the lowest point")
+    high: str = Field(..., description="Label of the highest point")
+
+    @model_validator(mode="after")
+    def _check(self) -> ScaleEnds:
+        if self.min < 0:
+            raise ValueError("scale min must be >= 0")
+        if not 2 <= self.max - self.min + 1 <= 26:
+            raise ValueError(f"a scale needs 2 to 26 points; {self.min}..{self.max} has {self.max - self.min + 1}")
+        if not self.low.strip() or not self.high.strip():
+            raise ValueError("scale ends need a label (low and high)")
+        return self
+
+
+class CustomQuestion(BaseModel):
+    """One new question of a questionnaire file (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    text: str
+    options: list[str] | None = None
+    scale: ScaleEnds | None = None
+    ordered: bool = True
+    section: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        v = v.strip()
+        if not _ID.match(v):
+            raise ValueError(f"id {v!r} must start with a letter and use only letters, digits, _ . - (max 64)")
+        return v
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if not v:
+            raise ValueError("text is empty")
+        return v
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _yaml_scalars(cls, v: Any) -> Any:
+        # YAML reads unquoted Yes/No as booleans and 1, 2 as numbers: they are labels here
+        if isinstance(v, list):
+            return [
+                ("Yes" if o else "No") if isinstance(o, bool) else str(o) if isinstance(o, int | float) else o
+                for o in v
+            ]
+        return v
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        labels = [" ".join(str(o).split()) for o in v]
+        if any(not lab for lab in labels):
+            raise ValueError("an option is empty")
+        if len(labels) < 2:
+            raise ValueError(f"a question needs at least 2 options (got {len(labels)})")
+        if len(labels) > 26:
+            raise ValueError(f"at most 26 options (got {len(labels)})")
+        dup = sorted({lab for lab in labels if labels.count(lab) > 1})
+        if dup:
+            raise ValueError(f"duplicate options: {', '.join(dup)}")
+        return labels
+
+    @model_validator(mode="after")
+    def _one_answer_format(self) -> CustomQuestion:
+        if (self.options is None) == (self.scale is None):
+            raise ValueError("give either options (a list of at least 2) or scale (min, max, low, high)")
+        if self.scale is not None and not self.ordered:
+            raise ValueError("a scale is ordered; drop ordered: false or list options instead")
+        return self
+
+    def to_question(self) -> Question:
+        """The codebook item: codes 1..n in the given order (a scale keeps its own numbers)."""
+        title = self.section or DEFAULT_SECTION
+        if self.scale is not None:
+            s = self.scale
+            options = {c: str(c) for c in range(s.min, s.max + 1)}
+            options[s.min], options[s.max] = s.low.strip(), s.high.strip()
+            kind = QuestionKind.SCALE
+        else:
+            options = {i + 1: lab for i, lab in enumerate(self.options or [])}
+            kind = QuestionKind.ORDINAL if self.ordered else QuestionKind.NOMINAL
+        return Question(
+            id=self.id,
+            text=self.text,
+            short=self.text,
+            kind=kind,
+            section=SECTION_PREFIX + title,
+            profile=False,
+            options=options,
+            note="custom question",
+        )
+
+
+class Questionnaire(BaseModel):
+    """A questionnaire file: an optional title and its questions."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = ""
+    questions: list[CustomQuestion]
+
+    @field_validator("questions")
+    @classmethod
+    def _unique(cls, v: list[CustomQuestion]) -> list[CustomQuestion]:
+        if not v:
+            raise ValueError("the questionnaire has no questions")
+        ids = [q.id.upper() for q in v]
+        dup = sorted({q.id for q in v if ids.count(q.id.upper()) > 1})
+        if dup:
+            raise ValueError(f"duplicate question ids: {', '.join(dup)}")
+        return v
+
+
+def _check_against(questions: list[Question], codebook: Codebook, where: str) -> None:
+    """A new question may not take the id of an item (or column) of the survey's codebook;
+    with the WVS codebook, no WVS-style id (Q46, Q300) either."""
+    known = {k.upper() for k in [*codebook.questions, *codebook.excluded]}
+    clash = [q.id for q in questions if q.id.upper() in known]
+    if clash:
+        raise ConfigError(
+            f"{where}: {', '.join(clash)} is already a question id of the {codebook.name} codebook.",
+            "Give new questions their own ids, e.g. AI_JOBS.",
+        )
+    wvs_like = [q.id for q in questions if codebook.is_wvs and _WVS_ID.match(q.id)]
+    if wvs_like:
+        raise ConfigError(
+            f"{where}: {', '.join(wvs_like)} looks like a WVS question id.",
+            "Give new questions a name of their own, e.g. AI_JOBS.",
+        )
+
+
+def parse_questionnaire(raw: Any, codebook: Codebook, where: str = "questionnaire") -> list[Question]:
+    """Validate a parsed questionnaire (dict, or a bare list of questions) into codebook items."""
+    if isinstance(raw, list):
+        raw = {"questions": raw}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with 'questions' (or a list of questions).", _HINT)
+    try:
+        model = Questionnaire.model_validate(raw)
+    except ValidationError as e:
+        raise validation_error(where, e, _HINT) from None
+    questions = [q.to_question() for q in model.questions]
+    _check_against(questions, codebook, where)
+    return questions
+
+
+def load_questionnaire(path: str | Path, codebook: Codebook) -> list[Question]:
+    """The questions of a YAML (.yaml/.yml) or JSON file; a clear error when it cannot be read."""
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except FileNotFoundError:
+        raise DataError(f"Questionnaire file {p} does not exist.", _HINT) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"Cannot read questionnaire file {p}: {e}.", _HINT) from None
+    try:
+        if p.suffix.lower() == ".json":
+            raw = json.loads(text)
+        else:
+            import yaml
+
+            raw = yaml.safe_load(text)
+    except Exception as e:  # yaml.YAMLError / json.JSONDecodeError: both are user errors here
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(
+            f"{p} is not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}", _HINT
+        ) from None
+    return parse_questionnaire(raw, codebook, where=str(p))
+
+
+def inline_question(text: str, options: str, codebook: Codebook, *, qid: str = "NEW", ordered: bool = True) -> Question:
+    """A question given on the command line: ``options`` separated by ``|``."""
+    labels = [o for o in (x.strip() for x in options.split("|"))] if options.strip() else []
+    return parse_questionnaire(
+        {"questions": [{"id": qid, "text": text, "options": labels, "ordered": ordered}]},
+        codebook,
+        where="--text/--options",
+    )[0]
+
+
+def extend_codebook(codebook: Codebook, questions: list[Question]) -> Codebook:
+    """A copy of *codebook* with the custom *questions* (and their sections) added."""
+    _check_against(questions, codebook, "questions")
+    sections = list(codebook.sections.values())
+    for q in questions:
+        if q.section not in codebook.sections and all(s.id != q.section for s in sections):
+            sections.append(Section(q.section, q.section.removeprefix(SECTION_PREFIX)))
+    return Codebook(
+        [*codebook.questions.values(), *questions],
+        sections,
+        missing_codes=codebook.missing_codes,
+        source=codebook.source,
+        excluded=codebook.excluded,
+        name=codebook.name,
+        phrasing=codebook.phrasing,
+        roles=codebook.roles,
+        id_column=codebook.id_column,
+        country_column=codebook.country_column,
+        country=codebook.country,
+    )
+
+
+def is_custom(q: Question) -> bool:
+    return q.section.startswith(SECTION_PREFIX)
+
+
+def answers_new_questions(method_cls: type[Any]) -> bool:
+    """True when a method can answer a question nobody has answered: LLM methods, and
+    non-LLM methods that do not learn from other people's answers to the target."""
+    return bool(getattr(method_cls, "uses_llm", False)) or not getattr(method_cls, "needs_target_answers", True)
+
+
+def refuse_trained(method_name: str, method_cls: type[Any]) -> None:
+    """A clear error for a method that needs other people's answers to the target question."""
+    if not answers_new_questions(method_cls):
+        raise ConfigError(
+            f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
+            "to the same question, and nobody has answered a new one.",
+            "Use an LLM method (valuesim, blank, demographics, full-info, rag, hybrid) or uniform.",
+        )

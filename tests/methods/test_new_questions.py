@@ -1,0 +1,95 @@
+"""Every LLM method answers a new (custom) question from its wording; trained predictors refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from methods_fakes import one_hot, scripted_model
+from typer.testing import CliRunner
+
+from valuesim.cli import app
+from valuesim.errors import ConfigError, ValueSimError
+from valuesim.methods import Task, get_method, method_info, method_infos
+from valuesim.survey import Respondent, load_codebook
+from valuesim.survey.questionnaire import extend_codebook, inline_question, load_questionnaire, refuse_trained
+
+CB = load_codebook()
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "questionnaire.yaml"
+NEW = load_questionnaire(EXAMPLE, CB)
+EXT = extend_codebook(CB, NEW)
+
+
+def person() -> Respondent:
+    answers = {"Q1": 1, "Q46": 2, "Q49": 8, "Q57": 2, "Q164": 9, "Q260": 2, "Q262": 38, "Q273": 1}
+    return Respondent(id="p1", country="PER", answers=answers)
+
+
+@pytest.mark.parametrize("name", [i.name for i in method_infos() if i.uses_llm])
+def test_every_llm_method_answers_new_questions_from_their_wording(name: str) -> None:
+    model, backend = scripted_model(choose=lambda module, n, msgs: one_hot(n - 1, n))
+    m = get_method(name, EXT, model=model)
+    targets = tuple(q.id for q in NEW)
+    preds = m.predict(Task(person(), targets))
+    assert [p.question for p in preds] == list(targets)
+    for q, p in zip(NEW, preds):
+        assert p.prediction == q.answer_codes[-1], (name, q.id, p.meta)
+        assert set(p.probabilities or {}) == set(q.answer_codes)
+    prompts = "\n".join(m.content for _, _, msgs in backend.calls for m in msgs)
+    for q in NEW:
+        assert q.text in prompts
+    assert "Always at the workplace" in prompts and "10 (Completely)" in prompts
+
+
+def test_rag_retrieves_history_for_a_new_question() -> None:
+    model, _ = scripted_model()
+    q = inline_question("How important is your family to you?", "Very|Somewhat|Not", CB, qid="FAM_NEW")
+    m = get_method("rag", extend_codebook(CB, [q]), model=model, rag_threshold=0.0)
+    pred = m.predict(Task(person(), ("FAM_NEW",)))[0]
+    assert pred.prediction is not None
+    assert [r["question"] for r in pred.meta["retrieved"]][:1] == ["Q1"]  # Q1: importance of family
+
+
+@pytest.mark.parametrize("name", [i.name for i in method_infos() if not i.uses_llm and i.source == "built-in"])
+def test_trained_predictors_refuse_new_questions(name: str) -> None:
+    cls = method_info(name).cls
+    if not cls.needs_target_answers:
+        refuse_trained(name, cls)  # e.g. uniform: legal
+        return
+    with pytest.raises(ConfigError, match="nobody has answered a new one"):
+        refuse_trained(name, cls)
+
+
+def _ask(*args: str):
+    return CliRunner().invoke(app, ["ask", "--data", "synthetic:40", "-r", "276070001", "--model", "mock", *args])
+
+
+def test_cli_ask_a_new_question() -> None:
+    res = _ask("--text", "AI will make life better.", "--options", "Agree|Disagree", "-q", "AI_LIFE")
+    assert res.exit_code == 0, res.output
+    assert "AI_LIFE AI will make life better." in res.output
+    assert "Prediction: " in res.output and "nobody was asked it" in res.output
+    res = _ask("--questions", str(EXAMPLE), "-q", "CARBON_TAX", "--explain")
+    assert res.exit_code == 0, res.output
+    assert "CARBON_TAX" in res.output and "AI_JOBS" not in res.output and "How it was made" in res.output
+    res = _ask("--questions", str(EXAMPLE))
+    assert res.exit_code == 0 and all(q.id in res.output for q in NEW)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--text", "", "--options", "A|B"], "text is empty"),
+        (["--text", "Why?", "--options", "A"], "at least 2 options"),
+        (["--text", "Why?"], "--text needs --options"),
+        (["--options", "A|B"], "--options and --unordered describe"),
+        (["--text", "Why?", "--options", "A|B", "-q", "Q46"], "looks like a WVS question id"),
+        (["--questions", "/no/such/file.yaml"], "does not exist"),
+        (["--text", "Why?", "--options", "A|B", "--method", "knn"], "cannot answer new questions"),
+        ([], "Nothing to ask"),
+    ],
+)
+def test_cli_ask_bad_new_questions(args: list[str], message: str) -> None:
+    res = _ask(*args)  # `valuesim` (cli.main) prints a ValueSimError without a traceback, exit 2
+    assert isinstance(res.exception, ValueSimError), res.output
+    assert message in str(res.exception)
