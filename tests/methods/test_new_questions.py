@@ -83,7 +83,7 @@ def test_cli_ask_a_new_question() -> None:
         (["--text", "Why?", "--options", "A"], "at least 2 options"),
         (["--text", "Why?"], "--text needs --options"),
         (["--options", "A|B"], "--options and --unordered describe"),
-        (["--text", "Why?", "--options", "A|B", "-q", "Q46"], "looks like a WVS question id"),
+        (["--text", "Why?", "--options", "A|B", "-q", "Q46"], "already a question id"),
         (["--questions", "/no/such/file.yaml"], "does not exist"),
         (["--text", "Why?", "--options", "A|B", "--method", "knn"], "cannot answer new questions"),
         ([], "Nothing to ask"),
