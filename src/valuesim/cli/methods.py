@@ -291,10 +291,8 @@ def explain_lines(meta: dict[str, Any], model: str) -> list[str]:
         prompt = _count(usage.get("prompt_tokens_sent") or usage.get("prompt_tokens"), "prompt token")
         generated = _count(usage.get("completion_tokens"), "generated token")
         cached = round(float(usage.get("cache_hits") or 0))
-        lines.append(
-            f"  usage: {calls}, {prompt}, {generated}"
-            + (f"; {cached} answered from the response cache" if cached else "")
-        )
+        from_cache = f" ({cached} more answered from the response cache)" if cached else ""
+        lines.append(f"  usage: {calls}{from_cache}, {prompt}, {generated}")
     return lines
 
 
