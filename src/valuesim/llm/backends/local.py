@@ -42,8 +42,8 @@ DEFAULT_N_CTX = 4096  # SmolLM2 supports 8192; 4096 fits a long backstory + ques
 #: Said wherever the embedded default model answers (``ask``, the demo's console and report).
 SMOKE_TEST_NOTE = (
     "The embedded model (SmolLM2-135M-Instruct, --model local) is a smoke-test model: it shows that "
-    "the pipeline runs, not how well a method simulates people. It mostly picks one option and scores "
-    "below the non-LLM baselines; use a capable model (--model openai:NAME) for research."
+    "the pipeline runs, not how well a method simulates people (it scores far below the non-LLM baselines, "
+    "docs/method.md). Use a capable model (--model openai:NAME) for research."
 )
 
 
