@@ -46,6 +46,7 @@ def test_specific_help_texts() -> None:
     assert "valuesim[dist]" in _help(("bench",))
     ask = _help(("ask",))
     assert "smoke-test model" in ask  # --model states its default
+    assert "default: (local, the embedded" in _help(("bench",))
     assert "never changes the answer" in ask
     summary = _help(("data", "summary"))
     assert "--data" in summary and "PATH" in summary

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: How help screens state the default model of LLM methods (``--model`` left out).
+MODEL_DEFAULT = "local, the embedded SmolLM2-135M smoke-test model"
+
 
 def fix_help_rendering() -> None:
     from typer import core

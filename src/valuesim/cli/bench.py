@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from valuesim.cli._data import CODEBOOK_HELP, load_data
+from valuesim.cli._help import MODEL_DEFAULT
 from valuesim.errors import ConfigError
 
 console = Console()
@@ -139,7 +140,10 @@ def bench(
         None, "--method", "-m", help="Method name (see --list-methods), or package.module:Class of your own."
     ),
     model: str | None = typer.Option(
-        None, "--model", help="Model spec for LLM methods: local, local:PATH, openai:NAME, mock."
+        None,
+        "--model",
+        help="Model spec for LLM methods: local, local:PATH, openai:NAME, mock.",
+        show_default=MODEL_DEFAULT,
     ),
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."

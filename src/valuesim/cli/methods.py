@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from valuesim.cli._data import CODEBOOK_HELP, load_data
+from valuesim.cli._help import MODEL_DEFAULT
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
@@ -149,7 +150,7 @@ def ask(
         None,
         "--model",
         help="Model spec: local, local:PATH, openai:NAME, mock.",
-        show_default="local: the embedded SmolLM2-135M smoke-test model",
+        show_default=MODEL_DEFAULT,
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
