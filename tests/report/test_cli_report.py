@@ -49,3 +49,12 @@ def test_report_user_errors_print_message_and_hint(
 def test_report_requires_out(report_runs: dict[str, Path]) -> None:
     result = runner.invoke(app, ["report", str(report_runs["knn"])])
     assert result.exit_code != 0
+
+
+def test_report_prints_absolute_paths_like_the_demo(
+    report_runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["report", str(report_runs["knn"]), "--out", "rel"])
+    assert result.exit_code == 0, result.output
+    assert str((tmp_path / "rel" / "report.html").resolve()) in result.stdout.replace("\n", "")

@@ -61,8 +61,12 @@ def report(
         f"Report ({len(run_dirs)} runs, reference {paths.reference}, {time.perf_counter() - t0:.1f} s):",
         highlight=False,
     )
-    console.print(f"  HTML:     {paths.html}", highlight=False)
-    console.print(f"  Markdown: {paths.markdown}  (figures in {paths.out_dir / 'figures'})", highlight=False)
+    console.print(f"  HTML:     {paths.html.resolve()}", highlight=False, soft_wrap=True)
+    console.print(
+        f"  Markdown: {paths.markdown.resolve()}  (figures in {paths.out_dir.resolve() / 'figures'})",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @experiment_app.command("paper")
