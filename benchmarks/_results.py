@@ -111,6 +111,11 @@ def git_state() -> dict[str, Any]:
     return {"commit": sha, "dirty": bool(status) if status is not None else None}
 
 
+#: The checkout's state when the benchmark started (import time): a long run records the code
+#: it ran, not whatever the checkout holds when it finishes.
+START_STATE = git_state()
+
+
 def machine_state() -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return {
@@ -156,7 +161,7 @@ def save_results(
     doc: dict[str, Any] = {
         "name": name,
         "command": command or default_command(),
-        **git_state(),
+        **START_STATE,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": describe_data(data),
         "machine": machine_state(),

@@ -30,6 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from typing import Any
 
+import _results  # noqa: F401  (records the commit now, at start)
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "wvs7" / "dev"
 BASELINES = "majority,country-majority,demographic-majority,knn,supervised"
 

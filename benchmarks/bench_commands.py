@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _results  # noqa: F401  (records the commit now, at start)
 
 DATA = "synthetic:2000"
 VS = [sys.executable, "-m", "valuesim"]

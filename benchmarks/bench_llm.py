@@ -36,6 +36,7 @@ from valuesim.llm.backends.local import default_model_path, load
 from valuesim.llm.cache import request_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _results  # noqa: F401  (records the commit now, at start)
 
 PERSONA = (
     "You are a 46-year-old woman who lives in a mid-sized town. You finished secondary school and "

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _results  # noqa: F401  (records the commit now, at start)
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "wvs7" / "dev"
 FULL_ROWS = 97_220

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _results  # noqa: F401  (records the commit now, at start)
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "wvs7" / "dev"
 STORIES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "simvbg" / "stories"
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--respondents", type=int, default=2)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--only-fold", type=int, default=None, help="run one fold only (numbered from 0)")
+    ap.add_argument("--max-targets", type=int, default=None, help="at most this many targets per person and fold")
     ap.add_argument("--methods", default=DEFAULT_RUNS, help=f"comma list of: {', '.join(RUNS)}")
     ap.add_argument("--max-story-words", type=int, default=1200)
     ap.add_argument(
@@ -149,7 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         fidelity_check(data, args.model, args.fidelity, 30, args.max_story_words, args.seed)
         return 0
     cfg = RunConfig(
-        protocol=ProtocolConfig(n_respondents=args.respondents, folds=args.folds, seed=args.seed),
+        protocol=ProtocolConfig(
+            n_respondents=args.respondents,
+            folds=args.folds,
+            seed=args.seed,
+            only_folds=None if args.only_fold is None else (args.only_fold,),
+            max_targets=args.max_targets,
+        ),
         overwrite=args.overwrite,
         command=" ".join([sys.executable, *sys.argv]),
     )
@@ -281,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
 
         simulated = args.model.split(":")[0] == "mock"
         caption = (
-            f"{describe_data(data)['description']}; {args.respondents} sampled respondent(s) x {args.folds} folds, "
-            f"seed {args.seed}; model `{args.model}`"
+            f"{describe_data(data)['description']}; {args.respondents} sampled respondent(s) x "
+            + (f"fold {args.only_fold} of {args.folds}" if args.only_fold is not None else f"{args.folds} folds")
+            + (f", at most {args.max_targets} targets per person" if args.max_targets else "")
+            + f", seed {args.seed}; model `{args.model}`"
             + (" (SIMULATED answers: a mock model, measures the machinery only)" if simulated else "")
             + f"; backstories cut at {args.max_story_words} words. Tokens per prediction; "
             "x paper = the paper's design (4 calls re-sending the backstory, each generating a rationale) "

@@ -49,6 +49,7 @@ from valuesim.scale.ray_executor import connect
 from valuesim.survey import generate_synthetic, load_survey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _results  # noqa: F401  (records the commit now, at start)
 
 
 class CountingSink:
