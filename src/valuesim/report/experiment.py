@@ -233,7 +233,7 @@ def run_experiment(
     ``respondents`` / ``seed``; ``overwrite`` deletes and redoes the selected runs; ``figure_runs`` names the runs drawn in the report's
     per-topic / per-country / error figures (None: the report's default choice).
     """
-    from valuesim.bench.protocol import ProtocolConfig
+    from valuesim.bench.protocol import ProtocolConfig, ProtocolWarning
     from valuesim.bench.runner import RunConfig, run_benchmark
     from valuesim.methods.base import get_method, method_info
 
@@ -273,7 +273,8 @@ def run_experiment(
         try:
             method = get_method(spec.method, data.codebook, **options)
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # protocol notes are recorded in split.json / the report
+                # protocol notes are recorded in split.json / the report; other warnings still show
+                warnings.simplefilter("ignore", ProtocolWarning)
                 result = run_benchmark(data, method, cfg, out / RUNS_DIR / spec.name, progress=progress)
         except ValueSimError as e:
             outcomes.append(RunOutcome(spec, "failed", time.perf_counter() - t0, error=e.message, hint=e.hint))
