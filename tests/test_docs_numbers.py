@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +44,34 @@ def _check(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_docs_numbers_match_their_results_files() -> None:
-    proc = _check(REPO, "--no-hand-typed")
+    """Every generated block matches its JSON, and no measured-looking number is typed by hand."""
+    proc = _check(REPO)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_check_fails_when_a_number_in_the_real_docs_is_edited(tmp_path: Path) -> None:
+    """The same check on a copy of this repository's README, docs and results."""
+    shutil.copy(REPO / "README.md", tmp_path / "README.md")
+    shutil.copytree(REPO / "docs", tmp_path / "docs")
+    edited = []
+    for path in update_docs.documents(tmp_path):
+        lines = path.read_text().split("\n")
+        blocks, _ = update_docs.find_blocks(path, lines)
+        for b in blocks:
+            row = next(
+                (i for i in range(b.start + 1, b.end) if lines[i].startswith("| ") and re.search(r"\d\.\d", lines[i])),
+                None,
+            )
+            if row is not None:
+                lines[row] = re.sub(r"\d(?=\.\d)", lambda m: str((int(m.group()) + 1) % 10), lines[row], count=1)
+                path.write_text("\n".join(lines))
+                edited.append(f"{path.relative_to(tmp_path)}:{b.start + 1}")
+                break
+    assert len(edited) >= 5  # README, baselines, benchmark, data, llm, ... all have generated tables
+    proc = _check(tmp_path)
+    assert proc.returncode == 1
+    for where in edited:
+        assert where in proc.stderr
 
 
 @pytest.fixture
@@ -133,9 +161,10 @@ def test_check_flags_hand_typed_numbers_outside_blocks(mini_repo: Path) -> None:
     assert proc.returncode == 1 and "docs/typed.md:3: number(s) 0.58 typed by hand" in proc.stderr
     doc.write_text("The model gets top-1 0.325 on twenty respondents.\n")
     assert "docs/typed.md:1: number(s) 0.325" in _check(mini_repo).stderr
-    # not measurements: code, an explicit marker, versions and thresholds in prose
+    # not measurements: code (also a marker shown as an example), an explicit marker, versions, thresholds
     doc.write_text(
-        "```\nvaluesim bench --alpha 0.125\n```\nRun `--latency 0.050` with llama.cpp 0.3.36, p < 0.05.\n"
+        "```\nvaluesim bench --alpha 0.125\n<!-- results:nope/x -->\n```\n"
+        "Run `--latency 0.050` with llama.cpp 0.3.36, p < 0.05.\n"
         "| Python | 3.10 | <!-- not-a-result -->\n"
     )
     assert _check(mini_repo).returncode == 0

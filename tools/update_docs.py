@@ -64,7 +64,10 @@ def find_blocks(path: Path, lines: list[str]) -> tuple[list[Block], list[str]]:
     blocks: list[Block] = []
     errors: list[str] = []
     current: tuple[int, str, str] | None = None
+    fenced = _fenced(lines)
     for i, line in enumerate(lines):
+        if fenced[i]:  # a marker shown as an example in a code block
+            continue
         m = OPEN.match(line)
         if m:
             if current is not None:
