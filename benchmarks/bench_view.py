@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
     codebook = survey.codebook  # type: ignore[attr-defined]
     t0 = time.perf_counter()
-    RunStore(paths, codebook)
+    first = RunStore(paths, codebook)
     cold = time.perf_counter() - t0
+    first.flush()  # the conversion cache is written in the background
     t0 = time.perf_counter()
     store = RunStore(paths, codebook)
     warm = time.perf_counter() - t0

@@ -44,6 +44,7 @@ def test_finished_runs_match_the_report_loader(
     _same(run.pred, ref.predictions)
     assert run.data is not None and run.data.metrics == ref.metrics and run.data.split_hash == ref.split_hash
     # the second start reads the cached conversion: same rows
+    store.flush()
     again = RunStore([view_runs[name]], cb).runs[0]
     assert again.from_cache and not run.from_cache
     _same(again.pred, ref.predictions)

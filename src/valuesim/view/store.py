@@ -93,6 +93,7 @@ class ViewRun:
     load_seconds: float = 0.0
     version: int = 0
     from_cache: bool = False
+    cache_writer: threading.Thread | None = field(default=None, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def extras(self, rows: pd.DataFrame) -> list[tuple[dict[str, Any] | None, dict[str, Any]]]:
@@ -245,11 +246,21 @@ def fast_load_finished(path: Path, codebook: Codebook) -> tuple[RunData, int, in
     manifest = rundir.read_json(path / rundir.MANIFEST_FILE)
     if manifest.get("status") != "complete":
         return None
-    split = rundir.read_json(path / rundir.SPLIT_FILE)
-    units = split.pop("units", None)
-    if not isinstance(units, list):
-        return None
-    n_targets = sum(len(u.get("targets") or []) for u in units)
+    protocol = (manifest.get("config") or {}).get("protocol")
+    if all(isinstance(manifest.get(k), int) for k in ("n_units", "n_targets")) and isinstance(protocol, dict):
+        # the manifest records what the pages need from split.json (8 MB at 1,000 respondents)
+        n_targets, n_units = int(manifest["n_targets"]), int(manifest["n_units"])
+        split = {
+            "protocol": protocol,
+            "split_hash": manifest.get("split_hash", ""),
+            "notes": manifest.get("notes") or [],
+        }
+    else:
+        split = rundir.read_json(path / rundir.SPLIT_FILE)
+        units = split.pop("units", None)
+        if not isinstance(units, list):
+            return None
+        n_targets, n_units = sum(len(u.get("targets") or []) for u in units), len(units)
     core = read_core(path / rundir.PREDICTIONS_FILE)
     if core is None:
         return None
@@ -257,7 +268,7 @@ def fast_load_finished(path: Path, codebook: Codebook) -> tuple[RunData, int, in
     if len(frame) != n_targets or frame.duplicated(_KEYS).any():
         return None
     scored = _scored(path, frame, starts, np.arange(len(frame)), codebook)
-    split.update({"n_units": len(units), "n_targets": n_targets})
+    split.update({"n_units": n_units, "n_targets": n_targets})
     data = RunData(
         path=path,
         name=path.name,
@@ -268,7 +279,7 @@ def fast_load_finished(path: Path, codebook: Codebook) -> tuple[RunData, int, in
         complete=True,
         notes=[str(n) for n in split.get("notes") or []],
     )
-    return data, n_targets, len(units)
+    return data, n_targets, n_units
 
 
 def fast_load(rd: rundir.RunDir, codebook: Codebook, *, n_boot: int = 1000) -> RunData | None:
@@ -380,7 +391,9 @@ def _load(run: ViewRun, codebook: Codebook) -> None:
         run.n_targets, run.n_units = int(info["split"]["n_targets"]), int(info["split"]["n_units"])
     elif (finished := fast_load_finished(run.path, codebook)) is not None:
         data, run.n_targets, run.n_units = finished
-        write_cache(run.path, sig, data)
+        # for the next start; written atomically, so a start that does not wait for it is safe
+        run.cache_writer = threading.Thread(target=write_cache, args=(run.path, sig, data), daemon=True)
+        run.cache_writer.start()
     else:
         rd = rundir.open_run(run.path)
         run.n_targets = rd.split.n_targets
@@ -476,6 +489,12 @@ class RunStore:
                 run.loaded_at = time.monotonic()  # a half-written file: keep what we have, retry later
                 return False
         return True
+
+    def flush(self) -> None:
+        """Wait until the conversions of finished runs are written to the cache."""
+        for r in self.runs:
+            if r.cache_writer is not None:
+                r.cache_writer.join()
 
     def refresh_all(self) -> None:
         for r in self.runs:
