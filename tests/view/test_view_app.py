@@ -183,6 +183,23 @@ def test_ask_runs_the_method_with_the_mock_model(
     nobody = c.post("/ask", data={"person": "nobody", "question": "Q46", "method": "valuesim"})
     assert nobody.status_code == 400 and "No respondent with id" in nobody.text
     assert "Recent questions" in c.get("/ask").text
+    # a new question, written on the page (like `valuesim ask --text --options`)
+    new = c.post(
+        "/ask",
+        data={"person": rid, "text": "How much do you trust <b>robots</b>?", "options": "A lot|Some|None at all"},
+        follow_redirects=False,
+    )
+    assert new.status_code == 303, new.text
+    for _ in range(300):
+        job = c.get(new.headers["location"])
+        if 'data-status="done"' in job.text or 'data-status="failed"' in job.text:
+            break
+        time.sleep(0.1)
+    assert 'data-status="done"' in job.text, job.text
+    assert "a new question" in job.text and "Some" in job.text and "<b>robots</b>" not in job.text
+    assert "&lt;b&gt;robots&lt;/b&gt;" in job.text and "<b>cognitive</b>" in job.text
+    no_options = c.post("/ask", data={"person": rid, "text": "Why?", "options": ""})
+    assert no_options.status_code == 400 and "answer options" in no_options.text
     state = c.app.state.view  # type: ignore[attr-defined]
     state.asker.close()
 

@@ -184,6 +184,8 @@ def create_app(
                 "person": q(request, "person"),
                 "question": q(request, "question"),
                 "method": q(request, "method", "valuesim"),
+                "text": q(request, "text"),
+                "options": q(request, "options"),
             },
             "jobs": list(reversed(list(state.asker.jobs.values())))[:10] if state.asker else [],
             "questions": [(x, codebook.get(x).short) for x in codebook.substantive()],
@@ -209,11 +211,16 @@ def create_app(
             form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
             try:
                 job = state.asker.submit(
-                    form.get("person", "").strip(), form.get("question", "").strip(), form.get("method", "valuesim")
+                    form.get("person", "").strip(),
+                    form.get("question", "").strip(),
+                    form.get("method", "valuesim"),
+                    text=form.get("text", ""),
+                    options=form.get("options", ""),
+                    unordered=form.get("unordered", "") == "on",
                 )
             except ValueSimError as e:
                 ctx = ask_context(request, error=e.message, hint=e.hint or "")
-                ctx["form"] = {k: form.get(k, "") for k in ("person", "question", "method")}
+                ctx["form"] = {k: form.get(k, "") for k in ("person", "question", "method", "text", "options")}
                 return render(request, "ask.html", 400, **ctx)
             return RedirectResponse(f"/ask/{job.id}", status_code=303)
         return render(request, "ask.html", **ask_context(request))
@@ -223,7 +230,7 @@ def create_app(
         job = state.asker.get(request.path_params["job"]) if state.asker else None
         if job is None or state.asker is None or survey is None:
             raise NotFound(f"There is no Ask job {request.path_params['job']!r}.", "Start one on the Ask page.")
-        qn = codebook.get(job.question)
+        qn = job.q if job.q is not None else codebook.get(job.question)
         person_obj = survey.respondent(job.respondent)
         status = job.status  # read once: the worker sets the prediction before "done"
         result = None
@@ -248,15 +255,18 @@ def create_app(
                 "integration": (pred.get("meta") or {}).get("integration"),
                 "usage": (pred.get("meta") or {}).get("usage") or {},
             }
-        truth = (
-            pages.answer_label(qn, person_obj.answers[qn.id])
-            if qn.id in person_obj.answers
-            else "none (missing in the data)"
-        )
+        custom = job.codebook is not None and job.codebook is not codebook
+        if custom:
+            truth = "none (a new question: nobody has answered it)"
+        elif qn.id in person_obj.answers:
+            truth = pages.answer_label(qn, person_obj.answers[qn.id])
+        else:
+            truth = "none (missing in the data)"
         return render(
             request,
             "ask_job.html",
             job=job,
+            custom=custom,
             status=status,
             q=qn,
             truth=truth,

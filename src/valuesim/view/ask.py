@@ -2,7 +2,8 @@
 
 A job runs in a worker thread (one at a time: the model is usually local and CPU-bound); the
 page polls it. The method sees the person's every answer except the asked one, exactly like
-`valuesim ask`, and the real answer is shown next to the prediction afterwards.
+`valuesim ask`, and the real answer is shown next to the prediction afterwards. A new question
+(wording + options, as `valuesim ask --text --options`) is answered from an extended codebook.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from valuesim.errors import ValueSimError
+from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 
 #: LLM methods the Ask page offers, in menu order.
@@ -29,6 +31,10 @@ class AskJob:
     respondent: str
     question: str
     method: str
+    #: the asked question (a WVS item, or a new one written on the Ask page)
+    q: Question | None = None
+    #: the codebook the method answers from (the WVS codebook, extended by a new question)
+    codebook: Codebook | None = None
     status: str = "queued"  # queued, running, done, failed
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -59,16 +65,30 @@ class AskRunner:
         usage = getattr(self.model, "usage", None)
         return int(getattr(usage, "calls", 0) or 0)
 
-    def submit(self, respondent: str, question: str, method: str) -> AskJob:
-        """Validate and queue a job; raises a ValueSimError for an unknown person/question/method."""
+    def submit(
+        self, respondent: str, question: str, method: str, *, text: str = "", options: str = "", unordered: bool = False
+    ) -> AskJob:
+        """Validate and queue a job; raises a ValueSimError for an unknown person/question/method.
+        ``text`` + ``options`` (separated by ``|``) ask a new question instead of a WVS item."""
         from valuesim.errors import ConfigError
 
         person = self.survey.respondent(respondent)
-        q = self.survey.codebook.get(question)
         if method not in ASK_METHODS:
             raise ConfigError(f"Unknown method {method!r} for Ask.", f"Use one of: {', '.join(ASK_METHODS)}.")
+        book = self.survey.codebook
+        if text.strip():
+            from valuesim.survey.questionnaire import extend_codebook, inline_question
+
+            if not options.strip():
+                raise ConfigError("A new question needs its answer options.", 'E.g. "Strongly agree|Agree|Disagree".')
+            q = inline_question(text.strip(), options, book, qid="NEW", ordered=not unordered)
+            book = extend_codebook(book, [q])
+        else:
+            q = book.get(question)
         with self._lock:
-            job = AskJob(id=str(next(self._ids)), respondent=person.id, question=q.id, method=method)
+            job = AskJob(
+                id=str(next(self._ids)), respondent=person.id, question=q.id, method=method, q=q, codebook=book
+            )
             self.jobs[job.id] = job
             for old in list(self.jobs)[:-MAX_JOBS]:
                 del self.jobs[old]
@@ -78,11 +98,13 @@ class AskRunner:
     def get(self, job_id: str) -> AskJob | None:
         return self.jobs.get(job_id)
 
-    def _method(self, name: str) -> Any:
+    def _method(self, name: str, codebook: Codebook) -> Any:
         from valuesim.methods import get_method
 
+        if codebook is not self.survey.codebook:  # a new question: a method over the extended codebook
+            return get_method(name, codebook, model=self.model, rationale=True)
         if name not in self._methods:
-            self._methods[name] = get_method(name, self.survey.codebook, model=self.model, rationale=True)
+            self._methods[name] = get_method(name, codebook, model=self.model, rationale=True)
         return self._methods[name]
 
     def _run(self, job: AskJob) -> None:
@@ -94,7 +116,8 @@ class AskRunner:
         try:
             person = self.survey.respondent(job.respondent)
             known = [x for x in person.answered() if x != job.question]
-            pred = self._method(job.method).predict(Task(person.restricted(known), (job.question,)))[0]
+            method = self._method(job.method, job.codebook or self.survey.codebook)
+            pred = method.predict(Task(person.restricted(known), (job.question,)))[0]
             job.prediction = pred.to_dict()
             job.status = "done"
         except ValueSimError as e:
