@@ -65,7 +65,7 @@ def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: M
                 "fold": item.unit.fold,
                 "condition": item.unit.condition,
                 "prediction": None if p.prediction is None else int(p.prediction),
-                "truth": int(item.truth[q]),
+                "truth": int(item.truth[q]) if q in item.truth else None,  # None: a new question
                 "probabilities": d.get("probabilities"),
                 "country": item.country,
                 "meta": d.get("meta") or {},

@@ -60,14 +60,17 @@ class WorkItem:
     country: str
 
 
-def make_work_items(data: SurveyData, units: Sequence[Unit]) -> list[WorkItem]:
-    """Tasks for *units*: each respondent sees the profile block plus the unit's history."""
+def make_work_items(data: SurveyData, units: Sequence[Unit], *, with_truth: bool = True) -> list[WorkItem]:
+    """Tasks for *units*: each respondent sees the profile block plus the unit's history.
+
+    ``with_truth=False`` for targets nobody has answered (new questions, ``valuesim simulate``):
+    the items carry no truth and their rows have ``truth: null``."""
     profile = [q for q in data.codebook.profile() if q in set(data.question_ids)]
     people = {rid: data.respondent(rid) for rid in dict.fromkeys(u.respondent for u in units)}
     items = []
     for u in units:
         person = people[u.respondent]
-        missing_truth = [q for q in u.targets if q not in person.answers]
+        missing_truth = [q for q in u.targets if q not in person.answers] if with_truth else []
         if missing_truth:  # the split was made on other data
             raise ConfigError(
                 f"Respondent {u.respondent} has no valid answer to target(s) {', '.join(missing_truth)}.",
@@ -80,7 +83,12 @@ def make_work_items(data: SurveyData, units: Sequence[Unit]) -> list[WorkItem]:
             condition=u.condition,
         )
         items.append(
-            WorkItem(unit=u, task=task, truth={q: person.answers[q] for q in u.targets}, country=person.country)
+            WorkItem(
+                unit=u,
+                task=task,
+                truth={q: person.answers[q] for q in u.targets} if with_truth else {},
+                country=person.country,
+            )
         )
     return items
 

@@ -258,6 +258,11 @@ def open_run(path: str | Path) -> RunDir:
     if not (p / SPLIT_FILE).exists():
         raise DataError(f"{p} has no {SPLIT_FILE}: not a `valuesim bench` output directory.", "Check the path.")
     split = Split.load(p / SPLIT_FILE)
+    if split.protocol.get("kind") == "simulate":
+        raise DataError(
+            f"{p} is a `valuesim simulate` run (answers to new questions, nothing to score).",
+            f"Its report is {p / 'report' / 'report.html'}; its tables are answers.csv and distributions.csv.",
+        )
     manifest = read_json(p / MANIFEST_FILE) if (p / MANIFEST_FILE).exists() else {}
     metrics = read_json(p / METRICS_FILE) if (p / METRICS_FILE).exists() else None
     return RunDir(path=p, split=split, manifest=manifest, metrics=metrics)

@@ -23,10 +23,10 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from valuesim.cli import bench, codebook, data, methods, report, scale, view
+    from valuesim.cli import bench, codebook, data, methods, report, scale, simulate, view
     from valuesim.llm import cli as llm_cli
 
-    for mod in (data, codebook, bench, methods, report, scale, view, llm_cli):
+    for mod in (data, codebook, bench, methods, simulate, report, scale, view, llm_cli):
         mod.register(app)
 
 

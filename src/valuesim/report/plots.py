@@ -387,3 +387,37 @@ def cost_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: Mapping
         axes[0].invert_yaxis()
         fig.tight_layout()
     return _stamp(fig, synthetic)
+
+
+def distribution_figure(
+    shares: pd.DataFrame, *, title: str, ordered: bool = True, synthetic: bool = False, simulated: bool = True
+) -> Figure:
+    """Stacked horizontal bars of answer shares: one bar per group (rows of *shares*), one
+    segment per answer option (columns, in option order). Ordered options get a diverging
+    colour ramp, unordered ones distinct colours; segments of 8% or more are labelled."""
+    options = list(shares.columns)
+    k = len(options)
+    cmap = plt.get_cmap("RdYlBu" if ordered else "tab10")
+    colors = [cmap(i / max(1, k - 1)) if ordered else cmap(i % 10) for i in range(k)]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(10, 1.3 + 0.36 * len(shares)))
+        y = np.arange(len(shares))
+        left = np.zeros(len(shares))
+        for j, opt in enumerate(options):
+            vals = shares[opt].fillna(0).to_numpy(dtype=float)
+            ax.barh(y, vals, left=left, color=colors[j], label=str(opt), height=0.7)
+            for i, v in enumerate(vals):
+                if v >= 0.08:
+                    ax.text(
+                        left[i] + v / 2, y[i], f"{v:.0%}", ha="center", va="center", fontsize=7.5, color=_ink(colors[j])
+                    )
+            left += vals
+        ax.set_yticks(y, list(shares.index))
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of simulated answers" if simulated else "share of answers")
+        ax.set_title(title, loc="left")
+        ax.grid(axis="y", visible=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / (1 + len(shares))), ncol=min(k, 5), fontsize=8)
+        fig.tight_layout()
+    return _stamp(fig, synthetic)

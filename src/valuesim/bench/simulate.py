@@ -1,0 +1,344 @@
+"""Simulate new questions on a sample of real respondents (``valuesim simulate``).
+
+The run reuses the benchmark machinery step by step, so it is incremental, resumable and
+runs on any executor (``--executor ray``, endpoint pools):
+
+1. **plan**: a seeded sample of respondents (:func:`~valuesim.bench.protocol.sample_respondents`,
+   spread over countries) and one unit per person whose targets are the new questions and whose
+   history is the person's whole record;
+2. **record**: :class:`~valuesim.bench.record.RunRecord` (the run directory holds ``split.json``,
+   ``predictions.jsonl`` appended unit by unit, ``failures.jsonl`` and ``manifest.json``; a
+   directory made for another questionnaire, sample, method or model is refused);
+3. **execute**: the benchmark executors (in-process or Ray) with the method's progress bar;
+4. **summarise** (instead of scoring: nobody has answered the questions): ``answers.parquet`` /
+   ``answers.csv`` (one row per respondent x question), ``distributions.parquet`` / ``.csv``
+   (answer shares per question x country, x sex and x age band), ``summary.json`` and an HTML
+   report with one stacked-bar figure per question.
+
+Killing the process (even ``kill -9``) loses at most the units in flight; the same command
+resumes, and a finished run re-run makes no model call (the units are on disk, and every model
+response is in the LLM cache).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from valuesim.bench.config import RunConfig
+from valuesim.bench.execute import Executor, FittedMethod, UnitFailure, run_units
+from valuesim.bench.plan import make_work_items
+from valuesim.bench.protocol import ProtocolConfig, Split, Unit, profile_items, sample_respondents
+from valuesim.bench.record import RunRecord, Stopwatch, base_manifest, run_identity, usage_counters
+from valuesim.bench.rundir import write_json_atomic
+from valuesim.errors import ConfigError
+from valuesim.methods.base import Method
+from valuesim.survey.codebook import Codebook, Question
+from valuesim.survey.dataset import SurveyData
+from valuesim.survey.questionnaire import extend_codebook, refuse_trained
+
+ANSWERS_FILE = "answers"  # .parquet and .csv
+DISTRIBUTIONS_FILE = "distributions"  # .parquet and .csv
+SUMMARY_FILE = "summary.json"
+REPORT_DIR = "report"
+
+#: Age bands of the distributions (WVS's usual three: up to 29, 30-49, 50 and older).
+AGE_BANDS: tuple[tuple[int, int, str], ...] = ((0, 29, "16-29"), (30, 49, "30-49"), (50, 200, "50+"))
+ANSWER_COLUMNS = (
+    "respondent",
+    "country",
+    "sex",
+    "age_band",
+    "question",
+    "code",
+    "answer",
+    "probabilities",
+)
+DISTRIBUTION_COLUMNS = ("question", "by", "group", "code", "answer", "n", "share", "mean_probability")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """What defines a simulation (its split): the questions and the sample."""
+
+    questions: tuple[Question, ...]
+    n_respondents: int = 100
+    countries: tuple[str, ...] | None = None
+    seed: int = 42
+    min_valid: int = 150
+    stratify_by_country: bool = True
+
+    def sample_protocol(self) -> ProtocolConfig:
+        return ProtocolConfig.create(
+            n_respondents=self.n_respondents,
+            seed=self.seed,
+            min_valid=self.min_valid,
+            countries=self.countries,
+            stratify_by_country=self.stratify_by_country,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "simulate",
+            "questions": [_question_dict(q) for q in self.questions],
+            **self.sample_protocol().to_dict(),
+        }
+
+
+def _question_dict(q: Question) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "text": q.text,
+        "kind": q.kind.value,
+        "section": q.section,
+        "options": {str(k): v for k, v in q.options.items()},
+    }
+
+
+@dataclass
+class SimulationResult:
+    out_dir: Path
+    split: Split
+    answers: pd.DataFrame
+    distributions: pd.DataFrame
+    n_units: int
+    n_computed: int
+    n_resumed: int
+    usage: dict[str, float]
+    report: Path | None
+    notes: list[str] = field(default_factory=list)
+    failures: list[UnitFailure] = field(default_factory=list)
+
+
+def plan_simulation(data: SurveyData, cfg: SimulationConfig) -> Split:
+    """One unit per sampled respondent: the new questions, knowing their whole record."""
+    if not cfg.questions:
+        raise ConfigError("No questions to simulate.", "Pass --questions FILE (see docs/new-questions.md).")
+    notes: list[str] = []
+    people = sample_respondents(data, cfg.sample_protocol(), notes)
+    profile = set(profile_items(data.codebook))
+    present = [q for q in data.question_ids if q not in profile]
+    frame = data.frame.loc[people, present]
+    targets = tuple(q.id for q in cfg.questions)
+    units = []
+    for rid, row in zip(people, frame.to_numpy() >= 0, strict=True):
+        history = tuple(q for q, ok in zip(present, row, strict=True) if ok)
+        units.append(Unit(respondent=rid, fold=0, condition="", targets=targets, history=history))
+    return Split(
+        protocol=cfg.to_dict(),
+        data_fingerprint=data.fingerprint(),
+        respondents=list(people),
+        folds=[list(targets)],
+        units=units,
+        notes=notes,
+    )
+
+
+def run_simulation(
+    data: SurveyData,
+    method: Method,
+    cfg: SimulationConfig,
+    out_dir: str | Path,
+    *,
+    run: RunConfig | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> SimulationResult:
+    """Answer ``cfg.questions`` for a sample of *data*'s respondents with *method* (built on a
+    codebook that holds the questions: :func:`~valuesim.survey.questionnaire.extend_codebook`)."""
+    say = log or (lambda _msg: None)
+    refuse_trained(method.name, type(method))
+    missing = [q.id for q in cfg.questions if q.id not in method.codebook]
+    if missing:
+        raise ConfigError(
+            f"The method's codebook lacks the question(s) {', '.join(missing)}.",
+            "Build the method on extend_codebook(data.codebook, questions).",
+        )
+    rcfg = run or RunConfig()
+    clock = Stopwatch()
+    with clock("split_seconds"):
+        split = plan_simulation(data, cfg)
+    concurrency = rcfg.concurrency or int(getattr(method, "default_concurrency", 1) or 1)
+    out = Path(out_dir).expanduser()
+    record = RunRecord.open(out, split, run_identity(method, rcfg, split), overwrite=rcfg.overwrite, clock=clock)
+    pending = record.pending
+    say(record.describe().replace(" targets", " answers"))
+    manifest = base_manifest(method, rcfg, data, split, concurrency)
+    manifest["kind"] = "simulate"
+    manifest["config"]["protocol"] = split.protocol
+    record.start(manifest, train_source="none (new questions: nobody has answered them)")
+
+    with record.predicting(method, rcfg) as session:
+        if pending:
+            with clock("tasks_seconds"):
+                items = make_work_items(data, pending, with_truth=False)
+            with clock("predict_seconds"):
+                say(
+                    f"simulating {len(items):,} respondents x {len(cfg.questions)} questions (concurrency {concurrency})"
+                )
+                execute = executor or run_units
+                reported = execute(
+                    FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress
+                )
+                session.executor_usage = usage_counters(reported)
+
+    rows = record.finished_rows()
+    with clock("summary_seconds"):
+        answers = answers_table(rows, data, method.codebook)
+        dists = distributions(answers, method.codebook, cfg.questions)
+        _write_frame(answers, out / ANSWERS_FILE)
+        _write_frame(dists, out / DISTRIBUTIONS_FILE)
+    usage = dict(record.usage_total(rows))
+    session_usage = dict(record.session.get("usage") or {})
+    summary = {
+        "kind": "simulate",
+        "n_respondents": len(split.respondents),
+        "n_questions": len(cfg.questions),
+        "n_answers": int(answers["code"].notna().sum()),
+        "n_abstained": int(answers["code"].isna().sum()),
+        "countries": {
+            str(k): int(v) for k, v in answers.drop_duplicates("respondent")["country"].value_counts().items()
+        },
+        "usage_total": usage,
+        "usage_this_session": session_usage,
+        "method": method.config(),
+        "synthetic": bool(data.synthetic),
+    }
+    write_json_atomic(out / SUMMARY_FILE, summary)
+    report = None
+    if len(answers):
+        from valuesim.report.simulation import write_simulation_report
+
+        report = write_simulation_report(answers, dists, cfg.questions, manifest, out / REPORT_DIR)
+    record.complete(summary)
+    return SimulationResult(
+        out_dir=out,
+        split=split,
+        answers=answers,
+        distributions=dists,
+        n_units=len(split.units),
+        n_computed=record.session["units_computed"],
+        n_resumed=len(record.state.finished),
+        usage=session_usage,
+        report=report,
+        notes=list(split.notes),
+        failures=list(record.failures),
+    )
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def age_band(age: int | None) -> str:
+    if age is None:
+        return "unknown"
+    for lo, hi, name in AGE_BANDS:
+        if lo <= age <= hi:
+            return name
+    return "unknown"
+
+
+def _groups(data: SurveyData, codebook: Codebook, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """respondent -> (sex label, age band) from the codebook's sex and age roles."""
+    sex_q, age_q = codebook.role("sex"), codebook.role("age")
+    out = {}
+    for rid in ids:
+        person = data.respondent(rid)
+        sex = codebook.get(sex_q).label(person.answers[sex_q]) if sex_q and sex_q in person.answers else "unknown"
+        age = person.answers.get(age_q) if age_q else None
+        out[rid] = (sex, age_band(age))
+    return out
+
+
+def answers_table(rows: Sequence[dict[str, Any]], data: SurveyData, codebook: Codebook) -> pd.DataFrame:
+    """One row per respondent x question: the simulated answer (code and label) and its probabilities."""
+    groups = _groups(data, codebook, list(dict.fromkeys(str(r["respondent"]) for r in rows)))
+    records = []
+    for r in rows:
+        q = codebook.get(r["question"])
+        code = r.get("prediction")
+        sex, band = groups[str(r["respondent"])]
+        probs = r.get("probabilities")
+        records.append(
+            {
+                "respondent": str(r["respondent"]),
+                "country": r.get("country"),
+                "sex": sex,
+                "age_band": band,
+                "question": q.id,
+                "code": None if code is None else int(code),
+                "answer": None if code is None else q.label(int(code)),
+                "probabilities": None if probs is None else json.dumps(probs, sort_keys=True),
+            }
+        )
+    frame = pd.DataFrame.from_records(records, columns=list(ANSWER_COLUMNS))
+    frame["code"] = frame["code"].astype("Int64")
+    return frame
+
+
+def distributions(answers: pd.DataFrame, codebook: Codebook, questions: Sequence[Question]) -> pd.DataFrame:
+    """Answer shares per question x group (all, country, sex, age band) and the mean probability
+    the method gave each option; every option is listed, also those nobody chose."""
+    out: list[dict[str, Any]] = []
+    for q in questions:
+        sub = answers[answers["question"] == q.id]
+        probs = [json.loads(p) if isinstance(p, str) else None for p in sub["probabilities"]]
+        for by in ("all", "country", "sex", "age_band"):
+            keys = pd.Series("all", index=sub.index) if by == "all" else sub[by].astype(str)
+            for group in sorted(set(keys)):
+                mask = (keys == group).to_numpy()
+                codes = sub["code"][mask].dropna().astype(int)
+                n = len(codes)
+                gp = [p for p, m in zip(probs, mask, strict=True) if m and p]
+                for code in q.answer_codes:
+                    mean_p = sum(float(p.get(str(code), 0.0)) for p in gp) / len(gp) if gp else None
+                    out.append(
+                        {
+                            "question": q.id,
+                            "by": by,
+                            "group": group,
+                            "code": code,
+                            "answer": q.label(code),
+                            "n": n,
+                            "share": float((codes == code).sum() / n) if n else None,
+                            "mean_probability": mean_p,
+                        }
+                    )
+    return pd.DataFrame.from_records(out, columns=list(DISTRIBUTION_COLUMNS))
+
+
+def _write_frame(frame: pd.DataFrame, stem: Path) -> None:
+    """``stem.parquet`` and ``stem.csv``, each written through a temporary file."""
+    for suffix, write in (
+        (".parquet", lambda p: frame.to_parquet(p, index=False)),
+        (".csv", lambda p: frame.to_csv(p, index=False)),
+    ):
+        final = stem.with_suffix(suffix)
+        tmp = final.with_name(final.name + ".tmp")
+        write(tmp)
+        tmp.replace(final)
+
+
+def build_method(name: str, codebook: Codebook, questions: Sequence[Question], **options: Any) -> Method:
+    """*name* built on *codebook* extended with *questions* (refusing methods that cannot answer them)."""
+    from valuesim.methods.base import get_method, method_info
+
+    refuse_trained(name, method_info(name).cls)
+    return get_method(name, extend_codebook(codebook, list(questions)), **options)
+
+
+__all__ = [
+    "SimulationConfig",
+    "SimulationResult",
+    "answers_table",
+    "build_method",
+    "distributions",
+    "plan_simulation",
+    "run_simulation",
+]

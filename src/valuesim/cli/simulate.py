@@ -1,0 +1,163 @@
+"""CLI of `valuesim simulate`: new questions answered by a sample of real respondents."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from valuesim.cli._data import CODEBOOK_HELP, load_data
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def simulate(
+    data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
+    questions: Path = typer.Option(..., "--questions", help="Questionnaire file (YAML or JSON) of new questions."),
+    respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to simulate (a seeded sample)."),
+    country: list[str] | None = typer.Option(
+        None,
+        "--country",
+        "-c",
+        help="Only these countries (alpha-3, ISO number or name; repeatable or comma-separated).",
+    ),
+    stratify: bool = typer.Option(
+        True, "--stratify/--no-stratify", help="Spread the sample evenly over countries (default) or draw at random."
+    ),
+    seed: int = typer.Option(42, "--seed", help="Seed of the sample."),
+    min_valid: int = typer.Option(
+        150, "--min-valid", help="Only respondents with this many valid answers (their record is the history)."
+    ),
+    method: str = typer.Option(
+        "valuesim", "--method", "-m", help="An LLM method (valuesim, blank, demographics, rag...)."
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model spec: local, local:PATH, openai:NAME, mock.",
+        show_default="local: the embedded SmolLM2-135M smoke-test model",
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
+    ),
+    option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Respondents in flight at once."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help=r"Where respondents run: local (this process) or ray (pip install 'valuesim\[dist]').",
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Ray: shards run at once (default: the cluster's CPUs)."
+    ),
+    max_failures: str = typer.Option(
+        "5%", "--max-failures", help="Stop when more answers than this failed (N or P%; 0 = at the first)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Run directory (created; re-run the same command to resume)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in --out first."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (TTY only)."),
+) -> None:
+    """Simulate how a sample of real respondents answer new questions (a questionnaire file).
+
+    Writes answers.parquet/.csv, distributions.parquet/.csv (per question x country, sex, age
+    band) and report/report.html to --out; incremental and resumable like `valuesim bench`.
+
+    Example: valuesim simulate --data wvs7/ --questions examples/questionnaire.yaml -n 60 -c DEU,JPN,BRA --out runs/sim
+    """
+    from valuesim.bench.config import RunConfig
+    from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation
+    from valuesim.cli.bench import _split_list, _warnings_to_console, parse_options
+    from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
+    from valuesim.scale import get_executor
+    from valuesim.survey.loaders import resolve_countries
+    from valuesim.survey.questionnaire import load_questionnaire
+
+    options = parse_options(option)
+    if model is not None:
+        options["model"] = model
+    if base_url is not None:
+        options["base_url"] = base_url
+    run = RunConfig.create(
+        concurrency=concurrency,
+        max_failures=max_failures,
+        overwrite=overwrite,
+        command=shlex.join(["valuesim", *sys.argv[1:]]),
+    )
+    run_on = get_executor(executor, address=ray_address, num_workers=workers)
+    survey = load_data(data, codebook=codebook)
+    new = load_questionnaire(questions, survey.codebook)
+    cfg = SimulationConfig(
+        questions=tuple(new),
+        n_respondents=respondents,
+        countries=tuple(resolve_countries(_split_list(country))) or None,
+        seed=seed,
+        min_valid=min_valid,
+        stratify_by_country=stratify,
+    )
+    m = build_method(method, survey.codebook, new, **options)
+    err_console.print(
+        f"[bold]{m.name}[/] simulating {len(new)} new questions on {survey.source or 'data'} -> {out}", highlight=False
+    )
+    shown: set[str] = set()
+    try:
+        with _warnings_to_console(shown):
+            result = run_simulation(
+                survey,
+                m,
+                cfg,
+                out,
+                run=run,
+                executor=run_on,
+                progress=progress,
+                log=lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False),
+            )
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]Interrupted.[/] Finished respondents are saved in {out}; re-run to resume.")
+        raise typer.Exit(130) from None
+    for note in result.notes:
+        if note not in shown:
+            err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
+    _print_overview(result)
+    spec = str(m.config().get("model") or "")
+    if is_embedded_default(spec):
+        console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
+    if result.failures:
+        n = sum(len(f.targets) for f in result.failures)
+        err_console.print(f"[red]{n} answers failed[/] (model calls failed after all retries); re-run to retry them.")
+        raise typer.Exit(1)
+
+
+def _print_overview(result: Any) -> None:
+    answers = result.answers
+    resumed = f", {result.n_resumed} resumed" if result.n_resumed else ""
+    calls = int(result.usage.get("llm_calls", 0) or 0)
+    hits = int(result.usage.get("cache_hits", 0) or 0)
+    console.print(
+        f"{answers['respondent'].nunique()} respondents x {answers['question'].nunique()} questions "
+        f"({result.n_computed} respondents computed{resumed}); this session: {calls:,} model calls, "
+        f"{hits:,} cache hits",
+        highlight=False,
+    )
+    dist = result.distributions
+    overall = dist[dist["by"] == "all"]
+    for qid, g in overall.groupby("question", sort=False):
+        top = g.sort_values("share", ascending=False).head(3)
+        shares = ", ".join(f"{a} {s:.0%}" for a, s in zip(top["answer"], top["share"].fillna(0)))
+        console.print(f"  {qid}: {shares}", highlight=False)
+    files = "answers.parquet/.csv, distributions.parquet/.csv, summary.json"
+    console.print(f"Results: {result.out_dir}/ ({files})", highlight=False)
+    if result.report is not None:
+        console.print(f"Report: {result.report}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)
