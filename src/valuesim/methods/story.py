@@ -13,7 +13,8 @@ Two layers:
      frames become "question: answer", rating scales "question: 7 (1 = x, 10 = y)", a
      battery's shared stem is said once, label explanations ("for example: ...") dropped;
    - ``"narrative"``: each section's facts rewritten by an LLM into flowing prose (one call
-     per section, so it fits small context windows);
+     per section, so it fits small context windows), each section checked against its facts
+     and replaced by them when the model corrupts it (:mod:`valuesim.methods.narrative`);
    - ``"raw"``: the plain question / answer list (the "without story" ablation);
    - ``"none"``: nothing (the question-only baseline).
 
@@ -23,7 +24,8 @@ Two layers:
    many were kept.
 
 Narrative backstories are stored in a small SQLite store under the cache directory, keyed by
-(respondent, history set, model identity, prompt version, style, length), so a benchmark
+(respondent, history set and facts text, model identity, prompt and check version, style,
+length), so a benchmark
 writes each story once and ``valuesim backstory --out`` can export it.
 """
 
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from valuesim._aio import run_sync
 from valuesim.errors import ConfigError
+from valuesim.methods.narrative import CHECK_VERSION, FELL_BACK, anarrate, facts_digest
 from valuesim.methods.phrasing import (
     Fact,
     clean_label,
@@ -58,7 +61,7 @@ from valuesim.survey.codebook import Codebook, Question, QuestionKind
 from valuesim.survey.respondent import Respondent
 
 if TYPE_CHECKING:
-    from valuesim.llm import Model
+    from valuesim.llm import Model, Usage
 
 StoryStyle = Literal["facts", "dense", "narrative", "raw", "none"]
 STYLES: tuple[str, ...] = ("facts", "dense", "narrative", "raw", "none")
@@ -550,29 +553,6 @@ def default_store(directory: str | Path | None = None) -> StoryStore:
 # --------------------------------------------------------------------------- narrative
 
 
-async def _narrate_section(
-    model: Model, title: str, facts_text: str, words: int, prompt_version: str
-) -> tuple[str, Any]:
-    from valuesim.llm import ChatMessage, GenerateConfig
-    from valuesim.methods.prompts import render
-
-    messages = [
-        ChatMessage("system", render("narrative_system", prompt_version)),
-        ChatMessage("user", render("narrative", prompt_version, title=title, facts=facts_text, words=words)),
-    ]
-    cfg = GenerateConfig(temperature=0.0, max_tokens=max(64, int(words * 1.6) + 32))
-    res = await model.generate(messages, cfg)
-    return res.text.strip(), res.usage
-
-
-def _usable(text: str, facts_text: str) -> bool:
-    """Reject empty or degenerate rewrites (the section then keeps its plain facts)."""
-    if _n_words(text) < max(5, _n_words(facts_text) // 6):
-        return False
-    words = text.lower().split()
-    return len(set(words)) / max(1, len(words)) > 0.25  # not one phrase repeated over and over
-
-
 async def abuild_backstory(
     respondent: Respondent,
     codebook: Codebook,
@@ -585,6 +565,7 @@ async def abuild_backstory(
     store: StoryStore | bool | None = True,
     max_tokens: int | None = None,
     count_tokens: Callable[[str], int] | None = None,
+    model_check: bool = False,
 ) -> Backstory:
     """Async :func:`build_backstory`."""
     if style not in STYLES:
@@ -610,33 +591,26 @@ async def abuild_backstory(
         st = None
     else:
         st = store
+    base = compose(respondent, codebook, style="facts", max_words=max_words, qids=qids)
     hist = history_hash(respondent, qids)
-    key = StoryStore.key(respondent.id, hist, model.identity, prompt_version, style, max_words)
+    version = f"{prompt_version}+{CHECK_VERSION}" + ("+model" if model_check else "")
+    facts_key = f"{hist}:{facts_digest(base.sections)}"
+    key = StoryStore.key(respondent.id, facts_key, model.identity, version, style, max_words)
     if st is not None:
         cached = st.get(key)
         if cached is not None:
             cached.meta["from_store"] = True
             return cached
-    base = compose(respondent, codebook, style="facts", max_words=max_words, qids=qids)
-    total_words = max(1, base.meta["words"])
-    target_total = max_words or total_words
-    from valuesim.llm import Usage
-
-    jobs = []
-    for title, body in base.sections:
-        share = _n_words(body) / total_words
-        jobs.append(_narrate_section(model, title, body, max(20, int(target_total * share)), prompt_version))
-    results = await asyncio.gather(*jobs)
-    usage = Usage()
-    sections: list[tuple[str, str]] = []
-    fallbacks: list[str] = []
-    for (title, body), (text, u) in zip(base.sections, results):
-        usage = usage + u
-        if _usable(text, body):
-            sections.append((title, text))
-        else:
-            sections.append((title, body))
-            fallbacks.append(title)
+    sections, check, usage = await anarrate(
+        base,
+        respondent,
+        codebook,
+        model,
+        qids=qids,
+        max_words=max_words,
+        prompt_version=prompt_version,
+        model_check=model_check,
+    )
     meta = dict(base.meta)
     meta.update(
         {
@@ -645,7 +619,8 @@ async def abuild_backstory(
             "model": model.identity,
             "model_spec": model.spec,
             "prompt_version": prompt_version,
-            "fallback_sections": fallbacks,
+            "fallback_sections": [s["title"] for s in check["sections"] if s["status"] == FELL_BACK],
+            "check": check,
             "usage": usage.to_dict(),
             "history_hash": hist,
         }
@@ -656,9 +631,9 @@ async def abuild_backstory(
             key,
             story,
             respondent_id=respondent.id,
-            history=hist,
+            history=facts_key,
             model=model.identity,
-            prompt_version=prompt_version,
+            prompt_version=version,
             style=style,
             max_words=max_words,
         )
@@ -677,12 +652,15 @@ def build_backstory(
     store: StoryStore | bool | None = True,
     max_tokens: int | None = None,
     count_tokens: Callable[[str], int] | None = None,
+    model_check: bool = False,
 ) -> Backstory:
     """Compose a respondent's backstory (see the module docstring for styles).
 
     ``qids`` restricts it to those items (default: everything the respondent object knows --
     pass a restricted respondent for benchmark histories). The "narrative" style needs
-    ``model``; its result is cached in ``store`` (default: the cache directory's store).
+    ``model``; every section it writes is checked against its facts (and, with
+    ``model_check``, re-asked by the model), see :mod:`valuesim.methods.narrative`; the
+    result is cached in ``store`` (default: the cache directory's store).
     """
     return run_sync(
         lambda: abuild_backstory(
@@ -696,6 +674,7 @@ def build_backstory(
             store=store,
             max_tokens=max_tokens,
             count_tokens=count_tokens,
+            model_check=model_check,
         )
     )
 
@@ -718,6 +697,25 @@ class FidelityReport:
         return asdict(self)
 
 
+async def arecover(
+    model: Model,
+    text: str,
+    q: Question,
+    truth: int,
+    country: str | None,
+    prompt_version: str = "v1",
+    survey: str | None = None,
+) -> tuple[bool, Usage]:
+    """Ask ``q`` with only ``text`` as the backstory: does the model pick the answer ``truth``?
+    (``survey``: :func:`valuesim.methods.prompting.survey_phrase` of the codebook.)"""
+    from valuesim.methods.prompting import build_messages, option_letters, target_options
+
+    codes, _labels = target_options(q)
+    messages = build_messages(text, "plain", [q], prompt_version=prompt_version, country=country, survey=survey)
+    res = await model.score_choices(messages, option_letters(len(codes)))
+    return codes[res.best] == truth, res.usage
+
+
 async def astory_fidelity(
     backstory: Backstory,
     respondent: Respondent,
@@ -731,36 +729,20 @@ async def astory_fidelity(
 ) -> FidelityReport:
     """Re-ask history questions with only the backstory as context (see :func:`story_fidelity`)."""
     from valuesim.llm import Usage
-    from valuesim.methods.prompting import (
-        build_messages,
-        option_letters,
-        survey_phrase,
-        target_options,
-    )
+    from valuesim.methods.prompting import survey_phrase
 
     pool = [q for q in (qids if qids is not None else respondent.answered()) if q in codebook and respondent.has(q)]
     pool = [q for q in pool if not codebook.get(q).profile and codebook.get(q).kind is not QuestionKind.NUMERIC]
     if n is not None and len(pool) > n:
         pool = codebook.sort(random.Random(seed).sample(pool, n))
     country = country_name(respondent.country)
+    survey = survey_phrase(codebook)
 
     async def one(qid: str) -> dict[str, Any]:
         q = codebook.get(qid)
-        codes, _labels = target_options(q)
-        messages = build_messages(
-            backstory.text, "plain", [q], prompt_version=prompt_version, country=country, survey=survey_phrase(codebook)
-        )
-        res = await model.score_choices(messages, option_letters(len(codes)))
-        pred = codes[res.best]
         truth = respondent.answers[qid]
-        return {
-            "question": qid,
-            "section": q.section,
-            "truth": truth,
-            "prediction": pred,
-            "recovered": pred == truth,
-            "usage": res.usage,
-        }
+        hit, usage = await arecover(model, backstory.text, q, truth, country, prompt_version, survey)
+        return {"question": qid, "section": q.section, "truth": truth, "recovered": hit, "usage": usage}
 
     rows = await asyncio.gather(*(one(q) for q in pool))
     usage = Usage()
