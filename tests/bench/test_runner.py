@@ -397,3 +397,31 @@ def test_resume_with_another_server_list_but_not_another_model(tmp_path, data):
         run_benchmark(
             data, Served(data.codebook, model="openai:other", base_url="http://a/v1"), CFG, out, progress=False
         )
+
+
+def test_narrative_story_fidelity_is_reported_per_run(tmp_path, data):
+    """An LLM method with a narrative story reports the checks of its stories in metrics.json."""
+    from valuesim.methods import get_method
+
+    m = get_method("valuesim", data.codebook, model="mock", cache=False, story="narrative", modules="plain")
+    proto = ProtocolConfig(n_respondents=3, seed=3, only_folds=(0,), max_targets=2)
+    cfg = CFG.model_copy(update={"protocol": proto})
+    res = run_benchmark(data, m, cfg, tmp_path / "run", progress=False)
+    story = res.metrics["story"]
+    assert story["style"] == "narrative" and story["stories"] == 3
+    nar = story["narrative"]
+    assert nar["stories"] == 3
+    assert nar["sections"] == nar["sections_written"] + nar["sections_regenerated"] + nar["sections_fell_back"] > 0
+    assert nar["facts_preserved"] == 1.0
+    assert 0.0 <= nar["facts_in_prose"] <= 1.0 and 0.0 <= nar["facts_preserved_first_draft"] <= 1.0
+    assert set(nar["problems"]) >= {"meta-text", "changed number", "dropped answer", "repetition"}
+    saved = json.loads((tmp_path / "run" / rundir.METRICS_FILE).read_text())
+    assert saved["story"] == story
+    plain = run_benchmark(data, FirstOptionMethod(data.codebook), CFG, tmp_path / "plain", progress=False)
+    assert "story" not in plain.metrics
+    from valuesim.report.build import ReportOptions, build_document, load_runs
+
+    runs = load_runs([tmp_path / "run"], data.codebook)
+    doc = build_document(runs, ReportOptions(), data.codebook)
+    sec = next(s for s in doc.sections if s.id == "story-fidelity")
+    assert sec.tables()[0].rows[0][1].text == "3"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,9 +39,39 @@ def compute_metrics(
     if failures:
         out["n_failed_units"] = len(failures)
         out["failures_by_error"] = {k: v["targets"] for k, v in failure_summary(failures).items()}
+    story = story_fidelity(rows)
+    if story is not None:
+        out["story"] = story
     out["wall_seconds"] = round(wall, 3)
     out["split_hash"] = split.split_hash
     return out
 
 
-__all__ = ["compute_metrics"]
+def story_fidelity(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the run's methods were told about each person (``metrics.json["story"]``), one story
+    per unit: style and mean length, and for narrative stories their fidelity
+    (:func:`valuesim.methods.narrative.aggregate_checks`). None for methods without a story."""
+    from valuesim.methods.narrative import aggregate_checks
+
+    stories: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in rows:
+        meta = (r.get("meta") or {}).get("story")
+        if meta:
+            stories.setdefault((r.get("respondent"), r.get("fold"), r.get("condition")), meta)
+    if not stories:
+        return None
+    styles = Counter(str(m.get("style")) for m in stories.values())
+    words = [m["words"] for m in stories.values() if isinstance(m.get("words"), (int, float))]
+    out: dict[str, Any] = {
+        "style": styles.most_common(1)[0][0],
+        "stories": len(stories),
+        "words_mean": round(sum(words) / len(words), 1) if words else None,
+        "facts_mean": round(sum(int(m.get("n_facts") or 0) for m in stories.values()) / len(stories), 1),
+    }
+    checks = [m["check"] for m in stories.values() if m.get("check")]
+    if checks:
+        out["narrative"] = aggregate_checks(checks)
+    return out
+
+
+__all__ = ["compute_metrics", "story_fidelity"]

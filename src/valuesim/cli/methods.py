@@ -68,15 +68,27 @@ def backstory(
     fidelity: int = typer.Option(
         0, "--fidelity", help="Also re-ask N history questions from the story alone (needs --model)."
     ),
+    check_model: bool = typer.Option(
+        False,
+        "--check-model",
+        help="Narrative: besides the rule checks, re-ask each section's questions from the section alone.",
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write JSON (text, sections, meta) to this file."),
 ) -> None:
-    """Write one respondent's second-person backstory (labels and country names, never codes)."""
+    """Write one respondent's second-person backstory (labels and country names, never codes).
+
+    A narrative story's sections are checked against their facts; the verdict (sections
+    written, regenerated, fallen back to the facts sentences, and why) is printed after it.
+    """
+    from valuesim.methods.narrative import verdict
     from valuesim.methods.story import build_backstory, story_fidelity
 
     if style == "narrative" and model is None:
         raise ConfigError("--style narrative needs --model.", "E.g. --model local, or use --style facts.")
     if fidelity and model is None:
         raise ConfigError("--fidelity needs --model.", "E.g. --model local.")
+    if check_model and style != "narrative":
+        raise ConfigError("--check-model checks narrative stories.", "Add --style narrative, or drop --check-model.")
     survey = load_data(data, codebook=codebook)
     person = survey.respondent(respondent)
     qids = parse_history(history, survey.codebook)
@@ -94,7 +106,9 @@ def backstory(
         qids=qids,
         max_tokens=max_tokens,
         count_tokens=counter.count_tokens if counter is not None and max_tokens is not None else None,
+        model_check=check_model,
     )
+    checks = verdict(story.meta["check"]) if "check" in story.meta else []
     payload: dict[str, Any] = {
         "respondent": person.id,
         "country": person.country,
@@ -111,6 +125,8 @@ def backstory(
         except OSError as e:
             raise DataError(f"Cannot write {out}: {e.strerror or e}.", "Pick a writable --out path.") from None
         console.print(f"Wrote {out} ({story.meta.get('words')} words, {story.n_facts} facts).", highlight=False)
+        for line in checks:
+            console.print(line, highlight=False, markup=False)
         return
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
@@ -120,6 +136,8 @@ def backstory(
         + (f", {story.meta['tokens']} tokens" if story.meta.get("tokens") is not None else "")
         + f", {story.n_facts} of {story.meta.get('n_facts_total')} facts, style {story.meta.get('style')}[/]"
     )
+    for line in checks:
+        console.print(line, highlight=False, markup=False)
     if fidelity:
         f = payload["fidelity"]
         console.print(f"Story fidelity: {f['recovered']}/{f['n']} = {f['rate']:.1%} of history answers recovered")

@@ -43,6 +43,7 @@ from pydantic import Field, field_validator, model_validator
 from valuesim._aio import run_sync
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model
 from valuesim.methods.base import Method, Prediction, Task, register
+from valuesim.methods.narrative import story_check_summary
 from valuesim.methods.options import MethodOptions, with_defaults
 from valuesim.methods.prompting import (
     MODULE_DESCRIPTIONS,
@@ -123,6 +124,12 @@ class LLMOptions(MethodOptions):
         0.3, ge=0.0, le=1.0, description="lowest BM25 similarity of a retrieved answer (history=rag)"
     )
     story_model: str | None = Field(None, description="model spec that writes narrative stories (default: model)")
+    story_check: Literal["rules", "model"] = Field(
+        "rules",
+        description="checks of each narrative section against its facts: rules (deterministic) or model (rules, "
+        "then the section's questions re-asked from the section alone); a failing section is written again, "
+        "then replaced by its facts sentences",
+    )
     cache: bool | str | None = Field(
         None, description="response cache: true/false or a directory (default: VALUESIM_CACHE or on)"
     )
@@ -354,6 +361,8 @@ class LLMPipeline(Method):
             "tokens": story.meta.get("tokens"),
             "n_facts": story.n_facts,
         }
+        if "check" in story.meta:  # narrative: what the checks of its sections found (per-run fidelity)
+            story_meta["check"] = story_check_summary(story.meta["check"])
         # Besides what the backend reports (``prompt_tokens``: for the embedded model, only the
         # tokens it had to evaluate after reusing its KV cache), record the prompt as sent
         # (``prompt_tokens_sent``) and the system-message prefix every call of this unit shares
@@ -388,6 +397,7 @@ class LLMPipeline(Method):
             qids=qids,
             max_tokens=None if narrative else cfg.story_tokens,
             count_tokens=None if narrative or cfg.story_tokens is None else self.model.count_tokens,
+            model_check=narrative and cfg.story_check == "model",
         )
 
     # -- explanations: asked after a prediction, never part of it ----------------------------

@@ -660,7 +660,9 @@ def fact_preserved(exp: Expectation, prose: _Prose, others: Noise = NO_NOISE) ->
     # speaks for another option
     passed = contradicted = False
     for alone, levels in groups:
-        for place in levels:
+        # an answer quoted after its question is judged on the whole sentence: the question's
+        # "A, or B?" would otherwise split into clauses that each look like an answer
+        for place in levels[1:] if exp.question else levels:
             if _states_answer(exp, place, others):
                 passed = True
                 break
@@ -873,6 +875,23 @@ def summarize_sections(records: Sequence[SectionRecord], model_check: bool) -> d
     return out
 
 
+def brief(problems: Sequence[str]) -> str:
+    """ "meta-text x2, dropped answer (Q1, Q57)": problem strings grouped by kind."""
+    kinds: dict[str, list[str]] = {}
+    for p in problems:
+        kind, _, detail = p.partition(": ")
+        m = re.match(r"(Q\d+|country)\b", detail)
+        kinds.setdefault(kind, []).append(m.group(1) if m else "")
+    parts = []
+    for kind, items in kinds.items():
+        ids = [i for i in items if i]
+        if ids:
+            parts.append(f"{kind} ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
+        else:
+            parts.append(kind + (f" x{len(items)}" if len(items) > 1 else ""))
+    return ", ".join(parts) or "none"
+
+
 def verdict(check: dict[str, Any]) -> list[str]:
     """Human-readable lines of a story's check summary (for `valuesim backstory`)."""
     lines = [
@@ -884,12 +903,11 @@ def verdict(check: dict[str, Any]) -> list[str]:
     for s in check["sections"]:
         if s["status"] == WRITTEN:
             continue
-        why = "; ".join((s["retry_problems"] or s["problems"])[:3])
-        first = "; ".join(s["problems"][:3])
+        first = brief(s["problems"])
         if s["status"] == REGENERATED:
             lines.append(f"  {s['title']}: regenerated (first draft: {first})")
         else:
-            lines.append(f"  {s['title']}: fell back (first draft: {first}; second: {why})")
+            lines.append(f"  {s['title']}: fell back (first draft: {first}; second: {brief(s['retry_problems'])})")
     mf = check.get("model_fidelity")
     if mf and mf.get("n"):
         lines.append(
@@ -972,3 +990,42 @@ async def anarrate(
         sections.append((title, text))
         records.append(record)
     return sections, summarize_sections(records, model_check), usage
+
+
+def story_check_summary(check: dict[str, Any]) -> dict[str, Any]:
+    """The per-prediction copy of a story's check summary: counts and fallen-back titles only."""
+    out = {k: v for k, v in check.items() if k != "sections"}
+    out["fell_back_sections"] = [s["title"] for s in check.get("sections", []) if s["status"] == FELL_BACK]
+    return out
+
+
+def aggregate_checks(checks: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per-run fidelity of narrative stories (one check summary per story): sections written,
+    regenerated and fallen back; shares of facts preserved (after fallback), kept by the first
+    drafts and told in prose; problems by kind; model fidelity when the model check was on."""
+    n_facts = sum(int(c.get("n_facts", 0)) for c in checks)
+
+    def share(key: str) -> float | None:
+        return round(sum(int(c.get(key, 0)) for c in checks) / n_facts, 4) if n_facts else None
+
+    out: dict[str, Any] = {
+        "stories": len(checks),
+        "sections": sum(int(c.get("n_sections", 0)) for c in checks),
+        "sections_written": sum(int(c.get("written", 0)) for c in checks),
+        "sections_regenerated": sum(int(c.get("regenerated", 0)) for c in checks),
+        "sections_fell_back": sum(int(c.get("fell_back", 0)) for c in checks),
+        "facts": n_facts,
+        "facts_preserved": share("facts_preserved"),
+        "facts_preserved_first_draft": share("facts_preserved_first"),
+        "facts_in_prose": share("facts_in_prose"),
+        "problems": {k: sum(int(c.get("problems", {}).get(k, 0)) for c in checks) for k in PROBLEM_KINDS},
+    }
+    models = [c["model_fidelity"] for c in checks if c.get("model_fidelity")]
+    if models:
+        n = sum(int(m["n"]) for m in models)
+        out["model_fidelity"] = {
+            "n": n,
+            "rate": round(sum(int(m["final"]) for m in models) / n, 4) if n else None,
+            "rate_facts_sentences": round(sum(int(m["facts"]) for m in models) / n, 4) if n else None,
+        }
+    return out

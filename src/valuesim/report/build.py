@@ -502,6 +502,59 @@ def _calibration_section(c: _Ctx) -> Section | None:
     return sec
 
 
+def _story_section(c: _Ctx) -> Section | None:
+    """Fidelity of the LLM-written (narrative) backstories of each run (metrics.json "story")."""
+    runs = [r for r in c.runs if (r.metrics.get("story") or {}).get("narrative")]
+    if not runs:
+        return None
+    sec = Section("story-fidelity", "Story fidelity")
+    sec.paragraphs.append(
+        "Every section of a narrative backstory is checked against the facts it was written from (answers, "
+        "numbers and scale ends present; no instructions or remarks; no repetition; length). A failing section "
+        "is written once more, then replaced by its facts sentences, so the methods are never told about "
+        "someone else. First drafts: facts the model's first version kept; in prose: facts the final story "
+        "tells in the model's words rather than as facts sentences."
+    )
+
+    def pct(v: Any) -> str:
+        return "-" if v is None else f"{100 * float(v):.1f}%"
+
+    rows = []
+    for r in runs:
+        n = r.metrics["story"]["narrative"]
+        mf = n.get("model_fidelity") or {}
+        problems = ", ".join(f"{k} {v}" for k, v in n.get("problems", {}).items() if v) or "none"
+        rows.append(
+            [
+                Cell(r.name),
+                Cell(str(n["stories"])),
+                Cell(f"{n['sections_written']} / {n['sections_regenerated']} / {n['sections_fell_back']}"),
+                Cell(pct(n.get("facts_preserved"))),
+                Cell(pct(n.get("facts_preserved_first_draft"))),
+                Cell(pct(n.get("facts_in_prose"))),
+                Cell(pct(mf.get("rate")) if mf else "off"),
+                Cell(problems),
+            ]
+        )
+    sec.blocks.append(
+        Table(
+            [
+                "Run",
+                "Stories",
+                "Sections written / regenerated / fell back",
+                "Facts preserved",
+                "Kept by first drafts",
+                "In prose",
+                "Model check",
+                "Problems found",
+            ],
+            rows,
+            align=["l", "r", "r", "r", "r", "r", "r", "l"],
+        )
+    )
+    return sec
+
+
 def _cost_section(c: _Ctx) -> Section:
     comp = c.comp
     sec = Section("cost", "Calls, tokens and time")
@@ -651,6 +704,7 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
         _breakdown_section(ctx, "by-country", "Accuracy by country", "country"),
         _errors_section(ctx),
         _calibration_section(ctx),
+        _story_section(ctx),
         _cost_section(ctx),
         _provenance_section(ctx),
     ]
