@@ -1,17 +1,25 @@
 """Errors a user can cause. Each carries a message (what was wrong) and a hint (what to do).
 
-The CLI catches :class:`ValueSimError` and prints both lines without a traceback.
+The CLI catches :class:`ValueSimError` (and ``OSError``, through :func:`os_error`) and prints
+both lines without a traceback. Messages and hints are redacted (:mod:`valuesim._redact`):
+an error never shows the credentials of a URL.
 """
 
 from __future__ import annotations
 
+import errno
 from typing import Any
+
+from valuesim._redact import redact_text
 
 
 class ValueSimError(Exception):
     """Base class for every error caused by user input or environment."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        # credentials in URLs never reach a terminal, a log or a file through an error
+        message = redact_text(message)
+        hint = redact_text(hint) if hint else hint
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -68,3 +76,34 @@ def validation_error(what: str, error: Any, hint: str) -> ConfigError:
         for err in error.errors()
     )
     return ConfigError(f"Invalid {what}: {problems}", hint)
+
+class RunLockedError(ValueSimError):
+    """Another process is writing into the same run directory."""
+
+
+#: What to do about an operating-system error, by errno.
+_OS_HINTS = {
+    errno.EACCES: "No permission to write there: pick a directory you can write to (e.g. --out under your home).",
+    errno.EPERM: "No permission to write there: pick a directory you can write to (e.g. --out under your home).",
+    errno.EROFS: "The file system is read-only: pick a directory on a writable disk.",
+    errno.ENOSPC: "The disk is full: free some space (or pick a directory on another disk) and re-run the same "
+    "command; everything finished so far is kept and the run resumes.",
+    errno.EDQUOT: "Your disk quota is used up: free some space and re-run the same command; finished work is kept.",
+    errno.ENOTDIR: "A part of the path is a file, not a directory: pick another path.",
+    errno.EISDIR: "The path is a directory where a file is expected: pick another path.",
+    errno.ENOENT: "A part of the path does not exist and cannot be created there: check the path.",
+    errno.ENAMETOOLONG: "The path is too long: pick a shorter one.",
+}
+
+
+def os_error(e: OSError, action: str = "access") -> ValueSimError:
+    """A user-facing error for an operating-system error (what, where, what to do).
+
+    *action* completes "Cannot <action> <path>", e.g. "write the run directory".
+    """
+    where = f" {e.filename}" if e.filename else ""
+    if e.filename2:
+        where += f" -> {e.filename2}"
+    what = e.strerror or str(e)
+    hint = _OS_HINTS.get(e.errno or 0, "Check the path and its permissions, then re-run the same command.")
+    return ConfigError(f"Cannot {action}{where}: {what}.", hint)

@@ -24,6 +24,9 @@ ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 
 
+_STARTED_HERE: list[bool] = []
+
+
 @pytest.fixture(scope="module")
 def ray_session() -> Any:
     """One local Ray instance for the module (starting Ray takes seconds)."""
@@ -31,8 +34,12 @@ def ray_session() -> Any:
     ray.cloudpickle.register_pickle_by_value(scale_helpers)
     started = not ray.is_initialized()
     if started:
-        # address="local": a private instance even if another Ray cluster runs on this machine
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+        # address="local": a private instance even if another Ray cluster runs on this machine,
+        # started the way `valuesim bench --executor ray` starts it (loopback only)
+        from valuesim.scale.ray_executor import connect
+
+        connect("local", num_cpus=2)
+    _STARTED_HERE.append(started)
     yield ray
     if started:
         ray.shutdown()
@@ -241,3 +248,37 @@ def test_failed_targets_on_ray_are_recorded_and_retried(ray_session, data, tmp_p
     again = run_benchmark(data, healthy, cfg, out, executor=executor, progress=False)
     assert again.complete and again.n_computed == len(bad_units)
     assert lines(out) == lines(tmp_path / "clean")
+
+
+def _listening_beyond_loopback() -> list[str]:
+    """Listening sockets of this process and its descendants not bound to a loopback address."""
+    import ipaddress
+
+    import psutil
+
+    me = psutil.Process()
+    tree = {p.pid: p for p in [me, *me.children(recursive=True)]}
+    out = []
+    for c in psutil.net_connections(kind="inet"):
+        if c.status != psutil.CONN_LISTEN or c.pid not in tree:
+            continue
+        ip = ipaddress.ip_address(c.laddr.ip.split("%")[0])
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if not (ip.is_loopback or (mapped is not None and mapped.is_loopback)):
+            out.append(f"{tree[c.pid].name()} (pid {c.pid}) on {c.laddr.ip}:{c.laddr.port}")
+    return out
+
+
+def test_local_ray_instance_listens_on_loopback_only(ray_session, data, tmp_path):
+    """Issue 11: a private instance must not expose an unauthenticated cluster to the network."""
+    pytest.importorskip("psutil")
+    if not _STARTED_HERE[-1]:
+        pytest.skip("Ray was started outside this module (not by valuesim)")
+    from valuesim.scale import RayExecutor
+
+    cfg = RunConfig(protocol=ProtocolConfig(n_respondents=3, seed=1), n_boot=10, command="test")
+    m = get_method("country-majority", data.codebook)
+    res = run_benchmark(data, m, cfg, tmp_path / "r", progress=False, executor=RayExecutor(num_workers=2))
+    assert res.complete
+    # the servers of GCS, raylet, agents and workers are all up now, and stay up until shutdown
+    assert _listening_beyond_loopback() == []

@@ -474,11 +474,12 @@ def test_corrupt_binary_formats(tmp_path: Path, suffix: str) -> None:
     assert str(p.name) in e.value.message
 
 
-def test_header_only_file_is_valid_but_empty(small_frame: pd.DataFrame, tmp_path: Path) -> None:
+def test_header_only_file_is_an_error(small_frame: pd.DataFrame, tmp_path: Path) -> None:
+    """Issue 11: a header without data rows is not "0 respondents, fine" but a clear error."""
     p = tmp_path / "header.csv"
     small_frame.iloc[:0].to_csv(p, index=False)
-    loaded = load_survey(p)
-    assert len(loaded) == 0 and loaded.question_ids
+    with pytest.raises(DataError, match="no respondents: a header but no data rows"):
+        load_survey(p)
 
 
 def test_gzip_module_roundtrip_matches(small_frame: pd.DataFrame, small: SurveyData, tmp_path: Path) -> None:

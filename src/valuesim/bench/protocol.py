@@ -273,14 +273,18 @@ class Split:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataError(f"No split file at {path}.", "Run `valuesim bench` to create one.") from None
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise DataError(
-                f"Cannot read split file {path}: {e}", "The file is damaged; re-run with --overwrite."
+                f"Cannot read split file {path}: it is damaged ({e}).",
+                "Restore it from a backup, or re-run the benchmark with --overwrite (its predictions are recomputed).",
             ) from None
         try:
             return cls.from_dict(raw)
-        except (KeyError, TypeError, ValueError) as e:
-            raise DataError(f"{path} is not a valuesim split file ({e}).", "Re-run with --overwrite.") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise DataError(
+                f"{path} is damaged: not a valuesim split file ({type(e).__name__}: {e}).",
+                "Restore it from a backup, or re-run the benchmark with --overwrite (its predictions are recomputed).",
+            ) from None
 
 
 def compute_split_hash(respondents: Sequence[str], units: Sequence[Unit]) -> str:

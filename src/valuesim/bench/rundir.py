@@ -8,11 +8,14 @@ here, so the runner, a distributed executor and the report agree on one format.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import platform
+import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from valuesim.bench.protocol import Split, Unit
-from valuesim.errors import DataError
+from valuesim.errors import DataError, RunLockedError
 from valuesim.survey.codebook import question_sort_key
 
 SPLIT_FILE = "split.json"
@@ -29,6 +32,8 @@ METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
 FAILURES_FILE = "failures.jsonl"
 RUN_FILES = (SPLIT_FILE, PREDICTIONS_FILE, METRICS_FILE, MANIFEST_FILE, FAILURES_FILE)
+#: Held (OS file lock) by the one process writing the directory; holds that process's PID.
+LOCK_FILE = "run.lock"
 
 #: Fields of a failures.jsonl row (one per failed target), in file order.
 FAILURE_COLUMNS = ("respondent", "question", "fold", "condition", "error", "message", "session")
@@ -53,24 +58,65 @@ def unit_key(row: dict[str, Any]) -> UnitKey:
     return (str(row["respondent"]), int(row["fold"]), str(row.get("condition", "")))
 
 
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[Any]:
+    """A text file that replaces *path* only when fully written and synced.
+
+    The temporary file has a unique name next to *path* (two writers never share one) and is
+    removed when writing fails (disk full, ...): *path* then keeps its old content.
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON through a temporary file + rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with _atomic_file(path) as f:
         json.dump(obj, f, ensure_ascii=False, indent=1)
         f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path, *, kind: type = dict) -> Any:
+    """A JSON file of a run directory; DataError (what, where, what to do) when missing or damaged."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path} does not exist.", "Is this a `valuesim bench` output directory?") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(f"Cannot read {path}: {e}", "The file is damaged; re-run the benchmark.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise damaged(path, f"not valid JSON ({e})") from None
+    except OSError as e:
+        raise DataError(f"Cannot read {path}: {e.strerror or e}.", "Check the file's permissions.") from None
+    if not isinstance(obj, kind):
+        raise damaged(path, f"a JSON {type(obj).__name__} where an object was expected")
+    return obj
+
+
+def damaged(path: Path, what: str) -> DataError:
+    """The error for a damaged file of a run directory (the hint says how to go on without losing work)."""
+    name = path.name
+    if name == MANIFEST_FILE:
+        hint = (
+            f"Delete {path} and re-run the same `valuesim bench` command: finished predictions are kept "
+            "(the run's settings are then not checked against the old ones); or pass --overwrite to start over."
+        )
+    elif name == METRICS_FILE:
+        hint = f"Delete {path} and re-run the same `valuesim bench` command: it is recomputed from the predictions."
+    elif name == SPLIT_FILE:
+        hint = (
+            f"Restore {path} from a backup, or re-run the benchmark with --overwrite (its predictions are recomputed)."
+        )
+    else:
+        hint = "Re-run the benchmark with --overwrite."
+    return DataError(f"{path} is damaged: {what}.", hint)
 
 
 class JsonlSink:
@@ -114,6 +160,129 @@ class JsonlSink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive, non-blocking OS lock on *fd*; False if another process holds it.
+
+    The operating system drops the lock when the holder exits, however it exits (also
+    ``kill -9``), so a lock can never be left behind by a dead process.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        with contextlib.suppress(OSError):
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        return
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class RunLock:
+    """One writer per run directory: an OS file lock on ``run.lock``, held for the whole run.
+
+    ``run.lock`` holds the holder's PID, host and start time, so a second process can say who
+    is writing. The lock itself is the operating system's (``flock``): it disappears with its
+    process, so after a crash or ``kill -9`` the next run takes over at once and says so
+    (:attr:`took_over` = the dead holder's PID).
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_FILE
+        self.took_over: int | None = None
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        from valuesim.errors import os_error
+
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise os_error(e, "create the run directory") from None
+        if not _try_lock(fd):
+            holder = _read_holder(fd)
+            os.close(fd)
+            pid = holder.get("pid")
+            detail = ", ".join(f"{k} {holder[k]}" for k in ("host", "started") if holder.get(k))
+            raise RunLockedError(
+                f"{self.directory} is in use: {f'PID {pid}' if pid else 'another process'}"
+                f"{f' ({detail})' if detail else ''} is writing a run into it.",
+                f"Wait until it finishes{f' (or stop it: kill {pid})' if pid else ''}, or pick another --out. "
+                "Two processes in one run directory would compute the same units twice.",
+            )
+        old = _read_holder(fd).get("pid")
+        if old and int(old) != os.getpid() and not _pid_alive(int(old)):
+            self.took_over = int(old)
+        record = f"pid {os.getpid()}\nhost {platform.node()}\nstarted {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, record.encode("utf-8"), 0)
+        except OSError:
+            pass  # the lock is what counts; the PID record is only for messages (e.g. disk full)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)  # a clean exit leaves no holder behind
+        with contextlib.suppress(OSError):
+            _unlock(self._fd)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict[str, str]:
+    try:
+        text = os.pread(fd, 4096, 0).decode("utf-8", "replace")
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key in ("pid", "host", "started") and value.strip():
+            out[key] = value.strip()
+    if "pid" in out and not out["pid"].isdigit():
+        del out["pid"]
+    return out
 
 
 @dataclass
@@ -192,12 +361,8 @@ def read_failures(path: Path, units: Iterable[Unit]) -> list[dict[str, Any]]:
 
 
 def write_rows_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with _atomic_file(path) as f:
         f.writelines(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
 
 
 def sort_rows(rows: Iterable[dict[str, Any]], split: Split) -> list[dict[str, Any]]:

@@ -6,9 +6,11 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from valuesim._redact import redact_text
 from valuesim.cli._help import fix_help_rendering
-from valuesim.errors import ValueSimError
+from valuesim.errors import ValueSimError, os_error
 
 fix_help_rendering()
 
@@ -48,14 +50,26 @@ def _root(
 _register()
 
 
+def print_error(e: ValueSimError) -> None:
+    """Print a user error (message, hint) to stderr, secrets redacted, no markup interpreted."""
+    err_console.print(f"[bold red]Error:[/] {escape(redact_text(e.message))}", highlight=False)
+    if e.hint:
+        err_console.print(f"[yellow]Hint:[/] {escape(redact_text(e.hint))}", highlight=False)
+
+
 def main() -> None:
-    """Console-script entry point: user errors print a message and a hint, never a traceback."""
+    """Console-script entry point: user errors print a message and a hint, never a traceback.
+
+    Operating-system errors (permission denied, disk full, a file where a directory should
+    be, ...) are user errors too: they name the path and what to do.
+    """
     try:
         app()
     except ValueSimError as e:
-        err_console.print(f"[bold red]Error:[/] {e.message}", highlight=False)
-        if e.hint:
-            err_console.print(f"[yellow]Hint:[/] {e.hint}", highlight=False)
+        print_error(e)
+        sys.exit(2)
+    except OSError as e:
+        print_error(os_error(e))
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/] Finished work is saved; re-run the same command to resume.")

@@ -14,8 +14,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.cli._help import MODEL_DEFAULT
 from valuesim.errors import ConfigError
@@ -70,10 +72,10 @@ def _warnings_to_console(shown: set[str]) -> Iterator[None]:
     old = warnings.showwarning
 
     def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        text = str(message)
+        text = redact_text(str(message))
         if text not in shown:
             shown.add(text)
-            err_console.print(f"[yellow]Warning:[/] {text}", highlight=False)
+            err_console.print(f"[yellow]Warning:[/] {escape(text)}", highlight=False)
 
     with warnings.catch_warnings():
         warnings.simplefilter("default")
@@ -190,6 +192,9 @@ def bench(
     workers: int | None = typer.Option(
         None, "--workers", help="Ray: shards run at once (default: the cluster's CPUs)."
     ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="LLM methods: neither read nor write the response cache (see VALUESIM_CACHE_DIR)."
+    ),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
     train_max: int = typer.Option(
         20_000, "--train-max", help="At most this many training respondents (outside the sample)."
@@ -232,7 +237,12 @@ def bench(
 
     options = parse_options(option)
     uses_llm = method_info(method).uses_llm
-    for flag, value, key in (("--model", model, "model"), ("--base-url", base_url, "base_url")):
+    llm_flags = (
+        ("--model", model, "model"),
+        ("--base-url", base_url, "base_url"),
+        ("--no-cache", False if no_cache else None, "cache"),
+    )
+    for flag, value, key in llm_flags:
         if value is None:
             continue
         if not uses_llm:
@@ -276,8 +286,8 @@ def bench(
     survey = _load_data(data, synthetic, codebook)
     m = get_method(method, survey.codebook, **options)
     err_console.print(
-        f"[bold]{m.name}[/] on {survey.source or 'data'} ({len(survey):,} respondents"
-        f"{', synthetic' if survey.synthetic else ''}) -> {out}",
+        f"[bold]{m.name}[/] on {escape(survey.source or 'data')} ({len(survey):,} respondents"
+        f"{', synthetic' if survey.synthetic else ''}) -> {escape(str(out))}",
         highlight=False,
     )
     shown: set[str] = set()
@@ -290,16 +300,17 @@ def bench(
                 out,
                 progress=progress,
                 executor=run_on,
-                log=lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False),
+                log=lambda msg: err_console.print(f"[dim]{escape(redact_text(msg))}[/]", highlight=False),
             )
     except KeyboardInterrupt:
         err_console.print(
-            f"[yellow]Interrupted.[/] Finished units are saved in {out}; re-run the same command to resume."
+            f"[yellow]Interrupted.[/] Finished units are saved in {escape(str(out))}; "
+            "re-run the same command to resume."
         )
         raise typer.Exit(130) from None
     for note in result.notes:
         if note not in shown:
-            err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
+            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
     metrics = result.metrics or {}
     resumed = f", {result.n_resumed} resumed" if result.n_resumed else ""
     console.print(
@@ -322,7 +333,8 @@ def bench(
         )
     console.print("; ".join(extra), highlight=False)
     console.print(
-        f"Results: {result.out_dir}/  (metrics.json, predictions.jsonl, split.json, manifest.json)", highlight=False
+        f"Results: {escape(str(result.out_dir))}/  (metrics.json, predictions.jsonl, split.json, manifest.json)",
+        highlight=False,
     )
     if result.failures:
         _print_failures(result)

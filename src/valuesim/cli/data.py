@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from valuesim.cli._data import CODEBOOK_HELP, load_data, pick_data
@@ -23,6 +24,7 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
+err_console = Console(stderr=True)
 
 #: How a typed missing answer is shown to people (never as a raw negative code).
 MISSING_SHOWN: dict[Missing, str] = {
@@ -80,8 +82,24 @@ def summary_dict(data: SurveyData) -> dict[str, Any]:
         "unlabelled_codes": {q: {str(k): v for k, v in sorted(d.items())} for q, d in report.unlabelled_codes.items()},
         "rows_filtered_out": report.rows_filtered_out,
         "notes": report.notes,
+        "warnings": data_warnings(data),
         "fingerprint": data.fingerprint(),
     }
+
+
+def data_warnings(data: SurveyData) -> list[str]:
+    """Findings a user should act on before benchmarking (duplicated records, duplicated ids)."""
+    out = [n for n in data.report.notes if "duplicated D_INTERVIEW" in n]
+    groups = data.identical_rows()
+    if groups:
+        extra = sum(len(g) - 1 for g in groups)
+        example = " = ".join(groups[0][:3])
+        out.append(
+            f"{extra} respondent row(s) are exact copies of another row (same country and answers; "
+            f"e.g. ids {example}): duplicated records. `valuesim bench` never trains on a copy of an "
+            "evaluated respondent; remove the copies from the file for any other analysis."
+        )
+    return out
 
 
 def _print_summary(info: dict[str, Any]) -> None:
@@ -133,7 +151,9 @@ def _print_summary(info: dict[str, Any]) -> None:
             soft_wrap=True,
         )
     for note in info["notes"]:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
+        console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+    for warning in info["warnings"]:
+        err_console.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False)
 
 
 def _answer_text(q: Question, respondent: Respondent) -> tuple[str, int | None, str | None]:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from valuesim._redact import redact_text
 from valuesim.errors import ConfigError
 
 scale_app = typer.Typer(help="Scale-out helpers: check Ray and model servers, run a mock server.", no_args_is_help=True)
@@ -45,7 +47,7 @@ def check(
             served = ", ".join(r.models[:5]) + (" ..." if len(r.models) > 5 else "") if r.models else "?"
             latency = f"{r.latency_s * 1000:.0f} ms" if r.latency_s is not None else "-"
             status = "[green]ok[/]" if r.ok else f"[red]{r.error or 'failed'}[/]"
-            table.add_row(r.url, status, latency, served)
+            table.add_row(escape(redact_text(r.url)), status, latency, served)
             failed |= not r.ok
         console.print(table)
     if ray_address is not None:

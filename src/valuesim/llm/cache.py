@@ -14,6 +14,9 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,11 @@ from valuesim.errors import ConfigError
 CACHE_ENV = "VALUESIM_CACHE_DIR"
 CACHE_FILE = "llm-cache.sqlite3"
 KEY_VERSION = 1  # bump when the meaning of cached values changes
+#: What to do about a cache that cannot be used (named in every cache error).
+CACHE_HINT = (
+    f"Remove the damaged cache with `valuesim llm cache --clear`, or run without it (`--no-cache`), "
+    f"or point {CACHE_ENV} at another directory."
+)
 
 
 def default_cache_dir() -> Path:
@@ -76,7 +84,7 @@ class ResponseCache:
         except OSError as e:
             raise ConfigError(
                 f"Cannot create the LLM cache directory {directory}: {e.strerror or e}.",
-                hint=f"Pass another directory (cache=...) or set {CACHE_ENV}; cache=False disables it.",
+                hint=f"Set {CACHE_ENV} to a directory you can write to, or run without the cache (`--no-cache`).",
             ) from e
         self.path = directory / CACHE_FILE
         self.expiry_seconds = expiry_seconds
@@ -125,30 +133,60 @@ class ResponseCache:
                 raise self._open_error(e) from e
 
     def _open_error(self, e: Exception) -> ConfigError:
-        return ConfigError(
-            f"Cannot open the LLM cache {self.path}: {e}.",
-            hint=f"Pass another directory (cache=...) or set {CACHE_ENV}; cache=False disables it.",
-        )
+        return ConfigError(f"Cannot open the LLM cache {self.path}: {e}.", hint=CACHE_HINT)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A database damaged after it was opened: the same clear error as at opening."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise
+            raise self._open_error(e) from e
+        except sqlite3.DatabaseError as e:
+            raise self._open_error(e) from e
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT value, created FROM responses WHERE key = ?", (key,)).fetchone()
+        """The cached value, or None (missing, expired, or damaged: a warning, then recomputed)."""
+        with self._guard():
+            row = self._conn().execute("SELECT value, created FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
         if self.expiry_seconds is not None and row[1] < time.time() - self.expiry_seconds:
             return None
-        return json.loads(row[0])
+        try:
+            value = json.loads(row[0])
+        except (TypeError, ValueError) as e:
+            self.warn_damaged(key, f"not valid JSON ({e})")
+            return None
+        if not isinstance(value, dict):
+            self.warn_damaged(key, f"a JSON {type(value).__name__} instead of an object")
+            return None
+        return value
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        self._conn().execute(
-            "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)",
-            (key, json.dumps(value), time.time()),
+    def warn_damaged(self, key: str, what: str) -> None:
+        warnings.warn(
+            f"Damaged entry {key[:12]}... in the LLM cache {self.path} ({what}): treated as a miss, "
+            "recomputed and rewritten.",
+            RuntimeWarning,
+            stacklevel=3,
         )
 
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self._guard():
+            self._conn().execute(
+                "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)",
+                (key, json.dumps(value), time.time()),
+            )
+
     def __len__(self) -> int:
-        return int(self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+        with self._guard():
+            return int(self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def clear(self) -> None:
-        self._conn().execute("DELETE FROM responses")
+        with self._guard():
+            self._conn().execute("DELETE FROM responses")
 
     def file_hash(self, path: Path, size: int, mtime_ns: int) -> str | None:
         row = (
@@ -172,6 +210,17 @@ class ResponseCache:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def remove_cache_files(directory: Path) -> list[Path]:
+    """Delete the cache database of *directory* with its WAL files (also when it is damaged)."""
+    db = directory / CACHE_FILE
+    removed = []
+    for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if p.exists():
+            p.unlink()
+            removed.append(p)
+    return removed
 
 
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from valuesim._redact import redact_text
 from valuesim.llm.cache import CachePolicy
 from valuesim.llm.model import get_model, open_cache
 from valuesim.llm.types import ChatMessage, GenerateConfig
@@ -39,7 +40,7 @@ def check(
     mid = time.perf_counter()
     choice = m.score_choices_sync(CHECK_MESSAGES, ["A", "B"])
     end = time.perf_counter()
-    table = Table(title=f"valuesim llm check: {m.spec}", show_header=False)
+    table = Table(title=f"valuesim llm check: {redact_text(m.spec)}", show_header=False)
     table.add_row("generation", repr(gen.text.strip()[:80]))
     table.add_row("generation seconds", f"{mid - start:.2f}")
     table.add_row("choice probs (A, B)", ", ".join(f"{p:.3f}" for p in choice.probs))
@@ -57,13 +58,26 @@ def cache(
     clear: bool = typer.Option(False, "--clear", help="Delete every cached response."),
 ) -> None:
     """Show where the response cache is and how many entries it holds (or clear it)."""
-    store = open_cache(CachePolicy(directory=directory))
-    assert store is not None
-    if clear:
-        n = len(store)
-        store.clear()
+    if clear:  # also when the database is damaged and cannot be opened
+        from valuesim.errors import ConfigError
+        from valuesim.llm.cache import CACHE_FILE, remove_cache_files
+
+        folder = CachePolicy(directory=directory).resolved_dir()
+        try:
+            store = open_cache(CachePolicy(directory=directory))
+            assert store is not None
+            n = len(store)
+            store.clear()
+        except ConfigError:
+            if not (folder / CACHE_FILE).exists():
+                raise
+            removed = remove_cache_files(folder)
+            typer.echo(f"The cache database in {folder} was damaged; removed {', '.join(p.name for p in removed)}.")
+            return
         typer.echo(f"Cleared {n} cached responses from {store.path}")
         return
+    store = open_cache(CachePolicy(directory=directory))
+    assert store is not None
     files = [store.path, store.path.with_name(store.path.name + "-wal")]
     size = sum(f.stat().st_size for f in files if f.exists())
     typer.echo(f"{store.path}: {len(store)} cached responses, {size / 1e6:.1f} MB")

@@ -100,7 +100,7 @@ class Model:
         msgs = normalize_messages(messages)
         config = config or GenerateConfig()
         key = self._key("generate", msgs, config)
-        hit = self._lookup(key)
+        hit = self._lookup(key, _generate_entry_problem)
         if hit is not None:
             return GenerateResult(hit["text"], self._count_hit(), cached=True)
         out, latency = await self._call(lambda: self.backend.generate(msgs, config))
@@ -119,7 +119,7 @@ class Model:
         if len(opts) == 1:
             return ChoiceResult([1.0], "logprobs", Usage(), cached=False)
         key = self._key("score_choices", msgs, config, opts)
-        hit = self._lookup(key)
+        hit = self._lookup(key, lambda v: _choice_entry_problem(v, len(opts)))
         if hit is not None:
             return ChoiceResult(hit["probs"], hit["source"], self._count_hit(), cached=True, raw=hit.get("raw"))
         out, latency = await self._call(lambda: self.backend.score_choices(msgs, opts, config))
@@ -217,8 +217,18 @@ class Model:
             request["options"] = list(options)
         return request_key(request)
 
-    def _lookup(self, key: str | None) -> dict[str, Any] | None:
-        return self.cache.get(key) if (self.cache is not None and key is not None) else None
+    def _lookup(self, key: str | None, problem: Callable[[dict[str, Any]], str | None]) -> dict[str, Any] | None:
+        """A cached value of the right shape, else None (a damaged entry warns and is recomputed)."""
+        if self.cache is None or key is None:
+            return None
+        hit = self.cache.get(key)
+        if hit is None:
+            return None
+        what = problem(hit)
+        if what is not None:
+            self.cache.warn_damaged(key, what)
+            return None
+        return hit
 
     def _store(self, key: str | None, value: dict[str, Any]) -> None:
         if self.cache is not None and key is not None:
@@ -269,6 +279,21 @@ class Model:
                 await self.backend.aclose()  # the loop ends here; drop its HTTP connections
 
         return run_sync(runner)
+
+
+def _generate_entry_problem(v: dict[str, Any]) -> str | None:
+    return None if isinstance(v.get("text"), str) else "no text"
+
+
+def _choice_entry_problem(v: dict[str, Any], n_options: int) -> str | None:
+    probs = v.get("probs")
+    if not isinstance(probs, list) or len(probs) != n_options:
+        return f"no list of {n_options} probabilities"
+    if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1 for p in probs):
+        return "probabilities outside [0, 1]"
+    if not isinstance(v.get("source"), str):
+        return "no source"
+    return None
 
 
 _CACHES: dict[tuple[str, float | None], ResponseCache] = {}

@@ -7,6 +7,8 @@ Markdown writer both render the same document, so the two reports cannot drift a
 from __future__ import annotations
 
 import base64
+import html
+import re
 from dataclasses import dataclass, field
 
 
@@ -78,8 +80,30 @@ class Document:
         return [f for s in self.sections for f in s.figures()]
 
 
+#: Characters that start Markdown (or GitHub-flavoured Markdown) syntax inside a line.
+_MD_SPECIAL = re.compile(r"([\\`*_|~$]|\](?=[(\[:]))")
+#: Text that cannot form Markdown: digits, spaces, punctuation of numbers and intervals.
+_MD_PLAIN = re.compile(r"[\d\s.,;:%+\-\u2212\u00b1\[\]]*")
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Plain text for Markdown: names and titles render as written, never as markup or HTML.
+
+    ``<``, ``>``, ``&`` become entities (no raw HTML such as ``<script>`` or ``<img onerror>``);
+    emphasis, code, table, strike-through and math characters get a backslash, and so does a
+    ``]`` that would close a link (``](``, ``][``, ``]:``);
+    line breaks become spaces (a name cannot start a new block).
+    """
+    text = " ".join(str(text).splitlines())
+    if _MD_PLAIN.fullmatch(text):  # numbers and intervals ("0.512 [0.498, 0.526]") stay readable
+        return text
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _md_fence(text: str) -> str:
+    """A code fence longer than any run of backticks in *text* (so the text cannot close it)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _md_cell(c: Cell) -> str:
@@ -91,7 +115,7 @@ def _md_cell(c: Cell) -> str:
     if not c.sub:
         return t
     sub = _md_escape(c.sub)
-    return f"{t} {sub}" if sub.startswith("[") else f"{t} ({sub})"
+    return f"{t} {sub}" if c.sub.startswith("[") else f"{t} ({sub})"
 
 
 def table_markdown(t: Table) -> str:
@@ -100,13 +124,13 @@ def table_markdown(t: Table) -> str:
     body = ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
     out = [head, sep, *body]
     if t.caption:
-        out += ["", f"*{t.caption}*"]
+        out += ["", f"*{_md_escape(t.caption)}*"]
     return "\n".join(out)
 
 
 def to_markdown(doc: Document, figure_dir: str = "figures") -> str:
     """The document as Markdown; figures are referenced as ``figure_dir/<id>.png``."""
-    lines = [f"# {doc.title}", "", doc.subtitle, ""]
+    lines = [f"# {_md_escape(doc.title)}", "", _md_escape(doc.subtitle), ""]
     if doc.synthetic:
         lines += [
             (
@@ -116,25 +140,26 @@ def to_markdown(doc: Document, figure_dir: str = "figures") -> str:
             "",
         ]
     for w in doc.warnings:
-        lines += [f"> **Note:** {w}", ""]
+        lines += [f"> **Note:** {_md_escape(w)}", ""]
     lines += ["## Contents", ""]
-    lines += [f"- [{s.title}](#{s.id})" for s in doc.sections]
+    lines += [f"- [{_md_escape(s.title)}](#{s.id})" for s in doc.sections]
     lines.append("")
     for s in doc.sections:
-        lines += [f'<a id="{s.id}"></a>', "", f"## {s.title}", ""]
+        lines += [f'<a id="{s.id}"></a>', "", f"## {_md_escape(s.title)}", ""]
         for p in s.paragraphs:
-            lines += [p, ""]
+            lines += [_md_escape(p), ""]
         for b in s.blocks:
             if isinstance(b, Table):
                 lines += [table_markdown(b), ""]
             else:
                 lines += [f"![{_md_escape(b.title)}]({figure_dir}/{b.filename})", ""]
                 if b.caption:
-                    lines += [f"*{b.caption}*", ""]
+                    lines += [f"*{_md_escape(b.caption)}*", ""]
         for n in s.notes:
-            lines += [f"- {n}"]
+            lines += [f"- {_md_escape(n)}"]
         if s.notes:
             lines.append("")
         for label, text in s.details:
-            lines += [f"**{label}**", "", "```", text, "```", ""]
+            fence = _md_fence(text)
+            lines += [f"**{_md_escape(label)}**", "", fence, text, fence, ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -17,7 +17,6 @@ and ``max_targets``, the same subset for every method).
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -28,6 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from valuesim._redact import redact
+from valuesim.bench.rundir import read_json, write_json_atomic
 from valuesim.errors import ConfigError, ValueSimError
 from valuesim.survey.dataset import SurveyData
 
@@ -347,7 +348,7 @@ def _write_experiment_file(
     from valuesim import __version__
 
     path = out / EXPERIMENT_FILE
-    previous = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    previous = read_json(path) if path.exists() else {}
     record = {
         "experiment": "paper",
         "valuesim_version": __version__,
@@ -361,6 +362,4 @@ def _write_experiment_file(
         "first_started": previous.get("first_started") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "last_started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, redact(record))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from valuesim._redact import redact
 from valuesim.bench import rundir
 from valuesim.bench.metrics import per_prediction, summarize
 from valuesim.errors import DataError
@@ -164,7 +165,7 @@ def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int 
         name=rd.path.name,
         predictions=scored,
         metrics=metrics,
-        manifest=rd.manifest,
+        manifest=redact(rd.manifest),  # runs recorded before redaction existed may hold credentials
         split=rd.split.to_dict(),
         complete=complete,
         notes=notes + [str(n) for n in rd.split.notes],

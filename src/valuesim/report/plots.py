@@ -33,6 +33,8 @@ _STYLE: Any = {
     "axes.grid": True,
     "grid.alpha": 0.25,
     "legend.frameon": False,
+    # run names and titles are plain text: a "$" in a directory name must not start mathtext
+    "text.parse_math": False,
 }
 
 

@@ -23,6 +23,7 @@ end, so a Ray run gives the same ``predictions.jsonl`` as an in-process run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import socket
@@ -129,7 +130,11 @@ def connect(
     if address == "local" and num_cpus is not None:
         kwargs["num_cpus"] = num_cpus
     try:
-        ray.init(address=address, **kwargs)
+        if address == "local":
+            with _loopback_only(ray):
+                ray.init(address=address, **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
     except ConnectionError as e:
         where = address
         chain = _causes(e)
@@ -145,6 +150,39 @@ def connect(
             "or drop --ray-address to run on a private local Ray instance.",
         ) from None
     return ray
+
+
+#: Ray's switch between a multi-node capable node (servers on the machine's network address)
+#: and a single-machine one (servers on the loopback address, as on macOS / Windows).
+_RAY_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@contextlib.contextmanager
+def _loopback_only(ray: Any) -> Iterator[None]:
+    """While starting a private local instance: every Ray server binds to 127.0.0.1 only.
+
+    By default Ray makes the machine's network address the node address, and its servers
+    (GCS, raylet, workers, agents) listen on all interfaces: anyone who can reach the machine
+    could submit jobs, i.e. run code, while a benchmark runs. A private instance needs no
+    other machine, so it is started as Ray starts single-machine nodes on macOS and Windows:
+    node address 127.0.0.1, which every server then binds to (checked by
+    tests/scale/test_scale_ray.py with psutil). Clusters joined with ``--ray-address`` are
+    left as they are (docs/scale.md: securing a cluster).
+    """
+    constants = ray._private.ray_constants
+    old_env = os.environ.get(_RAY_CLUSTER_ENV)
+    old_flag = getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[_RAY_CLUSTER_ENV] = "0"  # child processes (GCS, raylet, workers) see it too
+    constants.ENABLE_RAY_CLUSTER = False  # read at import time: patch the loaded module as well
+    try:
+        yield
+    finally:
+        if old_env is None:
+            os.environ.pop(_RAY_CLUSTER_ENV, None)
+        else:
+            os.environ[_RAY_CLUSTER_ENV] = old_env
+        if old_flag is not None:
+            constants.ENABLE_RAY_CLUSTER = old_flag
 
 
 def _import_error(e: object) -> ImportError | None:

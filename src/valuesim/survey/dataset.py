@@ -119,6 +119,19 @@ class SurveyData:
         h.update(pd.util.hash_pandas_object(self.frame, index=True).to_numpy().tobytes())
         return h.hexdigest()[:16]
 
+    def identical_rows(self) -> list[list[str]]:
+        """Groups of respondents whose rows are identical (country and every answer code).
+
+        Two real people practically never give the same ~290 answers: such groups are one
+        record duplicated in the file (often under different or duplicated interview ids).
+        """
+        keys = pd.Series(pd.util.hash_pandas_object(self.frame, index=False).to_numpy(), index=self.frame.index)
+        dup = keys[keys.duplicated(keep=False)]
+        groups: dict[int, list[str]] = {}
+        for rid, k in dup.items():
+            groups.setdefault(int(k), []).append(str(rid))
+        return list(groups.values())
+
     def _make(self, key: str, row: pd.Series, pos: int) -> Respondent:
         answers: dict[str, int] = {}
         missing: dict[str, Missing] = {}

@@ -751,6 +751,11 @@ def survey_from_frames(
 
     # ids are assigned over all rows, before any country filter, so they never depend on it
     meta = pd.concat([p.meta for p in parts], ignore_index=True)
+    if meta.empty:
+        raise DataError(
+            f"{source or 'The data'} has no respondents: a header but no data rows.",
+            "Pass a WVS-7 data file with one row per respondent (is this the complete download?).",
+        )
     ids, fallback = assign_ids(meta["interview"] if "interview" in meta.columns else None, meta["country"])
     report.notes.extend(_fallback_notes(fallback, meta, parts))
 
