@@ -6,10 +6,12 @@ directory (:mod:`valuesim.bench.record`) or calls the method (:mod:`valuesim.ben
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from valuesim.bench.config import RunConfig
 from valuesim.bench.protocol import Split, Unit, build_units, min_valid_for, valid_counts
@@ -42,12 +44,32 @@ def training_data(data: SurveyData, split: Split, cfg: RunConfig) -> SurveyData:
     """
     sample = set(split.respondents)
     ok = valid_counts(data) >= min_valid_for(data, cfg.protocol)
-    ids = [str(i) for i, good in zip(data.frame.index, ok, strict=True) if good and str(i) not in sample]
+    copies = copies_of_evaluated(data, split)
+    if copies:
+        warnings.warn(
+            f"{len(copies)} respondent(s) outside the sample are exact copies of evaluated respondents "
+            f"(duplicated records in the data, e.g. id {min(copies)}); they are left out of the training data.",
+            stacklevel=2,
+        )
+    excluded = sample | copies
+    ids = [str(i) for i, good in zip(data.frame.index, ok, strict=True) if good and str(i) not in excluded]
     if len(ids) > cfg.train_max:
         rng = np.random.default_rng([cfg.protocol.seed, _STREAM_TRAIN])
         keep = np.sort(rng.choice(len(ids), size=cfg.train_max, replace=False))
         ids = [ids[i] for i in keep]
     return data.subset(ids)
+
+
+def copies_of_evaluated(data: SurveyData, split: Split) -> set[str]:
+    """Ids outside the sample whose row (country and every answer) equals an evaluated respondent's.
+
+    A file can hold one person twice (under two ids): training on the copy would leak the
+    evaluated person's answers into the method.
+    """
+    keys = pd.Series(pd.util.hash_pandas_object(data.frame, index=False).to_numpy(), index=data.frame.index)
+    in_sample = keys.index.isin(list(split.respondents))
+    hit = keys.isin(set(keys[in_sample])) & ~in_sample
+    return {str(i) for i in keys.index[hit]}
 
 
 @dataclass(frozen=True)
@@ -93,4 +115,4 @@ def make_work_items(data: SurveyData, units: Sequence[Unit], *, with_truth: bool
     return items
 
 
-__all__ = ["WorkItem", "make_work_items", "plan_split", "training_data"]
+__all__ = ["WorkItem", "copies_of_evaluated", "make_work_items", "plan_split", "training_data"]

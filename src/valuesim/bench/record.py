@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from valuesim._redact import redact, redact_text
 from valuesim.bench import rundir
 from valuesim.bench.config import RunConfig
 from valuesim.bench.execute import UnitFailure
@@ -139,9 +140,9 @@ def base_manifest(method: Method, cfg: RunConfig, data: SurveyData, split: Split
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": package_versions(),
-        "command": cfg.command if cfg.command is not None else shlex.join(sys.argv),
+        "command": redact_text(cfg.command if cfg.command is not None else shlex.join(sys.argv)),
         "config": {
-            "method": method.config(),
+            "method": redact(method.config()),  # no credentials of a --base-url in a file
             "protocol": cfg.protocol.to_dict(),
             "run": {
                 "concurrency": concurrency,
@@ -168,15 +169,15 @@ def base_manifest(method: Method, cfg: RunConfig, data: SurveyData, split: Split
 # --------------------------------------------------------------------------- run directory checks
 
 
-#: Method settings that say where a model is served, not what it answers: a run may resume
-#: against a different server list (e.g. after a server died).
-_NOT_IDENTITY = ("base_url",)
+#: Method settings that say where a model is served or whether answers are cached, not what it
+#: answers: a run may resume against a different server list (e.g. after a server died).
+_NOT_IDENTITY = ("base_url", "cache")
 
 
 def _method_identity(conf: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if conf is None:
+    if not isinstance(conf, Mapping):
         return None
-    return {k: v for k, v in conf.items() if k not in _NOT_IDENTITY}
+    return {k: v for k, v in redact(conf).items() if k not in _NOT_IDENTITY}
 
 
 def run_identity(method: Method, cfg: RunConfig, split: Split) -> dict[str, Any]:
@@ -188,13 +189,16 @@ def run_identity(method: Method, cfg: RunConfig, split: Split) -> dict[str, Any]
     }
 
 
-def _identity_of_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    conf = manifest.get("config", {})
-    return {
-        "method": _method_identity(conf.get("method")),
-        "train_max": conf.get("run", {}).get("train_max"),
-        "data_fingerprint": manifest.get("data", {}).get("fingerprint"),
-    }
+def _identity_of_manifest(manifest: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    try:
+        conf = manifest.get("config", {})
+        return {
+            "method": _method_identity(conf.get("method")),
+            "train_max": conf.get("run", {}).get("train_max"),
+            "data_fingerprint": manifest.get("data", {}).get("fingerprint"),
+        }
+    except AttributeError:  # valid JSON, wrong shape
+        raise rundir.damaged(path, "not a valuesim manifest") from None
 
 
 def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
@@ -208,13 +212,8 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 def prepare_out_dir(out: Path, split: Split, identity: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
     """Check that *out* is new or holds this very run; return the previous manifest if any."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a directory.", "Pick a directory path for --out.")
-    out.mkdir(parents=True, exist_ok=True)
     if overwrite:
-        for name in rundir.RUN_FILES:
-            for p in (out / name, out / (name + ".tmp")):
-                p.unlink(missing_ok=True)
+        rundir.remove_run_files(out)
         return None
     hint = f"Pick a new --out directory, or pass --overwrite to delete the run in {out}."
     split_path = out / rundir.SPLIT_FILE
@@ -229,7 +228,7 @@ def prepare_out_dir(out: Path, split: Split, identity: dict[str, Any], overwrite
         raise ConfigError(f"{out} holds a run on a different split{detail}.", hint)
     manifest = rundir.read_json(out / rundir.MANIFEST_FILE) if (out / rundir.MANIFEST_FILE).exists() else None
     if manifest is not None:
-        changes = _diff(_identity_of_manifest(manifest), identity)
+        changes = _diff(_identity_of_manifest(manifest, out / rundir.MANIFEST_FILE), identity)
         if changes:
             raise ConfigError(f"{out} holds a run with other settings: {'; '.join(changes[:6])}.", hint)
     return manifest
@@ -346,21 +345,41 @@ class RunRecord:
     failed_before: list[dict[str, Any]] = field(default_factory=list)
     #: units that failed in this session
     failures: list[UnitFailure] = field(default_factory=list)
+    #: the run directory's lock, held from :meth:`open` to :meth:`close` (``with RunRecord.open(...)``)
+    lock: rundir.RunLock | None = None
 
     @classmethod
     def open(cls, out: Path, split: Split, identity: dict[str, Any], *, overwrite: bool, clock: Stopwatch) -> RunRecord:
-        """Check *out* (new, or this very run), save the split, keep the finished units on disk."""
-        previous = prepare_out_dir(out, split, identity, overwrite)
-        split_path = out / rundir.SPLIT_FILE
-        if not split_path.exists():
-            split.save(split_path)
-        pred_path = out / rundir.PREDICTIONS_FILE
-        state = rundir.scan_predictions(pred_path, split.units)
-        if state.needs_rewrite:
-            rundir.write_rows_atomic(pred_path, rundir.sort_rows(state.rows, split))
-        unfinished = [u for u in split.units if u.key not in state.finished]
-        failed = rundir.read_failures(out / rundir.FAILURES_FILE, unfinished)
-        return cls(out=out, split=split, previous=previous, state=state, clock=clock, failed_before=failed)
+        """Lock *out* (one writer per run directory), check it (new, or this very run), save the
+        split, keep the finished units on disk. Use as ``with RunRecord.open(...) as record:``."""
+        lock = rundir.RunLock(out).acquire()
+        try:
+            previous = prepare_out_dir(out, split, identity, overwrite)
+            split_path = out / rundir.SPLIT_FILE
+            if not split_path.exists():
+                split.save(split_path)
+            pred_path = out / rundir.PREDICTIONS_FILE
+            state = rundir.scan_predictions(pred_path, split.units)
+            if state.needs_rewrite:
+                rundir.write_rows_atomic(pred_path, rundir.sort_rows(state.rows, split))
+            unfinished = [u for u in split.units if u.key not in state.finished]
+            failed = rundir.read_failures(out / rundir.FAILURES_FILE, unfinished)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(out=out, split=split, previous=previous, state=state, clock=clock, failed_before=failed, lock=lock)
+
+    def close(self) -> None:
+        """Release the run directory for the next writer."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def __enter__(self) -> RunRecord:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def predictions_path(self) -> Path:
@@ -378,11 +397,13 @@ class RunRecord:
     def describe(self) -> str:
         """One status line: the size of the work and what is resumed."""
         split, state = self.split, self.state
+        took_over = self.lock.took_over if self.lock is not None else None
         return (
             f"{len(split.respondents)} respondents, {len(split.units):,} units, {split.n_targets:,} targets"
             + (f"; resuming: {len(state.finished):,} units already done" if state.finished else "")
             + (f" ({state.dropped_rows + state.dropped_lines} partial rows dropped)" if state.needs_rewrite else "")
             + (f"; retrying {len(self.failed_before):,} failed targets" if self.failed_before else "")
+            + (f"; took over from PID {took_over}, which ended without finishing" if took_over else "")
         )
 
     def start(self, manifest: dict[str, Any], *, train_source: str) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from valuesim.bench.protocol import Split, Unit
-from valuesim.errors import DataError, RunLockedError
+from valuesim.errors import ConfigError, DataError, RunLockedError
 from valuesim.survey.codebook import question_sort_key
 
 SPLIT_FILE = "split.json"
@@ -83,6 +83,15 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     with _atomic_file(path) as f:
         json.dump(obj, f, ensure_ascii=False, indent=1)
         f.write("\n")
+
+
+def remove_run_files(out: Path) -> None:
+    """Delete a run's files and leftover temporary files from *out* (``--overwrite``); keeps the lock."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+        (out / (name + ".tmp")).unlink(missing_ok=True)  # the fixed name of earlier versions
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def read_json(path: Path, *, kind: type = dict) -> Any:
@@ -225,6 +234,8 @@ class RunLock:
     def acquire(self) -> RunLock:
         from valuesim.errors import os_error
 
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ConfigError(f"--out {self.directory} is a file, not a directory.", "Pick a directory path for --out.")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -18,7 +18,9 @@
    ``metrics.json`` and complete the manifest.
 
 An interruption (Ctrl-C, crash, killed job) loses at most the units in flight; running the
-same command again continues.
+same command again continues. One process at a time writes a run directory: the record step
+holds an OS lock on ``run.lock`` for the whole call (a second process is refused with the
+PID of the first; the lock of a killed process is taken over).
 """
 
 from __future__ import annotations
@@ -100,41 +102,43 @@ def run_benchmark(
         split = plan_split(data, cfg, train_data)
     concurrency = cfg.concurrency or int(getattr(method, "default_concurrency", 1) or 1)
 
-    # record: the run directory as earlier sessions left it
+    # record: the run directory as earlier sessions left it (locked against a second writer until the end)
     out = Path(out_dir).expanduser()
-    record = RunRecord.open(out, split, run_identity(method, cfg, split), overwrite=cfg.overwrite, clock=clock)
-    pending = record.pending
-    say(record.describe())
-    record.start(
-        base_manifest(method, cfg, data, split, concurrency),
-        train_source="given" if train_data is not None else "outside-sample",
-    )
-
-    # execute
-    with record.predicting(method, cfg) as session:
-        if pending:
-            with clock("fit_seconds"):
-                train = train_data if train_data is not None else training_data(data, split, cfg)
-                record.note_training(train)
-                say(f"fitting {method.name} on {len(train):,} respondents outside the sample")
-                with phase(f"fitting {method.name}", progress):
-                    method.fit(train)
-            with clock("tasks_seconds"):
-                items = make_work_items(data, pending)
-            with clock("predict_seconds"):
-                say(f"predicting {len(items):,} units (concurrency {concurrency})")
-                run = executor or run_units
-                reported = run(FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress)
-                session.executor_usage = usage_counters(reported)
-
-    # score
-    rows = record.finished_rows()
-    say("computing metrics")
-    with clock("metrics_seconds"):
-        metrics = compute_metrics(
-            rows, split, method, cfg, record.usage_total(rows), record.wall_total(), record.failures
+    with RunRecord.open(out, split, run_identity(method, cfg, split), overwrite=cfg.overwrite, clock=clock) as record:
+        pending = record.pending
+        say(record.describe())
+        record.start(
+            base_manifest(method, cfg, data, split, concurrency),
+            train_source="given" if train_data is not None else "outside-sample",
         )
-    record.complete(metrics)
+
+        # execute
+        with record.predicting(method, cfg) as session:
+            if pending:
+                with clock("fit_seconds"):
+                    train = train_data if train_data is not None else training_data(data, split, cfg)
+                    record.note_training(train)
+                    say(f"fitting {method.name} on {len(train):,} respondents outside the sample")
+                    with phase(f"fitting {method.name}", progress):
+                        method.fit(train)
+                with clock("tasks_seconds"):
+                    items = make_work_items(data, pending)
+                with clock("predict_seconds"):
+                    say(f"predicting {len(items):,} units (concurrency {concurrency})")
+                    run = executor or run_units
+                    reported = run(
+                        FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress
+                    )
+                    session.executor_usage = usage_counters(reported)
+
+        # score
+        rows = record.finished_rows()
+        say("computing metrics")
+        with clock("metrics_seconds"):
+            metrics = compute_metrics(
+                rows, split, method, cfg, record.usage_total(rows), record.wall_total(), record.failures
+            )
+        record.complete(metrics)
     return RunResult(
         out_dir=out,
         split=split,
