@@ -32,6 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from valuesim._redact import redact_text
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "docs" / "results"
 #: Folder of the real WVS-7 development subset (benchmarks only; never in tests or the repository).
@@ -160,7 +162,7 @@ def save_results(
         table(tab["caption"], tab["columns"], tab["rows"])  # validates the shape
     doc: dict[str, Any] = {
         "name": name,
-        "command": command or default_command(),
+        "command": redact_text(command or default_command()),  # no credentials of a --base-url
         **START_STATE,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": describe_data(data),

@@ -7,7 +7,6 @@ Markdown writer both render the same document, so the two reports cannot drift a
 from __future__ import annotations
 
 import base64
-import html
 import re
 from dataclasses import dataclass, field
 
@@ -82,6 +81,9 @@ class Document:
 
 #: Characters that start Markdown (or GitHub-flavoured Markdown) syntax inside a line.
 _MD_SPECIAL = re.compile(r"([\\`*_|~$]|\](?=[(\[:]))")
+#: A "<" that could open an HTML tag, comment or autolink; an "&" that could start an entity.
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")
 #: Text that cannot form Markdown: digits, spaces, punctuation of numbers and intervals.
 _MD_PLAIN = re.compile(r"[\d\s.,;:%+\-\u2212\u00b1\[\]]*")
 
@@ -89,7 +91,8 @@ _MD_PLAIN = re.compile(r"[\d\s.,;:%+\-\u2212\u00b1\[\]]*")
 def _md_escape(text: str) -> str:
     """Plain text for Markdown: names and titles render as written, never as markup or HTML.
 
-    ``<``, ``>``, ``&`` become entities (no raw HTML such as ``<script>`` or ``<img onerror>``);
+    a ``<`` that could open a tag and an ``&`` that could start an entity become entities (no
+    raw HTML such as ``<script>`` or ``<img onerror>``; "n < 5" stays as it is);
     emphasis, code, table, strike-through and math characters get a backslash, and so does a
     ``]`` that would close a link (``](``, ``][``, ``]:``);
     line breaks become spaces (a name cannot start a new block).
@@ -97,7 +100,9 @@ def _md_escape(text: str) -> str:
     text = " ".join(str(text).splitlines())
     if _MD_PLAIN.fullmatch(text):  # numbers and intervals ("0.512 [0.498, 0.526]") stay readable
         return text
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    text = _MD_ENTITY.sub("&amp;", text)
+    text = _MD_TAG.sub("&lt;", text)
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def _md_fence(text: str) -> str:
