@@ -142,7 +142,7 @@ class Model:
             raise ConfigError("score_batch needs at least one item.")
         config = config or GenerateConfig()
         key = self._key("score_batch", msgs, config, tuple("|".join(o) for o in opts))
-        hit = self._lookup(key)
+        hit = self._lookup(key, lambda v: _batch_entry_problem(v, [len(o) for o in opts]))
         if hit is not None:
             return BatchChoiceResult(hit["probs"], hit["source"], self._count_hit(), cached=True)
         scorer = getattr(self.backend, "score_batch", None)
@@ -285,14 +285,30 @@ def _generate_entry_problem(v: dict[str, Any]) -> str | None:
     return None if isinstance(v.get("text"), str) else "no text"
 
 
-def _choice_entry_problem(v: dict[str, Any], n_options: int) -> str | None:
-    probs = v.get("probs")
+def _probs_problem(probs: Any, n_options: int) -> str | None:
     if not isinstance(probs, list) or len(probs) != n_options:
         return f"no list of {n_options} probabilities"
     if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1 for p in probs):
         return "probabilities outside [0, 1]"
+    return None
+
+
+def _choice_entry_problem(v: dict[str, Any], n_options: int) -> str | None:
     if not isinstance(v.get("source"), str):
         return "no source"
+    return _probs_problem(v.get("probs"), n_options)
+
+
+def _batch_entry_problem(v: dict[str, Any], n_options: list[int]) -> str | None:
+    items = v.get("probs")
+    if not isinstance(v.get("source"), str):
+        return "no source"
+    if not isinstance(items, list) or len(items) != len(n_options):
+        return f"no list of {len(n_options)} items"
+    for probs, n in zip(items, n_options, strict=True):
+        problem = None if probs is None else _probs_problem(probs, n)  # None: an item the backend could not read
+        if problem:
+            return problem
     return None
 
 
