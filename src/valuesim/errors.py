@@ -77,6 +77,7 @@ def validation_error(what: str, error: Any, hint: str) -> ConfigError:
     )
     return ConfigError(f"Invalid {what}: {problems}", hint)
 
+
 class RunLockedError(ValueSimError):
     """Another process is writing into the same run directory."""
 
