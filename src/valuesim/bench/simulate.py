@@ -166,57 +166,58 @@ def run_simulation(
         split = plan_simulation(data, cfg)
     concurrency = rcfg.concurrency or int(getattr(method, "default_concurrency", 1) or 1)
     out = Path(out_dir).expanduser()
-    record = RunRecord.open(out, split, run_identity(method, rcfg, split), overwrite=rcfg.overwrite, clock=clock)
-    pending = record.pending
-    say(record.describe().replace(" targets", " answers"))
-    manifest = base_manifest(method, rcfg, data, split, concurrency)
-    manifest["kind"] = "simulate"
-    manifest["config"]["protocol"] = split.protocol
-    record.start(manifest, train_source="none (new questions: nobody has answered them)")
+    # one writer per run directory: the lock is held until the record is complete
+    with RunRecord.open(out, split, run_identity(method, rcfg, split), overwrite=rcfg.overwrite, clock=clock) as record:
+        pending = record.pending
+        say(record.describe().replace(" targets", " answers"))
+        manifest = base_manifest(method, rcfg, data, split, concurrency)
+        manifest["kind"] = "simulate"
+        manifest["config"]["protocol"] = split.protocol
+        record.start(manifest, train_source="none (new questions: nobody has answered them)")
 
-    with record.predicting(method, rcfg) as session:
-        if pending:
-            with clock("tasks_seconds"):
-                items = make_work_items(data, pending, with_truth=False)
-            with clock("predict_seconds"):
-                say(
-                    f"simulating {len(items):,} respondents x {len(cfg.questions)} questions (concurrency {concurrency})"
-                )
-                execute = executor or run_units
-                reported = execute(
-                    FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress
-                )
-                session.executor_usage = usage_counters(reported)
+        with record.predicting(method, rcfg) as session:
+            if pending:
+                with clock("tasks_seconds"):
+                    items = make_work_items(data, pending, with_truth=False)
+                with clock("predict_seconds"):
+                    say(
+                        f"simulating {len(items):,} respondents x {len(cfg.questions)} questions (concurrency {concurrency})"
+                    )
+                    execute = executor or run_units
+                    reported = execute(
+                        FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress
+                    )
+                    session.executor_usage = usage_counters(reported)
 
-    rows = record.finished_rows()
-    with clock("summary_seconds"):
-        answers = answers_table(rows, data, method.codebook)
-        dists = distributions(answers, method.codebook, cfg.questions)
-        _write_frame(answers, out / ANSWERS_FILE)
-        _write_frame(dists, out / DISTRIBUTIONS_FILE)
-    usage = dict(record.usage_total(rows))
-    session_usage = dict(record.session.get("usage") or {})
-    summary = {
-        "kind": "simulate",
-        "n_respondents": len(split.respondents),
-        "n_questions": len(cfg.questions),
-        "n_answers": int(answers["code"].notna().sum()),
-        "n_abstained": int(answers["code"].isna().sum()),
-        "countries": {
-            str(k): int(v) for k, v in answers.drop_duplicates("respondent")["country"].value_counts().items()
-        },
-        "usage_total": usage,
-        "usage_this_session": session_usage,
-        "method": method.config(),
-        "synthetic": bool(data.synthetic),
-    }
-    write_json_atomic(out / SUMMARY_FILE, summary)
-    report = None
-    if len(answers):
-        from valuesim.report.simulation import write_simulation_report
+        rows = record.finished_rows()
+        with clock("summary_seconds"):
+            answers = answers_table(rows, data, method.codebook)
+            dists = distributions(answers, method.codebook, cfg.questions)
+            _write_frame(answers, out / ANSWERS_FILE)
+            _write_frame(dists, out / DISTRIBUTIONS_FILE)
+        usage = dict(record.usage_total(rows))
+        session_usage = dict(record.session.get("usage") or {})
+        summary = {
+            "kind": "simulate",
+            "n_respondents": len(split.respondents),
+            "n_questions": len(cfg.questions),
+            "n_answers": int(answers["code"].notna().sum()),
+            "n_abstained": int(answers["code"].isna().sum()),
+            "countries": {
+                str(k): int(v) for k, v in answers.drop_duplicates("respondent")["country"].value_counts().items()
+            },
+            "usage_total": usage,
+            "usage_this_session": session_usage,
+            "method": method.config(),
+            "synthetic": bool(data.synthetic),
+        }
+        write_json_atomic(out / SUMMARY_FILE, summary)
+        report = None
+        if len(answers):
+            from valuesim.report.simulation import write_simulation_report
 
-        report = write_simulation_report(answers, dists, cfg.questions, manifest, out / REPORT_DIR)
-    record.complete(summary)
+            report = write_simulation_report(answers, dists, cfg.questions, manifest, out / REPORT_DIR)
+        record.complete(summary)
     return SimulationResult(
         out_dir=out,
         split=split,
