@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from valuesim.bench.config import RunConfig
-from valuesim.bench.protocol import Split, Unit, build_units, min_valid_for, valid_counts
+from valuesim.bench.protocol import ProtocolConfig, Split, Unit, build_units, min_valid_for, valid_counts
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Task
 from valuesim.survey.dataset import SurveyData
@@ -72,6 +72,36 @@ def copies_of_evaluated(data: SurveyData, split: Split) -> set[str]:
     return {str(i) for i in keys.index[hit]}
 
 
+def without_questions(train: SurveyData, qids: Sequence[str]) -> SurveyData:
+    """*train* with the columns of *qids* removed (nobody's answer to them is left)."""
+    drop = [q for q in qids if q in train.frame.columns]
+    if not drop:
+        return train
+    return SurveyData(
+        frame=train.frame.drop(columns=drop),
+        codebook=train.codebook,
+        source=train.source,
+        version=train.version,
+        synthetic=train.synthetic,
+        report=train.report,
+    )
+
+
+def fit_groups(split: Split, units: Sequence[Unit], protocol: ProtocolConfig) -> list[tuple[list[str], list[Unit]]]:
+    """(questions hidden from fit(), units predicted after that fit), in fold order.
+
+    ``k-fold``: one group, nothing hidden (training respondents are outside the sample, so
+    they may have answered the targets). ``new-questions``: one group per fold whose target
+    questions are hidden from everyone: removed from the training data, and (as in k-fold)
+    absent from every evaluated person's history."""
+    if protocol.name != "new-questions":
+        return [([], list(units))] if units else []
+    by_fold: dict[int, list[Unit]] = {}
+    for u in units:
+        by_fold.setdefault(u.fold, []).append(u)
+    return [(list(split.folds[k]), by_fold[k]) for k in sorted(by_fold)]
+
+
 @dataclass(frozen=True)
 class WorkItem:
     """A unit ready to run: the task (respondent restricted to profile + history) and the truth."""
@@ -115,4 +145,12 @@ def make_work_items(data: SurveyData, units: Sequence[Unit], *, with_truth: bool
     return items
 
 
-__all__ = ["WorkItem", "copies_of_evaluated", "make_work_items", "plan_split", "training_data"]
+__all__ = [
+    "WorkItem",
+    "copies_of_evaluated",
+    "fit_groups",
+    "make_work_items",
+    "plan_split",
+    "training_data",
+    "without_questions",
+]

@@ -33,10 +33,10 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -68,6 +68,10 @@ class ProtocolConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: "k-fold": methods learn from people outside the sample with every question (the targets
+    #: included); "new-questions": the fold's target questions are hidden from everyone -- fit()
+    #: gets the training data without those columns, as if nobody had ever been asked them
+    name: Literal["k-fold", "new-questions"] = "k-fold"
     n_respondents: int = 100
     seed: int = 42
     min_valid: int = 150
@@ -198,7 +202,7 @@ class Split:
 
     def __post_init__(self) -> None:
         if not self.split_hash:
-            self.split_hash = compute_split_hash(self.respondents, self.units)
+            self.split_hash = compute_split_hash(self.respondents, self.units, protocol_name(self.protocol))
 
     @property
     def conditions(self) -> list[str]:
@@ -287,9 +291,18 @@ class Split:
             ) from None
 
 
-def compute_split_hash(respondents: Sequence[str], units: Sequence[Unit]) -> str:
-    """sha256 of the canonical JSON of respondents + units."""
-    payload = {"respondents": list(respondents), "units": [u.to_dict() for u in units]}
+def protocol_name(protocol: Mapping[str, Any] | None) -> str:
+    """The protocol of a split's ``protocol`` dict (splits written before protocols had names: k-fold)."""
+    return str((protocol or {}).get("name") or "k-fold")
+
+
+def compute_split_hash(respondents: Sequence[str], units: Sequence[Unit], protocol: str = "k-fold") -> str:
+    """sha256 of the canonical JSON of respondents + units. ``new-questions`` has the units of
+    k-fold, so its name is hashed too: runs of the two protocols never pair (k-fold hashes are
+    unchanged)."""
+    payload: dict[str, Any] = {"respondents": list(respondents), "units": [u.to_dict() for u in units]}
+    if protocol == "new-questions":
+        payload["protocol"] = protocol
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

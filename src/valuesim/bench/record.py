@@ -31,7 +31,7 @@ from valuesim._redact import redact, redact_text
 from valuesim.bench import rundir
 from valuesim.bench.config import RunConfig
 from valuesim.bench.execute import UnitFailure
-from valuesim.bench.protocol import Split, Unit
+from valuesim.bench.protocol import Split, Unit, protocol_name
 from valuesim.errors import ConfigError, ModelError
 from valuesim.methods.base import Method
 from valuesim.survey.dataset import SurveyData
@@ -186,6 +186,7 @@ def run_identity(method: Method, cfg: RunConfig, split: Split) -> dict[str, Any]
         "method": _method_identity(method.config()),
         "train_max": cfg.train_max,
         "data_fingerprint": split.data_fingerprint,
+        "protocol": protocol_name(split.protocol),
     }
 
 
@@ -196,6 +197,7 @@ def _identity_of_manifest(manifest: Mapping[str, Any], path: Path) -> dict[str, 
             "method": _method_identity(conf.get("method")),
             "train_max": conf.get("run", {}).get("train_max"),
             "data_fingerprint": manifest.get("data", {}).get("fingerprint"),
+            "protocol": protocol_name(conf.get("protocol")),
         }
     except AttributeError:  # valid JSON, wrong shape
         raise rundir.damaged(path, "not a valuesim manifest") from None
@@ -318,7 +320,7 @@ class Stopwatch:
         try:
             yield
         finally:
-            self.phases[name] = time.perf_counter() - t0
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - t0
 
     def elapsed(self) -> float:
         return round(time.perf_counter() - self.t_start, 3)

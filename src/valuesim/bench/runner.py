@@ -41,13 +41,14 @@ from valuesim.bench.execute import (
     run_units,
     run_units_async,
 )
-from valuesim.bench.plan import WorkItem, make_work_items, plan_split, training_data
+from valuesim.bench.plan import WorkItem, fit_groups, make_work_items, plan_split, training_data, without_questions
 from valuesim.bench.progress import phase
 from valuesim.bench.protocol import ProtocolConfig, Split
-from valuesim.bench.record import RunRecord, Stopwatch, base_manifest, method_usage, run_identity, usage_counters
+from valuesim.bench.record import RunRecord, Stopwatch, add_usage, base_manifest, method_usage, run_identity
 from valuesim.bench.score import compute_metrics
 from valuesim.methods.base import Method
 from valuesim.survey.dataset import SurveyData
+from valuesim.survey.questionnaire import refuse_trained
 
 
 @dataclass
@@ -96,6 +97,8 @@ def run_benchmark(
     say = log or (lambda _msg: None)
     cfg = RunConfig.of(cfg)
     clock = Stopwatch()
+    if cfg.protocol.name == "new-questions":
+        refuse_trained(method.name, type(method), protocol=True)
 
     # plan
     with clock("split_seconds"):
@@ -118,18 +121,28 @@ def run_benchmark(
                 with clock("fit_seconds"):
                     train = train_data if train_data is not None else training_data(data, split, cfg)
                     record.note_training(train)
-                    say(f"fitting {method.name} on {len(train):,} respondents outside the sample")
-                    with phase(f"fitting {method.name}", progress):
-                        method.fit(train)
-                with clock("tasks_seconds"):
-                    items = make_work_items(data, pending)
-                with clock("predict_seconds"):
-                    say(f"predicting {len(items):,} units (concurrency {concurrency})")
-                    run = executor or run_units
-                    reported = run(
-                        FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress
-                    )
-                    session.executor_usage = usage_counters(reported)
+                run = executor or run_units
+                reported: list[Any] = []
+                # k-fold: one fit for every fold; new-questions: one per fold, without the fold's questions
+                for hidden, units in fit_groups(split, pending, cfg.protocol):
+                    with clock("fit_seconds"):
+                        seen = without_questions(train, hidden)
+                        say(
+                            f"fitting {method.name} on {len(seen):,} respondents outside the sample"
+                            + (f" ({len(hidden)} target questions hidden from everyone)" if hidden else "")
+                        )
+                        with phase(f"fitting {method.name}", progress):
+                            method.fit(seen)
+                    with clock("tasks_seconds"):
+                        items = make_work_items(data, units)
+                    with clock("predict_seconds"):
+                        say(f"predicting {len(items):,} units (concurrency {concurrency})")
+                        reported.append(
+                            run(FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress)
+                        )
+                session.executor_usage = (
+                    None if all(r is None for r in reported) else add_usage(r for r in reported if r is not None)
+                )
 
         # score
         rows = record.finished_rows()

@@ -84,9 +84,10 @@ class SimulationConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **self.sample_protocol().to_dict(),
+            "name": "simulate",
             "kind": "simulate",
             "questions": [_question_dict(q) for q in self.questions],
-            **self.sample_protocol().to_dict(),
         }
 
 

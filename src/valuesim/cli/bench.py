@@ -151,6 +151,12 @@ def bench(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
     ),
     respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to evaluate."),
+    protocol_name: str = typer.Option(
+        "k-fold",
+        "--protocol",
+        help="k-fold (methods learn from other people's answers to the targets) or new-questions (the fold's "
+        "target questions are hidden from everyone: only uniform, text-transfer and LLM methods can run).",
+    ),
     seed: int = typer.Option(42, "--seed", help="Seed of the sample, the folds and the histories."),
     folds: int = typer.Option(5, "--folds", help="Folds of the cross-validation over questions."),
     history_sweep: bool = typer.Option(False, "--history-sweep", help="Vary the history size (accuracy vs history)."),
@@ -259,6 +265,7 @@ def bench(
         except ValueError:
             raise ConfigError(f"Bad --history-sizes {history_sizes!r}.", "Use integers, e.g. 0,58,116.") from None
     protocol = ProtocolConfig.create(
+        name=protocol_name,
         n_respondents=respondents,
         seed=seed,
         min_valid=min_valid,
@@ -423,6 +430,14 @@ def compare(
     from valuesim.survey.codebook import load_codebook
 
     a, b = open_run(run_a), open_run(run_b)
+    from valuesim.bench.protocol import protocol_name
+
+    pa_name, pb_name = protocol_name(a.split.protocol), protocol_name(b.split.protocol)
+    if pa_name != pb_name:
+        raise ConfigError(
+            f"The two runs were made under different protocols ({pa_name} and {pb_name}).",
+            "A paired comparison needs runs of the same protocol: rerun one with the other's --protocol.",
+        )
     if a.split.split_hash != b.split.split_hash:
         raise ConfigError(
             "The two runs were made on different splits (split_hash differs).",

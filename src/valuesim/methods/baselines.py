@@ -601,3 +601,122 @@ class _FittedModel:
     columns: np.ndarray  # positions of the model's inputs in a task vector (items, then country)
     booster: Any  # lightgbm.Booster or None (a single class in the training data)
     classes: np.ndarray  # answer ranks the booster's outputs refer to
+
+
+# --------------------------------------------------------------------------- new-questions baselines
+#
+# Legal under the benchmark's ``new-questions`` protocol (and for ``valuesim simulate``): they use
+# nothing but the question wording and the person's own answers to other questions.
+
+
+def _middle(codes: Sequence[int]) -> int:
+    """The middle option (lower median): under a uniform belief it minimises the expected
+    distance on an ordered scale."""
+    return int(codes[(len(codes) - 1) // 2])
+
+
+@register("uniform", "Every option equally likely; predicts the middle option (needs no one's answers).")
+class UniformBaseline(Method):
+    """Chance: probability 1/n for each of the n options; the prediction is the middle option."""
+
+    needs_target_answers: ClassVar[bool] = False
+
+    def predict(self, task: Task) -> list[Prediction]:
+        out = []
+        for qid in task.targets:
+            codes = self.codebook.get(qid).answer_codes
+            if not codes:
+                out.append(
+                    Prediction(task.respondent.id, qid, task.fold, None, None, task.condition, {"abstained": "numeric"})
+                )
+                continue
+            probs = {c: 1.0 / len(codes) for c in codes}
+            out.append(Prediction(task.respondent.id, qid, task.fold, _middle(codes), probs, task.condition))
+        return out
+
+
+class TextTransferOptions(MethodOptions):
+    threshold: float = Field(
+        0.05, ge=0.0, le=1.0, description="least BM25 similarity (relative to the target's own text) of a source"
+    )
+    smoothing: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of probability spread uniformly over the options (rest on the answer)"
+    )
+
+
+def transfer_code(source_codes: Sequence[int], source_answer: int, source_ordered: bool, target: Any) -> int | None:
+    """The person's answer to a source question mapped onto *target*'s options.
+
+    Both ordered: the same relative position on the scale (first -> first, last -> last,
+    the middle -> the middle; ``round(r * (n_target - 1))`` with ``r`` the answer's rank / (n_source - 1)).
+    Otherwise: the target option with the same label, if there is one; else None."""
+    t_codes = target.answer_codes
+    if source_ordered and target.ordered and len(source_codes) > 1:
+        r = source_codes.index(source_answer) / (len(source_codes) - 1)
+        return int(t_codes[round(r * (len(t_codes) - 1))])
+    return None
+
+
+@register(
+    "text-transfer",
+    "The person's answer to their known question most similar in wording (BM25), mapped onto the target's scale.",
+)
+class TextTransferBaseline(Method):
+    """For each target: the history question most similar in wording (BM25 over the short
+    wordings, as ``rag`` retrieves), and the person's answer to it placed at the same relative
+    position on the target's scale (see :func:`transfer_code`). Unordered questions take the
+    option with the same label; with no similar question or no mapping: the middle option."""
+
+    needs_target_answers: ClassVar[bool] = False
+    Options: ClassVar[type[MethodOptions]] = TextTransferOptions
+    opts: TextTransferOptions
+
+    def __init__(self, codebook: Codebook, **options: Any) -> None:
+        super().__init__(codebook, **options)
+        self._retriever: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:  # the BM25 index is rebuilt where the method runs
+        return {**self.__dict__, "_retriever": None}
+
+    def _similar(self, qid: str, history: list[str]) -> Any:
+        if self._retriever is None:
+            from valuesim.methods.retrieval import QuestionRetriever
+
+            self._retriever = QuestionRetriever(self.codebook)
+        hits = self._retriever.similar(qid, history, k=1, threshold=self.opts.threshold)
+        return hits[0] if hits else None
+
+    def predict(self, task: Task) -> list[Prediction]:
+        person = task.respondent
+        cb = self.codebook
+        history = [
+            h
+            for h in person.answered()
+            if h in cb and not cb.get(h).profile and cb.get(h).kind is not QuestionKind.NUMERIC
+        ]
+        out = []
+        for qid in task.targets:
+            q = cb.get(qid)
+            codes = q.answer_codes
+            if not codes:
+                out.append(Prediction(person.id, qid, task.fold, None, None, task.condition, {"abstained": "numeric"}))
+                continue
+            hit = self._similar(qid, [h for h in history if h != qid])
+            code, meta = None, {}
+            if hit is not None:
+                src = cb.get(hit.qid)
+                answer = person.answers[hit.qid]
+                code = transfer_code(src.answer_codes, answer, src.ordered, q)
+                if code is None:  # unordered: the same label, if the target has it
+                    label = src.label(answer).strip().lower()
+                    code = next((c for c in codes if q.label(c).strip().lower() == label), None)
+                meta = {"source": hit.qid, "similarity": hit.similarity, "source_answer": answer}
+            if code is None:
+                code = _middle(codes)
+                meta["fallback"] = (
+                    "no similar known question" if hit is None else "no mapping onto the target's options"
+                )
+            s = self.opts.smoothing
+            probs = {c: s / len(codes) + (1.0 - s) * (c == code) for c in codes}
+            out.append(Prediction(person.id, qid, task.fold, code, probs, task.condition, meta))
+        return out

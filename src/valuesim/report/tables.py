@@ -53,6 +53,8 @@ def protocol_label(run: RunData) -> str:
         label = f"{n}-fold" if n else "?"
     if proto.get("max_targets"):
         label += f", ≤{proto['max_targets']} targets"
+    if proto.get("name") == "new-questions":
+        label = "new-questions, " + label
     return label
 
 

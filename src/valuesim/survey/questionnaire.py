@@ -268,11 +268,19 @@ def answers_new_questions(method_cls: type[Any]) -> bool:
     return bool(getattr(method_cls, "uses_llm", False)) or not getattr(method_cls, "needs_target_answers", True)
 
 
-def refuse_trained(method_name: str, method_cls: type[Any]) -> None:
-    """A clear error for a method that needs other people's answers to the target question."""
-    if not answers_new_questions(method_cls):
+def refuse_trained(method_name: str, method_cls: type[Any], *, protocol: bool = False) -> None:
+    """A clear error for a method that needs other people's answers to the target question
+    (``protocol``: the benchmark's ``new-questions`` protocol asked for it)."""
+    if answers_new_questions(method_cls):
+        return
+    if protocol:
         raise ConfigError(
-            f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
-            "to the same question, and nobody has answered a new one.",
-            "Use an LLM method (valuesim, blank, demographics, full-info, rag, hybrid) or uniform.",
+            f"Method {method_name!r} cannot run under --protocol new-questions: it predicts from other "
+            "people's answers to the target question, which this protocol hides from everyone.",
+            "Use uniform, text-transfer or an LLM method (valuesim, blank, demographics, full-info, rag).",
         )
+    raise ConfigError(
+        f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
+        "to the same question, and nobody has answered a new one.",
+        "Use an LLM method (valuesim, blank, demographics, full-info, rag, hybrid), uniform or text-transfer.",
+    )
