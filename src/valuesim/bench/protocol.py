@@ -292,8 +292,9 @@ class Split:
 
 
 def protocol_name(protocol: Mapping[str, Any] | None) -> str:
-    """The protocol of a split's ``protocol`` dict (splits written before protocols had names: k-fold)."""
-    return str((protocol or {}).get("name") or "k-fold")
+    """The protocol of a split's ``protocol`` dict (benchmark splits written before protocols had names: k-fold)."""
+    p = protocol or {}
+    return str(p.get("name") or p.get("kind") or "k-fold")  # "kind": simulate splits written before names
 
 
 def compute_split_hash(respondents: Sequence[str], units: Sequence[Unit], protocol: str = "k-fold") -> str:
