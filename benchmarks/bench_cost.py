@@ -61,6 +61,8 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
     "hybrid": ("hybrid", {}, "hybrid method"),
 }
 SUMMARY = ("valuesim", "valuesim-k10", "valuesim-v1")
+#: paired top-1 comparisons written beside the table: (A, B) -> A - B
+PAIRS = (("valuesim", "valuesim-v1"), ("valuesim-k10", "valuesim"))
 DEFAULT_RUNS = "valuesim,valuesim-k10,valuesim-v1,valuesim-plain,valuesim-raw,valuesim-pool,blank,demographics,full-info,rag,hybrid"
 
 #: Issue 15: the original research code (SimVBG) and the first ValueSim default, measured with
@@ -221,10 +223,38 @@ def main(argv: list[str] | None = None) -> int:
         f"Per prediction, embedded SmolLM2 tokenizer and answers, {n_pred} predictions ({sample}, {where}); "
         "last row: the original design as measured in issue 15. All rows: docs/method.md."
     )
+    tables = {"per_prediction": table(caption, columns, rows), "summary": table(summary_caption, columns, key)}
+    pairs = [(a, b) for a, b in PAIRS if a in results and b in results]
+    if pairs and not simulated:
+        from valuesim.bench.compare import paired_comparison
+        from valuesim.bench.rundir import open_run
+
+        paired_rows: list[list[Any]] = []
+        for a, b in pairs:
+            r = paired_comparison(
+                open_run(root / a).predictions(), open_run(root / b).predictions(), "top1", codebook=data.codebook
+            )
+            results[a].setdefault("paired_top1", {})[b] = r.to_dict()
+            paired_rows.append(
+                [
+                    f"{a} - {b}",
+                    r.n_predictions,
+                    r.n_respondents,
+                    f"{r.diff:+.3f}",
+                    f"[{r.ci95[0]:+.3f}, {r.ci95[1]:+.3f}]",
+                    f"{r.p_permutation:.2f}",
+                ]
+            )
+        tables["paired"] = table(
+            f"Paired top-1 differences on the same predictions (valuesim bench compare: bootstrap over respondents, "
+            f"sign-flip permutation test); embedded SmolLM2-135M, {sample} ({where}).",
+            ["A - B", "predictions", "respondents", "top-1 difference", "95% CI", "p (permutation)"],
+            paired_rows,
+        )
     if not args.no_save:
         save_results(
             args.results,
-            {"per_prediction": table(caption, columns, rows), "summary": table(summary_caption, columns, key)},
+            tables,
             data=data,
             raw={"runs": results, "reference_source": "issue 15 (original design, measured by the issue's author)"},
         )
