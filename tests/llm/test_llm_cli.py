@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from valuesim.cli.llm import register
 from valuesim.llm import get_model
-from valuesim.llm.cli import register
 
 
 def _app() -> typer.Typer:

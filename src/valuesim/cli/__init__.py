@@ -25,10 +25,9 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from valuesim.cli import bench, codebook, data, methods, report, scale, simulate, view
-    from valuesim.llm import cli as llm_cli
+    from valuesim.cli import bench, codebook, data, llm, methods, report, scale, simulate, view
 
-    for mod in (data, codebook, bench, methods, simulate, report, scale, view, llm_cli):
+    for mod in (data, codebook, bench, methods, simulate, report, scale, view, llm):
         mod.register(app)
 
 

@@ -335,8 +335,8 @@ def bench(
         extra.append(f"{metrics['n_abstained']} abstentions")
     if metrics.get("llm_calls") or metrics.get("cache_hits"):
         extra.append(
-            f"{metrics.get('llm_calls', 0):,} LLM calls, {metrics.get('prompt_tokens', 0):,}+"
-            f"{metrics.get('completion_tokens', 0):,} tokens, {metrics.get('cache_hits', 0):,} cache hits"
+            f"{metrics.get('llm_calls', 0):,.0f} LLM calls, {metrics.get('prompt_tokens', 0):,.0f}+"
+            f"{metrics.get('completion_tokens', 0):,.0f} tokens, {metrics.get('cache_hits', 0):,.0f} cache hits"
         )
     console.print("; ".join(extra), highlight=False)
     console.print(

@@ -16,7 +16,7 @@ from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
 if TYPE_CHECKING:
-    from valuesim.report.experiment import ExperimentResult, RunSpec
+    from valuesim.experiments.experiment import ExperimentResult, RunSpec
 
 console = Console()
 err_console = Console(stderr=True)
@@ -100,7 +100,7 @@ def experiment_paper(
     Each run goes to OUT/runs/<name>/ (a `valuesim bench` run directory); re-running the same
     command resumes unfinished runs and skips finished ones. The report goes to OUT/report/.
     """
-    from valuesim.report.experiment import (
+    from valuesim.experiments.experiment import (
         PAPER_EXPERIMENT,
         Sizes,
         run_experiment,
@@ -149,7 +149,7 @@ def demo(
 
     No server, no download, no API key. Everything it shows is labelled SYNTHETIC.
     """
-    from valuesim.report.demo import run_demo
+    from valuesim.experiments.demo import run_demo
 
     result = run_demo(
         out,

@@ -94,13 +94,13 @@ class GenerateConfig:
 class Usage:
     """Additive call accounting. Cache hits count in ``cache_hits`` only (no calls, no tokens).
 
-    Counts are whole numbers for one call; a share of a call (a unit's cost split over its
-    targets) makes them fractional, hence ``float``."""
+    Fields are floats: a call shared by several predictions (a batch, a backstory) is split
+    between them, so one prediction may account for 1/3 of a call."""
 
-    calls: float = 0
-    prompt_tokens: float = 0
-    completion_tokens: float = 0
-    cache_hits: float = 0
+    calls: float = 0.0
+    prompt_tokens: float = 0.0
+    completion_tokens: float = 0.0
+    cache_hits: float = 0.0
     latency_s: float = 0.0
 
     def __add__(self, other: Usage) -> Usage:
@@ -114,18 +114,43 @@ class Usage:
             self.latency_s + other.latency_s,
         )
 
+    def scaled(self, share: float) -> Usage:
+        """This usage times *share* (the part of it one of several predictions accounts for)."""
+        return Usage(
+            self.calls * share,
+            self.prompt_tokens * share,
+            self.completion_tokens * share,
+            self.cache_hits * share,
+            self.latency_s * share,
+        )
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any] | None) -> Usage:
+        """Read a mapping written by :meth:`to_dict` or :meth:`to_metrics` (unknown keys ignored)."""
+        d = d or {}
+        return cls(
+            float(d.get("calls", d.get("llm_calls", 0.0))),
+            float(d.get("prompt_tokens", 0.0)),
+            float(d.get("completion_tokens", 0.0)),
+            float(d.get("cache_hits", 0.0)),
+            float(d.get("latency_s", d.get("llm_latency_s", 0.0))),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def to_metrics(self) -> dict[str, Any]:
-        """Key names used in ``metrics.json`` of ``valuesim bench``."""
-        return {
-            "llm_calls": self.calls,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cache_hits": self.cache_hits,
-            "llm_latency_s": round(self.latency_s, 3),
+    def to_metrics(self, latency: bool = True) -> dict[str, float]:
+        """Key names used in ``metrics.json`` of ``valuesim bench`` and in a prediction's
+        ``meta["usage"]`` (calls and hits to 6 decimals, tokens to 3: shares of a call)."""
+        out = {
+            "llm_calls": round(self.calls, 6),
+            "prompt_tokens": round(self.prompt_tokens, 3),
+            "completion_tokens": round(self.completion_tokens, 3),
+            "cache_hits": round(self.cache_hits, 6),
         }
+        if latency:
+            out["llm_latency_s"] = round(self.latency_s, 3)
+        return out
 
 
 @dataclass

@@ -178,7 +178,7 @@ class ModuleAnswer:
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
     #: prompt tokens of the calls as sent (system + user), whatever the backend reused from its cache
-    full_tokens: float = 0.0
+    sent_tokens: float = 0.0
 
     def summary(self, q: Question) -> dict[str, Any]:
         out: dict[str, Any] = {"answer": self.code}
@@ -194,19 +194,16 @@ class ModuleAnswer:
         return out
 
 
-def _usage_dict(u: Usage, share: float = 1.0) -> dict[str, float]:
-    return {
-        "llm_calls": round(u.calls * share, 6),
-        "prompt_tokens": round(u.prompt_tokens * share, 3),
-        "completion_tokens": round(u.completion_tokens * share, 3),
-        "cache_hits": round(u.cache_hits * share, 6),
-    }
+@dataclass
+class TargetResult:
+    """The integrated answer of the LLM pipeline to one target."""
 
-
-def _scale(u: Usage, share: float) -> Usage:
-    return Usage(
-        u.calls * share, u.prompt_tokens * share, u.completion_tokens * share, u.cache_hits * share, u.latency_s * share
-    )
+    code: int | None
+    probs: dict[int, float] | None
+    meta: dict[str, Any]
+    usage: Usage = field(default_factory=Usage)
+    #: prompt tokens of the calls as sent (system + user), whatever the backend reused from its cache
+    sent_tokens: float = 0.0
 
 
 def pooled(answers: Sequence[ModuleAnswer], codes: Sequence[int]) -> dict[int, float] | None:
@@ -299,12 +296,7 @@ class LLMPipeline(Method):
         total = Usage()
         for m in {id(x): x for x in (self._model, self._story_model_obj) if x is not None}.values():
             total = total + m.usage
-        return {
-            "llm_calls": total.calls,
-            "prompt_tokens": total.prompt_tokens,
-            "completion_tokens": total.completion_tokens,
-            "cache_hits": total.cache_hits,
-        }
+        return total.to_metrics(latency=False)
 
     def __getstate__(self) -> dict[str, Any]:  # models hold locks and native handles
         state = dict(self.__dict__)
@@ -325,9 +317,7 @@ class LLMPipeline(Method):
         story = await self._backstory(person, story_qids)
         story_usage = Usage()
         if cfg.story == "narrative" and not story.meta.get("from_store"):
-            story_usage = Usage(
-                **{k: v for k, v in story.meta.get("usage", {}).items() if k in Usage.__dataclass_fields__}
-            )
+            story_usage = Usage.from_mapping(story.meta.get("usage"))
 
         questions: list[Question] = []
         results: dict[str, Prediction] = {}
@@ -367,17 +357,16 @@ class LLMPipeline(Method):
         # tokens it had to evaluate after reusing its KV cache), record the prompt as sent
         # (``prompt_tokens_sent``) and the system-message prefix every call of this unit shares
         # (``prefix_tokens``, per call), so runs on any backend can be compared.
-        prefix = self._full_tokens([system_message(story.text, cfg.prompt_version, survey_phrase(self.codebook))])
-        for q, (code, probs, meta, usage) in zip(questions, answered):
-            usage = usage + _scale(story_usage, share)
-            full = meta.pop("_full", 0.0)
-            meta["usage"] = _usage_dict(usage)
-            meta["usage"]["prompt_tokens_sent"] = round(full, 3)
+        prefix = self._full_tokens([system_message(story.text, cfg.prompt_version)])
+        for q, res in zip(questions, answered):
+            meta = res.meta
+            meta["usage"] = (res.usage + story_usage.scaled(share)).to_metrics(latency=False)
+            meta["usage"]["prompt_tokens_sent"] = round(res.sent_tokens, 3)
             meta["usage"]["prefix_tokens"] = prefix
             meta["story"] = story_meta
             if contexts[q.id][1]:
                 meta["retrieved"] = contexts[q.id][1]
-            results[q.id] = self._prediction(task, q.id, code, probs, meta)
+            results[q.id] = self._prediction(task, q.id, res.code, res.probs, meta)
         return [results[qid] for qid in task.targets]
 
     async def _backstory(self, person: Any, qids: list[str] | None) -> Any:
@@ -516,46 +505,64 @@ class LLMPipeline(Method):
     def _sent(self, msgs: Sequence[ChatMessage], cached: bool) -> int:
         return 0 if cached else self._full_tokens(msgs)
 
+    @property
+    def _answer_tokens(self) -> int:
+        """Generation budget of one answer: a letter, or a letter and a reason."""
+        return self.opts.max_tokens_reason if self.opts.rationale else 8
+
+    async def _ask(
+        self, role: str, msgs: list[ChatMessage], q: Question, *, keep_reply: bool, max_tokens: int
+    ) -> ModuleAnswer:
+        """One call that answers ``q`` as ``role`` (a module or the coordinator): the option
+        letters scored (``scoring=logprobs``) or a generated reply parsed; with ``keep_reply``
+        the rest of a generated reply becomes the rationale. ModelError propagates: it stops the run."""
+        codes, texts = target_options(q)
+        letters = option_letters(len(codes))
+        what = "answer" if role in MODULES else f"{role} answer"
+        if self.opts.scoring == "logprobs":
+            res = await self.model.score_choices(msgs, letters)
+            sent = self._sent(msgs, res.cached)
+            if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
+                err = f"unparseable {what}: {(res.raw or '')[:120]!r}"
+                return ModuleAnswer(role, None, None, None, err, res.usage, sent)
+            probs = {c: float(p) for c, p in zip(codes, res.probs)}
+            return ModuleAnswer(role, codes[res.best], probs, None, None, res.usage, sent)
+        g = await self.model.generate(msgs, GenerateConfig(max_tokens=max_tokens))
+        sent = self._sent(msgs, g.cached)
+        letter, rest = parse_letter(g.text, letters, texts)
+        if letter is None:
+            return ModuleAnswer(role, None, None, None, f"unparseable {what}: {g.text[:120]!r}", g.usage, sent)
+        reply = (rest or None) if keep_reply else None
+        return ModuleAnswer(role, codes[letters.index(letter)], None, reply, None, g.usage, sent)
+
     async def _module(
         self, module: str, story: str, q: Question, country: str | None, context: Sequence[str]
     ) -> ModuleAnswer:
-        """One module's answer to one question (ModelError propagates: it stops the run)."""
+        """One module's answer to one question (with ``rationale`` under log-prob scoring: a
+        reason is generated first and the letter is scored after it)."""
         cfg = self.opts
-        codes, texts = target_options(q)
-        letters = option_letters(len(codes))
-        usage = Usage()
-        full = 0
+        usage, sent, reasoning = Usage(), 0, ""
         if cfg.scoring == "logprobs":
-            reasoning = ""
             if cfg.rationale:
                 msgs = self._messages(story, module, [q], country, context, mode="reason")
                 g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason, stop=("\n\n",)))
-                usage, full = usage + g.usage, full + self._sent(msgs, g.cached)
-                reasoning = g.text.strip()
+                usage, sent, reasoning = g.usage, self._sent(msgs, g.cached), g.text.strip()
             msgs = self._messages(story, module, [q], country, context, mode="letter", reasoning=reasoning)
-            res = await self.model.score_choices(msgs, letters)
-            usage, full = usage + res.usage, full + self._sent(msgs, res.cached)
-            if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
-                err = f"unparseable answer: {(res.raw or '')[:120]!r}"
-                return ModuleAnswer(module, None, None, reasoning or None, err, usage, full)
-            probs = {c: float(p) for c, p in zip(codes, res.probs)}
-            return ModuleAnswer(module, codes[res.best], probs, reasoning or None, None, usage, full)
-        mode = "letter+reason" if cfg.rationale else "letter"
-        msgs = self._messages(story, module, [q], country, context, mode=mode)
-        g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason if cfg.rationale else 8))
-        usage, full = usage + g.usage, full + self._sent(msgs, g.cached)
-        letter, rest = parse_letter(g.text, letters, texts)
-        if letter is None:
-            return ModuleAnswer(module, None, None, None, f"unparseable answer: {g.text[:120]!r}", usage, full)
-        return ModuleAnswer(
-            module, codes[letters.index(letter)], None, (rest or None) if cfg.rationale else None, None, usage, full
-        )
+        else:
+            msgs = self._messages(
+                story, module, [q], country, context, mode="letter+reason" if cfg.rationale else "letter"
+            )
+        answer = await self._ask(module, msgs, q, keep_reply=cfg.rationale, max_tokens=self._answer_tokens)
+        answer.usage, answer.sent_tokens = usage + answer.usage, sent + answer.sent_tokens
+        if reasoning:
+            answer.rationale = reasoning
+        return answer
 
     async def _coordinate(
         self, story: str, q: Question, country: str | None, context: Sequence[str], answers: Sequence[ModuleAnswer]
     ) -> ModuleAnswer:
         cfg = self.opts
-        codes, texts = target_options(q)
+        codes, _ = target_options(q)
         letters = option_letters(len(codes))
         views = [
             {
@@ -567,38 +574,24 @@ class LLMPipeline(Method):
             }
             for a in answers
         ]
-        if cfg.scoring == "logprobs":
-            msgs = self._coordinator_messages(story, q, country, context, mode="letter", views=views)
-            res = await self.model.score_choices(msgs, letters)
-            full = self._sent(msgs, res.cached)
-            if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
-                return ModuleAnswer("coordinator", None, None, None, "unparseable coordinator answer", res.usage, full)
-            probs = {c: float(p) for c, p in zip(codes, res.probs)}
-            return ModuleAnswer("coordinator", codes[res.best], probs, None, None, res.usage, full)
-        mode = "letter+reason" if cfg.rationale else "letter"
+        mode = "letter+reason" if cfg.rationale and cfg.scoring == "generate" else "letter"
         msgs = self._coordinator_messages(story, q, country, context, mode=mode, views=views)
-        g = await self.model.generate(msgs, GenerateConfig(max_tokens=cfg.max_tokens_reason if cfg.rationale else 8))
-        full = self._sent(msgs, g.cached)
-        letter, rest = parse_letter(g.text, letters, texts)
-        if letter is None:
-            err = f"unparseable coordinator answer: {g.text[:120]!r}"
-            return ModuleAnswer("coordinator", None, None, None, err, g.usage, full)
-        return ModuleAnswer("coordinator", codes[letters.index(letter)], None, rest or None, None, g.usage, full)
+        return await self._ask("coordinator", msgs, q, keep_reply=True, max_tokens=self._answer_tokens)
 
     async def _integrate(
         self, story: str, q: Question, country: str | None, context: Sequence[str], answers: list[ModuleAnswer]
-    ) -> tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]:
+    ) -> TargetResult:
         cfg = self.opts
         usage = Usage()
-        full = 0.0
+        sent = 0.0
         for a in answers:
             usage = usage + a.usage
-            full += a.full_tokens
-        meta: dict[str, Any] = {"modules": {a.module: a.summary(q) for a in answers}, "_full": full}
+            sent += a.sent_tokens
+        meta: dict[str, Any] = {"modules": {a.module: a.summary(q) for a in answers}}
         valid = [a for a in answers if a.code is not None]
         if not valid:
             meta["error"] = "; ".join(f"{a.module}: {a.error}" for a in answers if a.error) or "no module answered"
-            return None, None, meta, usage
+            return TargetResult(None, None, meta, usage, sent)
         integ: dict[str, Any] = {"rule": cfg.integration if len(answers) > 1 else "single"}
         if cfg.integration == "unanimous-then-coordinator" and len(answers) > 1:
             unanimous = len({a.code for a in valid}) == 1
@@ -609,7 +602,7 @@ class LLMPipeline(Method):
             else:
                 coord = await self._coordinate(story, q, country, context, answers)
                 usage = usage + coord.usage
-                meta["_full"] += coord.full_tokens
+                sent += coord.sent_tokens
                 meta["coordinator"] = coord.summary(q)
                 if coord.code is None:  # a failed coordinator falls back to the vote
                     code, probs = combine(valid, q, "mode")
@@ -623,11 +616,11 @@ class LLMPipeline(Method):
             rule = cfg.integration if cfg.integration != "unanimous-then-coordinator" else "mode"
             code, probs = combine(valid, q, rule)
         meta["integration"] = integ
-        return code, probs, meta, usage
+        return TargetResult(code, probs, meta, usage, sent)
 
     async def _answer_one(
         self, story: str, q: Question, country: str | None, context: tuple[list[str], list[dict[str, Any]]]
-    ) -> tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]:
+    ) -> TargetResult:
         answers = await asyncio.gather(*(self._module(m, story, q, country, context[0]) for m in self.opts.modules))
         return await self._integrate(story, q, country, context[0], list(answers))
 
@@ -637,7 +630,7 @@ class LLMPipeline(Method):
         qs: list[Question],
         country: str | None,
         contexts: Mapping[str, tuple[list[str], list[dict[str, Any]]]],
-    ) -> list[tuple[int | None, dict[int, float] | None, dict[str, Any], Usage]]:
+    ) -> list[TargetResult]:
         """Each module answers all of ``qs`` in one call: scored (``scoring=logprobs``: the
         distribution over each item's letters at its answer position) or generated and parsed;
         items it did not answer are asked again one by one."""
@@ -652,34 +645,33 @@ class LLMPipeline(Method):
             """One call reads every item's option distribution (per-position log-probs)."""
             msgs = self._messages(story, module, qs, country, ctx, mode="letter")
             res = await self.model.score_batch(msgs, letters)
-            share = _scale(res.usage, 1.0 / len(qs))
-            full_share = self._sent(msgs, res.cached) / len(qs)
+            share = res.usage.scaled(1.0 / len(qs))
+            sent_share = self._sent(msgs, res.cached) / len(qs)
             for i, q in enumerate(qs):
                 dist = res.probs[i]
                 if dist is None:  # the answer did not reach this item: ask it on its own
                     single = await self._module(module, story, q, country, contexts[q.id][0])
                     single.usage = single.usage + share
-                    single.full_tokens += full_share
+                    single.sent_tokens += sent_share
                     per_q[q.id].append(single)
                     continue
                 codes = options[i][0]
                 probs = {c: float(p) for c, p in zip(codes, dist)}
                 best = max(range(len(codes)), key=lambda j: (dist[j], -j))
-                per_q[q.id].append(ModuleAnswer(module, codes[best], probs, None, None, share, full_share))
+                per_q[q.id].append(ModuleAnswer(module, codes[best], probs, None, None, share, sent_share))
 
         async def run(module: str) -> None:
             msgs = self._messages(story, module, qs, country, ctx, mode=mode)
-            budget = (cfg.max_tokens_reason if cfg.rationale else 8) * len(qs)
-            g = await self.model.generate(msgs, GenerateConfig(max_tokens=budget))
+            g = await self.model.generate(msgs, GenerateConfig(max_tokens=self._answer_tokens * len(qs)))
             parsed = parse_batch(g.text, len(qs), letters)
-            share = _scale(g.usage, 1.0 / len(qs))
-            full_share = self._sent(msgs, g.cached) / len(qs)
+            share = g.usage.scaled(1.0 / len(qs))
+            sent_share = self._sent(msgs, g.cached) / len(qs)
             for i, q in enumerate(qs):
                 letter, reason = parsed[i]
                 if letter is None:
                     single = await self._module(module, story, q, country, contexts[q.id][0])
                     single.usage = single.usage + share
-                    single.full_tokens += full_share
+                    single.sent_tokens += sent_share
                     per_q[q.id].append(single)
                 else:
                     codes = options[i][0]
@@ -691,7 +683,7 @@ class LLMPipeline(Method):
                             (reason or None) if cfg.rationale else None,
                             None,
                             share,
-                            full_share,
+                            sent_share,
                         )
                     )
 
@@ -700,9 +692,9 @@ class LLMPipeline(Method):
         out = []
         for q in qs:
             answers = sorted(per_q[q.id], key=lambda a: order[a.module])
-            code, probs, meta, usage = await self._integrate(story, q, country, contexts[q.id][0], answers)
-            meta["batch"] = len(qs)
-            out.append((code, probs, meta, usage))
+            result = await self._integrate(story, q, country, contexts[q.id][0], answers)
+            result.meta["batch"] = len(qs)
+            out.append(result)
         return out
 
 
@@ -743,6 +735,7 @@ __all__ = [
     "LLMPipeline",
     "ModuleAnswer",
     "Rag",
+    "TargetResult",
     "ValueSim",
     "combine",
     "nearest_code",

@@ -107,17 +107,22 @@ def scale_anchors(q: Question) -> tuple[int, str, int, str] | None:
 
 # --------------------------------------------------------------------------- rules
 
-# A rule gets (question, code, label, short text with placeholders filled, country name)
-# and returns (sentence, group template or None, subject or None) or None when it does not apply.
+
+@dataclass(frozen=True)
+class Answer:
+    """What a phrasing rule reads: one valid answer of one respondent."""
+
+    q: Question
+    code: int
+    label: str  # the answer label of ``code``
+    short: str  # the question's short wording, placeholders filled with the country
+    country: str | None
+
+
+# A rule returns (sentence, group template or None, subject or None), or None when it does not
+# apply. Rules are tried in the order of :data:`RULES` (listed after their definitions).
 RuleResult = tuple[str, str | None, str | None]
-Rule = Callable[[Question, int, str, str, str | None], RuleResult | None]
-
-_RULES: list[Rule] = []
-
-
-def rule(fn: Rule) -> Rule:
-    _RULES.append(fn)
-    return fn
+Rule = Callable[[Answer], RuleResult | None]
 
 
 def _m(pattern: str, text: str) -> re.Match[str] | None:
@@ -127,8 +132,8 @@ def _m(pattern: str, text: str) -> re.Match[str] | None:
 _IMPORTANCE = {"very important", "rather important", "not very important", "not at all important"}
 
 
-@rule
-def _importance(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _importance(a: Answer) -> RuleResult | None:
+    q, label, short = a.q, a.label, a.short
     lab = label.lower()
     if lab not in _IMPORTANCE or scale_anchors(q) is not None:
         return None
@@ -143,8 +148,8 @@ def _importance(q: Question, code: int, label: str, short: str, country: str | N
     return (f"{topic} {verb} {lab} {where}.", f"You consider {{x}} {lab} {where}.", topic)
 
 
-@rule
-def _child_quality(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _child_quality(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^Do you name (.+?) as an especially important quality for children to learn at home\?$", short) or _m(
         r"^(.+?): Do you consider it an important quality for children to learn\?$", short
     )
@@ -164,8 +169,8 @@ def _child_quality(q: Question, code: int, label: str, short: str, country: str 
     )
 
 
-@rule
-def _neighbours(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _neighbours(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^Would you not like to have (.+?) as neighbou?rs\?$", short)
     if not m or label not in ("Mentioned", "Not mentioned"):
         return None
@@ -203,8 +208,8 @@ def _quoted_statement(short: str) -> str | None:
     return None
 
 
-@rule
-def _agree_statement(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _agree_statement(a: Answer) -> RuleResult | None:
+    q, label, short = a.q, a.label, a.short
     labels = {lab.lower() for lab in q.options.values()}
     if not labels or not labels <= set(_AGREE) | {"hard to say"}:
         return None
@@ -222,8 +227,8 @@ def _agree_statement(q: Question, code: int, label: str, short: str, country: st
     )
 
 
-@rule
-def _trust(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _trust(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^How much do you trust (.+?)\?$", short)
     if not m:
         return None
@@ -244,8 +249,8 @@ _CONFIDENCE = {
 }
 
 
-@rule
-def _confidence(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _confidence(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^How much confidence do you have in (.+?)\?$", short)
     tpl = _CONFIDENCE.get(label.lower())
     if not m or tpl is None:
@@ -262,8 +267,8 @@ _MEMBER = {
 }
 
 
-@rule
-def _membership(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _membership(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = re.search(r"not a member of (.+?)\?$", short)
     tpl = _MEMBER.get(label.lower().replace("’", "'"))
     if not m or tpl is None:
@@ -271,8 +276,8 @@ def _membership(q: Question, code: int, label: str, short: str, country: str | N
     return (tpl.format(x=m.group(1)), tpl, m.group(1))
 
 
-@rule
-def _do_you_agree_that(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _do_you_agree_that(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^Do you agree(?: or disagree)? that (.+?)\?$", short)
     if not m:
         return None
@@ -289,8 +294,8 @@ def _do_you_agree_that(q: Question, code: int, label: str, short: str, country: 
     return None if tpl is None else (tpl.format(x=m.group(1)), group, m.group(1))
 
 
-@rule
-def _corruption_share(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _corruption_share(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^How many (.+?) do you believe are involved in corruption\?$", short)
     qty = {"none of them": "none", "few of them": "few", "most of them": "most", "all of them": "all"}.get(
         label.lower()
@@ -301,8 +306,8 @@ def _corruption_share(q: Question, code: int, label: str, short: str, country: s
     return (tpl.format(x=m.group(1)), tpl, m.group(1))
 
 
-@rule
-def _worry(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _worry(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^How worried are you about (.+?)\?$", short) or _m(
         r"^To what degree are you worried about (.+?)\?$", short
     )
@@ -317,8 +322,8 @@ def _worry(q: Question, code: int, label: str, short: str, country: str | None) 
     return (tpl.format(x=m.group(1)), tpl, m.group(1))
 
 
-@rule
-def _last_12_months(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _last_12_months(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^In the last 12 months, how often have you or your family (.+?)\?$", short)
     adv = label.lower()
     if not m or adv not in ("often", "sometimes", "rarely", "never"):
@@ -332,8 +337,8 @@ def _scale_phrase(anchors: tuple[int, str, int, str]) -> str:
     return f"on a scale from {lo} ({lower_first(lo_lab)}) to {hi} ({lower_first(hi_lab)})"
 
 
-@rule
-def _justifiable(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _justifiable(a: Answer) -> RuleResult | None:
+    q, code, short = a.q, a.code, a.short
     m = re.search(r"how justifiable is (?:it )?(.+?)\?$", short, flags=re.I) or re.search(
         r"whether you think (.+?) can always be justified", short, flags=re.I
     )
@@ -348,8 +353,8 @@ def _justifiable(q: Question, code: int, label: str, short: str, country: str | 
     )
 
 
-@rule
-def _democracy_essential(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _democracy_essential(a: Answer) -> RuleResult | None:
+    q, code, label, short = a.q, a.code, a.label, a.short
     m = re.search(r"(?:essential to democracy is it|characteristic of democracy) that (.+?)\?$", short, flags=re.I)
     anchors = scale_anchors(q)
     if not m or anchors is None:
@@ -371,8 +376,8 @@ def _democracy_essential(q: Question, code: int, label: str, short: str, country
     )
 
 
-@rule
-def _political_action(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _political_action(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^Have you ever (.+?), might you do it, or would you never do it\?$", short) or _m(
         r"^Have you ever (.+?)\?$", short
     )
@@ -390,8 +395,8 @@ def _political_action(q: Question, code: int, label: str, short: str, country: s
     return (tpl[0].format(x=m.group(1)), tpl[1], m.group(1))
 
 
-@rule
-def _vote(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _vote(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^When (\w+) elections take place, do you vote", short) or _m(
         r"^When elections take place at the (\w+) level, do you vote", short
     )
@@ -407,8 +412,8 @@ def _vote(q: Question, code: int, label: str, short: str, country: str | None) -
     return None if text is None else (text, None, None)
 
 
-@rule
-def _way_of_governing(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _way_of_governing(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^Is having (.+?) a good or bad way of governing this country\?$", short) or _m(
         r"^How do you feel about having (.+?)(?: as a way of governing this country)?\?$", short
     )
@@ -432,8 +437,8 @@ _FREQ = {
 }
 
 
-@rule
-def _information(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _information(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^How often do you use (.+?) to learn what is going on in your country and the world\?$", short) or _m(
         r"^How often do you obtain information from (.+?)\?$", short
     )
@@ -447,8 +452,8 @@ def _information(q: Question, code: int, label: str, short: str, country: str | 
     return (tpl.format(x=m.group(1)), tpl, m.group(1))
 
 
-@rule
-def _government_right(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _government_right(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^Should the government have the right to (.+?)\?$", short)
     lab = label.lower()
     if not m or "the right" not in lab:
@@ -460,8 +465,8 @@ def _government_right(q: Question, code: int, label: str, short: str, country: s
     )
 
 
-@rule
-def _neighbourhood(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _neighbourhood(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^How frequently (?:do|does) (.+?) occur in your neighbou?rhood\?$", short)
     lab = label.lower()
     if not m or "frequently" not in lab:
@@ -473,8 +478,8 @@ def _neighbourhood(q: Question, code: int, label: str, short: str, country: str 
     )
 
 
-@rule
-def _yes_no(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _yes_no(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     if label not in ("Yes", "No"):
         return None
     yes = label == "Yes"
@@ -500,8 +505,8 @@ def _yes_no(q: Question, code: int, label: str, short: str, country: str | None)
     return (text, group, subject)
 
 
-@rule
-def _choose(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _choose(a: Answer) -> RuleResult | None:
+    q, code, label, short = a.q, a.code, a.label, a.short
     if not _m(r"^If you had to choose", short) or len(q.options) != 2:
         return None
     other = [lab for c, lab in q.options.items() if c != code][0]
@@ -512,8 +517,8 @@ def _choose(q: Question, code: int, label: str, short: str, country: str | None)
     )
 
 
-@rule
-def _most_important(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _most_important(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(
         r"^(?:In your opinion, )?Which of (?:these|the following)(?: goals)? (?:should be|is) (?:the )?(most|second most) important([^:?]*)",
         short,
@@ -525,8 +530,8 @@ def _most_important(q: Question, code: int, label: str, short: str, country: str
     return (f'You consider "{clean_label(label)}" the {rank} important{rest}.', None, None)
 
 
-@rule
-def _worship(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _worship(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^Apart from weddings and funerals, (?:about )?how often do you (.+?)(?: these days)?\?$", short)
     if not m:
         return None
@@ -537,8 +542,8 @@ def _worship(q: Question, code: int, label: str, short: str, country: str | None
     return (f"Apart from weddings and funerals, you {m.group(1)} {freq}.", None, None)
 
 
-@rule
-def _how_often_do_you(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _how_often_do_you(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^(?:(.+?),\s*)?how often do you (.+?)\?$", short)
     lab = label.lower()
     if not m or lab not in ("frequently", "occasionally", "never", "often", "sometimes", "rarely", "always"):
@@ -547,8 +552,8 @@ def _how_often_do_you(q: Question, code: int, label: str, short: str, country: s
     return (f"{prefix}you {m.group(2)} {lab}.", None, None)
 
 
-@rule
-def _would_you_say_you_are(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _would_you_say_you_are(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^(.*?),?\s*would you say (?:that )?you are\b", short)
     if not m:
         return None
@@ -557,8 +562,8 @@ def _would_you_say_you_are(q: Question, code: int, label: str, short: str, count
     return (f"{prefix}, {core}." if prefix else f"{upper_first(core)}.", None, None)
 
 
-@rule
-def _proud(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _proud(a: Answer) -> RuleResult | None:
+    label, short, country = a.label, a.short, a.country
     if not _m(r"^How proud are you ", short):
         return None
     where = country or "this country"
@@ -568,8 +573,8 @@ def _proud(q: Question, code: int, label: str, short: str, country: str | None) 
     return (f"You are {lab} of being a national of {where}.", None, None)
 
 
-@rule
-def _feel_close(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _feel_close(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^How close do you feel to (.+?)\?$", short)
     tpl = {
         "very close": "You feel very close to {x}.",
@@ -582,8 +587,8 @@ def _feel_close(q: Question, code: int, label: str, short: str, country: str | N
     return (tpl.format(x=m.group(1)), tpl, m.group(1))
 
 
-@rule
-def _how_adj_are_you(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _how_adj_are_you(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     m = _m(r"^(?:(.+?),\s*)?how (\w+) (are you|do you feel)(.*?)\?$", short)
     if not m or m.group(2).lower() not in label.lower():
         return None
@@ -596,8 +601,8 @@ def _how_adj_are_you(q: Question, code: int, label: str, short: str, country: st
     return (f"{prefix}you feel {lab}{m.group(4)}.", None, None)
 
 
-@rule
-def _good_or_bad_change(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _good_or_bad_change(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     text = short.replace("’", "'")
     m = _m(r"^Would (.+?) be a good thing, a bad thing, or don't you mind\?$", text) or _m(
         r"^Would it be a good thing, bad thing, or don't you mind if there was (.+?)\?$", text
@@ -612,15 +617,15 @@ def _good_or_bad_change(q: Question, code: int, label: str, short: str, country:
     return None if tpl is None else (tpl.format(x=m.group(1)), tpl, m.group(1))
 
 
-@rule
-def _religion_meaning(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _religion_meaning(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     if not _m(r"^Is the basic meaning of religion", short):
         return None
     return (f"For you, the basic meaning of religion is {lower_first(clean_label(label))}.", None, None)
 
 
-@rule
-def _scale(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _scale(a: Answer) -> RuleResult | None:
+    q, code, label, short = a.q, a.code, a.label, a.short
     anchors = scale_anchors(q)
     if anchors is None:
         return None
@@ -645,9 +650,46 @@ def _scale(q: Question, code: int, label: str, short: str, country: str | None) 
     return (f'You rate the statement "{short.rstrip(".")}" at {code} {scale}.', None, None)
 
 
-@rule
-def _generic(q: Question, code: int, label: str, short: str, country: str | None) -> RuleResult | None:
+def _generic(a: Answer) -> RuleResult | None:
+    label, short = a.label, a.short
     return (f'Asked "{short}", you answered "{clean_label(label)}".', None, None)
+
+
+#: Every rule, in the order they are tried: specific wordings first, the generic sentence last.
+RULES: tuple[Rule, ...] = (
+    _importance,
+    _child_quality,
+    _neighbours,
+    _agree_statement,
+    _trust,
+    _confidence,
+    _membership,
+    _do_you_agree_that,
+    _corruption_share,
+    _worry,
+    _last_12_months,
+    _justifiable,
+    _democracy_essential,
+    _political_action,
+    _vote,
+    _way_of_governing,
+    _information,
+    _government_right,
+    _neighbourhood,
+    _yes_no,
+    _choose,
+    _most_important,
+    _worship,
+    _how_often_do_you,
+    _would_you_say_you_are,
+    _proud,
+    _feel_close,
+    _how_adj_are_you,
+    _good_or_bad_change,
+    _religion_meaning,
+    _scale,
+    _generic,
+)
 
 
 # --------------------------------------------------------------------------- profile items
@@ -800,8 +842,9 @@ def phrase(q: Question, code: int, country: str | None) -> Fact | None:
     if re.fullmatch(r"option \d+", label.strip().lower()):
         return None
     short = fill_placeholders(q.short, country)
-    for r in _RULES:
-        out = r(q, code, label, short, country)
+    answer = Answer(q, code, label, short, country)
+    for r in RULES:
+        out = r(answer)
         if out is not None:
             text, group, subject = out
             return Fact(q.id, q.section, sentence(text), group, subject)

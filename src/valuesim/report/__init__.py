@@ -1,4 +1,4 @@
-"""Report stage: HTML / Markdown reports of benchmark runs, the paper's experiments, the demo.
+"""Report stage: HTML / Markdown reports of benchmark runs.
 
 >>> from valuesim.report import build_report
 >>> build_report(["runs/knn", "runs/valuesim"], "report/", reference="knn").html
@@ -14,8 +14,9 @@ _EXPORTS = {
     "build_report": "valuesim.report.build",
     "load_run": "valuesim.report.load",
     "load_runs": "valuesim.report.load",
-    "run_experiment": "valuesim.report.experiment",
-    "run_demo": "valuesim.report.demo",
+    # the experiments run benchmarks and then this stage's report: they live in valuesim.experiments
+    "run_experiment": "valuesim.experiments.experiment",
+    "run_demo": "valuesim.experiments.demo",
 }
 
 

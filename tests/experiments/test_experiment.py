@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from valuesim.cli import app
 from valuesim.errors import ConfigError, ModelError
-from valuesim.report import demo as demo_module
-from valuesim.report.experiment import (
+from valuesim.experiments import demo as demo_module
+from valuesim.experiments.experiment import (
     PAPER_EXPERIMENT,
     RunSpec,
     Sizes,

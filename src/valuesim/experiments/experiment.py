@@ -274,7 +274,8 @@ def run_experiment(
         try:
             method = get_method(spec.method, data.codebook, **options)
             with warnings.catch_warnings():
-                # protocol notes are recorded in split.json / the report; other warnings still show
+                # protocol notes (fewer respondents than asked, capped sizes) are recorded in split.json
+                # and the report; every other warning still shows
                 warnings.simplefilter("ignore", ProtocolWarning)
                 result = run_benchmark(data, method, cfg, out / RUNS_DIR / spec.name, progress=progress)
         except ValueSimError as e:

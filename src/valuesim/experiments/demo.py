@@ -4,7 +4,7 @@ no download and no API key.
 Generates synthetic WVS-shaped respondents, benchmarks a few non-LLM baselines and the
 ValueSim method with the embedded local model (SmolLM2-135M-Instruct via llama.cpp; the
 ``mock`` model when that is not installed), and writes the report. It is a small instance
-of the paper experiment (:mod:`valuesim.report.experiment`), so it resumes the same way.
+of the paper experiment (:mod:`valuesim.experiments.experiment`), so it resumes the same way.
 Everything it produces is labelled SYNTHETIC.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from valuesim.errors import ModelError
-from valuesim.report.experiment import PAPER_EXPERIMENT, ExperimentResult, RunSpec, Sizes, run_experiment
+from valuesim.experiments.experiment import PAPER_EXPERIMENT, ExperimentResult, RunSpec, Sizes, run_experiment
 
 #: Synthetic population: the evaluated sample plus the people the baselines learn from.
 DEMO_POPULATION = 600

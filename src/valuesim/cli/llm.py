@@ -1,7 +1,4 @@
-"""`valuesim llm`: check that a model spec works, inspect or clear the response cache.
-
-Wire-up (owned by the CLI): ``from valuesim.llm import cli as llm_cli; llm_cli.register(app)``.
-"""
+"""`valuesim llm`: check that a model spec works, inspect or clear the response cache."""
 
 from __future__ import annotations
 
