@@ -39,7 +39,10 @@ def test_experiment_is_data_covering_the_paper() -> None:
         "full-info",
         "rag",
         "valuesim",
+        "hybrid",
     }
+    controls = {s.name: dict(s.options) for s in PAPER_EXPERIMENT if s.group == "control"}
+    assert controls == {"valuesim-shuffled": {"persona": "shuffled"}, "valuesim-no-persona": {"persona": "none"}}
     ablations = {s.name: dict(s.options) for s in PAPER_EXPERIMENT if s.group == "ablation"}
     assert ablations == {
         "valuesim-no-story": {"story": "raw"},
@@ -87,7 +90,8 @@ def test_paper_experiment_quick_with_mock_end_to_end_and_resume(tmp_path: Path) 
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "15 of 15 runs complete" in result.stdout
+    n = len(PAPER_EXPERIMENT)
+    assert f"{n} of {n} runs complete" in result.stdout
     html = out / "report" / "report.html"
     assert f"Report: {html}" in result.stdout.replace("\n", "")
     for spec in PAPER_EXPERIMENT:
@@ -111,7 +115,7 @@ def test_paper_experiment_quick_with_mock_end_to_end_and_resume(tmp_path: Path) 
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     counts = re.findall(r"(\d+) units computed, (\d+) resumed", again.output)
-    assert len(counts) == 15
+    assert len(counts) == n
     assert all(done == "0" for done, _ in counts)
     assert {resumed for _, resumed in counts} == {"4", "12"}  # 4 people x fold 0 (x 3 history sizes)
 

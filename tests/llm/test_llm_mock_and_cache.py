@@ -161,7 +161,7 @@ def test_concurrent_writers_from_two_processes(cache_dir: Path) -> None:
         for i in range(150):
             m.generate_sync(f"shared prompt {{i}}")              # both processes write these keys
             m.generate_sync(f"own prompt {{sys.argv[1]}} {{i}}")  # and these are private
-        print(m.usage.calls + m.usage.cache_hits)
+        print(int(m.usage.calls + m.usage.cache_hits))
         """
     )
     procs = [

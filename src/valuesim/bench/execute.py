@@ -24,6 +24,7 @@ from valuesim.bench.config import MethodOutputError
 from valuesim.bench.plan import WorkItem
 from valuesim.bench.progress import UnitProgress, progress_enabled
 from valuesim.errors import RequestFailedError
+from valuesim.llm import simulation
 from valuesim.methods.base import Method, Prediction
 from valuesim.survey.codebook import question_sort_key
 
@@ -76,7 +77,9 @@ def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: M
 
 async def arun_item(method: Method, item: WorkItem) -> list[dict[str, Any]]:
     """Run one unit and return its rows (the building block of every executor)."""
-    return prediction_rows(item, await method.apredict(item.task), method)
+    with simulation.subject_truth(item.truth):  # read only by SIMULATED models (mock:oracle), never by methods
+        predictions = await method.apredict(item.task)
+    return prediction_rows(item, predictions, method)
 
 
 @dataclass(frozen=True)

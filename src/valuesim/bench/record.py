@@ -437,6 +437,12 @@ class RunRecord:
             {"n_respondents": len(train), "fingerprint": train.fingerprint() if len(train) else None}
         )
 
+    def note_fit(self, report: dict[str, Any] | None) -> None:
+        """Record what the method's fit learned (e.g. the hybrid's calibration) in this session."""
+        if report:
+            self.session["fit"] = report
+            rundir.write_json_atomic(self.manifest_path, self.manifest)
+
     @contextlib.contextmanager
     def predicting(self, method: Method, cfg: RunConfig) -> Iterator[PredictSession]:
         """Open the sink; on exit record status, units, failures, timings and usage of this session."""

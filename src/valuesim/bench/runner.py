@@ -133,6 +133,7 @@ def run_benchmark(
                         )
                         with phase(f"fitting {method.name}", progress):
                             method.fit(seen)
+                        record.note_fit(method.fit_report())
                     with clock("tasks_seconds"):
                         items = make_work_items(data, units)
                     with clock("predict_seconds"):

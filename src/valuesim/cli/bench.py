@@ -292,6 +292,14 @@ def bench(
     run_on = get_executor(executor, address=ray_address, num_workers=workers)  # fails fast on a bad cluster
     survey = _load_data(data, synthetic, codebook)
     m = get_method(method, survey.codebook, **options)
+    from valuesim.llm.simulation import is_simulated
+
+    if is_simulated(options.get("model")):
+        err_console.print(
+            f"[bold red]SIMULATED[/] model {options['model']}: it knows the true answer of the person each prompt "
+            "describes (a test instrument for the machinery; the run is labelled SIMULATED in reports).",
+            highlight=False,
+        )
     err_console.print(
         f"[bold]{m.name}[/] on {escape(survey.source or 'data')} ({len(survey):,} respondents"
         f"{', synthetic' if survey.synthetic else ''}) -> {escape(str(out))}",

@@ -22,9 +22,15 @@ DEMO_POPULATION = 600
 DEMO_SEED = 0
 
 #: The demo runs the paper experiment's non-LLM baselines and ValueSim itself (same specs).
-_DEMO_NAMES = ("majority", "country-majority", "demographic-majority", "knn", "supervised", "valuesim")
+_DEMO_NAMES = ("majority", "country-majority", "demographic-majority", "knn", "supervised", "valuesim", "hybrid")
+#: The demo's hybrid calibrates on 3 training people x 5 answers (the paper's: 6 x 10), to stay a few minutes.
+_DEMO_OPTIONS = {"hybrid": {"calibration_respondents": 3, "calibration_targets": 5}}
 DEMO_RUNS: tuple[RunSpec, ...] = tuple(
-    replace(spec, group="ValueSim" if spec.method == "valuesim" else "baseline")
+    replace(
+        spec,
+        group="ValueSim" if spec.method in ("valuesim", "hybrid") else "baseline",
+        options={**spec.options, **_DEMO_OPTIONS.get(spec.name, {})},
+    )
     for spec in PAPER_EXPERIMENT
     if spec.name in _DEMO_NAMES
 )

@@ -37,7 +37,7 @@ REPORT_DIR = "report"
 EXPERIMENT_FILE = "experiment.json"
 
 #: Main-table, ablation and history-curve groups, in report order.
-GROUPS = ("main table", "ablation", "history curve")
+GROUPS = ("main table", "control", "ablation", "history curve")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ class RunSpec:
 SWEEP = {"history_sweep": True}
 
 #: The ValueSim paper's experiments (arXiv 2505.23827): its main table with the non-LLM
-#: references most papers skip, its three ablations, and the accuracy-vs-history curve.
+#: references most papers skip and the hybrid (what the LLM adds to the best trained method),
+#: persona controls, its three ablations, and the accuracy-vs-history curve.
 PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
     RunSpec("majority", "majority", "main table", "most common answer overall"),
     RunSpec("country-majority", "country-majority", "main table", "most common answer in the person's country"),
@@ -81,6 +82,26 @@ PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
     RunSpec("full-info", "full-info", "main table", "LLM: raw question/answer list of profile and history"),
     RunSpec("rag", "rag", "main table", "LLM: profile + the most similar history answers"),
     RunSpec("valuesim", "valuesim", "main table", "ValueSim: backstory + cognitive/affective/behavioral modules"),
+    RunSpec(
+        "hybrid",
+        "hybrid",
+        "main table",
+        "supervised prior x ValueSim, pooled with weights fit on training people (what the LLM adds)",
+    ),
+    RunSpec(
+        "valuesim-shuffled",
+        "valuesim",
+        "control",
+        "ValueSim shown another respondent of the same country (does the persona matter?)",
+        {"persona": "shuffled"},
+    ),
+    RunSpec(
+        "valuesim-no-persona",
+        "valuesim",
+        "control",
+        "ValueSim shown nobody: the question only, through the same modules",
+        {"persona": "none"},
+    ),
     RunSpec(
         "valuesim-no-story",
         "valuesim",
@@ -109,7 +130,7 @@ PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
 #: Run compared with every other run in the report.
 REFERENCE = "valuesim"
 #: Runs drawn in the topic / country / error figures.
-FIGURE_RUNS = ("valuesim", "supervised", "knn", "country-majority", "full-info", "rag")
+FIGURE_RUNS = ("valuesim", "hybrid", "supervised", "knn", "country-majority", "full-info", "rag")
 
 
 @dataclass(frozen=True)

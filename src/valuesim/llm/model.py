@@ -341,6 +341,21 @@ def parse_spec(spec: str) -> tuple[str, str]:
     raise ConfigError(f"Unknown model spec {spec!r}.", hint=SPEC_HELP)
 
 
+def _oracle_strength(arg: str) -> float:
+    """P of ``mock:oracle=P`` (a SIMULATED informative model, see valuesim.llm.simulation)."""
+    _, sep, value = arg.replace(" ", "").partition("=")
+    try:
+        strength = float(value) if sep else float("nan")
+    except ValueError:
+        strength = float("nan")
+    if not 0.0 <= strength <= 1.0:
+        raise ConfigError(
+            f"Bad simulated model spec 'mock:{arg}': the oracle strength P must be a number in [0, 1].",
+            "Write e.g. --model mock:oracle=0.4 (a SIMULATED model that knows the true answer; for testing).",
+        )
+    return strength
+
+
 def get_model(
     spec: str = "local",
     *,
@@ -365,11 +380,18 @@ def get_model(
         raise ConfigError(f"timeout must be > 0 seconds, got {timeout}.")
     store = open_cache(CachePolicy.coerce(cache))
     backend: Backend
-    if kind == "mock":
+    if kind == "mock" and arg.replace(" ", "").startswith("oracle"):
+        from valuesim.llm.backends.mock import MockBackend
+
+        backend = MockBackend(oracle=_oracle_strength(arg))
+        store = None  # its answers depend on the hidden truth, not only on the prompt: never cached
+    elif kind == "mock":
         try:
             seed = int(arg) if arg else 0
         except ValueError:
-            raise ConfigError(f"The mock seed must be an integer, got {arg!r}.", hint="e.g. mock:7") from None
+            raise ConfigError(
+                f"The mock seed must be an integer, got {arg!r}.", hint="e.g. mock:7, or mock:oracle=0.4"
+            ) from None
         from valuesim.llm.backends.mock import MockBackend
 
         backend = MockBackend(seed)

@@ -98,6 +98,10 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     def fit(self, train: SurveyData) -> None:  # noqa: B027 - optional hook
         """Learn from respondents outside the evaluated sample (default: nothing)."""
 
+    def fit_report(self) -> dict[str, Any] | None:
+        """What ``fit`` learned that a reader of the run should see (recorded in the manifest)."""
+        return None
+
     def predict(self, task: Task) -> list[Prediction]:
         raise NotImplementedError
 
@@ -113,7 +117,7 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
 
 #: Entry-point group through which installed packages add methods (``name = "pkg.mod:Class"``).
 ENTRY_POINT_GROUP = "valuesim.methods"
-_BUILTIN_MODULES = ("valuesim.methods.baselines", "valuesim.methods.llm_methods")
+_BUILTIN_MODULES = ("valuesim.methods.baselines", "valuesim.methods.llm_methods", "valuesim.methods.hybrid")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ exposes running totals as ``usage``.
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 import typing
 from collections import Counter
@@ -41,7 +42,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from valuesim._aio import run_sync
-from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model
+from valuesim.errors import ConfigError
+from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model, simulation
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.narrative import story_check_summary
 from valuesim.methods.options import MethodOptions, with_defaults
@@ -58,11 +60,14 @@ from valuesim.methods.prompting import (
 from valuesim.methods.prompts import render
 from valuesim.methods.story import StoryStyle, abuild_backstory, country_name, phrase_for
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.dataset import SurveyData
+from valuesim.survey.respondent import Respondent
 
 ModuleName = Literal["cognitive", "affective", "behavioral", "plain"]
 Integration = Literal["unanimous-then-coordinator", "mean", "median", "pool"]
 Scoring = Literal["logprobs", "generate"]
 HistoryScope = Literal["all", "profile", "rag"]
+Persona = Literal["own", "shuffled", "shuffled-any", "none"]
 
 CAB: tuple[ModuleName, ...] = ("cognitive", "affective", "behavioral")
 MODULES: tuple[str, ...] = typing.get_args(ModuleName)
@@ -134,6 +139,12 @@ class LLMOptions(MethodOptions):
         None, description="response cache: true/false or a directory (default: VALUESIM_CACHE or on)"
     )
     max_tokens_reason: int = Field(80, ge=1, description="token budget of a generated rationale")
+    persona: Persona = Field(
+        "own",
+        description="control: whose record the prompt shows -- own; shuffled (another training respondent of "
+        "the same country, seeded); shuffled-any (of any country); none (nobody: the question only)",
+    )
+    persona_seed: int = Field(0, description="seed of the shuffled persona's choice of person")
 
     @field_validator("modules", mode="before")
     @classmethod
@@ -244,6 +255,38 @@ def combine(answers: Sequence[ModuleAnswer], q: Question, rule: str) -> tuple[in
     return best, pool
 
 
+# --------------------------------------------------------------------------- persona controls
+
+
+@dataclass
+class DonorPool:
+    """Training respondents a shuffled-persona control shows instead of the evaluated person."""
+
+    data: SurveyData
+    by_country: dict[str, list[str]]
+    everyone: list[str]
+
+    @classmethod
+    def build(cls, train: SurveyData) -> DonorPool:
+        ids = [str(i) for i in train.frame.index]
+        by: dict[str, list[str]] = {}
+        for rid, c in zip(ids, train.frame["country"].astype(str), strict=True):
+            by.setdefault(c, []).append(rid)
+        return cls(train, by, ids)
+
+    def draw(self, task: Task, *, any_country: bool, seed: int) -> tuple[str, bool]:
+        """(another person's id, whether of the same country): seeded by the unit, never the person."""
+        me = task.respondent.id
+        pool = [] if any_country else [r for r in self.by_country.get(task.respondent.country, []) if r != me]
+        same = bool(pool)
+        if not pool:
+            pool = [r for r in self.everyone if r != me]
+        if not pool:
+            raise ConfigError("No other respondent to shuffle the persona with.", "Use more training respondents.")
+        rng = random.Random(f"{seed}|{task.unit_id}")
+        return pool[rng.randrange(len(pool))], same and not any_country
+
+
 # --------------------------------------------------------------------------- the pipeline
 
 
@@ -304,17 +347,54 @@ class LLMPipeline(Method):
         state["_story_model_obj"] = None
         return state
 
+    def config(self) -> dict[str, Any]:
+        conf = super().config()
+        if conf.get("persona") == "own":  # the default: runs made before the control existed stay resumable
+            conf.pop("persona")
+            conf.pop("persona_seed")
+        return conf
+
+    def fit(self, train: SurveyData) -> None:
+        """The shuffled-persona controls draw their people from the training respondents."""
+        self._donors = DonorPool.build(train) if self.opts.persona.startswith("shuffled") else None
+
     # -- public entry points -----------------------------------------------------------------
     def predict(self, task: Task) -> list[Prediction]:
         return run_sync(lambda: self.apredict(task))
 
     async def apredict(self, task: Task) -> list[Prediction]:
+        person, truth, persona_meta = self._persona(task)
+        if persona_meta is None:  # the person's own record
+            return await self._apredict(task, person, None)
+        with simulation.subject_truth(truth):  # a simulated model sees whom the prompt describes
+            return await self._apredict(task, person, persona_meta)
+
+    def _persona(self, task: Task) -> tuple[Respondent, dict[str, int] | None, dict[str, Any] | None]:
+        """(record the prompt shows, that person's answers to the targets, meta) for ``persona``."""
+        mode = self.opts.persona
+        if mode == "own":
+            return task.respondent, None, None
+        if mode == "none":
+            return Respondent(task.respondent.id, ""), {}, {"mode": "none"}
+        donors = getattr(self, "_donors", None)
+        if donors is None:
+            raise ConfigError(
+                f"persona={mode} needs the training respondents to draw another person from.",
+                "Run it under `valuesim bench` / `experiment` (they call fit() with people outside the sample).",
+            )
+        donor_id, same_country = donors.draw(task, any_country=mode == "shuffled-any", seed=self.opts.persona_seed)
+        full = donors.data.respondent(donor_id)
+        shown = full.restricted([*task.respondent.answers, *task.respondent.missing])  # the same items as the person's
+        truth = {q: full.answers[q] for q in task.targets if q in full.answers}
+        return shown, truth, {"mode": mode, "donor": donor_id, "same_country": same_country}
+
+    async def _apredict(self, task: Task, person: Respondent, persona_meta: dict[str, Any] | None) -> list[Prediction]:
         cfg = self.opts
-        person = task.respondent
         country = country_name(person.country)
         profile = [q for q in self.codebook.profile() if person.has(q)]
         story_qids = None if cfg.history == "all" else profile
-        story = await self._backstory(person, story_qids)
+        shows_nobody = persona_meta is not None and persona_meta["mode"] == "none"
+        story = await self._backstory(person, story_qids, nobody=shows_nobody)
         story_usage = Usage()
         if cfg.story == "narrative" and not story.meta.get("from_store"):
             story_usage = Usage.from_mapping(story.meta.get("usage"))
@@ -357,22 +437,25 @@ class LLMPipeline(Method):
         # tokens it had to evaluate after reusing its KV cache), record the prompt as sent
         # (``prompt_tokens_sent``) and the system-message prefix every call of this unit shares
         # (``prefix_tokens``, per call), so runs on any backend can be compared.
-        prefix = self._full_tokens([system_message(story.text, cfg.prompt_version)])
+        prefix = self._full_tokens([system_message(story.text, cfg.prompt_version, survey_phrase(self.codebook))])
         for q, res in zip(questions, answered):
             meta = res.meta
             meta["usage"] = (res.usage + story_usage.scaled(share)).to_metrics(latency=False)
             meta["usage"]["prompt_tokens_sent"] = round(res.sent_tokens, 3)
             meta["usage"]["prefix_tokens"] = prefix
             meta["story"] = story_meta
+            if persona_meta is not None:
+                meta["persona"] = persona_meta
             if contexts[q.id][1]:
                 meta["retrieved"] = contexts[q.id][1]
             results[q.id] = self._prediction(task, q.id, res.code, res.probs, meta)
         return [results[qid] for qid in task.targets]
 
-    async def _backstory(self, person: Any, qids: list[str] | None) -> Any:
-        """The person's story as the predictions see it (also rebuilt, identically, for explanations)."""
+    async def _backstory(self, person: Any, qids: list[str] | None, *, nobody: bool = False) -> Any:
+        """The person's story as the predictions see it (also rebuilt, identically, for explanations);
+        ``nobody``: the persona=none control, no story at all."""
         cfg = self.opts
-        narrative = cfg.story == "narrative"
+        narrative = cfg.story == "narrative" and not nobody
         max_words = cfg.max_story_words
         if narrative and max_words is None and cfg.story_tokens is not None:
             max_words = max(20, cfg.story_tokens * 3 // 4)  # LLM prose is written to a word count
@@ -380,7 +463,7 @@ class LLMPipeline(Method):
             person,
             self.codebook,
             self.story_model if narrative else None,
-            style=cfg.story,
+            style="none" if nobody else cfg.story,
             max_words=max_words,
             prompt_version=cfg.prompt_version,
             qids=qids,
@@ -621,8 +704,9 @@ class LLMPipeline(Method):
     async def _answer_one(
         self, story: str, q: Question, country: str | None, context: tuple[list[str], list[dict[str, Any]]]
     ) -> TargetResult:
-        answers = await asyncio.gather(*(self._module(m, story, q, country, context[0]) for m in self.opts.modules))
-        return await self._integrate(story, q, country, context[0], list(answers))
+        with simulation.asking(q.id):  # read by simulated models only
+            answers = await asyncio.gather(*(self._module(m, story, q, country, context[0]) for m in self.opts.modules))
+            return await self._integrate(story, q, country, context[0], list(answers))
 
     async def _answer_batch(
         self,

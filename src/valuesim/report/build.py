@@ -23,7 +23,9 @@ import pandas as pd
 from valuesim.bench.metrics import METRICS, MIN_GROUP_RESPONDENTS, SMALL_GROUP_NOTE
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
+from valuesim.llm.simulation import is_simulated
 from valuesim.report import plots, tables
+from valuesim.report.added import added_section
 from valuesim.report.document import Cell, Document, Figure, Section, Table, to_markdown
 from valuesim.report.load import RunData, load_runs
 from valuesim.survey.codebook import Codebook, load_codebook
@@ -673,11 +675,17 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
         comp=tables.comparison_table(runs),
     )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    simulated = sorted({r.name for r in runs if is_simulated(r.model)})
     doc = Document(
-        title=("[SYNTHETIC] " if synthetic else "") + opts.title,
+        title=("[SYNTHETIC] " if synthetic else "") + ("[SIMULATED] " if simulated else "") + opts.title,
         subtitle=f"{len(runs)} run(s), reference {reference.name!r}; generated {when} by valuesim {__version__}.",
         synthetic=synthetic,
     )
+    if simulated:
+        doc.warnings.append(
+            f"SIMULATED model in {', '.join(simulated)}: mock:oracle=P knows the true answer of the person the "
+            "prompt describes (a test instrument for the machinery). These numbers say nothing about any real model."
+        )
     if synthetic and not all(r.synthetic for r in runs):
         doc.warnings.append("Runs on synthetic and on survey data are mixed in this report.")
     if len({r.split_hash for r in runs}) > 1:
@@ -699,6 +707,7 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
     sections = [
         _summary_section(ctx),
         _paired_section(ctx),
+        added_section(runs, codebook, seed=opts.seed),
         _history_section(ctx),
         _breakdown_section(ctx, "by-topic", "Accuracy by topic", "section"),
         _breakdown_section(ctx, "by-country", "Accuracy by country", "country"),

@@ -65,15 +65,28 @@ def _mock_json(schema: dict[str, Any], rng: random.Random) -> Any:
 
 
 class MockBackend:
+    """``oracle``: strength P in [0, 1] of the SIMULATED informative model ``mock:oracle=P``:
+    its option distribution is (1 - P) x the mock's noise + P on the true answer of the person
+    the prompt describes (read through :mod:`valuesim.llm.simulation`, the only backend that
+    does). Log-prob scoring only; generation is the plain mock."""
+
     kind = "mock"
     default_concurrency = 64
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, oracle: float | None = None) -> None:
         self.seed = seed
-        self.spec = "mock" if seed == 0 else f"mock:{seed}"
+        self.oracle = oracle
+        if oracle is not None:
+            self.spec = f"mock:oracle={oracle:g}"
+        else:
+            self.spec = "mock" if seed == 0 else f"mock:{seed}"
+
+    @property
+    def simulated(self) -> bool:
+        return self.oracle is not None
 
     def identity(self) -> str:
-        return f"mock:{self.seed}"
+        return f"mock:{self.seed}" if self.oracle is None else f"mock:oracle={self.oracle:g}"
 
     def _text(self, messages: tuple[ChatMessage, ...], config: GenerateConfig) -> str:
         # greedy decoding ignores the sample index; sampling with a new index gives a new draw
@@ -106,6 +119,12 @@ class MockBackend:
         logits[rng.randrange(len(options))] += 2.5  # peaked: one clear favourite
         probs = softmax([2.0 * x for x in logits])
         assert math.isclose(sum(probs), 1.0)
+        if self.oracle:
+            from valuesim.llm.simulation import true_option
+
+            hit = true_option(len(options))
+            if hit is not None:
+                probs = [(1.0 - self.oracle) * p + (self.oracle if i == hit else 0.0) for i, p in enumerate(probs)]
         prompt_tokens = sum(approx_tokens(m.content) for m in messages)
         return Scores(probs, "logprobs", prompt_tokens + sum(approx_tokens(o) for o in options), 0)
 

@@ -1,0 +1,397 @@
+"""``hybrid``: a trained predictor and an LLM method, pooled -- what the LLM adds on top.
+
+For every target, the prior (a trained method, default ``supervised``) and an LLM method
+(default ``valuesim``) each give a distribution over the answer options. The hybrid answers
+
+    p(option) ∝ prior(option)^a · llm(option)^b        (a calibrated logit-linear pool)
+
+with weights ``(a, b)`` fitted per question kind (ordinal, nominal, scale; a kind with fewer
+than 15 calibration answers shares the pooled weights) by minimising the log-loss on
+*calibration respondents*: a seeded sample of the training people (never anyone
+evaluated). Their answers to ``calibration_targets`` random items are hidden; the prior is
+trained on the other training people, the LLM method answers from their remaining record,
+and the weights that best predict the hidden answers win. ``b = 0`` (the prior alone) is
+always reachable: ``shrinkage`` pseudo-observations pull the weights towards it, and fitted
+weights are kept only when they also beat the prior alone on held-out calibration people
+(leave one respondent out), so the hybrid is not systematically worse than its prior. For the evaluation the prior is trained on
+all training people, as the plain prior method would be.
+
+What calibration found (weights, sizes, log-loss of the prior alone and of the pool, LLM
+calls) is in :meth:`Hybrid.fit_report` (the run manifest) and in every prediction's meta.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from valuesim._aio import run_sync
+from valuesim.errors import ConfigError
+from valuesim.llm import simulation
+from valuesim.methods.base import Method, Prediction, Task, get_method, method_info, register
+from valuesim.methods.options import MethodOptions
+from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.dataset import SurveyData
+
+#: probabilities are floored at this before taking logs (an LLM may give an option ~0)
+FLOOR = 1e-4
+#: weight bounds of the pool (the prior's weight stays positive: its ranking of the options is kept)
+MIN_PRIOR_WEIGHT = 0.05
+MAX_WEIGHT = 4.0
+#: fewest calibration answers of a question kind for weights of its own
+MIN_PER_KIND = 15
+PRIORS = ("supervised", "knn", "country-majority")
+LLMS = ("valuesim", "rag", "full-info", "demographics", "blank")
+
+
+class HybridOptions(MethodOptions):
+    prior: str = Field(
+        "supervised",
+        description=f"trained method giving the prior distribution ({', '.join(PRIORS)}, or any non-LLM method)",
+    )
+    llm: str = Field(
+        "valuesim", description=f"LLM method giving the second distribution ({', '.join(LLMS)}, or any LLM method)"
+    )
+    model: str = Field("local", description="model spec of the LLM method (--model)")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL(s) of the LLM method (--base-url)")
+    calibration_respondents: int = Field(
+        6,
+        ge=1,
+        description="training respondents the weights are fitted on (6 x 10 targets = 60 LLM predictions: "
+        "20% of a 30-respondent x 10-target run)",
+    )
+    calibration_targets: int = Field(10, ge=1, description="hidden answers per calibration respondent")
+    shrinkage: float = Field(
+        2.0, ge=0.0, description="pseudo-observations pulling the weights towards the prior alone (a=1, b=0)"
+    )
+    seed: int = Field(0, description="seed of the calibration sample")
+    prior_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the prior (also as -o prior.KEY=VALUE)"
+    )
+    llm_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the LLM method (also as -o llm.KEY=VALUE, e.g. llm.story=raw)"
+    )
+
+    @field_validator("prior")
+    @classmethod
+    def _trained(cls, v: str) -> str:
+        info = _known(v, "prior")
+        if info.uses_llm or v == "hybrid":
+            raise ValueError(f"{v!r} uses a language model: the prior must be a trained method such as supervised")
+        return v
+
+    @field_validator("llm")
+    @classmethod
+    def _language_model(cls, v: str) -> str:
+        info = _known(v, "llm")
+        if v == "hybrid":
+            raise ValueError("the hybrid cannot pool itself; use an LLM method such as valuesim")
+        if not info.uses_llm:
+            raise ValueError(f"{v!r} does not use a language model (it can be the prior, not the llm)")
+        return v
+
+
+def _known(name: str, what: str) -> Any:
+    try:
+        return method_info(name)
+    except ConfigError:
+        choices = PRIORS if what == "prior" else LLMS
+        raise ValueError(f"no method named {name!r} (use one of {', '.join(choices)})") from None
+
+
+@dataclass
+class _Sample:
+    """One calibration prediction: both distributions over the options and the true option."""
+
+    kind: str
+    prior: np.ndarray
+    llm: np.ndarray
+    truth: int
+    person: int = 0  # index of the calibration respondent
+
+
+@dataclass
+class Calibration:
+    """What the weights were fitted on and what they achieved (log-loss in nats per prediction)."""
+
+    weights: dict[str, tuple[float, float]]
+    respondents: list[str]
+    n: dict[str, int]
+    logloss_prior: dict[str, float]
+    logloss_hybrid: dict[str, float]
+    llm_usage: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "weights": {k: {"prior": round(a, 4), "llm": round(b, 4)} for k, (a, b) in self.weights.items()},
+            "respondents": len(self.respondents),
+            "respondent_ids": self.respondents,
+            "predictions": self.n,
+            "logloss_prior": {k: round(v, 4) for k, v in self.logloss_prior.items()},
+            "logloss_hybrid": {k: round(v, 4) for k, v in self.logloss_hybrid.items()},
+            "llm_usage": self.llm_usage,
+        }
+
+
+def pool(prior: np.ndarray, llm: np.ndarray, a: float, b: float) -> np.ndarray:
+    """p ∝ prior^a · llm^b (both floored at FLOOR), normalised."""
+    logits = a * np.log(np.maximum(prior, FLOOR)) + b * np.log(np.maximum(llm, FLOOR))
+    logits -= logits.max()
+    p = np.exp(logits)
+    return p / p.sum()
+
+
+def _stack(samples: Sequence[_Sample]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(log prior, log llm, valid-option mask, truth) padded to the most options of any sample."""
+    k = max(len(s.prior) for s in samples)
+    lp, ll = np.zeros((len(samples), k)), np.zeros((len(samples), k))
+    mask = np.zeros((len(samples), k), dtype=bool)
+    for i, s in enumerate(samples):
+        n = len(s.prior)
+        lp[i, :n], ll[i, :n] = np.log(np.maximum(s.prior, FLOOR)), np.log(np.maximum(s.llm, FLOOR))
+        mask[i, :n] = True
+    return lp, ll, mask, np.array([s.truth for s in samples])
+
+
+def _logloss(stacked: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], a: float, b: float) -> float:
+    lp, ll, mask, truth = stacked
+    logits = np.where(mask, a * lp + b * ll, -np.inf)
+    top = logits.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+    return float(np.mean(lse - logits[np.arange(len(truth)), truth]))
+
+
+def logloss(samples: Sequence[_Sample], a: float, b: float) -> float:
+    """Mean negative log-likelihood (nats) of the true options under the pool with weights (a, b)."""
+    return _logloss(_stack(samples), a, b) if samples else float("nan")
+
+
+def fit_weights(samples: Sequence[_Sample], shrinkage: float) -> tuple[float, float]:
+    """(a, b) within the bounds minimising log-loss + shrinkage * ((a-1)^2 + b^2) / n."""
+    if not samples:
+        return 1.0, 0.0
+    from scipy.optimize import minimize
+
+    n = len(samples)
+    stacked = _stack(samples)
+
+    def objective(w: np.ndarray) -> float:
+        return _logloss(stacked, w[0], w[1]) + shrinkage * ((w[0] - 1.0) ** 2 + w[1] ** 2) / n
+
+    best = minimize(
+        objective, np.array([1.0, 0.0]), method="L-BFGS-B", bounds=[(MIN_PRIOR_WEIGHT, MAX_WEIGHT), (0.0, MAX_WEIGHT)]
+    )
+    a, b = (float(x) for x in best.x)
+    if objective(np.array([a, b])) > objective(np.array([1.0, 0.0])):  # never worse than the prior alone
+        return 1.0, 0.0
+    return a, b
+
+
+def fit_checked(samples: Sequence[_Sample], shrinkage: float) -> tuple[float, float]:
+    """:func:`fit_weights`, kept only when it also predicts held-out people better than the
+    prior alone (leave-one-respondent-out over the calibration people); else (1, 0)."""
+    weights = fit_weights(samples, shrinkage)
+    people = sorted({s.person for s in samples})
+    if weights == (1.0, 0.0) or len(people) < 2:
+        return weights
+    held_out = []
+    for r in people:
+        train = [s for s in samples if s.person != r]
+        test = [s for s in samples if s.person == r]
+        held_out += [logloss([t], *fit_weights(train, shrinkage)) for t in test]
+    return weights if float(np.mean(held_out)) < logloss(samples, 1.0, 0.0) else (1.0, 0.0)
+
+
+def _distribution(pred: Prediction, codes: Sequence[int]) -> np.ndarray | None:
+    """A prediction as probabilities over ``codes`` (a one-hot when it carries none)."""
+    if pred.prediction is None:
+        return None
+    probs = pred.probabilities or {pred.prediction: 1.0}
+    v = np.array([float(probs.get(c, 0.0)) for c in codes])
+    return v / v.sum() if v.sum() > 0 else None
+
+
+def _split_dotted(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``prior.k=5`` / ``llm.story=raw`` -> ``prior_options`` / ``llm_options`` entries."""
+    out: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {"prior_options": {}, "llm_options": {}}
+    for key, value in options.items():
+        head, dot, rest = key.partition(".")
+        if dot and head in ("prior", "llm") and rest:
+            nested[f"{head}_options"][rest] = value
+        else:
+            out[key] = value
+    for key, extra in nested.items():
+        if extra:
+            out[key] = {**dict(out.get(key) or {}), **extra}
+    return out
+
+
+@register("hybrid", "A trained prior and an LLM method pooled (p ∝ prior^a·llm^b), weights fit on training people.")
+class Hybrid(Method):
+    """The logit-linear pool of a trained method and an LLM method (see the module docstring)."""
+
+    uses_llm: ClassVar[bool] = True
+    Options: ClassVar[type[MethodOptions]] = HybridOptions
+    opts: HybridOptions
+
+    def __init__(self, codebook: Codebook, **options: Any) -> None:
+        options = _split_dotted({k: v for k, v in options.items() if v is not None})
+        model_obj = options.get("model")
+        if model_obj is not None and not isinstance(model_obj, str):  # a ready Model object
+            options["model"] = model_obj.spec
+        super().__init__(codebook, **options)
+        llm_opts = {**self.opts.llm_options, "model": model_obj or self.opts.model}
+        if self.opts.base_url is not None:
+            llm_opts["base_url"] = self.opts.base_url
+        self.prior = get_method(self.opts.prior, codebook, **self.opts.prior_options)
+        self.llm = get_method(self.opts.llm, codebook, **llm_opts)
+        self.calibration: Calibration | None = None
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        conf = super().config()
+        conf["prior_options"] = {k: v for k, v in self.prior.config().items() if k != "name"}
+        conf["llm_options"] = {k: v for k, v in self.llm.config().items() if k != "name"}
+        return conf
+
+    @property
+    def usage(self) -> Any:
+        return getattr(self.llm, "usage", None)
+
+    @property
+    def default_concurrency(self) -> int:
+        return int(getattr(self.llm, "default_concurrency", 1))
+
+    def fit_report(self) -> dict[str, Any] | None:
+        return None if self.calibration is None else {"calibration": self.calibration.to_dict()}
+
+    # -- calibration ------------------------------------------------------------------------
+    def calibration_tasks(self, train: SurveyData) -> list[tuple[Task, dict[str, int]]]:
+        """Seeded (task, hidden answers) for the calibration respondents, drawn from *train* only."""
+        rng = np.random.default_rng([self.opts.seed, 7])
+        eligible = {q for q in self.codebook.substantive() if self.codebook.get(q).kind is not QuestionKind.NUMERIC}
+        ids = [str(i) for i in train.frame.index]
+        order = rng.permutation(len(ids))
+        out: list[tuple[Task, dict[str, int]]] = []
+        for i in order:
+            person = train.respondent(ids[i])
+            answered = sorted((q for q in person.answered() if q in eligible), key=lambda q: int(q[1:]))
+            if len(answered) < 2 * self.opts.calibration_targets:
+                continue
+            picked = rng.choice(len(answered), self.opts.calibration_targets, replace=False)
+            targets = tuple(sorted((answered[j] for j in picked), key=lambda q: int(q[1:])))
+            known = [q for q in (*person.answers, *person.missing) if q not in targets]
+            task = Task(person.restricted(known), targets, fold=-1)  # shaped like a k-fold unit
+            out.append((task, {q: person.answers[q] for q in targets}))
+            if len(out) == self.opts.calibration_respondents:
+                break
+        return out
+
+    def fit(self, train: SurveyData) -> None:
+        tasks = self.calibration_tasks(train)
+        ids = [t.respondent.id for t, _ in tasks]
+        rest = [str(i) for i in train.frame.index if str(i) not in set(ids)]
+        calib_prior = get_method(self.opts.prior, self.codebook, **self.opts.prior_options)
+        calib_prior.fit(train.subset(rest))
+        self.llm.fit(train)
+        before = _usage_of(self.llm)
+        llm_preds = run_sync(lambda: self._llm_on(tasks))
+        used = {k: round(v - before.get(k, 0.0), 3) for k, v in _usage_of(self.llm).items()}
+        samples: list[_Sample] = []
+        for person, ((task, truth), l_preds) in enumerate(zip(tasks, llm_preds, strict=True)):
+            p_by_q = {p.question: p for p in calib_prior.predict(task)}
+            l_by_q = {p.question: p for p in l_preds}
+            for qid in task.targets:
+                q = self.codebook.get(qid)
+                codes = q.answer_codes
+                prior_p = _distribution(p_by_q[qid], codes)
+                llm_p = _distribution(l_by_q[qid], codes)
+                if prior_p is None or llm_p is None or truth[qid] not in codes:
+                    continue
+                samples.append(_Sample(q.kind.value, prior_p, llm_p, codes.index(truth[qid]), person))
+        kinds = sorted({s.kind for s in samples})
+        weights = {"all": fit_checked(samples, self.opts.shrinkage)}
+        for kind in kinds:  # a kind with few calibration answers keeps the pooled weights
+            of_kind = [s for s in samples if s.kind == kind]
+            weights[kind] = (
+                fit_checked(of_kind, self.opts.shrinkage) if len(of_kind) >= MIN_PER_KIND else weights["all"]
+            )
+        groups = {"all": samples, **{k: [s for s in samples if s.kind == k] for k in kinds}}
+        self.calibration = Calibration(
+            weights=weights,
+            respondents=ids,
+            n={k: len(v) for k, v in groups.items()},
+            logloss_prior={k: logloss(v, 1.0, 0.0) for k, v in groups.items()},
+            logloss_hybrid={k: logloss(v, *weights[k]) for k, v in groups.items()},
+            llm_usage=used,
+        )
+        self.prior.fit(train)  # the evaluation prior learns from every training person
+
+    async def _llm_on(self, tasks: Sequence[tuple[Task, dict[str, int]]]) -> list[list[Prediction]]:
+        limit = asyncio.Semaphore(max(1, self.default_concurrency))
+
+        async def one(task: Task, truth: dict[str, int]) -> list[Prediction]:
+            async with limit:
+                with simulation.subject_truth(truth):  # the prompt describes this calibration person
+                    return await self.llm.apredict(task)
+
+        return list(await asyncio.gather(*(one(t, truth) for t, truth in tasks)))
+
+    # -- prediction -------------------------------------------------------------------------
+    def weights_for(self, q: Question) -> tuple[float, float]:
+        if self.calibration is None:
+            raise ConfigError(
+                "Method 'hybrid' has not been fitted.",
+                "Call method.fit(train_data) first (the benchmark runner does this for you).",
+            )
+        return self.calibration.weights.get(q.kind.value, self.calibration.weights["all"])
+
+    def predict(self, task: Task) -> list[Prediction]:
+        return run_sync(lambda: self.apredict(task))
+
+    async def apredict(self, task: Task) -> list[Prediction]:
+        prior = {p.question: p for p in self.prior.predict(task)}
+        llm = {p.question: p for p in await self.llm.apredict(task)}
+        return [self._combine(task, self.codebook.get(qid), prior[qid], llm[qid]) for qid in task.targets]
+
+    def _combine(self, task: Task, q: Question, prior: Prediction, llm: Prediction) -> Prediction:
+        codes = q.answer_codes
+        a, b = self.weights_for(q)
+        prior_p, llm_p = _distribution(prior, codes), _distribution(llm, codes)
+        meta: dict[str, Any] = {
+            "weights": {"prior": round(a, 4), "llm": round(b, 4), "kind": q.kind.value},
+            "prior": {"prediction": prior.prediction, **({"meta": prior.meta} if prior.meta else {})},
+            "llm": {"prediction": llm.prediction, "meta": {k: v for k, v in llm.meta.items() if k != "usage"}},
+        }
+        if "usage" in llm.meta:
+            meta["usage"] = llm.meta["usage"]
+        if prior_p is None and llm_p is None:
+            meta["abstained"] = "neither the prior nor the LLM method answered"
+            return Prediction(task.respondent.id, q.id, task.fold, None, None, task.condition, meta)
+        if prior_p is None or llm_p is None:  # one side abstained: the other answers alone
+            probs = prior_p if llm_p is None else llm_p
+            meta["fallback"] = "prior" if llm_p is None else "llm"
+        else:
+            probs = pool(prior_p, llm_p, a, b)
+        assert probs is not None
+        best = int(np.argmax(probs))
+        return Prediction(
+            task.respondent.id,
+            q.id,
+            task.fold,
+            int(codes[best]),
+            {int(c): float(p) for c, p in zip(codes, probs, strict=True)},
+            task.condition,
+            meta,
+        )
+
+
+def _usage_of(method: Method) -> dict[str, float]:
+    u = getattr(method, "usage", None)
+    return dict(u) if isinstance(u, Mapping) else {}
