@@ -252,6 +252,15 @@ class Hybrid(Method):
         self.prior = get_method(self.opts.prior, codebook, **self.opts.prior_options)
         self.llm = get_method(self.opts.llm, codebook, **llm_opts)
         self.calibration: Calibration | None = None
+        self._prior_is_fitted = False
+
+    def share_prior(self, prior: Method) -> None:
+        """Use *prior*, already fitted on this run's training data (e.g. the plain prior run of
+        the same split), instead of fitting a copy: its trained models are reused. Only the
+        caller can know that the training data is the same; benchmarks/bench_hybrid.py does."""
+        if prior.config() != self.prior.config():
+            raise ConfigError("The shared prior has other settings than the hybrid's prior.")
+        self.prior, self._prior_is_fitted = prior, True
 
     # -- bookkeeping --------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -331,7 +340,8 @@ class Hybrid(Method):
             logloss_hybrid={k: logloss(v, *weights[k]) for k, v in groups.items()},
             llm_usage=used,
         )
-        self.prior.fit(train)  # the evaluation prior learns from every training person
+        if not self._prior_is_fitted:
+            self.prior.fit(train)  # the evaluation prior learns from every training person
 
     async def _llm_on(self, tasks: Sequence[tuple[Task, dict[str, int]]]) -> list[list[Prediction]]:
         limit = asyncio.Semaphore(max(1, self.default_concurrency))
