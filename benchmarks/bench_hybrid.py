@@ -57,7 +57,9 @@ def run(data: Any, name: str, options: dict[str, Any], protocol: Any, out: Path,
     fit = {}
     for s in open_run(out).manifest.get("sessions", []):
         fit = s.get("fit") or fit
-    return {"metrics": m, "predictions": open_run(out).predictions(), "fit": fit}
+    # the method is fitted only when this call computed units (a finished run is just read back)
+    fitted = method if res.n_computed else None
+    return {"metrics": m, "predictions": open_run(out).predictions(), "fit": fit, "fitted": fitted}
 
 
 def small(m: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def oracle_table(data: Any, args: argparse.Namespace, root: Path) -> tuple[dict[
     for p in args.oracle:
         # the oracle's knowledge does not depend on the story: the quick facts story keeps 1,000 units fast
         opts = {"model": f"mock:oracle={p:g}", "llm.story": "facts"}
-        h = run(data, "hybrid", opts, proto, root / "oracle" / f"hybrid-oracle-{p:g}", prior=sup["method"])
+        h = run(data, "hybrid", opts, proto, root / "oracle" / f"hybrid-oracle-{p:g}", prior=sup["fitted"])
         d, lo, hi = paired(h, sup)
         dn, _, _ = paired(h, sup, "nmae")
         weights = ((h["fit"].get("calibration") or {}).get("weights") or {}).get("all") or {}

@@ -27,4 +27,4 @@ def test_demo_with_the_embedded_model_says_it_is_a_smoke_test(tmp_path: Path, mo
     assert "smoke-test model" in out
     assert "smoke-test model" in html.read_text("utf-8")
     md = (tmp_path / "demo" / "report" / "report.md").read_text("utf-8")
-    assert "valuesim: The embedded model (SmolLM2-135M-Instruct, --model local) is a smoke-test model" in md
+    assert "valuesim, hybrid: The embedded model (SmolLM2-135M-Instruct, --model local) is a smoke-test model" in md
