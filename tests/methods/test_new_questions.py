@@ -25,7 +25,8 @@ def person() -> Respondent:
     return Respondent(id="p1", country="PER", answers=answers)
 
 
-@pytest.mark.parametrize("name", [i.name for i in method_infos() if i.uses_llm])
+# the hybrid needs training people (fit) and its prior refuses new questions: not answerable unfitted
+@pytest.mark.parametrize("name", [i.name for i in method_infos() if i.uses_llm and i.name != "hybrid"])
 def test_every_llm_method_answers_new_questions_from_their_wording(name: str) -> None:
     model, backend = scripted_model(choose=lambda module, n, msgs: one_hot(n - 1, n))
     m = get_method(name, EXT, model=model)
