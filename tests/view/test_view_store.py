@@ -125,3 +125,18 @@ def test_names_and_bands() -> None:
     ages = np.array([17.0, 29.0, 30.0, 49.0, 50.0, np.nan, -2.0])
     assert list(age_bands(ages)) == [age_band(a) for a in ages]
     assert list(age_bands(ages)) == ["under 30", "under 30", "30-49", "30-49", "50 and over", "", ""]
+
+
+def test_a_manifest_recorded_before_redaction_shows_no_credentials(
+    view_runs: dict[str, Path], view_survey: SurveyData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VALUESIM_CACHE_DIR", str(tmp_path / "cache"))
+    run_dir = tmp_path / "old-run"
+    shutil.copytree(view_runs["majority"], run_dir)
+    manifest_path = run_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["command"] = "valuesim bench --base-url http://user:S3CRET-KEY@gpu1:8000/v1"
+    manifest_path.write_text(json.dumps(manifest))
+    run = RunStore([run_dir], view_survey.codebook).runs[0]
+    assert run.data is not None
+    assert "S3CRET-KEY" not in json.dumps(run.data.manifest)

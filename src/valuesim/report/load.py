@@ -131,6 +131,14 @@ def _confidence(pred: float, probs: Any) -> float:
     return float(v) / total
 
 
+def provisional_metrics(rd: Any, finished: pd.DataFrame, codebook: Codebook, n_boot: int) -> dict[str, Any]:
+    """Metrics of an unfinished run, computed from its finished units' rows (*finished*)."""
+    return {
+        "method": (rd.manifest.get("config") or {}).get("method", {}).get("name", rd.path.name),
+        **summarize(finished, codebook, n_boot=n_boot),
+    }
+
+
 def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int = 1000) -> RunData:
     """Read one run directory (finished or not). Raises :class:`DataError` when it is not one
     or holds no finished unit yet."""
@@ -150,16 +158,12 @@ def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int 
     ]
     expected = rd.split.n_targets
     complete = rd.complete and len(scored) == expected
-    metrics = dict(rd.metrics or {})
+    metrics = dict(rd.metrics or {}) if complete else provisional_metrics(rd, frame, codebook, n_boot)
     if not complete:
         notes.append(
             f"unfinished run: {len(scored)} of {expected} predictions so far; numbers cover the finished units "
             "only (resume it with the same `valuesim bench` command)"
         )
-        metrics = {
-            "method": (rd.manifest.get("config") or {}).get("method", {}).get("name", rd.path.name),
-            **summarize(frame, codebook, n_boot=n_boot),
-        }
     return RunData(
         path=rd.path,
         name=rd.path.name,

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from valuesim._redact import redact
 from valuesim.bench import rundir
-from valuesim.bench.metrics import per_prediction, summarize
+from valuesim.bench.metrics import per_prediction
 from valuesim.bench.protocol import Split
 from valuesim.errors import DataError
-from valuesim.report.load import RunData, load_run
+from valuesim.report.load import RunData, load_run, provisional_metrics
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
 
@@ -274,7 +275,7 @@ def fast_load_finished(path: Path, codebook: Codebook) -> tuple[RunData, int, in
         name=path.name,
         predictions=scored,
         metrics=rundir.read_json(path / rundir.METRICS_FILE),
-        manifest=manifest,
+        manifest=redact(manifest),
         split=split,
         complete=True,
         notes=[str(n) for n in split.get("notes") or []],
@@ -299,22 +300,22 @@ def fast_load(rd: rundir.RunDir, codebook: Codebook, *, n_boot: int = 1000) -> R
     scored = _scored(path, frame, starts, keep, codebook)
     complete = rd.complete and len(scored) == rd.split.n_targets
     notes: list[str] = []
-    metrics = dict(rd.metrics or {})
+    metrics = (
+        dict(rd.metrics or {})
+        if complete
+        else provisional_metrics(rd, frame.iloc[keep].reset_index(drop=True), codebook, n_boot)
+    )
     if not complete:
         notes.append(
             f"unfinished run: {len(scored)} of {rd.split.n_targets} predictions so far; numbers cover the finished "
             "units only (probabilistic scores once it is complete)"
         )
-        metrics = {
-            "method": (rd.manifest.get("config") or {}).get("method", {}).get("name", rd.path.name),
-            **summarize(frame.iloc[keep].reset_index(drop=True), codebook, n_boot=n_boot),
-        }
     return RunData(
         path=rd.path,
         name=rd.path.name,
         predictions=scored,
         metrics=metrics,
-        manifest=rd.manifest,
+        manifest=redact(rd.manifest),  # runs recorded before redaction existed may hold credentials
         split=split_summary(rd),
         complete=complete,
         notes=notes + [str(n) for n in rd.split.notes],
@@ -383,7 +384,7 @@ def _load(run: ViewRun, codebook: Codebook) -> None:
             name=run.name,
             predictions=frame,
             metrics=rundir.read_json(run.path / rundir.METRICS_FILE),
-            manifest=rundir.read_json(run.path / rundir.MANIFEST_FILE),
+            manifest=redact(rundir.read_json(run.path / rundir.MANIFEST_FILE)),
             split=info["split"],
             complete=True,
             notes=list(info.get("notes") or []),
