@@ -252,3 +252,24 @@ def test_token_budget_counts_in_the_given_tokenizer(synth) -> None:
     assert set(short.meta["qids_stated"]) < set(full.meta["qids_stated"])
     with pytest.raises(ConfigError, match="count_tokens"):
         compose(r, synth.codebook, style="dense", max_tokens=300)
+
+
+def test_zero_to_ten_scale_keeps_its_zero_end_and_wvs_volunteered_zero_stays_outside() -> None:
+    from valuesim.survey import Question
+
+    labels = {0: "Extremely dissatisfied", 10: "Extremely satisfied"}
+    options = {c: labels.get(c, str(c)) for c in range(11)}
+    q = Question(
+        "stflife",
+        "How satisfied are you with life?",
+        "How satisfied are you with life?",
+        QuestionKind.SCALE,
+        "wellbeing",
+        False,
+        options,
+    )
+    assert scale_anchors(q) == (0, "Extremely dissatisfied", 10, "Extremely satisfied")
+    fact = phrase(q, 3, None)
+    assert fact is not None and "0" in NUMBER.findall(fact.sentence) and "dissatisfied" in fact.sentence
+    # WVS Q241: 0 ("it is against democracy") is volunteered and lies below the card's 1 end
+    assert scale_anchors(CB.get("Q241"))[0] == 1

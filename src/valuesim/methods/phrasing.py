@@ -94,8 +94,21 @@ def is_digit_label(label: str) -> bool:
 
 
 def scale_anchors(q: Question) -> tuple[int, str, int, str] | None:
-    """(low code, low label, high code, high label) of a labelled rating scale, else None."""
-    numeric = {c: lab for c, lab in q.options.items() if c > 0}
+    """(low code, low label, high code, high label) of a labelled rating scale, else None.
+
+    The scale is the item's valid codes (missing codes are not options), so a 0-10 scale keeps
+    its 0 end. A lowest code that is worded like the code above it sits outside the scale
+    (WVS Q241-Q249: 0 "it is against democracy", volunteered, below the 1 end) and is left out.
+    """
+    numeric = dict(sorted(q.options.items()))
+    codes = list(numeric)
+    if (
+        len(codes) >= 2
+        and codes[1] == codes[0] + 1
+        and not is_digit_label(numeric[codes[0]])
+        and not is_digit_label(numeric[codes[1]])
+    ):
+        del numeric[codes[0]]
     if len(numeric) < 5:
         return None
     digits = sum(is_digit_label(lab) for lab in numeric.values())
