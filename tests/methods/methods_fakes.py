@@ -10,19 +10,19 @@ from valuesim.llm import Model
 from valuesim.llm.backends.base import Completion, Scores
 from valuesim.llm.types import ChatMessage, GenerateConfig
 
-#: words that identify each prompt template in a user message
+#: words that identify each prompt template in a user message (prompt versions v1/v2, v3)
 MARKERS = {
-    "cognitive": "Answer with your head",
-    "affective": "Answer with your heart",
-    "behavioral": "Answer from your habits",
-    "coordinator": "several sides",
+    "cognitive": ("Answer with your head", "Answer from your beliefs"),
+    "affective": ("Answer with your heart", "Answer from your feelings"),
+    "behavioral": ("Answer from your habits",),
+    "coordinator": ("several sides", "Your views differ"),
 }
 
 
 def module_of(messages: tuple[ChatMessage, ...]) -> str:
     user = messages[-1].content
-    for name, marker in MARKERS.items():
-        if marker in user:
+    for name, markers in MARKERS.items():
+        if any(m in user for m in markers):
             return name
     return "plain"
 

@@ -92,8 +92,8 @@ def test_disagreement_calls_the_coordinator_once() -> None:
         assert p.meta["usage"]["llm_calls"] == 4
     coord_msgs = [msgs for _, mod, msgs in backend.calls if mod == "coordinator"]
     system, user = coord_msgs[0]
-    assert "heart: B (90%)" in user.content and CB.get(TARGETS[0]).short in user.content
-    assert "Family" not in system.content and "Family" not in user.content  # no backstory again (v2)
+    assert "feelings: B (90%)" in user.content and CB.get(TARGETS[0]).short in user.content
+    assert "Family" not in system.content and "Family" not in user.content  # no backstory again (v2 on)
     module_system = next(msgs[0].content for _, mod, msgs in backend.calls if mod != "coordinator")
     assert "Family" in module_system
 
@@ -309,7 +309,7 @@ def test_usage_accounting_and_config_with_the_mock() -> None:
     assert total["llm_calls"] == pytest.approx(sum(p.meta["usage"]["llm_calls"] for p in preds))
     assert total["prompt_tokens"] == pytest.approx(sum(p.meta["usage"]["prompt_tokens"] for p in preds))
     cfg = m.config()
-    assert cfg["name"] == "valuesim" and cfg["model"] == "mock" and cfg["prompt_version"] == "v2"
+    assert cfg["name"] == "valuesim" and cfg["model"] == "mock" and cfg["prompt_version"] == "v3"
     json.dumps(cfg)
     clone = pickle.loads(pickle.dumps(m))
     assert [p.prediction for p in clone.predict(task())] == [p.prediction for p in preds]
@@ -365,7 +365,7 @@ def test_cli_ask_explain_never_changes_the_prediction() -> None:
         assert explained.index("Prediction:") < explained.index("Why (")
 
 
-@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
 def test_explain_asks_after_the_prediction_with_the_same_prompts(version: str) -> None:
     m = get_method("valuesim", CB, model="mock", cache=False, prompt_version=version)
     t = task(("Q46",))
@@ -445,3 +445,20 @@ def test_story_budget_is_in_tokens_of_the_reading_model() -> None:
     assert story["style"] == "dense" and story["tokens"] <= 40  # mock tokens: characters / 4
     full = get_method("valuesim", CB, model="mock", cache=False, story_tokens=None, integration="pool")
     assert full.predict(task())[0].meta["story"]["n_facts"] > story["n_facts"]
+
+
+def test_prompt_versions_hold_only_what_they_change() -> None:
+    from valuesim.methods.prompts import has, render, resolve, versions
+
+    assert versions()[:3] == ["v1", "v2", "v3"]
+    assert resolve("cognitive", "v3") == "cognitive.v3"
+    assert resolve("persona", "v3") == "persona.v2"  # unchanged in v3: the newest earlier file
+    assert render("persona", "v3", backstory="X") == render("persona", "v2", backstory="X")
+    assert has("coordinator_system", "v2") and not has("coordinator_system", "v1")
+    assert resolve("cognitive", "v99") is None
+    with pytest.raises(ConfigError, match="v99"):
+        render("cognitive", "v99")
+    # v3 says each module's side in a few words (fewer tokens computed per module)
+    v2 = render("cognitive", "v2", questions=[], context=[], mode="letter", batch=False, reasoning="")
+    v3 = render("cognitive", "v3", questions=[], context=[], mode="letter", batch=False, reasoning="")
+    assert "Answer from your beliefs." in v3 and len(v3) < len(v2)

@@ -123,7 +123,7 @@ class LLMOptions(MethodOptions):
         description="targets answered per call (scored: per-position answer distributions; generated: parsed); "
         "items not answered are re-asked one by one",
     )
-    prompt_version: str = Field("v2", description="version of the prompt templates (methods/prompts/)")
+    prompt_version: str = Field("v3", description="version of the prompt templates (methods/prompts/)")
     rag_k: int = Field(3, ge=1, description="history answers retrieved per target (history=rag)")
     rag_threshold: float = Field(
         0.3, ge=0.0, le=1.0, description="lowest BM25 similarity of a retrieved answer (history=rag)"
@@ -166,12 +166,13 @@ class LLMOptions(MethodOptions):
             )
         if self.story == "narrative" and self.history == "rag":
             raise ValueError("the rag history uses a facts story of the profile: use story=facts with history=rag")
-        from valuesim.methods.prompts import available
+        from valuesim.methods.prompts import has, versions
 
         for name in (*self.modules, "persona", "coordinator"):
-            if f"{name}.{self.prompt_version}" not in available(name):
-                versions = ", ".join(s.rsplit(".", 1)[1] for s in available(name)) or "none"
-                raise ValueError(f"prompt {name!r} has no version {self.prompt_version!r} (available: {versions})")
+            if not has(name, self.prompt_version):
+                raise ValueError(
+                    f"prompt {name!r} has no version {self.prompt_version!r} (prompt versions: {', '.join(versions())})"
+                )
         return self
 
 
@@ -565,10 +566,10 @@ class LLMPipeline(Method):
         """The coordinator's request. Prompt versions with a ``coordinator_system`` template (v2
         on) give it the question, the options and the modules' answers (and reasons) only, not
         the backstory again; v1 re-sends the backstory as its system message."""
-        from valuesim.methods.prompts import available, render
+        from valuesim.methods.prompts import has, render
 
         msgs = self._messages(story, "coordinator", [q], country, context, **kw)
-        if f"coordinator_system.{self.opts.prompt_version}" in available("coordinator_system"):
+        if has("coordinator_system", self.opts.prompt_version):
             return [ChatMessage("system", render("coordinator_system", self.opts.prompt_version)), msgs[-1]]
         return msgs
 
