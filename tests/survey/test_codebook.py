@@ -263,7 +263,7 @@ def test_shared_alpha3_prefers_current_code():
     assert alpha3_from_numeric(736) == "SDN"
 
 
-@pytest.mark.parametrize("bad", [0, 999, "XXX", "", "12345"])
+@pytest.mark.parametrize("bad", [0, 999, "XXX", "", "12345", "QQ"])
 def test_unknown_country_raises_with_hint(bad):
     assert find_country(bad) is None
     with pytest.raises(DataError) as err:
@@ -292,6 +292,8 @@ def test_unknown_numeric_code_gives_none_for_row_wise_use():
         ("Korea", "KOR"),
         ("Viet Nam", "VNM"),
         ("NIR", "NIR"),
+        ("DE", "DEU"),  # alpha-2, as in ESS / EVS files
+        ("gb", "GBR"),
     ],
 )
 def test_resolve_accepts_codes_and_names(token, alpha3):
@@ -307,3 +309,14 @@ def test_resolve_suggests_close_names():
 def test_numeric_from_alpha3_rejects_numbers():
     with pytest.raises(DataError):
         numeric_from_alpha3("276")
+
+
+def test_alpha2_country_column_of_another_survey_is_named():
+    import pandas as pd
+
+    from valuesim.survey.loaders import _country_values
+
+    values = _country_values(pd.Series(["DE", "fr", "XK", None]))
+    assert list(values[:2]) == ["DEU", "FRA"]
+    assert values[2] == "XK"  # not an ISO code (ESS's Kosovo): kept, never named wrongly
+    assert country_name("DE") == "Germany" and find_country("CS") is None  # no withdrawn alpha-2 codes

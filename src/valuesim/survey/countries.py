@@ -63,6 +63,7 @@ class Country:
     name: str
     status: str = "iso"  # "iso" (current), "historical" (former ISO code) or "wvs" (WVS-specific)
     note: str = ""
+    alpha2: str = ""  # ISO 3166-1 alpha-2 (ESS, EVS, Eurostat files), current codes only
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class _Table:
     by_numeric: dict[int, Country]
     by_alpha3: dict[str, Country]
     by_name: dict[str, Country]
+    by_alpha2: dict[str, Country]
 
 
 def _fold(text: str) -> str:
@@ -84,7 +86,14 @@ def _table() -> _Table:
     by_numeric: dict[int, Country] = {}
     by_alpha3: dict[str, Country] = {}
     for key, entry in json.loads(text).items():
-        c = Country(int(key), entry["alpha3"], entry["name"], entry.get("status", "iso"), entry.get("note", ""))
+        c = Country(
+            int(key),
+            entry["alpha3"],
+            entry["name"],
+            entry.get("status", "iso"),
+            entry.get("note", ""),
+            entry.get("alpha2", ""),
+        )
         by_numeric[c.numeric] = c
         # An alpha-3 code may belong to a current and a former numeric code (SDN: 729 and 736):
         # the current one wins.
@@ -93,7 +102,8 @@ def _table() -> _Table:
     by_name = {_fold(c.name): c for c in by_numeric.values() if c.status != "historical"}
     for alias, alpha3 in ALIASES.items():
         by_name.setdefault(_fold(alias), by_alpha3[alpha3])
-    return _Table(by_numeric, by_alpha3, by_name)
+    by_alpha2 = {c.alpha2: c for c in by_numeric.values() if c.alpha2}
+    return _Table(by_numeric, by_alpha3, by_name, by_alpha2)
 
 
 def all_countries() -> list[Country]:
@@ -102,7 +112,8 @@ def all_countries() -> list[Country]:
 
 
 def find_country(code: int | str) -> Country | None:
-    """The country for a numeric code (int or digit string) or alpha-3 code; ``None`` if unknown."""
+    """The country for a numeric code (int or digit string), an alpha-3 code or an alpha-2 code
+    (``"DE"``, as ESS/EVS files carry them); ``None`` if unknown."""
     table = _table()
     if isinstance(code, bool):
         return None
@@ -112,6 +123,8 @@ def find_country(code: int | str) -> Country | None:
         key = code.strip()
         if key.isdigit():
             return table.by_numeric.get(int(key))
+        if len(key) == 2:
+            return table.by_alpha2.get(key.upper())
         return table.by_alpha3.get(key.upper())
     return None
 
@@ -145,7 +158,7 @@ numeric_of = numeric_from_alpha3
 
 
 def resolve(token: str | int) -> str:
-    """Alpha-3 code for a country given by alpha-3 code, numeric code or English name.
+    """Alpha-3 code for a country given by alpha-3 code, alpha-2 code, numeric code or English name.
 
     Names match case- and accent-insensitively (``"cote d'ivoire"``, ``"South Korea"``,
     ``"Korea"``). Unknown input raises :class:`DataError` with close matches as the hint.
@@ -161,5 +174,6 @@ def resolve(token: str | int) -> str:
     hint = f"Did you mean {', '.join(close)}? " if close else ""
     raise DataError(
         f"Unknown country {token!r}.",
-        hint + "Give an alpha-3 code (DEU), an ISO numeric code (276) or an English name (Germany).",
+        hint
+        + "Give an alpha-3 code (DEU), an alpha-2 code (DE), an ISO numeric code (276) or an English name (Germany).",
     )
