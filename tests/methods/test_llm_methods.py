@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from valuesim.cli import app
 from valuesim.errors import ConfigError, ModelError, UnknownQuestionError
+from valuesim.llm import get_model
 from valuesim.methods import Task, get_method, list_methods
 from valuesim.methods.llm_methods import ModuleAnswer, combine, nearest_code, pooled
 from valuesim.methods.prompting import parse_batch, parse_letter, target_options
@@ -462,3 +463,21 @@ def test_prompt_versions_hold_only_what_they_change() -> None:
     v2 = render("cognitive", "v2", questions=[], context=[], mode="letter", batch=False, reasoning="")
     v3 = render("cognitive", "v3", questions=[], context=[], mode="letter", batch=False, reasoning="")
     assert "Answer from your beliefs." in v3 and len(v3) < len(v2)
+
+
+def test_timeout_and_retries_reach_the_model_but_not_the_run_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    from valuesim.methods import llm_methods
+
+    seen: dict[str, object] = {}
+
+    def spy(spec: str, **kw: object):
+        seen.update(kw)
+        return get_model("mock", cache=False)
+
+    monkeypatch.setattr(llm_methods, "get_model", spy)
+    m = get_method("valuesim", CB, model="mock", timeout=300, max_retries=1)
+    m.predict(task(("Q46",)))
+    assert seen["timeout"] == 300 and seen["max_retries"] == 1
+    assert m.config() == get_method("valuesim", CB, model="mock").config()  # resumable with other settings
+    with pytest.raises(ConfigError):
+        get_method("valuesim", CB, model="mock", timeout=0)

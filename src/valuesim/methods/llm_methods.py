@@ -128,6 +128,12 @@ class LLMOptions(MethodOptions):
     rag_threshold: float = Field(
         0.3, ge=0.0, le=1.0, description="lowest BM25 similarity of a retrieved answer (history=rag)"
     )
+    timeout: float = Field(
+        120, gt=0, description="seconds to wait for one HTTP response before retrying (openai: models)"
+    )
+    max_retries: int = Field(
+        5, ge=0, description="retries of a failed model call (rate limits, timeouts, 5xx) before the run stops"
+    )
     story_model: str | None = Field(None, description="model spec that writes narrative stories (default: model)")
     story_check: Literal["rules", "model"] = Field(
         "rules",
@@ -316,7 +322,13 @@ class LLMPipeline(Method):
     @property
     def model(self) -> Model:
         if self._model is None:
-            self._model = get_model(self.opts.model, base_url=self.opts.base_url, cache=self.opts.cache)
+            self._model = get_model(
+                self.opts.model,
+                base_url=self.opts.base_url,
+                cache=self.opts.cache,
+                timeout=self.opts.timeout,
+                max_retries=self.opts.max_retries,
+            )
         return self._model
 
     @property
@@ -324,7 +336,12 @@ class LLMPipeline(Method):
         if self.opts.story_model is None:
             return self.model
         if self._story_model_obj is None:
-            self._story_model_obj = get_model(self.opts.story_model, cache=self.opts.cache)
+            self._story_model_obj = get_model(
+                self.opts.story_model,
+                cache=self.opts.cache,
+                timeout=self.opts.timeout,
+                max_retries=self.opts.max_retries,
+            )
         return self._story_model_obj
 
     @property
@@ -350,6 +367,8 @@ class LLMPipeline(Method):
 
     def config(self) -> dict[str, Any]:
         conf = super().config()
+        for transport in ("timeout", "max_retries"):  # how calls are made, not what they answer
+            conf.pop(transport)
         if conf.get("persona") == "own":  # the default: runs made before the control existed stay resumable
             conf.pop("persona")
             conf.pop("persona_seed")
