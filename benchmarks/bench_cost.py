@@ -61,6 +61,8 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
     "hybrid": ("hybrid", {}, "hybrid method"),
 }
 SUMMARY = ("valuesim", "valuesim-k10", "valuesim-v1")
+#: runs whose method learns from people outside the sample (the hybrid's prior and calibration)
+LEARNS_FROM_OTHERS = frozenset({"hybrid"})
 #: paired top-1 comparisons written beside the table: (A, B) -> A - B
 PAIRS = (("valuesim", "valuesim-v1"), ("valuesim-k10", "valuesim"))
 DEFAULT_RUNS = "valuesim,valuesim-k10,valuesim-v1,valuesim-plain,valuesim-raw,valuesim-pool,blank,demographics,full-info,rag,hybrid"
@@ -143,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
             method_name, opts, what = RUNS[name]
             if method_name not in list_methods():
                 print(f"{name}: method {method_name!r} is not registered here, skipped", flush=True)
+                continue
+            if args.first_units is not None and name in LEARNS_FROM_OTHERS:
+                # --first-units keeps only the sampled people: a method that learns from the others
+                # (the hybrid's prior and calibration) would see nobody and its row would mislead
+                print(f"{name}: needs training people, which --first-units removes; skipped", flush=True)
                 continue
             log.reset()  # a new run starts with an empty prefix cache
             # no client cache (every request must reach the server), no timeout and no retries (a
