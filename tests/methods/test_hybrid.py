@@ -16,7 +16,7 @@ from valuesim.cli import app
 from valuesim.errors import ConfigError
 from valuesim.llm import get_model, simulation
 from valuesim.methods import Task, get_method
-from valuesim.methods.hybrid import Hybrid, _Sample, fit_checked, pool
+from valuesim.methods.hybrid import Hybrid, _Sample, fit_checked, fit_weights, pool
 from valuesim.survey import SurveyData, generate_synthetic
 
 PROTO = ProtocolConfig(n_respondents=6, seed=3, only_folds=(0,), max_targets=8)
@@ -81,6 +81,15 @@ def test_pool_and_the_held_out_check() -> None:
         _Sample("ordinal", prior, rng.dirichlet([1, 1, 1]), int(rng.choice(3, p=prior)), i // 5) for i in range(40)
     ]
     assert fit_checked(noise, 2.0)[1] == 0.0  # an LLM that knows nothing gets no weight
+    # an overconfident prior (tempering it alone would lower the calibration log-loss) and an LLM
+    # that knows nothing: the hybrid is the prior as it is, not a re-tempered prior
+    sharp = np.array([0.98, 0.01, 0.01])
+    overconfident = [
+        _Sample("ordinal", sharp, rng.dirichlet([1, 1, 1]), int(rng.choice(3, p=[0.6, 0.2, 0.2])), i // 10)
+        for i in range(200)
+    ]
+    assert fit_weights(overconfident, 0.0) == (1.0, 0.0)
+    assert fit_checked(overconfident, 2.0) == (1.0, 0.0)
 
 
 def test_shuffled_persona_never_shows_the_evaluated_person(tmp_path: Path, data: SurveyData) -> None:

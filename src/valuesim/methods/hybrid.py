@@ -11,9 +11,10 @@ than 15 calibration answers shares the pooled weights) by minimising the log-los
 evaluated). Their answers to ``calibration_targets`` random items are hidden; the prior is
 trained on the other training people, the LLM method answers from their remaining record,
 and the weights that best predict the hidden answers win. ``b = 0`` (the prior alone) is
-always reachable: ``shrinkage`` pseudo-observations pull the weights towards it, and fitted
+always reachable: ``shrinkage`` pseudo-observations pull the weights towards it, fitted
 weights are kept only when they also beat the prior alone on held-out calibration people
-(leave one respondent out), so the hybrid is not systematically worse than its prior. For the evaluation the prior is trained on
+(leave one respondent out), and an LLM weight of 0 means the prior exactly (``a = 1``: the
+prior is not re-tempered on its own), so the hybrid is not systematically worse than its prior. For the evaluation the prior is trained on
 all training people, as the plain prior method would be.
 
 What calibration found (weights, sizes, log-loss of the prior alone and of the pool, LLM
@@ -171,6 +172,10 @@ def logloss(samples: Sequence[_Sample], a: float, b: float) -> float:
     return _logloss(_stack(samples), a, b) if samples else float("nan")
 
 
+#: an LLM weight below this is no LLM at all (the pool is then exactly the prior)
+NO_LLM_WEIGHT = 1e-3
+
+
 def fit_weights(samples: Sequence[_Sample], shrinkage: float) -> tuple[float, float]:
     """(a, b) within the bounds minimising log-loss + shrinkage * ((a-1)^2 + b^2) / n."""
     if not samples:
@@ -188,6 +193,11 @@ def fit_weights(samples: Sequence[_Sample], shrinkage: float) -> tuple[float, fl
     )
     a, b = (float(x) for x in best.x)
     if objective(np.array([a, b])) > objective(np.array([1.0, 0.0])):  # never worse than the prior alone
+        return 1.0, 0.0
+    if b < NO_LLM_WEIGHT:
+        # The LLM adds nothing: the hybrid is its prior, as it is. Re-tempering the prior alone
+        # (a != 1) is not the LLM's contribution, and it does not carry over to the evaluation,
+        # whose prior is trained on more people than the calibration prior.
         return 1.0, 0.0
     return a, b
 
