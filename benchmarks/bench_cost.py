@@ -58,7 +58,11 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
     "demographics": ("demographics", {}, "baseline: profile only"),
     "full-info": ("full-info", {}, "baseline: raw list of every known answer"),
     "rag": ("rag", {}, "baseline: profile + 3 most similar answers"),
-    "hybrid": ("hybrid", {}, "hybrid method"),
+    "hybrid": (
+        "hybrid",
+        {},
+        "hybrid (supervised x valuesim), with its calibration: a fixed cost per run, large per prediction on a small run",
+    ),
 }
 SUMMARY = ("valuesim", "valuesim-k10", "valuesim-v1")
 #: runs whose method learns from people outside the sample (the hybrid's prior and calibration)
