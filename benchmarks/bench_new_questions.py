@@ -44,9 +44,17 @@ def ci(m: dict[str, Any], key: str) -> str:
     return f"{v['mean']:.3f}" + ("" if lo is None else f" [{lo:.3f}, {hi:.3f}]")
 
 
-def per_prediction(m: dict[str, Any], key: str) -> str:
-    n, v = m.get("n_predictions") or 0, m.get(key)
-    return "-" if not n or not v else f"{v / n:,.2f}" if key == "llm_calls" else f"{v / n:,.0f}"
+def requests(m: dict[str, Any]) -> str:
+    """Model requests per prediction, answers from the LLM cache included (blank asks every
+    person the same prompt, so most of its answers come from the cache)."""
+    n, v = m.get("n_predictions") or 0, float(m.get("llm_calls") or 0) + float(m.get("cache_hits") or 0)
+    return "-" if not n or not v else f"{v / n:,.2f}"
+
+
+def evaluated(m: dict[str, Any]) -> str:
+    """Prompt tokens the model evaluated per prediction in this run (0 for a cached answer)."""
+    n, v = m.get("n_predictions") or 0, m.get("prompt_tokens")
+    return "-" if not n or not v else f"{v / n:,.0f}"
 
 
 def main() -> None:
@@ -108,22 +116,34 @@ def main() -> None:
                 ci(m, "top1"),
                 ci(m, "nmae"),
                 ci(m, "within1"),
-                per_prediction(m, "llm_calls"),
-                per_prediction(m, "prompt_tokens"),
+                requests(m),
+                evaluated(m),
                 diff,
             ]
         )
         raw[name] = {k: m.get(k) for k in ("n_respondents", "n_predictions", "top1", "nmae", "within1")}
-        raw[name].update(llm_calls=m.get("llm_calls"), prompt_tokens=m.get("prompt_tokens"))
+        raw[name].update(
+            llm_calls=m.get("llm_calls"), cache_hits=m.get("cache_hits"), prompt_tokens=m.get("prompt_tokens")
+        )
     where = "WVS-7 dev data (a subset of the public file)" if args.data == str(DEV_DATA) else f"data {args.data}"
     n_pred = next(iter(results.values()))["metrics"].get("n_predictions") if results else 0
     caption = (
         f"Protocol new-questions (targets hidden from every method's fit), {where}, {args.respondents} "
         f"respondents x fold {args.fold} of 5 x <= {args.targets} targets ({n_pred} predictions per method), seed "
         f"{args.seed}; LLM methods with {args.model!r} (SmolLM2-135M-Instruct via llama.cpp when 'local'). "
-        "Means with 95% bootstrap CIs over respondents; Δ top-1 vs uniform paired on the same predictions."
+        "Means with 95% bootstrap CIs over respondents; requests include answers from the LLM cache; tokens are "
+        "those the model evaluated in the run (after llama.cpp prefix reuse); Δ top-1 vs uniform paired on the "
+        "same predictions."
     )
-    cols = ["method", "top-1", "nMAE", "within-1", "calls / pred.", "prompt tokens / pred.", "Δ top-1 vs uniform"]
+    cols = [
+        "method",
+        "top-1",
+        "nMAE",
+        "within-1",
+        "requests / pred.",
+        "prompt tokens evaluated / pred.",
+        "Δ top-1 vs uniform",
+    ]
     t = table(caption, cols, rows)
     print(f"\n{caption}\n" + " | ".join(cols))
     for row in rows:
