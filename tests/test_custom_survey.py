@@ -60,6 +60,25 @@ def test_supervised_beats_majority_on_another_survey(survey: tuple[Path, Path], 
     split = json.loads((tmp_path / "sup" / "split.json").read_text())
     targets = {q for u in split["units"] for q in u["targets"]}
     assert "tvtot" not in targets and "agea" not in targets and "freehms" in targets  # numeric/profile never
+    # the runs carry their codebook: report, paired comparison and viewer need no codebook file
+    manifest = json.loads((tmp_path / "sup" / "manifest.json").read_text())
+    assert manifest["codebook"]["name"] == "my" and len(manifest["codebook"]["items"]) == 40
+    res = runner.invoke(app, ["report", str(tmp_path / "sup"), str(tmp_path / "maj"), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "report.html").exists() and "supervised" in (tmp_path / "rep" / "report.md").read_text()
+    res = runner.invoke(app, ["bench", "compare", str(tmp_path / "sup"), str(tmp_path / "maj"), "--n-boot", "50"])
+    assert res.exit_code == 0, res.output
+    from valuesim.bench.rundir import open_run, shared_codebook
+    from valuesim.view import RunStore
+
+    book = shared_codebook([open_run(tmp_path / "sup")])
+    assert not book.is_wvs and len(RunStore([tmp_path / "sup"], book)) == 1
+    # runs of two different surveys are not reported together
+    wvs = tmp_path / "wvs"
+    res = runner.invoke(app, ["bench", "--data", "synthetic", "--method", "majority", "-n", "5", "--out", str(wvs)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["report", str(tmp_path / "sup"), str(wvs), "--out", str(tmp_path / "rep2")])
+    assert res.exit_code != 0 and "different surveys" in res.exception.message
 
 
 def test_valuesim_with_the_mock_model_and_auto_codebook(survey: tuple[Path, Path], tmp_path: Path) -> None:

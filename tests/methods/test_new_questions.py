@@ -94,3 +94,19 @@ def test_cli_ask_bad_new_questions(args: list[str], message: str) -> None:
     res = _ask(*args)  # `valuesim` (cli.main) prints a ValueSimError without a traceback, exit 2
     assert isinstance(res.exception, ValueSimError), res.output
     assert message in str(res.exception)
+
+
+def test_the_hybrid_learns_from_others_so_ask_and_simulate_refuse_it(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="nobody has answered a new one"):
+        refuse_trained("hybrid", method_info("hybrid").cls)
+    res = _ask("--method", "hybrid", "-q", "Q46")
+    assert res.exit_code != 0 and isinstance(res.exception, ConfigError)
+    assert "valuesim bench --method hybrid" in res.exception.hint
+    out = tmp_path / "sim"
+    res = CliRunner().invoke(
+        app,
+        ["simulate", "--data", "synthetic:40", "--questions", str(EXAMPLE), "--respondents", "2"]
+        + ["--method", "hybrid", "--model", "mock", "--out", str(out)],
+    )
+    assert res.exit_code != 0 and isinstance(res.exception, ConfigError)
+    assert not out.exists()  # refused before anything is written

@@ -34,6 +34,7 @@ from valuesim.bench.execute import UnitFailure
 from valuesim.bench.protocol import Split, Unit, protocol_name
 from valuesim.errors import ConfigError, ModelError
 from valuesim.methods.base import Method
+from valuesim.survey.custom import codebook_to_dict
 from valuesim.survey.dataset import SurveyData
 
 #: Usage counters summed into metrics.json.
@@ -159,6 +160,9 @@ def base_manifest(method: Method, cfg: RunConfig, data: SurveyData, split: Split
             "synthetic": bool(data.synthetic),
             "n_rows": len(data),
         },
+        # a survey other than the built-in WVS-7 carries its codebook, so reports, comparisons
+        # and the viewer can read the run without the user's codebook file
+        "codebook": None if data.codebook.is_wvs else codebook_to_dict(data.codebook),
         "split_hash": split.split_hash,
         "n_units": len(split.units),
         "n_targets": split.n_targets,

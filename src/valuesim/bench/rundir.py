@@ -24,7 +24,7 @@ import pandas as pd
 
 from valuesim.bench.protocol import Split, Unit
 from valuesim.errors import ConfigError, DataError, RunLockedError
-from valuesim.survey.codebook import question_sort_key
+from valuesim.survey.codebook import Codebook, question_sort_key
 
 SPLIT_FILE = "split.json"
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -424,6 +424,28 @@ class RunDir:
     @property
     def complete(self) -> bool:
         return self.manifest.get("status") == "complete" and self.metrics is not None
+
+
+def run_codebook(manifest: dict[str, Any]) -> Codebook:
+    """The codebook a run was made with: the one its manifest carries (a survey other than
+    WVS-7), else the built-in WVS-7 codebook."""
+    from valuesim.survey.codebook import load_codebook
+    from valuesim.survey.custom import codebook_from_dict_form
+
+    raw = manifest.get("codebook")
+    return load_codebook() if not raw else codebook_from_dict_form(raw, "the codebook in the run's manifest.json")
+
+
+def shared_codebook(runs: Sequence[RunDir]) -> Codebook:
+    """The one codebook of several runs; ConfigError when they were made on different surveys."""
+    books = [run_codebook(r.manifest) for r in runs]
+    names = {b.name for b in books}
+    if len(names) > 1:
+        raise ConfigError(
+            f"The runs were made on different surveys ({', '.join(sorted(names))}).",
+            "Report or compare runs of one survey at a time.",
+        )
+    return books[0] if books else run_codebook({})
 
 
 def open_run(path: str | Path) -> RunDir:

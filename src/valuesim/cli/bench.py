@@ -434,8 +434,7 @@ def compare(
     """Paired comparison of two runs made on the same split (difference = A - B)."""
     from valuesim.bench.compare import paired_comparison
     from valuesim.bench.metrics import METRICS
-    from valuesim.bench.rundir import open_run
-    from valuesim.survey.codebook import load_codebook
+    from valuesim.bench.rundir import open_run, shared_codebook
 
     a, b = open_run(run_a), open_run(run_b)
     from valuesim.bench.protocol import protocol_name
@@ -458,7 +457,7 @@ def compare(
     name_a = a.metrics.get("method", str(run_a)) if a.metrics else str(run_a)
     name_b = b.metrics.get("method", str(run_b)) if b.metrics else str(run_b)
     wanted = _split_list(metric) or list(METRICS)
-    cb = load_codebook()
+    cb = shared_codebook([a, b])
     table = Table(title=f"A = {name_a} ({run_a})   B = {name_b} ({run_b})", title_justify="left")
     for col in ("metric", "A", "B", "A - B", "95% CI", "p (perm.)", "p (sign)", "resp. A/B better"):
         table.add_column(col, justify="left" if col == "metric" else "right")

@@ -185,14 +185,21 @@ def ask(
     from valuesim.methods import Task, get_method, method_info
 
     info = method_info(method)
-    if not info.uses_llm:
+    if not info.uses_llm or info.cls.needs_target_answers:
         from valuesim.survey.questionnaire import refuse_trained
 
         if text is not None or questions is not None:
             refuse_trained(method, info.cls)
+        if info.uses_llm:  # the hybrid: its trained prior needs the other respondents
+            raise ConfigError(
+                f"`valuesim ask` answers from one person's record; {method!r} also learns from other "
+                "respondents (its trained prior and calibration).",
+                f"Run it with `valuesim bench --method {method}`, or ask with valuesim, blank, demographics, "
+                "full-info or rag.",
+            )
         raise ConfigError(
             f"`valuesim ask` runs LLM methods; {method!r} is not one.",
-            "Use valuesim, blank, demographics, full-info, rag or hybrid.",
+            "Use valuesim, blank, demographics, full-info or rag.",
         )
     survey = load_data(data, codebook=codebook)
     book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions)

@@ -35,7 +35,7 @@ def simulate(
         150, "--min-valid", help="Only respondents with this many valid answers (their record is the history)."
     ),
     method: str = typer.Option(
-        "valuesim", "--method", "-m", help="An LLM method (valuesim, blank, demographics, rag...)."
+        "valuesim", "--method", "-m", help="An LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer."
     ),
     model: str | None = typer.Option(
         None,

@@ -99,7 +99,12 @@ def view(
     try:
         t0 = time.perf_counter()
         survey = load_data(data, codebook=codebook) if data is not None else None
-        book = survey.codebook if survey is not None else load_codebook()
+        if survey is not None:
+            book = survey.codebook
+        else:  # the codebook the runs were made with (a survey other than WVS-7 is in their manifests)
+            from valuesim.bench.rundir import open_run, shared_codebook
+
+            book = shared_codebook([open_run(p) for p in paths]) if paths else load_codebook()
         store = RunStore(paths, book)
         app = create_app(
             store,

@@ -28,7 +28,7 @@ from valuesim.report import plots, tables
 from valuesim.report.added import added_section
 from valuesim.report.document import Cell, Document, Figure, Section, Table, to_markdown
 from valuesim.report.load import RunData, load_runs
-from valuesim.survey.codebook import Codebook, load_codebook
+from valuesim.survey.codebook import Codebook
 
 HTML_FILE = "report.html"
 MARKDOWN_FILE = "report.md"
@@ -772,11 +772,13 @@ def build_report(
     """
     if not run_dirs:
         raise DataError("No run directory given.", "Usage: valuesim report RUN_DIR [RUN_DIR ...] --out DIR")
-    cb = codebook or load_codebook()
     try:
         opts = ReportOptions(title=title, reference=reference, confusion_item=confusion_item, **options)
     except TypeError as e:
         raise ConfigError(f"Unknown report option: {e}.", "See valuesim.report.build.ReportOptions.") from None
+    from valuesim.bench import rundir
+
+    cb = codebook or rundir.shared_codebook([rundir.open_run(p) for p in run_dirs])
     runs = load_runs(run_dirs, cb)
     doc = build_document(runs, opts, cb)
     paths = write_report(doc, out_dir)

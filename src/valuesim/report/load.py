@@ -21,7 +21,7 @@ from valuesim._redact import redact
 from valuesim.bench import rundir
 from valuesim.bench.metrics import per_prediction, summarize
 from valuesim.errors import DataError
-from valuesim.survey.codebook import Codebook, load_codebook
+from valuesim.survey.codebook import Codebook
 
 
 @dataclass
@@ -142,8 +142,8 @@ def provisional_metrics(rd: Any, finished: pd.DataFrame, codebook: Codebook, n_b
 def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int = 1000) -> RunData:
     """Read one run directory (finished or not). Raises :class:`DataError` when it is not one
     or holds no finished unit yet."""
-    codebook = codebook or load_codebook()
     rd = rundir.open_run(path)
+    codebook = codebook or rundir.run_codebook(rd.manifest)
     frame = rd.predictions()
     notes: list[str] = []
     if frame.empty:
@@ -183,7 +183,7 @@ def load_runs(paths: Sequence[str | Path], codebook: Codebook | None = None) -> 
     resolved = [Path(p).expanduser().resolve() for p in paths]
     if len(set(resolved)) < len(resolved):
         raise DataError("The same run directory was given twice.", "Pass each run directory once.")
-    codebook = codebook or load_codebook()
+    codebook = codebook or rundir.shared_codebook([rundir.open_run(p) for p in resolved])
     runs = [load_run(p, codebook) for p in resolved]
     names = [r.name for r in runs]
     for r in runs:

@@ -305,6 +305,18 @@ def codebook_to_dict(cb: Codebook) -> dict[str, Any]:
     }
 
 
+def codebook_from_dict_form(raw: dict[str, Any], where: str = "the run's codebook") -> Codebook:
+    """A generic codebook from its dict form (:func:`codebook_to_dict`, e.g. a run manifest's
+    ``codebook``); ConfigError when it is not a valid codebook."""
+    try:
+        spec = CodebookSpec.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(
+            f"{where}: {_pydantic_message(e, raw)}", "See docs/surveys.md for the codebook format."
+        ) from None
+    return codebook_from_spec(spec, where)
+
+
 def write_codebook_yaml(cb: Codebook, path: str | Path, header: Iterable[str] = ()) -> Path:
     """Write *cb* as YAML (comment lines from *header* first)."""
     import yaml

@@ -263,9 +263,10 @@ def is_custom(q: Question) -> bool:
 
 
 def answers_new_questions(method_cls: type[Any]) -> bool:
-    """True when a method can answer a question nobody has answered: LLM methods, and
-    non-LLM methods that do not learn from other people's answers to the target."""
-    return bool(getattr(method_cls, "uses_llm", False)) or not getattr(method_cls, "needs_target_answers", True)
+    """True when a method can answer a question nobody has answered: one that does not learn
+    from other people's answers to the target (LLM methods, uniform, text-transfer; not the
+    trained predictors, nor the hybrid, whose prior is one)."""
+    return not getattr(method_cls, "needs_target_answers", True)
 
 
 def refuse_trained(method_name: str, method_cls: type[Any], *, protocol: bool = False) -> None:
@@ -282,5 +283,5 @@ def refuse_trained(method_name: str, method_cls: type[Any], *, protocol: bool = 
     raise ConfigError(
         f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
         "to the same question, and nobody has answered a new one.",
-        "Use an LLM method (valuesim, blank, demographics, full-info, rag, hybrid), uniform or text-transfer.",
+        "Use an LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer.",
     )
