@@ -54,7 +54,7 @@ def test_rag_retrieves_history_for_a_new_question() -> None:
 @pytest.mark.parametrize("name", [i.name for i in method_infos() if not i.uses_llm and i.source == "built-in"])
 def test_trained_predictors_refuse_new_questions(name: str) -> None:
     cls = method_info(name).cls
-    if not cls.needs_target_answers:
+    if not cls.learns_from_target_answers():
         refuse_trained(name, cls)  # e.g. uniform: legal
         return
     with pytest.raises(ConfigError, match="nobody has answered a new one"):

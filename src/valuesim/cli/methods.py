@@ -185,7 +185,7 @@ def ask(
     from valuesim.methods import Task, get_method, method_info
 
     info = method_info(method)
-    if not info.uses_llm or info.cls.needs_target_answers:
+    if not info.uses_llm or info.cls.learns_from_target_answers():
         from valuesim.survey.questionnaire import refuse_trained
 
         if text is not None or questions is not None:

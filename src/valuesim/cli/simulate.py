@@ -35,7 +35,10 @@ def simulate(
         150, "--min-valid", help="Only respondents with this many valid answers (their record is the history)."
     ),
     method: str = typer.Option(
-        "valuesim", "--method", "-m", help="An LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer."
+        "valuesim",
+        "--method",
+        "-m",
+        help="An LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer.",
     ),
     model: str | None = typer.Option(
         None,
@@ -150,9 +153,10 @@ def _print_overview(result: Any) -> None:
     dist = result.distributions
     overall = dist[dist["by"] == "all"]
     for qid, g in overall.groupby("question", sort=False):
-        top = g.sort_values("share", ascending=False).head(3)
+        chosen = g[g["share"].fillna(0) > 0]  # options nobody chose are not worth a line
+        top = chosen.sort_values("share", ascending=False).head(3)
         shares = ", ".join(f"{a} {s:.0%}" for a, s in zip(top["answer"], top["share"].fillna(0)))
-        console.print(f"  {qid}: {shares}", highlight=False)
+        console.print(f"  {qid}: {shares or 'no answers'}", highlight=False)
     files = "answers.parquet/.csv, distributions.parquet/.csv, summary.json"
     console.print(f"Results: {result.out_dir}/ ({files})", highlight=False)
     if result.report is not None:

@@ -86,10 +86,16 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     name: ClassVar[str] = ""
     uses_llm: ClassVar[bool] = False
     #: True when the method learns from other people's answers to the target question, so it
-    #: cannot answer a new question (LLM methods never do; see valuesim.survey.questionnaire)
-    needs_target_answers: ClassVar[bool] = True
+    #: cannot answer a new question (see valuesim.survey.questionnaire); None (the default):
+    #: LLM methods do not, the others do -- use :meth:`learns_from_target_answers`
+    needs_target_answers: ClassVar[bool | None] = None
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
+
+    @classmethod
+    def learns_from_target_answers(cls) -> bool:
+        """Whether the method needs other people's answers to a question to predict it."""
+        return (not cls.uses_llm) if cls.needs_target_answers is None else cls.needs_target_answers
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
         self.codebook = codebook

@@ -301,7 +301,6 @@ class LLMPipeline(Method):
     """Base of every LLM method: story -> modules -> integration (see the module docstring)."""
 
     uses_llm: ClassVar[bool] = True
-    needs_target_answers: ClassVar[bool] = False  # answers from the person's record and the question alone
     Options: ClassVar[type[MethodOptions]] = LLMOptions
     opts: LLMOptions
 
