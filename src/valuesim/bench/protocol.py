@@ -58,9 +58,9 @@ class ProtocolWarning(UserWarning):
     """Something about the protocol the user should know (fewer respondents, capped sizes...)."""
 
 
-def settings_error(what: str, e: ValidationError) -> ConfigError:
+def settings_error(what: str, e: ValidationError, command: str = "bench") -> ConfigError:
     """A pydantic validation failure as a user-facing :class:`ConfigError`."""
-    return validation_error(what, e, "See `valuesim bench --help` for the allowed values.")
+    return validation_error(what, e, f"See `valuesim {command} --help` for the allowed values.")
 
 
 class ProtocolConfig(BaseModel):
@@ -142,12 +142,15 @@ class ProtocolConfig(BaseModel):
         return out or None
 
     @classmethod
-    def create(cls, **kwargs: Any) -> ProtocolConfig:
-        """Build a config, turning validation problems into a :class:`ConfigError`."""
+    def create(cls, command: str = "bench", **kwargs: Any) -> ProtocolConfig:
+        """Build a config, turning validation problems into a :class:`ConfigError` that points
+        at ``valuesim COMMAND --help``."""
         try:
             return cls(**kwargs)
         except ValidationError as e:
-            raise settings_error("benchmark protocol", e) from None
+            raise settings_error(
+                "sample settings" if command == "simulate" else "benchmark protocol", e, command
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.model_dump_json())

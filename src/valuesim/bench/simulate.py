@@ -75,6 +75,7 @@ class SimulationConfig:
 
     def sample_protocol(self) -> ProtocolConfig:
         return ProtocolConfig.create(
+            "simulate",
             n_respondents=self.n_respondents,
             seed=self.seed,
             min_valid=self.min_valid,

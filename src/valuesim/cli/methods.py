@@ -257,6 +257,12 @@ def _ask_targets(
         extended = extend_codebook(codebook, new)
         if question is None:
             return extended, new
+        ids = {q.id.upper(): q for q in new}
+        if question.strip().upper() not in ids and question.strip().upper() not in extended:
+            raise ConfigError(
+                f"No question {question!r} in {questions}.",
+                f"Its questions: {', '.join(q.id for q in new)} (or leave out --question to ask them all).",
+            )
         return extended, [_value_item(extended, question)]
     if question is None:
         raise ConfigError(
