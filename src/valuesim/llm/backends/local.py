@@ -16,6 +16,7 @@ import atexit
 import importlib.util
 import json
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -339,6 +340,13 @@ def _free_loaded() -> None:
     for loaded in _LOADED.values():
         loaded.llm.close()
     _LOADED.clear()
+    # llama-cpp-python opens os.devnull twice at import and never closes it: an "unclosed file"
+    # ResourceWarning at exit whenever warnings are shown (e.g. after a run in a thread)
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None and hasattr(handle, "close"):
+            handle.close()
 
 
 def load(path: Path, n_ctx: int, n_threads: int) -> LoadedModel:
