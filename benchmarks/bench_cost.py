@@ -50,6 +50,8 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
         {"story": "facts", "max_story_words": 1200, "story_tokens": None, "prompt_version": "v1"},
         "previous default (1,200-word facts story, v1 prompts)",
     ),
+    "valuesim-v2": ("valuesim", {"prompt_version": "v2"}, "ablation: prompts v2 (longer module instructions)"),
+    "valuesim-v1-prompts": ("valuesim", {"prompt_version": "v1"}, "ablation: v1 prompts, default dense story"),
     "valuesim-plain": ("valuesim", {"modules": "plain"}, "ablation: without CAB (one plain module)"),
     "valuesim-raw": ("valuesim", {"story": "raw"}, "ablation: without story (raw answer list)"),
     "valuesim-pool": ("valuesim", {"integration": "pool"}, "ablation: pooled modules, no coordinator"),
@@ -68,7 +70,15 @@ SUMMARY = ("valuesim", "valuesim-k10", "valuesim-v1")
 #: runs whose method learns from people outside the sample (the hybrid's prior and calibration)
 LEARNS_FROM_OTHERS = frozenset({"hybrid"})
 #: paired top-1 comparisons written beside the table: (A, B) -> A - B
-PAIRS = (("valuesim", "valuesim-v1"), ("valuesim-k10", "valuesim"))
+PAIRS = (
+    ("valuesim", "valuesim-v1"),
+    ("valuesim-k10", "valuesim"),
+    # which change moved the accuracy: the prompts (v3 vs v2, v3 vs v1 with the same dense story)
+    # or the story (dense 600 tokens vs facts 1,200 words, both with v1 prompts)
+    ("valuesim", "valuesim-v2"),
+    ("valuesim", "valuesim-v1-prompts"),
+    ("valuesim-v1-prompts", "valuesim-v1"),
+)
 DEFAULT_RUNS = "valuesim,valuesim-k10,valuesim-v1,valuesim-plain,valuesim-raw,valuesim-pool,blank,demographics,full-info,rag,hybrid"
 
 #: Issue 15: the original research code (SimVBG) and the first ValueSim default, measured with
