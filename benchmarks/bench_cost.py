@@ -50,6 +50,8 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
         {"story": "facts", "max_story_words": 1200, "story_tokens": None, "prompt_version": "v1"},
         "previous default (1,200-word facts story, v1 prompts)",
     ),
+    "valuesim-v4": ("valuesim", {"prompt_version": "v4"}, "prompts v4 (answer instruction last)"),
+    "valuesim-v3": ("valuesim", {"prompt_version": "v3"}, "ablation: prompts v3 (module cue after the answer instruction)"),
     "valuesim-v2": ("valuesim", {"prompt_version": "v2"}, "ablation: prompts v2 (longer module instructions)"),
     "valuesim-v1-prompts": ("valuesim", {"prompt_version": "v1"}, "ablation: v1 prompts, default dense story"),
     "valuesim-plain": ("valuesim", {"modules": "plain"}, "ablation: without CAB (one plain module)"),
