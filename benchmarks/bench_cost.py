@@ -50,8 +50,11 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
         {"story": "facts", "max_story_words": 1200, "story_tokens": None, "prompt_version": "v1"},
         "previous default (1,200-word facts story, v1 prompts)",
     ),
-    "valuesim-v4": ("valuesim", {"prompt_version": "v4"}, "prompts v4 (answer instruction last)"),
-    "valuesim-v3": ("valuesim", {"prompt_version": "v3"}, "ablation: prompts v3 (module cue after the answer instruction)"),
+    "valuesim-v3": (
+        "valuesim",
+        {"prompt_version": "v3"},
+        "ablation: prompts v3 (module cue after the answer instruction)",
+    ),
     "valuesim-v2": ("valuesim", {"prompt_version": "v2"}, "ablation: prompts v2 (longer module instructions)"),
     "valuesim-v1-prompts": ("valuesim", {"prompt_version": "v1"}, "ablation: v1 prompts, default dense story"),
     "valuesim-plain": ("valuesim", {"modules": "plain"}, "ablation: without CAB (one plain module)"),
@@ -75,8 +78,9 @@ LEARNS_FROM_OTHERS = frozenset({"hybrid"})
 PAIRS = (
     ("valuesim", "valuesim-v1"),
     ("valuesim-k10", "valuesim"),
-    # which change moved the accuracy: the prompts (v3 vs v2, v3 vs v1 with the same dense story)
+    # which change moved the accuracy: the prompts (v4 vs v3 / v2 / v1 with the same dense story)
     # or the story (dense 600 tokens vs facts 1,200 words, both with v1 prompts)
+    ("valuesim", "valuesim-v3"),
     ("valuesim", "valuesim-v2"),
     ("valuesim", "valuesim-v1-prompts"),
     ("valuesim-v1-prompts", "valuesim-v1"),

@@ -310,7 +310,7 @@ def test_usage_accounting_and_config_with_the_mock() -> None:
     assert total["llm_calls"] == pytest.approx(sum(p.meta["usage"]["llm_calls"] for p in preds))
     assert total["prompt_tokens"] == pytest.approx(sum(p.meta["usage"]["prompt_tokens"] for p in preds))
     cfg = m.config()
-    assert cfg["name"] == "valuesim" and cfg["model"] == "mock" and cfg["prompt_version"] == "v3"
+    assert cfg["name"] == "valuesim" and cfg["model"] == "mock" and cfg["prompt_version"] == "v4"
     json.dumps(cfg)
     clone = pickle.loads(pickle.dumps(m))
     assert [p.prediction for p in clone.predict(task())] == [p.prediction for p in preds]
@@ -366,7 +366,7 @@ def test_cli_ask_explain_never_changes_the_prediction() -> None:
         assert explained.index("Prediction:") < explained.index("Why (")
 
 
-@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v4"])
 def test_explain_asks_after_the_prediction_with_the_same_prompts(version: str) -> None:
     m = get_method("valuesim", CB, model="mock", cache=False, prompt_version=version)
     t = task(("Q46",))
@@ -451,7 +451,7 @@ def test_story_budget_is_in_tokens_of_the_reading_model() -> None:
 def test_prompt_versions_hold_only_what_they_change() -> None:
     from valuesim.methods.prompts import has, render, resolve, versions
 
-    assert versions()[:3] == ["v1", "v2", "v3"]
+    assert versions()[:4] == ["v1", "v2", "v3", "v4"]
     assert resolve("cognitive", "v3") == "cognitive.v3"
     assert resolve("persona", "v3") == "persona.v2"  # unchanged in v3: the newest earlier file
     assert render("persona", "v3", backstory="X") == render("persona", "v2", backstory="X")
@@ -481,3 +481,18 @@ def test_timeout_and_retries_reach_the_model_but_not_the_run_identity(monkeypatc
     assert m.config() == get_method("valuesim", CB, model="mock").config()  # resumable with other settings
     with pytest.raises(ConfigError):
         get_method("valuesim", CB, model="mock", timeout=0)
+
+
+def test_default_prompts_end_with_the_answer_instruction_on_its_own_line() -> None:
+    """v2/v3 glued the module cue to the answer instruction ("...only.Answer from ..."); from v4
+    the instruction is the last line of every module and coordinator prompt."""
+    from valuesim.methods.prompts import render
+
+    default = get_method("valuesim", CB, model="mock").opts.prompt_version
+    q = [{"text": "Q?", "options": ["A. x", "B. y"]}]
+    views = [{"module": "cognitive", "letter": "A", "confidence": 0.5, "rationale": ""}]
+    for name in ("cognitive", "affective", "behavioral", "plain", "coordinator"):
+        text = render(name, default, questions=q, context=[], mode="letter", batch=False, reasoning="", views=views)
+        lines = text.splitlines()
+        assert lines[-1] == "Reply with the letter of your answer only.", (name, text)
+        assert all(not line.endswith(".Answer from") for line in lines)

@@ -123,7 +123,7 @@ class LLMOptions(MethodOptions):
         description="targets answered per call (scored: per-position answer distributions; generated: parsed); "
         "items not answered are re-asked one by one",
     )
-    prompt_version: str = Field("v3", description="version of the prompt templates (methods/prompts/)")
+    prompt_version: str = Field("v4", description="version of the prompt templates (methods/prompts/)")
     rag_k: int = Field(3, ge=1, description="history answers retrieved per target (history=rag)")
     rag_threshold: float = Field(
         0.3, ge=0.0, le=1.0, description="lowest BM25 similarity of a retrieved answer (history=rag)"
