@@ -145,7 +145,6 @@ def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int 
     rd = rundir.open_run(path)
     codebook = codebook or rundir.run_codebook(rd.manifest)
     frame = rd.predictions()
-    notes: list[str] = []
     if frame.empty:
         raise DataError(
             f"{rd.path} holds no finished predictions yet.",
@@ -156,13 +155,36 @@ def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int 
     scored["confidence"] = [
         _confidence(p, d) for p, d in zip(scored["prediction"].to_numpy(), scored["probabilities"], strict=True)
     ]
-    expected = rd.split.n_targets
-    complete = rd.complete and len(scored) == expected
-    metrics = dict(rd.metrics or {}) if complete else provisional_metrics(rd, frame, codebook, n_boot)
+    return run_data(
+        rd,
+        scored,
+        frame,
+        codebook,
+        n_boot,
+        split=rd.split.to_dict(),
+        unfinished="resume it with the same `valuesim bench` command",
+    )
+
+
+def run_data(
+    rd: Any,
+    scored: pd.DataFrame,
+    finished: pd.DataFrame,
+    codebook: Codebook,
+    n_boot: int,
+    *,
+    split: dict[str, Any],
+    unfinished: str,
+) -> RunData:
+    """The :class:`RunData` of a read run: its recorded metrics when complete, else metrics of
+    its *finished* rows with a note (``unfinished``: what the note adds in parentheses)."""
+    complete = rd.complete and len(scored) == rd.split.n_targets
+    metrics = dict(rd.metrics or {}) if complete else provisional_metrics(rd, finished, codebook, n_boot)
+    notes = []
     if not complete:
         notes.append(
-            f"unfinished run: {len(scored)} of {expected} predictions so far; numbers cover the finished units "
-            "only (resume it with the same `valuesim bench` command)"
+            f"unfinished run: {len(scored)} of {rd.split.n_targets} predictions so far; numbers cover the finished "
+            f"units only ({unfinished})"
         )
     return RunData(
         path=rd.path,
@@ -170,7 +192,7 @@ def load_run(path: str | Path, codebook: Codebook | None = None, *, n_boot: int 
         predictions=scored,
         metrics=metrics,
         manifest=redact(rd.manifest),  # runs recorded before redaction existed may hold credentials
-        split=rd.split.to_dict(),
+        split=split,
         complete=complete,
         notes=notes + [str(n) for n in rd.split.notes],
     )

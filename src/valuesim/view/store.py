@@ -26,7 +26,7 @@ from valuesim.bench import rundir
 from valuesim.bench.metrics import per_prediction
 from valuesim.bench.protocol import Split
 from valuesim.errors import DataError
-from valuesim.report.load import RunData, load_run, provisional_metrics
+from valuesim.report.load import RunData, load_run, run_data
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
 
@@ -298,27 +298,15 @@ def fast_load(rd: rundir.RunDir, codebook: Codebook, *, n_boot: int = 1000) -> R
     else:
         keep = finished_rows(frame, rd.split)
     scored = _scored(path, frame, starts, keep, codebook)
-    complete = rd.complete and len(scored) == rd.split.n_targets
-    notes: list[str] = []
-    metrics = (
-        dict(rd.metrics or {})
-        if complete
-        else provisional_metrics(rd, frame.iloc[keep].reset_index(drop=True), codebook, n_boot)
-    )
-    if not complete:
-        notes.append(
-            f"unfinished run: {len(scored)} of {rd.split.n_targets} predictions so far; numbers cover the finished "
-            "units only (probabilistic scores once it is complete)"
-        )
-    return RunData(
-        path=rd.path,
-        name=rd.path.name,
-        predictions=scored,
-        metrics=metrics,
-        manifest=redact(rd.manifest),  # runs recorded before redaction existed may hold credentials
+    finished = frame.iloc[keep].reset_index(drop=True)
+    return run_data(
+        rd,
+        scored,
+        finished,
+        codebook,
+        n_boot,
         split=split_summary(rd),
-        complete=complete,
-        notes=notes + [str(n) for n in rd.split.notes],
+        unfinished="probabilistic scores once it is complete",
     )
 
 
