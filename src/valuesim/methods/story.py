@@ -52,6 +52,7 @@ from valuesim.methods.phrasing import (
     Fact,
     clean_label,
     fill_placeholders,
+    is_missing_label,
     join_words,
     phrase,
     scale_anchors,
@@ -72,14 +73,18 @@ STORE_FILE = "backstories.sqlite3"
 # --------------------------------------------------------------------------- countries
 
 
-def country_name(alpha3: str | None) -> str | None:
-    """English name of an ISO alpha-3 country code (None when unknown: never leak the code)."""
+def country_name(alpha3: str | None, *, article: bool = True) -> str | None:
+    """English name of an ISO alpha-3 country code as it reads in a sentence ("the United
+    States", "the Netherlands", "Norway"; ``article=False``: the bare name, for labels); None
+    when unknown: never leak the code."""
     if not alpha3:
         return None
-    from valuesim.survey.countries import find_country
+    from valuesim.survey.countries import find_country, with_article
 
     found = find_country(alpha3)
-    return found.name if found is not None else None
+    if found is None:
+        return None
+    return with_article(found.name) if article else found.name
 
 
 # --------------------------------------------------------------------------- facts
@@ -92,7 +97,7 @@ def phrase_for(codebook: Codebook, qid: str, code: int, country: str | None) -> 
         return phrase(q, code, country)
     from valuesim.methods.phrasing_generic import phrase_generic
 
-    return phrase_generic(q, code, codebook)
+    return phrase_generic(q, code, codebook, country)
 
 
 def _order(codebook: Codebook, qids: Iterable[str]) -> list[str]:
@@ -178,8 +183,8 @@ _DENSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r'"\1": \2 (\3 = \4, \5 = \6).',
     ),
-    (re.compile(r'^Asked "(.+?)", you answered "(.+)"\.$'), r"\1 \2."),
-    (re.compile(r'^Asked "(.+?)", you answered (\S+)\.$'), r"\1 \2."),
+    (re.compile(r'^Asked "(.+?)", you answered "(.+)"\.$'), r"\1: \2."),
+    (re.compile(r'^Asked "(.+?)", you answered (\S+)\.$'), r"\1: \2."),
     (
         re.compile(r"^Asked whether (.+?) is essential to democracy, you answered \"(.+)\"\.$"),
         r"\1 essential to democracy? \2.",
@@ -194,8 +199,11 @@ def densify(sentence: str) -> str:
     for pattern, repl in _DENSE_RULES:
         new = pattern.sub(repl, out)
         if new != out:
-            return new
+            return upper_first(_QUESTION_COLON.sub(r"\1 ", new))  # "How happy are you?: Very." -> "...? Very."
     return out
+
+
+_QUESTION_COLON = re.compile(r"^([^:]*?[?…:]):\s")
 
 
 _MIN_STEM = 15  # characters a battery's questions must share (prefix + suffix) to be merged
@@ -225,7 +233,10 @@ def _battery_runs(qs: Sequence[Question]) -> list[list[int]]:
         if runs and len(runs[-1]) >= 1:
             first = qs[runs[-1][0]]
             pre, suf = _stem(first.short, q.short)
-            same = _valid_labels(first) == _valid_labels(q) and first.section == q.section
+            # items with answer options only: numeric answers (interview hour, minute ...) have no labels to group by
+            same = (
+                bool(_valid_labels(first)) and _valid_labels(first) == _valid_labels(q) and first.section == q.section
+            )
             if same and pre + suf >= _MIN_STEM and q.number - qs[runs[-1][-1]].number <= _MAX_GAP:
                 trial = [qs[j].short for j in runs[-1]] + [q.short]
                 p2 = min(_stem(trial[0], t)[0] for t in trial[1:])
@@ -318,7 +329,9 @@ def raw_lines(
         if q.kind is QuestionKind.NUMERIC:
             answer = str(code)
         else:
-            answer = clean_label(q.options[code])
+            if code not in q.options or is_missing_label(q.options[code]):
+                continue  # a missing-type label ("Not applicable", "refused") is not an answer
+            answer = clean_label(fill_placeholders(q.options[code], country))
             if re.fullmatch(r"option \d+", answer.lower()):
                 continue
         out.append((q.section, qid, f"{fill_placeholders(q.short, country)} -> {answer}"))
