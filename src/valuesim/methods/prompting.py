@@ -176,9 +176,10 @@ def parse_letter(text: str, letters: Sequence[str], labels: Sequence[str] = ()) 
 
 
 def _by_label(text: str, letters: Sequence[str], labels: Sequence[str]) -> tuple[str | None, str]:
-    """The option whose text (and only one) the reply quotes."""
+    """The option whose text (and only one) the reply quotes, as whole words ("Place 4" is not
+    quoted by "Place 42", "Agree" not by "Disagree")."""
     low = text.lower()
-    hits = [L for L, lab in zip(letters, labels) if lab and lab.lower() in low]
+    hits = [L for L, lab in zip(letters, labels) if lab and re.search(rf"(?<!\w){re.escape(lab.lower())}(?!\w)", low)]
     if len(hits) == 1:
         return hits[0], text.strip()
     return None, text.strip()
