@@ -277,3 +277,22 @@ def test_codebook_check_warns_about_items_the_llm_methods_cannot_pose(gss, ess) 
     assert "natspac: option(s) 0 'IAP'" in out
     out = _ok(["codebook", "check", str(ess[1])])
     assert "lnghom1 (99)" in out and "wrkprty" in out
+
+
+def test_story_fidelity_re_asks_lettered_items_only(gss) -> None:
+    from valuesim.methods.story import story_fidelity
+
+    data = gss[2]
+    person = data.respondent(data.ids[0])
+    report = story_fidelity(compose(person, data.codebook), person, data.codebook, get_model("mock"), n=None)
+    asked = {item["question"] for item in report.items}
+    assert "cappun" in asked and not asked & {"occ10", "ethnic", "age"}
+
+
+def test_wvs_countries_of_birth_take_their_article() -> None:
+    from valuesim.methods.phrasing import phrase
+    from valuesim.survey import load_codebook
+
+    q = load_codebook().get("Q266")
+    code = next(c for c, lab in q.options.items() if lab == "United States")
+    assert phrase(q, code, "Peru").sentence == "You were born in the United States."

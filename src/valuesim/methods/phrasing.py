@@ -816,8 +816,10 @@ def profile_sentence(q: Question, code: int, country: str | None) -> str | None:
             return f"{who} born in {where}."
         return f"{who_imm} an immigrant to {where}."
     if num in (266, 267, 268):
+        from valuesim.survey.countries import with_article
+
         who = {266: "You were", 267: "Your mother was", 268: "Your father was"}[num]
-        return f"{who} born in {lab}."
+        return f"{who} born in {with_article(lab)}."
     if num == 269:
         return f"You are a citizen of {where}." if low.startswith("yes") else f"You are not a citizen of {where}."
     if num == 271:
