@@ -19,7 +19,12 @@ err_console = Console(stderr=True)
 def simulate(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
     codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
-    questions: Path = typer.Option(..., "--questions", help="Questionnaire file (YAML or JSON) of new questions."),
+    questions: Path = typer.Option(
+        ..., "--questions", help="Questionnaire file (YAML, JSON or a Qualtrics .qsf) of new questions."
+    ),
+    pipe: list[str] | None = typer.Option(
+        None, "--pipe", help="Fill piped text of a .qsf: FIELD=VALUE for ${e://Field/FIELD} (repeatable)."
+    ),
     respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to simulate (a seeded sample)."),
     country: list[str] | None = typer.Option(
         None,
@@ -79,10 +84,11 @@ def simulate(
     from valuesim.bench.config import RunConfig
     from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation
     from valuesim.cli.bench import _split_list, _warnings_to_console, parse_options
+    from valuesim.cli.questionnaire import print_import_notes
     from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
     from valuesim.scale import get_executor
     from valuesim.survey.loaders import resolve_countries
-    from valuesim.survey.questionnaire import load_questionnaire
+    from valuesim.survey.questionnaire import parse_pipes, read_questionnaire
 
     options = parse_options(option)
     if model is not None:
@@ -97,7 +103,9 @@ def simulate(
     )
     run_on = get_executor(executor, address=ray_address, num_workers=workers)
     survey = load_data(data, codebook=codebook)
-    new = load_questionnaire(questions, survey.codebook)
+    loaded = read_questionnaire(questions, survey.codebook, parse_pipes(pipe))
+    print_import_notes(loaded.skipped, loaded.notes)
+    new = loaded.questions
     cfg = SimulationConfig(
         questions=tuple(new),
         n_respondents=respondents,
