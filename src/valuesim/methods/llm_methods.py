@@ -51,11 +51,13 @@ from valuesim.methods.options import MethodOptions, with_defaults
 from valuesim.methods.prompting import (
     LETTERS,
     MODULE_DESCRIPTIONS,
+    OptionOrder,
     build_messages,
     is_numbered,
     option_letters,
     parse_batch,
     parse_letter,
+    shown_in_order,
     survey_phrase,
     system_message,
     target_options,
@@ -155,6 +157,11 @@ class LLMOptions(MethodOptions):
         "the same country, seeded); shuffled-any (of any country); none (nobody: the question only)",
     )
     persona_seed: int = Field(0, description="seed of the shuffled persona's choice of person")
+    option_order: OptionOrder = Field(
+        "original",
+        description="order the answer options are shown in: original (the questionnaire's), reversed, or "
+        "shuffled (seeded per person and question); answers map back to the original codes",
+    )
 
     @field_validator("modules", mode="before")
     @classmethod
@@ -426,7 +433,7 @@ class LLMPipeline(Method):
         questions: list[Question] = []
         results: dict[str, Prediction] = {}
         for qid in task.targets:
-            q = self.codebook.get(qid)
+            q = shown_in_order(self.codebook.get(qid), cfg.option_order, person.id)
             reason = unposable_reason(q)
             if reason is not None:  # skipped with a note; the other targets go on
                 results[qid] = self._prediction(task, qid, None, None, {"error": reason, "not_posed": reason})
@@ -466,6 +473,7 @@ class LLMPipeline(Method):
             meta["usage"]["prompt_tokens_sent"] = round(res.sent_tokens, 3)
             meta["usage"]["prefix_tokens"] = prefix
             meta["story"] = story_meta
+            meta["shown_first"] = target_options(q)[0][0]  # the first option shown (position bias)
             if persona_meta is not None:
                 meta["persona"] = persona_meta
             if contexts[q.id][1]:
@@ -513,7 +521,7 @@ class LLMPipeline(Method):
         follow_up = ChatMessage("user", render("explain", cfg.prompt_version))
         out: dict[str, dict[str, str]] = {}
         for pred in predictions:
-            q = self.codebook.get(pred.question)
+            q = shown_in_order(self.codebook.get(pred.question), cfg.option_order, person.id)
             modules = pred.meta.get("modules") or {}
             if unposable_reason(q) is not None or not modules:
                 continue
