@@ -162,8 +162,16 @@ def condense(facts: Sequence[Fact]) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _question_answer(m: re.Match[str]) -> str:
+    """'Asked "Q", you answered "A".' as "Q: A." ("Citizen of Norway: Yes."), or "Q? A." when
+    the question has its own question mark."""
+    question, answer = m.group(1), m.group(2)
+    sep = " " if question.endswith(("?", "…", ":")) else ": "
+    return f"{upper_first(question)}{sep}{answer}."
+
+
 # Faithful rewrites of the sentence frames of :mod:`valuesim.methods.phrasing` (order matters).
-_DENSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+_DENSE_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # 'Asked "Q?", you place yourself at 9 on a scale from 1 ("a") to 10 ("b").'
     (
         re.compile(
@@ -183,8 +191,8 @@ _DENSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r'"\1": \2 (\3 = \4, \5 = \6).',
     ),
-    (re.compile(r'^Asked "(.+?)", you answered "(.+)"\.$'), r"\1: \2."),
-    (re.compile(r'^Asked "(.+?)", you answered (\S+)\.$'), r"\1: \2."),
+    (re.compile(r'^Asked "(.+?)", you answered "(.+)"\.$'), _question_answer),
+    (re.compile(r'^Asked "(.+?)", you answered (\S+)\.$'), _question_answer),
     (
         re.compile(r"^Asked whether (.+?) is essential to democracy, you answered \"(.+)\"\.$"),
         r"\1 essential to democracy? \2.",
@@ -199,11 +207,8 @@ def densify(sentence: str) -> str:
     for pattern, repl in _DENSE_RULES:
         new = pattern.sub(repl, out)
         if new != out:
-            return upper_first(_QUESTION_COLON.sub(r"\1 ", new))  # "How happy are you?: Very." -> "...? Very."
+            return new
     return out
-
-
-_QUESTION_COLON = re.compile(r"^([^:]*?[?…:]):\s")
 
 
 _MIN_STEM = 15  # characters a battery's questions must share (prefix + suffix) to be merged
