@@ -236,9 +236,9 @@ def test_commands_run_without_a_traceback(which: str, ess, gss, tmp_path: Path) 
     data, cb, survey = ess if which == "ess" else gss
     base = ["--data", str(data), "--codebook", str(cb)]
     runs = []
-    for method in ("majority", "knn", "supervised", "valuesim"):
+    for method in ("majority", "knn", "supervised", "valuesim", "hybrid"):
         out = tmp_path / method
-        model = ["--model", "mock"] if method == "valuesim" else []
+        model = ["--model", "mock"] if method in ("valuesim", "hybrid") else []
         _ok(["bench", *base, "--method", method, *model, "-n", "4", "--n-boot", "20", "--out", str(out)])
         runs.append(str(out))
     _ok(["report", *runs, "--out", str(tmp_path / "report")])
