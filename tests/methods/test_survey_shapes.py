@@ -296,3 +296,12 @@ def test_wvs_countries_of_birth_take_their_article() -> None:
     q = load_codebook().get("Q266")
     code = next(c for c, lab in q.options.items() if lab == "United States")
     assert phrase(q, code, "Peru").sentence == "You were born in the United States."
+
+
+def test_narrative_model_check_re_asks_lettered_items_only(gss) -> None:
+    from valuesim.methods.story import build_backstory
+
+    data = gss[2]
+    person = data.respondent(data.ids[0])
+    story = build_backstory(person, data.codebook, get_model("mock"), style="narrative", model_check=True, store=False)
+    assert story.meta["style"] == "narrative"  # occ10 (540 options) is not re-asked: no "too many options"

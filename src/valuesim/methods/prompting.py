@@ -65,6 +65,12 @@ def unposable_reason(q: Question) -> str | None:
     return None
 
 
+def lettered(q: Question) -> bool:
+    """True when ``q`` is posed with letters (2 to 26 options): its options can be scored on
+    one token each (the story checks re-ask only such items)."""
+    return unposable_reason(q) is None and len(q.answer_codes) <= len(LETTERS)
+
+
 OptionOrder = Literal["original", "shuffled", "reversed"]
 
 

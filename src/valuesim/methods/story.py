@@ -747,14 +747,11 @@ async def astory_fidelity(
 ) -> FidelityReport:
     """Re-ask history questions with only the backstory as context (see :func:`story_fidelity`)."""
     from valuesim.llm import Usage
-    from valuesim.methods.prompting import survey_phrase
-
-    def option_codes(q: Question) -> list[int]:
-        return [] if q.kind is QuestionKind.NUMERIC else q.answer_codes
+    from valuesim.methods.prompting import lettered, survey_phrase
 
     pool = [q for q in (qids if qids is not None else respondent.answered()) if q in codebook and respondent.has(q)]
     # items asked with lettered options only (a numbered list's first-token scores do not rank its options)
-    pool = [q for q in pool if not codebook.get(q).profile and len(option_codes(codebook.get(q))) in range(2, 27)]
+    pool = [q for q in pool if not codebook.get(q).profile and lettered(codebook.get(q))]
     if n is not None and len(pool) > n:
         pool = codebook.sort(random.Random(seed).sample(pool, n))
     country = country_name(respondent.country)
