@@ -75,6 +75,8 @@ def test_ess_and_gss_wording_is_said_to_the_person() -> None:
     assert wording("Citizen of country", "the Netherlands") == "Citizen of the Netherlands"
     assert wording("Trust in country's parliament", "Norway") == "Trust in Norway's parliament"
     assert wording("Country of birth", "Norway") == "Country of birth"  # not a place holder
+    assert wording("In this country's elections", "Norway") == "In this country's elections"
+    assert wording("Trust in your country's courts", "Norway") == "Trust in your country's courts"
     assert wording("Citizen of country", None) == "Citizen of country"
     assert wording("r's highest degree", "the United States") == "Your highest degree"
 

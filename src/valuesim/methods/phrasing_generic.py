@@ -108,7 +108,12 @@ _OFTEN_VERBS = frozenset(
 
 _RESPONDENT = re.compile(r"\b(?:r's|respondent'?s'?)(?=\s)", re.I)
 #: ESS writes the respondent's country as the bare word: "Citizen of country", "Trust in country's parliament"
-_BARE_COUNTRY = re.compile(r"\b(in|of|to|for|from|makes?) country\b(?!'s|\s+(?:of|where|you|in)\b)|\bcountry's\b")
+_BARE_COUNTRY = re.compile(
+    r"\b(in|of|to|for|from|makes?) country\b(?!'s|\s+(?:of|where|you|in)\b)"
+    r"|(?<!\bthis )(?<!\bthat )(?<!\byour )(?<!\bthe )(?<!\bour )(?<!\bmy )(?<!\bany )(?<!\beach )(?<!\bone )"
+    r"(?<!\bevery )(?<!\btheir )(?<!\bhis )(?<!\bher )\bcountry's\b",
+    re.I,
+)
 
 
 def wording(text: str, country: str | None) -> str:
