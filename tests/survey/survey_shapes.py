@@ -64,9 +64,17 @@ def write_ess(path: Path, n: int = 240, seed: int = 0) -> Path:
     ]:
         add(w, lab, rng.uniform(0.5, 1.5, n))
     ends = {
-        "ppltrst": ("Most people can be trusted or you can't be too careful", "You can't be too careful", "Most people can be trusted"),
+        "ppltrst": (
+            "Most people can be trusted or you can't be too careful",
+            "You can't be too careful",
+            "Most people can be trusted",
+        ),
         "trstprl": ("Trust in country's parliament", "No trust at all", "Complete trust"),
-        "stfdem": ("How satisfied with the way democracy works in country", "Extremely dissatisfied", "Extremely satisfied"),
+        "stfdem": (
+            "How satisfied with the way democracy works in country",
+            "Extremely dissatisfied",
+            "Extremely satisfied",
+        ),
         "stfedu": ("State of education in country nowadays", "Extremely bad", "Extremely good"),
         "lrscale": ("Placement on left right scale", "Left", "Right"),
         "happy": ("How happy are you", "Extremely unhappy", "Extremely happy"),
@@ -116,8 +124,14 @@ def write_ess(path: Path, n: int = 240, seed: int = 0) -> Path:
         "grspfr",
         "Would you say your gross pay is unfairly low, fair, or unfairly high",
         _sprinkle(rng, np.clip(np.round(rng.normal(-0.5, 1.5, n)), -4, 4), [66, 88], 0.2),
-        {-4: "Low, extremely unfair", **{c: str(c) for c in (-3, -2, -1, 1, 2, 3)}, 0: "Fair", 4: "High, extremely unfair",
-         66: "Not applicable", **M77},
+        {
+            -4: "Low, extremely unfair",
+            **{c: str(c) for c in (-3, -2, -1, 1, 2, 3)},
+            0: "Fair",
+            4: "High, extremely unfair",
+            66: "Not applicable",
+            **M77,
+        },
         [66, 77, 88, 99],
     )
     add(
@@ -144,39 +158,84 @@ def write_ess(path: Path, n: int = 240, seed: int = 0) -> Path:
     # profile
     sex = rng.choice([1.0, 2.0], n)
     add("gndr", "Gender", _sprinkle(rng, sex, [9], 0.005), {1: "Male", 2: "Female", 9: "No answer"}, [9])
-    add("gndr2", "Gender of second person in household", rng.choice([1.0, 2.0, 6.0], n),
-        {1: "Male", 2: "Female", 6: "Not applicable", **M7}, [6, 7, 8, 9])
+    add(
+        "gndr2",
+        "Gender of second person in household",
+        rng.choice([1.0, 2.0, 6.0], n),
+        {1: "Male", 2: "Female", 6: "Not applicable", **M7},
+        [6, 7, 8, 9],
+    )
     age = rng.integers(16, 90, n).astype(float)
     add("agea", "Age of respondent, calculated", age, {999: "Not available"}, [999])
     add("yrbrn", "Year of birth", _sprinkle(rng, 2018 - age, [7777], 0.01), M777, [7777, 8888, 9999])
-    add("eduyrs", "Years of full-time education completed", _sprinkle(rng, np.round(rng.normal(13, 3, n)), [77], 0.01),
-        M77, [77, 88, 99])
+    add(
+        "eduyrs",
+        "Years of full-time education completed",
+        _sprinkle(rng, np.round(rng.normal(13, 3, n)), [77], 0.01),
+        M77,
+        [77, 88, 99],
+    )
     add(
         "eisced",
         "Highest level of education, ES - ISCED",
         _sprinkle(rng, rng.choice([1, 2, 3, 4, 5, 6, 7, 55], n), [77], 0.01),
-        {0: "Not possible to harmonise into ES-ISCED", 1: "ES-ISCED I , less than lower secondary",
-         2: "ES-ISCED II, lower secondary", 3: "ES-ISCED IIIb, lower tier upper secondary",
-         4: "ES-ISCED IIIa, upper tier upper secondary", 5: "ES-ISCED IV, advanced vocational, sub-degree",
-         6: "ES-ISCED V1, lower tertiary education, BA level", 7: "ES-ISCED V2, higher tertiary education, >= MA level",
-         55: "Other", **M77},
+        {
+            0: "Not possible to harmonise into ES-ISCED",
+            1: "ES-ISCED I , less than lower secondary",
+            2: "ES-ISCED II, lower secondary",
+            3: "ES-ISCED IIIb, lower tier upper secondary",
+            4: "ES-ISCED IIIa, upper tier upper secondary",
+            5: "ES-ISCED IV, advanced vocational, sub-degree",
+            6: "ES-ISCED V1, lower tertiary education, BA level",
+            7: "ES-ISCED V2, higher tertiary education, >= MA level",
+            55: "Other",
+            **M77,
+        },
         [77, 88, 99],
     )
     add(
         "hinctnta",
         "Household's total net income, all sources",
         _sprinkle(rng, rng.integers(1, 11, n).astype(float), [77, 88], 0.06),
-        {1: "J - 1st decile", 2: "R - 2nd decile", 3: "C - 3rd decile", 4: "M - 4th decile", 5: "F - 5th decile",
-         6: "S - 6th decile", 7: "K - 7th decile", 8: "P - 8th decile", 9: "D - 9th decile", 10: "H - 10th decile",
-         **M77},
+        {
+            1: "J - 1st decile",
+            2: "R - 2nd decile",
+            3: "C - 3rd decile",
+            4: "M - 4th decile",
+            5: "F - 5th decile",
+            6: "S - 6th decile",
+            7: "K - 7th decile",
+            8: "P - 8th decile",
+            9: "D - 9th decile",
+            10: "H - 10th decile",
+            **M77,
+        },
         [77, 88, 99],
     )
-    add("domicil", "Domicile, respondent's description", rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], n),
-        {1: "A big city", 2: "Suburbs or outskirts of big city", 3: "Town or small city", 4: "Country village",
-         5: "Farm or home in countryside", **M7}, [7, 8, 9])
-    add("ctzcntr", "Citizen of country", rng.choice([1.0, 2.0], n, p=[0.93, 0.07]), {1: "Yes", 2: "No", **M7}, [7, 8, 9])
-    add("prtvtdfi", "Party voted for in last national election, Finland", np.full(n, np.nan),
-        {1: "National Coalition Party", 2: "Finns Party", 66: "Not applicable", **M77}, [66, 77, 88, 99])
+    add(
+        "domicil",
+        "Domicile, respondent's description",
+        rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], n),
+        {
+            1: "A big city",
+            2: "Suburbs or outskirts of big city",
+            3: "Town or small city",
+            4: "Country village",
+            5: "Farm or home in countryside",
+            **M7,
+        },
+        [7, 8, 9],
+    )
+    add(
+        "ctzcntr", "Citizen of country", rng.choice([1.0, 2.0], n, p=[0.93, 0.07]), {1: "Yes", 2: "No", **M7}, [7, 8, 9]
+    )
+    add(
+        "prtvtdfi",
+        "Party voted for in last national election, Finland",
+        np.full(n, np.nan),
+        {1: "National Coalition Party", 2: "Finns Party", 66: "Not applicable", **M77},
+        [66, 77, 88, 99],
+    )
     # design and administration
     add("stratum", "Sampling stratum", rng.integers(1, 40, n).astype(float))
     add("psu", "Primary sampling unit", rng.integers(1, 300, n).astype(float))
@@ -194,8 +253,13 @@ def write_ess(path: Path, n: int = 240, seed: int = 0) -> Path:
         "inwtm": ("Interview length in minutes, main questionnaire", 30, 120),
     }
     for name, (label, lo, hi) in stamps.items():
-        add(name, label, rng.integers(lo, hi, n).astype(float), {9999: "No answer"} if "year" in label else None,
-            [9999] if "year" in label else None)
+        add(
+            name,
+            label,
+            rng.integers(lo, hi, n).astype(float),
+            {9999: "No answer"} if "year" in label else None,
+            [9999] if "year" in label else None,
+        )
     frame = pd.DataFrame(cols)
     pyreadstat.write_sav(
         frame,
@@ -242,48 +306,133 @@ def write_gss(path: Path, n: int = 240, seed: int = 0) -> Path:
     kid[rng.random(n) < 0.3] = np.nan  # iap
     kid[0] = 21
     add("agekdbrn", "r's age when 1st child born", kid, {98: "dk", 99: "na"})
-    add("acqntsex", "was one of r's partners an acquaintance", rng.choice([1, 2, 8], n), {1: "yes", 2: "no", 8: "dk", 9: "na"})
-    add("degree", "r's highest degree", rng.choice([0, 1, 2, 3, 4], n),
-        {0: "lt high school", 1: "high school", 2: "junior college", 3: "bachelor", 4: "graduate", 8: "dk", 9: "na"})
-    add("educ", "highest year of school completed", np.clip(np.round(rng.normal(13, 3, n)), 0, 20), {98: "dk", 99: "na"})
+    add(
+        "acqntsex",
+        "was one of r's partners an acquaintance",
+        rng.choice([1, 2, 8], n),
+        {1: "yes", 2: "no", 8: "dk", 9: "na"},
+    )
+    add(
+        "degree",
+        "r's highest degree",
+        rng.choice([0, 1, 2, 3, 4], n),
+        {0: "lt high school", 1: "high school", 2: "junior college", 3: "bachelor", 4: "graduate", 8: "dk", 9: "na"},
+    )
+    add(
+        "educ", "highest year of school completed", np.clip(np.round(rng.normal(13, 3, n)), 0, 20), {98: "dk", 99: "na"}
+    )
     inc = rng.integers(1, 13, n).astype(float)
     inc[rng.random(n) < 0.05] = 98
     inc[rng.random(n) < 0.02] = 13
-    add("income", "total family income", inc,
-        {1: "lt $1000", 2: "$1000 to 2999", 3: "$3000 to 3999", 4: "$4000 to 4999", 5: "$5000 to 5999",
-         6: "$6000 to 6999", 7: "$7000 to 7999", 8: "$8000 to 9999", 9: "$10000 - 14999", 10: "$15000 - 19999",
-         11: "$20000 - 24999", 12: "$25000 or more", 13: "refused", 98: "dk"})
+    add(
+        "income",
+        "total family income",
+        inc,
+        {
+            1: "lt $1000",
+            2: "$1000 to 2999",
+            3: "$3000 to 3999",
+            4: "$4000 to 4999",
+            5: "$5000 to 5999",
+            6: "$6000 to 6999",
+            7: "$7000 to 7999",
+            8: "$8000 to 9999",
+            9: "$10000 - 14999",
+            10: "$15000 - 19999",
+            11: "$20000 - 24999",
+            12: "$25000 or more",
+            13: "refused",
+            98: "dk",
+        },
+    )
     add("race", "race of respondent", rng.choice([1, 2, 3], n, p=[0.7, 0.2, 0.1]), {1: "white", 2: "black", 3: "other"})
-    add("marital", "marital status", rng.choice([1, 2, 3, 4, 5], n),
-        {1: "married", 2: "widowed", 3: "divorced", 4: "separated", 5: "never married", 9: "na"})
+    add(
+        "marital",
+        "marital status",
+        rng.choice([1, 2, 3, 4, 5], n),
+        {1: "married", 2: "widowed", 3: "divorced", 4: "separated", 5: "never married", 9: "na"},
+    )
     childs = rng.integers(0, 9, n)
     add("childs", "number of children", childs, {8: "eight or more", 9: "dk na"})
-    add("region", "region of interview", rng.integers(1, 10, n),
-        {1: "new england", 2: "middle atlantic", 3: "e. nor. central", 4: "w. nor. central", 5: "south atlantic",
-         6: "e. sou. central", 7: "w. sou. central", 8: "mountain", 9: "pacific"})
-    add("relig", "rs religious preference", rng.choice([1, 2, 3, 4], n),
-        {1: "protestant", 2: "catholic", 3: "jewish", 4: "none", 98: "dk", 99: "na"})
+    add(
+        "region",
+        "region of interview",
+        rng.integers(1, 10, n),
+        {
+            1: "new england",
+            2: "middle atlantic",
+            3: "e. nor. central",
+            4: "w. nor. central",
+            5: "south atlantic",
+            6: "e. sou. central",
+            7: "w. sou. central",
+            8: "mountain",
+            9: "pacific",
+        },
+    )
+    add(
+        "relig",
+        "rs religious preference",
+        rng.choice([1, 2, 3, 4], n),
+        {1: "protestant", 2: "catholic", 3: "jewish", 4: "none", 98: "dk", 99: "na"},
+    )
     pol = np.clip(np.round(4 + 1.3 * trait + rng.normal(0, 0.8, n)), 1, 7)
     pol[rng.random(n) < 0.03] = 8
     pol[rng.random(n) < 0.02] = 98  # unlabelled 98/99 beside the labelled 8/9 (the real file has both)
     pol[rng.random(n) < 0.01] = 99
-    add("polviews", "think of self as liberal or conservative", pol,
-        {1: "extremely liberal", 2: "liberal", 3: "slightly liberal", 4: "moderate", 5: "slghtly conservative",
-         6: "conservative", 7: "extrmly conservative", 8: "dk", 9: "na"})
-    for name, label in [("cappun", "favor or oppose death penalty for murder"), ("gunlaw", "favor or oppose gun permits")]:
+    add(
+        "polviews",
+        "think of self as liberal or conservative",
+        pol,
+        {
+            1: "extremely liberal",
+            2: "liberal",
+            3: "slightly liberal",
+            4: "moderate",
+            5: "slghtly conservative",
+            6: "conservative",
+            7: "extrmly conservative",
+            8: "dk",
+            9: "na",
+        },
+    )
+    for name, label in [
+        ("cappun", "favor or oppose death penalty for murder"),
+        ("gunlaw", "favor or oppose gun permits"),
+    ]:
         v = np.where(trait + rng.normal(0, 0.8, n) > 0, 1, 2).astype(float)
         v[rng.random(n) < 0.3] = 0
         add(name, label, v, {0: "iap", 1: "favor", 2: "oppose", 8: "dk", 9: "na"})
-    add("happy", "general happiness", rng.choice([1, 2, 3], n), {1: "very happy", 2: "pretty happy", 3: "not too happy", 8: "dk", 9: "na", 0: "iap"})
-    for name, label in [("natspac", "space exploration program"), ("natenvir", "improving protecting environment"),
-                        ("natheal", "improving protecting nations health"), ("natcity", "solving problems of big cities")]:
-        add(name, label, np.clip(np.round(2 + 0.5 * trait + rng.normal(0, 0.7, n)), 1, 3),
-            {1: "too little", 2: "about right", 3: "too much", 8: "dk", 9: "na", 0: "iap"})
-    for name, label in [("trust", "can people be trusted"), ("fair", "people fair or try to take advantage"),
-                        ("helpful", "people helpful or looking out for selves")]:
+    add(
+        "happy",
+        "general happiness",
+        rng.choice([1, 2, 3], n),
+        {1: "very happy", 2: "pretty happy", 3: "not too happy", 8: "dk", 9: "na", 0: "iap"},
+    )
+    for name, label in [
+        ("natspac", "space exploration program"),
+        ("natenvir", "improving protecting environment"),
+        ("natheal", "improving protecting nations health"),
+        ("natcity", "solving problems of big cities"),
+    ]:
+        add(
+            name,
+            label,
+            np.clip(np.round(2 + 0.5 * trait + rng.normal(0, 0.7, n)), 1, 3),
+            {1: "too little", 2: "about right", 3: "too much", 8: "dk", 9: "na", 0: "iap"},
+        )
+    for name, label in [
+        ("trust", "can people be trusted"),
+        ("fair", "people fair or try to take advantage"),
+        ("helpful", "people helpful or looking out for selves"),
+    ]:
         add(name, label, rng.choice([1, 2, 3], n), {1: "most of the time", 2: "depends", 3: "never", 8: "dk", 9: "na"})
-    add("conclerg", "confidence in organized religion", rng.choice([1, 2, 3], n),
-        {1: "a great deal", 2: "only some", 3: "hardly any", 8: "dk", 9: "na", 0: "iap"})
+    add(
+        "conclerg",
+        "confidence in organized religion",
+        rng.choice([1, 2, 3], n),
+        {1: "a great deal", 2: "only some", 3: "hardly any", 8: "dk", 9: "na", 0: "iap"},
+    )
     tv = np.round(rng.exponential(3, n))
     tv[rng.random(n) < 0.03] = 97
     add("tvhours", "hours per day watching tv", tv, {97: "It depends", 98: "dk", 99: "na"})

@@ -169,7 +169,22 @@ def test_every_command_runs(files: dict[str, Path], tmp_path: Path, which: str) 
         runs.append(tmp_path / method)
         _ok(["bench", *common, "--method", method, "-n", "12", "--out", str(runs[-1])])
     runs.append(tmp_path / "vs")
-    _ok(["bench", *common, "--method", "valuesim", "--model", "mock", "-n", "2", "--max-targets", "3", "--out", str(runs[-1])])
+    _ok(
+        [
+            "bench",
+            *common,
+            "--method",
+            "valuesim",
+            "--model",
+            "mock",
+            "-n",
+            "2",
+            "--max-targets",
+            "3",
+            "--out",
+            str(runs[-1]),
+        ]
+    )
     split = json.loads((runs[0] / "split.json").read_text())
     targets = {q for u in split["units"] for q in u["targets"]}
     assert targets and not targets & (ESS_ADMIN | GSS_ADMIN | {"gndr", "sex", "age", "agea", "degree"})

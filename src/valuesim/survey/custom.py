@@ -62,13 +62,22 @@ SECTION_TITLES = {PROFILE_SECTION: "Demographics", VALUE_SECTION: "Survey answer
 _ID_NAMES = re.compile(
     r"^(id|idno|id_?no|respid|resp_?id|respondent_?id|case_?id|caseno|serial|d_interview|uniqid|id_cocas)$", re.I
 )
+#: Another identifier of the respondent or interview (besides the id column).
+_ID_LABEL = re.compile(
+    r"\b(respondent|case|interview|questionnaire|household)'?s? (id|number|identifier|identification|serial)\b|"
+    r"\bidentification number|\bserial number|\boriginal respondent number",
+    re.I,
+)
 _COUNTRY_NAMES = re.compile(
-    r"^(cntry|country|nation|b_country_alpha|b_country|s003|iso3|country_?code|c_abrv|cntry_?code)$", re.I
+    r"^(cntry|country|nation|b_country_alpha|b_country|s003|s003a|iso3|country_?code|c_abrv|cntry_?code|cntry_an|"
+    r"c_cow_num|c_cow_alpha|cow_?code|cow_?alpha|country_?iso\w*)$",
+    re.I,
 )
 _WEIGHT_NAMES = re.compile(r"weight|wght|^w_|wt$|^wt|^gwght|^dwght|^pspwght|^anweight", re.I)
 _WEIGHT_LABEL = re.compile(
-    r"\b(design|post-?stratification|population size|analysis|sampling|survey|calibration|person|household) weight|"
-    r"\bweight(ing)? (factor|variable|for)\b|^weight\b",
+    r"\b(design|post-?stratification|population size|analysis|sampling|survey|calibration|person|household|"
+    r"equilibrated|cross-national) weight|\bweight(ing)? (factor|variable|for)\b|"
+    r"^weight\b(?!.*\b(kg|kilo|pound|lbs|body))",
     re.I,
 )
 #: Administration, design and interviewer variables, by name (ESS, GSS, EVS, WVS) and by label.
@@ -89,14 +98,25 @@ _ADMIN_NAMES: list[tuple[re.Pattern[str], str]] = [
         "survey round, edition or interview record",
     ),
     (re.compile(r"^(ballot|form|split\w*|spltadm\w*)$", re.I), "split-ballot group"),
+    (
+        re.compile(
+            r"^(supq\w*|d_original|e_respint|f_intprivacy|s_intlanguage|o1_longitude|o2_latitude|fw_start|fw_end|"
+            r"mm_\w+|j_intdate|k_time_\w+|k_duration|l_interviewer_number|s007|e1_literacy|lnge_iso|s018|s025)$",
+            re.I,
+        ),
+        "interview time or administration",
+    ),
 ]
 _ADMIN_LABELS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\binterviewer (code|check)\b|^(ic|interviewer) check\b|^check\b", re.I), "filter or flag variable"),
     (re.compile(r"\binterviewer'?s?\b", re.I), "interviewer characteristic"),
     (
         re.compile(
             r"\b(start|end|date|day|month|year|hour|minute|length|duration|time|mode|language|place)s?,? "
             r"(of )?(the )?interview\b|\binterviews? (length|duration|date|start|end|mode|language)\b|"
-            r"\battitude toward(s)? (the )?interview|\bdate of (the )?interview",
+            r"\battitude toward(s)? (the )?interview|\bdate of (the )?interview|^interview\b|"
+            r"\binterview (was )?(conducted|mode|type|language)|\bduring (the )?interview|\bvideo interview|"
+            r"\bself-completion|\bsupplementary questionnaire|\bfieldwork\b|\blongitude\b|\blatitude\b",
             re.I,
         ),
         "interview time or administration",
@@ -344,13 +364,17 @@ _PROFILE_LABELS: list[tuple[re.Pattern[str], str]] = [
         "ethnicity or race",
     ),
     (re.compile(r"\bsocial class|\bclass identification", re.I), "social class"),
+    (
+        re.compile(r"\bperson in (the )?household|\bhousehold member|\brelationship to (the )?respondent", re.I),
+        "household",
+    ),
 ]
 #: An attitude, evaluation or question about others is never a demographic.
 _ATTITUDE = re.compile(
     r"\bshould\b|\ballow\b|\bagree\b|\bsatisf|\bimportan|\btrust\b|\bopinion\b|\bthink\b|\bfeel|\bideal\b|"
     r"\btoo (young|old)\b|\bapprove|\bfavou?r|\bprefer|\bbetter\b|\bworse\b|\bgood\b|\bbad\b|\bhow (much|likely|"
-    r"often|important|satisfied|happy|religious|interested)|\bjustif|\bdiscriminat|\bimmigrants\b|\bfair\b|"
-    r"\bacceptable\b|\bwould\b|\bpartner's\b|\bacquaintance|\bbecom\w*|\breach\w*|\btoo\b",
+    r"often|important|satisfied|happy|religious|interested|proud)|\bproud\b|\bjustif|\bdiscriminat|\bimmigrants\b|\bfair\b|"
+    r"\bacceptable\b|\bwould\b|\bacquaintance|\bbecom\w*|\breach\w*|\btoo\b",
     re.I,
 )
 #: Roles: the respondent's own sex and age, never someone else's or an attitude about them.
@@ -890,7 +914,11 @@ def infer_codebook(path: str | Path, *, name: str | None = None, country: str | 
         excluded[var] = reason
         skipped.setdefault(reason, []).append(var)
 
-    country_column = next((str(v) for v in frame.columns if _COUNTRY_NAMES.match(str(v))), None)
+    named_country = [str(v) for v in frame.columns if _COUNTRY_NAMES.match(str(v))]
+    # prefer the column that holds codes as text (ESS cntry, WVS B_COUNTRY_ALPHA, EVS c_abrv)
+    country_column = next(
+        (v for v in named_country if frame[v].dtype == object), named_country[0] if named_country else None
+    )
     country_values = frame[country_column] if country_column else None
     id_column = None
     for var in frame.columns:
@@ -912,11 +940,14 @@ def infer_codebook(path: str | Path, *, name: str | None = None, country: str | 
         col = frame[var_obj]
         label = (labels_of.get(var) or "").strip()
         vtype = types.get(var, "string" if col.dtype == object else "double")
+        if _COUNTRY_NAMES.match(var):
+            skip(var, "country (another coding)")
+            continue
         if vtype == "string" or col.dtype == object:
             skip(var, "text column")
             continue
-        if _ID_NAMES.match(var):
-            skip(var, "respondent id (values not unique: not used as ids)")
+        if _ID_NAMES.match(var) or _ID_LABEL.search(label):
+            skip(var, "respondent or interview identifier")
             continue
         if _WEIGHT_NAMES.search(var) or _WEIGHT_LABEL.search(label):
             skip(var, "survey weight")
@@ -956,7 +987,7 @@ def infer_codebook(path: str | Path, *, name: str | None = None, country: str | 
         spec = ItemSpec(
             id=var,
             text=label or var,
-            kind=typed.kind.value,  # type: ignore[arg-type]
+            kind=typed.kind.value,
             profile=bool(why),
             section=PROFILE_SECTION if why else VALUE_SECTION,
             options=typed.options,
