@@ -1,36 +1,54 @@
 """Codebooks for any labelled survey: inferred from an SPSS/Stata file, kept as editable YAML.
 
 ``infer_codebook(path)`` reads the file's metadata (variable labels, value labels, declared
-missing values, SPSS measurement levels) and its values, and proposes a codebook; the
-``notes`` it returns list everything a person should check (items without a label, codes in
-the data without a label, guessed kinds and roles). ``write_codebook_yaml`` writes it;
-``load_codebook_file`` reads a YAML (or JSON) codebook back, validating it with clear errors.
+missing values, SPSS measurement levels) and its values, and proposes a codebook. It never
+fails on a readable file: an item the rules cannot type is demoted (to numeric) or left out.
+Its ``notes`` give every decision with its reason, one line each (id, country, roles,
+skipped columns by reason, profile items by reason, demoted items, codes without a label);
+``valuesim codebook infer`` prints them and writes them as comments at the top of the YAML.
+``write_codebook_yaml`` writes a codebook; ``load_codebook_file`` reads a YAML (or JSON)
+codebook back, validating it with clear errors.
 
-Rules (documented in docs/surveys.md):
+Rules (documented in docs/surveys.md), built to hold on ESS, GSS, EVS and WVS files:
 
-* **Skipped columns**: text (string) columns, the respondent id column (a name such as
-  ``id``, ``idno``, ``respid``; unique values), the country column (``cntry``, ``country``,
-  ``nation``, ``B_COUNTRY_ALPHA``) and survey weights (a name containing ``weight``/``wght``
-  or ending in ``wt``). They are listed under ``excluded`` with the reason.
-* **Kind** of an item, from its valid (non-missing) codes:
-  ``scale`` when the codes form a run of at least 5 consecutive integers and the value labels
-  name at most half of them (typically the two ends: "0 Extremely dissatisfied ... 10
-  Extremely satisfied"); else ``ordinal`` when SPSS says ``ordinal``, or at least 3 labels
-  and most of them read as degrees ("very", "somewhat", "agree", "often", "important", ...);
-  else ``nominal`` when the item has value labels; else ``numeric`` (no labels: a quantity
-  such as age or years of schooling; ``value_range`` is the range seen in the data).
-* **Missing values**: the codes the file declares missing (SPSS missing values and ranges;
-  labels such as "Don't know", "Refusal", "Not applicable" on negative codes or 7/8/9, 77/88/99
-  ... when the file declares none) go to the item's ``missing`` map; on loading each becomes
-  the survey-wide code its label means (-1 don't know, -2 no answer/refusal, -3 not
-  applicable, -4 not asked, -5 other), so they are never a prediction target and never reach
-  a prompt.
-* **Profile items** (always known to a method, never a target): the variable's name or label
-  mentions age, sex/gender, birth, education/school/degree, income, marital status/partner,
-  children/household, employment/occupation/job/work, religion/denomination, region/town/
-  urban, citizenship/born in/migration, language, ethnicity/race, social class.
-  ``roles``: ``sex`` is the profile item named/labelled sex or gender, ``age`` the numeric
-  profile item named/labelled age.
+* **Skipped columns** (listed under ``excluded`` with the reason): text columns; the id column
+  (a name such as ``id``, ``idno``, ``caseno``, ``D_INTERVIEW`` with unique values, within each
+  country if need be) and other identifiers; the country column (``cntry``, ``country``,
+  ``c_abrv``, ``B_COUNTRY_ALPHA`` ...; a text column is preferred) and its other codings;
+  survey weights (a name with ``weight``/``wght``, starting or ending in ``wt``, or a label
+  such as "design weight", "weight variable"); survey design, administration and interviewer
+  variables, by name (ESS ``essround``, ``inw*`` timestamps, ``stratum``, ``psu``; GSS
+  ``year``, ``ballot``, ``sample``, ``vstrat``, ``vpsu``, ``intage``/``intethn``/``intsex``;
+  WVS ``A_YEAR``, ``J_INTDATE`` ...) or by label (interviewer, start/end/date/length of
+  interview, sampling stratum/PSU, round/edition, split ballot, filter/flag); columns with
+  no answer in the file; numeric columns of category codes without labels (a label saying
+  "code", e.g. an occupation code).
+* **Missing values**: the codes the file declares missing (SPSS missing values and ranges),
+  and labels such as "Don't know", "Refusal", "Not applicable", "iap" on negative or
+  7/8/9-shaped codes (77/88/99, 96-99, 996-999 ...) or on any code when the label is just
+  that; on a labelled item, unlabelled codes above the answers shaped like missing codes
+  (GSS 98/99 beside 8/9). On loading each becomes the survey-wide code its label means (-1
+  don't know, -2 no answer/refusal, -3 not applicable, -4 not asked, -5 other), so it is
+  never a prediction target and never reaches a prompt. A negative code with a substantive
+  label is a valid answer (ESS ``grspfr`` "-4 Low, extremely unfair" ... "4").
+* **Kind** of an item: ``scale`` when the codes span 5-101 consecutive integers, both ends
+  are labelled and only the ends (and the midpoint) have word labels -- inner points
+  unlabelled or labelled with their own number ("1" .. "9", as ESS does); ``numeric`` when
+  the item has no answer labels, or at most 3 word labels beside at least 10 unlabelled
+  values (a quantity with special codes: "89 or older" stays a value, "It depends" / "Never"
+  load as missing, each named in the notes); else ``ordinal`` when SPSS says so or most of
+  at least 3 labels read as degrees; else ``nominal``. An item left with one option becomes
+  numeric when its data hold several values, else it is left out.
+* **Profile items** (always known to a method, never a target) are demographics only: a
+  known demographic variable name (ESS, GSS, EVS, WVS), or a label that describes the
+  respondent (sex, age, year of birth, highest education, household income, marital status,
+  household members, main activity/occupation, religion or denomination, region/domicile,
+  citizenship/birth country/migration, home language, ethnic group/race, social class) and
+  is not an attitude (no "should", "allow", "satisfied", "how important", "become" ...).
+* **Roles**: ``sex`` is the profile item named ``gndr``/``sex``/... or labelled as the
+  respondent's sex/gender whose options are male/female (never another person's, never
+  "discrimination: gender"); ``age`` the numeric profile item named ``agea``/``age``/... or
+  labelled as the respondent's age (never "age when first child born", never a year of birth).
 """
 
 from __future__ import annotations
@@ -1065,5 +1083,14 @@ def resolve_codebook(spec: str | None, data: str | None = None) -> Codebook | No
     if spec.strip().lower() == "auto":
         if not data or data.strip().lower().startswith("synthetic"):
             raise ConfigError("--codebook auto needs a labelled data file (--data my.sav).", "Or give a codebook file.")
-        return infer_codebook(data).codebook
+        cb = infer_codebook(data).codebook
+        profile = cb.profile()
+        if not profile or len(profile) == len(cb):
+            raise ConfigError(
+                f"--codebook auto: the rules found {'no' if not profile else 'only'} profile (demographic) items "
+                f"in {Path(data).name}.",
+                f"Write the codebook with `valuesim codebook infer {data} --out codebook.yaml`, mark the demographic "
+                "items with `profile: true` (and the others false), then pass --codebook codebook.yaml.",
+            )
+        return cb
     return load_codebook_file(spec)
