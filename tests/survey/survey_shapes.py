@@ -29,8 +29,9 @@ def _sprinkle(rng: np.random.Generator, values: np.ndarray, codes: list[int], sh
     return out
 
 
-def write_ess(path: Path, n: int = 240, seed: int = 0) -> Path:
-    """An ESS round 9 country file (Norway), SPSS, with the shapes of the real one."""
+def write_ess(path: Path, n: int = 240, seed: int = 0, countries: tuple[str, ...] = ("NO",)) -> Path:
+    """An ESS round 9 file (one country file, Norway, by default), SPSS, with the shapes of the real one;
+    with several *countries*, ``idno`` repeats across countries as in the integrated file."""
     import pyreadstat
 
     rng = np.random.default_rng(seed)
@@ -53,8 +54,12 @@ def write_ess(path: Path, n: int = 240, seed: int = 0) -> Path:
     add("essround", "ESS round", np.full(n, 9.0))
     cols["edition"] = ["3.1"] * n
     labels["edition"] = "Edition"
-    add("idno", "Respondent's identification number", np.arange(1, n + 1, dtype=float) + 100000)
-    cols["cntry"] = ["NO"] * n
+    country = np.array(countries)[np.arange(n) % len(countries)]
+    idno = np.zeros(n)
+    for c in countries:
+        idno[country == c] = np.arange(1, int((country == c).sum()) + 1) + 100000
+    add("idno", "Respondent's identification number", idno)
+    cols["cntry"] = list(country)
     labels["cntry"] = "Country"
     for w, lab in [
         ("dweight", "Design weight"),

@@ -223,3 +223,12 @@ def test_gss_persona_and_no_country(files: dict[str, Path], tmp_path: Path) -> N
     assert info["countries"] == {"unknown": N} and "XXX" not in res.stdout
     # one line for all blank cells, however many items have them
     assert sum("blank" in note for note in info["notes"]) <= 1
+
+
+def test_ess_integrated_file_ids_repeat_across_countries(tmp_path: Path) -> None:
+    path = write_ess(tmp_path / "ESS9.sav", n=90, countries=("NO", "FI", "SE"))
+    res = infer_codebook(path)
+    assert res.codebook.id_column == "idno" and res.codebook.country_column == "cntry"
+    assert any("unique values within each country" in n for n in res.notes)
+    data = load_survey(path, codebook=res.codebook)
+    assert set(data.frame["country"]) == {"NOR", "FIN", "SWE"} and data.frame.index.is_unique
