@@ -128,6 +128,7 @@ def test_infer_never_fails_and_says_why(tmp_path: Path) -> None:
             "few": rng.choice([1.0, 2.0, 3.0], n),  # one label, a few unlabelled values: numeric
             "opinion": rng.choice([1.0, 2.0], n),
             "blank": np.full(n, np.nan),
+            "score": rng.normal(0, 1, n),  # a derived index: not integer codes
         }
     )
     path = tmp_path / "odd.sav"
@@ -145,6 +146,7 @@ def test_infer_never_fails_and_says_why(tmp_path: Path) -> None:
     assert "# check: one: left out" in text
     raw = yaml.safe_load(text)
     assert {i["id"] for i in raw["items"]} == {"few", "opinion"}
+    assert set(raw["excluded"]) == {"one", "blank", "score"}
     assert next(i for i in raw["items"] if i["id"] == "few")["kind"] == "numeric"
     # loading it asks for profile items, with a clear message (a ConfigError: exit 2, no traceback)
     res = runner.invoke(app, ["codebook", "check", str(out)])
@@ -232,3 +234,10 @@ def test_ess_integrated_file_ids_repeat_across_countries(tmp_path: Path) -> None
     assert any("unique values within each country" in n for n in res.notes)
     data = load_survey(path, codebook=res.codebook)
     assert set(data.frame["country"]) == {"NOR", "FIN", "SWE"} and data.frame.index.is_unique
+
+
+def test_rows_without_country_or_id_are_numbered() -> None:
+    from valuesim.survey.loaders import UNKNOWN_COUNTRY, assign_ids
+
+    ids, fallback = assign_ids(None, pd.Series([UNKNOWN_COUNTRY] * 3))
+    assert list(ids) == ["1", "2", "3"] and fallback == {UNKNOWN_COUNTRY: 3}

@@ -985,6 +985,10 @@ def infer_codebook(path: str | Path, *, name: str | None = None, country: str | 
         if not len(answered) or all(v in missing for v in np.unique(answered) if float(v).is_integer()):
             skip(var, "no answers in the file (blank or missing codes only)")
             continue
+        fractional = np.mod(answered, 1) != 0
+        if fractional.mean() > 0.5:
+            skip(var, "not integer codes (a derived score or a measurement)")
+            continue
         typed = _type_item(var, values, labels, missing, measures.get(var, "unknown"))
         if typed.dropped:
             skip(var, f"cannot be typed: {typed.dropped}")

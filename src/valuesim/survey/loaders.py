@@ -480,7 +480,8 @@ def assign_ids(interview: pd.Series | None, country: pd.Series) -> tuple[pd.Inde
     """
     where = country.reset_index(drop=True).astype("string").fillna(UNKNOWN_COUNTRY)
     position = where.groupby(where, sort=False).cumcount() + 1
-    qualified = where + "-" + position.astype("string")
+    # no country at all (a survey without a country column): plain row numbers, not "unknown-17"
+    qualified = (where + "-").where(where != UNKNOWN_COUNTRY, "") + position.astype("string")
     if interview is None:
         bad = pd.Series(True, index=where.index)
         ids = qualified
@@ -723,6 +724,12 @@ def _fallback_notes(fallback: dict[str, int], meta: pd.DataFrame, parts: Sequenc
     notes = []
     for country, n in fallback.items():
         files = files_of.get(country, [])
+        if country == UNKNOWN_COUNTRY:
+            notes.append(
+                f"{n:,} row(s) without a usable respondent id and without a country are numbered by row "
+                f"(1 ... {int(total[country])})"
+            )
+            continue
         why = "a blank or duplicated D_INTERVIEW" if has_column else "no D_INTERVIEW column"
         notes.append(
             f"{country} ({', '.join(Path(f).name for f in files)}): {n:,} of {int(total[country]):,} row(s) have {why}; "
