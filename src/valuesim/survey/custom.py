@@ -208,7 +208,7 @@ _PROFILE_NAMES: dict[str, str] = {
         "education",
     ),
     **dict.fromkeys(["hinctnta", "hincsrca", "income", "rincome", "income16", "realinc", "x047_wvs", "q288"], "income"),
-    **dict.fromkeys(["maritalb", "marital", "rshpsts", "rshipa2", "x007", "q273", "partner"], "marital status"),
+    **dict.fromkeys(["maritalb", "marital", "rshpsts", "x007", "q273", "partner"], "marital status"),
     **dict.fromkeys(
         [
             "hhmmb",
@@ -383,7 +383,7 @@ _PROFILE_LABELS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"\bsocial class|\bclass identification", re.I), "social class"),
     (
-        re.compile(r"\bperson in (the )?household|\bhousehold member|\brelationship to (the )?respondent", re.I),
+        re.compile(r"\bperson in (the )?household|\brelationship to (the )?respondent", re.I),
         "household",
     ),
 ]
