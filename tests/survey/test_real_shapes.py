@@ -241,3 +241,28 @@ def test_rows_without_country_or_id_are_numbered() -> None:
 
     ids, fallback = assign_ids(None, pd.Series([UNKNOWN_COUNTRY] * 3))
     assert list(ids) == ["1", "2", "3"] and fallback == {UNKNOWN_COUNTRY: 3}
+
+
+def test_stata_extended_missing_values_keep_the_item(tmp_path: Path) -> None:
+    import pyreadstat
+
+    n = 40
+    rng = np.random.default_rng(0)
+    x = pd.Series(rng.choice([1, 2], n).astype(object))
+    x[::7], x[3::9] = "d", "i"  # GSS-style .d (dk) and .i (iap)
+    frame = pd.DataFrame({"id": np.arange(1, n + 1), "sex": rng.choice([1, 2], n), "cappun": x})
+    path = tmp_path / "ext.dta"
+    pyreadstat.write_dta(
+        frame,
+        str(path),
+        missing_user_values={"cappun": ["d", "i"]},
+        column_labels={"sex": "respondents sex", "cappun": "favor or oppose death penalty for murder"},
+        variable_value_labels={
+            "sex": {1: "male", 2: "female"},
+            "cappun": {1: "favor", 2: "oppose", "d": "dk", "i": "iap"},
+        },
+    )
+    cb = infer_codebook(path).codebook
+    assert cb["cappun"].options == {1: "favor", 2: "oppose"} and cb.roles == {"sex": "sex"}
+    data = load_survey(path, codebook=cb)
+    assert (data.frame["cappun"] < 0).sum() == int(x.isin(["d", "i"]).sum())

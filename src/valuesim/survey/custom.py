@@ -961,7 +961,7 @@ def infer_codebook(path: str | Path, *, name: str | None = None, country: str | 
         if _COUNTRY_NAMES.match(var):
             skip(var, "country (another coding)")
             continue
-        if vtype == "string" or col.dtype == object:
+        if vtype == "string":  # the file's type (a Stata numeric with extended missing .d/.i can read as object)
             skip(var, "text column")
             continue
         if _ID_NAMES.match(var) or _ID_LABEL.search(label):
@@ -1058,7 +1058,8 @@ def infer_codebook(path: str | Path, *, name: str | None = None, country: str | 
         decisions.append(f"country: everybody lives in {country_table.country_name(resolved_country)} (--country)")
     elif country_column is None:
         decisions.append(
-            "no country column found: country is unknown; set `country:` (e.g. USA) if everybody lives in one country"
+            "no country column found: country is unknown; if everybody lives in one country, infer again with "
+            "--country (e.g. --country USA) or set `country:` in the YAML"
         )
     if not any(i.profile for i in items):
         problems.append("no profile items found: mark the demographic items with `profile: true` before using it")
