@@ -51,6 +51,7 @@ def test_ess_rules(files: dict[str, Path], tmp_path: Path) -> None:
     # category codes that only look like a range are not scales
     assert cb["eisced"].kind is not QuestionKind.SCALE and set(cb["eisced"].options) == {0, 1, 2, 3, 4, 5, 6, 7, 55}
     assert cb["vteubcmb"].kind is QuestionKind.NOMINAL and len(cb["vteubcmb"].options) == 6
+    assert cb["hinctnta"].kind is QuestionKind.ORDINAL  # deciles (show-card letters before them)
     # quantities: never missing wholesale; a labelled special code is said, not silently lost
     for qid in ("agea", "yrbrn", "eduyrs", "ageoage", "lvpntyr"):
         assert cb[qid].kind is QuestionKind.NUMERIC, qid
@@ -108,6 +109,7 @@ def test_gss_rules(files: dict[str, Path]) -> None:
     pol = cb["polviews"]
     assert pol.kind is QuestionKind.ORDINAL and set(pol.options) == set(range(1, 8)) and {8, 9, 98} <= set(pol.missing)
     assert 98 not in cb["income"].options and 13 not in cb["income"].options and max(cb["income"].options) == 12
+    assert cb["income"].kind is QuestionKind.ORDINAL  # rising brackets
     assert cb["childs"].kind is QuestionKind.NUMERIC and cb["childs"].value_range == (0, 8)
     assert cb["tvhours"].kind is QuestionKind.NUMERIC and 97 in cb["tvhours"].missing
     assert "occ10" in cb.excluded  # a code, not a quantity

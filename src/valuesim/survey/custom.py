@@ -746,6 +746,17 @@ def _declared_missing(var: str, meta: Any, values: np.ndarray, labels: dict[int,
     return dict(sorted(out.items()))
 
 
+def _rising_numbers(labels: dict[int, str]) -> bool:
+    """Labels that name rising amounts in code order (income brackets "$1000 to 2999", deciles
+    "J - 1st decile"): an ordered item although no label reads as a degree."""
+    numbers = []
+    for _, text in sorted(labels.items()):
+        m = re.search(r"\d[\d,.]*", text)
+        if m:
+            numbers.append(float(m.group().replace(",", "").rstrip(".") or 0))
+    return len(numbers) >= 0.8 * len(labels) and len(set(numbers)) >= 3 and numbers == sorted(numbers)
+
+
 def _is_number_label(code: int, text: str) -> bool:
     """An inner scale point labelled with its own number ("1" .. "9", as ESS labels them)."""
     t = text.strip()
@@ -814,11 +825,8 @@ def _type_item(var: str, values: np.ndarray, labels: dict[int, str], missing: di
         kind = QuestionKind.ORDINAL
     else:
         degree = sum(bool(_DEGREE_WORDS.search(t)) for t in option_labels.values())
-        kind = (
-            QuestionKind.ORDINAL
-            if len(option_labels) >= 3 and degree >= len(option_labels) / 2
-            else QuestionKind.NOMINAL
-        )
+        ordered = len(option_labels) >= 3 and (degree >= len(option_labels) / 2 or _rising_numbers(option_labels))
+        kind = QuestionKind.ORDINAL if ordered else QuestionKind.NOMINAL
     options = dict(sorted(option_labels.items()))
     if len(options) < 2:
         if len(set(valid)) >= 2:
