@@ -36,9 +36,10 @@ Rules (documented in docs/surveys.md), built to hold on ESS, GSS, EVS and WVS fi
   unlabelled or labelled with their own number ("1" .. "9", as ESS does); ``numeric`` when
   the item has no answer labels, or at most 3 word labels beside at least 10 unlabelled
   values (a quantity with special codes: "89 or older" stays a value, "It depends" / "Never"
-  load as missing, each named in the notes); else ``ordinal`` when SPSS says so or most of
-  at least 3 labels read as degrees; else ``nominal``. An item left with one option becomes
-  numeric when its data hold several values, else it is left out.
+  load as missing, each named in the notes); else ``ordinal`` when SPSS says so, most of
+  at least 3 labels read as degrees or the labels name rising amounts; else ``nominal``. An
+  item left with one option becomes numeric when its data hold several values, else it is
+  left out.
 * **Profile items** (always known to a method, never a target) are demographics only: a
   known demographic variable name (ESS, GSS, EVS, WVS), or a label that describes the
   respondent (sex, age, year of birth, highest education, household income, marital status,
