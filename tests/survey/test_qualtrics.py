@@ -269,6 +269,17 @@ def test_every_type_is_imported_or_listed_as_skipped() -> None:
         assert needle in notes, needle
 
 
+def test_duplicate_export_tags_are_renamed() -> None:
+    doc = qsf_document()
+    doc["SurveyElements"].append(
+        _sq("QID14", "party", "MC", "SAVR", "Which party did you vote for?", Choices=_choices("Greens", "Liberals"))
+    )
+    got = parse_qsf(doc)
+    ids = [q["id"] for q in got.raw["questions"]]
+    assert ids.count("party") == 1 and "party_QID14" in ids
+    assert any("export tag of two questions" in n for n in got.notes)
+
+
 def test_unfilled_pipes_stay_placeholders_and_are_reported() -> None:
     got = parse_qsf(qsf_document(), pipe={"country": "x"})
     q1 = next(q for q in got.raw["questions"] if q["id"] == "Q1")

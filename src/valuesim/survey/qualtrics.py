@@ -150,6 +150,7 @@ def parse_qsf(data: Mapping[str, Any], pipe: Mapping[str, str] | None = None, wh
     }
     order, trashed = _question_order(elements, out.notes)
     seen: set[str] = set()
+    used: set[str] = set()
     for qid in [*order, *(q for q in payloads if q not in order)]:
         if qid in seen or qid not in payloads:
             continue
@@ -160,7 +161,7 @@ def parse_qsf(data: Mapping[str, Any], pipe: Mapping[str, str] | None = None, wh
             out.skipped.append(f"{tag} ({qid}): in the survey's trash")
             continue
         for item in _items(qid, tag, pl, pipes, out):
-            out.raw["questions"].append(item)
+            out.raw["questions"].append(_unique(item, qid, used, out.notes))
         for key, what in (("DisplayLogic", "display logic"), ("SkipLogic", "skip logic")):
             if pl.get(key):
                 out.notes.append(f"{tag}: {what} is not simulated (every simulated person is asked it)")
@@ -177,6 +178,16 @@ def parse_qsf(data: Mapping[str, Any], pipe: Mapping[str, str] | None = None, wh
             _HINT,
         )
     return out
+
+
+def _unique(item: dict[str, Any], qid: str, used: set[str], notes: list[str]) -> dict[str, Any]:
+    """An export tag used twice (Qualtrics allows it) gets the question's id appended, with a note."""
+    new_id = str(item["id"])
+    if new_id.upper() in used:
+        new_id = safe_id(f"{item['id']}_{qid}")
+        notes.append(f"{item['id']} is the export tag of two questions: {qid}'s is named {new_id}")
+    used.add(new_id.upper())
+    return {**item, "id": new_id}
 
 
 class _Pipes:
