@@ -59,6 +59,13 @@ def test_ess_rules(files: dict[str, Path], tmp_path: Path) -> None:
     # valid negative codes
     assert cb["grspfr"].kind is QuestionKind.SCALE and cb["grspfr"].code_offset == 4
     assert cb["grspfr"].options[0] == "Low, extremely unfair" and cb["grspfr"].file_code(8) == 4
+    # prompts and stories use the file's codes
+    from valuesim.methods.phrasing_generic import phrase_generic
+    from valuesim.methods.prompting import target_options
+
+    assert target_options(cb["grspfr"])[1][0] == "-4 (Low, extremely unfair)"
+    fact = phrase_generic(cb["grspfr"], 2, cb)
+    assert fact is not None and "-4" in fact.sentence and "answered -2" in fact.sentence
     # design / administration / flags / weights never become items; the reasons are printed
     assert not ESS_ADMIN & set(cb.ids())
     assert {"dweight", "pspwght", "pweight", "anweight"} <= set(cb.excluded)
