@@ -103,7 +103,7 @@ def target_options(q: Question) -> tuple[list[int], list[str]]:
     texts = []
     for c in codes:
         lab = clean_label(q.options[c])
-        texts.append(f"{c} ({lab})" if scale and not is_digit_label(lab) else lab)
+        texts.append(f"{q.file_code(c)} ({lab})" if scale and not is_digit_label(lab) else lab)  # the file's codes
     return codes, texts
 
 
