@@ -1,5 +1,5 @@
 """Issue 25, items 2 and 8: ESS- and GSS-shaped files run through the ValueSim method without a
-traceback, and their stories read as English (SYNTHETIC fixtures of tests/methods/survey_shapes.py)."""
+traceback, and their stories read as English (SYNTHETIC fixtures of tests/methods/text_shapes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from methods_fakes import one_hot, scripted_model
-from survey_shapes import NORWEGIAN_CUT, write_ess_like, write_gss_like
+from text_shapes import NORWEGIAN_CUT, write_ess_like, write_gss_like
 from typer.testing import CliRunner
 
 from valuesim.cli import app
