@@ -79,6 +79,8 @@ def test_ess_and_gss_wording_is_said_to_the_person() -> None:
     assert wording("Trust in your country's courts", "Norway") == "Trust in your country's courts"
     assert wording("Citizen of country", None) == "Citizen of country"
     assert wording("r's highest degree", "the United States") == "Your highest degree"
+    assert wording("Rs religious preference", None) == "Your religious preference"
+    assert wording("Mrs Robinson's view", None) == "Mrs Robinson's view"
 
 
 def test_missing_type_labels_and_cut_labels() -> None:
@@ -307,3 +309,14 @@ def test_narrative_model_check_re_asks_lettered_items_only(gss) -> None:
     person = data.respondent(data.ids[0])
     story = build_backstory(person, data.codebook, get_model("mock"), style="narrative", model_check=True, store=False)
     assert story.meta["style"] == "narrative"  # occ10 (540 options) is not re-asked: no "too many options"
+
+
+def test_dense_generic_scales_keep_position_and_ends() -> None:
+    from valuesim.methods.story import densify
+
+    fact = 'Asked "Trust in Norway\'s parliament" on a scale from 0 ("No trust at all") to 10 ("Complete trust"), you answered 2.'
+    assert densify(fact) == "Trust in Norway's parliament: 2 (0 = No trust at all, 10 = Complete trust)."
+    fact = 'Asked "How happy are you?" on a scale from 0 ("Unhappy") to 10 ("Happy"), you answered 5 ("Neither").'
+    assert densify(fact) == 'How happy are you? 5 "Neither" (0 = Unhappy, 10 = Happy).'
+    fact = 'Asked "Gross pay" on a scale from -4 ("Low, extremely unfair") to 4 ("High, extremely unfair"), you answered -3.'
+    assert densify(fact) == "Gross pay: -3 (-4 = Low, extremely unfair; 4 = High, extremely unfair)."

@@ -106,7 +106,7 @@ _OFTEN_VERBS = frozenset(
 )
 
 
-_RESPONDENT = re.compile(r"\b(?:r's|respondent'?s'?)(?=\s)", re.I)
+_RESPONDENT = re.compile(r"\b(?:r'?s|respondent'?s'?)(?=\s)", re.I)
 #: ESS writes the respondent's country as the bare word: "Citizen of country", "Trust in country's parliament"
 _BARE_COUNTRY = re.compile(
     r"\b(in|of|to|for|from|makes?) country\b(?!'s|\s+(?:of|where|you|in)\b)"

@@ -170,6 +170,15 @@ def _question_answer(m: re.Match[str]) -> str:
     return f"{upper_first(question)}{sep}{answer}."
 
 
+def _scale_answer(m: re.Match[str]) -> str:
+    """A generic rating-scale fact as "Q: 4 (0 = a, 10 = b)." (a labelled point keeps its label)."""
+    question, lo, lo_lab, hi, hi_lab, code, named = m.groups()
+    sep = " " if question.endswith(("?", "…", ":")) else ": "
+    point = f'{code} "{named}"' if named and named not in (lo_lab, hi_lab) else code
+    comma = "; " if "," in lo_lab + hi_lab else ", "
+    return f"{upper_first(question)}{sep}{point} ({lo} = {lo_lab}{comma}{hi} = {hi_lab})."
+
+
 # Faithful rewrites of the sentence frames of :mod:`valuesim.methods.phrasing` (order matters).
 _DENSE_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # 'Asked "Q?", you place yourself at 9 on a scale from 1 ("a") to 10 ("b").'
@@ -190,6 +199,14 @@ _DENSE_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
             r'^You rate the statement "(.+?)" at (\d+) on a scale from (\d+) \("(.+?)"\) to (\d+) \("(.+?)"\)\.$'
         ),
         r'"\1": \2 (\3 = \4, \5 = \6).',
+    ),
+    # generic surveys: 'Asked "Q" on a scale from 0 ("a") to 10 ("b"), you answered 4.'
+    (
+        re.compile(
+            r'^Asked "(.+?)" on a scale from (-?\d+) \("(.+?)"\) to (-?\d+) \("(.+?)"\), you answered (-?\d+)'
+            r'(?: \("(.+?)"\))?\.$'
+        ),
+        _scale_answer,
     ),
     (re.compile(r'^Asked "(.+?)", you answered "(.+)"\.$'), _question_answer),
     (re.compile(r'^Asked "(.+?)", you answered (\S+)\.$'), _question_answer),
