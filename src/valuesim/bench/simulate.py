@@ -166,7 +166,7 @@ def run_simulation(
     clock = Stopwatch()
     with clock("split_seconds"):
         split = plan_simulation(data, cfg)
-    concurrency = rcfg.concurrency or int(getattr(method, "default_concurrency", 1) or 1)
+    concurrency = rcfg.concurrency or method.default_concurrency
     out = Path(out_dir).expanduser()
     # one writer per run directory: the lock is held until the record is complete
     with RunRecord.open(out, split, run_identity(method, rcfg, split), overwrite=rcfg.overwrite, clock=clock) as record:

@@ -221,7 +221,7 @@ def ask(
     spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
-    reasons = m.explain(task, preds) if explain else {}  # type: ignore[attr-defined]
+    reasons = m.explain(task, preds) if explain else {}
     for i, (q, pred) in enumerate(zip(targets, preds)):
         if i:
             console.print()
