@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation
 from valuesim.cli import app
 from valuesim.errors import ConfigError, DataError, ValueSimError
+from valuesim.report.simulation import report_simulation
 from valuesim.survey import generate_synthetic
 from valuesim.survey.questionnaire import load_questionnaire
 
@@ -77,6 +78,8 @@ def test_simulate_writes_answers_distributions_and_a_report(tmp_path, data, ques
     expected = deu["code"].value_counts(normalize=True).reindex(q.answer_codes, fill_value=0).to_numpy()
     assert row["share"].to_numpy() == pytest.approx(expected)
 
+    assert not (tmp_path / "run" / "report").exists()  # the bench layer writes no report
+    assert report_simulation(res) == tmp_path / "run" / "report" / "report.html"
     html = (tmp_path / "run" / "report" / "report.html").read_text()
     assert "Germany (DEU)" in html and q.text in html and "SIMULATED answers" in html
     assert len(list((tmp_path / "run" / "report" / "figures").glob("*.png"))) == len(questions)

@@ -12,8 +12,9 @@ runs on any executor (``--executor ray``, endpoint pools):
 3. **execute**: the benchmark executors (in-process or Ray) with the method's progress bar;
 4. **summarise** (instead of scoring: nobody has answered the questions): ``answers.parquet`` /
    ``answers.csv`` (one row per respondent x question), ``distributions.parquet`` / ``.csv``
-   (answer shares per question x country, x sex and x age band), ``summary.json`` and an HTML
-   report with one stacked-bar figure per question.
+   (answer shares per question x country, x sex and x age band) and ``summary.json``. The HTML
+   report (one stacked-bar figure per question) is written from the result by the layer above
+   (:func:`valuesim.report.simulation.report_simulation`; ``valuesim simulate`` does).
 
 Killing the process (even ``kill -9``) loses at most the units in flight; the same command
 resumes, and a finished run re-run makes no model call (the units are on disk, and every model
@@ -112,7 +113,10 @@ class SimulationResult:
     n_computed: int
     n_resumed: int
     usage: dict[str, float]
-    report: Path | None
+    #: the new questions simulated (the configuration's, in its order)
+    questions: tuple[Question, ...] = ()
+    #: the run's provenance (what :func:`valuesim.report.simulation.report_simulation` prints)
+    manifest: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failures: list[UnitFailure] = field(default_factory=list)
 
@@ -214,11 +218,6 @@ def run_simulation(
             "synthetic": bool(data.synthetic),
         }
         write_json_atomic(out / SUMMARY_FILE, summary)
-        report = None
-        if len(answers):
-            from valuesim.report.simulation import write_simulation_report
-
-            report = write_simulation_report(answers, dists, cfg.questions, manifest, out / REPORT_DIR)
         record.complete(summary)
     return SimulationResult(
         out_dir=out,
@@ -229,7 +228,8 @@ def run_simulation(
         n_computed=record.session["units_computed"],
         n_resumed=len(record.state.finished),
         usage=session_usage,
-        report=report,
+        questions=tuple(cfg.questions),
+        manifest=manifest,
         notes=list(split.notes),
         failures=list(record.failures),
     )

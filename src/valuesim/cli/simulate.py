@@ -146,7 +146,10 @@ def simulate(
     for note in result.notes:
         if note not in shown:
             err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
-    _print_overview(result)
+    from valuesim.report.simulation import report_simulation
+
+    report = report_simulation(result)
+    _print_overview(result, report)
     if formats and len(result.answers):
         people = {r: survey.respondent(r) for r in dict.fromkeys(result.answers["respondent"].astype(str))}
         profile = [survey.codebook.get(q) for q in survey.codebook.profile()]
@@ -160,7 +163,7 @@ def simulate(
         raise typer.Exit(1)
 
 
-def _print_overview(result: Any) -> None:
+def _print_overview(result: Any, report: Path | None) -> None:
     answers = result.answers
     resumed = f", {result.n_resumed} resumed" if result.n_resumed else ""
     calls = int(result.usage.get("llm_calls", 0) or 0)
@@ -180,8 +183,8 @@ def _print_overview(result: Any) -> None:
         console.print(f"  {qid}: {shares or 'no answers'}", highlight=False)
     files = "answers.parquet/.csv, distributions.parquet/.csv, summary.json"
     console.print(f"Results: {result.out_dir}/ ({files})", highlight=False)
-    if result.report is not None:
-        console.print(f"Report: {result.report}", highlight=False)
+    if report is not None:
+        console.print(f"Report: {report}", highlight=False)
 
 
 def _export_formats(fmt: list[str] | None) -> list[str]:
