@@ -125,6 +125,16 @@ def _cli(*args: str):
     return CliRunner().invoke(app, ["simulate", "--data", "synthetic:60", "--model", "mock", "--min-valid", "0", *args])
 
 
+def test_cli_simulate_prints_markup_in_paths_and_labels_as_text(tmp_path):
+    """An --out like `runs/X[/x]` (rich markup) works like it does for `bench`: printed, not parsed."""
+    out = tmp_path / "runs" / "X[/x]" / "[red]y"
+    res = _cli("--questions", str(EXAMPLE), "-n", "2", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert (out / "report" / "report.html").is_file() and (out / "answers.csv").is_file()
+    flat = res.output.replace("\n", "")
+    assert f"Results: {out}/" in flat and f"Report: {out}/report/report.html" in flat
+
+
 def test_cli_simulate(tmp_path):
     res = _cli("--questions", str(EXAMPLE), "-n", "4", "--out", str(tmp_path / "run"), "-c", "DEU,JPN")
     assert res.exit_code == 0, res.output

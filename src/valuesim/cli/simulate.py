@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.errors import ConfigError, DataError
 
@@ -125,7 +126,9 @@ def simulate(
     )
     m = build_method(method, survey.codebook, new, **options)
     err_console.print(
-        f"[bold]{m.name}[/] simulating {len(new)} new questions on {survey.source or 'data'} -> {out}", highlight=False
+        f"[bold]{escape(m.name)}[/] simulating {len(new)} new questions on {escape(survey.source or 'data')} "
+        f"-> {escape(str(out))}",
+        highlight=False,
     )
     shown: set[str] = set()
     try:
@@ -138,14 +141,17 @@ def simulate(
                 run=run,
                 executor=run_on,
                 progress=progress,
-                log=lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False),
+                log=lambda msg: err_console.print(f"[dim]{escape(redact_text(msg))}[/]", highlight=False),
             )
     except KeyboardInterrupt:
-        err_console.print(f"[yellow]Interrupted.[/] Finished respondents are saved in {out}; re-run to resume.")
+        err_console.print(
+            f"[yellow]Interrupted.[/] Finished respondents are saved in {escape(str(out))}; re-run to resume.",
+            highlight=False,
+        )
         raise typer.Exit(130) from None
     for note in result.notes:
         if note not in shown:
-            err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
+            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
     from valuesim.report.simulation import report_simulation
 
     report = report_simulation(result)
@@ -180,11 +186,11 @@ def _print_overview(result: Any, report: Path | None) -> None:
         chosen = g[g["share"].fillna(0) > 0]  # options nobody chose are not worth a line
         top = chosen.sort_values("share", ascending=False).head(3)
         shares = ", ".join(f"{a} {s:.0%}" for a, s in zip(top["answer"], top["share"].fillna(0)))
-        console.print(f"  {qid}: {shares or 'no answers'}", highlight=False)
+        console.print(f"  {qid}: {shares or 'no answers'}", highlight=False, markup=False)
     files = "answers.parquet/.csv, distributions.parquet/.csv, summary.json"
-    console.print(f"Results: {result.out_dir}/ ({files})", highlight=False)
+    console.print(f"Results: {result.out_dir}/ ({files})", highlight=False, markup=False)
     if report is not None:
-        console.print(f"Report: {report}", highlight=False)
+        console.print(f"Report: {report}", highlight=False, markup=False)
 
 
 def _export_formats(fmt: list[str] | None) -> list[str]:
