@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from valuesim._redact import redact, redact_rows
 from valuesim.bench.protocol import Split, Unit
 from valuesim.errors import ConfigError, DataError, RunLockedError
 from valuesim.survey.codebook import Codebook, question_sort_key
@@ -54,6 +55,30 @@ PREDICTION_COLUMNS = (
 UnitKey = tuple[str, int, str]
 
 
+def _current_umask() -> int:
+    """The process's umask (read without changing it where /proc allows; else set and restored)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets from ``open()``: 0o666 less the user's umask (mkstemp would give 0o600)."""
+    return 0o666 & ~_current_umask()
+
+
+def jsonl_text(rows: Iterable[dict[str, Any]]) -> str:
+    """JSON lines of *rows*, secrets redacted (the one serializer of every JSONL file of a run)."""
+    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in redact_rows(rows))
+
+
 def unit_key(row: dict[str, Any]) -> UnitKey:
     return (str(row["respondent"]), int(row["fold"]), str(row.get("condition", "")))
 
@@ -63,11 +88,14 @@ def _atomic_file(path: Path) -> Iterator[Any]:
     """A text file that replaces *path* only when fully written and synced.
 
     The temporary file has a unique name next to *path* (two writers never share one) and is
-    removed when writing fails (disk full, ...): *path* then keeps its old content.
+    removed when writing fails (disk full, ...): *path* then keeps its old content. The file
+    gets the user's usual permissions (umask), not mkstemp's private 0o600.
     """
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
+        with contextlib.suppress(OSError):  # e.g. a file system without permissions
+            os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             yield f
             f.flush()
@@ -79,9 +107,10 @@ def _atomic_file(path: Path) -> Iterator[Any]:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON through a temporary file + rename, so readers never see half a file."""
+    """Write JSON through a temporary file + rename, so readers never see half a file; secrets
+    (credentials of a server URL, API keys) are redacted on the way (:func:`valuesim._redact.redact`)."""
     with _atomic_file(path) as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
+        json.dump(redact(obj), f, ensure_ascii=False, indent=1)
         f.write("\n")
 
 
@@ -147,7 +176,7 @@ class JsonlSink:
         self.units_written = 0
 
     def write_unit(self, rows: Sequence[dict[str, Any]]) -> None:
-        text = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+        text = jsonl_text(rows)
         with self._lock:
             self._fh.write(text)
             self._fh.flush()
@@ -373,7 +402,7 @@ def read_failures(path: Path, units: Iterable[Unit]) -> list[dict[str, Any]]:
 
 def write_rows_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     with _atomic_file(path) as f:
-        f.writelines(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+        f.write(jsonl_text(rows))
 
 
 def sort_rows(rows: Iterable[dict[str, Any]], split: Split) -> list[dict[str, Any]]:

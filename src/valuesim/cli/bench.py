@@ -19,7 +19,7 @@ from rich.table import Table
 
 from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import MODEL_DEFAULT
+from valuesim.cli._help import MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError
 
 console = Console()
@@ -199,7 +199,7 @@ def bench(
         None, "--workers", help="Ray: shards run at once (default: the cluster's CPUs)."
     ),
     no_cache: bool = typer.Option(
-        False, "--no-cache", help="LLM methods: neither read nor write the response cache (see VALUESIM_CACHE_DIR)."
+        False, "--no-cache", help="LLM methods: " + NO_CACHE_HELP[0].lower() + NO_CACHE_HELP[1:]
     ),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
     train_max: int = typer.Option(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import typer
 from rich.console import Console
 
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import MODEL_DEFAULT
+from valuesim.cli._help import MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
@@ -30,12 +29,12 @@ def parse_history(history: str, codebook: Any) -> list[str] | None:
     return codebook.sort(set(ids) | set(codebook.profile()))
 
 
-def _model(spec: str | None, base_url: str | None) -> Any:
+def _model(spec: str | None, base_url: str | None, *, cache: bool = True) -> Any:
     if spec is None:
         return None
     from valuesim.llm import get_model
 
-    return get_model(spec, base_url=base_url)
+    return get_model(spec, base_url=base_url, cache=cache)
 
 
 def backstory(
@@ -73,6 +72,7 @@ def backstory(
         "--check-model",
         help="Narrative: besides the rule checks, re-ask each section's questions from the section alone.",
     ),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write JSON (text, sections, meta) to this file."),
 ) -> None:
     """Write one respondent's second-person backstory (labels and country names, never codes).
@@ -80,6 +80,7 @@ def backstory(
     A narrative story's sections are checked against their facts; the verdict (sections
     written, regenerated, fallen back to the facts sentences, and why) is printed after it.
     """
+    from valuesim.bench.rundir import write_json_atomic
     from valuesim.methods.narrative import verdict
     from valuesim.methods.story import build_backstory, story_fidelity
 
@@ -94,7 +95,7 @@ def backstory(
     qids = parse_history(history, survey.codebook)
     if max_tokens is not None and style == "narrative":
         raise ConfigError("--max-tokens applies to facts, dense and raw stories.", "Use --max-words for narrative.")
-    llm = _model(model, base_url)
+    llm = _model(model, base_url, cache=not no_cache)
     counter = llm if llm is not None else (_model("local", None) if max_tokens is not None else None)
     story = build_backstory(
         person,
@@ -107,6 +108,7 @@ def backstory(
         max_tokens=max_tokens,
         count_tokens=counter.count_tokens if counter is not None and max_tokens is not None else None,
         model_check=check_model,
+        store=not no_cache,
     )
     checks = verdict(story.meta["check"]) if "check" in story.meta else []
     payload: dict[str, Any] = {
@@ -121,7 +123,7 @@ def backstory(
     if out is not None:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")
+            write_json_atomic(out, payload)  # secrets redacted, the user's umask
         except OSError as e:
             raise DataError(f"Cannot write {out}: {e.strerror or e}.", "Pick a writable --out path.") from None
         console.print(f"Wrote {out} ({story.meta.get('words')} words, {story.n_facts} facts).", highlight=False)
@@ -172,6 +174,7 @@ def ask(
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     explain: bool = typer.Option(
         False,
         "--explain",
@@ -209,6 +212,8 @@ def ask(
         options["model"] = model
     if base_url is not None:
         options["base_url"] = base_url
+    if no_cache:
+        options["cache"] = False
     m = get_method(method, book, **options)
     known = [x for x in person.answered() if x not in targets]
     task = Task(person.restricted(known), tuple(q.id for q in targets))

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
+from valuesim.cli._help import NO_CACHE_HELP
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
 if TYPE_CHECKING:
@@ -94,6 +96,7 @@ def experiment_paper(
         False, "--overwrite", help="Delete and redo the selected runs (combine with --only to redo some)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
 ) -> None:
     """The ValueSim paper's main table, ablations and history curve as one resumable job, then the report.
 
@@ -114,7 +117,7 @@ def experiment_paper(
     sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
     err_console.print(
         f"[bold]Paper experiment[/]{' (quick)' if quick else ''} on {survey.source} ({len(survey):,} respondents"
-        f"{', SYNTHETIC' if survey.synthetic else ''}), model {model}: {sizes.describe()} -> {out}",
+        f"{', SYNTHETIC' if survey.synthetic else ''}), model {redact_text(model)}: {sizes.describe()} -> {out}",
         highlight=False,
         soft_wrap=True,
     )
@@ -131,7 +134,8 @@ def experiment_paper(
         command=_command(),
         progress=progress,
         overwrite=overwrite,
-        on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+        cache=not no_cache,
+        on_event=_say,
     )
     _finish(result)
 
@@ -144,6 +148,7 @@ def demo(
     respondents: int = typer.Option(3, "--respondents", "-n", help="Respondents to evaluate."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete the demo's earlier runs in --out and redo them."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
 ) -> None:
     """Try ValueSim in a few minutes: synthetic respondents, baselines and the ValueSim method, a report.
 
@@ -158,9 +163,15 @@ def demo(
         progress=progress,
         command=_command(),
         overwrite=overwrite,
-        on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+        cache=not no_cache,
+        on_event=_say,
     )
     _finish(result.experiment, demo=True, model=result.model)
+
+
+def _say(msg: str) -> None:
+    """An experiment's progress line on stderr (a model spec in it may name a server with credentials)."""
+    err_console.print(redact_text(msg), highlight=False, soft_wrap=True)
 
 
 def _finish(result: ExperimentResult, demo: bool = False, model: str | None = None) -> None:

@@ -243,6 +243,7 @@ def run_experiment(
     progress: bool = True,
     report: bool = True,
     overwrite: bool = False,
+    cache: bool = True,
     title: str | None = None,
     figure_runs: Sequence[str] | None = FIGURE_RUNS,
     on_event: Callable[[str], None] | None = None,
@@ -252,7 +253,7 @@ def run_experiment(
     A run that fails with a user-fixable error (e.g. the model server is down) is recorded
     and the others go on; the report covers every run that has finished units. Re-running
     the same call resumes. ``sizes`` overrides the sizes implied by ``quick`` /
-    ``respondents`` / ``seed``; ``overwrite`` deletes and redoes the selected runs; ``figure_runs`` names the runs drawn in the report's
+    ``respondents`` / ``seed``; ``overwrite`` deletes and redoes the selected runs; ``cache=False`` (``--no-cache``) makes every model call afresh; ``figure_runs`` names the runs drawn in the report's
     per-topic / per-country / error figures (None: the report's default choice).
     """
     from valuesim.bench.protocol import ProtocolConfig, ProtocolWarning
@@ -279,6 +280,8 @@ def run_experiment(
             options["model"] = model
             if base_url:
                 options["base_url"] = base_url
+            if not cache:
+                options["cache"] = False
         protocol = ProtocolConfig.create(
             n_respondents=sizes.respondents,
             seed=sizes.seed,

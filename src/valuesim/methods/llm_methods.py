@@ -490,6 +490,7 @@ class LLMPipeline(Method):
             max_tokens=None if narrative else cfg.story_tokens,
             count_tokens=None if narrative or cfg.story_tokens is None else self.model.count_tokens,
             model_check=narrative and cfg.story_check == "model",
+            store=cfg.cache is not False,  # --no-cache: no stored stories either, every call afresh
         )
 
     # -- explanations: asked after a prediction, never part of it ----------------------------

@@ -20,6 +20,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from valuesim._redact import jinja_finalize, redact_text
 from valuesim.bench.metrics import METRICS, MIN_GROUP_RESPONDENTS, SMALL_GROUP_NOTE
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
@@ -726,6 +727,7 @@ def render_html(doc: Document) -> str:
         loader=jinja2.PackageLoader("valuesim.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
+        finalize=jinja_finalize,  # no report shows a secret (credentials in a server URL, API keys)
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -749,7 +751,7 @@ def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
     html = out / HTML_FILE
     html.write_text(render_html(doc), encoding="utf-8")
     md = out / MARKDOWN_FILE
-    md.write_text(to_markdown(doc, FIGURE_DIR), encoding="utf-8")
+    md.write_text(redact_text(to_markdown(doc, FIGURE_DIR)), encoding="utf-8")
     return ReportPaths(out_dir=out, html=html, markdown=md, figures=figs)
 
 

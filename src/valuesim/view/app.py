@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from valuesim._redact import jinja_finalize
 from valuesim.errors import ValueSimError
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
@@ -57,6 +58,7 @@ def _env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
         autoescape=select_autoescape(["html"]),
+        finalize=jinja_finalize,  # no page shows a secret (credentials in a server URL, API keys)
         trim_blocks=True,
         lstrip_blocks=True,
     )
