@@ -267,7 +267,7 @@ class RunLock:
             raise ConfigError(f"--out {self.directory} is a file, not a directory.", "Pick a directory path for --out.")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every run file
         except OSError as e:
             raise os_error(e, "create the run directory") from None
         if not _try_lock(fd):
