@@ -259,6 +259,11 @@ def bench(
         options[key] = value
 
     sizes: dict[str, Any] = {}
+    if history_sizes is not None and not history_sweep:
+        raise ConfigError(
+            "--history-sizes sets the sizes of a history sweep, but --history-sweep is not given.",
+            f"Add --history-sweep to vary the history size ({history_sizes}), or drop --history-sizes.",
+        )
     if history_sizes:
         try:
             sizes["history_sizes"] = tuple(int(x) for x in _split_list([history_sizes]))
@@ -426,9 +431,9 @@ def compare(
     run_a: Path = typer.Argument(..., help="First run directory."),
     run_b: Path = typer.Argument(..., help="Second run directory (same split)."),
     metric: list[str] | None = typer.Option(None, "--metric", help="top1, nmae, within1 (default: all)."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Paired bootstrap replicates."),
-    n_perm: int = typer.Option(5000, "--n-perm", help="Sign-flip permutations."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the permutations."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=1, help="Paired bootstrap replicates."),
+    n_perm: int = typer.Option(5000, "--n-perm", min=1, help="Sign-flip permutations."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Seed of the bootstrap and the permutations."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the comparison as JSON here."),
 ) -> None:
     """Paired comparison of two runs made on the same split (difference = A - B)."""

@@ -56,16 +56,17 @@ def backstory(
         "all", "--history", help="all, profile, or Q1,Q2,... (profile items are always included)."
     ),
     max_words: int | None = typer.Option(
-        None, "--max-words", help="Length limit in words (whole sentences are dropped)."
+        None, "--max-words", min=1, help="Length limit in words (whole sentences are dropped)."
     ),
     max_tokens: int | None = typer.Option(
         None,
         "--max-tokens",
+        min=1,
         help="Length limit in tokens of --model (default: the embedded model's tokenizer); not for narrative.",
     ),
     prompt_version: str = typer.Option("v1", "--prompt-version", help="Version of the narrative prompt."),
     fidelity: int = typer.Option(
-        0, "--fidelity", help="Also re-ask N history questions from the story alone (needs --model)."
+        0, "--fidelity", min=0, help="Also re-ask N history questions from the story alone (needs --model)."
     ),
     check_model: bool = typer.Option(
         False,

@@ -85,7 +85,9 @@ def experiment_paper(
         "--quick",
         help="Few predictions (4 respondents, 10 targets of fold 0 each), full-size histories: a first look.",
     ),
-    respondents: int | None = typer.Option(None, "--respondents", "-n", help="Respondents (default 100; --quick: 4)."),
+    respondents: int | None = typer.Option(
+        None, "--respondents", "-n", min=1, help="Respondents (default 100; --quick: 4)."
+    ),
     seed: int = typer.Option(42, "--seed", help="Seed of the sample, folds and histories."),
     only: list[str] | None = typer.Option(
         None, "--only", help="Run only these runs or groups (main, ablation, history)."
@@ -145,7 +147,7 @@ def demo(
     model: str | None = typer.Option(
         None, "--model", help="Model spec (default: the embedded local model, or mock when it is not installed)."
     ),
-    respondents: int = typer.Option(3, "--respondents", "-n", help="Respondents to evaluate."),
+    respondents: int = typer.Option(3, "--respondents", "-n", min=1, help="Respondents to evaluate."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete the demo's earlier runs in --out and redo them."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),

@@ -150,14 +150,14 @@ class Sizes:
 
     @classmethod
     def full(cls, respondents: int | None = None, seed: int = 42) -> Sizes:
-        return cls(respondents=respondents or 100, seed=seed)
+        return cls(respondents=100 if respondents is None else respondents, seed=seed)
 
     @classmethod
     def quick(cls, respondents: int | None = None, seed: int = 42) -> Sizes:
         # Full histories, few predictions: 4 people x 10 targets of fold 0 = 40 predictions
         # per run (the embedded model needs ~3 s per ValueSim prediction on 2 cores).
         return cls(
-            respondents=respondents or 4,
+            respondents=4 if respondents is None else respondents,
             seed=seed,
             history_sizes=(0, 100, 200),
             only_folds=(0,),
