@@ -245,6 +245,37 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: Directories no output may be written into (with --overwrite, files in them would be deleted):
+#: system directories, besides every file-system root, the home directory and its parent.
+SYSTEM_DIRS = (
+    "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root", "/run",
+    "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/Applications", "/Library", "/System", "/Users", "/Volumes",
+)  # fmt: skip
+
+
+def refuse_dangerous_dir(directory: str | Path, option: str = "--out") -> None:
+    """ConfigError when *directory* is a file-system root, the home directory (or its parent) or a
+    system directory: a run, report or experiment writes (and --overwrite deletes) files right in it."""
+    p = Path(directory).expanduser()
+    try:
+        resolved = p.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: let the write report it
+        return
+    home = Path.home().resolve()
+    dangerous = {Path(d) for d in SYSTEM_DIRS} | {home, home.parent}
+    if resolved.parent == resolved or resolved in dangerous:
+        what = (
+            "the root of a file system"
+            if resolved.parent == resolved
+            else ("your home directory" if resolved == home else "a system directory")
+        )
+        raise ConfigError(
+            f"{option} {p} is {what} ({resolved}): ValueSim does not write its files (or delete them with "
+            "--overwrite) there.",
+            f"Pick a directory of its own, e.g. {option} {home / 'valuesim-runs' / 'my-run'}.",
+        )
+
+
 class RunLock:
     """One writer per run directory: an OS file lock on ``run.lock``, held for the whole run.
 
@@ -263,6 +294,7 @@ class RunLock:
     def acquire(self) -> RunLock:
         from valuesim.errors import os_error
 
+        refuse_dangerous_dir(self.directory)
         if self.directory.exists() and not self.directory.is_dir():
             raise ConfigError(f"--out {self.directory} is a file, not a directory.", "Pick a directory path for --out.")
         try:

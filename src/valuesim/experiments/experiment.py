@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from valuesim._redact import redact
-from valuesim.bench.rundir import read_json, write_json_atomic
+from valuesim.bench.rundir import read_json, refuse_dangerous_dir, write_json_atomic
 from valuesim.errors import ConfigError, ValueSimError
 from valuesim.survey.dataset import SurveyData
 
@@ -263,6 +263,7 @@ def run_experiment(
     say = on_event or (lambda _msg: None)
     t_start = time.perf_counter()
     out = Path(out_dir).expanduser()
+    refuse_dangerous_dir(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file.", "Pick a directory for the experiment.")
     chosen = select_specs(specs, quick=quick, only=only, skip=skip)

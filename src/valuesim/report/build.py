@@ -22,6 +22,7 @@ import pandas as pd
 
 from valuesim._redact import jinja_finalize, redact_text
 from valuesim.bench.metrics import METRICS, MIN_GROUP_RESPONDENTS, SMALL_GROUP_NOTE
+from valuesim.bench.rundir import refuse_dangerous_dir
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 from valuesim.llm.simulation import is_simulated
@@ -737,6 +738,7 @@ def render_html(doc: Document) -> str:
 def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
     """Write report.html, report.md and figures/*.png into *out_dir*."""
     out = Path(out_dir).expanduser()
+    refuse_dangerous_dir(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file.", "Pick a directory for the report.")
     fig_dir = out / FIGURE_DIR
