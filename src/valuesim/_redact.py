@@ -18,8 +18,10 @@ a log line or an error message passes it through :func:`redact` first:
 Everything else is kept as it is, so a redacted URL still says which server was used.
 
 The boundary: every writer of a file, database row or page applies :func:`redact` to what it
-writes (``rundir.write_json_atomic`` and the JSONL sinks, the backstory store, the report and
-viewer templates through :func:`jinja_finalize`), so no command has to remember it.
+writes (``rundir.write_json_atomic`` and the JSONL sinks, the backstory store) or
+:func:`redact_text` to the whole rendered text (every report and viewer page), so no command
+has to remember it. The option pattern stops at markup and quotes, so redacting a rendered
+page never breaks its markup.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ MASK = "***"
 
 #: Query parameter names that carry credentials (matched case-insensitively, anywhere in the name).
 _SECRET_NAME = re.compile(r"key|token|secret|passw|pwd|auth|sig|credential|session|cookie", re.IGNORECASE)
-#: scheme://userinfo@ -- the userinfo part ends at the last "@" before the host.
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^\s/?#'\"]+)@")
+#: scheme://userinfo@ -- the userinfo part ends at the last "@" before the host (anchored on the
+#: literal "://", which the regex engine finds fast even in a page of megabytes).
+_USERINFO = re.compile(r"://(?P<userinfo>[^\s/?#'\"<>]+)@")
 #: name=value in a query string (after "?" or "&").
 _QUERY_PARAM = re.compile(r"(?P<sep>[?&;])(?P<name>[^\s=&#'\"]+)=(?P<value>[^\s&#'\"]*)")
 #: --api-key VALUE, --api-key=VALUE (and similar option names) in a command line.
@@ -44,6 +47,8 @@ _SECRET_OPTION = re.compile(
     r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s<>\"'\\]+)",  # stops at markup and JSON quotes around it
     re.IGNORECASE,
 )
+#: Words one of which every match of _SECRET_OPTION contains (lower case).
+_SECRET_OPTION_WORDS = ("apikey", "api-key", "api_key", "token", "secret", "passw")
 #: Environment variables whose values are secrets (matched case-insensitively, anywhere in the name).
 _SECRET_ENV = re.compile(r"api_?key|token|secret|passw|credential", re.IGNORECASE)
 #: Record fields whose string values are secrets (the whole name, or its last _/- part).
@@ -85,8 +90,11 @@ def _redact_text(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
-    out = _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
-    out = _QUERY_PARAM.sub(_query, out)
+    out = _USERINFO.sub(f"://{MASK}@", text) if "://" in text else text
+    out = _QUERY_PARAM.sub(_query, out) if "=" in out else out
+    lower = out.lower()
+    if not any(word in lower for word in _SECRET_OPTION_WORDS):  # the common case: skip a slow scan
+        return out
     return _SECRET_OPTION.sub(lambda m: f"{m.group('opt')}{m.group('sep')}{MASK}", out)
 
 
@@ -122,7 +130,7 @@ def _redact(obj: Any, secrets: tuple[str, ...]) -> Any:
 def redact(obj: T) -> T:
     """:func:`redact_text` applied to every string in *obj* (nested dicts, lists, tuples), and the
     string values of credential-named fields masked. Other values are returned as they are."""
-    return _redact(obj, known_secrets())  # type: ignore[no-any-return]
+    return _redact(obj, known_secrets())
 
 
 def redact_rows(rows: Iterable[T]) -> list[T]:
@@ -131,15 +139,4 @@ def redact_rows(rows: Iterable[T]) -> list[T]:
     return [_redact(r, secrets) for r in rows]
 
 
-def jinja_finalize(value: Any) -> Any:
-    """Jinja ``finalize`` hook: every value a template prints is redacted (markup stays markup)."""
-    if isinstance(value, str):
-        try:
-            from markupsafe import Markup
-        except ImportError:  # pragma: no cover - jinja2 depends on markupsafe
-            return redact_text(value)
-        return Markup(redact_text(str(value))) if isinstance(value, Markup) else redact_text(value)
-    return value
-
-
-__all__ = ["MASK", "jinja_finalize", "known_secrets", "redact", "redact_rows", "redact_text", "register_secret"]
+__all__ = ["MASK", "known_secrets", "redact", "redact_rows", "redact_text", "register_secret"]

@@ -20,7 +20,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from valuesim._redact import jinja_finalize, redact_text
+from valuesim._redact import redact_text
 from valuesim.bench.metrics import METRICS, MIN_GROUP_RESPONDENTS, SMALL_GROUP_NOTE
 from valuesim.bench.rundir import refuse_dangerous_dir
 from valuesim.errors import ConfigError, DataError
@@ -728,11 +728,10 @@ def render_html(doc: Document) -> str:
         loader=jinja2.PackageLoader("valuesim.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
-        finalize=jinja_finalize,  # no report shows a secret (credentials in a server URL, API keys)
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("report.html.j2").render(doc=doc)
+    return redact_text(env.get_template("report.html.j2").render(doc=doc))  # no report shows a secret
 
 
 def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
