@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import cache_guard
 import pytest
 
 # Rich sizes tables to the terminal; CLI tests read the output, so give them a wide, fixed one
@@ -38,15 +37,14 @@ os.environ["COLUMNS"] = "200"
 os.environ.setdefault("VALUESIM_NO_PROGRESS", "1")
 # No test writes to the user's real cache: every test gets its own cache directory (see
 # ``_own_cache_dir``); this one covers what runs outside a test (collection, session fixtures).
-SESSION_CACHE_DIR = tempfile.mkdtemp(prefix="valuesim-test-cache-")
-os.environ["VALUESIM_CACHE_DIR"] = SESSION_CACHE_DIR
+os.environ["VALUESIM_CACHE_DIR"] = cache_guard.SESSION_CACHE_DIR
 # ... and no test talks to the user's own model server or sends the user's key (tests that need
 # them set them).
 os.environ.pop("OPENAI_BASE_URL", None)
 os.environ.pop("OPENAI_API_KEY", None)
 
-from valuesim.survey import Codebook, SurveyData, generate_synthetic, load_codebook  # noqa: E402 - after the env
-from valuesim.survey.synthetic import write_wvs_csv  # noqa: E402
+from valuesim.survey import Codebook, SurveyData, generate_synthetic, load_codebook
+from valuesim.survey.synthetic import write_wvs_csv
 
 WvsCsvFactory = Callable[..., Path]
 
@@ -96,61 +94,18 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, A
     _fail_missing_extra(outcome.get_result())
 
 
-# --------------------------------------------------------------------------- the user's cache
-#: The cache a user's own runs fill (VALUESIM_CACHE_DIR unset): no test may write there.
-USER_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "valuesim")
-_USER_CACHE_PREFIXES = (USER_CACHE_DIR + os.sep, os.path.realpath(USER_CACHE_DIR) + os.sep)
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-#: What the audit hook saw this test do to the user's cache (cleared per test).
-user_cache_writes: list[str] = []
-
-
-def _in_user_cache(path: object) -> bool:
-    if isinstance(path, int) or path is None:  # a file descriptor, or no path
-        return False
-    try:
-        text = os.fsdecode(os.fspath(path))  # type: ignore[arg-type]
-    except TypeError:
-        return False
-    full = os.path.abspath(text) + os.sep
-    return full.startswith(_USER_CACHE_PREFIXES)
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    """Records every write (open for writing, SQLite connect, mkdir) into the user's cache, and
-    every subprocess started with an environment that lacks VALUESIM_CACHE_DIR (it would use it)."""
-    if event == "open":
-        path, mode, flags = args
-        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
-        if writing and _in_user_cache(path):
-            user_cache_writes.append(f"open({path!r}, {mode or flags!r})")
-    elif event == "sqlite3.connect":
-        if args and _in_user_cache(args[0]) and ":memory:" not in str(args[0]):
-            user_cache_writes.append(f"sqlite3.connect({args[0]!r})")
-    elif event in ("os.mkdir", "os.rename", "os.remove", "shutil.rmtree"):
-        if args and _in_user_cache(args[0]):
-            user_cache_writes.append(f"{event}({args[0]!r})")
-    elif event == "subprocess.Popen":
-        env = args[3] if len(args) > 3 else None
-        if env is not None and "VALUESIM_CACHE_DIR" not in env:
-            user_cache_writes.append(f"subprocess {args[1]!r} started without VALUESIM_CACHE_DIR in its environment")
-
-
-sys.addaudithook(_audit)
-
-
 @pytest.fixture(autouse=True)
 def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test: a cache directory of its own, and a failure if the test wrote the user's cache."""
-    if os.environ.get("VALUESIM_CACHE_DIR") == SESSION_CACHE_DIR:  # a fixture's own directory is kept
+    if os.environ.get("VALUESIM_CACHE_DIR") == cache_guard.SESSION_CACHE_DIR:  # a fixture's own directory is kept
         monkeypatch.setenv("VALUESIM_CACHE_DIR", str(tmp_path_factory.mktemp("cache", numbered=True)))
-    user_cache_writes.clear()
+    cache_guard.user_cache_writes.clear()
     yield
-    if user_cache_writes:
-        found = list(dict.fromkeys(user_cache_writes))
-        user_cache_writes.clear()
+    if cache_guard.user_cache_writes:
+        found = list(dict.fromkeys(cache_guard.user_cache_writes))
+        cache_guard.user_cache_writes.clear()
         pytest.fail(
-            f"This test wrote the user's cache {USER_CACHE_DIR} (tests must use a temporary VALUESIM_CACHE_DIR): "
+            f"This test wrote the user's cache {cache_guard.USER_CACHE_DIR} (tests must use a temporary VALUESIM_CACHE_DIR): "
             + "; ".join(found[:5]),
             pytrace=False,
         )
