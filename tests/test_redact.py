@@ -163,7 +163,7 @@ def test_no_planted_secret_reaches_any_file_database_output_or_page(tmp_path, mo
     with MockServer() as server:
         url = server.url.replace("http://", f"http://alice:{USERINFO}@") + f"?api_key={QUERY_KEY}"
         spec = f"openai:mock@{url}"  # a model spec that names the server (same credentials)
-        llm = ["--model", "openai:mock", "--base-url", url]
+        llm = ["--model", "openai:mock", "--base-url", url, "--api-key", ARG_KEY]
         run("llm check", "llm", "check", "--model", "openai:mock", "--base-url", url, "--api-key", ARG_KEY)
         run("bench", "bench", *data, "-m", "blank", *llm, "-n", "2", "--folds", "2", "--max-targets", "3",
             "--n-boot", "10", "--no-progress", "--out", str(tmp_path / "bench"))  # fmt: skip
@@ -172,14 +172,14 @@ def test_no_planted_secret_reaches_any_file_database_output_or_page(tmp_path, mo
         run("simulate", "simulate", *data, "--questions", "examples/questionnaire.yaml", "-n", "2", "--min-valid", "0",
             "--method", "blank", *llm, "--no-progress", "--out", str(tmp_path / "sim"))  # fmt: skip
         run("backstory", "backstory", *data, "-r", rid, "--style", "narrative", "--model", spec,
-            "--out", str(tmp_path / "story.json"))  # fmt: skip
+            "--api-key", ARG_KEY, "--out", str(tmp_path / "story.json"))  # fmt: skip
         run("experiment", "experiment", "paper", *data, *llm, "--quick", "-n", "1", "--only", "blank",
             "--no-progress", "--out", str(tmp_path / "experiment"))  # fmt: skip
         run("demo", "demo", "--model", spec, "-n", "1", "--no-progress", "--out", str(tmp_path / "demo"))
 
         apps = []
         monkeypatch.setattr(view_cli, "serve", lambda app, sock: apps.append(app))
-        run("view", "view", str(tmp_path / "bench"), *data, "--model", spec, "--port", "0")
+        run("view", "view", str(tmp_path / "bench"), *data, "--model", spec, "--api-key", ARG_KEY, "--port", "0")
         client = TestClient(apps[0], base_url="http://127.0.0.1")
         served = {p: client.get(p).text for p in ("/", "/people", f"/people/{rid}", "/ask")}
         assert "Narrative backstories (cached)" in served[f"/people/{rid}"]  # the stored story is shown, with its model

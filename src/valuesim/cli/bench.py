@@ -19,7 +19,7 @@ from rich.table import Table
 
 from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import MODEL_DEFAULT, NO_CACHE_HELP
+from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError
 
 console = Console()
@@ -150,6 +150,7 @@ def bench(
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
     ),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to evaluate."),
     protocol_name: str = typer.Option(
         "k-fold",
@@ -246,6 +247,7 @@ def bench(
     llm_flags = (
         ("--model", model, "model"),
         ("--base-url", base_url, "base_url"),
+        ("--api-key", api_key, "api_key"),
         ("--no-cache", False if no_cache else None, "cache"),
     )
     for flag, value, key in llm_flags:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import MODEL_DEFAULT, NO_CACHE_HELP
+from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
@@ -29,12 +29,12 @@ def parse_history(history: str, codebook: Any) -> list[str] | None:
     return codebook.sort(set(ids) | set(codebook.profile()))
 
 
-def _model(spec: str | None, base_url: str | None, *, cache: bool = True) -> Any:
+def _model(spec: str | None, base_url: str | None, *, api_key: str | None = None, cache: bool = True) -> Any:
     if spec is None:
         return None
     from valuesim.llm import get_model
 
-    return get_model(spec, base_url=base_url, cache=cache)
+    return get_model(spec, base_url=base_url, api_key=api_key, cache=cache)
 
 
 def backstory(
@@ -73,6 +73,7 @@ def backstory(
         "--check-model",
         help="Narrative: besides the rule checks, re-ask each section's questions from the section alone.",
     ),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write JSON (text, sections, meta) to this file."),
 ) -> None:
@@ -96,7 +97,7 @@ def backstory(
     qids = parse_history(history, survey.codebook)
     if max_tokens is not None and style == "narrative":
         raise ConfigError("--max-tokens applies to facts, dense and raw stories.", "Use --max-words for narrative.")
-    llm = _model(model, base_url, cache=not no_cache)
+    llm = _model(model, base_url, api_key=api_key, cache=not no_cache)
     counter = llm if llm is not None else (_model("local", None) if max_tokens is not None else None)
     story = build_backstory(
         person,
@@ -174,6 +175,7 @@ def ask(
         show_default=MODEL_DEFAULT,
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     explain: bool = typer.Option(
@@ -213,6 +215,8 @@ def ask(
         options["model"] = model
     if base_url is not None:
         options["base_url"] = base_url
+    if api_key is not None:
+        options["api_key"] = api_key
     if no_cache:
         options["cache"] = False
     m = get_method(method, book, **options)

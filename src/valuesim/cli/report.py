@@ -14,7 +14,7 @@ from rich.console import Console
 
 from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import NO_CACHE_HELP
+from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ def experiment_paper(
     ),
     out: Path = typer.Option(..., "--out", help="Experiment directory (runs/ and report/); re-run to resume."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (openai:NAME models)."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     quick: bool = typer.Option(
         False,
         "--quick",
@@ -128,6 +129,7 @@ def experiment_paper(
         out,
         model=model,
         base_url=base_url,
+        api_key=api_key,
         quick=quick,
         respondents=respondents,
         seed=seed,

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import NO_CACHE_HELP
+from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
 
 console = Console()
 err_console = Console(stderr=True)
@@ -53,6 +53,7 @@ def simulate(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
     ),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Respondents in flight at once."),
     executor: str = typer.Option(
@@ -93,6 +94,8 @@ def simulate(
         options["model"] = model
     if base_url is not None:
         options["base_url"] = base_url
+    if api_key is not None:
+        options["api_key"] = api_key
     if no_cache:
         options["cache"] = False
     run = RunConfig.create(

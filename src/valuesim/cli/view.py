@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from valuesim.cli._data import CODEBOOK_HELP
-from valuesim.cli._help import NO_CACHE_HELP
+from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
 from valuesim.errors import ConfigError
 
 err_console = Console(stderr=True)
@@ -71,6 +71,7 @@ def view(
         None, "--model", help="Model spec that enables the Ask page: local, local:PATH, openai:NAME, mock."
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (openai:NAME models)."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ask: " + NO_CACHE_HELP[0].lower() + NO_CACHE_HELP[1:]),
     port: int = typer.Option(8765, "--port", help="TCP port."),
     host: str = typer.Option(
@@ -95,7 +96,9 @@ def view(
     if model is not None:
         from valuesim.llm import get_model
 
-        llm = get_model(model, base_url=base_url, cache=not no_cache)  # an unknown spec is a ConfigError here
+        llm = get_model(
+            model, base_url=base_url, api_key=api_key, cache=not no_cache
+        )  # an unknown spec is a ConfigError here
     if model is not None and data is None:
         err_console.print("[yellow]Note:[/] Ask needs the person's answers: add --data to enable it.", highlight=False)
     sock = bind_socket(host, port)

@@ -232,6 +232,7 @@ def run_experiment(
     *,
     model: str = "local",
     base_url: str | None = None,
+    api_key: str | None = None,
     quick: bool = False,
     respondents: int | None = None,
     seed: int = 42,
@@ -281,6 +282,8 @@ def run_experiment(
             options["model"] = model
             if base_url:
                 options["base_url"] = base_url
+            if api_key:
+                options["api_key"] = api_key
             if not cache:
                 options["cache"] = False
         protocol = ProtocolConfig.create(
