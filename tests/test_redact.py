@@ -29,6 +29,9 @@ SECRET = "S3CRET-pw"
         ("http://h/v1?sig=S3CRET-pw#x", "http://h/v1?sig=***#x"),
         ("valuesim llm check --api-key S3CRET-pw --model m", "valuesim llm check --api-key *** --model m"),
         ("x --api-key=S3CRET-pw", "x --api-key=***"),
+        ("valuesim bench -o api_key=S3CRET-pw -o max_tokens=20", "valuesim bench -o api_key=*** -o max_tokens=20"),
+        ("-o llm.api_key=S3CRET-pw,x", "-o llm.api_key=***,x"),
+        ("<td>auth_token=S3CRET-pw</td>", "<td>auth_token=***</td>"),
         ("openai:m@http://u:S3CRET-pw@h/v1", "openai:m@http://***@h/v1"),
         (
             "Cannot reach http://u:S3CRET-pw@10.0.0.1:8000/v1 (refused)",
@@ -197,3 +200,21 @@ def test_no_planted_secret_reaches_any_file_database_output_or_page(tmp_path, mo
     assert {k: _leaks(v) for k, v in served.items() if _leaks(v)} == {}
     # still says which server was used
     assert "127.0.0.1" in (tmp_path / "sim" / "summary.json").read_text()
+
+
+def test_api_key_option_reaches_the_server_but_no_record() -> None:
+    """`--api-key` / `-o api_key=` is what the backend sends, is left out of config() (manifests),
+    and is masked wherever it would still appear (a recorded command line)."""
+    from valuesim.methods.base import get_method
+    from valuesim.survey import load_codebook
+
+    cb = load_codebook()
+    key = "S3CRET-option-key"
+    for name in ("blank", "hybrid"):
+        m = get_method(name, cb, model="openai:x", base_url="http://127.0.0.1:9/v1", api_key=key)
+        llm = m if name == "blank" else m.llm  # type: ignore[attr-defined]
+        assert llm.model.backend.api_key == key
+        assert key not in str(m.config()) and key not in repr(m.opts)
+    assert redact_text(f"valuesim bench -o api_key={key} --api-key {key}") == (
+        f"valuesim bench -o api_key={MASK} --api-key {MASK}"
+    )

@@ -8,7 +8,8 @@ a log line or an error message passes it through :func:`redact` first:
 * the userinfo of a URL becomes ``***`` (``http://***@host/v1``);
 * the value of a query parameter whose name looks like a credential (key, token, secret,
   password, signature, auth, ...) becomes ``***``;
-* the value after ``--api-key`` / ``--token`` / ``--password`` options becomes ``***``;
+* the value after ``--api-key`` / ``--token`` / ``--password`` options, and of a word
+  ``api_key=VALUE`` (``-o api_key=VALUE``), becomes ``***``;
 * a known secret value becomes ``***`` wherever it appears: the API keys handed to a model
   backend (:func:`register_secret`, e.g. ``--api-key``) and the values of environment variables
   named like credentials (``OPENAI_API_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD`` ...);
@@ -47,7 +48,14 @@ _SECRET_OPTION = re.compile(
     r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s<>\"'\\]+)",  # stops at markup and JSON quotes around it
     re.IGNORECASE,
 )
-#: Words one of which every match of _SECRET_OPTION contains (lower case).
+#: NAME=VALUE as a word of its own (``-o api_key=VALUE``, ``llm.api_key=VALUE``), NAME ending in a
+#: credential word (so ``max_tokens=200`` stays).
+_SECRET_ASSIGN = re.compile(
+    r"(?P<pre>(?:^|[\s,>]))(?P<name>[\w.-]*(?:api[-_]?key|apikey|token|secret|password|passwd))="
+    r"(?P<value>[^\s,&'\"<>]+)",
+    re.IGNORECASE,
+)
+#: Words one of which every match of _SECRET_OPTION and _SECRET_ASSIGN contains (lower case).
 _SECRET_OPTION_WORDS = ("apikey", "api-key", "api_key", "token", "secret", "passw")
 #: Environment variables whose values are secrets (matched case-insensitively, anywhere in the name).
 _SECRET_ENV = re.compile(r"api_?key|token|secret|passw|credential", re.IGNORECASE)
@@ -95,6 +103,7 @@ def _redact_text(text: str, secrets: Iterable[str]) -> str:
     lower = out.lower()
     if not any(word in lower for word in _SECRET_OPTION_WORDS):  # the common case: skip a slow scan
         return out
+    out = _SECRET_ASSIGN.sub(lambda m: f"{m.group('pre')}{m.group('name')}={MASK}", out)
     return _SECRET_OPTION.sub(lambda m: f"{m.group('opt')}{m.group('sep')}{MASK}", out)
 
 
