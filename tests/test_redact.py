@@ -172,6 +172,7 @@ def test_no_planted_secret_reaches_any_file_database_output_or_page(tmp_path, mo
             "--n-boot", "10", "--no-progress", "--out", str(tmp_path / "bench"))  # fmt: skip
         run("report", "report", str(tmp_path / "bench"), "--out", str(tmp_path / "bench-report"))
         run("ask", "ask", *data, "-r", rid, "-q", "Q46", "--method", "blank", *llm)
+        run("ask --explain", "ask", *data, "-r", rid, "-q", "Q46", "--model", spec, "--api-key", ARG_KEY, "--explain")
         run("simulate", "simulate", *data, "--questions", "examples/questionnaire.yaml", "-n", "2", "--min-valid", "0",
             "--method", "blank", *llm, "--no-progress", "--out", str(tmp_path / "sim"))  # fmt: skip
         run("backstory", "backstory", *data, "-r", rid, "--style", "narrative", "--model", spec,

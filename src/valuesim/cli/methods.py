@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError, DataError
@@ -329,7 +330,7 @@ def _print_answer(q: Any, pred: Any, person: Any) -> None:
 
 def explain_lines(meta: dict[str, Any], model: str) -> list[str]:
     """How one prediction was made, in words: story, module answers, integration, usage."""
-    lines = ["How it was made" + (f" (model {model})" if model else "") + ":"]
+    lines = ["How it was made" + (f" (model {redact_text(model)})" if model else "") + ":"]
     story = meta.get("story") or {}
     if story.get("style") and story.get("style") != "none":
         lines.append(
