@@ -168,7 +168,11 @@ _ADMIN_LABELS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\bfilter\b|\bflag\b|\brouting\b|(don.?t know|refusal|\bdk\b|no answer)s?\W+(flag|count|indicator)", re.I
+            r"\bfilter\b|\bflag\b|\brouting\b|(don.?t know|refusal|\bdk\b|no answer)s?\W+(flag|count|indicator)|"
+            # a mark-all-that-apply item's non-answer box (ESS dscrdk "Discrimination of respondent's
+            # group: don't know", dscrref, dscrnap, dscrna): a record of not answering, not an answer
+            r":\s*(don.?t know|refusal|refused|not applicable|no answer|not answered)\s*$",
+            re.I,
         ),
         "filter or flag variable",
     ),
@@ -811,7 +815,14 @@ def _type_item(var: str, values: np.ndarray, labels: dict[int, str], missing: di
         options = {c: option_labels.get(c, str(c)) for c in range(lo, hi + 1)}
         return _Typed(QuestionKind.SCALE, options, missing, None, "; ".join(notes))
     unlabelled = sorted(set(valid) - set(option_labels))
-    if len(unlabelled) >= 10 and len(wordy) <= 3:
+    n_unlabelled = sum(counts[c] for c in unlabelled)
+    n_labelled = sum(counts[c] for c in valid if c in option_labels)
+    if len(unlabelled) >= 10 and (
+        len(wordy) <= 3
+        # or a few more special codes beside a quantity that holds most answers (ESS ageadlt
+        # "Age reached adulthood": 0 "Never", 111 "Should never", 555 "Different for men and women")
+        or (len(unlabelled) >= 3 * len(wordy) and n_unlabelled > n_labelled)
+    ):
         # a quantity with a few labelled special codes ("89 or older", "0 It depends", "1111 Still living with parents")
         special = {c: t for c, t in option_labels.items() if not _QUANTITY_LABEL.search(t) and c not in unlabelled}
         for c, t in special.items():

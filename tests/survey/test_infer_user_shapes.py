@@ -1,0 +1,148 @@
+"""Shapes met when a new user ran `codebook infer` on ESS- and GSS-like files (built here):
+timing-of-life ages with several labelled special codes, the non-answer boxes of a
+mark-all-that-apply question, and the GSS's "iap" (inapplicable) missing label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from valuesim.survey import Missing, QuestionKind, load_survey
+from valuesim.survey.codebook import missing_code_for
+from valuesim.survey.custom import infer_codebook
+
+N = 120
+
+
+def _write_ess_like(path: Path) -> None:
+    import pyreadstat
+
+    rng = np.random.default_rng(5)
+    ages = rng.integers(15, 80, N).astype(float)
+    ages[:10] = [0, 111, 222, 555, 777, 888, 999, 0, 111, 555]  # special and missing codes
+    frame = pd.DataFrame(
+        {
+            "idno": np.arange(1, N + 1, dtype=float),
+            "cntry": ["NO"] * N,
+            "gndr": rng.choice([1.0, 2.0], N),
+            "agea": rng.integers(15, 90, N).astype(float),
+            "ageadlt": ages,
+            "dscrgnd": rng.choice([0.0, 1.0], N),
+            "dscrdk": rng.choice([0.0, 1.0], N, p=[0.95, 0.05]),
+            "dscrref": rng.choice([0.0, 1.0], N, p=[0.95, 0.05]),
+            "dscrnap": rng.choice([0.0, 1.0], N, p=[0.5, 0.5]),
+            "dscrna": np.zeros(N),
+            "happy": rng.integers(0, 11, N).astype(float),
+        }
+    )
+    frame.loc[N - 1, "dscrna"] = 1.0
+    marked = {0: "Not marked", 1: "Marked"}
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        column_labels={
+            "idno": "Respondent's identification number",
+            "cntry": "Country",
+            "gndr": "Gender",
+            "agea": "Age of respondent, calculated",
+            "ageadlt": "Age reached adulthood",
+            "dscrgnd": "Discrimination of respondent's group: gender",
+            "dscrdk": "Discrimination of respondent's group: don't know",
+            "dscrref": "Discrimination of respondent's group: refusal",
+            "dscrnap": "Discrimination of respondent's group: not applicable",
+            "dscrna": "Discrimination of respondent's group: no answer",
+            "happy": "How happy are you",
+        },
+        variable_value_labels={
+            "gndr": {1: "Male", 2: "Female", 9: "No answer"},
+            "ageadlt": {
+                0: "Never",
+                111: "Should never",
+                222: "Should never",
+                555: "Different for men and women",
+                777: "Refusal",
+                888: "Don't know",
+                999: "No answer",
+            },
+            "dscrgnd": marked,
+            "dscrdk": marked,
+            "dscrref": marked,
+            "dscrnap": marked,
+            "dscrna": marked,
+            "happy": {0: "Extremely unhappy", **{i: str(i) for i in range(1, 10)}, 10: "Extremely happy"},
+        },
+        missing_ranges={"ageadlt": [{"lo": 777, "hi": 999}], "gndr": [9]},
+    )
+
+
+@pytest.fixture(scope="module")
+def ess(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ess") / "ess_like.sav"
+    _write_ess_like(path)
+    return path
+
+
+def test_an_age_with_several_special_codes_is_a_quantity(ess: Path) -> None:
+    res = infer_codebook(ess)
+    q = res.codebook.get("ageadlt")
+    assert q.kind is QuestionKind.NUMERIC, q.kind
+    # the ages are answers, the special codes are not
+    assert {0, 111, 222, 555, 777, 888, 999} <= set(q.missing)
+    assert any(line.startswith("ageadlt:") and "a quantity" in line for line in res.notes)
+    data = load_survey(ess, codebook=res.codebook)
+    ages = [p.answers.get("ageadlt") for p in (data.respondent(i) for i in data.ids)]
+    answered = [a for a in ages if a is not None]
+    assert len(answered) == N - 10 and all(15 <= a < 80 for a in answered)
+
+
+def test_non_answer_boxes_of_a_mark_all_question_are_flags(ess: Path) -> None:
+    res = infer_codebook(ess)
+    for var in ("dscrdk", "dscrref", "dscrnap", "dscrna"):
+        assert res.codebook.excluded.get(var) == "filter or flag variable", var
+        assert var not in res.codebook
+    # the substantive boxes stay value items
+    assert "dscrgnd" in res.codebook and not res.codebook.get("dscrgnd").profile
+    assert res.codebook.roles["sex"] == "gndr"
+
+
+@pytest.mark.parametrize(
+    ("label", "code"),
+    [("iap", -3), ("IAP", -3), ("inap", -3), ("Not applicable", -3), ("dk", -1), ("na", -2), ("dk,na", -1)],
+)
+def test_missing_labels_map_to_their_meaning(label: str, code: int) -> None:
+    assert missing_code_for(label) == code
+
+
+def test_gss_iap_loads_as_not_applicable(tmp_path: Path) -> None:
+    import pyreadstat
+
+    rng = np.random.default_rng(1)
+    nat = rng.choice([1.0, 2.0, 3.0], N)
+    nat[: N // 2] = 0  # asked of half the sample (the other ballot): "iap"
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(1, N + 1, dtype=float),
+            "sex": rng.choice([1.0, 2.0], N),
+            "age": rng.integers(18, 90, N).astype(float),
+            "natspac": nat,
+        }
+    )
+    path = tmp_path / "gss_like.dta"
+    pyreadstat.write_dta(
+        frame,
+        str(path),
+        column_labels=["respondent id number", "respondents sex", "age of respondent", "space exploration program"],
+        variable_value_labels={
+            "sex": {1: "male", 2: "female"},
+            "age": {89: "89 or older", 98: "dk", 99: "na"},
+            "natspac": {0: "iap", 1: "too little", 2: "about right", 3: "too much", 8: "dk", 9: "na"},
+        },
+    )
+    res = infer_codebook(path, country="USA")
+    data = load_survey(path, codebook=res.codebook)
+    people = [data.respondent(i) for i in data.ids]
+    assert all(p.missing.get("natspac") is Missing.NOT_APPLICABLE for p in people[: N // 2])
+    assert all("natspac" in p.answers for p in people[N // 2 :])
