@@ -34,9 +34,10 @@ Rules (documented in docs/surveys.md), built to hold on ESS, GSS, EVS and WVS fi
 * **Kind** of an item: ``scale`` when the codes span 5-101 consecutive integers, both ends
   are labelled and only the ends (and the midpoint) have word labels -- inner points
   unlabelled or labelled with their own number ("1" .. "9", as ESS does); ``numeric`` when
-  the item has no answer labels, or at most 3 word labels beside at least 10 unlabelled
-  values (a quantity with special codes: "89 or older" stays a value, "It depends" / "Never"
-  load as missing, each named in the notes); else ``ordinal`` when SPSS says so, most of
+  the item has no answer labels, or at least 10 unlabelled values beside at most 3 word
+  labels (or beside more, when the unlabelled values are at least 3 times as many and hold most
+  answers) -- a quantity with special codes: "89 or older" stays a value, "It depends" /
+  "Never" load as missing, each named in the notes; else ``ordinal`` when SPSS says so, most of
   at least 3 labels read as degrees or the labels name rising amounts; else ``nominal``. An
   item left with one option becomes numeric when its data hold several values, else it is
   left out.
