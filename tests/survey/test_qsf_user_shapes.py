@@ -158,3 +158,30 @@ def test_many_shortened_labels_make_one_note(tmp_path: Path) -> None:
     _, meta = pyreadstat.read_dta(str(tmp_path / "t.dta"))
     assert meta.file_label == FILE_LABEL
     assert all(len(label) <= 80 for label in meta.column_labels if label)
+
+
+def test_skip_reasons_name_what_was_skipped() -> None:
+    from valuesim.survey.qualtrics import parse_qsf
+
+    doc = _qsf()
+    bipolar = _sq(
+        "QID3",
+        "Q3",
+        "Matrix",
+        "Bipolar",
+        "Where would you place yourself?",
+        SubSelector="SingleAnswer",
+        Choices={"1": {"Display": "Left … Right"}},
+        Answers={str(i): {"Display": str(i)} for i in range(1, 8)},
+    )
+    star = _sq("QID4", "Q4", "Slider", "STAR", "Rate the service", Choices={"1": {"Display": "Service"}})
+    doc["SurveyElements"] += [bipolar, star]
+    blocks = doc["SurveyElements"][0]["Payload"]
+    blocks["1"]["BlockElements"] += [{"Type": "Question", "QuestionID": q} for q in ("QID3", "QID4")]
+    blocks["1"]["Options"] = {"Looping": "Static", "LoopingOptions": {"Static": {"1": {"1": "Germany"}}}}
+    got = parse_qsf(doc)
+    skipped = " | ".join(got.skipped)
+    assert "Q3 (QID3, Matrix/Bipolar): a bipolar (semantic differential) matrix" in skipped
+    assert "SingleAnswer answers (only one answer per row" not in skipped  # it has one answer per row
+    assert "Q4 (QID4, Slider/STAR): a star rating" in skipped
+    assert any("loop & merge" in n for n in got.notes)
