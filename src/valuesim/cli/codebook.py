@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from valuesim.errors import ConfigError
+from valuesim.survey.codebook import Codebook
 
 codebook_app = typer.Typer(
     help="Codebooks for surveys other than WVS-7: infer one from a labelled .sav/.dta, check it, try an example.",
@@ -69,6 +70,8 @@ def check(
         f"roles {', '.join(f'{k}={v}' for k, v in cb.roles.items()) or 'none'}",
         highlight=False,
     )
+    for line in posing_warnings(cb):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
     if data:
         survey = load_survey(data, codebook=cb)
         report = survey.report
@@ -82,6 +85,38 @@ def check(
             console.print(f"  {qid}: codes without a label loaded as missing: {shown}", highlight=False)
         for note in report.notes:
             console.print(f"  {note}", highlight=False, soft_wrap=True)
+
+
+def posing_warnings(cb: Codebook) -> list[str]:
+    """What LLM methods will do with items that do not fit a lettered question, and answer
+    options whose label names a missing answer (they would be told and posed as answers)."""
+    from valuesim.methods.phrasing import is_missing_label
+    from valuesim.methods.prompting import LETTERS, MAX_NUMBERED_OPTIONS, unposable_reason
+    from valuesim.survey.codebook import QuestionKind
+
+    out: list[str] = []
+    targets = [q for q in cb if not q.profile and q.kind is not QuestionKind.NUMERIC]
+    skipped = [q for q in targets if unposable_reason(q) is not None]
+    numbered = [q for q in targets if q not in skipped and len(q.answer_codes) > len(LETTERS)]
+    if skipped:
+        out.append(
+            f"warning: {len(skipped)} item(s) have more than {MAX_NUMBERED_OPTIONS} answer options; LLM methods skip "
+            f"them with a note (baselines still predict them): {', '.join(f'{q.id} ({len(q.answer_codes)})' for q in skipped)}"
+        )
+    if numbered:
+        out.append(
+            f"note: {len(numbered)} item(s) have more than {len(LETTERS)} answer options; LLM methods pose them with "
+            "numbered options (under log-prob scoring the model writes the number: no probabilities): "
+            + ", ".join(f"{q.id} ({len(q.answer_codes)})" for q in numbered)
+        )
+    for q in cb:
+        odd = [f"{c} {lab!r}" for c, lab in q.options.items() if is_missing_label(lab)]
+        if odd:
+            out.append(
+                f"warning: {q.id}: option(s) {', '.join(odd)} name a missing answer; stories never tell them, but "
+                "methods may predict them. Move them to the item's `missing` map."
+            )
+    return out
 
 
 @codebook_app.command("example")
