@@ -146,3 +146,39 @@ def test_gss_iap_loads_as_not_applicable(tmp_path: Path) -> None:
     people = [data.respondent(i) for i in data.ids]
     assert all(p.missing.get("natspac") is Missing.NOT_APPLICABLE for p in people[: N // 2])
     assert all("natspac" in p.answers for p in people[N // 2 :])
+
+
+def test_an_isco08_occupation_code_is_not_a_quantity(tmp_path: Path) -> None:
+    import pyreadstat
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "idno": np.arange(1, N + 1, dtype=float),
+            "gndr": rng.choice([1.0, 2.0], N),
+            "agea": rng.integers(15, 90, N).astype(float),
+            "isco08": rng.choice([1120.0, 2211.0, 2320.0, 3112.0, 4110.0, 5120.0, 7112.0, 8322.0, 9112.0, 66666.0], N),
+            "trstprl": rng.integers(0, 11, N).astype(float),
+        }
+    )
+    path = tmp_path / "isco.sav"
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        column_labels=[
+            "Respondent's identification number",
+            "Gender",
+            "Age of respondent, calculated",
+            "Occupation, ISCO08",
+            "Trust in country's parliament",
+        ],
+        variable_value_labels={
+            "gndr": {1: "Male", 2: "Female"},
+            "isco08": {66666: "Not applicable", 77777: "Refusal", 88888: "Don't know", 99999: "No answer"},
+            "trstprl": {0: "No trust at all", 10: "Complete trust"},
+        },
+        missing_ranges={"isco08": [{"lo": 66666, "hi": 99999}]},
+    )
+    cb = infer_codebook(path).codebook
+    # told to a persona as "you answered 5120", or averaged by a method, an ISCO code means nothing
+    assert "isco08" not in cb and "classification code" in cb.excluded["isco08"]

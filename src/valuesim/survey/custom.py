@@ -427,7 +427,7 @@ _MISSING_LABEL = re.compile(
 #: Codes surveys use for missing answers (7/8/9, 77/88/99, 96-99, 996-999, 9996-9999 ...).
 _MISSING_SHAPE = re.compile(r"(7|8|9)\1+|9[6-9]|99[6-9]|999[6-9]|(6|7|8|9)\2{2,}")
 #: A numeric column that holds category codes (occupation, industry, postal code), not a quantity.
-_CODE_LABEL = re.compile(r"\bcodes?\b|\bisco\b|\bnace\b|\bclassification\b", re.I)
+_CODE_LABEL = re.compile(r"\bcodes?\b|\bisco(-?\d+)?\b|\bisic\b|\bnace\b|\bclassification\b", re.I)  # ISCO08
 #: A labelled special code of a quantity that is itself a quantity ("89 or older", "None", "8 or more").
 _QUANTITY_LABEL = re.compile(
     r"\d|\bnone\b|\bno\b.*\b(child|children|one)\b|\bor (more|older|over|less|younger)\b|\bless than\b|"
