@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from valuesim.cli import app
+from valuesim.errors import ConfigError
 from valuesim.survey.export import FILE_LABEL, LabelledTable, write_labelled
 
 runner = CliRunner()
@@ -121,6 +122,13 @@ def test_unlabelled_slider_answers_read_back_from_the_labelled_file(qsf: Path, t
     summary = runner.invoke(app, ["data", "summary", "--data", str(path), "--codebook", "auto"])
     assert summary.exit_code == 0, summary.output
     assert "Out-of-range" not in summary.output
+    # `export --out` names a file of the --format given; another suffix is an error, not a directory
+    wrong = tmp_path / "it.dta"
+    res = runner.invoke(app, ["export", str(run), "--format", "sav", "--out", str(wrong)])
+    assert isinstance(res.exception, ConfigError) and "does not end in .sav" in str(res.exception)
+    assert not wrong.exists()
+    res = runner.invoke(app, ["export", str(run), "--format", "dta", "--out", str(wrong)])
+    assert res.exit_code == 0 and wrong.is_file()
 
 
 def test_ask_prints_placeholders_as_text(qsf: Path) -> None:
