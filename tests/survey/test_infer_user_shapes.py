@@ -182,3 +182,48 @@ def test_an_isco08_occupation_code_is_not_a_quantity(tmp_path: Path) -> None:
     cb = infer_codebook(path).codebook
     # told to a persona as "you answered 5120", or averaged by a method, an ISCO code means nothing
     assert "isco08" not in cb and "classification code" in cb.excluded["isco08"]
+
+
+def test_ess_difficulty_and_hampered_items_are_ordinal(tmp_path: Path) -> None:
+    import pyreadstat
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "idno": np.arange(1, N + 1, dtype=float),
+            "gndr": rng.choice([1.0, 2.0], N),
+            "agea": rng.integers(15, 90, N).astype(float),
+            "hincfel": rng.choice([1.0, 2.0, 3.0, 4.0, 8.0], N),
+            "hlthhmp": rng.choice([1.0, 2.0, 3.0], N),
+            "vote": rng.choice([1.0, 2.0, 3.0], N),
+        }
+    )
+    path = tmp_path / "ordinal.sav"
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        column_labels=[
+            "Respondent's identification number",
+            "Gender",
+            "Age of respondent, calculated",
+            "Feeling about household's income nowadays",
+            "Hampered in daily activities by illness/disability/infirmity/mental problem",
+            "Voted last national election",
+        ],
+        variable_value_labels={
+            "gndr": {1: "Male", 2: "Female"},
+            "hincfel": {
+                1: "Living comfortably on present income",
+                2: "Coping on present income",
+                3: "Difficult on present income",
+                4: "Very difficult on present income",
+                8: "Don't know",
+            },
+            "hlthhmp": {1: "Yes a lot", 2: "Yes to some extent", 3: "No"},
+            "vote": {1: "Yes", 2: "No", 3: "Not eligible to vote"},
+        },
+    )
+    cb = infer_codebook(path).codebook
+    assert cb.get("hincfel").kind is QuestionKind.ORDINAL  # scored by nMAE, ordered for knn
+    assert cb.get("hlthhmp").kind is QuestionKind.ORDINAL
+    assert cb.get("vote").kind is QuestionKind.NOMINAL

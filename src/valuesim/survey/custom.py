@@ -415,7 +415,7 @@ _DEGREE_WORDS = re.compile(
     r"extremely|always|never|often|sometimes|rarely|seldom|usually|important|satisf|\bmuch\b|\blittle\b|great deal|"
     r"likely|\bgood\b|\bbad\b|\bpoor\b|excellent|\bfair\b|\bmore\b|\bless\b|\bnone\b|\bmost\b|better|worse|"
     r"\bhigh\b|\blow\b|trust|approve|favou?r|every day|once a|weekly|monthly|daily|slight|moderate|extrm|"
-    r"\bpretty\b|\btoo\b|hardly|only some|\bsome\b|\bfew\b|\bmany\b",
+    r"\bpretty\b|\btoo\b|hardly|only some|\bsome\b|\bfew\b|\bmany\b|\ba lot\b|difficult|comfortabl",
     re.I,
 )
 _MISSING_LABEL = re.compile(
