@@ -227,3 +227,55 @@ def test_ess_difficulty_and_hampered_items_are_ordinal(tmp_path: Path) -> None:
     assert cb.get("hincfel").kind is QuestionKind.ORDINAL  # scored by nMAE, ordered for knn
     assert cb.get("hlthhmp").kind is QuestionKind.ORDINAL
     assert cb.get("vote").kind is QuestionKind.NOMINAL
+
+
+def test_data_show_and_questions_print_bracketed_placeholders(tmp_path: Path) -> None:
+    import pyreadstat
+    from typer.testing import CliRunner
+
+    from valuesim.cli import app
+
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(
+        {
+            "idno": np.arange(1, N + 1, dtype=float),
+            "gndr": rng.choice([1.0, 2.0], N),
+            "agea": rng.integers(15, 90, N).astype(float),
+            "netifr": rng.integers(-4, 5, N).astype(float),
+        }
+    )
+    path = tmp_path / "brackets.sav"
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        column_labels=[
+            "Respondent's identification number",
+            "Gender",
+            "Age of respondent, calculated",
+            "Your net [pay/pensions/social benefits] in [country] is unfairly low, fair, or unfairly high",
+        ],
+        variable_value_labels={
+            "gndr": {1: "Male", 2: "Female"},
+            "netifr": {-4: "[Low] extremely unfair", 0: "Fair", 4: "High, extremely unfair"},
+        },
+    )
+    runner = CliRunner()
+    show = runner.invoke(
+        app, ["data", "show", "--data", str(path), "--codebook", "auto", "-r", "1"], env={"COLUMNS": "300"}
+    )
+    assert show.exit_code == 0, show.output
+    assert "[pay/pensions/social benefits] in [country]" in show.output  # text, not swallowed as markup
+    listed = runner.invoke(app, ["data", "questions", "--codebook", str(_yaml(path, tmp_path))], env={"COLUMNS": "300"})
+    assert listed.exit_code == 0, listed.output
+    assert "[pay/pensions/social benefits]" in listed.output
+    one = runner.invoke(app, ["data", "questions", "--codebook", str(_yaml(path, tmp_path)), "netifr"])
+    assert "[Low] extremely unfair" in one.output, one.output
+
+
+def _yaml(path: Path, tmp_path: Path) -> Path:
+    from valuesim.survey.custom import write_codebook_yaml
+
+    out = tmp_path / "cb.yaml"
+    if not out.exists():
+        write_codebook_yaml(infer_codebook(path).codebook, out)
+    return out
