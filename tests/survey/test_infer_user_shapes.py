@@ -279,3 +279,30 @@ def _yaml(path: Path, tmp_path: Path) -> Path:
     if not out.exists():
         write_codebook_yaml(infer_codebook(path).codebook, out)
     return out
+
+
+def test_infer_summary_prints_labels_with_brackets(tmp_path: Path) -> None:
+    import pyreadstat
+    from typer.testing import CliRunner
+
+    from valuesim.cli import app
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "idno": np.arange(1, N + 1, dtype=float),
+            "gndr": rng.choice([1.0, 2.0], N),
+            "agea": rng.integers(15, 90, N).astype(float),
+            "stfdem": rng.integers(0, 11, N).astype(float),
+        }
+    )
+    path = tmp_path / "labels.sav"
+    pyreadstat.write_sav(
+        frame,
+        str(path),
+        column_labels=["Respondent's identification number", "gender [recoded]", "age [computed]", "Democracy"],
+        variable_value_labels={"gndr": {1: "Male", 2: "Female"}, "stfdem": {0: "Bad", 10: "Good"}},
+    )
+    res = CliRunner().invoke(app, ["codebook", "infer", str(path), "--out", str(tmp_path / "cb.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "('gender [recoded]')" in res.output and "('age [computed]')" in res.output
