@@ -309,7 +309,8 @@ def _print_answer(q: Any, pred: Any, person: Any) -> None:
 
     from valuesim.survey.questionnaire import is_custom
 
-    console.print(f"[bold]{q.id}[/] {escape(q.short)}", highlight=False)  # "[country]" is not markup
+    # question texts and labels are the survey's words: "[country]", "[city]" are text, not markup
+    console.print(f"[bold]{escape(q.id)}[/] {escape(q.short)}", highlight=False)
     if pred.prediction is None:
         console.print(f"Prediction: [red]none[/] ({escape(str(pred.meta.get('error', 'no answer')))})", highlight=False)
     else:
