@@ -158,16 +158,11 @@ def simulate(
         raise typer.Exit(130) from None
     for note in result.notes:
         if note not in shown:
-<<<<<<< HEAD
-            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
+            err_console.print(f"[cyan]Note:[/] {escape(redact_text(note))}", highlight=False)
     from valuesim.report.simulation import report_simulation
 
     report = report_simulation(result)
     _print_overview(result, report)
-=======
-            err_console.print(f"[cyan]Note:[/] {escape(redact_text(note))}", highlight=False)
-    _print_overview(result)
->>>>>>> main
     if formats and len(result.answers):
         people = {r: survey.respondent(r) for r in dict.fromkeys(result.answers["respondent"].astype(str))}
         profile = [survey.codebook.get(q) for q in survey.codebook.profile()]
