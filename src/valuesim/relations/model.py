@@ -46,6 +46,9 @@ class RelationsOptions(BaseModel):
     n_estimators: int = Field(default=300, ge=10, description="boosting rounds of the association model")
     folds: int = Field(default=5, ge=2, description="item groups of the cross-fitting (quality, spread, calibration)")
     seed: int = 0
+    within_country: bool = Field(
+        default=True, description="associations within countries (answers scored against their country's distribution)"
+    )
     min_pairs: int = Field(
         default=30, ge=2, description="fewest people answering both items for an observed association"
     )
@@ -119,7 +122,10 @@ class RelationsModel:
     def from_data(cls, train: SurveyData, codebook: Codebook, opts: RelationsOptions | None = None) -> RelationsModel:
         """Fit on *train*'s answers to the items it holds (hide a question by dropping its column)."""
         o = opts or RelationsOptions()
-        return cls(codebook, observed_associations(train, codebook, min_pairs=o.min_pairs), o)
+        groups = None
+        if o.within_country and "country" in train.frame.columns and train.frame["country"].nunique() > 1:
+            groups = train.frame["country"].astype(str).to_numpy()
+        return cls(codebook, observed_associations(train, codebook, min_pairs=o.min_pairs, groups=groups), o)
 
     # ------------------------------------------------------------------ features
 
@@ -156,6 +162,20 @@ class RelationsModel:
             borrow[:, 4] = sims[top[0]]
             borrow[:, 5] = total
         return np.hstack([direct, borrow]), sims
+
+    def neighbours(self, q: Question, pool: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices, similarities, scale alignment +1/-1) of the known items most similar to *q*
+        (from *pool*, a boolean mask; never q itself), most similar first."""
+        _, sims = self._features(q, np.ones(len(self.items), dtype=bool) if pool is None else pool)
+        cand = np.ones(len(self.items), dtype=bool) if pool is None else pool.copy()
+        own = self.index.get(q.id)
+        if own is not None:
+            cand[own] = False
+        idx = np.flatnonzero(cand)
+        top = idx[np.argsort(-sims[idx], kind="stable")[: self.opts.neighbours]]
+        t_pol = self.cues.of(q)[2]
+        align = np.where((self.cues.polarity[top] != 0) & (t_pol != 0), self.cues.polarity[top] * t_pol, 1.0)
+        return top, sims[top], align
 
     def _pairs(
         self, targets: Sequence[int] | np.ndarray, pool: np.ndarray

@@ -13,7 +13,7 @@ unordered items with more than two options have no signed association and are le
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import ndtri
@@ -57,6 +57,9 @@ class Observed:
     n_pairs: np.ndarray  # (p, p) people who answered both
     marginals: dict[str, Marginal]
     n_people: int
+    #: group (e.g. country) -> item -> the group's answer distribution (shrunk towards ``marginals``);
+    #: empty when the associations were computed without groups
+    group_marginals: dict[str, dict[str, Marginal]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.index = {q: i for i, q in enumerate(self.items)}
@@ -64,9 +67,18 @@ class Observed:
     def get(self, a: str, b: str) -> float:
         return float(self.corr[self.index[a], self.index[b]])
 
+    def marginal(self, item: str, group: str | None = None) -> Marginal:
+        """The item's answer distribution in *group* (when known there), else among everybody."""
+        by_group = self.group_marginals.get(group or "")
+        return (by_group or {}).get(item) or self.marginals[item]
 
-def _marginal(values: np.ndarray, codes: Sequence[int], alpha: float = 0.5) -> Marginal:
+
+def _marginal(
+    values: np.ndarray, codes: Sequence[int], alpha: float = 0.5, prior: Marginal | None = None, strength: float = 0.0
+) -> Marginal:
     counts = np.array([(values == c).sum() for c in codes], dtype=float) + alpha
+    if prior is not None:
+        counts += strength * np.asarray(prior.probs)
     return Marginal(tuple(int(c) for c in codes), tuple(float(x) for x in counts / counts.sum()))
 
 
@@ -79,17 +91,41 @@ def normal_scores(values: np.ndarray, marginal: Marginal) -> np.ndarray:
     return out
 
 
-def observed_associations(train: SurveyData, codebook: Codebook, *, min_pairs: int = 30) -> Observed:
-    """Normal-score correlations among every orderable item *train* holds answers to."""
+def observed_associations(
+    train: SurveyData,
+    codebook: Codebook,
+    *,
+    min_pairs: int = 30,
+    groups: np.ndarray | None = None,
+    min_group: int = 50,
+    prior_strength: float = 20.0,
+) -> Observed:
+    """Normal-score correlations among every orderable item *train* holds answers to.
+
+    With *groups* (one label per person, e.g. the country) each answer is scored against its
+    group's answer distribution (shrunk towards everybody's with ``prior_strength`` answers; groups
+    of fewer than ``min_group`` people use everybody's), so the associations are those *within*
+    groups and the groups' distributions are kept (:meth:`Observed.marginal`)."""
     items = [q for q in train.question_ids if q in codebook and orderable(codebook.get(q))]
     values = train.matrix(items)
+    members: dict[str, np.ndarray] = {}
+    if groups is not None:
+        labels, inverse, sizes = np.unique(np.asarray(groups).astype(str), return_inverse=True, return_counts=True)
+        members = {str(g): np.flatnonzero(inverse == i) for i, g in enumerate(labels) if sizes[i] >= min_group}
     keep, marginals, cols = [], {}, []
+    by_group: dict[str, dict[str, Marginal]] = {g: {} for g in members}
     for j, q in enumerate(items):
         col = values[:, j]
         if np.isfinite(col).sum() < min_pairs:
             continue
-        m = _marginal(col, codebook.get(q).answer_codes)
+        codes = codebook.get(q).answer_codes
+        m = _marginal(col, codes)
         z = normal_scores(col, m)
+        for g, rows in members.items():
+            if np.isfinite(col[rows]).any():
+                gm = _marginal(col[rows], codes, prior=m, strength=prior_strength)
+                by_group[g][q] = gm
+                z[rows] = normal_scores(col[rows], gm)
         if np.nanstd(z) <= 0:
             continue
         keep.append(q)
@@ -97,7 +133,7 @@ def observed_associations(train: SurveyData, codebook: Codebook, *, min_pairs: i
         cols.append(z)
     p = len(keep)
     if not p:
-        return Observed([], np.zeros((0, 0)), np.zeros((0, 0)), {}, len(train))
+        return Observed([], np.zeros((0, 0)), np.zeros((0, 0)), {}, len(train), {})
     z = np.column_stack(cols)
     mask = np.isfinite(z).astype(np.float64)
     z0 = np.where(mask > 0, z, 0.0)
@@ -111,4 +147,6 @@ def observed_associations(train: SurveyData, codebook: Codebook, *, min_pairs: i
         corr = cov / np.sqrt(var)
     corr[(n < min_pairs) | ~np.isfinite(corr)] = np.nan
     np.fill_diagonal(corr, 1.0)
-    return Observed(keep, np.clip(corr, -1.0, 1.0), n, marginals, len(train))
+    kept = set(keep)
+    by_group = {g: {q: m for q, m in ms.items() if q in kept} for g, ms in by_group.items()}
+    return Observed(keep, np.clip(corr, -1.0, 1.0), n, marginals, len(train), by_group)
