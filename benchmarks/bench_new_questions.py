@@ -143,7 +143,8 @@ def main() -> None:
         raw[name].update(
             llm_calls=m.get("llm_calls"), cache_hits=m.get("cache_hits"), prompt_tokens=m.get("prompt_tokens")
         )
-    where = "WVS-7 dev data (a subset of the public file)" if args.data == str(DEV_DATA) else f"data {args.data}"
+    is_dev = args.data == str(DEV_DATA) or Path(args.data).resolve().parts[-2:] == ("wvs7", "dev")
+    where = "WVS-7 dev data (a subset of the public file)" if is_dev else f"data {args.data}"
     n_pred = next(iter(results.values()))["metrics"].get("n_predictions") if results else 0
     caption = (
         f"Protocol new-questions (targets hidden from every method's fit), {where}, {args.respondents} "
