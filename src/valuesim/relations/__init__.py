@@ -7,7 +7,7 @@
 """
 
 from valuesim.relations.model import Relation, RelationsModel, RelationsOptions, association_quality
-from valuesim.relations.observed import Marginal, Observed, observed_associations, orderable
+from valuesim.relations.observed import Marginal, Observed, fit_sample, observed_associations, orderable
 
 __all__ = [
     "Marginal",
@@ -16,6 +16,7 @@ __all__ = [
     "RelationsModel",
     "RelationsOptions",
     "association_quality",
+    "fit_sample",
     "observed_associations",
     "orderable",
 ]

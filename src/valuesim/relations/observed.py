@@ -150,3 +150,33 @@ def observed_associations(
     kept = set(keep)
     by_group = {g: {q: m for q, m in ms.items() if q in kept} for g, ms in by_group.items()}
     return Observed(keep, np.clip(corr, -1.0, 1.0), n, marginals, len(train), by_group)
+
+
+def fit_sample(
+    data: SurveyData,
+    *,
+    hide: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    max_people: int = 20_000,
+    seed: int = 0,
+) -> SurveyData:
+    """The people (at most *max_people*, a seeded sample; never those in *exclude*) whose answers
+    to the known items a relations model learns from, with the *hide* questions' columns removed
+    -- so nobody's answer to a question being predicted reaches the model."""
+    skip = {str(x) for x in exclude}
+    ids = [str(i) for i in data.frame.index if str(i) not in skip]
+    if len(ids) > max_people:
+        rng = np.random.default_rng([seed, 2626])
+        ids = [ids[i] for i in np.sort(rng.choice(len(ids), size=max_people, replace=False))]
+    sub = data.subset(ids)
+    drop = [q for q in hide if q in sub.frame.columns]
+    if not drop:
+        return sub
+    return SurveyData(
+        frame=sub.frame.drop(columns=drop),
+        codebook=sub.codebook,
+        source=sub.source,
+        version=sub.version,
+        synthetic=sub.synthetic,
+        report=sub.report,
+    )
