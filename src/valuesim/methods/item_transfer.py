@@ -70,6 +70,8 @@ class ItemTransferOptions(MethodOptions):
         description="country-level answer distributions: the person's answers scored within their country and "
         "the target's thresholds from similar items' distribution in that country",
     )
+    rounds: int = Field(default=300, ge=10, description="boosting rounds of the relations model")
+    relation_folds: int = Field(default=5, ge=2, description="item groups of the relations model's cross-fitting")
     calibration_items: int = Field(default=60, ge=0, description="pseudo-new items the calibration scores")
     calibration_people: int = Field(default=600, ge=1, description="training people the calibration scores")
     seed: int = 0
@@ -133,7 +135,13 @@ class ItemTransfer(Method):
         rel = RelationsModel.from_data(
             train,
             self.codebook,
-            RelationsOptions(encoder=self.opts.encoder, seed=self.opts.seed, within_country=self.opts.within_country),
+            RelationsOptions(
+                encoder=self.opts.encoder,
+                seed=self.opts.seed,
+                within_country=self.opts.within_country,
+                n_estimators=self.opts.rounds,
+                folds=self.opts.relation_folds,
+            ),
         )
         self._rel = rel
         self._sigma = np.nan_to_num(rel.observed.corr, nan=0.0)
