@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -145,3 +146,16 @@ def test_cli_items_related_and_ask(tmp_path):
     assert out["model"]["heldout_quality"]["n_pairs"] > 0
     bad = runner.invoke(app, ["items", "related", "--data", str(sav), "--codebook", "auto"])
     assert bad.exit_code != 0 and "Nothing to relate" in str(bad.exception)
+
+
+def test_static_encoder_reads_the_wheel_without_downloading():
+    pytest.importorskip("wordllama", reason="the [embed] extra is not installed")
+    from valuesim.relations.wording import StaticEncoder, get_encoder
+
+    enc = get_encoder("static")
+    assert isinstance(enc, StaticEncoder)
+    v = enc.encode(
+        ["How important is God in your life?", "How important is religion in your life?", "Do you trust the police?"]
+    )
+    assert v.shape[0] == 3 and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2]
