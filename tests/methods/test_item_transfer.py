@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,9 @@ def test_direction_is_carried(monkeypatch):
     data = make_survey(40, seed=5)
     m = get_method("item-transfer", CB, **FAST)
     m.fit(data)
+    copy = pickle.loads(pickle.dumps(m))  # executors ship the fitted method to other processes
+    person = Respondent("p", "DEU", answers={"Q1": 1, "Q2": 2})
+    assert copy.predict(Task(person, ("Q46",)))[0].probabilities == m.predict(Task(person, ("Q46",)))[0].probabilities
     rel = m.relations
     j = rel.index["Q1"]
 

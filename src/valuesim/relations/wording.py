@@ -263,7 +263,7 @@ class TextSpace:
 
         self.encoder = encoder
         self._short = TfidfVectorizer(analyzer=stems, ngram_range=(1, 1), sublinear_tf=True, min_df=1)
-        self._full = TfidfVectorizer(analyzer=lambda t: _bigrams(stems(t)), sublinear_tf=True, min_df=1)
+        self._full = TfidfVectorizer(analyzer=stem_bigrams, sublinear_tf=True, min_df=1)
         self._short.fit([q.short or q.text for q in known])
         self._full.fit([q.text for q in known])
 
@@ -279,6 +279,11 @@ class TextSpace:
     @staticmethod
     def _dense(m: object) -> np.ndarray:
         return np.asarray(m.toarray(), dtype=np.float32)  # type: ignore[attr-defined]
+
+
+def stem_bigrams(text: str) -> list[str]:
+    """Stems and pairs of adjacent stems (a module-level function: the vectorizer must pickle)."""
+    return _bigrams(stems(text))
 
 
 def _bigrams(tokens: list[str]) -> list[str]:
