@@ -109,7 +109,7 @@ def test_direction_is_carried(monkeypatch):
         return a, np.full(len(rel.items), 0.05)
 
     monkeypatch.setattr(rel, "predict", fake_predict)
-    m.params.update(marginal="uniform", shrink=1.0, kappa=0.0, inflate=1.0, copy=0.0)
+    m.params.update(marginal="uniform", shrink=1.0, kappa=0.0, inflate=1.0, copy=0.0, point=None)
     out = {}
     for sign in (1.0, -1.0):
         person = Respondent("p", "DEU", answers={"Q1": 1})

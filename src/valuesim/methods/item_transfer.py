@@ -39,7 +39,7 @@ from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 
 #: calibration grid: shrink x kappa x inflate x marginal
-SHRINKS = (0.8, 1.0, 1.2)
+SHRINKS = (0.8, 1.0, 1.2, 1.5)
 KAPPAS = (1.0,)
 INFLATES = (1.0,)
 MARGINALS = ("uniform", "similar")
@@ -69,6 +69,11 @@ class ItemTransferOptions(MethodOptions):
         default=True,
         description="country-level answer distributions: the person's answers scored within their country and "
         "the target's thresholds from similar items' distribution in that country",
+    )
+    point: Literal["calibrated", "mode"] = Field(
+        default="calibrated",
+        description="the answer given: the mode of the distribution, or the mode under the setting whose mode "
+        "was right most often on the pseudo-new items (calibrated; the probabilities stay the best-scoring ones)",
     )
     rounds: int = Field(default=300, ge=10, description="boosting rounds of the relations model")
     relation_folds: int = Field(default=5, ge=2, description="item groups of the relations model's cross-fitting")
@@ -167,6 +172,7 @@ class ItemTransfer(Method):
             "kappa": 1.0,
             "inflate": 1.0,
             "marginal": fixed["marginal"] or "uniform",
+            "point": None,
         }
         cands = [i for i, q in enumerate(rel.items) if not rel.questions[i].profile and np.isfinite(rel.oof[i]).any()]
         rng = np.random.default_rng([self.opts.seed, 2605])
@@ -219,13 +225,17 @@ class ItemTransfer(Method):
             return default, {"n": 0, "note": "no answers to score: defaults"}
         best = int(np.argmax(loglik))
         s, k, f, mg, w = grid[best]
-        params = {"shrink": s, "kappa": k, "inflate": f, "marginal": mg, "copy": w}
+        params: dict[str, Any] = {"shrink": s, "kappa": k, "inflate": f, "marginal": mg, "copy": w, "point": None}
+        if self.opts.point == "calibrated":  # the answer given: the setting whose mode was right most often
+            ps, pk, pf, pmg, pw = grid[int(np.argmax(hits))]
+            params["point"] = {"shrink": ps, "kappa": pk, "inflate": pf, "marginal": pmg, "copy": pw}
         report = {
             "n": n,
             "items": len(items),
             "people": len(people),
             "mean_loglik": float(loglik[best] / n),
             "top1": float(hits[best] / n),
+            "point_top1": float(hits.max() / n),
             "grid": [
                 {
                     "shrink": gs,
@@ -315,6 +325,27 @@ class ItemTransfer(Method):
 
     # ------------------------------------------------------------------ predict
 
+    def _distribution(
+        self,
+        prm: dict[str, Any],
+        q: Question,
+        answered: np.ndarray,
+        z: np.ndarray,
+        values: np.ndarray,
+        country: str | None,
+    ) -> np.ndarray:
+        """The distribution over *q*'s options under the settings *prm* (shrink, kappa, inflate, marginal, copy)."""
+        probs = self._marginal_probs(q, prm["marginal"], None, country)
+        if not orderable(q):
+            return probs
+        assoc, spread = self.relations.predict(q)
+        mu, var = self._latent(assoc, spread, answered, z, prm["shrink"], prm["kappa"])
+        probs = category_probs(mu, float(np.sqrt(var * prm["inflate"])), thresholds_of(probs))
+        copy = self._copy(assoc, answered, self._positions(values), len(probs))
+        if copy is not None and prm["copy"] > 0:
+            probs = (1 - prm["copy"]) * probs + prm["copy"] * copy
+        return probs
+
     def predict(self, task: Task) -> list[Prediction]:
         rel = self.relations
         person = task.respondent
@@ -333,32 +364,27 @@ class ItemTransfer(Method):
             if not codes:
                 out.append(Prediction(person.id, qid, task.fold, None, None, task.condition, {"abstained": "numeric"}))
                 continue
-            probs = self._marginal_probs(q, self.params["marginal"], None, person.country)
             meta: dict[str, Any] = {"marginal": self.params["marginal"]}
+            ctx = (q, answered, z, values, person.country)
+            probs, point_probs = self._distribution(self.params, *ctx), None
+            if self.params.get("point"):
+                point_probs = self._distribution(self.params["point"], *ctx)
+                meta["point"] = "calibrated"
             if orderable(q):
-                assoc, spread = rel.predict(q)
-                mu, var = self._latent(assoc, spread, answered, z, self.params["shrink"], self.params["kappa"])
-                probs = category_probs(mu, float(np.sqrt(var * self.params["inflate"])), thresholds_of(probs))
-                copy = self._copy(assoc, answered, self._positions(values), len(codes))
-                if copy is not None and self.params["copy"] > 0:
-                    probs = (1 - self.params["copy"]) * probs + self.params["copy"] * copy
+                assoc, _ = rel.predict(q)
                 used = np.flatnonzero(answered & np.isfinite(assoc))
                 top = used[np.argsort(-np.abs(assoc[used]), kind="stable")[:3]]
-                meta.update(
-                    latent_mean=round(mu, 4),
-                    latent_sd=round(float(np.sqrt(var * self.params["inflate"])), 4),
-                    related=[
-                        {
-                            "item": rel.items[i],
-                            "association": round(float(assoc[i]), 3),
-                            "answer": person.answers[rel.items[i]],
-                        }
-                        for i in top
-                    ],
-                )
+                meta["related"] = [
+                    {
+                        "item": rel.items[i],
+                        "association": round(float(assoc[i]), 3),
+                        "answer": person.answers[rel.items[i]],
+                    }
+                    for i in top
+                ]
             else:
                 meta["fallback"] = "unordered options: the marginal alone"
-            best = int(np.argmax(probs))
+            best = int(np.argmax(probs if point_probs is None else point_probs))
             out.append(
                 Prediction(
                     person.id,
