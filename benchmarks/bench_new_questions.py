@@ -106,10 +106,13 @@ def main() -> None:
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     results: dict[str, dict[str, Any]] = {}
     splits: dict[str, Any] = {}
+    fitted_relations: list[Any] = []  # item-transfer's relations model of each fold, in fold order
     for name in names:
         t0 = time.perf_counter()
         opts = {"model": args.model} if method_info(name).uses_llm else {}
         method = get_method(name, data.codebook, **opts)
+        if name == "item-transfer" and args.relations:
+            _record_relations(method, fitted_relations)
         cfg = RunConfig(protocol=proto, n_boot=1000, command="benchmarks/bench_new_questions.py")
         res = run_benchmark(data, method, cfg, root / name, progress=False)
         m = res.metrics or {}
@@ -173,7 +176,7 @@ def main() -> None:
         raw["paired_vs_text_transfer"] = tables["paired"]["rows"]
     if args.relations:
         split = next(iter(splits.values()))
-        tables["relations"], raw["relations"] = relations_table(data, split, proto, where, args)
+        tables["relations"], raw["relations"] = relations_table(data, split, proto, where, fitted_relations)
     if not args.no_save:
         save_results(
             args.results,
@@ -210,14 +213,26 @@ def paired_table(results: dict[str, dict[str, Any]], where: str, args: argparse.
     return table(caption, ["metric", "difference", "95% CI", "p"], rows)
 
 
+def _record_relations(method: Any, into: list[Any]) -> None:
+    """Keep the relations model item-transfer fits for each fold (the runner fits it without the fold's questions)."""
+    fit = method.fit
+
+    def recording_fit(train: Any) -> None:
+        fit(train)
+        into.append((frozenset(train.frame.columns), method.relations))
+
+    method.fit = recording_fit
+
+
 def relations_table(
-    data: Any, split: Any, proto: Any, where: str, args: argparse.Namespace
+    data: Any, split: Any, proto: Any, where: str, fitted: list[Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Predicted vs observed associations of each fold's hidden items with the known items.
 
-    Per fold: the relations model is fitted on the training people without the fold's questions
-    (exactly what item-transfer sees); its predictions for the fold's items are compared with the
-    associations observed among the same training people with every column present."""
+    Per fold: the relations model item-transfer fitted on the training people without the fold's
+    questions (without item-transfer in the run: fitted here the same way); its predictions for the
+    fold's items are compared with the associations observed among the same training people with
+    every column present."""
     import numpy as np
 
     from valuesim.bench.config import RunConfig
@@ -230,10 +245,15 @@ def relations_table(
     truth = observed_associations(train, data.codebook, groups=groups)
     rows, raw = [], {}
     pred_all, obs_all = [], []
-    for k, fold in enumerate(split.folds):
-        if proto.only_folds is not None and k not in proto.only_folds:
-            continue
-        model = RelationsModel.from_data(without_questions(train, fold), data.codebook, RelationsOptions())
+    done = [k for k in range(len(split.folds)) if proto.only_folds is None or k in proto.only_folds]
+    for k in done:
+        fold = split.folds[k]
+        present = set(fold) & set(train.frame.columns)
+        mine = [m for cols, m in fitted if present and not present & cols]  # fitted with this fold hidden
+        if mine:
+            model = mine[0]
+        else:
+            model = RelationsModel.from_data(without_questions(train, fold), data.codebook, RelationsOptions())
         pred, obs = [], []
         for qid in fold:
             if qid not in truth.index:
