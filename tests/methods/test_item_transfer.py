@@ -163,3 +163,17 @@ def test_static_encoder_reads_the_wheel_without_downloading():
     )
     assert v.shape[0] == 3 and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
     assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_ask_new_question_with_item_transfer(tmp_path):
+    sav = write_labelled_example(tmp_path / "ex.sav", n=200, seed=0)
+    from valuesim.cli._data import load_data
+
+    rid = load_data(str(sav), codebook="auto").ids[0]
+    opts = [x for k, v in FAST.items() for x in ("-o", f"{k}={v}")]
+    args = ["ask", "--data", str(sav), "--codebook", "auto", "--respondent", rid, "--text", "Gay men and lesbians "
+            "should be free to live as they wish", "--options", "Agree strongly|Agree|Neither|Disagree|Disagree "
+            "strongly", "--method", "item-transfer", *opts]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "Prediction:" in res.output and "a new question: nobody was asked it" in res.output
