@@ -177,3 +177,24 @@ def test_ask_new_question_with_item_transfer(tmp_path):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "Prediction:" in res.output and "a new question: nobody was asked it" in res.output
+
+
+@pytest.mark.parametrize("shape", ["ess", "gss"])
+def test_runs_on_real_survey_shapes(tmp_path, shape):
+    """ESS-shaped (0-10 scales labelled "1".."9" inside, 77/88/99 missing codes, design variables)
+    and GSS-shaped (Stata, no country column) files: every target answered with a valid option."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "survey"))
+    from survey_shapes import write_ess, write_gss
+
+    from valuesim.cli._data import load_data
+
+    path = (write_ess if shape == "ess" else write_gss)(tmp_path / f"s.{'sav' if shape == 'ess' else 'dta'}", n=200)
+    data = load_data(str(path), codebook="auto")
+    proto = ProtocolConfig(name="new-questions", n_respondents=20, seed=1, folds=3, min_valid=0)
+    m = get_method("item-transfer", data.codebook, **FAST)
+    res = run_benchmark(data, m, RunConfig(protocol=proto, n_boot=20), tmp_path / "run", progress=False)
+    assert res.metrics["n_predictions"] > 100 and res.metrics["n_abstained"] == 0
+    rows = [json.loads(x) for x in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    for r in rows:
+        codes = data.codebook.get(r["question"]).answer_codes
+        assert r["prediction"] in codes and {int(c) for c in r["probabilities"]} == set(codes)

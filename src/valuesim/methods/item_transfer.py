@@ -39,7 +39,9 @@ from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 
 #: calibration grid: shrink x kappa x inflate x marginal
-SHRINKS = (0.8, 1.0, 1.2, 1.5)
+SHRINKS = (0.0, 0.4, 0.8, 1.0, 1.2, 1.5)  # 0: the marginal alone (relations that do not help)
+#: least variance of the target's latent score given the related answers
+MIN_VARIANCE = 0.1
 KAPPAS = (1.0,)
 INFLATES = (1.0,)
 MARGINALS = ("uniform", "similar")
@@ -103,7 +105,13 @@ def conditional(c: np.ndarray, sigma: np.ndarray, z: np.ndarray, ridge: float) -
         return 0.0, 1.0
     s = (1.0 - ridge) * sigma + ridge * np.eye(len(c))
     beta = np.linalg.solve(s, c)
-    return float(beta @ z), float(max(1.0 - beta @ c, 0.05))
+    explained = float(beta @ c)
+    if explained > 1.0 - MIN_VARIANCE:
+        # c is inconsistent with sigma (the joint correlation matrix would not be positive definite):
+        # scale the associations down until the items explain at most 1 - MIN_VARIANCE of the target
+        alpha = float(np.sqrt((1.0 - MIN_VARIANCE) / explained))
+        return alpha * float(beta @ z), MIN_VARIANCE
+    return float(beta @ z), 1.0 - explained
 
 
 @register(
