@@ -40,6 +40,10 @@ from valuesim.survey.dataset import SurveyData
 
 #: calibration grid: shrink x kappa x inflate x marginal
 SHRINKS = (0.0, 0.4, 0.8, 1.0, 1.2, 1.5)  # 0: the marginal alone (relations that do not help)
+#: least wording similarity of a known item with as many options whose answer is copied
+COPY_MIN_SIMILARITY = 0.2
+#: weight of the same-label answer of the most similar known item, for unordered targets (as text-transfer)
+LABEL_COPY = 0.5
 #: least variance of the target's latent score given the related answers
 MIN_VARIANCE = 0.1
 KAPPAS = (1.0,)
@@ -206,6 +210,7 @@ class ItemTransfer(Method):
             q = rel.questions[t]
             pool = np.isfinite(rel.oof[t])
             c_all = rel.oof[t].astype(float)
+            sims_t = rel.similarity(q, pool)
             s_all = np.full(len(c_all), rel._spread_const)
             truth = values[:, t]
             codes = list(self._observed.marginals[q.id].codes)
@@ -217,7 +222,7 @@ class ItemTransfer(Method):
                 answered = pool & np.isfinite(z_all[r])
                 n += 1
                 cache: dict[tuple[float, float], tuple[float, float]] = {}
-                copy = self._copy(c_all, answered, pos_all[r], len(codes))
+                copy = self._copy(c_all, sims_t, answered, pos_all[r], len(codes))
                 for g, (s, k, f, mg, w) in enumerate(grid):
                     if (s, k) not in cache:
                         cache[(s, k)] = self._latent(c_all, s_all, answered, z_all[r], s, k)
@@ -284,21 +289,50 @@ class ItemTransfer(Method):
                 out[j] = codes.index(int(values[j])) / (len(codes) - 1)
         return out
 
-    def _copy(self, c_all: np.ndarray, answered: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray | None:
-        """All probability on the person's answer to the most related answered item, moved to the same
-        relative position of the target's scale (mirrored for a negative association); None if no
-        item is related by at least 0.3."""
-        ok = answered & np.isfinite(c_all) & np.isfinite(pos)
-        idx = np.flatnonzero(ok)
-        if not len(idx):
-            return None
-        j = idx[int(np.argmax(np.abs(c_all[idx])))]
-        if abs(c_all[j]) < 0.3:
-            return None
-        at = pos[j] if c_all[j] > 0 else 1.0 - pos[j]
+    def _copy(
+        self, c_all: np.ndarray, sims: np.ndarray, answered: np.ndarray, pos: np.ndarray, n: int
+    ) -> np.ndarray | None:
+        """All probability on the person's answer to the known item most similar in wording among
+        those with as many options (a battery sibling: people answer a battery in one style), moved
+        to the same relative position of the target's scale (mirrored when the predicted association
+        is negative); failing one similar by COPY_MIN_SIMILARITY, the most related item (|c| >= 0.3).
+        None when neither exists."""
+        ok = answered & np.isfinite(pos)
+        same = ok & (self.relations.cues.n_options == n) & np.isfinite(sims) & (sims >= COPY_MIN_SIMILARITY)
+        if same.any():
+            idx = np.flatnonzero(same)
+            j = idx[int(np.argmax(sims[idx]))]
+        else:
+            idx = np.flatnonzero(ok & np.isfinite(c_all))
+            if not len(idx):
+                return None
+            j = idx[int(np.argmax(np.abs(c_all[idx])))]
+            if abs(c_all[j]) < 0.3:
+                return None
+        negative = bool(np.isfinite(c_all[j]) and c_all[j] <= -0.1)
+        at = 1.0 - pos[j] if negative else pos[j]
         out = np.zeros(n)
         out[round(at * (n - 1))] = 1.0
         return out
+
+    def _same_label(self, q: Question, sims: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+        """Unordered targets: all probability on the option labelled like the person's answer to the
+        most similar known item that has an option with that label (None if there is none)."""
+        rel = self.relations
+        labels = [" ".join(q.label(c).lower().split()) for c in q.answer_codes]
+        for j in np.argsort(-np.nan_to_num(sims, nan=-1.0), kind="stable"):
+            if not np.isfinite(values[j]) or not sims[j] > 0:
+                continue
+            known = rel.questions[j]
+            code = int(values[j])
+            if code not in known.options:
+                continue
+            label = " ".join(known.label(code).lower().split())
+            if label in labels:
+                out = np.zeros(len(labels))
+                out[labels.index(label)] = 1.0
+                return out
+        return None
 
     def _scores(self, values: np.ndarray, country: str | None) -> np.ndarray:
         """Normal scores of one person's codes on the known items (NaN where unanswered)."""
@@ -344,12 +378,14 @@ class ItemTransfer(Method):
     ) -> np.ndarray:
         """The distribution over *q*'s options under the settings *prm* (shrink, kappa, inflate, marginal, copy)."""
         probs = self._marginal_probs(q, prm["marginal"], None, country)
+        sims = self.relations.similarity(q)
         if not orderable(q):
-            return probs
+            label = self._same_label(q, sims, values)
+            return probs if label is None else (1 - LABEL_COPY) * probs + LABEL_COPY * label
         assoc, spread = self.relations.predict(q)
         mu, var = self._latent(assoc, spread, answered, z, prm["shrink"], prm["kappa"])
         probs = category_probs(mu, float(np.sqrt(var * prm["inflate"])), thresholds_of(probs))
-        copy = self._copy(assoc, answered, self._positions(values), len(probs))
+        copy = self._copy(assoc, sims, answered, self._positions(values), len(probs))
         if copy is not None and prm["copy"] > 0:
             probs = (1 - prm["copy"]) * probs + prm["copy"] * copy
         return probs
@@ -391,7 +427,7 @@ class ItemTransfer(Method):
                     for i in top
                 ]
             else:
-                meta["fallback"] = "unordered options: the marginal alone"
+                meta["fallback"] = "unordered options: the marginal and the same-label answer of the most similar item"
             best = int(np.argmax(probs if point_probs is None else point_probs))
             out.append(
                 Prediction(

@@ -254,6 +254,19 @@ class RelationsModel:
             self._cache[key] = hit
         return hit[0], hit[1]
 
+    def similarity(self, q: Question, pool: np.ndarray | None = None) -> np.ndarray:
+        """Wording similarity of *q* with every known item (NaN for q itself when it is one)."""
+        if pool is None:
+            self.predict(q)
+            sims = self._cache[_key(q)][2][:, FEATURES.index("sim")].astype(float)
+        else:
+            sims = self._features(q, pool)[1].astype(float)
+        own = self.index.get(q.id)
+        if own is not None:
+            sims = sims.copy()
+            sims[own] = np.nan
+        return sims
+
     def related(self, q: Question, k: int = 10, among: Sequence[str] | None = None) -> list[Relation]:
         """The *k* known items most strongly associated with *q* (by |association|), best first."""
         assoc, spread = self.predict(q)
