@@ -16,7 +16,11 @@ them. For a target question:
    (each option 1/n) or ``similar`` (the answer distribution of the most similar known items with
    as many options, reversed when their scale runs the other way).
 
-``shrink``, ``kappa``, ``inflate`` and the marginal are calibrated in ``fit`` on *pseudo-new*
+A share ``copy`` of the probability goes to the person's answer to the known item most similar in
+wording with as many options (battery response style), at the same relative position; unordered
+targets take the marginal and the same-label answer of the most similar item.
+
+``shrink``, ``kappa``, ``inflate``, ``copy`` and the marginal are calibrated in ``fit`` on *pseudo-new*
 items: known items whose relations were predicted while they were hidden (the relations model's
 cross-fitting), scored on training people -- so the calibration, too, never reads an answer to a
 question it is asked to predict. Targets whose options have no order (more than two unordered
