@@ -197,7 +197,8 @@ def ask(
     from valuesim.methods import Task, get_method, method_info
 
     info = method_info(method)
-    if not info.uses_llm or info.cls.learns_from_target_answers():
+    fits_known = bool(getattr(info.cls, "learns_from_known_items", False))
+    if (not info.uses_llm and not fits_known) or info.cls.learns_from_target_answers():
         from valuesim.survey.questionnaire import refuse_trained
 
         if text is not None or questions is not None:
@@ -226,6 +227,11 @@ def ask(
     if no_cache:
         options["cache"] = False
     m = get_method(method, book, **options)
+    if fits_known:  # e.g. item-transfer: learns item relations from the other people, the asked questions hidden
+        from valuesim.relations import fit_sample
+
+        console.print(f"[dim]fitting {method} on the other respondents' answers to the known items ...[/]")
+        m.fit(fit_sample(survey, hide=[q.id for q in targets], exclude=[person.id]))
     known = [x for x in person.answered() if x not in targets]
     task = Task(person.restricted(known), tuple(q.id for q in targets))
     preds = m.predict(task)
