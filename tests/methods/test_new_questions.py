@@ -53,7 +53,7 @@ def test_rag_retrieves_history_for_a_new_question() -> None:
 
 #: Written out here, not taken from the code under test: which built-in trained predictors can answer
 #: a question nobody was asked (from its wording or by chance), and which need others' answers to it.
-ANSWER_NEW = {"uniform", "text-transfer"}
+ANSWER_NEW = {"uniform", "text-transfer", "item-transfer"}
 REFUSE_NEW = {"majority", "country-majority", "demographic-majority", "knn", "supervised"}
 
 

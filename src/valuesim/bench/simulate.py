@@ -182,12 +182,12 @@ def run_simulation(
         record.start(
             manifest,
             train_source="the respondents' answers to the known items (new questions: nobody has answered them)"
-            if getattr(method, "learns_from_known_items", False)
+            if method.learns_from_known_items
             else "none (new questions: nobody has answered them)",
         )
 
         with record.predicting(method, rcfg) as session:
-            if pending and getattr(method, "learns_from_known_items", False):
+            if pending and method.learns_from_known_items:
                 from valuesim.relations import fit_sample
 
                 with clock("fit_seconds"):

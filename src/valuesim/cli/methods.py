@@ -197,7 +197,7 @@ def ask(
     from valuesim.methods import Task, get_method, method_info
 
     info = method_info(method)
-    fits_known = bool(getattr(info.cls, "learns_from_known_items", False))
+    fits_known = info.cls.learns_from_known_items
     if (not info.uses_llm and not fits_known) or info.cls.learns_from_target_answers():
         from valuesim.survey.questionnaire import refuse_trained
 
