@@ -163,6 +163,8 @@ def test_constant_scores_give_a_degenerate_ci() -> None:
     frame = rows(*[(f"p{r}", r % 2, "Q46", 2, 2) for r in range(10)])
     m = summarize(frame, CB, n_boot=100)
     assert m["top1"]["ci95"] == [1.0, 1.0] and m["top1"]["std"] == 0.0
+    one_fold = summarize(rows(*[(f"p{r}", 0, "Q46", 2, 2) for r in range(10)]), CB, n_boot=100)
+    assert one_fold["n_folds"] == 1 and one_fold["top1"]["std"] is None  # no spread over one fold
 
 
 def test_history_sweep_conditions() -> None:

@@ -16,7 +16,7 @@ Per-prediction scores (:func:`per_prediction`):
 
 Aggregates follow the paper: the headline ``mean`` is the mean over folds of the per-fold
 mean (each prediction weighs the same inside a fold) and ``std`` is the population
-standard deviation of the per-fold means. ``ci95`` is a percentile bootstrap of the same
+standard deviation of the per-fold means (null for a one-fold run: no spread over folds). ``ci95`` is a percentile bootstrap of the same
 estimator, resampling respondents. Breakdowns (by section, country, kind, question) give
 each group's number of respondents and predictions; their ``ci95`` resamples the group's
 own respondents and is null ("n < 5 people") for groups of fewer than five respondents.
@@ -51,7 +51,7 @@ SMALL_GROUP_NOTE = f"n < {MIN_GROUP_RESPONDENTS} people"
 
 CONVENTIONS: dict[str, str] = {
     "mean": "mean over folds of the per-fold mean over predictions",
-    "std": "population standard deviation (ddof=0) of the per-fold means",
+    "std": "population standard deviation (ddof=0) of the per-fold means; null with fewer than 2 folds",
     "ci95": "percentile bootstrap over respondents of the same estimator",
     "breakdowns": "by_<group>: mean over the group's predictions; n_respondents = people, n_predictions = "
     f"predictions; ci95 = percentile bootstrap resampling the group's own respondents, null with ci_note "
@@ -244,7 +244,8 @@ class _Ctx:
         present = per_fold[~np.isnan(per_fold)]
         return {
             "mean": float(present.mean()) if present.size else float("nan"),
-            "std": float(present.std(ddof=0)) if present.size else float("nan"),
+            # a spread over folds needs two folds: a one-fold run has none (null, never "0.000")
+            "std": float(present.std(ddof=0)) if present.size > 1 else float("nan"),
             "ci95": [float(lo), float(hi)],
             "folds": [float(x) for x in per_fold],
         }

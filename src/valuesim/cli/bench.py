@@ -102,15 +102,17 @@ def _ci(entry: dict[str, Any]) -> str:
 
 
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    folds = int(metrics.get("n_folds") or 0) > 1  # one fold: no spread over folds to show
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
-    table.add_column("mean ± sd over folds", justify="right")
+    table.add_column("mean ± sd over folds" if folds else "mean (one fold)", justify="right")
     table.add_column("95% CI (respondents)", justify="right")
     table.add_column("scored", justify="right")
     labels = {"top1": "top-1 accuracy ↑", "nmae": "nMAE ↓", "within1": "within-1 ↑"}
     for key, label in labels.items():
         e = metrics.get(key) or {}
-        table.add_row(label, f"{_fmt(e.get('mean'))} ± {_fmt(e.get('std'))}", _ci(e), str(e.get("n", "")))
+        mean = f"{_fmt(e.get('mean'))} ± {_fmt(e.get('std'))}" if folds else _fmt(e.get("mean"))
+        table.add_row(label, mean, _ci(e), str(e.get("n", "")))
     return table
 
 

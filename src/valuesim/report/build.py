@@ -52,7 +52,8 @@ class ReportPaths:
 @dataclass(frozen=True)
 class ReportOptions:
     title: str = "ValueSim benchmark report"
-    #: run (directory) name or method name to compare every other run with; default: the first run
+    #: run (directory) name or method name to compare every other run with; default: the
+    #: strongest run by top-1 (:func:`strongest`)
     reference: str | None = None
     #: item of the single-item confusion matrix; default: the ordered item with most predictions
     confusion_item: str | None = None
@@ -84,10 +85,27 @@ class _Ctx:
 # --------------------------------------------------------------------------- helpers
 
 
+#: the metric that picks the default reference (the strongest run)
+PRIMARY_METRIC = "top1"
+
+
+def strongest(runs: Sequence[RunData]) -> RunData:
+    """The run with the best headline :data:`PRIMARY_METRIC` among the finished k-fold runs
+    (history sweeps and unfinished runs only when there is nothing else); ties: the first given."""
+    pool = [r for r in runs if r.complete and not r.is_sweep] or [r for r in runs if not r.is_sweep] or list(runs)
+
+    def score(r: RunData) -> float:
+        v = (r.metrics.get(PRIMARY_METRIC) or {}).get("mean")
+        return float(v) if isinstance(v, (int, float)) and np.isfinite(v) else -np.inf
+
+    return max(pool, key=score)  # max keeps the first of equal scores
+
+
 def pick_reference(runs: Sequence[RunData], reference: str | None) -> RunData:
-    """The run named *reference* (directory name, else method name); default: the first run."""
+    """The run named *reference* (directory name, else method name); default: the strongest
+    run by top-1 (:func:`strongest`), so every other run is tested against the best one."""
     if reference is None:
-        return runs[0]
+        return strongest(runs)
     by_name = [r for r in runs if r.name == reference or r.path.name == reference]
     if len(by_name) == 1:
         return by_name[0]
@@ -678,7 +696,9 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
     simulated = sorted({r.name for r in runs if is_simulated(r.model)})
     doc = Document(
         title=("[SYNTHETIC] " if synthetic else "") + ("[SIMULATED] " if simulated else "") + opts.title,
-        subtitle=f"{len(runs)} run(s), reference {reference.name!r}; generated {when} by valuesim {__version__}.",
+        subtitle=f"{len(runs)} run(s), reference {reference.name!r}"
+        + (" (the strongest by top-1)" if opts.reference is None and len(runs) > 1 else " (chosen)")
+        + f"; generated {when} by valuesim {__version__}.",
         synthetic=synthetic,
     )
     if simulated:

@@ -172,6 +172,7 @@ def run_page(store: RunStore, key: str) -> dict[str, Any]:
     d = run.data
     m = d.metrics
     out["protocol"] = protocol_label(d)
+    out["several_folds"] = int(m.get("n_folds") or 0) > 1  # one fold: no "std over folds" column
     out["metrics"] = [
         {"label": METRIC_LABELS[k], "text": fmt_ci(*_stat(m.get(k))), "std": fmt((m.get(k) or {}).get("std"))}
         for k in METRICS
