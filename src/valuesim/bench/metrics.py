@@ -543,7 +543,13 @@ def individuation(
     ll_method = np.full(n, np.nan)
     ll_group = np.full(n, np.nan)
     probs_col = scored["probabilities"].to_numpy() if "probabilities" in scored else np.full(n, None)
+    gprobs_col = m["group_probabilities"].to_numpy()
     cells = m["cell"].to_numpy(dtype=object)
+    rank_true = scored["rank_true"].to_numpy()
+    rank_pred = scored["rank_pred"].to_numpy().astype(np.float64)
+    abstained = scored["abstained"].to_numpy(bool)
+    person_code, persons = pd.factorize(scored["respondent"])
+    cell_code, _ = pd.factorize(pd.Series([repr(c) if c is not None else None for c in cells], dtype=object))
     by_q: dict[str, dict[str, Any]] = {}
     pooled_resid: list[tuple[np.ndarray, np.ndarray]] = []  # per item, centred on the item's means
     pooled_cells: list[tuple[np.ndarray, np.ndarray]] = []  # per item, centred on the cells' means
@@ -552,14 +558,14 @@ def individuation(
         if q.kind is QuestionKind.NUMERIC:
             continue
         codes = q.answer_codes
-        rt = scored["rank_true"].to_numpy()[idx]
+        rt = rank_true[idx]
         pm = _prob_matrix(list(probs_col[idx]), codes)
-        gm = _prob_matrix(list(m["group_probabilities"].to_numpy()[idx]), codes)
+        gm = _prob_matrix(list(gprobs_col[idx]), codes)
         rows = np.arange(len(idx))
         with np.errstate(invalid="ignore"):
             lm = -np.log(np.clip(pm[rows, rt], LOG_LOSS_EPS, 1.0))
             lg = -np.log(np.clip(gm[rows, rt], LOG_LOSS_EPS, 1.0))
-        ok = ~np.isnan(pm[:, 0]) & ~np.isnan(gm[:, 0]) & ~scored["abstained"].to_numpy()[idx]
+        ok = ~np.isnan(pm[:, 0]) & ~np.isnan(gm[:, 0]) & ~abstained[idx]
         ll_method[idx] = np.where(ok, lm, np.nan)
         ll_group[idx] = np.where(ok, lg, np.nan)
         ll_lift[idx] = np.where(ok, lg - lm, np.nan)
@@ -572,9 +578,9 @@ def individuation(
         }
         if q.ordered and len(codes) > 1:
             scale = float(len(codes) - 1)  # ranks scaled to [0, 1]: items of any length pool
-            rp = scored["rank_pred"].to_numpy()[idx].astype(np.float64)
+            rp = rank_pred[idx]
             expected = np.where(np.isnan(pm[:, 0]), np.where(rp >= 0, rp, np.nan), pm @ np.arange(len(codes)))
-            expected = np.where(scored["abstained"].to_numpy()[idx], np.nan, expected) / scale
+            expected = np.where(abstained[idx], np.nan, expected) / scale
             group_expected = (gm @ np.arange(len(codes))) / scale
             true = rt / scale
             # (1) beyond the group's expectation: residuals from the cell's expected answer
@@ -583,14 +589,17 @@ def individuation(
             r, constant = _within_cell_r(x, y, np.zeros(len(x))) if ok_r.sum() >= 2 else (float("nan"), False)
             pooled_resid.append((x - x.mean(), y - y.mean()) if len(x) else (x, y))
             # (2) within cells of the evaluated sample (cells with >= min_cell people)
-            cell_keys = np.array([repr(c) if c is not None else "" for c in cells[idx]], dtype=object)
-            people = pd.DataFrame({"cell": cell_keys, "r": scored["respondent"].to_numpy()[idx]})
-            size = people[people["cell"] != ""].groupby("cell")["r"].nunique()
-            big = set(size[size >= min_cell].index)
-            use = np.array([c in big for c in cell_keys]) & ~np.isnan(expected)
+            cq = cell_code[idx]  # -1: no cell (no sex or age on record)
+            with_cell = cq >= 0
+            pairs = np.unique(cq[with_cell].astype(np.int64) * len(persons) + person_code[idx][with_cell])
+            size = (
+                np.bincount(pairs // len(persons), minlength=max(int(cq.max()) + 1, 0)) if len(pairs) else np.zeros(0)
+            )
+            big = np.flatnonzero(size >= min_cell)
+            use = np.isin(cq, big) & with_cell & ~np.isnan(expected)
             r_cells = float("nan")
             if use.any():
-                xc, yc = _centred(expected[use], true[use], cell_keys[use])
+                xc, yc = _centred(expected[use], true[use], cq[use])
                 pooled_cells.append((xc, yc))
                 r_cells = _pearson_centred(xc, yc)[0]
             entry.update(
@@ -609,7 +618,11 @@ def individuation(
         out[key] = _respondent_mean_ci(values, scored, weights, r_idx, level)
     out["group_top1"] = _nanmean(group_top1)
     out["log_loss"], out["group_log_loss"] = _nanmean(ll_method), _nanmean(ll_group)
-    rs = [e["within_cell_r"] for e in by_q.values() if e.get("within_cell_r") is not None and np.isfinite(e["within_cell_r"])]
+    rs = [
+        e["within_cell_r"]
+        for e in by_q.values()
+        if e.get("within_cell_r") is not None and np.isfinite(e["within_cell_r"])
+    ]
     r_all, constant_all = _pearson_centred(*_concat(pooled_resid))
     r_cells, _ = _pearson_centred(*_concat(pooled_cells))
     out["within_cell_r"] = {

@@ -26,7 +26,6 @@ PID of the first; the lock of a killed process is taken over).
 from __future__ import annotations
 
 import warnings
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
