@@ -55,6 +55,16 @@ def test_comparison_table_holds_every_run_with_cis(built, report_runs) -> None: 
     assert re.search(rf"\*?\*?{top1['mean']:.3f}\*?\*? \[{top1['ci95'][0]:.3f}, {top1['ci95'][1]:.3f}\]", row)
 
 
+def test_individuation_section_shows_metrics_json(built, report_runs) -> None:  # type: ignore[no-untyped-def]
+    _, html, md = built
+    assert "Individuation: beyond the demographic group" in html
+    ind = json.loads((report_runs["knn"] / "metrics.json").read_text())["individuation"]
+    row = next(line for line in md.splitlines() if line.startswith("| knn |") and "n=" in line)
+    lift = ind["top1_lift"]
+    assert f"{lift['mean']:+.3f} [{lift['ci95'][0]:+.3f}, {lift['ci95'][1]:+.3f}]" in row
+    assert f"{ind['within_cell_r']['r']:+.2f}" in row
+
+
 def test_paired_tests_against_reference_and_other_split_not_tested(built, report_runs) -> None:  # type: ignore[no-untyped-def]
     _, html, md = built
     assert "Paired tests against valuesim" in html

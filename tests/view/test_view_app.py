@@ -49,6 +49,13 @@ def test_run_page_and_unknown_run(client: TestClient) -> None:
     r = client.get("/runs/knn")
     assert r.status_code == 200
     assert "Provenance" in r.text and "pytest" in r.text and "Top-1" in r.text
+    # individuation: lifts over the demographic group with CIs, correlations, per question
+    assert 'id="individuation"' in r.text and "Top-1 lift over the group" in r.text
+    assert re.search(r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", r.text)
+    assert 'id="individuation-questions"' in r.text and "r beyond the group" in r.text
+    assert "std over folds" in r.text  # five folds: the spread over folds is shown
+    one_fold = client.get("/runs/valuesim")  # fold 0 only: no spread over folds anywhere
+    assert one_fold.status_code == 200 and "std over folds" not in one_fold.text and "±" not in one_fold.text
     _readable_404(client.get("/runs/nope"))
     assert "nope" in client.get("/runs/nope").text
 
@@ -101,6 +108,7 @@ def test_question_page(client: TestClient, view_survey: SurveyData) -> None:
     assert q.short.replace("'", "&#39;") in r.text
     assert "True vs predicted answers" in r.text and r.text.count("<svg") >= 2
     assert 'id="country-table"' in r.text and 'id="confusion"' in r.text
+    assert 'id="individuation-table"' in r.text
     r2 = client.get(f"/question/{qid.lower()}?run=majority")
     assert r2.status_code == 200 and "Confusion matrix: majority" in r2.text
     empty = client.get("/question/Q260")  # a profile item: never a target

@@ -477,6 +477,73 @@ def _errors_section(c: _Ctx) -> Section | None:
     return sec
 
 
+def _individuation_section(c: _Ctx) -> Section | None:
+    """Per run: what its predictions know about the person beyond the demographic group."""
+    blocks = [(r, r.metrics.get("individuation")) for r in c.runs]
+    if not any(isinstance(b, Mapping) for _, b in blocks):
+        return None
+    sec = Section("individuation", "Individuation: beyond the demographic group")
+    sec.paragraphs.append(
+        "Accuracy alone does not say whether a method tells people apart: a method can score well by "
+        "answering what people of the same country, sex and age band usually answer. Each run is compared, on "
+        "the same targets, with that group answer (demographic-majority fit on the run's training people, "
+        "whether or not that baseline was run). Top-1 lift: the run's top-1 minus the group answer's; "
+        "log-loss lift: the group's log-loss minus the run's (positive: better than the group); both with a 95% "
+        "bootstrap CI over respondents. r beyond group: on ordered items, the correlation of the predicted "
+        "score (expected answer) with the true answer, both taken relative to the group's expected answer "
+        "(0: the predictions know the group only). r in sample cells: the same correlation within demographic "
+        "cells of the evaluated people that hold at least "
+        f"{next((b.get('min_cell') for _, b in blocks if isinstance(b, Mapping)), 3)} people. "
+        "Definitions: docs/metrics.md."
+    )
+    rows = []
+    missing = []
+    for r, b in blocks:
+        if not isinstance(b, Mapping):
+            missing.append(r.name)
+            continue
+        t1, ll = b.get("top1_lift") or {}, b.get("log_loss_lift") or {}
+        wr, ws = b.get("within_cell_r") or {}, b.get("within_cell_r_sample") or {}
+
+        def lift(e: Mapping[str, Any]) -> Cell:
+            ci = e.get("ci95") or [None, None]
+            return Cell(
+                "-" if e.get("mean") is None else f"{e['mean']:+.3f}",
+                "",
+                _ci_text(ci[0], ci[1], signed=True) if e.get("mean") is not None else "",
+            )
+
+        def corr(e: Mapping[str, Any], n_key: str = "n") -> Cell:
+            v = e.get("r")
+            return Cell("-" if v is None else f"{v:+.2f}", "", f"n={e.get(n_key, 0)}")
+
+        rows.append(
+            [
+                Cell(r.name),
+                Cell(tables.fmt(b.get("group_top1"))),
+                lift(t1),
+                lift(ll),
+                corr(wr),
+                corr(ws),
+            ]
+        )
+    sec.blocks.append(
+        Table(
+            ["Run", "Group top-1", "Top-1 lift", "Log-loss lift", "r beyond group", "r in sample cells"],
+            rows,
+            align=["l", "r", "r", "r", "r", "r"],
+            caption="Group top-1: top-1 of the demographic group's answer on the run's targets. n under r: "
+            "predictions correlated (ordered items; for sample cells only people in cells large enough).",
+        )
+    )
+    if missing:
+        sec.notes.append(
+            f"No individuation numbers for {', '.join(missing)} (unfinished, or scored before this measure "
+            "existed: rerun the same `valuesim bench` command to rescore)."
+        )
+    return sec
+
+
 def _calibration_section(c: _Ctx) -> Section | None:
     pt = tables.probabilistic_table(c.runs)
     if pt.empty:
@@ -728,6 +795,7 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
         _summary_section(ctx),
         _paired_section(ctx),
         added_section(runs, codebook, seed=opts.seed),
+        _individuation_section(ctx),
         _history_section(ctx),
         _breakdown_section(ctx, "by-topic", "Accuracy by topic", "section"),
         _breakdown_section(ctx, "by-country", "Accuracy by country", "country"),

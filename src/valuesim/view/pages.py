@@ -196,7 +196,63 @@ def run_page(store: RunStore, key: str) -> dict[str, Any]:
         "invalid": int(m.get("n_invalid") or 0),
     }
     out["notes"] = d.notes
+    out["individuation"] = individuation_view(m.get("individuation"), store.codebook)
     return out
+
+
+def _signed(v: Any, digits: int = 3) -> str:
+    x = _f(v)
+    return f"{x:+.{digits}f}" if math.isfinite(x) else "-"
+
+
+def _signed_ci(entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return "-"
+    ci = entry.get("ci95") or [None, None]
+    head = _signed(entry.get("mean"))
+    if head == "-" or not all(math.isfinite(_f(c)) for c in ci):
+        return head
+    return f"{head} [{_signed(ci[0])}, {_signed(ci[1])}]"
+
+
+def individuation_view(block: Any, codebook: Codebook) -> dict[str, Any] | None:
+    """metrics.json["individuation"] as text: headline lifts and correlations, and per question."""
+    if not isinstance(block, dict):
+        return None
+    wr, ws = block.get("within_cell_r") or {}, block.get("within_cell_r_sample") or {}
+    questions = []
+    for qid, e in (block.get("by_question") or {}).items():
+        try:
+            label = question_label(codebook.get(qid))
+        except UnknownQuestionError:  # a question of another codebook: show the id
+            label = qid
+        questions.append(
+            {
+                "id": qid,
+                "label": label,
+                "n": e.get("n", 0),
+                "top1_lift": _signed(e.get("top1_lift")),
+                "top1_sort": _sortable(e.get("top1_lift")),
+                "log_loss_lift": _signed(e.get("log_loss_lift")),
+                "log_loss_sort": _sortable(e.get("log_loss_lift")),
+                "r": _signed(e.get("within_cell_r"), 2),
+                "r_sort": _sortable(e.get("within_cell_r")),
+                "r_cells": _signed(e.get("within_cell_r_sample"), 2),
+                "r_cells_sort": _sortable(e.get("within_cell_r_sample")),
+            }
+        )
+    return {
+        "group_top1": fmt(block.get("group_top1")),
+        "top1_lift": _signed_ci(block.get("top1_lift")),
+        "log_loss_lift": _signed_ci(block.get("log_loss_lift")),
+        "r": _signed(wr.get("r"), 2),
+        "r_n": wr.get("n", 0),
+        "r_constant": bool(wr.get("constant_within_cells")),
+        "r_cells": _signed(ws.get("r"), 2),
+        "r_cells_n": ws.get("n", 0),
+        "min_cell": block.get("min_cell"),
+        "questions": questions,
+    }
 
 
 def breakdown_page(store: RunStore, by: str, metric: str, keys: Sequence[str]) -> dict[str, Any]:
@@ -394,6 +450,15 @@ def question_page(store: RunStore, qid: str, run_key: str | None) -> dict[str, A
             }
         )
     out["dists"] = dists
+    out["individuation"] = [
+        {"run": r, **e}
+        for r in runs
+        if r.data is not None
+        and isinstance(e := ((r.data.metrics.get("individuation") or {}).get("by_question") or {}).get(q.id), dict)
+    ]
+    for e in out["individuation"]:
+        for key, digits in (("top1_lift", 3), ("log_loss_lift", 3), ("within_cell_r", 2), ("within_cell_r_sample", 2)):
+            e[key] = _signed(e.get(key), digits)
     # per-country split: n and top-1 of each run
     frames = []
     for r in runs:
