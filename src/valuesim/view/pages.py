@@ -32,6 +32,7 @@ from valuesim.report.tables import (
     protocol_label,
     provenance,
 )
+from valuesim.errors import UnknownQuestionError
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
 from valuesim.view.charts import Series, hbars
 from valuesim.view.store import AGE_BANDS, NotFound, People, RunStore, ViewRun
@@ -404,8 +405,6 @@ def compare_page(store: RunStore, a_key: str, b_key: str, wait: float = 0.2) -> 
 
 
 def question_page(store: RunStore, qid: str, run_key: str | None) -> dict[str, Any]:
-    from valuesim.errors import UnknownQuestionError
-
     try:
         q = store.codebook.get(qid)
     except UnknownQuestionError as e:
