@@ -20,6 +20,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from valuesim.bench.metrics import METRICS
+from valuesim.errors import UnknownQuestionError
 from valuesim.report.tables import (
     LOWER_IS_BETTER,
     METRIC_LABELS,
@@ -32,7 +33,6 @@ from valuesim.report.tables import (
     protocol_label,
     provenance,
 )
-from valuesim.errors import UnknownQuestionError
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
 from valuesim.view.charts import Series, hbars
 from valuesim.view.store import AGE_BANDS, NotFound, People, RunStore, ViewRun
