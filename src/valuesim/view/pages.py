@@ -449,15 +449,20 @@ def question_page(store: RunStore, qid: str, run_key: str | None) -> dict[str, A
             }
         )
     out["dists"] = dists
-    out["individuation"] = [
-        {"run": r, **e}
-        for r in runs
-        if r.data is not None
-        and isinstance(e := ((r.data.metrics.get("individuation") or {}).get("by_question") or {}).get(q.id), dict)
-    ]
-    for e in out["individuation"]:
-        for key, digits in (("top1_lift", 3), ("log_loss_lift", 3), ("within_cell_r", 2), ("within_cell_r_sample", 2)):
-            e[key] = _signed(e.get(key), digits)
+    individuation: list[dict[str, Any]] = []
+    for r in runs:
+        entry = ((r.data.metrics.get("individuation") or {}).get("by_question") or {}).get(q.id) if r.data else None
+        if isinstance(entry, dict):
+            shown: dict[str, Any] = {"run": r, "n": entry.get("n", 0)}
+            for key, digits in (
+                ("top1_lift", 3),
+                ("log_loss_lift", 3),
+                ("within_cell_r", 2),
+                ("within_cell_r_sample", 2),
+            ):
+                shown[key] = _signed(entry.get(key), digits)
+            individuation.append(shown)
+    out["individuation"] = individuation
     # per-country split: n and top-1 of each run
     frames = []
     for r in runs:
