@@ -129,9 +129,9 @@ def simulate(
         if note not in shown:
             err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
     _print_overview(result)
-    note = smoke_test_note(str(m.config().get("model") or ""))
-    if note:
-        console.print(f"[bold yellow]Note:[/] {note}", highlight=False, soft_wrap=True)
+    smoke = smoke_test_note(str(m.config().get("model") or ""))
+    if smoke:
+        console.print(f"[bold yellow]Note:[/] {smoke}", highlight=False, soft_wrap=True)
     if result.failures:
         n = sum(len(f.targets) for f in result.failures)
         err_console.print(f"[red]{n} answers failed[/] (model calls failed after all retries); re-run to retry them.")
