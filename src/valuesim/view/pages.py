@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -596,7 +597,14 @@ def person_page(store: RunStore, people: People, rid: str) -> dict[str, Any]:
                 },
             )
             conf = own_probability(rec.prediction, probs)
+            has_prompt = any(isinstance(v, dict) and v.get("prompt_sha") for v in (meta.get("modules") or {}).values())
             row["cells"][r.key] = {
+                "prompt": (
+                    f"/prompt?run={quote(r.key, safe='')}&person={quote(rid, safe='')}&q={quote(str(rec.question))}"
+                    f"&fold={int(rec.fold)}&cond={quote(str(rec.condition), safe='')}"
+                    if has_prompt
+                    else ""
+                ),
                 "label": answer_label(q, rec.prediction),
                 "hit": bool(rec.top1),
                 "off": "" if not math.isfinite(rec.nmae) else f"{rec.nmae:.2f}",
@@ -634,6 +642,86 @@ def person_page(store: RunStore, people: People, rid: str) -> dict[str, Any]:
         out["facts"] = story.sections
         out["facts_words"] = story.words
         out["narratives"] = cached_narratives(rid)
+    return out
+
+
+def prompt_page(
+    store: RunStore, people: People, run_key: str, rid: str, qid: str, fold: str, condition: str
+) -> dict[str, Any]:
+    """The exact messages each LLM module read for one prediction, rebuilt from the run's split
+    (the unit's history: never a held-out answer), its method configuration and the survey,
+    and shown only when they match the fingerprint the run recorded (``prompt_sha``)."""
+    from valuesim.bench import rundir
+    from valuesim.bench.plan import make_work_items
+    from valuesim.errors import ValueSimError
+    from valuesim.methods.base import get_method
+    from valuesim.methods.llm_methods import LLMPipeline, prompt_sha
+
+    run = store.get(run_key)
+    qid = qid.strip().upper()
+    out: dict[str, Any] = {"run": run, "rid": rid, "qid": qid, "condition": condition, "modules": [], "problem": ""}
+    if run.data is None or rid not in run.by_respondent:
+        raise NotFound(f"Run {run.name!r} has no prediction for person {rid!r}.", "Open the person's page.")
+    rows = run.rows_for_respondent(rid)
+    try:
+        fold_n = int(fold)
+    except ValueError:
+        raise NotFound(f"Fold {fold!r} is not a number.", "Follow a link from the person's page.") from None
+    match = rows[(rows["question"] == qid) & (rows["fold"] == fold_n) & (rows["condition"] == condition)]
+    if match.empty:
+        raise NotFound(f"Run {run.name!r} has no prediction of {qid} for person {rid!r} in fold {fold}.", "")
+    _, meta = run.extras(match.iloc[:1])[0]
+    out["fold"] = fold_n
+    try:
+        out["question"] = question_label(store.codebook.get(qid))
+    except UnknownQuestionError:
+        out["question"] = qid
+    recorded = {m: (v or {}).get("prompt_sha", "") for m, v in (meta.get("modules") or {}).items()}
+    if not recorded:
+        out["problem"] = "This prediction made no LLM call the run recorded (a method without a prompt)."
+        return out
+    if people.survey is None or rid not in set(people.survey.ids):
+        out["problem"] = "Start the viewer with the run's --data to see the prompt (it is rebuilt from the record)."
+        return out
+    conf = dict(run.data.method_config)
+    name = str(conf.pop("name", run.data.method))
+    for secret in ("base_url", "api_key"):
+        conf.pop(secret, None)
+    spec = str(conf.get("model") or "")
+    if not (spec == "local" or spec.startswith("local:")):
+        conf["model"] = "mock"  # never called: only its token count (the same estimate as a server's) is used
+    try:
+        split = rundir.open_run(run.path).split
+        unit = next(u for u in split.units if u.respondent == rid and u.fold == fold_n and u.condition == condition)
+        item = make_work_items(people.survey, [unit])[0]
+        method = get_method(name, store.codebook, **conf)
+        if not isinstance(method, LLMPipeline):
+            out["problem"] = f"{name} is not an LLM method: no prompt to show."
+            return out
+        reasoning = {qid: {m: str((v or {}).get("rationale") or "") for m, v in (meta.get("modules") or {}).items()}}
+        built = method.prompts(item.task, reasoning).get(qid, {})
+    except StopIteration:
+        out["problem"] = "The run's split has no such unit."
+        return out
+    except ValueSimError as e:
+        out["problem"] = f"The prompt could not be rebuilt: {e.message}"
+        return out
+    for module, sha in recorded.items():
+        msgs = built.get(module)
+        ok = bool(msgs) and bool(sha) and prompt_sha(msgs or []) == sha
+        out["modules"].append(
+            {
+                "name": module,
+                "sha": sha or "not recorded",
+                "verified": ok,
+                "messages": [{"role": m.role, "content": m.content} for m in msgs or []] if ok else [],
+            }
+        )
+    if not any(m["verified"] for m in out["modules"]):
+        out["problem"] = (
+            "The rebuilt prompt does not match the fingerprint the run recorded (other data, another version "
+            "of valuesim, or a run made before prompts were fingerprinted): it is not shown."
+        )
     return out
 
 
