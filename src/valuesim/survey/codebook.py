@@ -84,6 +84,9 @@ class Question:
     #: codes this item's file uses for missing answers (e.g. 8 "Don't know", 9 "Refusal"),
     #: mapped to the survey-wide negative codes on loading (see ``missing_code_for``)
     missing: dict[int, str] = field(default_factory=dict)
+    #: the order a prompt shows the options in (codes; None: code order), set per person by an
+    #: LLM method's ``option_order`` (see ``methods.prompting.shown_in_order``)
+    shown_order: tuple[int, ...] | None = None
 
     @property
     def number(self) -> int:
