@@ -360,3 +360,7 @@ def test_individuation_edge_cases() -> None:
     tiny = group.assign(cell=[("DEU", 1, i // 2) for i in range(len(group))])  # one person per cell
     assert summarize(methods["oracle"], CB, n_boot=20, group=tiny)["individuation"]["within_cell_r_sample"]["n"] == 0
     assert "individuation" not in summarize(methods["oracle"], CB, n_boot=20)  # no reference: no block
+    # too few predictions for a correlation (two points always correlate perfectly): null, not +-1
+    few = summarize(methods["country"].iloc[:6], CB, n_boot=20, group=group)["individuation"]
+    assert few["within_cell_r"]["r"] is None
+    assert all(e.get("within_cell_r") is None for e in few["by_question"].values())

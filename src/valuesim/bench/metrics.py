@@ -70,6 +70,8 @@ CONVENTIONS: dict[str, str] = {
 
 #: fewest evaluated people of a demographic cell for it to enter the within-cell correlation
 MIN_CELL_PEOPLE = 3
+#: fewest predictions for a correlation (of one item, or pooled): two points always correlate perfectly
+MIN_ITEM_PREDICTIONS = 10
 #: the reference of the individuation measures
 GROUP_REFERENCE = "demographic-majority"
 
@@ -581,7 +583,7 @@ def individuation(
     person_code, persons = pd.factorize(scored["respondent"])
     cell_code, _ = pd.factorize(pd.Series([repr(c) if c is not None else None for c in cells], dtype=object))
     by_q: dict[str, dict[str, Any]] = {}
-    pooled_resid: list[tuple[np.ndarray, np.ndarray]] = []  # per item, centred on the item's means
+    pooled_resid: list[tuple[np.ndarray, np.ndarray]] = []  # residuals from the group's expectation
     pooled_cells: list[tuple[np.ndarray, np.ndarray]] = []  # per item, centred on the cells' means
     for qid, idx in scored.groupby("question", sort=False).indices.items():
         q = codebook.get(str(qid))
@@ -616,8 +618,11 @@ def individuation(
             # (1) beyond the group's expectation: residuals from the cell's expected answer
             ok_r = ~np.isnan(expected) & ~np.isnan(group_expected)
             x, y = expected[ok_r] - group_expected[ok_r], true[ok_r] - group_expected[ok_r]
-            r, constant = _within_cell_r(x, y, np.zeros(len(x))) if ok_r.sum() >= 2 else (float("nan"), False)
-            pooled_resid.append((x - x.mean(), y - y.mean()) if len(x) else (x, y))
+            # per item: only with enough predictions (two points always correlate perfectly)
+            r, constant = (
+                _within_cell_r(x, y, np.zeros(len(x))) if len(x) >= MIN_ITEM_PREDICTIONS else (float("nan"), False)
+            )
+            pooled_resid.append((x, y))  # pooled: residuals are relative to the group already
             # (2) within cells of the evaluated sample (cells with >= min_cell people)
             cq = cell_code[idx]  # -1: no cell (no sex or age on record)
             with_cell = cq >= 0
@@ -631,7 +636,8 @@ def individuation(
             if use.any():
                 xc, yc = _centred(expected[use], true[use], cq[use])
                 pooled_cells.append((xc, yc))
-                r_cells = _pearson_centred(xc, yc)[0]
+                if use.sum() >= MIN_ITEM_PREDICTIONS:
+                    r_cells = _pearson_centred(xc, yc)[0]
             entry.update(
                 {
                     "within_cell_r": r,
@@ -653,8 +659,14 @@ def individuation(
         for e in by_q.values()
         if e.get("within_cell_r") is not None and np.isfinite(e["within_cell_r"])
     ]
-    r_all, constant_all = _pearson_centred(*_concat(pooled_resid))
-    r_cells, _ = _pearson_centred(*_concat(pooled_cells))
+    x_all, y_all = _concat(pooled_resid)
+    r_all, constant_all = (
+        _within_cell_r(x_all, y_all, np.zeros(len(x_all)))
+        if len(x_all) >= MIN_ITEM_PREDICTIONS
+        else (float("nan"), False)
+    )
+    xc_all, yc_all = _concat(pooled_cells)
+    r_cells = _pearson_centred(xc_all, yc_all)[0] if len(xc_all) >= MIN_ITEM_PREDICTIONS else float("nan")
     out["within_cell_r"] = {
         "r": r_all,
         "question_mean": float(np.mean(rs)) if rs else float("nan"),
