@@ -351,6 +351,11 @@ def test_individuation_edge_cases() -> None:
     oracle.loc[:9, "probabilities"] = None
     ind = summarize(oracle, CB, n_boot=50, group=group)["individuation"]
     assert ind["log_loss_lift"]["n"] == len(oracle) - 10 and ind["top1_lift"]["n"] == len(oracle)
+    # answers without probabilities: top-1 lift and correlations (the predicted rank), no log-loss
+    bare = methods["oracle"].assign(probabilities=None)
+    ind = summarize(bare, CB, n_boot=20, group=group)["individuation"]
+    assert ind["log_loss_lift"]["n"] == 0 and ind["log_loss_lift"]["mean"] is None
+    assert ind["top1_lift"]["mean"] > 0.3 and ind["within_cell_r"]["r"] > 0.5
     # no demographic cells (no sex or age in the data): no sample-cell correlation, the rest stands
     no_cells = group.assign(cell=None)
     ind = summarize(methods["oracle"], CB, n_boot=50, group=no_cells)["individuation"]

@@ -489,7 +489,8 @@ def _prob_matrix(dicts: Sequence[Any], codes: Sequence[int]) -> np.ndarray:
     mat = np.clip(mat, 0.0, None)
     tot = mat.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(tot > 0, mat / np.where(tot > 0, tot, 1.0), 1.0 / len(codes))
+        out = np.where(tot > 0, mat / np.where(tot > 0, tot, 1.0), 1.0 / len(codes))
+    return np.where(np.isnan(tot), np.nan, out)  # no probabilities: stays NaN (not uniform)
 
 
 def _centred(x: np.ndarray, y: np.ndarray, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
