@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from valuesim.errors import ConfigError
 from valuesim.survey.codebook import Codebook
@@ -46,9 +47,10 @@ def infer(
         *[f"check: {n}" for n in result.notes[1:]],
     ]
     write_codebook_yaml(result.codebook, out, header=header)
-    console.print(f"[bold]{result.notes[0]}[/]", highlight=False, soft_wrap=True)
+    # notes quote the file's labels: "[country]", "[Never]" are text, not markup
+    console.print(f"[bold]{escape(result.notes[0])}[/]", highlight=False, soft_wrap=True)
     for note in result.notes[1:]:
-        console.print(f"  {note}", highlight=False, soft_wrap=True)
+        console.print(f"  {escape(note)}", highlight=False, soft_wrap=True)
     console.print(f"Wrote {out}. Use it with: --data {path} --codebook {out}", highlight=False, soft_wrap=True)
 
 
@@ -71,7 +73,7 @@ def check(
         highlight=False,
     )
     for line in posing_warnings(cb):
-        console.print(f"  {line}", highlight=False, soft_wrap=True)
+        console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
     if data:
         survey = load_survey(data, codebook=cb)
         report = survey.report
@@ -84,7 +86,7 @@ def check(
             shown = ", ".join(f"{c} ({n}x)" for c, n in sorted(codes.items()))
             console.print(f"  {qid}: codes without a label loaded as missing: {shown}", highlight=False)
         for note in report.notes:
-            console.print(f"  {note}", highlight=False, soft_wrap=True)
+            console.print(f"  {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def posing_warnings(cb: Codebook) -> list[str]:
@@ -123,7 +125,7 @@ def posing_warnings(cb: Codebook) -> list[str]:
 def example(
     out: Path = typer.Argument(..., help="Where to write the example .sav file."),
     n: int = typer.Option(300, "--n", "-n", min=10, help="Number of respondents."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
 ) -> None:
     """Write a generated, labelled SPSS file (SYNTHETIC respondents, ESS-like items) to try a custom survey."""
     from valuesim.survey.labelled_example import write_labelled_example
