@@ -266,7 +266,7 @@ def cost_table(rows: list[dict[str, Any]], totals: dict[str, dict[str, Any]], de
     from _results import table
 
     out = []
-    for key, t in totals.items():
+    for key in totals:
         part = [r for r in rows if f"{r['data']}:{r['respondents']}" == key]
         ratio = cpu_ratio(part)
         for r in part:
