@@ -91,6 +91,12 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     needs_target_answers: ClassVar[bool | None] = None
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
+    #: True when ``fit`` learns from other respondents (trained predictors, the hybrid): a
+    #: single-person entry point (``valuesim ask``) first fits it on everybody else
+    learns_from_others: ClassVar[bool] = False
+    #: options the method prefers when it answers one person at a time (``valuesim ask``);
+    #: options the user gives win
+    single_person_options: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def learns_from_target_answers(cls) -> bool:
@@ -117,6 +123,14 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     def config(self) -> dict[str, Any]:
         """Everything that changes the method's output, for run manifests."""
         return {"name": self.name, **self.opts.model_dump(mode="json")}
+
+
+#: What `valuesim ask` answers a survey item with when no --method is given: the trained
+#: predictor with the best top-1 in the measured results (docs/results/baselines.json and
+#: supervised_cost.json; a test keeps the two in step).
+DEFAULT_SURVEY_ITEM_METHOD = "supervised"
+#: ... and a new question (nobody's answers to it exist).
+DEFAULT_NEW_QUESTION_METHOD = "valuesim"
 
 
 # --------------------------------------------------------------------------- registry

@@ -167,6 +167,8 @@ def _prediction(task: Task, qid: str, codes: np.ndarray, probs: np.ndarray, meta
 class _Baseline(Method):
     """Shared plumbing: the fitted-state check."""
 
+    learns_from_others: ClassVar[bool] = True
+
     def __init__(self, codebook: Codebook, **options: Any) -> None:
         super().__init__(codebook, **options)
         self._view: TrainView | None = None
@@ -546,7 +548,12 @@ class SupervisedBaseline(_Baseline):
             if todo:
                 t0 = time.perf_counter()
                 if self.opts.model == "linear":
-                    self._models.update({(q, tag): m for q, m in self._train_linear(todo, mode, hist, h).items()})
+                    from threadpoolctl import threadpool_limits
+
+                    # one BLAS thread: on a shared machine more threads spin and cost CPU, not time
+                    with threadpool_limits(limits=1, user_api="blas"):
+                        trained = self._train_linear(todo, mode, hist, h)
+                    self._models.update({(q, tag): m for q, m in trained.items()})
                 else:
                     jobs = [(q, *self._model_features(q, mode, hist, h)) for q in todo]
                     if self.opts.n_jobs > 1 and len(jobs) > 1:
