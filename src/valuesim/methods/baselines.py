@@ -742,7 +742,9 @@ class _Design:
     @classmethod
     def build(cls, x: np.ndarray, country: np.ndarray | None) -> _Design:
         parts: list[np.ndarray] = []
-        blocks, codes, scale = [], [], []
+        blocks: list[np.ndarray] = []
+        codes: list[np.ndarray | None] = []
+        scale: list[tuple[float, float]] = []
         width = 0
         for j in range(x.shape[1]):
             col = x[:, j]
@@ -770,18 +772,26 @@ class _Design:
     def row(self, vec: np.ndarray) -> np.ndarray:
         """One task vector (item codes, then the country code) coded like the training rows."""
         if self._lookup is None:
-            item, code, num = [], [], []
+            item: list[int] = []
+            code: list[float] = []
+            num: list[int] = []
+            hot: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
             for j, codes in enumerate(self.codes):
                 if codes is None:
                     num.append(j)
                 else:
                     item.extend([j] * len(codes))
-                    code.extend(codes)
-            onehot = np.concatenate([self.blocks[j] for j in range(len(self.blocks)) if self.codes[j] is not None])
-            self._lookup = (np.asarray(item, dtype=np.int64), np.asarray(code), onehot.astype(np.int64), num)
-        item, code, onehot, num = self._lookup
+                    code.extend(codes.tolist())
+                    hot.append(self.blocks[j])
+            self._lookup = (
+                np.asarray(item, dtype=np.int64),
+                np.asarray(code, dtype=np.float32),
+                np.concatenate(hot).astype(np.int64),
+                num,
+            )
+        items, values, onehot, num = self._lookup
         out = np.zeros(self.matrix.shape[1], dtype=np.float32)
-        out[onehot] = vec[item] == code
+        out[onehot] = vec[items] == values
         for j in num:
             v, (mean, sd) = vec[j], self.scale[j]
             out[self.blocks[j]] = (0.0, 1.0) if np.isnan(v) else ((v - mean) / sd, 0.0)
@@ -854,8 +864,8 @@ class _LinearModel:
             w = scipy.linalg.solve(_ridged(gram_all, float(lam)), rhs_all[:, take], assume_a="pos")
             at = 0
             for t in which:
-                k = widths[t]
-                out[targets[t]] = cls(tuple(items), design, cols, w[:, at : at + k], opts.floor, float(lam))
+                k = widths[int(t)]
+                out[targets[int(t)]] = cls(tuple(items), design, cols, w[:, at : at + k], opts.floor, float(lam))
                 at += k
         return {q: out[q] for q in targets}
 
