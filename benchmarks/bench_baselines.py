@@ -127,7 +127,12 @@ def run_one(data: Any, name: str, n: int, args: argparse.Namespace, tag: str = "
     from valuesim.methods.base import get_method
 
     cfg = RunConfig(
-        protocol=ProtocolConfig(n_respondents=n, seed=args.seed, folds=args.folds),
+        protocol=ProtocolConfig(
+            n_respondents=n,
+            seed=args.seed,
+            folds=args.folds,
+            only_folds=tuple(int(f) for f in args.only_folds.split(",")) if args.only_folds else None,
+        ),
         overwrite=True,  # time a full run, never a resumed one
         n_boot=args.n_boot,
         command=" ".join([sys.executable, *sys.argv]),
@@ -200,6 +205,11 @@ def cpu_ratio(rows: list[dict[str, Any]]) -> dict[str, float] | None:
     }
 
 
+def folds_text(t: dict[str, Any]) -> str:
+    only = t.get("only_folds")
+    return f"{t['folds']} folds" + (f" (only fold {only} run)" if only else "")
+
+
 def fmt_sd_ci(block: dict[str, Any]) -> str:
     lo, hi = block["ci95"]
     return f"{block['mean']:.3f} ± {block['std']:.3f} [{lo:.3f}, {hi:.3f}]"
@@ -215,7 +225,7 @@ def result_tables(rows: list[dict[str, Any]], totals: dict[int, dict[str, float]
         part = [r for r in rows if r["respondents"] == n]
         t = totals[n]
         caption = (
-            f"{data_desc}; {n:,} sampled respondents, seed {t['seed']}, {t['folds']} folds, "
+            f"{data_desc}; {n:,} sampled respondents, seed {t['seed']}, {folds_text(t)}, "
             f"{part[0]['n_predictions']:,} predictions per method. Cells: mean over folds ± sd over folds "
             f"[95% bootstrap CI over respondents]; W1 = mean Wasserstein distance of the answer distributions. "
             f"All {len(part)} methods: {t['wall']:.0f} s wall, {t['cpu']:.0f} s CPU "
@@ -244,7 +254,7 @@ def result_tables(rows: list[dict[str, Any]], totals: dict[int, dict[str, float]
     part = [r for r in rows if r["respondents"] == largest]
     t = totals[largest]
     tables["summary"] = table(
-        f"{data_desc}; {largest:,} sampled respondents, seed {t['seed']}, {t['folds']} folds "
+        f"{data_desc}; {largest:,} sampled respondents, seed {t['seed']}, {folds_text(t)} "
         f"({part[0]['n_predictions']:,} predictions per method); all {len(part)} methods ran in "
         f"{t['wall']:.0f} s wall ({t['cpu']:.0f} s CPU) on {t['nproc']} cores at load {t['load']:.1f}.",
         ["method", "top-1 [95% CI]", "nMAE", "within-1"],
@@ -253,7 +263,7 @@ def result_tables(rows: list[dict[str, Any]], totals: dict[int, dict[str, float]
     methods = list(dict.fromkeys(r["method"] for r in rows))
     by = {(r["method"], r["respondents"]): r for r in rows}
     tables["top1_by_size"] = table(
-        f"{data_desc}; top-1 [95% CI] by sample size (seed {t['seed']}, {t['folds']} folds).",
+        f"{data_desc}; top-1 [95% CI] by sample size (seed {t['seed']}, {folds_text(t)}).",
         ["method", *[f"{n:,} respondents" for n in sizes]],
         [[m, *[fmt_ci(by[m, n]["top1"]) if (m, n) in by else None for n in sizes]] for m in methods],
     )
@@ -288,7 +298,9 @@ def cost_table(rows: list[dict[str, Any]], totals: dict[str, dict[str, Any]], de
     first = next(iter(totals.values()))
     return table(
         f"CPU seconds (all threads of the process: fit + predict + metrics, data loading excluded), wall seconds "
-        f"and the 1-minute load average when each method finished; {first['folds']} folds, seed {first['seed']}, "
+        f"and the 1-minute load average when each method finished; {first['folds']} folds"
+        + (f" (only fold {first['only_folds']} run)" if first.get("only_folds") else "")
+        + f", seed {first['seed']}, "
         f"{first['nproc']} cores. Data: " + "; ".join(descs.values()) + ".",
         ["data", "respondents", "method", "top-1", "CPU s", "wall s", "load", "CPU vs the per-target model"],
         out,
@@ -337,6 +349,7 @@ def run_sizes(
             "nproc": os.cpu_count() or 1,
             "seed": args.seed,
             "folds": args.folds,
+            "only_folds": args.only_folds,
         }
         rows.extend(part)
     return rows, totals
@@ -348,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--respondents", default="100,1000", help="comma-separated sample sizes ('' = skip)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--only-folds", default="", help="run only these folds, e.g. 0 (a quick look; '' = all)")
     ap.add_argument("--methods", default=BASELINES, help="comma-separated; options as name(key=value;key=value)")
     ap.add_argument("--generated-items", type=int, default=1000, help="items of the generated survey (0 = skip)")
     ap.add_argument("--generated-people", type=int, default=3000, help="people of the generated survey")

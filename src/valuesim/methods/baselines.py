@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -738,6 +738,25 @@ class _Design:
     scale: list[tuple[float, float]]  # item column -> (mean, sd) of a standardised item
     country: np.ndarray  # design columns of the country indicators (empty without the country)
     _lookup: tuple[np.ndarray, np.ndarray, np.ndarray, list[int]] | None = None  # built by row()
+    _grams: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # seed -> (all, held)
+
+    def held(self, seed: int) -> np.ndarray:
+        """The training rows held out to choose the ridge penalty: a seeded fifth."""
+        n = self.matrix.shape[0]
+        out = np.zeros(n, dtype=bool)
+        out[np.random.default_rng(seed).permutation(n)[: n // 5]] = True
+        return out
+
+    def grams(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cross-products of every design column over all rows and over the held-out fifth,
+        computed once per fit: every history set's normal equations are a sub-matrix."""
+        if seed not in self._grams:
+            held = self.matrix[self.held(seed)]
+            self._grams[seed] = (
+                (self.matrix.T @ self.matrix).astype(np.float64),
+                (held.T @ held).astype(np.float64),
+            )
+        return self._grams[seed]
 
     @classmethod
     def build(cls, x: np.ndarray, country: np.ndarray | None) -> _Design:
@@ -832,29 +851,29 @@ class _LinearModel:
         (1 - hide)^2 across items and (1 - hide) within one, their products with *y* by 1 - hide)."""
         cols = np.concatenate([*(design.blocks[j] for j in items), design.country, [design.matrix.shape[1] - 1]])
         cols = cols.astype(np.int64)
-        d = design.matrix[:, cols]
         y32 = y.astype(np.float32)
         scale, keep = _mask_scale(design, items, len(cols), masked, hide)
-        held = np.zeros(len(d), dtype=bool)
-        held[np.random.default_rng(opts.seed).permutation(len(d))[: len(d) // 5]] = True
+        held = design.held(opts.seed)
+        sub = np.ix_(cols, cols)
 
-        def normal_equations(rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
-            part = d[rows]
-            gram, rhs = (part.T @ part).astype(np.float64), (part.T @ y32[rows]).astype(np.float64)
+        def masked_eq(gram: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return (gram * scale, rhs * keep[:, None]) if hide > 0 else (gram, rhs)
 
-        gram_all, rhs_all = normal_equations(slice(None))
+        full_all, full_held = design.grams(opts.seed)
+        rhs_full = (design.matrix.T @ y32).astype(np.float64)
+        gram_all, rhs_all = masked_eq(full_all[sub], rhs_full[cols])
         starts = np.cumsum([0, *widths])
         if opts.ridge:
             penalty = np.full(len(targets), opts.ridge)
         else:  # per target, the penalty of the grid with the least squared error on the held-out fifth
-            gram_held, rhs_held = normal_equations(held)
+            d_held = design.matrix[held]
+            gram_held, rhs_held = masked_eq(full_held[sub], (d_held.T @ y32[held]).astype(np.float64)[cols])
             unit = float(np.mean(np.diag(gram_all)))
             grid = np.array(RIDGE_GRID) * unit
             errors = np.empty((len(grid), len(targets)))
             for g, lam in enumerate(grid):
                 w = scipy.linalg.solve(_ridged(gram_all - gram_held, lam), rhs_all - rhs_held, assume_a="pos")
-                sq = ((d[held] @ w.astype(np.float32) - y32[held]) ** 2).sum(axis=0)
+                sq = ((d_held[:, cols] @ w.astype(np.float32) - y32[held]) ** 2).sum(axis=0)
                 errors[g] = np.add.reduceat(sq, starts[:-1])
             penalty = grid[np.argmin(errors, axis=0)]
         out: dict[str, _LinearModel] = {}
