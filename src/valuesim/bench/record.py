@@ -13,7 +13,6 @@ mapping with ``calls`` or ``llm_calls``, ...) into the counters of ``metrics.jso
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 import shlex
 import subprocess
@@ -286,7 +285,7 @@ class RunSink:
         self.predictions.write_unit(rows)
 
     def write_failure(self, failure: UnitFailure) -> None:
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in failure.rows(self.session))
+        text = rundir.jsonl_text(failure.rows(self.session))
         with self._lock:
             self._fh.write(text)
             self._fh.flush()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import MODEL_DEFAULT
+from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
@@ -30,12 +30,12 @@ def parse_history(history: str, codebook: Any) -> list[str] | None:
     return codebook.sort(set(ids) | set(codebook.profile()))
 
 
-def _model(spec: str | None, base_url: str | None) -> Any:
+def _model(spec: str | None, base_url: str | None, *, api_key: str | None = None, cache: bool = True) -> Any:
     if spec is None:
         return None
     from valuesim.llm import get_model
 
-    return get_model(spec, base_url=base_url)
+    return get_model(spec, base_url=base_url, api_key=api_key, cache=cache)
 
 
 def backstory(
@@ -57,22 +57,25 @@ def backstory(
         "all", "--history", help="all, profile, or Q1,Q2,... (profile items are always included)."
     ),
     max_words: int | None = typer.Option(
-        None, "--max-words", help="Length limit in words (whole sentences are dropped)."
+        None, "--max-words", min=1, help="Length limit in words (whole sentences are dropped)."
     ),
     max_tokens: int | None = typer.Option(
         None,
         "--max-tokens",
+        min=1,
         help="Length limit in tokens of --model (default: the embedded model's tokenizer); not for narrative.",
     ),
     prompt_version: str = typer.Option("v1", "--prompt-version", help="Version of the narrative prompt."),
     fidelity: int = typer.Option(
-        0, "--fidelity", help="Also re-ask N history questions from the story alone (needs --model)."
+        0, "--fidelity", min=0, help="Also re-ask N history questions from the story alone (needs --model)."
     ),
     check_model: bool = typer.Option(
         False,
         "--check-model",
         help="Narrative: besides the rule checks, re-ask each section's questions from the section alone.",
     ),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write JSON (text, sections, meta) to this file."),
 ) -> None:
     """Write one respondent's second-person backstory (labels and country names, never codes).
@@ -80,6 +83,7 @@ def backstory(
     A narrative story's sections are checked against their facts; the verdict (sections
     written, regenerated, fallen back to the facts sentences, and why) is printed after it.
     """
+    from valuesim.bench.rundir import write_json_atomic
     from valuesim.methods.narrative import verdict
     from valuesim.methods.story import build_backstory, story_fidelity
 
@@ -94,7 +98,7 @@ def backstory(
     qids = parse_history(history, survey.codebook)
     if max_tokens is not None and style == "narrative":
         raise ConfigError("--max-tokens applies to facts, dense and raw stories.", "Use --max-words for narrative.")
-    llm = _model(model, base_url)
+    llm = _model(model, base_url, api_key=api_key, cache=not no_cache)
     counter = llm if llm is not None else (_model("local", None) if max_tokens is not None else None)
     story = build_backstory(
         person,
@@ -107,6 +111,7 @@ def backstory(
         max_tokens=max_tokens,
         count_tokens=counter.count_tokens if counter is not None and max_tokens is not None else None,
         model_check=check_model,
+        store=not no_cache,
     )
     checks = verdict(story.meta["check"]) if "check" in story.meta else []
     payload: dict[str, Any] = {
@@ -121,7 +126,7 @@ def backstory(
     if out is not None:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")
+            write_json_atomic(out, payload)  # secrets redacted, the user's umask
         except OSError as e:
             raise DataError(f"Cannot write {out}: {e.strerror or e}.", "Pick a writable --out path.") from None
         console.print(f"Wrote {out} ({story.meta.get('words')} words, {story.n_facts} facts).", highlight=False)
@@ -159,7 +164,12 @@ def ask(
     ),
     unordered: bool = typer.Option(False, "--unordered", help="The --options have no order (nominal question)."),
     questions: Path | None = typer.Option(
-        None, "--questions", help="Questionnaire file (YAML or JSON) of new questions; asks all of them by default."
+        None,
+        "--questions",
+        help="Questionnaire file (YAML, JSON or a Qualtrics .qsf) of new questions; asks all of them by default.",
+    ),
+    pipe: list[str] | None = typer.Option(
+        None, "--pipe", help="Fill piped text of a .qsf: FIELD=VALUE for ${e://Field/FIELD} (repeatable)."
     ),
     method: str | None = typer.Option(
         None,
@@ -167,7 +177,8 @@ def ask(
         help="Any method that can answer the question: a trained predictor (supervised, knn, ...) or an LLM "
         "method (valuesim, blank, demographics, full-info, rag) for a survey item; an LLM method, uniform or "
         "text-transfer for a new question.",
-        show_default="supervised for a survey item (the best trained predictor measured), valuesim for a new question",
+        show_default="supervised for a survey item (the best trained predictor measured); valuesim for a new "
+        "question or when --model is given",
     ),
     model: str | None = typer.Option(
         None,
@@ -176,7 +187,9 @@ def ask(
         show_default=MODEL_DEFAULT,
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     explain: bool = typer.Option(
         False,
         "--explain",
@@ -192,7 +205,7 @@ def ask(
 
     new_question = text is not None or questions is not None
     if method is None:  # a model named (or a new question) asks for a language model
-        llm_asked = new_question or model is not None or base_url is not None
+        llm_asked = new_question or model is not None or base_url is not None or api_key is not None
         method = DEFAULT_NEW_QUESTION_METHOD if llm_asked else DEFAULT_SURVEY_ITEM_METHOD
     info = method_info(method)
     if new_question:  # nobody has answered it: only methods that do not learn from others' answers to it
@@ -200,7 +213,7 @@ def ask(
 
         refuse_trained(method, info.cls)
     survey = load_data(data, codebook=codebook)
-    book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions)
+    book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions, pipe)
     person = survey.respondent(respondent)
     options = {**info.cls.single_person_options, **parse_options(option)}
     if info.uses_llm:
@@ -208,9 +221,13 @@ def ask(
             options["model"] = model
         if base_url is not None:
             options["base_url"] = base_url
-    elif model is not None or base_url is not None:
+        if api_key is not None:
+            options["api_key"] = api_key
+        if no_cache:
+            options["cache"] = False
+    elif model is not None or base_url is not None or api_key is not None:
         raise ConfigError(
-            f"{method!r} uses no language model, so --model/--base-url do not apply.",
+            f"{method!r} uses no language model, so --model/--base-url/--api-key do not apply.",
             "Drop them, or pick an LLM method (valuesim, blank, demographics, full-info, rag).",
         )
     m = get_method(method, book, **options)
@@ -291,9 +308,11 @@ def _ask_targets(
     options_text: str | None,
     unordered: bool,
     questions: Path | None,
+    pipe: list[str] | None = None,
 ) -> tuple[Any, list[Any]]:
     """(codebook the method sees, target questions) of `valuesim ask`."""
-    from valuesim.survey.questionnaire import extend_codebook, inline_question, load_questionnaire
+    from valuesim.cli.questionnaire import print_import_notes
+    from valuesim.survey.questionnaire import extend_codebook, inline_question, parse_pipes, read_questionnaire
 
     if text is not None and questions is not None:
         raise ConfigError("Give either --text/--options or --questions FILE, not both.", "Ask one at a time.")
@@ -304,8 +323,12 @@ def _ask_targets(
         return extend_codebook(codebook, [q]), [q]
     if options_text is not None or unordered:
         raise ConfigError("--options and --unordered describe a new question given with --text.", "Add --text.")
+    if pipe and questions is None:
+        raise ConfigError("--pipe fills the piped text of a Qualtrics .qsf given with --questions.", "Add --questions.")
     if questions is not None:
-        new = load_questionnaire(questions, codebook)
+        loaded = read_questionnaire(questions, codebook, parse_pipes(pipe))
+        print_import_notes(loaded.skipped, loaded.notes)
+        new = loaded.questions
         extended = extend_codebook(codebook, new)
         if question is None:
             return extended, new
@@ -335,19 +358,22 @@ def _value_item(codebook: Any, question: str) -> Any:
 
 
 def _print_answer(q: Any, pred: Any, person: Any) -> None:
+    from rich.markup import escape
+
     from valuesim.survey.questionnaire import is_custom
 
-    console.print(f"[bold]{q.id}[/] {q.short}", highlight=False)
+    # question texts and labels are the survey's words: "[country]", "[city]" are text, not markup
+    console.print(f"[bold]{escape(q.id)}[/] {escape(q.short)}", highlight=False)
     if pred.prediction is None:
-        console.print(f"Prediction: [red]none[/] ({pred.meta.get('error', 'no answer')})", highlight=False)
+        console.print(f"Prediction: [red]none[/] ({escape(str(pred.meta.get('error', 'no answer')))})", highlight=False)
     else:
         conf = (pred.probabilities or {}).get(pred.prediction)
         extra = f" (p={conf:.2f})" if conf is not None else ""
-        console.print(f"Prediction: [bold]{q.label(pred.prediction)}[/]{extra}", highlight=False)
+        console.print(f"Prediction: [bold]{escape(q.label(pred.prediction))}[/]{extra}", highlight=False)
     if q.id in person.answers:
         truth = person.answers[q.id]
         mark = "[green]match[/]" if pred.prediction == truth else "[red]differs[/]"
-        console.print(f"Real answer: {q.label(truth)} ({mark})", highlight=False)
+        console.print(f"Real answer: {escape(q.label(truth))} ({mark})", highlight=False)
     elif q.id in person.missing:
         console.print(f"Real answer: none ({person.missing[q.id].name.lower().replace('_', ' ')})", highlight=False)
     elif is_custom(q):
@@ -358,7 +384,7 @@ def _print_answer(q: Any, pred: Any, person: Any) -> None:
 
 def explain_lines(meta: dict[str, Any], model: str) -> list[str]:
     """How one prediction was made, in words: story, module answers, integration, usage."""
-    lines = ["How it was made" + (f" (model {model})" if model else "") + ":"]
+    lines = ["How it was made" + (f" (model {redact_text(model)})" if model else "") + ":"]
     story = meta.get("story") or {}
     if story.get("style") and story.get("style") != "none":
         lines.append(
