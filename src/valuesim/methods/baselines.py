@@ -896,7 +896,7 @@ class _LinearModel:
 
 
 #: ridge penalties tried per target (times the mean diagonal of the Gram matrix) when ``ridge=0``
-RIDGE_GRID = (0.001, 0.01, 0.1, 1.0)
+RIDGE_GRID = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
 
 
 def _ridged(gram: np.ndarray, lam: float) -> np.ndarray:
