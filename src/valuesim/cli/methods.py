@@ -208,6 +208,7 @@ def ask(
         llm_asked = new_question or model is not None or base_url is not None or api_key is not None
         method = DEFAULT_NEW_QUESTION_METHOD if llm_asked else DEFAULT_SURVEY_ITEM_METHOD
     info = method_info(method)
+    fits_known = info.cls.learns_from_known_items
     if new_question:  # nobody has answered it: only methods that do not learn from others' answers to it
         from valuesim.survey.questionnaire import refuse_trained
 
@@ -231,15 +232,24 @@ def ask(
             "Drop them, or pick an LLM method (valuesim, blank, demographics, full-info, rag).",
         )
     m = get_method(method, book, **options)
-    trained_on = _fit_without(m, survey, person.id) if info.cls.learns_from_others else None
+    trained_on: int | None = None
+    if fits_known:  # e.g. item-transfer: learns item relations from the other people, the asked questions hidden
+        from valuesim.relations import fit_sample
+
+        console.print(f"[dim]fitting {method} on the other respondents' answers to the known items ...[/]")
+        sample = fit_sample(survey, hide=[q.id for q in targets], exclude=[person.id])
+        m.fit(sample)
+        trained_on = len(sample)
+    elif info.cls.learns_from_others:  # trained predictors, the hybrid: fitted on everybody else
+        trained_on = _fit_without(m, survey, person.id)
     known = [x for x in person.answered() if x not in targets]
     task = Task(person.restricted(known), tuple(q.id for q in targets))
     preds = m.predict(task)
     spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
-    llm_explain = explain and hasattr(m, "explain")
-    reasons = m.explain(task, preds) if llm_explain else {}  # type: ignore[attr-defined]
+    llm_explain = explain and info.uses_llm
+    reasons = m.explain(task, preds) if llm_explain else {}
     for i, (q, pred) in enumerate(zip(targets, preds)):
         if i:
             console.print()

@@ -133,7 +133,9 @@ def simulate(
     )
     m = build_method(method, survey.codebook, new, **options)
     err_console.print(
-        f"[bold]{m.name}[/] simulating {len(new)} new questions on {survey.source or 'data'} -> {out}", highlight=False
+        f"[bold]{escape(m.name)}[/] simulating {len(new)} new questions on {escape(survey.source or 'data')} "
+        f"-> {escape(str(out))}",
+        highlight=False,
     )
     shown: set[str] = set()
     try:
@@ -149,12 +151,18 @@ def simulate(
                 log=lambda msg: err_console.print(f"[dim]{escape(redact_text(msg))}[/]", highlight=False),
             )
     except KeyboardInterrupt:
-        err_console.print(f"[yellow]Interrupted.[/] Finished respondents are saved in {out}; re-run to resume.")
+        err_console.print(
+            f"[yellow]Interrupted.[/] Finished respondents are saved in {escape(str(out))}; re-run to resume.",
+            highlight=False,
+        )
         raise typer.Exit(130) from None
     for note in result.notes:
         if note not in shown:
             err_console.print(f"[cyan]Note:[/] {escape(redact_text(note))}", highlight=False)
-    _print_overview(result)
+    from valuesim.report.simulation import report_simulation
+
+    report = report_simulation(result)
+    _print_overview(result, report)
     if formats and len(result.answers):
         people = {r: survey.respondent(r) for r in dict.fromkeys(result.answers["respondent"].astype(str))}
         profile = [survey.codebook.get(q) for q in survey.codebook.profile()]
@@ -168,7 +176,7 @@ def simulate(
         raise typer.Exit(1)
 
 
-def _print_overview(result: Any) -> None:
+def _print_overview(result: Any, report: Path | None) -> None:
     answers = result.answers
     resumed = f", {result.n_resumed} resumed" if result.n_resumed else ""
     calls = int(result.usage.get("llm_calls", 0) or 0)
@@ -185,11 +193,11 @@ def _print_overview(result: Any) -> None:
         chosen = g[g["share"].fillna(0) > 0]  # options nobody chose are not worth a line
         top = chosen.sort_values("share", ascending=False).head(3)
         shares = ", ".join(f"{a} {s:.0%}" for a, s in zip(top["answer"], top["share"].fillna(0)))
-        console.print(f"  {qid}: {shares or 'no answers'}", highlight=False)
+        console.print(f"  {qid}: {shares or 'no answers'}", highlight=False, markup=False)
     files = "answers.parquet/.csv, distributions.parquet/.csv, summary.json"
-    console.print(f"Results: {result.out_dir}/ ({files})", highlight=False)
-    if result.report is not None:
-        console.print(f"Report: {result.report}", highlight=False)
+    console.print(f"Results: {result.out_dir}/ ({files})", highlight=False, markup=False)
+    if report is not None:
+        console.print(f"Report: {report}", highlight=False, markup=False)
 
 
 def _export_formats(fmt: list[str] | None) -> list[str]:

@@ -290,12 +290,12 @@ class Hybrid(Method):
         return conf
 
     @property
-    def usage(self) -> Any:
-        return getattr(self.llm, "usage", None)
+    def usage(self) -> Mapping[str, float] | None:
+        return self.llm.usage
 
     @property
     def default_concurrency(self) -> int:
-        return int(getattr(self.llm, "default_concurrency", 1))
+        return self.llm.default_concurrency
 
     def fit_report(self) -> dict[str, Any] | None:
         return None if self.calibration is None else {"calibration": self.calibration.to_dict()}
@@ -423,5 +423,5 @@ class Hybrid(Method):
 
 
 def _usage_of(method: Method) -> dict[str, float]:
-    u = getattr(method, "usage", None)
+    u = method.usage
     return dict(u) if isinstance(u, Mapping) else {}

@@ -155,7 +155,9 @@ class LLMOptions(MethodOptions):
         "then replaced by its facts sentences",
     )
     cache: bool | str | None = Field(
-        None, description="response cache: true/false or a directory (default: VALUESIM_CACHE or on)"
+        None,
+        description="response cache: true/false or a directory (default: on, in $VALUESIM_CACHE_DIR, else "
+        "~/.cache/valuesim)",
     )
     max_tokens_reason: int = Field(80, ge=1, description="token budget of a generated rationale")
     persona: Persona = Field(

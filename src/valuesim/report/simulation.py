@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from valuesim.bench.simulate import REPORT_DIR, SimulationResult
 from valuesim.report import plots
 from valuesim.report.document import Cell, Document, Figure, Section, Table
 from valuesim.survey.codebook import Question
@@ -127,3 +128,13 @@ def write_simulation_report(
     from valuesim.report.build import write_report
 
     return write_report(build_simulation_document(answers, dists, questions, manifest), out_dir).html
+
+
+def report_simulation(result: SimulationResult) -> Path | None:
+    """Write the report of a finished :func:`~valuesim.bench.simulate.run_simulation` into
+    ``<run>/report/`` (report.html, report.md, figures/); None when there are no answers."""
+    if not len(result.answers):
+        return None
+    return write_simulation_report(
+        result.answers, result.distributions, result.questions, result.manifest, result.out_dir / REPORT_DIR
+    )
