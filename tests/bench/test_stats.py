@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from valuesim.bench.stats import (
+from valuesim.stats import (
     bootstrap_mean_ci,
     percentile_interval,
     ratio_replicates,

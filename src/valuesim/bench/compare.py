@@ -1,7 +1,7 @@
 """Paired comparison of two runs made on the same split (``valuesim bench compare``, reports).
 
 Built on the per-prediction scores of :mod:`valuesim.bench.metrics` and the respondent
-resampling of :mod:`valuesim.bench.stats` (which imports neither).
+resampling of :mod:`valuesim.stats` (which imports neither).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import pandas as pd
 from scipy import stats as sps
 
 from valuesim.bench.metrics import METRICS, per_prediction
-from valuesim.bench.stats import (
+from valuesim.errors import ConfigError
+from valuesim.stats import (
     fold_averaged,
     group_means,
     percentile_interval,
     ratio_replicates,
     resample_weights,
 )
-from valuesim.errors import ConfigError
 from valuesim.survey.codebook import Codebook, load_codebook
 
 #: The share of predictions on the first option shown (``valuesim.bench.metrics.position_bias``):

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wasserstein_distance
 
-from valuesim.bench import stats
+from valuesim import stats
 from valuesim.errors import DataError
 from valuesim.survey.codebook import Codebook, QuestionKind, question_sort_key, ranks
 

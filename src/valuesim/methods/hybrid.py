@@ -283,7 +283,7 @@ def check_weights(samples: Sequence[_Sample], shrinkage: float, *, seed: int = 0
     (resampling calibration people) of the held-out log-loss gain is above 0; otherwise the
     hybrid is exactly its prior.
     """
-    from valuesim.bench import stats
+    from valuesim import stats
 
     fitted = fit_weights(samples, shrinkage)
     people = sorted({s.person for s in samples})
