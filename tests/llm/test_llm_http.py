@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from llm_fakes import FakeServer, chat_reply
 
-from valuesim.errors import ModelError
+from valuesim.errors import ModelError, RequestFailedError
 from valuesim.llm import GenerateConfig, get_model
 
 OPTIONS = ["A", "B", "C", "D"]
@@ -52,14 +52,15 @@ def test_gives_up_after_max_retries_with_clear_error(fake_server: FakeServer) ->
     assert len(fake_server.requests) == 3
 
 
-def test_timeout_is_retried_then_reported(fake_server: FakeServer) -> None:
+def test_timeout_is_a_deadline_for_the_whole_request(fake_server: FakeServer) -> None:
     def slow(path: str, body: dict[str, Any]):
         time.sleep(1.0)
         return chat_reply("late")
 
     fake_server.handler = slow
-    with pytest.raises(ModelError, match=r"No answer .* within 0.2s"):
+    with pytest.raises(RequestFailedError, match=r"No complete answer within the 0.2 s deadline"):
         _model(fake_server, timeout=0.2, max_retries=1).generate_sync("Hi")
+    assert len(fake_server.requests) == 1  # no retry starts past the deadline
 
 
 def test_bad_api_key_is_not_retried(fake_server: FakeServer) -> None:

@@ -182,7 +182,8 @@ def ask(
     """Predict one person's answer to a question (a WVS item, or a new one: --text/--options or
     --questions FILE); a real answer is hidden from the method."""
     from valuesim.cli.bench import parse_options
-    from valuesim.methods import Task, get_method, method_info
+    from valuesim.errors import RequestFailedError
+    from valuesim.methods import get_method, method_info, predict_hidden
 
     info = method_info(method)
     if not info.uses_llm or info.cls.learns_from_target_answers():
@@ -210,16 +211,20 @@ def ask(
     if base_url is not None:
         options["base_url"] = base_url
     m = get_method(method, book, **options)
-    known = [x for x in person.answered() if x not in targets]
-    task = Task(person.restricted(known), tuple(q.id for q in targets))
-    preds = m.predict(task)
+    task, outcome = predict_hidden(m, person, [q.id for q in targets])  # the method never sees the real answer
+    preds = {p.question: p for p in outcome.predictions}
     spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
-    reasons = m.explain(task, preds) if explain else {}  # type: ignore[attr-defined]
-    for i, (q, pred) in enumerate(zip(targets, preds)):
+    reasons = m.explain(task, outcome.predictions) if explain and outcome.predictions else {}  # type: ignore[attr-defined]
+    for i, q in enumerate(targets):
         if i:
             console.print()
+        if q.id in outcome.failed:
+            console.print(f"[bold]{q.id}[/] {q.short}", highlight=False)
+            console.print(f"Prediction: [red]failed[/] ({outcome.failed[q.id].message})", highlight=False)
+            continue
+        pred = preds[q.id]
         _print_answer(q, pred, person)
         if explain:
             for line in explain_lines(pred.meta, spec):
@@ -230,6 +235,14 @@ def ask(
                     console.print(f"  {name}: {_quote(why)}", highlight=False, soft_wrap=True)
     if is_embedded_default(spec):
         console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
+    if outcome.failed:
+        first = next(iter(outcome.failed.values()))
+        raise RequestFailedError(
+            f"{len(outcome.failed)} of {len(targets)} question(s) got no prediction: a model request failed "
+            f"after all retries ({first.message}).",
+            (first.hint + " " if first.hint else "")
+            + "Re-run the same command: answered requests come from the response cache.",
+        )
 
 
 def _ask_targets(

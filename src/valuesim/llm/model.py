@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
-
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
 from valuesim._aio import run_sync
 from valuesim.errors import ConfigError, RequestFailedError
@@ -45,15 +37,17 @@ SPEC_HELP = (
     '"openai:<model>" (with --base-url or OPENAI_BASE_URL), "mock" or "mock:<seed>".'
 )
 
-# 0.5 s, 1 s, 2 s ... capped at 30 s, plus up to 1 s of random jitter so parallel workers spread out
-_backoff = wait_exponential(multiplier=0.5, max=30.0) + wait_random(0.0, 1.0)
+#: Backoff before retry n (n = 1, 2, ...): 0.5 s, 1 s, 2 s ... capped at 30 s, plus up to 1 s of
+#: random jitter so parallel workers spread out. A Retry-After header replaces it (capped by the backend).
+BACKOFF_BASE, BACKOFF_MAX = 0.5, 30.0
 
 
-def _wait(state: RetryCallState) -> float:
-    """Honour the server's Retry-After when it sent one, else exponential backoff with jitter."""
-    exc = state.outcome.exception() if state.outcome else None
+def _wait(exc: BaseException, attempt: int) -> float:
+    """Seconds to wait after failed attempt number *attempt* (1-based) before the next one."""
     retry_after = getattr(exc, "retry_after", None)
-    return float(retry_after) if retry_after is not None else _backoff(state)
+    if retry_after is not None:
+        return float(retry_after)
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)) + random.uniform(0.0, 1.0)
 
 
 class Model:
@@ -66,7 +60,12 @@ class Model:
         cache: ResponseCache | None = None,
         max_concurrency: int | None = None,
         max_retries: int = 5,
+        timeout: float | None = None,
     ) -> None:
+        """``timeout``: the wall-clock deadline of one request in seconds, every attempt and every
+        wait between attempts included (None: no deadline, e.g. an in-process model)."""
+        if timeout is not None and not timeout > 0:
+            raise ConfigError(f"timeout must be > 0 seconds, got {timeout}.")
         concurrency = max_concurrency if max_concurrency is not None else backend.default_concurrency
         if concurrency < 1:
             raise ConfigError(f"max_concurrency must be >= 1, got {concurrency}.")
@@ -76,6 +75,7 @@ class Model:
         self.cache = cache
         self.max_concurrency = concurrency
         self.max_retries = max_retries
+        self.timeout = timeout
         self.usage = Usage()
         self._usage_lock = threading.Lock()
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -254,22 +254,39 @@ class Model:
         return sem
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> tuple[T, float]:
+        """Run one request: retried on transient failures (HTTP 429/5xx, lost connections, malformed
+        replies) up to ``max_retries`` times, all within the ``timeout`` deadline (the clock starts
+        when the request gets its concurrency slot). Raises :class:`RequestFailedError` when it gives up."""
         async with self._semaphore():
             start = time.perf_counter()
-            try:
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.max_retries + 1),
-                    wait=_wait,
-                    retry=retry_if_exception_type(TransientError),
-                    reraise=True,
-                ):
-                    with attempt:
+            deadline = None if self.timeout is None else time.monotonic() + self.timeout
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    if deadline is None:
                         result = await fn()
-            except TransientError as e:
-                raise RequestFailedError(
-                    f"Gave up after {self.max_retries + 1} attempts: {e.message}", hint=e.hint
-                ) from e
-            return result, time.perf_counter() - start
+                    else:
+                        result = await asyncio.wait_for(fn(), max(0.0, deadline - time.monotonic()))
+                    return result, time.perf_counter() - start
+                except TimeoutError:  # the deadline cut the attempt (a stalled or dripping server)
+                    raise RequestFailedError(
+                        f"No complete answer within the {self.timeout:g} s deadline of a request "
+                        f"({attempt} attempt{'s' if attempt > 1 else ''}).",
+                        hint="The server is stalled or too slow; raise the timeout (-o timeout=SECONDS, "
+                        "llm check --timeout) or lower the concurrency.",
+                    ) from None
+                except TransientError as e:
+                    if attempt > self.max_retries:
+                        raise RequestFailedError(f"Gave up after {attempt} attempts: {e.message}", hint=e.hint) from e
+                    wait = _wait(e, attempt)
+                    if deadline is not None and time.monotonic() + wait >= deadline:
+                        raise RequestFailedError(
+                            f"Gave up after {attempt} attempt{'s' if attempt > 1 else ''}: {e.message} (waiting "
+                            f"{wait:.1f} s to retry would pass the {self.timeout:g} s deadline of a request)",
+                            hint=e.hint,
+                        ) from e
+                    await asyncio.sleep(wait)
 
     def _run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         async def runner() -> T:
@@ -414,4 +431,5 @@ def get_model(
             backend = make_openai_backend(model, urls, api_key=api_key, timeout=timeout)
         else:
             backend = OpenAIBackend(model, base_url=url, api_key=api_key, timeout=timeout)
-    return Model(backend, cache=store, max_concurrency=max_concurrency, max_retries=max_retries)
+    deadline = timeout if kind == "openai" else None  # an in-process model cannot be cut off mid-call
+    return Model(backend, cache=store, max_concurrency=max_concurrency, max_retries=max_retries, timeout=deadline)

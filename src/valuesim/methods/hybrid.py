@@ -32,9 +32,18 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from valuesim._aio import run_sync
-from valuesim.errors import ConfigError
+from valuesim.errors import ConfigError, TargetsFailedError
 from valuesim.llm import simulation
-from valuesim.methods.base import Method, Prediction, Task, get_method, method_info, register
+from valuesim.methods.base import (
+    Method,
+    Prediction,
+    Task,
+    apredict_task,
+    get_method,
+    hide_targets,
+    method_info,
+    register,
+)
 from valuesim.methods.options import MethodOptions
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
 from valuesim.survey.dataset import SurveyData
@@ -307,8 +316,7 @@ class Hybrid(Method):
                 continue
             picked = rng.choice(len(answered), self.opts.calibration_targets, replace=False)
             targets = tuple(sorted((answered[j] for j in picked), key=lambda q: int(q[1:])))
-            known = [q for q in (*person.answers, *person.missing) if q not in targets]
-            task = Task(person.restricted(known), targets, fold=-1)  # shaped like a k-fold unit
+            task = hide_targets(person, targets, fold=-1)  # shaped like a k-fold unit
             out.append((task, {q: person.answers[q] for q in targets}))
             if len(out) == self.opts.calibration_respondents:
                 break
@@ -379,8 +387,12 @@ class Hybrid(Method):
 
     async def apredict(self, task: Task) -> list[Prediction]:
         prior = {p.question: p for p in self.prior.predict(task)}
-        llm = {p.question: p for p in await self.llm.apredict(task)}
-        return [self._combine(task, self.codebook.get(qid), prior[qid], llm[qid]) for qid in task.targets]
+        outcome = await apredict_task(self.llm, task)  # a failed request costs only its targets
+        llm = {p.question: p for p in outcome.predictions}
+        out = [self._combine(task, self.codebook.get(q), prior[q], llm[q]) for q in task.targets if q in llm]
+        if outcome.failed:
+            raise TargetsFailedError(out, outcome.failed)
+        return out
 
     def _combine(self, task: Task, q: Question, prior: Prediction, llm: Prediction) -> Prediction:
         codes = q.answer_codes

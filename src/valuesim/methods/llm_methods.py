@@ -35,14 +35,14 @@ import random
 import statistics
 import typing
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
 from valuesim._aio import run_sync
-from valuesim.errors import ConfigError
+from valuesim.errors import ConfigError, RequestFailedError, TargetsFailedError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model, simulation
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.narrative import story_check_summary
@@ -68,6 +68,8 @@ Integration = Literal["unanimous-then-coordinator", "mean", "median", "pool"]
 Scoring = Literal["logprobs", "generate"]
 HistoryScope = Literal["all", "profile", "rag"]
 Persona = Literal["own", "shuffled", "shuffled-any", "none"]
+
+T = TypeVar("T")
 
 CAB: tuple[ModuleName, ...] = ("cognitive", "affective", "behavioral")
 MODULES: tuple[str, ...] = typing.get_args(ModuleName)
@@ -435,14 +437,30 @@ class LLMPipeline(Method):
                 questions.append(q)
 
         contexts = {q.id: self._context(person, q, country) for q in questions}
+        # a request that fails after its retries costs the targets that needed it (one target, or
+        # one batch of them), not the task: the others are answered and the failed ones reported
+        failed: dict[str, RequestFailedError] = {}
         if cfg.batch_targets > 1:
             groups = [questions[i : i + cfg.batch_targets] for i in range(0, len(questions), cfg.batch_targets)]
-            outs = await asyncio.gather(*(self._answer_batch(story.text, g, country, contexts) for g in groups))
-            answered = [item for out in outs for item in out]
-        else:
-            answered = await asyncio.gather(
-                *(self._answer_one(story.text, q, country, contexts[q.id]) for q in questions)
+            outs = await asyncio.gather(
+                *(_failure_as_value(self._answer_batch(story.text, g, country, contexts)) for g in groups)
             )
+            pairs = []
+            for g, out in zip(groups, outs):
+                if isinstance(out, RequestFailedError):
+                    failed.update({q.id: out for q in g})
+                else:
+                    pairs.extend(zip(g, out))
+        else:
+            outs1 = await asyncio.gather(
+                *(_failure_as_value(self._answer_one(story.text, q, country, contexts[q.id])) for q in questions)
+            )
+            pairs = []
+            for q, res in zip(questions, outs1):
+                if isinstance(res, RequestFailedError):
+                    failed[q.id] = res
+                else:
+                    pairs.append((q, res))
 
         share = 1.0 / max(1, len(task.targets))
         story_meta = {
@@ -458,7 +476,7 @@ class LLMPipeline(Method):
         # (``prompt_tokens_sent``) and the system-message prefix every call of this unit shares
         # (``prefix_tokens``, per call), so runs on any backend can be compared.
         prefix = self._full_tokens([system_message(story.text, cfg.prompt_version, survey_phrase(self.codebook))])
-        for q, res in zip(questions, answered):
+        for q, res in pairs:
             meta = res.meta
             meta["usage"] = (res.usage + story_usage.scaled(share)).to_metrics(latency=False)
             meta["usage"]["prompt_tokens_sent"] = round(res.sent_tokens, 3)
@@ -469,6 +487,8 @@ class LLMPipeline(Method):
             if contexts[q.id][1]:
                 meta["retrieved"] = contexts[q.id][1]
             results[q.id] = self._prediction(task, q.id, res.code, res.probs, meta)
+        if failed:
+            raise TargetsFailedError([results[qid] for qid in task.targets if qid in results], failed)
         return [results[qid] for qid in task.targets]
 
     async def _backstory(self, person: Any, qids: list[str] | None, *, nobody: bool = False) -> Any:
@@ -800,6 +820,14 @@ class LLMPipeline(Method):
             result.meta["batch"] = len(qs)
             out.append(result)
         return out
+
+
+async def _failure_as_value(step: Awaitable[T]) -> T | RequestFailedError:
+    """The step's result, or the :class:`RequestFailedError` it raised (its targets failed)."""
+    try:
+        return await step
+    except RequestFailedError as e:
+        return e
 
 
 # --------------------------------------------------------------------------- registered methods
