@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tenacity import wait_fixed
 
 from valuesim.bench import rundir
 from valuesim.bench.protocol import ProtocolConfig
@@ -31,7 +30,7 @@ TIMEOUT = 0.3  # the client's; stalls last 2x that
 @pytest.fixture(autouse=True)
 def short_backoff(monkeypatch):
     """Retry waits of 10 ms instead of 0.5-30 s (same retry logic, bounded test time)."""
-    monkeypatch.setattr(llm_model, "_backoff", wait_fixed(0.01))
+    monkeypatch.setattr(llm_model, "_backoff", lambda attempt: 0.01)
 
 
 @pytest.fixture(scope="module")

@@ -523,6 +523,14 @@ class RunRecord:
             failures_path.unlink(missing_ok=True)
         rows = rundir.sort_rows(final.rows, self.split)
         rundir.write_rows_atomic(self.predictions_path, rows)
+        if not rows and self.failures:
+            last = self.failures[-1]
+            raise TooManyFailuresError(
+                f"Every target failed ({sum(len(f.targets) for f in self.failures):,}): nothing to score. "
+                f"Last error: {last.error}: {last.message}",
+                f"The failures are saved in {self.out}. Check the model server (`valuesim llm check`), then "
+                "re-run the same command: it retries the failed targets.",
+            )
         return rows
 
     @property

@@ -37,17 +37,21 @@ SPEC_HELP = (
     '"openai:<model>" (with --base-url or OPENAI_BASE_URL), "mock" or "mock:<seed>".'
 )
 
-#: Backoff before retry n (n = 1, 2, ...): 0.5 s, 1 s, 2 s ... capped at 30 s, plus up to 1 s of
-#: random jitter so parallel workers spread out. A Retry-After header replaces it (capped by the backend).
-BACKOFF_BASE, BACKOFF_MAX = 0.5, 30.0
+#: A request (all its attempts and the waits between them) gives up after this many times the
+#: ``timeout`` of one attempt.
+REQUEST_DEADLINE_FACTOR = 3
+
+
+def _backoff(attempt: int) -> float:
+    """Wait after failed attempt *attempt* (1-based): 0.5 s, 1 s, 2 s ... capped at 30 s, plus up
+    to 1 s of random jitter so parallel workers spread out."""
+    return min(30.0, 0.5 * 2 ** (attempt - 1)) + random.uniform(0.0, 1.0)
 
 
 def _wait(exc: BaseException, attempt: int) -> float:
-    """Seconds to wait after failed attempt number *attempt* (1-based) before the next one."""
+    """The server's Retry-After when it sent one (capped by the backend), else :func:`_backoff`."""
     retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        return float(retry_after)
-    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)) + random.uniform(0.0, 1.0)
+    return float(retry_after) if retry_after is not None else _backoff(attempt)
 
 
 class Model:
@@ -62,8 +66,9 @@ class Model:
         max_retries: int = 5,
         timeout: float | None = None,
     ) -> None:
-        """``timeout``: the wall-clock deadline of one request in seconds, every attempt and every
-        wait between attempts included (None: no deadline, e.g. an in-process model)."""
+        """``timeout``: the wall-clock deadline of one attempt in seconds (a reply still arriving
+        then is cut off); the request, its retries and the waits between them included, gives up
+        after ``REQUEST_DEADLINE_FACTOR`` times that. None: no deadline (an in-process model)."""
         if timeout is not None and not timeout > 0:
             raise ConfigError(f"timeout must be > 0 seconds, got {timeout}.")
         concurrency = max_concurrency if max_concurrency is not None else backend.default_concurrency
@@ -255,35 +260,38 @@ class Model:
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> tuple[T, float]:
         """Run one request: retried on transient failures (HTTP 429/5xx, lost connections, malformed
-        replies) up to ``max_retries`` times, all within the ``timeout`` deadline (the clock starts
-        when the request gets its concurrency slot). Raises :class:`RequestFailedError` when it gives up."""
+        replies, attempts cut off at ``timeout``) up to ``max_retries`` times, all within the
+        request's deadline (the clock starts when the request gets its concurrency slot).
+        Raises :class:`RequestFailedError` when it gives up."""
         async with self._semaphore():
             start = time.perf_counter()
-            deadline = None if self.timeout is None else time.monotonic() + self.timeout
+            deadline = None if self.timeout is None else time.monotonic() + REQUEST_DEADLINE_FACTOR * self.timeout
             attempt = 0
             while True:
                 attempt += 1
                 try:
-                    if deadline is None:
+                    if deadline is None or self.timeout is None:
                         result = await fn()
                     else:
-                        result = await asyncio.wait_for(fn(), max(0.0, deadline - time.monotonic()))
+                        cut = min(self.timeout, deadline - time.monotonic())
+                        try:
+                            result = await asyncio.wait_for(fn(), max(0.0, cut))
+                        except TimeoutError:  # a stalled or dripping server: the attempt is cut off
+                            raise TransientError(
+                                f"No complete answer within {cut:.3g} s (wall clock).",
+                                hint="The server is stalled or too slow; raise the timeout (-o timeout=SECONDS, "
+                                "llm check --timeout) or lower the concurrency.",
+                            ) from None
                     return result, time.perf_counter() - start
-                except TimeoutError:  # the deadline cut the attempt (a stalled or dripping server)
-                    raise RequestFailedError(
-                        f"No complete answer within the {self.timeout:g} s deadline of a request "
-                        f"({attempt} attempt{'s' if attempt > 1 else ''}).",
-                        hint="The server is stalled or too slow; raise the timeout (-o timeout=SECONDS, "
-                        "llm check --timeout) or lower the concurrency.",
-                    ) from None
                 except TransientError as e:
+                    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
                     if attempt > self.max_retries:
-                        raise RequestFailedError(f"Gave up after {attempt} attempts: {e.message}", hint=e.hint) from e
+                        raise RequestFailedError(f"Gave up after {tries}: {e.message}", hint=e.hint) from e
                     wait = _wait(e, attempt)
                     if deadline is not None and time.monotonic() + wait >= deadline:
                         raise RequestFailedError(
-                            f"Gave up after {attempt} attempt{'s' if attempt > 1 else ''}: {e.message} (waiting "
-                            f"{wait:.1f} s to retry would pass the {self.timeout:g} s deadline of a request)",
+                            f"Gave up after {tries} ({REQUEST_DEADLINE_FACTOR} x the {self.timeout:g} s timeout "
+                            f"of an attempt is the deadline of a request): {e.message}",
                             hint=e.hint,
                         ) from e
                     await asyncio.sleep(wait)
