@@ -439,28 +439,22 @@ class LLMPipeline(Method):
         contexts = {q.id: self._context(person, q, country) for q in questions}
         # a request that fails after its retries costs the targets that needed it (one target, or
         # one batch of them), not the task: the others are answered and the failed ones reported
+        n = cfg.batch_targets
+        groups = [questions[i : i + n] for i in range(0, len(questions), n)]
+
+        async def answer(g: list[Question]) -> list[TargetResult]:
+            if n > 1:
+                return await self._answer_batch(story.text, g, country, contexts)
+            return [await self._answer_one(story.text, g[0], country, contexts[g[0].id])]
+
+        outs = await asyncio.gather(*(_failure_as_value(answer(g)) for g in groups))
         failed: dict[str, RequestFailedError] = {}
-        if cfg.batch_targets > 1:
-            groups = [questions[i : i + cfg.batch_targets] for i in range(0, len(questions), cfg.batch_targets)]
-            outs = await asyncio.gather(
-                *(_failure_as_value(self._answer_batch(story.text, g, country, contexts)) for g in groups)
-            )
-            pairs = []
-            for g, out in zip(groups, outs):
-                if isinstance(out, RequestFailedError):
-                    failed.update({q.id: out for q in g})
-                else:
-                    pairs.extend(zip(g, out))
-        else:
-            outs1 = await asyncio.gather(
-                *(_failure_as_value(self._answer_one(story.text, q, country, contexts[q.id])) for q in questions)
-            )
-            pairs = []
-            for q, res in zip(questions, outs1):
-                if isinstance(res, RequestFailedError):
-                    failed[q.id] = res
-                else:
-                    pairs.append((q, res))
+        pairs: list[tuple[Question, TargetResult]] = []
+        for g, out in zip(groups, outs):
+            if isinstance(out, RequestFailedError):
+                failed.update({q.id: out for q in g})
+            else:
+                pairs.extend(zip(g, out))
 
         share = 1.0 / max(1, len(task.targets))
         story_meta = {
