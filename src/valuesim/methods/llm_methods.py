@@ -131,10 +131,16 @@ class LLMOptions(MethodOptions):
         0.3, ge=0.0, le=1.0, description="lowest BM25 similarity of a retrieved answer (history=rag)"
     )
     timeout: float = Field(
-        120, gt=0, description="seconds to wait for one HTTP response before retrying (openai: models)"
+        120,
+        gt=0,
+        description="wall-clock seconds one attempt of a model request may take (openai: models); the request, "
+        "retries and waits included, gives up after 3x that",
     )
     max_retries: int = Field(
-        5, ge=0, description="retries of a failed model call (rate limits, timeouts, 5xx) before the run stops"
+        5,
+        ge=0,
+        description="retries of a failed model call (rate limits, timeouts, 5xx, malformed replies); a call that "
+        "still fails costs the targets that needed it",
     )
     story_model: str | None = Field(None, description="model spec that writes narrative stories (default: model)")
     story_check: Literal["rules", "model"] = Field(
