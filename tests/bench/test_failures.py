@@ -160,6 +160,12 @@ def test_a_failed_request_costs_its_targets_not_the_unit(data, clean, tmp_path):
     manifest = json.loads((tmp_path / "r2" / rundir.MANIFEST_FILE).read_text())
     assert manifest["failures"]["targets"] == len(failing) and manifest["failures"]["units"] == len(hit)
 
+    # a rerun in which other targets of those units fail: only the new failures stay on record
+    other = {(u.respondent, u.targets[2]) for u in hit}
+    mid = run_benchmark(data, TargetFlakyMethod(data.codebook, other), cfg(), tmp_path / "r2", progress=False)
+    assert mid.n_failed_targets == len(hit)
+    assert {(r["respondent"], r["question"]) for r in failure_rows(tmp_path / "r2")} == other
+
     again = run_benchmark(data, TargetFlakyMethod(data.codebook), cfg(), tmp_path / "r2", progress=False)
     assert again.complete and again.n_computed == len(hit)  # only the units with failed targets ran again
     assert (tmp_path / "r2" / rundir.PREDICTIONS_FILE).read_text() == (clean_out / rundir.PREDICTIONS_FILE).read_text()
