@@ -475,7 +475,26 @@ def compare(
             _p(r.p_sign),
             f"{r.respondents_a_better}/{r.respondents_b_better}",
         )
+    bias = _position_bias_comparison(pa, pb, cb, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    if bias is not None:
+        results.append(bias.to_dict())
+        table.add_row(
+            "first option shown",
+            _fmt(bias.mean_a),
+            _fmt(bias.mean_b),
+            f"{bias.diff:+.3f}",
+            f"[{bias.ci95[0]:+.3f}, {bias.ci95[1]:+.3f}]",
+            _p(bias.p_permutation),
+            _p(bias.p_sign),
+            "",
+        )
     console.print(table)
+    if bias is not None:
+        console.print(
+            "first option shown: share of predictions on the option the prompt showed first (position bias; "
+            "compare -o option_order=original with shuffled or reversed on the same split)",
+            highlight=False,
+        )
     if json_out is not None:
         json_out.write_text(
             json.dumps(
@@ -485,6 +504,22 @@ def compare(
             encoding="utf-8",
         )
         console.print(f"Written {json_out}", highlight=False)
+
+
+def _position_bias_comparison(pa: Any, pb: Any, cb: Any, **kw: Any) -> Any:
+    """The paired difference in the share of predictions on the first option shown, when both
+    runs recorded the order they showed options in (LLM methods); else None."""
+    from valuesim.bench.compare import POSITION_METRIC, paired_comparison
+
+    def recorded(frame: Any) -> bool:
+        return "meta" in frame and any(isinstance(m, dict) and "shown_first" in m for m in frame["meta"])
+
+    if not (recorded(pa) and recorded(pb)):
+        return None
+    try:
+        return paired_comparison(pa, pb, POSITION_METRIC, codebook=cb, **kw)
+    except ConfigError:  # no pair where both runs predicted something
+        return None
 
 
 def register(app: typer.Typer) -> None:

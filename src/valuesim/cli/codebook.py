@@ -22,24 +22,30 @@ def infer(
     path: Path = typer.Argument(..., help="A labelled SPSS (.sav, .zsav, .por) or Stata (.dta) file."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the codebook (YAML)."),
     name: str | None = typer.Option(None, "--name", help="Survey name (default: the file name)."),
+    country: str | None = typer.Option(
+        None,
+        "--country",
+        help="Everybody lives in this country (e.g. USA for the GSS): a file without a country column.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
 ) -> None:
     """Read variable labels, value labels and missing values from PATH and write an editable codebook.
 
-    Prints what to check: items without a label, codes without a label, guessed roles.
+    Prints every decision with its reason (id, country, roles, skipped design/administration
+    columns, profile items, demoted items, codes without a label); the same lines head the YAML.
     """
     from valuesim.survey.custom import infer_codebook, write_codebook_yaml
 
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists.", "Pass --overwrite to replace it, or choose another --out.")
-    result = infer_codebook(path, name=name)
+    result = infer_codebook(path, name=name, country=country)
     header = [
         f"Codebook for {path.name}, inferred by `valuesim codebook infer` (rules: docs/surveys.md).",
         "Check kinds, profile flags, roles and the question texts; then use it with --codebook THIS_FILE.",
         *[f"check: {n}" for n in result.notes[1:]],
     ]
     write_codebook_yaml(result.codebook, out, header=header)
-    console.print(f"[bold]{result.notes[0]}[/]", highlight=False)
+    console.print(f"[bold]{result.notes[0]}[/]", highlight=False, soft_wrap=True)
     for note in result.notes[1:]:
         console.print(f"  {note}", highlight=False, soft_wrap=True)
     console.print(f"Wrote {out}. Use it with: --data {path} --codebook {out}", highlight=False, soft_wrap=True)

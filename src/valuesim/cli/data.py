@@ -159,7 +159,7 @@ def _print_summary(info: dict[str, Any]) -> None:
 def _answer_text(q: Question, respondent: Respondent) -> tuple[str, int | None, str | None]:
     if q.id in respondent.answers:
         code = respondent.answers[q.id]
-        return q.label(code), code, None
+        return q.label(code), q.file_code(code), None  # the code as the data file writes it
     m = respondent.missing.get(q.id)
     if m is None:
         return "(not in file)", None, None

@@ -49,10 +49,12 @@ from valuesim.methods.narrative import story_check_summary
 from valuesim.methods.options import MethodOptions, with_defaults
 from valuesim.methods.prompting import (
     MODULE_DESCRIPTIONS,
+    OptionOrder,
     build_messages,
     option_letters,
     parse_batch,
     parse_letter,
+    shown_in_order,
     survey_phrase,
     system_message,
     target_options,
@@ -159,6 +161,11 @@ class LLMOptions(MethodOptions):
         "the same country, seeded); shuffled-any (of any country); none (nobody: the question only)",
     )
     persona_seed: int = Field(0, description="seed of the shuffled persona's choice of person")
+    option_order: OptionOrder = Field(
+        "original",
+        description="order the answer options are shown in: original (the questionnaire's), reversed, or "
+        "shuffled (seeded per person and question); answers map back to the original codes",
+    )
 
     @field_validator("modules", mode="before")
     @classmethod
@@ -430,7 +437,7 @@ class LLMPipeline(Method):
         questions: list[Question] = []
         results: dict[str, Prediction] = {}
         for qid in task.targets:
-            q = self.codebook.get(qid)
+            q = shown_in_order(self.codebook.get(qid), cfg.option_order, person.id)
             if q.kind is QuestionKind.NUMERIC or not q.answer_codes:
                 results[qid] = self._prediction(
                     task,
@@ -482,6 +489,7 @@ class LLMPipeline(Method):
             meta["usage"]["prompt_tokens_sent"] = round(res.sent_tokens, 3)
             meta["usage"]["prefix_tokens"] = prefix
             meta["story"] = story_meta
+            meta["shown_first"] = target_options(q)[0][0]  # the first option shown (position bias)
             if persona_meta is not None:
                 meta["persona"] = persona_meta
             if contexts[q.id][1]:
@@ -531,7 +539,7 @@ class LLMPipeline(Method):
         follow_up = ChatMessage("user", render("explain", cfg.prompt_version))
         out: dict[str, dict[str, str]] = {}
         for pred in predictions:
-            q = self.codebook.get(pred.question)
+            q = shown_in_order(self.codebook.get(pred.question), cfg.option_order, person.id)
             modules = pred.meta.get("modules") or {}
             if q.kind is QuestionKind.NUMERIC or not modules:
                 continue

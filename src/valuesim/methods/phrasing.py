@@ -90,7 +90,9 @@ def fill_placeholders(text: str, country: str | None) -> str:
 
 
 def is_digit_label(label: str) -> bool:
-    return label.strip().isdigit()
+    """A scale point labelled with its number ("7"; "-3" on a scale with valid negative codes)."""
+    text = label.strip()
+    return text.removeprefix("-").isdigit()
 
 
 def scale_anchors(q: Question) -> tuple[int, str, int, str] | None:

@@ -72,9 +72,10 @@ def _scale(q: Question, code: int, label: str, role: str | None) -> str | None:
     if ends is None:
         return None
     lo, lo_lab, hi, hi_lab = ends
-    named = "" if label.strip() == str(code) else f' ("{clean_label(label)}")'
+    lo, hi, said = q.file_code(lo), q.file_code(hi), q.file_code(code)  # the file's codes (-4 ... 4)
+    named = "" if label.strip() == str(said) else f' ("{clean_label(label)}")'
     return (
-        f'Asked "{_statement(q)}" on a scale from {lo} ("{lo_lab}") to {hi} ("{hi_lab}"), you answered {code}{named}.'
+        f'Asked "{_statement(q)}" on a scale from {lo} ("{lo_lab}") to {hi} ("{hi_lab}"), you answered {said}{named}.'
     )
 
 

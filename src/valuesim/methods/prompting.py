@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 import string
+import zlib
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
 
 from valuesim.llm import ChatMessage
 from valuesim.methods.phrasing import clean_label, fill_placeholders, is_digit_label
@@ -34,19 +38,39 @@ def option_letters(n: int) -> list[str]:
     return list(LETTERS[:n])
 
 
+OptionOrder = Literal["original", "shuffled", "reversed"]
+
+
+def shown_in_order(q: Question, order: OptionOrder, person: str) -> Question:
+    """``q`` with the order its options are shown in: the questionnaire's (``original``), the
+    reverse, or a permutation seeded by person and question (``shuffled``: the same for every
+    module, call and rerun). Letters map back to the codes through :func:`target_options`."""
+    if order == "original" or q.kind is QuestionKind.NUMERIC:
+        return q
+    codes = list(q.answer_codes)
+    if order == "reversed":
+        return replace(q, shown_order=tuple(reversed(codes)))
+    seed = zlib.crc32(f"option-order|{person}|{q.id}".encode())
+    perm = np.random.default_rng(seed).permutation(len(codes))
+    return replace(q, shown_order=tuple(codes[i] for i in perm))
+
+
 def target_options(q: Question) -> tuple[list[int], list[str]]:
-    """Valid (non-missing) codes of a question in questionnaire order, with display texts.
+    """Valid (non-missing) codes of a question in the order a prompt shows them (the
+    questionnaire's, unless ``q.shown_order`` says otherwise), with display texts.
 
     Rating scales show every point, with the end labels attached: "1 (Not at all important)".
     """
     if q.kind is QuestionKind.NUMERIC or not q.options:
         raise ValueError(f"{q.id} is a numeric item; it has no answer options to choose from")
     codes = q.answer_codes
+    if q.shown_order is not None:
+        codes = [c for c in q.shown_order if c in set(codes)]
     scale = any(is_digit_label(q.options[c]) for c in codes)
     texts = []
     for c in codes:
         lab = clean_label(q.options[c])
-        texts.append(f"{c} ({lab})" if scale and not is_digit_label(lab) else lab)
+        texts.append(f"{q.file_code(c)} ({lab})" if scale and not is_digit_label(lab) else lab)  # the file's codes
     return codes, texts
 
 

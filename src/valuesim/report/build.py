@@ -459,6 +459,37 @@ def _errors_section(c: _Ctx) -> Section | None:
     return sec
 
 
+def _position_section(c: _Ctx) -> Section | None:
+    """Share of predictions on the first option the prompt showed (LLM runs record the order)."""
+    rows = [(r, b) for r in c.runs if isinstance(b := r.metrics.get("position_bias"), dict)]
+    if not rows:
+        return None
+    sec = Section("position-bias", "Position bias")
+    sec.paragraphs.append(
+        "How often an LLM method chose the option its prompt showed first, against chance (one over the "
+        "number of options, averaged over the same predictions). A share far above chance is position bias; "
+        "run the method again with -o option_order=shuffled (or reversed) on the same split and compare the "
+        "two runs with `valuesim bench compare` for the paired difference."
+    )
+    sec.blocks.append(
+        Table(
+            ["Run", "Option order", "First option shown chosen", "Chance", "Predictions"],
+            [
+                [
+                    Cell(r.name),
+                    Cell(str(r.method_config.get("option_order", "original"))),
+                    Cell(tables.fmt_ci(b.get("mean"), *(b.get("ci95") or [None, None]))),
+                    Cell(tables.fmt(b.get("chance"))),
+                    Cell(tables.fmt(b.get("n"))),
+                ]
+                for r, b in rows
+            ],
+            align=["l", "l", "r", "r", "r"],
+        )
+    )
+    return sec
+
+
 def _calibration_section(c: _Ctx) -> Section | None:
     pt = tables.probabilistic_table(c.runs)
     if pt.empty:
@@ -713,6 +744,7 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
         _breakdown_section(ctx, "by-country", "Accuracy by country", "country"),
         _errors_section(ctx),
         _calibration_section(ctx),
+        _position_section(ctx),
         _story_section(ctx),
         _cost_section(ctx),
         _provenance_section(ctx),

@@ -16,14 +16,15 @@ import pandas as pd
 from valuesim.report import plots
 from valuesim.report.document import Cell, Document, Figure, Section, Table
 from valuesim.survey.codebook import Question
-from valuesim.survey.countries import country_name
+from valuesim.survey.countries import find_country
 
 GROUP_TITLES = {"country": "country", "sex": "sex", "age_band": "age band"}
 
 
 def _label(by: str, group: str) -> str:
     if by == "country":
-        return f"{country_name(group) or group} ({group})"
+        found = find_country(group)  # a survey without a country column has the group "unknown"
+        return f"{found.name} ({group})" if found is not None else f"country {group}"
     return "all respondents" if by == "all" else group
 
 

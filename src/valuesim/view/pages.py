@@ -180,6 +180,12 @@ def run_page(store: RunStore, key: str) -> dict[str, Any]:
     out["probabilistic"] = (
         {k: fmt(prob.get(k)) for k in ("log_loss", "brier", "ece", "coverage")} if prob is not None else None
     )
+    bias = m.get("position_bias") if isinstance(m.get("position_bias"), dict) else None
+    out["position_bias"] = (
+        {"text": fmt_ci(*_stat(bias)), "chance": fmt(bias.get("chance")), "n": fmt(bias.get("n"), 0)}
+        if bias is not None
+        else None
+    )
     dist = m.get("distribution") or {}
     out["distribution"] = {k: fmt(dist.get(k)) for k in ("wasserstein_mean", "total_variation_mean", "mean_all")}
     out["usage"] = {
