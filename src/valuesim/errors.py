@@ -60,7 +60,7 @@ class ModelError(ValueSimError):
 
 class RequestFailedError(ModelError):
     """A model request still failed after all its retries (HTTP 429/5xx, timeouts past the
-    deadline, lost connections, malformed replies).
+    timeout, lost connections, malformed replies).
 
     Raised by a method, it fails every target of the task (e.g. the shared backstory call
     failed); :class:`TargetsFailedError` fails only some. A benchmark run records the failed

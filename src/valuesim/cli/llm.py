@@ -29,7 +29,7 @@ def check(
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server (else OPENAI_BASE_URL)."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key (else OPENAI_API_KEY)."),
     timeout: float = typer.Option(
-        60.0, "--timeout", help="Wall-clock seconds per attempt of a request (the request gives up after 3x that)."
+        60.0, "--timeout", help="Wall-clock seconds per attempt of a request (a request cut off 3 times gives up)."
     ),
 ) -> None:
     """Run one generation and one choice scoring (uncached) and report what happened."""

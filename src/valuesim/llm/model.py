@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from valuesim._aio import run_sync
 from valuesim.errors import ConfigError, RequestFailedError
-from valuesim.llm.backends.base import Backend, TransientError
+from valuesim.llm.backends.base import AttemptTimeout, Backend, TransientError
 from valuesim.llm.cache import CachePolicy, ResponseCache, request_key
 from valuesim.llm.types import (
     BatchChoiceResult,
@@ -37,9 +37,10 @@ SPEC_HELP = (
     '"openai:<model>" (with --base-url or OPENAI_BASE_URL), "mock" or "mock:<seed>".'
 )
 
-#: A request (all its attempts and the waits between them) gives up after this many times the
-#: ``timeout`` of one attempt.
-REQUEST_DEADLINE_FACTOR = 3
+#: A request gives up when this many of its attempts were cut off by the ``timeout`` (a server
+#: that stalls or drips persistently); other transient failures are retried ``max_retries`` times.
+#: A cut-off attempt is retried at once: its ``timeout`` was the wait.
+MAX_CUT_ATTEMPTS = 3
 
 
 def _backoff(attempt: int) -> float:
@@ -67,8 +68,8 @@ class Model:
         timeout: float | None = None,
     ) -> None:
         """``timeout``: the wall-clock deadline of one attempt in seconds (a reply still arriving
-        then is cut off); the request, its retries and the waits between them included, gives up
-        after ``REQUEST_DEADLINE_FACTOR`` times that. None: no deadline (an in-process model)."""
+        then is cut off, however slowly it drips); the request gives up after ``MAX_CUT_ATTEMPTS``
+        cut-off attempts. None: no deadline (an in-process model)."""
         if timeout is not None and not timeout > 0:
             raise ConfigError(f"timeout must be > 0 seconds, got {timeout}.")
         concurrency = max_concurrency if max_concurrency is not None else backend.default_concurrency
@@ -260,41 +261,34 @@ class Model:
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> tuple[T, float]:
         """Run one request: retried on transient failures (HTTP 429/5xx, lost connections, malformed
-        replies, attempts cut off at ``timeout``) up to ``max_retries`` times, all within the
-        request's deadline (the clock starts when the request gets its concurrency slot).
-        Raises :class:`RequestFailedError` when it gives up."""
+        replies, attempts cut off at ``timeout`` of wall clock) up to ``max_retries`` times, and
+        given up after ``MAX_CUT_ATTEMPTS`` cut-off attempts. Raises :class:`RequestFailedError`."""
         async with self._semaphore():
             start = time.perf_counter()
-            deadline = None if self.timeout is None else time.monotonic() + REQUEST_DEADLINE_FACTOR * self.timeout
-            attempt = 0
+            attempt = cut = 0
             while True:
                 attempt += 1
                 try:
-                    if deadline is None or self.timeout is None:
+                    if self.timeout is None:
                         result = await fn()
                     else:
-                        cut = min(self.timeout, deadline - time.monotonic())
                         try:
-                            result = await asyncio.wait_for(fn(), max(0.0, cut))
+                            result = await asyncio.wait_for(fn(), self.timeout)
                         except TimeoutError:  # a stalled or dripping server: the attempt is cut off
-                            raise TransientError(
-                                f"No complete answer within {cut:.3g} s (wall clock).",
+                            raise AttemptTimeout(
+                                f"No complete answer within {self.timeout:g} s (wall clock).",
                                 hint="The server is stalled or too slow; raise the timeout (-o timeout=SECONDS, "
                                 "llm check --timeout) or lower the concurrency.",
                             ) from None
                     return result, time.perf_counter() - start
                 except TransientError as e:
+                    cut += isinstance(e, AttemptTimeout)
                     tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
-                    if attempt > self.max_retries:
-                        raise RequestFailedError(f"Gave up after {tries}: {e.message}", hint=e.hint) from e
-                    wait = _wait(e, attempt)
-                    if deadline is not None and time.monotonic() + wait >= deadline:
-                        raise RequestFailedError(
-                            f"Gave up after {tries} ({REQUEST_DEADLINE_FACTOR} x the {self.timeout:g} s timeout "
-                            f"of an attempt is the deadline of a request): {e.message}",
-                            hint=e.hint,
-                        ) from e
-                    await asyncio.sleep(wait)
+                    if attempt > self.max_retries or cut >= MAX_CUT_ATTEMPTS:
+                        timed_out = f", {cut} of them cut off by the timeout" if cut > 1 else ""
+                        raise RequestFailedError(f"Gave up after {tries}{timed_out}: {e.message}", hint=e.hint) from e
+                    if not isinstance(e, AttemptTimeout):  # a cut-off attempt has waited its timeout already
+                        await asyncio.sleep(_wait(e, attempt))
 
     def _run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         async def runner() -> T:
@@ -439,5 +433,5 @@ def get_model(
             backend = make_openai_backend(model, urls, api_key=api_key, timeout=timeout)
         else:
             backend = OpenAIBackend(model, base_url=url, api_key=api_key, timeout=timeout)
-    deadline = timeout if kind == "openai" else None  # an in-process model cannot be cut off mid-call
-    return Model(backend, cache=store, max_concurrency=max_concurrency, max_retries=max_retries, timeout=deadline)
+    cutoff = timeout if kind == "openai" else None  # an in-process model cannot be cut off mid-call
+    return Model(backend, cache=store, max_concurrency=max_concurrency, max_retries=max_retries, timeout=cutoff)

@@ -135,8 +135,8 @@ class LLMOptions(MethodOptions):
     timeout: float = Field(
         120,
         gt=0,
-        description="wall-clock seconds one attempt of a model request may take (openai: models); the request, "
-        "retries and waits included, gives up after 3x that",
+        description="wall-clock seconds one attempt of a model request may take (openai: models); a request "
+        "cut off three times gives up",
     )
     max_retries: int = Field(
         5,

@@ -22,15 +22,21 @@ from typing import Any
 import httpx
 
 from valuesim.errors import ConfigError, ModelError
-from valuesim.llm.backends.base import BatchScores, Completion, Scores, TransientError, batch_prefix
+from valuesim.llm.backends.base import (
+    AttemptTimeout,
+    BatchScores,
+    Completion,
+    Scores,
+    TransientError,
+    batch_prefix,
+)
 from valuesim.llm.backends.mock import approx_tokens
 from valuesim.llm.choices import choice_schema, instruct_choice, one_hot, parse_choice, probs_from_top_logprobs
 from valuesim.llm.types import ChatMessage, GenerateConfig
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 TOP_LOGPROBS = 20  # the maximum OpenAI and vLLM (by default) accept
-#: The longest a Retry-After header makes us wait before one retry (seconds); a request's deadline
-#: (``timeout``) still applies: a wait past it fails the request at once.
+#: The longest a Retry-After header makes us wait before one retry (seconds).
 MAX_RETRY_AFTER = 60.0
 START_HINT = (
     "Start a server, e.g. `python -m llama_cpp.server --model model.gguf --port 8080` "
@@ -164,7 +170,7 @@ class OpenAIBackend:
         try:
             r = await self._client().post(url, json=payload)
         except httpx.TimeoutException as e:
-            raise TransientError(
+            raise AttemptTimeout(
                 f"No answer from {url} within {self.timeout:g}s ({type(e).__name__}).",
                 hint="The server may be overloaded; lower --concurrency or raise the timeout.",
             ) from e
