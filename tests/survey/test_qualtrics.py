@@ -372,8 +372,10 @@ def test_simulate_writes_a_labelled_file_that_reads_back(qsf_file: Path, tmp_pat
     assert labels["party"] == "Which party is closest to your views?"
     assert meta.variable_value_labels["party"] == {1.0: "Greens", 2.0: "Social Democrats", 3.0: "Liberals",
                                                    4.0: "Conservatives", 5.0: "Other"}  # fmt: skip
+    # a scale labels every point it was posed on: its ends with their words, the others with their number
     assert meta.variable_value_labels["Q6_1"] == {
         0.0: "No trust at all",
+        **{float(c): str(c) for c in range(10, 100, 10)},
         100.0: "Complete trust",
     }
     assert "Q260" in frame.columns  # the profile the method was given (WVS sex), with its labels

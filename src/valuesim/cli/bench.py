@@ -347,6 +347,12 @@ def bench(
             f"{metrics.get('completion_tokens', 0):,.0f} tokens, {metrics.get('cache_hits', 0):,.0f} cache hits"
         )
     console.print("; ".join(extra), highlight=False)
+    if metrics.get("n_abstained"):
+        from valuesim.bench.rundir import open_run
+        from valuesim.report.load import not_posed_notes
+
+        for note in not_posed_notes(open_run(result.out_dir).predictions()):
+            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
     console.print(
         f"Results: {escape(str(result.out_dir))}/  (metrics.json, predictions.jsonl, split.json, manifest.json)",
         highlight=False,

@@ -307,19 +307,22 @@ def _value_item(codebook: Any, question: str) -> Any:
 
 
 def _print_answer(q: Any, pred: Any, person: Any) -> None:
+    from rich.markup import escape
+
     from valuesim.survey.questionnaire import is_custom
 
-    console.print(f"[bold]{q.id}[/] {q.short}", highlight=False)
+    # question texts and labels are the survey's words: "[country]", "[city]" are text, not markup
+    console.print(f"[bold]{escape(q.id)}[/] {escape(q.short)}", highlight=False)
     if pred.prediction is None:
-        console.print(f"Prediction: [red]none[/] ({pred.meta.get('error', 'no answer')})", highlight=False)
+        console.print(f"Prediction: [red]none[/] ({escape(str(pred.meta.get('error', 'no answer')))})", highlight=False)
     else:
         conf = (pred.probabilities or {}).get(pred.prediction)
         extra = f" (p={conf:.2f})" if conf is not None else ""
-        console.print(f"Prediction: [bold]{q.label(pred.prediction)}[/]{extra}", highlight=False)
+        console.print(f"Prediction: [bold]{escape(q.label(pred.prediction))}[/]{extra}", highlight=False)
     if q.id in person.answers:
         truth = person.answers[q.id]
         mark = "[green]match[/]" if pred.prediction == truth else "[red]differs[/]"
-        console.print(f"Real answer: {q.label(truth)} ({mark})", highlight=False)
+        console.print(f"Real answer: {escape(q.label(truth))} ({mark})", highlight=False)
     elif q.id in person.missing:
         console.print(f"Real answer: none ({person.missing[q.id].name.lower().replace('_', ' ')})", highlight=False)
     elif is_custom(q):

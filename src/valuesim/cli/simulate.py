@@ -238,6 +238,12 @@ def export(
     formats = _export_formats(fmt)
     if out is not None and len(formats) > 1:
         raise ConfigError("--out names one file; several --format were given.", "Leave out --out or give one format.")
+    if out is not None and out.suffix and not out.is_dir() and out.suffix.lower() != f".{formats[0]}":
+        # else `--out x.dta --format sav` made a directory x.dta holding simulated.sav
+        raise ConfigError(
+            f"--out {out} does not end in .{formats[0]}, the --format given.",
+            f"Name the file {out.with_suffix('.' + formats[0])}, or pass the --format its name says.",
+        )
     split_file = run_dir / SPLIT_FILE
     answers_file = run_dir / f"{ANSWERS_FILE}.parquet"
     if not split_file.is_file() or not answers_file.is_file():

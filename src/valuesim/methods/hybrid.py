@@ -45,7 +45,8 @@ from valuesim.methods.base import (
     register,
 )
 from valuesim.methods.options import MethodOptions
-from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.methods.prompting import unposable_reason
+from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 
 #: probabilities are floored at this before taking logs (an LLM may give an option ~0)
@@ -305,17 +306,17 @@ class Hybrid(Method):
     def calibration_tasks(self, train: SurveyData) -> list[tuple[Task, dict[str, int]]]:
         """Seeded (task, hidden answers) for the calibration respondents, drawn from *train* only."""
         rng = np.random.default_rng([self.opts.seed, 7])
-        eligible = {q for q in self.codebook.substantive() if self.codebook.get(q).kind is not QuestionKind.NUMERIC}
+        eligible = {q for q in self.codebook.substantive() if unposable_reason(self.codebook.get(q)) is None}
         ids = [str(i) for i in train.frame.index]
         order = rng.permutation(len(ids))
         out: list[tuple[Task, dict[str, int]]] = []
         for i in order:
             person = train.respondent(ids[i])
-            answered = sorted((q for q in person.answered() if q in eligible), key=lambda q: int(q[1:]))
+            answered = self.codebook.sort(q for q in person.answered() if q in eligible)  # any survey's ids
             if len(answered) < 2 * self.opts.calibration_targets:
                 continue
             picked = rng.choice(len(answered), self.opts.calibration_targets, replace=False)
-            targets = tuple(sorted((answered[j] for j in picked), key=lambda q: int(q[1:])))
+            targets = tuple(self.codebook.sort(answered[j] for j in picked))
             task = hide_targets(person, targets, fold=-1)  # shaped like a k-fold unit
             out.append((task, {q: person.answers[q] for q in targets}))
             if len(out) == self.opts.calibration_respondents:

@@ -44,13 +44,16 @@ from pydantic import Field, field_validator, model_validator
 from valuesim._aio import run_sync
 from valuesim.errors import ConfigError, RequestFailedError, TargetsFailedError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model, simulation
+from valuesim.llm.choices import choice_schema, parse_choice
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.narrative import story_check_summary
 from valuesim.methods.options import MethodOptions, with_defaults
 from valuesim.methods.prompting import (
+    LETTERS,
     MODULE_DESCRIPTIONS,
     OptionOrder,
     build_messages,
+    is_numbered,
     option_letters,
     parse_batch,
     parse_letter,
@@ -58,10 +61,11 @@ from valuesim.methods.prompting import (
     survey_phrase,
     system_message,
     target_options,
+    unposable_reason,
 )
 from valuesim.methods.prompts import render
 from valuesim.methods.story import StoryStyle, abuild_backstory, country_name, phrase_for
-from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Respondent
 
@@ -438,36 +442,35 @@ class LLMPipeline(Method):
         results: dict[str, Prediction] = {}
         for qid in task.targets:
             q = shown_in_order(self.codebook.get(qid), cfg.option_order, person.id)
-            if q.kind is QuestionKind.NUMERIC or not q.answer_codes:
-                results[qid] = self._prediction(
-                    task,
-                    qid,
-                    None,
-                    None,
-                    {"error": f"{qid} is a numeric item; LLM methods answer option questions only"},
-                )
+            reason = unposable_reason(q)
+            if reason is not None:  # skipped with a note; the other targets go on
+                results[qid] = self._prediction(task, qid, None, None, {"error": reason, "not_posed": reason})
             else:
                 questions.append(q)
 
         contexts = {q.id: self._context(person, q, country) for q in questions}
-        # a request that fails after its retries costs the targets that needed it (one target, or
-        # one batch of them), not the task: the others are answered and the failed ones reported
+        # numbered items (more options than letters) are asked one by one: batch replies are lettered
         n = cfg.batch_targets
-        groups = [questions[i : i + n] for i in range(0, len(questions), n)]
+        lettered = [q for q in questions if n > 1 and len(q.answer_codes) <= len(LETTERS)]
+        groups = [lettered[i : i + n] for i in range(0, len(lettered), n)]
+        groups += [[q] for q in questions if n <= 1 or len(q.answer_codes) > len(LETTERS)]
 
         async def answer(g: list[Question]) -> list[TargetResult]:
-            if n > 1:
+            if n > 1 and len(g[0].answer_codes) <= len(LETTERS):
                 return await self._answer_batch(story.text, g, country, contexts)
             return [await self._answer_one(story.text, g[0], country, contexts[g[0].id])]
 
+        # a request that fails after its retries costs the targets that needed it (one target, or
+        # one batch of them), not the task: the others are answered and the failed ones reported
         outs = await asyncio.gather(*(_failure_as_value(answer(g)) for g in groups))
         failed: dict[str, RequestFailedError] = {}
-        pairs: list[tuple[Question, TargetResult]] = []
+        by_id: dict[str, TargetResult] = {}
         for g, out in zip(groups, outs):
             if isinstance(out, RequestFailedError):
                 failed.update({q.id: out for q in g})
             else:
-                pairs.extend(zip(g, out))
+                by_id.update({q.id: item for q, item in zip(g, out)})
+        pairs = [(q, by_id[q.id]) for q in questions if q.id in by_id]
 
         share = 1.0 / max(1, len(task.targets))
         story_meta = {
@@ -541,7 +544,7 @@ class LLMPipeline(Method):
         for pred in predictions:
             q = shown_in_order(self.codebook.get(pred.question), cfg.option_order, person.id)
             modules = pred.meta.get("modules") or {}
-            if q.kind is QuestionKind.NUMERIC or not modules:
+            if unposable_reason(q) is not None or not modules:
                 continue
             codes, _ = target_options(q)
             letters = option_letters(len(codes))
@@ -646,10 +649,21 @@ class LLMPipeline(Method):
     ) -> ModuleAnswer:
         """One call that answers ``q`` as ``role`` (a module or the coordinator): the option
         letters scored (``scoring=logprobs``) or a generated reply parsed; with ``keep_reply``
-        the rest of a generated reply becomes the rationale. ModelError propagates: it stops the run."""
+        the rest of a generated reply becomes the rationale. ModelError propagates: it stops the run.
+
+        Numbered options (more than 26) are multi-token labels whose first-token log-probs do
+        not rank them, so under ``scoring=logprobs`` the model writes its number under a JSON
+        schema that admits only the options' numbers (a one-hot answer, no distribution)."""
         codes, texts = target_options(q)
         letters = option_letters(len(codes))
         what = "answer" if role in MODULES else f"{role} answer"
+        if self.opts.scoring == "logprobs" and is_numbered(letters):
+            g = await self.model.generate(msgs, GenerateConfig(max_tokens=16, json_schema=choice_schema(letters)))
+            sent = self._sent(msgs, g.cached)
+            index = parse_choice(g.text, letters)
+            if index is None:
+                return ModuleAnswer(role, None, None, None, f"unparseable {what}: {g.text[:120]!r}", g.usage, sent)
+            return ModuleAnswer(role, codes[index], None, None, None, g.usage, sent)
         if self.opts.scoring == "logprobs":
             res = await self.model.score_choices(msgs, letters)
             sent = self._sent(msgs, res.cached)
@@ -754,7 +768,10 @@ class LLMPipeline(Method):
     ) -> TargetResult:
         with simulation.asking(q.id):  # read by simulated models only
             answers = await asyncio.gather(*(self._module(m, story, q, country, context[0]) for m in self.opts.modules))
-            return await self._integrate(story, q, country, context[0], list(answers))
+            result = await self._integrate(story, q, country, context[0], list(answers))
+        if len(q.answer_codes) > len(LETTERS):
+            result.meta["numbered_options"] = len(q.answer_codes)  # posed as "1." ... "N.", not lettered
+        return result
 
     async def _answer_batch(
         self,

@@ -946,7 +946,7 @@ async def anarrate(
     Returns the sections, the check summary (:func:`summarize_sections`) and the LLM usage.
     """
     from valuesim.llm import Usage
-    from valuesim.methods.prompting import survey_phrase
+    from valuesim.methods.prompting import lettered, survey_phrase
     from valuesim.methods.story import country_name
 
     country = country_name(respondent.country)
@@ -965,7 +965,7 @@ async def anarrate(
             items = [
                 (codebook.get(q), respondent.answers[q])
                 for q in ids
-                if q in codebook and not codebook.get(q).profile and codebook.get(q).kind is not QuestionKind.NUMERIC
+                if q in codebook and not codebook.get(q).profile and lettered(codebook.get(q))
             ]
         words = max(20, int(target_total * len(body.split()) / total_words))
         jobs.append(

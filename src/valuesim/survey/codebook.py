@@ -162,7 +162,7 @@ def missing_code_for(label: str) -> int:
         return -1
     if re.search(r"refus|no answer|\bna\b|not answered|declined|prefer not", low):
         return -2
-    if re.search(r"not applicable|inapplicable|\binap\b|\bn/?a\b|skip", low):
+    if re.search(r"not applicable|inapplicable|\binap\b|\biap\b|\bn/?a\b|skip", low):  # GSS "iap"
         return -3
     if re.search(r"not asked", low):
         return -4

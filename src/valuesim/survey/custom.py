@@ -34,9 +34,10 @@ Rules (documented in docs/surveys.md), built to hold on ESS, GSS, EVS and WVS fi
 * **Kind** of an item: ``scale`` when the codes span 5-101 consecutive integers, both ends
   are labelled and only the ends (and the midpoint) have word labels -- inner points
   unlabelled or labelled with their own number ("1" .. "9", as ESS does); ``numeric`` when
-  the item has no answer labels, or at most 3 word labels beside at least 10 unlabelled
-  values (a quantity with special codes: "89 or older" stays a value, "It depends" / "Never"
-  load as missing, each named in the notes); else ``ordinal`` when SPSS says so, most of
+  the item has no answer labels, or at least 10 unlabelled values beside at most 3 word
+  labels (or beside more, when the unlabelled values are at least 3 times as many and hold most
+  answers) -- a quantity with special codes: "89 or older" stays a value, "It depends" /
+  "Never" load as missing, each named in the notes; else ``ordinal`` when SPSS says so, most of
   at least 3 labels read as degrees or the labels name rising amounts; else ``nominal``. An
   item left with one option becomes numeric when its data hold several values, else it is
   left out.
@@ -168,7 +169,11 @@ _ADMIN_LABELS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\bfilter\b|\bflag\b|\brouting\b|(don.?t know|refusal|\bdk\b|no answer)s?\W+(flag|count|indicator)", re.I
+            r"\bfilter\b|\bflag\b|\brouting\b|(don.?t know|refusal|\bdk\b|no answer)s?\W+(flag|count|indicator)|"
+            # a mark-all-that-apply item's non-answer box (ESS dscrdk "Discrimination of respondent's
+            # group: don't know", dscrref, dscrnap, dscrna): a record of not answering, not an answer
+            r":\s*(don.?t know|refusal|refused|not applicable|no answer|not answered)\s*$",
+            re.I,
         ),
         "filter or flag variable",
     ),
@@ -410,7 +415,7 @@ _DEGREE_WORDS = re.compile(
     r"extremely|always|never|often|sometimes|rarely|seldom|usually|important|satisf|\bmuch\b|\blittle\b|great deal|"
     r"likely|\bgood\b|\bbad\b|\bpoor\b|excellent|\bfair\b|\bmore\b|\bless\b|\bnone\b|\bmost\b|better|worse|"
     r"\bhigh\b|\blow\b|trust|approve|favou?r|every day|once a|weekly|monthly|daily|slight|moderate|extrm|"
-    r"\bpretty\b|\btoo\b|hardly|only some|\bsome\b|\bfew\b|\bmany\b",
+    r"\bpretty\b|\btoo\b|hardly|only some|\bsome\b|\bfew\b|\bmany\b|\ba lot\b|difficult|comfortabl",
     re.I,
 )
 _MISSING_LABEL = re.compile(
@@ -422,7 +427,7 @@ _MISSING_LABEL = re.compile(
 #: Codes surveys use for missing answers (7/8/9, 77/88/99, 96-99, 996-999, 9996-9999 ...).
 _MISSING_SHAPE = re.compile(r"(7|8|9)\1+|9[6-9]|99[6-9]|999[6-9]|(6|7|8|9)\2{2,}")
 #: A numeric column that holds category codes (occupation, industry, postal code), not a quantity.
-_CODE_LABEL = re.compile(r"\bcodes?\b|\bisco\b|\bnace\b|\bclassification\b", re.I)
+_CODE_LABEL = re.compile(r"\bcodes?\b|\bisco(-?\d+)?\b|\bisic\b|\bnace\b|\bclassification\b", re.I)  # ISCO08
 #: A labelled special code of a quantity that is itself a quantity ("89 or older", "None", "8 or more").
 _QUANTITY_LABEL = re.compile(
     r"\d|\bnone\b|\bno\b.*\b(child|children|one)\b|\bor (more|older|over|less|younger)\b|\bless than\b|"
@@ -811,7 +816,14 @@ def _type_item(var: str, values: np.ndarray, labels: dict[int, str], missing: di
         options = {c: option_labels.get(c, str(c)) for c in range(lo, hi + 1)}
         return _Typed(QuestionKind.SCALE, options, missing, None, "; ".join(notes))
     unlabelled = sorted(set(valid) - set(option_labels))
-    if len(unlabelled) >= 10 and len(wordy) <= 3:
+    n_unlabelled = sum(counts[c] for c in unlabelled)
+    n_labelled = sum(counts[c] for c in valid if c in option_labels)
+    if len(unlabelled) >= 10 and (
+        len(wordy) <= 3
+        # or a few more special codes beside a quantity that holds most answers (ESS ageadlt
+        # "Age reached adulthood": 0 "Never", 111 "Should never", 555 "Different for men and women")
+        or (len(unlabelled) >= 3 * len(wordy) and n_unlabelled > n_labelled)
+    ):
         # a quantity with a few labelled special codes ("89 or older", "0 It depends", "1111 Still living with parents")
         special = {c: t for c, t in option_labels.items() if not _QUANTITY_LABEL.search(t) and c not in unlabelled}
         for c, t in special.items():

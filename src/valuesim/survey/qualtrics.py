@@ -254,6 +254,12 @@ def _question_order(elements: list[dict[str, Any]], notes: list[str]) -> tuple[l
                 f"block {b.get('Description') or bid!r} randomises its questions: not simulated "
                 "(questions are asked in the file's order)"
             )
+        looping = options.get("Looping") if isinstance(options, dict) else None
+        if looping not in (None, "None", "", False):
+            notes.append(
+                f"block {b.get('Description') or bid!r} loops (loop & merge): not simulated (its questions are "
+                "asked once; loop fields ${lm://Field/N} stay placeholders)"
+            )
         order.extend(qids)
     return order, trashed
 
@@ -379,6 +385,12 @@ def _items(qid: str, tag: str, pl: dict[str, Any], pipes: _Pipes, out: QsfImport
             row = {"id": row_id, "text": _row_text(text, row_text), "options": labels, "codes": codes}
             yield {**row, "ordered": True, "section": section}
         return
+    if kind == "Matrix" and sub in _SINGLE_MATRIX:  # one answer per row, but not a Likert scale shared by the rows
+        what = {"Bipolar": "a bipolar (semantic differential) matrix", "TE": "a text-entry matrix"}.get(
+            selector, f"a {selector or 'matrix'} matrix"
+        )
+        out.skipped.append(f"{name}: {what} (only Likert matrices are simulated)")
+        return
     if kind == "Matrix":
         out.skipped.append(f"{name}: a matrix with {sub or selector} answers (only one answer per row is simulated)")
         return
@@ -392,6 +404,10 @@ def _items(qid: str, tag: str, pl: dict[str, Any], pipes: _Pipes, out: QsfImport
             out.notes.append(f"{tag}: {note}")
         for row_id, row_text in _rows(tag, pl, choices, pipes):
             yield {"id": row_id, "text": _row_text(text, row_text), "scale": scale}
+        return
+    if kind == "Slider":
+        what = {"STAR": "a star rating"}.get(selector, f"a {selector or 'slider'} slider")
+        out.skipped.append(f"{name}: {what} (only horizontal sliders and bars are simulated)")
         return
     out.skipped.append(f"{name}: this question type is not simulated")
 
