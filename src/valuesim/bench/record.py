@@ -13,7 +13,6 @@ mapping with ``calls`` or ``llm_calls``, ...) into the counters of ``metrics.jso
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 import shlex
 import subprocess
@@ -291,7 +290,7 @@ class RunSink:
         targets to failures.jsonl; raises past ``limit`` failed targets."""
         if failure.rows:
             self.predictions.write_unit(failure.rows, partial=True)
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in failure.failure_rows(self.session))
+        text = rundir.jsonl_text(failure.failure_rows(self.session))
         with self._lock:
             self._fh.write(text)
             self._fh.flush()

@@ -175,9 +175,22 @@ def run_simulation(
         manifest = base_manifest(method, rcfg, data, split, concurrency)
         manifest["kind"] = "simulate"
         manifest["config"]["protocol"] = split.protocol
-        record.start(manifest, train_source="none (new questions: nobody has answered them)")
+        record.start(
+            manifest,
+            train_source="the respondents' answers to the known items (new questions: nobody has answered them)"
+            if getattr(method, "learns_from_known_items", False)
+            else "none (new questions: nobody has answered them)",
+        )
 
         with record.predicting(method, rcfg) as session:
+            if pending and getattr(method, "learns_from_known_items", False):
+                from valuesim.relations import fit_sample
+
+                with clock("fit_seconds"):
+                    seen = fit_sample(data, hide=[q.id for q in cfg.questions], max_people=rcfg.train_max)
+                    say(f"fitting {method.name} on {len(seen):,} respondents' answers to the known items")
+                    method.fit(seen)
+                    record.note_fit(method.fit_report())
             if pending:
                 with clock("tasks_seconds"):
                     items = make_work_items(data, pending, with_truth=False)

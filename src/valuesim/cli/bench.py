@@ -19,7 +19,7 @@ from rich.table import Table
 
 from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import MODEL_DEFAULT
+from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError
 
 console = Console()
@@ -150,6 +150,7 @@ def bench(
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
     ),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to evaluate."),
     protocol_name: str = typer.Option(
         "k-fold",
@@ -199,7 +200,7 @@ def bench(
         None, "--workers", help="Ray: shards run at once (default: the cluster's CPUs)."
     ),
     no_cache: bool = typer.Option(
-        False, "--no-cache", help="LLM methods: neither read nor write the response cache (see VALUESIM_CACHE_DIR)."
+        False, "--no-cache", help="LLM methods: " + NO_CACHE_HELP[0].lower() + NO_CACHE_HELP[1:]
     ),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
     train_max: int = typer.Option(
@@ -246,6 +247,7 @@ def bench(
     llm_flags = (
         ("--model", model, "model"),
         ("--base-url", base_url, "base_url"),
+        ("--api-key", api_key, "api_key"),
         ("--no-cache", False if no_cache else None, "cache"),
     )
     for flag, value, key in llm_flags:
@@ -259,6 +261,11 @@ def bench(
         options[key] = value
 
     sizes: dict[str, Any] = {}
+    if history_sizes is not None and not history_sweep:
+        raise ConfigError(
+            "--history-sizes sets the sizes of a history sweep, but --history-sweep is not given.",
+            f"Add --history-sweep to vary the history size ({history_sizes}), or drop --history-sizes.",
+        )
     if history_sizes:
         try:
             sizes["history_sizes"] = tuple(int(x) for x in _split_list([history_sizes]))
@@ -432,9 +439,9 @@ def compare(
     run_a: Path = typer.Argument(..., help="First run directory."),
     run_b: Path = typer.Argument(..., help="Second run directory (same split)."),
     metric: list[str] | None = typer.Option(None, "--metric", help="top1, nmae, within1 (default: all)."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Paired bootstrap replicates."),
-    n_perm: int = typer.Option(5000, "--n-perm", help="Sign-flip permutations."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the permutations."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=1, help="Paired bootstrap replicates."),
+    n_perm: int = typer.Option(5000, "--n-perm", min=1, help="Sign-flip permutations."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Seed of the bootstrap and the permutations."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the comparison as JSON here."),
 ) -> None:
     """Paired comparison of two runs made on the same split (difference = A - B)."""

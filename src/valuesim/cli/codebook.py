@@ -125,7 +125,7 @@ def posing_warnings(cb: Codebook) -> list[str]:
 def example(
     out: Path = typer.Argument(..., help="Where to write the example .sav file."),
     n: int = typer.Option(300, "--n", "-n", min=10, help="Number of respondents."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
 ) -> None:
     """Write a generated, labelled SPSS file (SYNTHETIC respondents, ESS-like items) to try a custom survey."""
     from valuesim.survey.labelled_example import write_labelled_example

@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
+from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
 from valuesim.errors import ConfigError, DataError
 
 console = Console()
@@ -57,6 +59,8 @@ def simulate(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
     ),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Respondents in flight at once."),
     executor: str = typer.Option(
         "local",
@@ -104,6 +108,10 @@ def simulate(
         options["model"] = model
     if base_url is not None:
         options["base_url"] = base_url
+    if api_key is not None:
+        options["api_key"] = api_key
+    if no_cache:
+        options["cache"] = False
     run = RunConfig.create(
         concurrency=concurrency,
         max_failures=max_failures,
@@ -138,14 +146,14 @@ def simulate(
                 run=run,
                 executor=run_on,
                 progress=progress,
-                log=lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False),
+                log=lambda msg: err_console.print(f"[dim]{escape(redact_text(msg))}[/]", highlight=False),
             )
     except KeyboardInterrupt:
         err_console.print(f"[yellow]Interrupted.[/] Finished respondents are saved in {out}; re-run to resume.")
         raise typer.Exit(130) from None
     for note in result.notes:
         if note not in shown:
-            err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
+            err_console.print(f"[cyan]Note:[/] {escape(redact_text(note))}", highlight=False)
     _print_overview(result)
     if formats and len(result.answers):
         people = {r: survey.respondent(r) for r in dict.fromkeys(result.answers["respondent"].astype(str))}

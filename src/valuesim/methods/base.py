@@ -148,6 +148,10 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     #: cannot answer a new question (see valuesim.survey.questionnaire); None (the default):
     #: LLM methods do not, the others do -- use :meth:`learns_from_target_answers`
     needs_target_answers: ClassVar[bool | None] = None
+    #: True when ``fit`` learns from other people's answers to the *known* items (never the target's)
+    #: and must run before a new question is answered: ``simulate`` and ``ask`` then fit the method
+    #: on the loaded data (the asked questions hidden from it)
+    learns_from_known_items: ClassVar[bool] = False
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
 
@@ -182,7 +186,12 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
 
 #: Entry-point group through which installed packages add methods (``name = "pkg.mod:Class"``).
 ENTRY_POINT_GROUP = "valuesim.methods"
-_BUILTIN_MODULES = ("valuesim.methods.baselines", "valuesim.methods.llm_methods", "valuesim.methods.hybrid")
+_BUILTIN_MODULES = (
+    "valuesim.methods.baselines",
+    "valuesim.methods.item_transfer",
+    "valuesim.methods.llm_methods",
+    "valuesim.methods.hybrid",
+)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ class HybridOptions(MethodOptions):
     )
     model: str = Field("local", description="model spec of the LLM method (--model)")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL(s) of the LLM method (--base-url)")
+    api_key: str | None = Field(
+        None, exclude=True, repr=False, description="API key of the LLM method's server (--api-key); never written"
+    )
+    cache: bool | str | None = Field(None, description="the LLM method's response cache (--no-cache: false)")
     calibration_respondents: int = Field(
         6,
         ge=1,
@@ -269,8 +273,9 @@ class Hybrid(Method):
             options["model"] = model_obj.spec
         super().__init__(codebook, **options)
         llm_opts = {**self.opts.llm_options, "model": model_obj or self.opts.model}
-        if self.opts.base_url is not None:
-            llm_opts["base_url"] = self.opts.base_url
+        for key in ("base_url", "api_key", "cache"):
+            if getattr(self.opts, key) is not None:
+                llm_opts[key] = getattr(self.opts, key)
         self.prior = get_method(self.opts.prior, codebook, **self.opts.prior_options)
         self.llm = get_method(self.opts.llm, codebook, **llm_opts)
         self.calibration: Calibration | None = None
@@ -288,7 +293,8 @@ class Hybrid(Method):
     def config(self) -> dict[str, Any]:
         conf = super().config()
         conf["prior_options"] = {k: v for k, v in self.prior.config().items() if k != "name"}
-        conf["llm_options"] = {k: v for k, v in self.llm.config().items() if k != "name"}
+        # the cache setting is not part of a run's identity (see bench/record.py), here either
+        conf["llm_options"] = {k: v for k, v in self.llm.config().items() if k not in ("name", "cache")}
         return conf
 
     @property

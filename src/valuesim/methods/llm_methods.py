@@ -42,6 +42,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import Field, field_validator, model_validator
 
 from valuesim._aio import run_sync
+from valuesim._redact import register_secret
 from valuesim.errors import ConfigError, RequestFailedError, TargetsFailedError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model, simulation
 from valuesim.llm.choices import choice_schema, parse_choice
@@ -92,6 +93,12 @@ class LLMOptions(MethodOptions):
 
     model: str = Field("local", description="model spec: local, local:PATH, openai:NAME, mock (--model)")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL(s), comma-separated (--base-url)")
+    api_key: str | None = Field(
+        None,
+        exclude=True,  # never in config(), manifests or reports
+        repr=False,
+        description="API key of the server (--api-key; default: OPENAI_API_KEY); never written anywhere",
+    )
     story: StoryStyle = Field(
         "dense",
         description="what the model is told about the person: dense (the facts in fewest tokens: batteries "
@@ -176,6 +183,12 @@ class LLMOptions(MethodOptions):
     def _modules_list(cls, v: Any) -> Any:
         if isinstance(v, str):
             return tuple(m.strip() for m in v.split(",") if m.strip())
+        return v
+
+    @field_validator("api_key")
+    @classmethod
+    def _secret(cls, v: str | None) -> str | None:
+        register_secret(v)  # masked wherever it might appear (e.g. the command line in a manifest)
         return v
 
     @field_validator("max_story_words", "story_tokens", mode="before")
@@ -344,6 +357,7 @@ class LLMPipeline(Method):
             self._model = get_model(
                 self.opts.model,
                 base_url=self.opts.base_url,
+                api_key=self.opts.api_key,
                 cache=self.opts.cache,
                 timeout=self.opts.timeout,
                 max_retries=self.opts.max_retries,
@@ -521,6 +535,7 @@ class LLMPipeline(Method):
             max_tokens=None if narrative else cfg.story_tokens,
             count_tokens=None if narrative or cfg.story_tokens is None else self.model.count_tokens,
             model_check=narrative and cfg.story_check == "model",
+            store=cfg.cache is not False,  # --no-cache: no stored stories either, every call afresh
         )
 
     # -- explanations: asked after a prediction, never part of it ----------------------------

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from valuesim._aio import run_sync
+from valuesim._redact import redact
 from valuesim.errors import ConfigError
 from valuesim.methods.narrative import CHECK_VERSION, FELL_BACK, anarrate, facts_digest
 from valuesim.methods.phrasing import (
@@ -553,11 +554,13 @@ class StoryStore:
         style: str,
         max_words: int | None,
     ) -> None:
-        data = json.dumps(story.to_dict(), ensure_ascii=False)
+        # the model spec may name a server with credentials (openai:NAME@http://user:pw@host): none is stored
+        data = json.dumps(redact(story.to_dict()), ensure_ascii=False)
+        row = redact((key, respondent_id, history, model, prompt_version, style))
         with self._lock, self._connect() as con:
             con.execute(
                 "INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, respondent_id, history, model, prompt_version, style, max_words, data, time.time()),
+                (*row, max_words, data, time.time()),
             )
 
     def export(self, respondent_id: str | None = None) -> list[dict[str, Any]]:

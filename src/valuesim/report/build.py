@@ -20,7 +20,9 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from valuesim._redact import redact_text
 from valuesim.bench.metrics import METRICS, MIN_GROUP_RESPONDENTS, SMALL_GROUP_NOTE
+from valuesim.bench.rundir import refuse_dangerous_dir
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 from valuesim.llm.simulation import is_simulated
@@ -761,12 +763,13 @@ def render_html(doc: Document) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("report.html.j2").render(doc=doc)
+    return redact_text(env.get_template("report.html.j2").render(doc=doc))  # no report shows a secret
 
 
 def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
     """Write report.html, report.md and figures/*.png into *out_dir*."""
     out = Path(out_dir).expanduser()
+    refuse_dangerous_dir(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file.", "Pick a directory for the report.")
     fig_dir = out / FIGURE_DIR
@@ -781,7 +784,7 @@ def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
     html = out / HTML_FILE
     html.write_text(render_html(doc), encoding="utf-8")
     md = out / MARKDOWN_FILE
-    md.write_text(to_markdown(doc, FIGURE_DIR), encoding="utf-8")
+    md.write_text(redact_text(to_markdown(doc, FIGURE_DIR)), encoding="utf-8")
     return ReportPaths(out_dir=out, html=html, markdown=md, figures=figs)
 
 

@@ -463,6 +463,16 @@ class ItemSpec(BaseModel):
             raise ValueError("an item id may not be empty")
         return v
 
+    @field_validator("value_range")
+    @classmethod
+    def _range(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and v[0] > v[1]:
+            raise ValueError(
+                f"value_range [{v[0]}, {v[1]}] is reversed: the first number is the smallest valid value, "
+                f"the second the largest (e.g. [{v[1]}, {v[0]}]); every answer would load as missing"
+            )
+        return v
+
 
 class SectionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -500,7 +510,7 @@ def _pydantic_message(e: ValidationError, raw: dict[str, Any]) -> str:
             where = f"item {item.get('id', '#' + str(loc[1] + 1))!r}" + (
                 f", field {'.'.join(map(str, loc[2:]))}" if loc[2:] else ""
             )
-        msg = err["msg"]
+        msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "literal_error" and loc and loc[-1] == "kind":
             msg = f"unknown kind {err.get('input')!r}; use ordinal, nominal, scale or numeric"
         lines.append(f"{where}: {msg}")

@@ -404,6 +404,10 @@ def data_files(path: str | Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------
 
 
+#: The largest magnitude a cell can have and still be a code (floats are exact integers up to 2**53).
+MAX_EXACT_CODE = 2.0**53
+
+
 @dataclass
 class CleanColumn:
     """One question's cells after validation."""
@@ -421,14 +425,23 @@ def clean_codes(values: np.ndarray, question: Question, missing_codes: Iterable[
     """
     arr = np.asarray(values, dtype=np.float64)
     nan = np.isnan(arr)
-    frac = ~nan & (arr != np.round(arr))
-    codes = np.where(nan | frac, MISSING_OTHER, np.round(np.nan_to_num(arr, nan=MISSING_OTHER))).astype(np.int64)
+    # beyond 2**53 a float is no longer an exact integer and int64 overflows: never a code (1e30, inf)
+    huge = ~nan & ~(np.abs(arr) <= MAX_EXACT_CODE)
+    infinite = huge & ~np.isfinite(arr)
+    frac = ~nan & ~huge & (arr != np.round(arr))
+    ok = ~(nan | frac | huge)
+    codes = np.full(arr.shape, MISSING_OTHER, dtype=np.int64)
+    codes[ok] = np.round(arr[ok]).astype(np.int64)
     allowed = set(missing_codes)
-    uniques, counts = np.unique(codes[~(nan | frac)], return_counts=True)
+    uniques, counts = np.unique(codes[ok], return_counts=True)
     bad = {int(u): int(c) for u, c in zip(uniques, counts) if not (int(u) in allowed or question.is_valid(int(u)))}
     if bad:
         codes[np.isin(codes, list(bad))] = MISSING_OTHER
-    return CleanColumn(codes=codes, out_of_range=bad, blank=int(nan.sum()), non_integer=int(frac.sum()))
+    for v in arr[huge & ~infinite]:  # out of range, reported as written (a Python int has no overflow)
+        bad[int(v)] = bad.get(int(v), 0) + 1
+    return CleanColumn(
+        codes=codes, out_of_range=bad, blank=int(nan.sum()), non_integer=int(frac.sum() + infinite.sum())
+    )
 
 
 def _text_to_numbers(

@@ -354,10 +354,10 @@ def refuse_trained(method_name: str, method_cls: type[Any], *, protocol: bool = 
         raise ConfigError(
             f"Method {method_name!r} cannot run under --protocol new-questions: it predicts from other "
             "people's answers to the target question, which this protocol hides from everyone.",
-            "Use uniform, text-transfer or an LLM method (valuesim, blank, demographics, full-info, rag).",
+            "Use item-transfer, text-transfer, uniform or an LLM method (valuesim, blank, demographics, full-info, rag).",
         )
     raise ConfigError(
         f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
         "to the same question, and nobody has answered a new one.",
-        "Use an LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer.",
+        "Use item-transfer, an LLM method (valuesim, blank, demographics, full-info, rag), text-transfer or uniform.",
     )
