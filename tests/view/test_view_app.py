@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -21,8 +22,6 @@ def client(view_runs: dict[str, Path], view_survey: SurveyData) -> TestClient:
 
 
 def _person(view_runs: dict[str, Path]) -> str:
-    import json
-
     first = (view_runs["valuesim"] / "predictions.jsonl").read_text("utf-8").splitlines()[0]
     return str(json.loads(first)["respondent"])
 
@@ -33,12 +32,17 @@ def _readable_404(resp) -> None:  # type: ignore[no-untyped-def]
     assert '<section class="error"' in resp.text and "<h1>Not found</h1>" in resp.text
 
 
-def test_runs_page_lists_runs_with_cis_and_comparison_form(client: TestClient) -> None:
+def test_runs_page_lists_runs_with_cis_and_comparison_form(client: TestClient, view_runs: dict[str, Path]) -> None:
     r = client.get("/")
     assert r.status_code == 200
     for name in ("majority", "knn", "valuesim"):
         assert f'href="/runs/{name}"' in r.text
-    assert re.search(r"0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]", r.text)  # mean [95% CI]
+    for name in ("majority", "knn", "valuesim"):  # each run's mean [95% CI], as recorded in its metrics.json
+        metrics = json.loads((view_runs[name] / "metrics.json").read_text("utf-8"))
+        for key in ("top1", "within1"):
+            mean, (lo, hi) = metrics[key]["mean"], metrics[key]["ci95"]
+            assert lo < hi, (name, key)
+            assert f"{mean:.3f} [{lo:.3f}, {hi:.3f}]" in r.text, (name, key)
     assert 'id="compare-form"' in r.text and 'name="a"' in r.text and 'name="b"' in r.text
     assert "<svg" in r.text and "SYNTHETIC" in r.text
     assert "LLM calls" in r.text and "Tokens / pred." in r.text
@@ -49,6 +53,13 @@ def test_run_page_and_unknown_run(client: TestClient) -> None:
     r = client.get("/runs/knn")
     assert r.status_code == 200
     assert "Provenance" in r.text and "pytest" in r.text and "Top-1" in r.text
+    # individuation: lifts over the demographic group with CIs, correlations, per question
+    assert 'id="individuation"' in r.text and "Top-1 lift over the group" in r.text
+    assert re.search(r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", r.text)
+    assert 'id="individuation-questions"' in r.text and "r beyond the group" in r.text
+    assert "std over folds" in r.text  # five folds: the spread over folds is shown
+    one_fold = client.get("/runs/valuesim")  # fold 0 only: no spread over folds anywhere
+    assert one_fold.status_code == 200 and "std over folds" not in one_fold.text and "±" not in one_fold.text
     _readable_404(client.get("/runs/nope"))
     assert "nope" in client.get("/runs/nope").text
 
@@ -101,6 +112,7 @@ def test_question_page(client: TestClient, view_survey: SurveyData) -> None:
     assert q.short.replace("'", "&#39;") in r.text
     assert "True vs predicted answers" in r.text and r.text.count("<svg") >= 2
     assert 'id="country-table"' in r.text and 'id="confusion"' in r.text
+    assert 'id="individuation-table"' in r.text
     r2 = client.get(f"/question/{qid.lower()}?run=majority")
     assert r2.status_code == 200 and "Confusion matrix: majority" in r2.text
     empty = client.get("/question/Q260")  # a profile item: never a target
@@ -123,8 +135,18 @@ def test_people_filters(client: TestClient, view_survey: SurveyData) -> None:
     women = client.get("/people?scope=all&sex=Female")
     n_f = int((view_survey.frame["Q260"] == 2).sum())
     assert f"{n_f} people" in women.text
-    band = client.get("/people?scope=all&band=under+30")
-    assert band.status_code == 200 and "people" in band.text
+    # age bands counted here from the raw ages: negative codes (refused, missing) are in no band
+    age = view_survey.frame["Q262"].to_numpy(float)
+    expected = {"under 30": (age >= 0) & (age < 30), "30-49": (age >= 30) & (age < 50), "50 and over": age >= 50}
+    assert 0 < sum(int(m.sum()) for m in expected.values()) < len(view_survey)  # the fixture has invalid ages
+    for label, members in expected.items():
+        page = client.get("/people", params={"scope": "all", "band": label})
+        assert page.status_code == 200
+        n_band = int(re.search(r"([\d,]+) people", page.text).group(1).replace(",", ""))  # type: ignore[union-attr]
+        assert 0 < n_band == int(members.sum()) < len(view_survey), label
+    young_women = client.get("/people", params={"scope": "all", "band": "under 30", "sex": "Female"})
+    n_yw = int((expected["under 30"] & (view_survey.frame["Q260"] == 2).to_numpy()).sum())
+    assert f"{n_yw} people" in young_women.text or (n_yw == 0 and "Nobody matches" in young_women.text)
     rid = view_survey.ids[3]
     one = client.get(f"/people?scope=all&id={rid}")
     assert f'href="/people/{rid}"' in one.text
@@ -144,7 +166,45 @@ def test_person_page_shows_every_run_next_to_the_truth(client: TestClient, view_
     assert "<blockquote>" in r.text and "option probabilities" in r.text
     # record and backstory from --data
     assert 'id="backstory"' in r.text and 'id="record"' in r.text
+    assert "No prediction read this" in r.text  # the whole-record story is labelled as such
     _readable_404(client.get("/people/no-such-person"))
+
+
+def test_prompt_page_shows_the_exact_verified_prompt_without_held_out_answers(
+    client: TestClient, view_runs: dict[str, Path], view_survey: SurveyData
+) -> None:
+    import html
+    import json
+
+    from valuesim.bench.rundir import open_run
+    from valuesim.methods.story import compose
+
+    rid = _person(view_runs)
+    page = client.get(f"/people/{rid}")
+    links = re.findall(r'class="prompt-link" href="([^"]+)"', page.text)
+    assert links  # every LLM prediction links to its prompt
+    r = client.get(html.unescape(links[0]))
+    assert r.status_code == 200, r.text
+    assert "verified" in r.text and "not verified" not in r.text and 'id="prompt-problem"' not in r.text
+    shown = html.unescape(" ".join(re.findall(r'<pre class="prompt-text">(.*?)</pre>', r.text, flags=re.S)))
+    # what the model read: the unit's story, not the whole-record story with the held-out answers
+    row = next(
+        json.loads(line)
+        for line in (view_runs["valuesim"] / "predictions.jsonl").read_text().splitlines()
+        if json.loads(line)["respondent"] == rid
+    )
+    unit = next(u for u in open_run(view_runs["valuesim"]).split.units if u.respondent == rid and u.fold == row["fold"])
+    person = view_survey.respondent(rid)
+    whole = compose(person, view_survey.codebook, style="facts").text
+    held_out = compose(person.restricted(list(unit.targets)), view_survey.codebook, style="facts").text
+    assert whole not in shown
+    sentences = [x for x in held_out.split(". ") if len(x) > 25][:5]
+    assert sentences
+    for sentence in sentences:
+        assert sentence not in shown, sentence
+    _readable_404(client.get(f"/prompt?run=valuesim&person=no-such&q={row['question']}&fold=0"))
+    no_data = TestClient(create_app(client.app.state.view.store))  # type: ignore[attr-defined]
+    assert "--data" in no_data.get(html.unescape(links[0])).text
 
 
 def test_ask_is_disabled_without_a_model(client: TestClient) -> None:

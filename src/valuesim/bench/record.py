@@ -90,9 +90,8 @@ def usage_delta(after: Usage, before: Usage | None) -> Usage:
 
 
 def method_usage(method: Method) -> Usage | None:
-    """LLM usage counters a method exposes through ``usage`` (dict, Usage-like, or callable)."""
-    u = getattr(method, "usage", None)
-    return usage_counters(u() if callable(u) else u)
+    """LLM usage counters a method exposes through ``usage`` (a mapping or Usage-like object)."""
+    return usage_counters(method.usage)
 
 
 def usage_from_rows(rows: Sequence[dict[str, Any]]) -> Usage:

@@ -12,8 +12,9 @@ runs on any executor (``--executor ray``, endpoint pools):
 3. **execute**: the benchmark executors (in-process or Ray) with the method's progress bar;
 4. **summarise** (instead of scoring: nobody has answered the questions): ``answers.parquet`` /
    ``answers.csv`` (one row per respondent x question), ``distributions.parquet`` / ``.csv``
-   (answer shares per question x country, x sex and x age band), ``summary.json`` and an HTML
-   report with one stacked-bar figure per question.
+   (answer shares per question x country, x sex and x age band) and ``summary.json``. The HTML
+   report (one stacked-bar figure per question) is written from the result by the layer above
+   (:func:`valuesim.report.simulation.report_simulation`; ``valuesim simulate`` does).
 
 Killing the process (even ``kill -9``) loses at most the units in flight; the same command
 resumes, and a finished run re-run makes no model call (the units are on disk, and every model
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from valuesim.bench.config import RunConfig
@@ -59,7 +61,17 @@ ANSWER_COLUMNS = (
     "answer",
     "probabilities",
 )
-DISTRIBUTION_COLUMNS = ("question", "by", "group", "code", "answer", "n", "share", "mean_probability")
+DISTRIBUTION_COLUMNS = (
+    "question",
+    "by",
+    "group",
+    "code",
+    "answer",
+    "n",
+    "share",
+    "mean_probability",
+    "n_probabilities",
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,10 @@ class SimulationResult:
     n_computed: int
     n_resumed: int
     usage: dict[str, float]
-    report: Path | None
+    #: the new questions simulated (the configuration's, in its order)
+    questions: tuple[Question, ...] = ()
+    #: the run's provenance (what :func:`valuesim.report.simulation.report_simulation` prints)
+    manifest: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failures: list[UnitFailure] = field(default_factory=list)
 
@@ -166,7 +181,7 @@ def run_simulation(
     clock = Stopwatch()
     with clock("split_seconds"):
         split = plan_simulation(data, cfg)
-    concurrency = rcfg.concurrency or int(getattr(method, "default_concurrency", 1) or 1)
+    concurrency = rcfg.concurrency or method.default_concurrency
     out = Path(out_dir).expanduser()
     # one writer per run directory: the lock is held until the record is complete
     with RunRecord.open(out, split, run_identity(method, rcfg, split), overwrite=rcfg.overwrite, clock=clock) as record:
@@ -178,12 +193,12 @@ def run_simulation(
         record.start(
             manifest,
             train_source="the respondents' answers to the known items (new questions: nobody has answered them)"
-            if getattr(method, "learns_from_known_items", False)
+            if method.learns_from_known_items
             else "none (new questions: nobody has answered them)",
         )
 
         with record.predicting(method, rcfg) as session:
-            if pending and getattr(method, "learns_from_known_items", False):
+            if pending and method.learns_from_known_items:
                 from valuesim.relations import fit_sample
 
                 with clock("fit_seconds"):
@@ -225,13 +240,13 @@ def run_simulation(
             "usage_this_session": session_usage,
             "method": method.config(),
             "synthetic": bool(data.synthetic),
+            # the simulated distribution is the mean probability; argmax shares are reported beside it
+            "distributions": overall_distributions(dists),
         }
+        note = smoke_test_note(str(method.config().get("model") or ""))
+        if note:
+            summary["note"] = note
         write_json_atomic(out / SUMMARY_FILE, summary)
-        report = None
-        if len(answers):
-            from valuesim.report.simulation import write_simulation_report
-
-            report = write_simulation_report(answers, dists, cfg.questions, manifest, out / REPORT_DIR)
         record.complete(summary)
     return SimulationResult(
         out_dir=out,
@@ -242,13 +257,26 @@ def run_simulation(
         n_computed=record.session["units_computed"],
         n_resumed=len(record.state.finished),
         usage=session_usage,
-        report=report,
+        questions=tuple(cfg.questions),
+        manifest=manifest,
         notes=list(split.notes),
         failures=list(record.failures),
     )
 
 
 # --------------------------------------------------------------------------- tables
+
+
+def smoke_test_note(model: str) -> str | None:
+    """What a reader of the results must know about *model*: the embedded smoke-test model and
+    the mock model cannot say what people think."""
+    from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
+
+    if is_embedded_default(model):
+        return SMOKE_TEST_NOTE
+    if model.split(":", 1)[0] == "mock":
+        return "Model 'mock' gives deterministic fake answers: for testing the pipeline only."
+    return None
 
 
 def age_band(age: int | None) -> str:
@@ -298,22 +326,44 @@ def answers_table(rows: Sequence[dict[str, Any]], data: SurveyData, codebook: Co
     return frame
 
 
+def _person_distribution(probs: Any, code: Any, codes: Sequence[int]) -> np.ndarray | None:
+    """One simulated person's distribution over *codes*: the method's probabilities restricted
+    to the options and renormalised; a one-hot on the answer when it gave none; None when it
+    abstained."""
+    if isinstance(probs, dict) and probs:
+        v = np.array([max(0.0, float(probs.get(str(c), probs.get(c, 0.0)) or 0.0)) for c in codes])
+        if v.sum() > 0:
+            return v / v.sum()
+    if code is None or pd.isna(code) or int(code) not in codes:
+        return None
+    return np.array([1.0 if c == int(code) else 0.0 for c in codes])
+
+
 def distributions(answers: pd.DataFrame, codebook: Codebook, questions: Sequence[Question]) -> pd.DataFrame:
-    """Answer shares per question x group (all, country, sex, age band) and the mean probability
-    the method gave each option; every option is listed, also those nobody chose."""
+    """Per question x group (all, country, sex, age band) and option: ``mean_probability``, the
+    mean over the group's people of the probability the method gave the option (the simulated
+    answer distribution; a person without probabilities counts as a one-hot on their answer,
+    ``n_probabilities`` people had probabilities), and ``share``, the share of people whose
+    most likely answer (argmax) it is. Every option is listed, also those nobody chose.
+
+    The two differ: a method that gives every person 0.43 for "agree" and 0.30 for "disagree"
+    has a mean probability of 0.43 for "agree" but an argmax share of 100 %."""
     out: list[dict[str, Any]] = []
     for q in questions:
         sub = answers[answers["question"] == q.id]
-        probs = [json.loads(p) if isinstance(p, str) else None for p in sub["probabilities"]]
+        codes_q = list(q.answer_codes)
+        raw = [json.loads(p) if isinstance(p, str) else None for p in sub["probabilities"]]
+        person = [_person_distribution(p, c, codes_q) for p, c in zip(raw, sub["code"], strict=True)]
+        has_probs = np.array([isinstance(p, dict) and bool(p) for p in raw], dtype=bool)
         for by in ("all", "country", "sex", "age_band"):
             keys = pd.Series("all", index=sub.index) if by == "all" else sub[by].astype(str)
             for group in sorted(set(keys)):
                 mask = (keys == group).to_numpy()
                 codes = sub["code"][mask].dropna().astype(int)
                 n = len(codes)
-                gp = [p for p, m in zip(probs, mask, strict=True) if m and p]
-                for code in q.answer_codes:
-                    mean_p = sum(float(p.get(str(code), 0.0)) for p in gp) / len(gp) if gp else None
+                dists = [d for d, m in zip(person, mask, strict=True) if m and d is not None]
+                mean = np.mean(dists, axis=0) if dists else None
+                for j, code in enumerate(codes_q):
                     out.append(
                         {
                             "question": q.id,
@@ -323,10 +373,30 @@ def distributions(answers: pd.DataFrame, codebook: Codebook, questions: Sequence
                             "answer": q.label(code),
                             "n": n,
                             "share": float((codes == code).sum() / n) if n else None,
-                            "mean_probability": mean_p,
+                            "mean_probability": None if mean is None else float(mean[j]),
+                            "n_probabilities": int((has_probs & mask).sum()),
                         }
                     )
     return pd.DataFrame.from_records(out, columns=list(DISTRIBUTION_COLUMNS))
+
+
+def overall_distributions(dists: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """summary.json's ``distributions``: per question, the whole sample's mean probability and
+    argmax share of each option (code -> value)."""
+    out: dict[str, dict[str, Any]] = {}
+    for qid, g in dists[dists["by"] == "all"].groupby("question", sort=False):
+        out[str(qid)] = {
+            "n": int(g["n"].iloc[0]) if len(g) else 0,
+            "n_probabilities": int(g["n_probabilities"].iloc[0]) if len(g) else 0,
+            "mean_probability": {
+                str(c): (None if pd.isna(v) else round(float(v), 6))
+                for c, v in zip(g["code"], g["mean_probability"], strict=True)
+            },
+            "argmax_share": {
+                str(c): (None if pd.isna(v) else round(float(v), 6)) for c, v in zip(g["code"], g["share"], strict=True)
+            },
+        }
+    return out
 
 
 def _write_frame(frame: pd.DataFrame, stem: Path) -> None:
@@ -355,6 +425,7 @@ __all__ = [
     "answers_table",
     "build_method",
     "distributions",
+    "overall_distributions",
     "plan_simulation",
     "run_simulation",
 ]

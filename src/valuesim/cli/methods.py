@@ -198,7 +198,7 @@ def ask(
     from valuesim.methods import get_method, method_info, predict_hidden
 
     info = method_info(method)
-    fits_known = bool(getattr(info.cls, "learns_from_known_items", False))
+    fits_known = info.cls.learns_from_known_items
     if (not info.uses_llm and not fits_known) or info.cls.learns_from_target_answers():
         from valuesim.survey.questionnaire import refuse_trained
 
@@ -238,7 +238,7 @@ def ask(
     spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
-    reasons = m.explain(task, outcome.predictions) if explain and outcome.predictions else {}  # type: ignore[attr-defined]
+    reasons = m.explain(task, outcome.predictions) if explain and outcome.predictions else {}
     for i, q in enumerate(targets):
         if i:
             console.print()

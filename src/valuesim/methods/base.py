@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -154,6 +154,9 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     learns_from_known_items: ClassVar[bool] = False
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
+    #: seconds spent fitting inside ``predict`` so far (a method that trains lazily adds to it);
+    #: the runner reports that time as fitting, apart from prediction time
+    fitting_seconds: float = 0.0
 
     @classmethod
     def learns_from_target_answers(cls) -> bool:
@@ -180,6 +183,22 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     def config(self) -> dict[str, Any]:
         """Everything that changes the method's output, for run manifests."""
         return {"name": self.name, **self.opts.model_dump(mode="json")}
+
+    @property
+    def default_concurrency(self) -> int:
+        """Units the runner keeps in flight when ``--concurrency`` is not given (default 1)."""
+        return 1
+
+    @property
+    def usage(self) -> Mapping[str, float] | None:
+        """Running totals of the method's model use (keys as in metrics.json: ``llm_calls``,
+        ``prompt_tokens``, ``completion_tokens``, ``cache_hits`` ...); None: it uses no model."""
+        return None
+
+    def explain(self, task: Task, predictions: Sequence[Prediction]) -> dict[str, dict[str, str]]:
+        """Asked after a prediction, never part of it: question -> part (e.g. an LLM module) ->
+        why that answer was given. Default: nothing to explain."""
+        return {}
 
 
 # --------------------------------------------------------------------------- registry

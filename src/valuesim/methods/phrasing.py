@@ -916,3 +916,17 @@ def phrase(q: Question, code: int, country: str | None) -> Fact | None:
             text, group, subject = out
             return Fact(q.id, q.section, sentence(text), group, subject)
     return None  # pragma: no cover - the generic rule always applies
+
+
+def country_name(alpha3: str | None, *, article: bool = True) -> str | None:
+    """English name of an ISO alpha-3 country code as it reads in a sentence ("the United
+    States", "the Netherlands", "Norway"; ``article=False``: the bare name, for labels); None
+    when unknown: never leak the code."""
+    if not alpha3:
+        return None
+    from valuesim.survey.countries import find_country, with_article
+
+    found = find_country(alpha3)
+    if found is None:
+        return None
+    return with_article(found.name) if article else found.name

@@ -48,10 +48,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from valuesim._aio import run_sync
 from valuesim._redact import redact
 from valuesim.errors import ConfigError
-from valuesim.methods.narrative import CHECK_VERSION, FELL_BACK, anarrate, facts_digest
+from valuesim.methods.narrative import CHECK_VERSION, FELL_BACK, anarrate, arecover, facts_digest
 from valuesim.methods.phrasing import (
     Fact,
     clean_label,
+    country_name,
     fill_placeholders,
     is_missing_label,
     join_words,
@@ -63,29 +64,12 @@ from valuesim.survey.codebook import Codebook, Question, QuestionKind
 from valuesim.survey.respondent import Respondent
 
 if TYPE_CHECKING:
-    from valuesim.llm import Model, Usage
+    from valuesim.llm import Model
 
 StoryStyle = Literal["facts", "dense", "narrative", "raw", "none"]
 STYLES: tuple[str, ...] = ("facts", "dense", "narrative", "raw", "none")
 PROFILE_SECTION = "demographics"
 STORE_FILE = "backstories.sqlite3"
-
-
-# --------------------------------------------------------------------------- countries
-
-
-def country_name(alpha3: str | None, *, article: bool = True) -> str | None:
-    """English name of an ISO alpha-3 country code as it reads in a sentence ("the United
-    States", "the Netherlands", "Norway"; ``article=False``: the bare name, for labels); None
-    when unknown: never leak the code."""
-    if not alpha3:
-        return None
-    from valuesim.survey.countries import find_country, with_article
-
-    found = find_country(alpha3)
-    if found is None:
-        return None
-    return with_article(found.name) if article else found.name
 
 
 # --------------------------------------------------------------------------- facts
@@ -733,25 +717,6 @@ class FidelityReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-async def arecover(
-    model: Model,
-    text: str,
-    q: Question,
-    truth: int,
-    country: str | None,
-    prompt_version: str = "v1",
-    survey: str | None = None,
-) -> tuple[bool, Usage]:
-    """Ask ``q`` with only ``text`` as the backstory: does the model pick the answer ``truth``?
-    (``survey``: :func:`valuesim.methods.prompting.survey_phrase` of the codebook.)"""
-    from valuesim.methods.prompting import build_messages, option_letters, target_options
-
-    codes, _labels = target_options(q)
-    messages = build_messages(text, "plain", [q], prompt_version=prompt_version, country=country, survey=survey)
-    res = await model.score_choices(messages, option_letters(len(codes)))
-    return codes[res.best] == truth, res.usage
 
 
 async def astory_fidelity(
