@@ -23,8 +23,8 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The pauses the retry loop chose between attempts, in seconds (recorded, not timed)."""
     seen: list[float] = []
 
-    def wait(state: Any) -> float:
-        seen.append(real(state))
+    def wait(exc: BaseException, attempt: int) -> float:
+        seen.append(real(exc, attempt))
         return 0.0
 
     real = model_module._wait
