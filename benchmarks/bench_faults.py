@@ -3,7 +3,8 @@
 An LLM baseline (``demographics``: one model call per target) runs on SYNTHETIC respondents
 against the mock OpenAI-compatible server (SIMULATED model), which answers a seeded share of
 requests with HTTP 429 (Retry-After: 1), 500, 503 or a 3-second stall (the client's timeout is
-2 s). The client retries with its normal backoff (5 retries). Scenarios:
+2 s per attempt, wall clock). The client retries with its normal backoff (5 retries; a request
+cut off three times gives up); a call that still fails costs its one target. Scenarios:
 
   clean   no faults: the reference predictions;
   30 %    retries absorb the faults: predictions identical to the clean run;
@@ -29,7 +30,7 @@ from _results import save_results, table
 from valuesim.bench import rundir
 from valuesim.bench.protocol import ProtocolConfig
 from valuesim.bench.runner import RunConfig, RunResult, run_benchmark
-from valuesim.llm.model import get_model
+from valuesim.llm.model import MAX_CUT_ATTEMPTS, get_model
 from valuesim.methods.base import get_method
 from valuesim.scale.faults import FaultInjector
 from valuesim.scale.mockserver import MockServer
@@ -122,7 +123,8 @@ def main() -> None:
             "faults": table(
                 f"A run through failing requests: demographics baseline, {args.respondents} respondents x "
                 f"{n_targets // args.respondents} targets, one model call per target; seeded 429 (Retry-After 1 s), "
-                f"500, 503 and {STALL:g} s stalls (client timeout {TIMEOUT:g} s, 5 retries with backoff); "
+                f"500, 503 and {STALL:g} s stalls (client timeout {TIMEOUT:g} s per attempt, wall clock; "
+                f"5 retries with backoff, at most {MAX_CUT_ATTEMPTS} attempts cut off); "
                 "--max-failures 100%",
                 [
                     "scenario",

@@ -59,10 +59,34 @@ class ModelError(ValueSimError):
 
 
 class RequestFailedError(ModelError):
-    """A model request still failed after all its retries (HTTP 429/5xx, timeouts, lost connections).
+    """A model request still failed after all its retries (HTTP 429/5xx, timeouts past the
+    timeout, lost connections, malformed replies).
 
-    A benchmark run records the unit's targets as failed and goes on with the others.
+    Raised by a method, it fails every target of the task (e.g. the shared backstory call
+    failed); :class:`TargetsFailedError` fails only some. A benchmark run records the failed
+    targets and goes on with the others.
     """
+
+
+class TargetsFailedError(RequestFailedError):
+    """Some targets of a task failed (their requests failed after all retries); the others were answered.
+
+    ``predictions`` holds the answered targets' predictions, ``failed`` maps each failed target
+    to the :class:`RequestFailedError` of the request it needed.
+    """
+
+    def __init__(self, predictions: list[Any], failed: dict[str, RequestFailedError]) -> None:
+        first = next(iter(failed.values()))
+        super().__init__(
+            f"{len(failed)} of {len(failed) + len(predictions)} targets failed ({', '.join(list(failed)[:5])}"
+            f"{' ...' if len(failed) > 5 else ''}): {first.message}",
+            first.hint,
+        )
+        self.predictions = predictions
+        self.failed = failed
+
+    def __reduce__(self) -> Any:
+        return (self.__class__, (self.predictions, self.failed))
 
 
 def validation_error(what: str, error: Any, hint: str) -> ConfigError:

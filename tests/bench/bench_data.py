@@ -106,3 +106,24 @@ class FlakyMethod(FirstOptionMethod):
             self.seen.append(task.unit_id)
             raise RequestFailedError("Gave up after 6 attempts: http://127.0.0.1/v1 answered HTTP 503: overloaded")
         return super().predict(task)
+
+
+class TargetFlakyMethod(FirstOptionMethod):
+    """FirstOptionMethod whose requests 'fail after all retries' for the given (respondent, question)
+    targets only: the other targets of the task are answered (a TargetsFailedError carries them)."""
+
+    name = "test-target-flaky"
+
+    def __init__(self, codebook: Codebook, failing: set[tuple[str, str]] | None = None, **options: Any) -> None:
+        super().__init__(codebook, **options)
+        self.failing = set(failing or ())
+
+    def predict(self, task: Task) -> list[Prediction]:
+        from valuesim.errors import RequestFailedError, TargetsFailedError
+
+        preds = super().predict(task)
+        bad = {p.question for p in preds if (task.respondent.id, p.question) in self.failing}
+        if not bad:
+            return preds
+        error = RequestFailedError("Gave up after 6 attempts: http://127.0.0.1/v1 answered HTTP 503: overloaded")
+        raise TargetsFailedError([p for p in preds if p.question not in bad], {q: error for q in bad})

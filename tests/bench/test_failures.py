@@ -128,3 +128,45 @@ def test_max_failures_forms(value, n_targets, limit):
 def test_bad_max_failures_is_a_config_error(bad):
     with pytest.raises(ConfigError, match="max_failures"):
         RunConfig.create(max_failures=bad)
+
+
+def test_a_failed_request_costs_its_targets_not_the_unit(data, clean, tmp_path):
+    """Two targets of each of three units fail: the units' other targets are predicted, failures
+    and --max-failures count targets, and a healthy rerun ends identical to a clean run."""
+    from bench_data import TargetFlakyMethod
+
+    clean_out, _ = clean
+    split = Split.load(clean_out / rundir.SPLIT_FILE)
+    hit = split.units[:3]
+    failing = {(u.respondent, q) for u in hit for q in u.targets[:2]}
+    out = tmp_path / "run"
+    with pytest.raises(TooManyFailuresError, match=f"{len(failing)} targets failed"):  # the limit counts targets
+        run_benchmark(
+            data, TargetFlakyMethod(data.codebook, failing), cfg(max_failures=len(failing) - 1), out, progress=False
+        )
+    res = run_benchmark(
+        data, TargetFlakyMethod(data.codebook, failing), cfg(max_failures=len(failing)), tmp_path / "r2", progress=False
+    )
+    assert res.n_failed_targets == len(failing) and not res.complete
+    fr = failure_rows(tmp_path / "r2")
+    assert {(r["respondent"], r["question"]) for r in fr} == failing
+    rows = [json.loads(line) for line in (tmp_path / "r2" / rundir.PREDICTIONS_FILE).read_text().splitlines()]
+    assert len(rows) + len(failing) == split.n_targets
+    for u in hit:  # the unit's other targets were kept
+        kept = {r["question"] for r in rows if (r["respondent"], r["fold"]) == (u.respondent, u.fold)}
+        assert kept == set(u.targets[2:])
+    metrics = json.loads((tmp_path / "r2" / rundir.METRICS_FILE).read_text())
+    assert metrics["n_failed_targets"] == len(failing) and metrics["n_predictions"] == len(rows)
+    manifest = json.loads((tmp_path / "r2" / rundir.MANIFEST_FILE).read_text())
+    assert manifest["failures"]["targets"] == len(failing) and manifest["failures"]["units"] == len(hit)
+
+    # a rerun in which other targets of those units fail: only the new failures stay on record
+    other = {(u.respondent, u.targets[2]) for u in hit}
+    mid = run_benchmark(data, TargetFlakyMethod(data.codebook, other), cfg(), tmp_path / "r2", progress=False)
+    assert mid.n_failed_targets == len(hit)
+    assert {(r["respondent"], r["question"]) for r in failure_rows(tmp_path / "r2")} == other
+
+    again = run_benchmark(data, TargetFlakyMethod(data.codebook), cfg(), tmp_path / "r2", progress=False)
+    assert again.complete and again.n_computed == len(hit)  # only the units with failed targets ran again
+    assert (tmp_path / "r2" / rundir.PREDICTIONS_FILE).read_text() == (clean_out / rundir.PREDICTIONS_FILE).read_text()
+    assert not (tmp_path / "r2" / rundir.FAILURES_FILE).exists()

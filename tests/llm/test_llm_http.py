@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from llm_fakes import FakeServer, chat_reply
 
-from valuesim.errors import ModelError
+from valuesim.errors import ModelError, RequestFailedError
 from valuesim.llm import GenerateConfig, get_model
 from valuesim.llm import model as model_module
 
@@ -23,8 +23,8 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The pauses the retry loop chose between attempts, in seconds (recorded, not timed)."""
     seen: list[float] = []
 
-    def wait(state: Any) -> float:
-        seen.append(real(state))
+    def wait(exc: BaseException, attempt: int) -> float:
+        seen.append(real(exc, attempt))
         return 0.0
 
     real = model_module._wait
@@ -66,14 +66,15 @@ def test_gives_up_after_max_retries_with_clear_error(fake_server: FakeServer) ->
     assert len(fake_server.requests) == 3
 
 
-def test_timeout_is_retried_then_reported(fake_server: FakeServer) -> None:
+def test_timeout_is_a_wall_clock_deadline(fake_server: FakeServer) -> None:
     def slow(path: str, body: dict[str, Any]):
         time.sleep(1.0)
         return chat_reply("late")
 
     fake_server.handler = slow
-    with pytest.raises(ModelError, match=r"No answer .* within 0.2s"):
-        _model(fake_server, timeout=0.2, max_retries=1).generate_sync("Hi")
+    with pytest.raises(RequestFailedError, match=r"Gave up after 3 attempts, 3 of them cut off by the timeout"):
+        _model(fake_server, timeout=0.2, max_retries=5).generate_sync("Hi")
+    assert len(fake_server.requests) == 3  # a request cut off 3 times gives up, whatever max_retries
 
 
 def test_bad_api_key_is_not_retried(fake_server: FakeServer) -> None:

@@ -496,3 +496,56 @@ def test_default_prompts_end_with_the_answer_instruction_on_its_own_line() -> No
         lines = text.splitlines()
         assert lines[-1] == "Reply with the letter of your answer only.", (name, text)
         assert all(not line.endswith(".Answer from") for line in lines)
+
+
+# --------------------------------------------------------------------------- failed requests
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_failed_request_costs_only_the_targets_that_needed_it(tmp_path, batch: int) -> None:
+    """A request that fails after its retries fails its targets (one, or its batch); the others are
+    answered, and their calls stay in the cache: a rerun on a healthy server asks only the rest."""
+    from valuesim._aio import run_sync
+    from valuesim.llm import Model
+    from valuesim.llm.backends.base import TransientError
+    from valuesim.llm.backends.mock import MockBackend
+    from valuesim.llm.cache import CachePolicy
+    from valuesim.llm.model import open_cache
+    from valuesim.methods import apredict_task, hide_targets
+
+    down = "Question: " + CB.get("Q164").short  # requests about Q164 fail
+
+    class Flaky(MockBackend):
+        healthy = False
+
+        async def score_choices(self, messages, options, config):  # type: ignore[no-untyped-def]
+            if not self.healthy and any(down in m.content for m in messages):
+                raise TransientError("HTTP 503: overloaded")
+            return await super().score_choices(messages, options, config)
+
+        async def score_batch(self, messages, options, config):  # type: ignore[no-untyped-def]
+            if not self.healthy and any(down in m.content for m in messages):
+                raise TransientError("HTTP 503: overloaded")
+            return await super().score_batch(messages, options, config)
+
+    backend = Flaky()
+    cache = open_cache(CachePolicy(directory=tmp_path / "cache"))
+    model = Model(backend, cache=cache, max_retries=0)
+    m = get_method("valuesim", CB, model=model, batch_targets=batch)
+    task = hide_targets(person(), TARGETS)
+    outcome = run_sync(lambda: apredict_task(m, task))
+    lost = {"Q164"}  # batch 2: Q164 is alone in the second batch
+    assert set(outcome.failed) == lost and "HTTP 503" in outcome.failed["Q164"].message
+    assert [p.question for p in outcome.predictions] == [q for q in TARGETS if q not in lost]
+    assert all(p.prediction is not None for p in outcome.predictions)
+    with pytest.raises(Exception) as err:  # the method itself reports the partial result
+        m.predict(task)
+    assert type(err.value).__name__ == "TargetsFailedError" and len(err.value.predictions) == 2  # type: ignore[attr-defined]
+
+    backend.healthy = True
+    model.reset_usage()
+    healed = run_sync(lambda: apredict_task(m, task))
+    assert not healed.failed and [p.question for p in healed.predictions] == list(TARGETS)
+    assert [p.prediction for p in healed.predictions[:2]] == [p.prediction for p in outcome.predictions]
+    usage = model.reset_usage()
+    assert usage.cache_hits >= 2 and usage.calls >= 1  # the answered requests came from the cache

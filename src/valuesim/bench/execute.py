@@ -5,17 +5,18 @@ Executors are pluggable: anything with the signature of :class:`Executor` can sh
 long as every finished unit reaches a :class:`~valuesim.bench.rundir.JsonlSink`-like sink.
 The default, :func:`run_units`, runs in this process (asyncio, bounded concurrency).
 
-A unit whose model calls still fail after all their retries (:class:`RequestFailedError`)
-does not stop the run: its targets go to ``sink.write_failure`` as a :class:`UnitFailure`
-(never as predictions) and the other units go on. The sink decides when failures are too many
-(``--max-failures``) by raising.
+A model request that still fails after all its retries (:class:`RequestFailedError`) costs
+the targets that needed it, not the unit and not the run: the unit's answered targets and its
+failed ones go together to ``sink.write_failure`` as a :class:`UnitFailure` (failed targets
+never become predictions) and the other units go on. The sink decides when failed *targets*
+are too many (``--max-failures``) by raising.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,12 +26,15 @@ from valuesim.bench.plan import WorkItem
 from valuesim.bench.progress import UnitProgress, progress_enabled
 from valuesim.errors import RequestFailedError
 from valuesim.llm import simulation
-from valuesim.methods.base import Method, Prediction
+from valuesim.methods.base import Method, Prediction, apredict_task
 from valuesim.survey.codebook import question_sort_key
 
 
-def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: Method) -> list[dict[str, Any]]:
-    """Check a method's answer to one task and turn it into predictions.jsonl rows (target order)."""
+def prediction_rows(
+    item: WorkItem, predictions: Sequence[Prediction], method: Method, failed: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """Check a method's answer to one task and turn it into predictions.jsonl rows (target order);
+    ``failed``: targets whose requests failed (they have no prediction and get no row)."""
     by_q: dict[str, Prediction] = {}
     for p in predictions:
         if p.question in by_q:
@@ -40,7 +44,7 @@ def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: M
                 "This is a bug in the method: return exactly one Prediction per target.",
             )
         by_q[p.question] = p
-    wanted = set(item.unit.targets)
+    wanted = set(item.unit.targets) - set(failed)
     if set(by_q) != wanted:
         missing = sorted(wanted - set(by_q), key=question_sort_key)
         extra = sorted(set(by_q) - wanted)
@@ -51,6 +55,8 @@ def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: M
         )
     rows = []
     for q in item.unit.targets:
+        if q not in wanted:
+            continue
         p = by_q[q]
         if p.prediction is not None and not method.codebook.get(q).is_valid(int(p.prediction)):
             raise MethodOutputError(
@@ -76,15 +82,23 @@ def prediction_rows(item: WorkItem, predictions: Sequence[Prediction], method: M
 
 
 async def arun_item(method: Method, item: WorkItem) -> list[dict[str, Any]]:
-    """Run one unit and return its rows (the building block of every executor)."""
+    """Run one unit and return its rows (the building block of every executor); a failed
+    request raises :class:`UnitTargetsFailed` carrying the answered targets' rows."""
     with simulation.subject_truth(item.truth):  # read only by SIMULATED models (mock:oracle), never by methods
-        predictions = await method.apredict(item.task)
-    return prediction_rows(item, predictions, method)
+        outcome = await apredict_task(method, item.task)
+    rows = prediction_rows(item, outcome.predictions, method, failed=outcome.failed)
+    if outcome.failed:
+        raise UnitTargetsFailed(UnitFailure.of(item, outcome.failed, rows))
+    return rows
 
 
 @dataclass(frozen=True)
 class UnitFailure:
-    """A unit whose model calls failed after all retries: every target of it is a failed target."""
+    """A unit some of whose targets failed (their model requests failed after all retries).
+
+    ``targets`` are the failed targets, ``rows`` the predictions rows of the answered ones
+    (written with the failure: the unit stays open and a rerun computes it again, its answered
+    requests from the response cache)."""
 
     respondent: str
     fold: int
@@ -92,17 +106,24 @@ class UnitFailure:
     targets: tuple[str, ...]
     error: str  # the exception's class name
     message: str
+    rows: tuple[dict[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, item: WorkItem, error: BaseException) -> UnitFailure:
+    def of(
+        cls, item: WorkItem, error: BaseException | Mapping[str, BaseException], rows: Sequence[dict[str, Any]] = ()
+    ) -> UnitFailure:
+        """The failure of *item*: one error for every target, or target -> error for some."""
         u = item.unit
-        return cls(u.respondent, u.fold, u.condition, tuple(u.targets), type(error).__name__, _message(error))
+        failed = {q: error for q in u.targets} if isinstance(error, BaseException) else dict(error)
+        targets = tuple(q for q in u.targets if q in failed)
+        first = failed[targets[0]]
+        return cls(u.respondent, u.fold, u.condition, targets, type(first).__name__, _message(first), tuple(rows))
 
     @property
     def key(self) -> tuple[str, int, str]:
         return (self.respondent, self.fold, self.condition)
 
-    def rows(self, session: int) -> list[dict[str, Any]]:
+    def failure_rows(self, session: int) -> list[dict[str, Any]]:
         """failures.jsonl rows: one per target."""
         return [
             {
@@ -122,8 +143,16 @@ def _message(error: BaseException) -> str:
     return str(getattr(error, "message", None) or error).strip()[:500]
 
 
-#: Exceptions that fail one unit instead of the run: model requests that failed after all retries.
-UNIT_FAILURES: tuple[type[BaseException], ...] = (RequestFailedError,)
+class UnitTargetsFailed(Exception):
+    """Raised by :func:`arun_item` when some targets of a unit failed (carries the :class:`UnitFailure`)."""
+
+    def __init__(self, failure: UnitFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+#: Exceptions that fail targets of one unit instead of the run: model requests that failed after all retries.
+UNIT_FAILURES: tuple[type[BaseException], ...] = (UnitTargetsFailed, RequestFailedError)
 
 
 class Sink(Protocol):
@@ -133,11 +162,11 @@ class Sink(Protocol):
 
 
 def report_failure(sink: Sink, item: WorkItem, error: BaseException) -> None:
-    """Hand a failed unit to ``sink.write_failure``; a sink without one gets the error raised."""
+    """Hand a unit with failed targets to ``sink.write_failure``; a sink without one gets the error raised."""
     write_failure = getattr(sink, "write_failure", None)
     if write_failure is None:
         raise error
-    write_failure(UnitFailure.of(item, error))
+    write_failure(error.failure if isinstance(error, UnitTargetsFailed) else UnitFailure.of(item, error))
 
 
 MethodFactory = Callable[[], Method]
@@ -255,6 +284,7 @@ __all__ = [
     "MethodFactory",
     "Sink",
     "UnitFailure",
+    "UnitTargetsFailed",
     "arun_item",
     "prediction_rows",
     "report_failure",

@@ -16,7 +16,7 @@ import pandas as pd
 from valuesim.bench.config import RunConfig
 from valuesim.bench.protocol import ProtocolConfig, Split, Unit, build_units, min_valid_for, valid_counts
 from valuesim.errors import ConfigError
-from valuesim.methods.base import Task
+from valuesim.methods.base import Task, hide_targets
 from valuesim.survey.dataset import SurveyData
 
 #: Random stream for the training-set cap (protocol uses 0-2).
@@ -144,12 +144,7 @@ def make_work_items(data: SurveyData, units: Sequence[Unit], *, with_truth: bool
                 f"Respondent {u.respondent} has no valid answer to target(s) {', '.join(missing_truth)}.",
                 "The split does not belong to this data file; use a new --out or --overwrite.",
             )
-        task = Task(
-            respondent=person.restricted(profile + list(u.history)),
-            targets=u.targets,
-            fold=u.fold,
-            condition=u.condition,
-        )
+        task = hide_targets(person, u.targets, known=profile + list(u.history), fold=u.fold, condition=u.condition)
         items.append(
             WorkItem(
                 unit=u,

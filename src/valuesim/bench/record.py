@@ -284,7 +284,12 @@ class RunSink:
         self.predictions.write_unit(rows)
 
     def write_failure(self, failure: UnitFailure) -> None:
-        text = rundir.jsonl_text(failure.rows(self.session))
+        """The unit's answered targets to predictions.jsonl (kept for this session's metrics; a
+        rerun computes the open unit again, its answered requests from the cache), its failed
+        targets to failures.jsonl; raises past ``limit`` failed targets."""
+        if failure.rows:
+            self.predictions.write_unit(failure.rows, partial=True)
+        text = rundir.jsonl_text(failure.failure_rows(self.session))
         with self._lock:
             self._fh.write(text)
             self._fh.flush()
@@ -488,11 +493,12 @@ class RunRecord:
     def finished_rows(self) -> list[dict[str, Any]]:
         """All predictions in canonical order (rewritten so).
 
-        Units that failed in this session are left out (failures.jsonl keeps exactly those);
+        Units with targets that failed in this session keep their answered targets (failures.jsonl
+        keeps exactly the failed ones; a rerun computes such a unit again, from the cache);
         any other missing unit means an executor lost work, and no metrics are made.
         """
-        final = rundir.scan_predictions(self.predictions_path, self.split.units)
         failed = {f.key for f in self.failures}
+        final = rundir.scan_predictions(self.predictions_path, self.split.units, keep_partial=failed)
         missing = [u for u in self.split.units if u.key not in final.finished]
         lost = [u for u in missing if u.key not in failed]
         if lost:  # an executor that lost work must not produce metrics
@@ -503,13 +509,26 @@ class RunRecord:
                 "Re-run the same command to compute them.",
             )
         failures_path = self.out / rundir.FAILURES_FILE
-        open_failures = rundir.read_failures(failures_path, missing)
+        answered = {(rundir.unit_key(r), str(r["question"])) for r in final.rows}
+        open_failures = [  # a target answered in this session drops its failure of an earlier one
+            r
+            for r in rundir.read_failures(failures_path, missing)
+            if (rundir.unit_key(r), str(r["question"])) not in answered
+        ]
         if open_failures:
             rundir.write_rows_atomic(failures_path, open_failures)
         else:
             failures_path.unlink(missing_ok=True)
         rows = rundir.sort_rows(final.rows, self.split)
         rundir.write_rows_atomic(self.predictions_path, rows)
+        if not rows and self.failures:
+            last = self.failures[-1]
+            raise TooManyFailuresError(
+                f"Every target failed ({sum(len(f.targets) for f in self.failures):,}): nothing to score. "
+                f"Last error: {last.error}: {last.message}",
+                f"The failures are saved in {self.out}. Check the model server (`valuesim llm check`), then "
+                "re-run the same command: it retries the failed targets.",
+            )
         return rows
 
     @property

@@ -15,7 +15,7 @@ import platform
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,7 +175,8 @@ class JsonlSink:
         self._last_sync = time.monotonic()
         self.units_written = 0
 
-    def write_unit(self, rows: Sequence[dict[str, Any]]) -> None:
+    def write_unit(self, rows: Sequence[dict[str, Any]], *, partial: bool = False) -> None:
+        """Append a unit's rows (``partial``: some targets failed; not counted as a written unit)."""
         text = jsonl_text(rows)
         with self._lock:
             self._fh.write(text)
@@ -184,7 +185,7 @@ class JsonlSink:
             if now - self._last_sync >= self._fsync_seconds:
                 os.fsync(self._fh.fileno())
                 self._last_sync = now
-            self.units_written += 1
+            self.units_written += not partial
 
     def close(self) -> None:
         with self._lock:
@@ -390,8 +391,11 @@ def read_jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], int, bool]:
     return rows, bad, bool(raw) and not raw.endswith(b"\n")
 
 
-def scan_predictions(path: Path, units: Iterable[Unit]) -> ResumeState:
-    """Keep the rows of units whose every target is present (first copy of each target)."""
+def scan_predictions(path: Path, units: Iterable[Unit], keep_partial: Collection[UnitKey] = ()) -> ResumeState:
+    """Keep the rows of units whose every target is present (first copy of each target).
+
+    Units in ``keep_partial`` (some targets failed in this session) keep the rows they have
+    without counting as finished; any other incomplete unit is dropped (and computed again)."""
     rows, bad, no_newline = read_jsonl_rows(path)
     wanted = {u.key: set(u.targets) for u in units}
     by_unit: dict[UnitKey, dict[str, dict[str, Any]]] = {}
@@ -411,6 +415,8 @@ def scan_predictions(path: Path, units: Iterable[Unit]) -> ResumeState:
     for k, got in by_unit.items():
         if len(got) == len(wanted[k]):
             state.finished.add(k)
+            state.rows.extend(got.values())
+        elif k in keep_partial:
             state.rows.extend(got.values())
         else:
             extra += len(got)

@@ -400,7 +400,7 @@ def _print_failures(result: Any) -> None:
 
     n = result.n_failed_targets
     table = Table(
-        title=f"{n:,} failed targets ({len(result.failures):,} units): no prediction, not scored",
+        title=f"{n:,} failed targets (in {len(result.failures):,} units): no prediction, not scored",
         title_justify="left",
     )
     for col in ("error", "targets", "units", "example"):

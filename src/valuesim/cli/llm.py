@@ -28,7 +28,9 @@ def check(
     model: str = typer.Option("local", "--model", "-m", help="Model spec: local, local:/x.gguf, openai:<name>, mock."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server (else OPENAI_BASE_URL)."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key (else OPENAI_API_KEY)."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds per request."),
+    timeout: float = typer.Option(
+        60.0, "--timeout", help="Wall-clock seconds per attempt of a request (a request cut off 3 times gives up)."
+    ),
 ) -> None:
     """Run one generation and one choice scoring (uncached) and report what happened."""
     m = get_model(model, base_url=base_url, api_key=api_key, cache=False, timeout=timeout, max_retries=1)

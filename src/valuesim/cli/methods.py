@@ -200,7 +200,8 @@ def ask(
     """Predict one person's answer to a question (a WVS item, or a new one: --text/--options or
     --questions FILE); a real answer is hidden from the method."""
     from valuesim.cli.bench import parse_options
-    from valuesim.methods import Task, get_method, method_info
+    from valuesim.errors import RequestFailedError
+    from valuesim.methods import get_method, method_info, predict_hidden
     from valuesim.methods.base import DEFAULT_NEW_QUESTION_METHOD, DEFAULT_SURVEY_ITEM_METHOD
 
     new_question = text is not None or questions is not None
@@ -242,17 +243,23 @@ def ask(
         trained_on = len(sample)
     elif info.cls.learns_from_others:  # trained predictors, the hybrid: fitted on everybody else
         trained_on = _fit_without(m, survey, person.id)
-    known = [x for x in person.answered() if x not in targets]
-    task = Task(person.restricted(known), tuple(q.id for q in targets))
-    preds = m.predict(task)
+    target_ids = [q.id for q in targets]
+    known = [x for x in person.answered() if x not in target_ids]
+    task, outcome = predict_hidden(m, person, target_ids)  # the method never sees the real answer
+    preds = {p.question: p for p in outcome.predictions}
     spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
     llm_explain = explain and info.uses_llm
-    reasons = m.explain(task, preds) if llm_explain else {}
-    for i, (q, pred) in enumerate(zip(targets, preds)):
+    reasons = m.explain(task, outcome.predictions) if llm_explain and outcome.predictions else {}
+    for i, q in enumerate(targets):
         if i:
             console.print()
+        if q.id in outcome.failed:
+            console.print(f"[bold]{q.id}[/] {q.short}", highlight=False)
+            console.print(f"Prediction: [red]failed[/] ({outcome.failed[q.id].message})", highlight=False)
+            continue
+        pred = preds[q.id]
         _print_answer(q, pred, person)
         if explain and not llm_explain:
             console.print("How it was made: " + _meta_text(pred.meta), highlight=False, soft_wrap=True)
@@ -266,6 +273,14 @@ def ask(
     console.print(_answered_by(method, m, trained_on, len(known)), highlight=False, soft_wrap=True)
     if info.uses_llm and is_embedded_default(spec):
         console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
+    if outcome.failed:
+        first = next(iter(outcome.failed.values()))
+        raise RequestFailedError(
+            f"{len(outcome.failed)} of {len(targets)} question(s) got no prediction: a model request failed "
+            f"after all retries ({first.message}).",
+            (first.hint + " " if first.hint else "")
+            + "Re-run the same command: answered requests come from the response cache.",
+        )
 
 
 def _fit_without(method: Any, survey: Any, person_id: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
 import time
 import weakref
@@ -13,18 +14,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
-
 from valuesim._aio import run_sync
 from valuesim.errors import ConfigError, RequestFailedError
-from valuesim.llm.backends.base import Backend, TransientError
+from valuesim.llm.backends.base import AttemptTimeout, Backend, TransientError
 from valuesim.llm.cache import CachePolicy, ResponseCache, request_key
 from valuesim.llm.types import (
     BatchChoiceResult,
@@ -45,15 +37,22 @@ SPEC_HELP = (
     '"openai:<model>" (with --base-url or OPENAI_BASE_URL), "mock" or "mock:<seed>".'
 )
 
-# 0.5 s, 1 s, 2 s ... capped at 30 s, plus up to 1 s of random jitter so parallel workers spread out
-_backoff = wait_exponential(multiplier=0.5, max=30.0) + wait_random(0.0, 1.0)
+#: A request gives up when this many of its attempts were cut off by the ``timeout`` (a server
+#: that stalls or drips persistently); other transient failures are retried ``max_retries`` times.
+#: A cut-off attempt is retried at once: its ``timeout`` was the wait.
+MAX_CUT_ATTEMPTS = 3
 
 
-def _wait(state: RetryCallState) -> float:
-    """Honour the server's Retry-After when it sent one, else exponential backoff with jitter."""
-    exc = state.outcome.exception() if state.outcome else None
+def _backoff(attempt: int) -> float:
+    """Wait after failed attempt *attempt* (1-based): 0.5 s, 1 s, 2 s ... capped at 30 s, plus up
+    to 1 s of random jitter so parallel workers spread out."""
+    return min(30.0, 0.5 * 2 ** (attempt - 1)) + random.uniform(0.0, 1.0)
+
+
+def _wait(exc: BaseException, attempt: int) -> float:
+    """The server's Retry-After when it sent one (capped by the backend), else :func:`_backoff`."""
     retry_after = getattr(exc, "retry_after", None)
-    return float(retry_after) if retry_after is not None else _backoff(state)
+    return float(retry_after) if retry_after is not None else _backoff(attempt)
 
 
 class Model:
@@ -66,7 +65,13 @@ class Model:
         cache: ResponseCache | None = None,
         max_concurrency: int | None = None,
         max_retries: int = 5,
+        timeout: float | None = None,
     ) -> None:
+        """``timeout``: the wall-clock deadline of one attempt in seconds (a reply still arriving
+        then is cut off, however slowly it drips); the request gives up after ``MAX_CUT_ATTEMPTS``
+        cut-off attempts. None: no deadline (an in-process model)."""
+        if timeout is not None and not timeout > 0:
+            raise ConfigError(f"timeout must be > 0 seconds, got {timeout}.")
         concurrency = max_concurrency if max_concurrency is not None else backend.default_concurrency
         if concurrency < 1:
             raise ConfigError(f"max_concurrency must be >= 1, got {concurrency}.")
@@ -76,6 +81,7 @@ class Model:
         self.cache = cache
         self.max_concurrency = concurrency
         self.max_retries = max_retries
+        self.timeout = timeout
         self.usage = Usage()
         self._usage_lock = threading.Lock()
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -254,22 +260,35 @@ class Model:
         return sem
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> tuple[T, float]:
+        """Run one request: retried on transient failures (HTTP 429/5xx, lost connections, malformed
+        replies, attempts cut off at ``timeout`` of wall clock) up to ``max_retries`` times, and
+        given up after ``MAX_CUT_ATTEMPTS`` cut-off attempts. Raises :class:`RequestFailedError`."""
         async with self._semaphore():
             start = time.perf_counter()
-            try:
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.max_retries + 1),
-                    wait=_wait,
-                    retry=retry_if_exception_type(TransientError),
-                    reraise=True,
-                ):
-                    with attempt:
+            attempt = cut = 0
+            while True:
+                attempt += 1
+                try:
+                    if self.timeout is None:
                         result = await fn()
-            except TransientError as e:
-                raise RequestFailedError(
-                    f"Gave up after {self.max_retries + 1} attempts: {e.message}", hint=e.hint
-                ) from e
-            return result, time.perf_counter() - start
+                    else:
+                        try:
+                            result = await asyncio.wait_for(fn(), self.timeout)
+                        except TimeoutError:  # a stalled or dripping server: the attempt is cut off
+                            raise AttemptTimeout(
+                                f"No complete answer within {self.timeout:g} s (wall clock).",
+                                hint="The server is stalled or too slow; raise the timeout (-o timeout=SECONDS, "
+                                "llm check --timeout) or lower the concurrency.",
+                            ) from None
+                    return result, time.perf_counter() - start
+                except TransientError as e:
+                    cut += isinstance(e, AttemptTimeout)
+                    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                    if attempt > self.max_retries or cut >= MAX_CUT_ATTEMPTS:
+                        timed_out = f", {cut} of them cut off by the timeout" if cut > 1 else ""
+                        raise RequestFailedError(f"Gave up after {tries}{timed_out}: {e.message}", hint=e.hint) from e
+                    if not isinstance(e, AttemptTimeout):  # a cut-off attempt has waited its timeout already
+                        await asyncio.sleep(_wait(e, attempt))
 
     def _run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         async def runner() -> T:
@@ -414,4 +433,5 @@ def get_model(
             backend = make_openai_backend(model, urls, api_key=api_key, timeout=timeout)
         else:
             backend = OpenAIBackend(model, base_url=url, api_key=api_key, timeout=timeout)
-    return Model(backend, cache=store, max_concurrency=max_concurrency, max_retries=max_retries)
+    cutoff = timeout if kind == "openai" else None  # an in-process model cannot be cut off mid-call
+    return Model(backend, cache=store, max_concurrency=max_concurrency, max_retries=max_retries, timeout=cutoff)

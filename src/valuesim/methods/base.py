@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from valuesim._aio import run_sync
 from valuesim._suggest import did_you_mean
-from valuesim.errors import ConfigError
+from valuesim.errors import ConfigError, RequestFailedError, TargetsFailedError
 from valuesim.methods.options import MethodOptions, OptionDoc, describe_options, parse_options
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
@@ -37,6 +38,64 @@ class Task:
     @property
     def unit_id(self) -> str:
         return f"{self.respondent.id}|{self.fold}|{self.condition}"
+
+
+def hide_targets(
+    person: Respondent,
+    targets: Sequence[str],
+    *,
+    known: Iterable[str] | None = None,
+    fold: int = 0,
+    condition: str = "",
+) -> Task:
+    """The one way a task is made from a person's record, used by every entry point that
+    predicts (``bench``, ``simulate``, ``ask``, the viewer's Ask, the hybrid's calibration).
+
+    The person is restricted to ``known`` (default: every item of the record) minus every
+    target: the target's answer and its missing-code status (a "don't know" also says
+    something) are gone before a method, a story or a prompt can see them. Targets must be
+    question ids (a list of Question objects would compare unequal to every id and hide nothing).
+    """
+    ids = tuple(targets)
+    bad = [t for t in ids if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"targets must be question ids (str), got {type(bad[0]).__name__}")
+    hidden = set(ids)
+    items = [*person.answers, *person.missing] if known is None else list(known)
+    shown = person.restricted([q for q in items if q not in hidden])
+    if hidden & (shown.answers.keys() | shown.missing.keys()):  # cannot happen; the guarantee is checked anyway
+        raise AssertionError(f"a target of respondent {person.id} is still in the task")
+    return Task(shown, ids, fold=fold, condition=condition)
+
+
+@dataclass
+class TaskOutcome:
+    """What a method made of one task: predictions of the answered targets (target order) and,
+    for each failed target, the error of the request it needed (after all retries)."""
+
+    predictions: list[Prediction]
+    failed: dict[str, RequestFailedError] = field(default_factory=dict)
+
+
+async def apredict_task(method: Method, task: Task) -> TaskOutcome:
+    """Run *method* on *task*; a failed model request costs the targets that needed it, not the task.
+
+    A :class:`~valuesim.errors.TargetsFailedError` keeps the answered targets; any other
+    :class:`~valuesim.errors.RequestFailedError` (e.g. the shared backstory call) fails every
+    target. Other errors propagate."""
+    try:
+        preds = list(await method.apredict(task))
+    except TargetsFailedError as e:
+        return TaskOutcome(list(e.predictions), dict(e.failed))
+    except RequestFailedError as e:
+        return TaskOutcome([], {q: e for q in task.targets})
+    return TaskOutcome(preds)
+
+
+def predict_hidden(method: Method, person: Respondent, targets: Sequence[str]) -> tuple[Task, TaskOutcome]:
+    """Hide *targets* from *person* (:func:`hide_targets`) and predict them: ``ask`` and the viewer's Ask."""
+    task = hide_targets(person, targets)
+    return task, run_sync(lambda: apredict_task(method, task))
 
 
 @dataclass

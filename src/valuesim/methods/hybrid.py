@@ -34,9 +34,18 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from valuesim._aio import run_sync
-from valuesim.errors import ConfigError
+from valuesim.errors import ConfigError, TargetsFailedError
 from valuesim.llm import simulation
-from valuesim.methods.base import Method, Prediction, Task, get_method, method_info, register
+from valuesim.methods.base import (
+    Method,
+    Prediction,
+    Task,
+    apredict_task,
+    get_method,
+    hide_targets,
+    method_info,
+    register,
+)
 from valuesim.methods.options import MethodOptions
 from valuesim.methods.prompting import unposable_reason
 from valuesim.survey.codebook import Codebook, Question
@@ -411,8 +420,7 @@ class Hybrid(Method):
                 continue
             picked = rng.choice(len(answered), self.opts.calibration_targets, replace=False)
             targets = tuple(self.codebook.sort(answered[j] for j in picked))
-            known = [q for q in (*person.answers, *person.missing) if q not in targets]
-            task = Task(person.restricted(known), targets, fold=-1)  # shaped like a k-fold unit
+            task = hide_targets(person, targets, fold=-1)  # shaped like a k-fold unit
             out.append((task, {q: person.answers[q] for q in targets}))
             if len(out) == self.opts.calibration_respondents:
                 break
@@ -488,8 +496,12 @@ class Hybrid(Method):
         if all(self.weights_for(self.codebook.get(qid))[1] == 0.0 for qid in task.targets):
             # the LLM earned no weight for any of these targets: it is not asked at all
             return [self._combine(task, self.codebook.get(qid), prior[qid], None) for qid in task.targets]
-        llm = {p.question: p for p in await self.llm.apredict(task)}
-        return [self._combine(task, self.codebook.get(qid), prior[qid], llm[qid]) for qid in task.targets]
+        outcome = await apredict_task(self.llm, task)  # a failed request costs only its targets
+        llm = {p.question: p for p in outcome.predictions}
+        out = [self._combine(task, self.codebook.get(q), prior[q], llm[q]) for q in task.targets if q in llm]
+        if outcome.failed:
+            raise TargetsFailedError(out, outcome.failed)
+        return out
 
     def _combine(self, task: Task, q: Question, prior: Prediction, llm: Prediction | None) -> Prediction:
         codes = q.answer_codes

@@ -35,15 +35,15 @@ import random
 import statistics
 import typing
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
 from valuesim._aio import run_sync
 from valuesim._redact import register_secret
-from valuesim.errors import ConfigError
+from valuesim.errors import ConfigError, RequestFailedError, TargetsFailedError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model, simulation
 from valuesim.llm.choices import choice_schema, parse_choice
 from valuesim.methods.base import Method, Prediction, Task, register
@@ -75,6 +75,8 @@ Integration = Literal["unanimous-then-coordinator", "mean", "median", "pool"]
 Scoring = Literal["logprobs", "generate"]
 HistoryScope = Literal["all", "profile", "rag"]
 Persona = Literal["own", "shuffled", "shuffled-any", "none"]
+
+T = TypeVar("T")
 
 CAB: tuple[ModuleName, ...] = ("cognitive", "affective", "behavioral")
 MODULES: tuple[str, ...] = typing.get_args(ModuleName)
@@ -142,10 +144,16 @@ class LLMOptions(MethodOptions):
         0.3, ge=0.0, le=1.0, description="lowest BM25 similarity of a retrieved answer (history=rag)"
     )
     timeout: float = Field(
-        120, gt=0, description="seconds to wait for one HTTP response before retrying (openai: models)"
+        120,
+        gt=0,
+        description="wall-clock seconds one attempt of a model request may take (openai: models); a request "
+        "cut off three times gives up",
     )
     max_retries: int = Field(
-        5, ge=0, description="retries of a failed model call (rate limits, timeouts, 5xx) before the run stops"
+        5,
+        ge=0,
+        description="retries of a failed model call (rate limits, timeouts, 5xx, malformed replies); a call that "
+        "still fails costs the targets that needed it",
     )
     story_model: str | None = Field(None, description="model spec that writes narrative stories (default: model)")
     story_check: Literal["rules", "model"] = Field(
@@ -475,16 +483,27 @@ class LLMPipeline(Method):
 
         contexts = {q.id: self._context(person, q, country) for q in questions}
         # numbered items (more options than letters) are asked one by one: batch replies are lettered
-        lettered = [q for q in questions if len(q.answer_codes) <= len(LETTERS)]
-        single = [q for q in questions if cfg.batch_targets <= 1 or len(q.answer_codes) > len(LETTERS)]
+        n = cfg.batch_targets
+        lettered = [q for q in questions if n > 1 and len(q.answer_codes) <= len(LETTERS)]
+        groups = [lettered[i : i + n] for i in range(0, len(lettered), n)]
+        groups += [[q] for q in questions if n <= 1 or len(q.answer_codes) > len(LETTERS)]
+
+        async def answer(g: list[Question]) -> list[TargetResult]:
+            if n > 1 and len(g[0].answer_codes) <= len(LETTERS):
+                return await self._answer_batch(story.text, g, country, contexts)
+            return [await self._answer_one(story.text, g[0], country, contexts[g[0].id])]
+
+        # a request that fails after its retries costs the targets that needed it (one target, or
+        # one batch of them), not the task: the others are answered and the failed ones reported
+        outs = await asyncio.gather(*(_failure_as_value(answer(g)) for g in groups))
+        failed: dict[str, RequestFailedError] = {}
         by_id: dict[str, TargetResult] = {}
-        if cfg.batch_targets > 1:
-            groups = [lettered[i : i + cfg.batch_targets] for i in range(0, len(lettered), cfg.batch_targets)]
-            outs = await asyncio.gather(*(self._answer_batch(story.text, g, country, contexts) for g in groups))
-            by_id.update({q.id: item for g, out in zip(groups, outs) for q, item in zip(g, out)})
-        ones = await asyncio.gather(*(self._answer_one(story.text, q, country, contexts[q.id]) for q in single))
-        by_id.update({q.id: item for q, item in zip(single, ones)})
-        answered = [by_id[q.id] for q in questions]
+        for g, out in zip(groups, outs):
+            if isinstance(out, RequestFailedError):
+                failed.update({q.id: out for q in g})
+            else:
+                by_id.update({q.id: item for q, item in zip(g, out)})
+        pairs = [(q, by_id[q.id]) for q in questions if q.id in by_id]
 
         share = 1.0 / max(1, len(task.targets))
         story_meta = {
@@ -500,7 +519,7 @@ class LLMPipeline(Method):
         # (``prompt_tokens_sent``) and the system-message prefix every call of this unit shares
         # (``prefix_tokens``, per call), so runs on any backend can be compared.
         prefix = self._full_tokens([system_message(story.text, cfg.prompt_version, survey_phrase(self.codebook))])
-        for q, res in zip(questions, answered):
+        for q, res in pairs:
             meta = res.meta
             meta["usage"] = (res.usage + story_usage.scaled(share)).to_metrics(latency=False)
             meta["usage"]["prompt_tokens_sent"] = round(res.sent_tokens, 3)
@@ -512,6 +531,8 @@ class LLMPipeline(Method):
             if contexts[q.id][1]:
                 meta["retrieved"] = contexts[q.id][1]
             results[q.id] = self._prediction(task, q.id, res.code, res.probs, meta)
+        if failed:
+            raise TargetsFailedError([results[qid] for qid in task.targets if qid in results], failed)
         return [results[qid] for qid in task.targets]
 
     async def _backstory(self, person: Any, qids: list[str] | None, *, nobody: bool = False) -> Any:
@@ -909,6 +930,14 @@ class LLMPipeline(Method):
             result.meta["batch"] = len(qs)
             out.append(result)
         return out
+
+
+async def _failure_as_value(step: Awaitable[T]) -> T | RequestFailedError:
+    """The step's result, or the :class:`RequestFailedError` it raised (its targets failed)."""
+    try:
+        return await step
+    except RequestFailedError as e:
+        return e
 
 
 # --------------------------------------------------------------------------- registered methods

@@ -108,24 +108,26 @@ class AskRunner:
         return self._methods[name]
 
     def _run(self, job: AskJob) -> None:
-        from valuesim.methods import Task
+        from valuesim.methods import predict_hidden
 
         job.status = "running"
         job.started = time.monotonic()
         job.calls_at_start = self.calls
         try:
             person = self.survey.respondent(job.respondent)
-            known = [x for x in person.answered() if x != job.question]
             method = self._method(job.method, job.codebook or self.survey.codebook)
-            pred = method.predict(Task(person.restricted(known), (job.question,)))[0]
-            job.prediction = pred.to_dict()
+            _, outcome = predict_hidden(method, person, [job.question])  # the method never sees the real answer
+            if outcome.failed:
+                raise outcome.failed[job.question]
+            job.prediction = outcome.predictions[0].to_dict()
             job.status = "done"
         except ValueSimError as e:
             job.error, job.hint, job.status = e.message, e.hint or "", "failed"
-        except Exception as e:  # shown on the page; the server keeps running
-            job.error = f"{type(e).__name__}: {e}"
-            job.hint = traceback.format_exc(limit=3)
+        except Exception as e:  # a bug: a short line on the page, the traceback on the server's stderr
+            job.error = f"Unexpected {type(e).__name__} while predicting."
+            job.hint = "This is a bug in ValueSim or the method; the traceback is in the terminal running the viewer."
             job.status = "failed"
+            traceback.print_exc()
         finally:
             job.finished = time.monotonic()
 

@@ -18,6 +18,10 @@ class TransientError(ModelError):
         self.retry_after = retry_after
 
 
+class AttemptTimeout(TransientError):
+    """An attempt got no complete answer within the timeout (a stalled or dripping server)."""
+
+
 @dataclass(frozen=True)
 class Completion:
     text: str

@@ -23,14 +23,22 @@ import httpx
 
 from valuesim._redact import register_secret
 from valuesim.errors import ConfigError, ModelError
-from valuesim.llm.backends.base import BatchScores, Completion, Scores, TransientError, batch_prefix
+from valuesim.llm.backends.base import (
+    AttemptTimeout,
+    BatchScores,
+    Completion,
+    Scores,
+    TransientError,
+    batch_prefix,
+)
 from valuesim.llm.backends.mock import approx_tokens
 from valuesim.llm.choices import choice_schema, instruct_choice, one_hot, parse_choice, probs_from_top_logprobs
 from valuesim.llm.types import ChatMessage, GenerateConfig
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 TOP_LOGPROBS = 20  # the maximum OpenAI and vLLM (by default) accept
-MAX_RETRY_AFTER = 300.0
+#: The longest a Retry-After header makes us wait before one retry (seconds).
+MAX_RETRY_AFTER = 60.0
 START_HINT = (
     "Start a server, e.g. `python -m llama_cpp.server --model model.gguf --port 8080` "
     "(then --base-url http://127.0.0.1:8080/v1), `vllm serve <model>` (port 8000), or `ollama serve` "
@@ -164,7 +172,7 @@ class OpenAIBackend:
         try:
             r = await self._client().post(url, json=payload)
         except httpx.TimeoutException as e:
-            raise TransientError(
+            raise AttemptTimeout(
                 f"No answer from {url} within {self.timeout:g}s ({type(e).__name__}).",
                 hint="The server may be overloaded; lower --concurrency or raise the timeout.",
             ) from e
@@ -179,9 +187,15 @@ class OpenAIBackend:
             self._reached = True
             try:
                 data = r.json()
-                data["choices"][0]
-            except (ValueError, KeyError, IndexError, TypeError) as e:
-                raise ModelError(f"{url} answered 200 but not with a chat completion: {r.text[:200]!r}") from e
+            except ValueError:
+                data = None
+            problem = completion_problem(data)
+            if problem is not None:  # a failed request (retried, then recorded), never an empty answer
+                raise TransientError(
+                    f"{url} answered HTTP 200 with a malformed chat completion ({problem}): {r.text[:200]!r}",
+                    hint="The server's reply does not follow the OpenAI chat-completions format; check the "
+                    "server (its version, its --base-url path).",
+                )
             return data
         self._reached = True
         message = _server_message(r)
@@ -240,7 +254,8 @@ class OpenAIBackend:
 
     @staticmethod
     def _text_and_usage(data: dict[str, Any], messages: tuple[ChatMessage, ...]) -> Completion:
-        text = (data["choices"][0].get("message") or {}).get("content") or ""
+        """Text and token counts of a reply checked by :func:`completion_problem`."""
+        text = data["choices"][0]["message"].get("content") or ""
         usage = data.get("usage") or {}
         prompt = usage.get("prompt_tokens")
         completion = usage.get("completion_tokens")
@@ -368,6 +383,53 @@ class OpenAIBackend:
 
     def count_tokens(self, text: str) -> int:
         return approx_tokens(text)
+
+
+def _is_count(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+
+
+def completion_problem(data: Any) -> str | None:
+    """What is wrong with an HTTP 200 reply as a chat completion, or None when it is one.
+
+    The reply must have a non-empty ``choices`` list whose first entry has a ``message`` object
+    with a string (or null) ``content``; ``usage`` and ``logprobs``, when present, must have the
+    right types (token counts are non-negative integers)."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return "no choices"
+    first = choices[0]
+    if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
+        return "no message"
+    if not isinstance(first["message"].get("content"), (str, type(None))):
+        return "message content is not text"
+    usage = data.get("usage")
+    if usage is not None:
+        if not isinstance(usage, dict):
+            return "usage is not an object"
+        for key in ("prompt_tokens", "completion_tokens"):
+            if not _is_count(usage.get(key)):
+                return f"usage.{key} is not a token count: {usage.get(key)!r}"
+    logprobs = first.get("logprobs")
+    if logprobs is not None:
+        content = logprobs.get("content") if isinstance(logprobs, dict) else logprobs
+        if not isinstance(logprobs, dict) or not isinstance(content, (list, type(None))):
+            return "logprobs is not an object with a content list"
+        for entry in content or []:
+            top = entry.get("top_logprobs") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or not isinstance(top, (list, type(None))):
+                return "a logprobs entry is malformed"
+            for t in top or []:
+                if not (
+                    isinstance(t, dict)
+                    and isinstance(t.get("token"), str)
+                    and isinstance(t.get("logprob"), (int, float))
+                    and not isinstance(t.get("logprob"), bool)
+                ):
+                    return "a top_logprobs entry is malformed"
+    return None
 
 
 def read_batch_logprobs(
