@@ -60,6 +60,7 @@ def test_request_log_counts_sent_computed_and_completion_in_bytes(tmp_path) -> N
         "sent": a.sent + b.sent,
         "computed": a.computed + b.computed,
         "completion": 3,
+        "system": 200,
     }
     assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 2
     log.reset()

@@ -140,13 +140,14 @@ class LLMOptions(MethodOptions):
         "relevance",
         description="which of the person's answers the story budget keeps: relevance (a shared story of the "
         "capped profile and the most broadly informative answers, then per target the answers most associated "
-        "with it among training people, within target_tokens); position (one story for every target: profile, "
+        "with it among training people, within target_share of the budget); position (one story for every target: profile, "
         "then the sections round-robin in questionnaire order)",
     )
-    target_tokens: int = Field(
-        300,
-        ge=0,
-        description="selection=relevance: the part of story_tokens spent per target on the answers most "
+    target_share: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="selection=relevance: the share of story_tokens spent per target on the answers most "
         "associated with it (after the shared story, before the question); 0: none",
     )
     profile_share: float = Field(
@@ -211,11 +212,6 @@ class LLMOptions(MethodOptions):
         if self.batch_targets > 1 and self.rationale and self.scoring == "logprobs":
             raise ValueError(
                 "batch_targets > 1 with rationale=true needs scoring=generate (scored batches read letters only)"
-            )
-        if self.selection == "relevance" and self.story_tokens is not None and self.target_tokens >= self.story_tokens:
-            raise ValueError(
-                f"target_tokens ({self.target_tokens}) must be below story_tokens ({self.story_tokens}): the rest is "
-                "the shared story"
             )
         if self.story == "narrative" and self.history == "rag":
             raise ValueError("the rag history uses a facts story of the profile: use story=facts with history=rag")
@@ -464,7 +460,7 @@ class LLMPipeline(Method):
     def _relevance(self) -> bool:
         """Whether the story is split into a shared core and per-target answers."""
         cfg = self.opts
-        return cfg.selection == "relevance" and cfg.history == "all" and cfg.story != "none" and cfg.target_tokens > 0
+        return cfg.selection == "relevance" and cfg.history == "all" and cfg.story != "none" and cfg.target_share > 0
 
     # -- public entry points -----------------------------------------------------------------
     def predict(self, task: Task) -> list[Prediction]:
@@ -567,12 +563,15 @@ class LLMPipeline(Method):
         tokens = cfg.story_tokens
         share: float | None = cfg.profile_share
         priority = None
-        if self._relevance and qids is None and tokens is not None:
+        if self._relevance and qids is None:
             # the shared core: the capped profile, then the answers most associated with the
-            # questionnaire at large; the rest of story_tokens goes to each target's own answers
-            core = tokens - cfg.target_tokens
-            share = min(1.0, cfg.profile_share * tokens / core)
-            tokens = core
+            # questionnaire at large; the rest of the budget goes to each target's own answers
+            if tokens is not None:
+                core = tokens - self._target_tokens
+                share, tokens = min(1.0, cfg.profile_share * tokens / core), core
+            elif max_words is not None:
+                core = max_words - int(cfg.target_share * max_words)
+                share, max_words = min(1.0, cfg.profile_share * max_words / core), core
             if self._observed is not None:
                 known = [q for q in person.answered() if q in self.codebook and not self.codebook.get(q).profile]
                 central = self._observed.centrality(known)
@@ -676,7 +675,7 @@ class LLMPipeline(Method):
                     person,
                     self.codebook,
                     ranked(scores, self.codebook),
-                    max_tokens=cfg.target_tokens,
+                    max_tokens=self._target_tokens,
                     count_tokens=self.model.count_tokens,
                     style="facts" if cfg.story == "narrative" else cfg.story,
                     exclude=stated,
@@ -707,6 +706,14 @@ class LLMPipeline(Method):
                 ctx.meta["history"] = history
                 out[q.id] = ctx
         return out
+
+    @property
+    def _target_tokens(self) -> int:
+        """Tokens of each target's own answers (selection=relevance): target_share of story_tokens
+        (of about 4/3 max_story_words without a token budget)."""
+        cfg = self.opts
+        total = cfg.story_tokens if cfg.story_tokens is not None else (cfg.max_story_words or 0) * 4 // 3
+        return int(cfg.target_share * total) if total else 0
 
     @property
     def _coordinator_has_own_system(self) -> bool:
