@@ -89,6 +89,8 @@ Persona = Literal["own", "shuffled", "shuffled-any", "none"]
 Selection = Literal["relevance", "position"]
 
 CAB: tuple[ModuleName, ...] = ("cognitive", "affective", "behavioral")
+#: least association with a target for a profile fact outside the shared story to join the target's answers
+PROFILE_MIN_RELATION = 0.1
 MODULES: tuple[str, ...] = typing.get_args(ModuleName)
 INTEGRATIONS: tuple[str, ...] = typing.get_args(Integration)
 SCORINGS: tuple[str, ...] = typing.get_args(Scoring)
@@ -671,6 +673,10 @@ class LLMPipeline(Method):
                 for q in group:
                     for item, v in self.relations.scores(q.id, known).items():
                         scores[item] = max(v, scores.get(item, 0.0))
+                # a profile fact the shared story left out comes back only when it bears on the target:
+                # the profile does not crowd out the answers here either
+                floor = PROFILE_MIN_RELATION
+                scores = {k: v for k, v in scores.items() if v >= floor or not self.codebook.get(k).profile}
                 block = history_block(
                     person,
                     self.codebook,

@@ -10,8 +10,9 @@ answers first, and :func:`recall_at_k` measures, model-free, how many of them a 
   answers being predicted. Ordered items (and two-option items) by the absolute Spearman
   correlation of their codes (Pearson correlation of mid-ranks, pairwise-complete); a nominal
   item with more options by its strongest option: the largest absolute correlation of "answered
-  option c" with the other item (options chosen by fewer than 1% of the people left out). Pairs
-  answered together by fewer than 30 people score 0.
+  option c" with the other item (options chosen by fewer than 1% of the people left out). Each
+  association is lowered by two standard errors of a zero correlation (2 / sqrt(n)), so chance
+  associations score 0; pairs answered together by fewer than 30 people score 0.
 * :class:`LexicalRelations` -- the similarity of the question wordings (BM25), for targets nobody
   in the training data answered (a new question). Predicted relations for new questions plug in
   through the same :class:`Relations` protocol.
@@ -38,6 +39,8 @@ MAX_PEOPLE = 12_000
 MIN_PAIR = 30
 #: a nominal item's option is its own indicator only when at least this share chose it
 MIN_OPTION_SHARE = 0.01
+#: standard errors of a zero correlation taken off every association (see :func:`association_matrix`)
+SHRINK = 2.0
 #: k of the history recall recorded per prediction
 RECALL_K = 20
 
@@ -116,9 +119,12 @@ def _columns(codes: pd.Series, q_kind: QuestionKind, n_valid_codes: int) -> list
     return [r]
 
 
-def association_matrix(x: np.ndarray, min_pair: int = MIN_PAIR) -> np.ndarray:
+def association_matrix(x: np.ndarray, min_pair: int = MIN_PAIR, shrink: float = SHRINK) -> np.ndarray:
     """|Pearson correlation| of every pair of columns of ``x`` (NaN = missing), each pair over
-    the rows where both are present; 0 for constant columns and pairs with < ``min_pair`` rows."""
+    the rows where both are present, less ``shrink`` standard errors of a zero correlation
+    (``shrink / sqrt(n)``, floored at 0: chance associations of a small training set score 0,
+    and the largest of a nominal item's options is not inflated by their number); 0 for
+    constant columns and pairs with fewer than ``min_pair`` rows."""
     m = (~np.isnan(x)).astype(np.float32)
     z = np.nan_to_num(x).astype(np.float32)
     z -= (z.sum(axis=0) / np.maximum(m.sum(axis=0), 1)) * m  # centre (stabilises float32 sums)
@@ -133,6 +139,7 @@ def association_matrix(x: np.ndarray, min_pair: int = MIN_PAIR) -> np.ndarray:
         var_j = var_i.T
         r = cov / np.sqrt(var_i * var_j)
     r = np.nan_to_num(np.abs(r), nan=0.0, posinf=0.0, neginf=0.0)
+    r = r - shrink / np.sqrt(np.maximum(n, 1))
     r[n < min_pair] = 0.0
     return np.clip(r, 0.0, 1.0).astype(np.float64)
 
@@ -225,15 +232,16 @@ def ranked(scores: Mapping[str, float], codebook: Codebook) -> list[str]:
 
 
 def top_k(relations: Relations, target: str, known: Sequence[str], codebook: Codebook, k: int) -> list[str]:
-    """The ``k`` known items most associated with ``target`` (fewer when fewer are scored)."""
-    return ranked(relations.scores(target, known), codebook)[:k]
+    """The ``k`` known items most associated with ``target`` (fewer when fewer have an
+    association above 0)."""
+    return ranked({q: v for q, v in relations.scores(target, known).items() if v > 0}, codebook)[:k]
 
 
 def recall_at_k(
     relations: Relations, target: str, known: Sequence[str], in_prompt: set[str], codebook: Codebook, k: int = RECALL_K
 ) -> float | None:
     """History recall@k: of the ``k`` known items most associated with ``target``, the share
-    whose fact is in the prompt (``in_prompt``). None when no known item can be scored."""
+    whose fact is in the prompt (``in_prompt``). None when no known item is associated with it."""
     top = top_k(relations, target, known, codebook, k)
     if not top:
         return None
