@@ -159,7 +159,12 @@ def ask(
     ),
     unordered: bool = typer.Option(False, "--unordered", help="The --options have no order (nominal question)."),
     questions: Path | None = typer.Option(
-        None, "--questions", help="Questionnaire file (YAML or JSON) of new questions; asks all of them by default."
+        None,
+        "--questions",
+        help="Questionnaire file (YAML, JSON or a Qualtrics .qsf) of new questions; asks all of them by default.",
+    ),
+    pipe: list[str] | None = typer.Option(
+        None, "--pipe", help="Fill piped text of a .qsf: FIELD=VALUE for ${e://Field/FIELD} (repeatable)."
     ),
     method: str = typer.Option(
         "valuesim", "--method", help="An LLM method (valuesim, blank, demographics, full-info, rag)."
@@ -202,7 +207,7 @@ def ask(
             "Use valuesim, blank, demographics, full-info or rag.",
         )
     survey = load_data(data, codebook=codebook)
-    book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions)
+    book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions, pipe)
     person = survey.respondent(respondent)
     options = parse_options(option)
     if model is not None:
@@ -239,9 +244,11 @@ def _ask_targets(
     options_text: str | None,
     unordered: bool,
     questions: Path | None,
+    pipe: list[str] | None = None,
 ) -> tuple[Any, list[Any]]:
     """(codebook the method sees, target questions) of `valuesim ask`."""
-    from valuesim.survey.questionnaire import extend_codebook, inline_question, load_questionnaire
+    from valuesim.cli.questionnaire import print_import_notes
+    from valuesim.survey.questionnaire import extend_codebook, inline_question, parse_pipes, read_questionnaire
 
     if text is not None and questions is not None:
         raise ConfigError("Give either --text/--options or --questions FILE, not both.", "Ask one at a time.")
@@ -252,8 +259,12 @@ def _ask_targets(
         return extend_codebook(codebook, [q]), [q]
     if options_text is not None or unordered:
         raise ConfigError("--options and --unordered describe a new question given with --text.", "Add --text.")
+    if pipe and questions is None:
+        raise ConfigError("--pipe fills the piped text of a Qualtrics .qsf given with --questions.", "Add --questions.")
     if questions is not None:
-        new = load_questionnaire(questions, codebook)
+        loaded = read_questionnaire(questions, codebook, parse_pipes(pipe))
+        print_import_notes(loaded.skipped, loaded.notes)
+        new = loaded.questions
         extended = extend_codebook(codebook, new)
         if question is None:
             return extended, new

@@ -9,8 +9,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from valuesim.cli._data import CODEBOOK_HELP, load_data
+from valuesim.errors import ConfigError, DataError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -19,7 +21,12 @@ err_console = Console(stderr=True)
 def simulate(
     data: str = typer.Option(..., "--data", help="WVS-7 file or folder; 'synthetic' for generated respondents."),
     codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
-    questions: Path = typer.Option(..., "--questions", help="Questionnaire file (YAML or JSON) of new questions."),
+    questions: Path = typer.Option(
+        ..., "--questions", help="Questionnaire file (YAML, JSON or a Qualtrics .qsf) of new questions."
+    ),
+    pipe: list[str] | None = typer.Option(
+        None, "--pipe", help="Fill piped text of a .qsf: FIELD=VALUE for ${e://Field/FIELD} (repeatable)."
+    ),
     respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to simulate (a seeded sample)."),
     country: list[str] | None = typer.Option(
         None,
@@ -68,6 +75,12 @@ def simulate(
     out: Path = typer.Option(..., "--out", help="Run directory (created; re-run the same command to resume)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an earlier run in --out first."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (TTY only)."),
+    fmt: list[str] | None = typer.Option(
+        None,
+        "--format",
+        help="Also write the simulated sample as a labelled file, one row per person: csv, parquet, sav "
+        "(SPSS) or dta (Stata); repeatable. Written to --out as simulated.FORMAT.",
+    ),
 ) -> None:
     """Simulate how a sample of real respondents answer new questions (a questionnaire file).
 
@@ -79,11 +92,13 @@ def simulate(
     from valuesim.bench.config import RunConfig
     from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation
     from valuesim.cli.bench import _split_list, _warnings_to_console, parse_options
+    from valuesim.cli.questionnaire import print_import_notes
     from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
     from valuesim.scale import get_executor
     from valuesim.survey.loaders import resolve_countries
-    from valuesim.survey.questionnaire import load_questionnaire
+    from valuesim.survey.questionnaire import parse_pipes, read_questionnaire
 
+    formats = _export_formats(fmt)
     options = parse_options(option)
     if model is not None:
         options["model"] = model
@@ -97,7 +112,9 @@ def simulate(
     )
     run_on = get_executor(executor, address=ray_address, num_workers=workers)
     survey = load_data(data, codebook=codebook)
-    new = load_questionnaire(questions, survey.codebook)
+    loaded = read_questionnaire(questions, survey.codebook, parse_pipes(pipe))
+    print_import_notes(loaded.skipped, loaded.notes)
+    new = loaded.questions
     cfg = SimulationConfig(
         questions=tuple(new),
         n_respondents=respondents,
@@ -130,6 +147,10 @@ def simulate(
         if note not in shown:
             err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
     _print_overview(result)
+    if formats and len(result.answers):
+        people = {r: survey.respondent(r) for r in dict.fromkeys(result.answers["respondent"].astype(str))}
+        profile = [survey.codebook.get(q) for q in survey.codebook.profile()]
+        _export(result.answers, list(new), out, formats, profile, people)
     spec = str(m.config().get("model") or "")
     if is_embedded_default(spec):
         console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
@@ -163,5 +184,92 @@ def _print_overview(result: Any) -> None:
         console.print(f"Report: {result.report}", highlight=False)
 
 
+def _export_formats(fmt: list[str] | None) -> list[str]:
+    from valuesim.survey.export import FORMATS
+
+    formats = [f.strip().lower().lstrip(".") for item in fmt or [] for f in item.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ConfigError(f"Unknown --format {', '.join(bad)}.", f"Use one of: {', '.join(FORMATS)}.")
+    return list(dict.fromkeys(formats))
+
+
+def _export(
+    answers: Any,
+    questions: list[Any],
+    out: Path,
+    formats: list[str],
+    profile: list[Any] | None = None,
+    people: dict[str, Any] | None = None,
+    stem: str = "simulated",
+) -> None:
+    from valuesim.survey.export import labelled_table, write_labelled
+
+    table = labelled_table(answers, questions, profile or (), people)
+    for f in formats:
+        path = out / f"{stem}.{f}" if out.is_dir() or out.suffix.lower() != f".{f}" else out
+        for note in write_labelled(table, path, f):  # type: ignore[arg-type]
+            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
+        console.print(f"Labelled file: {escape(str(path))}", highlight=False)
+
+
+def export(
+    run_dir: Path = typer.Argument(..., help="The --out directory of a finished `valuesim simulate` run."),
+    fmt: list[str] = typer.Option(..., "--format", help="csv, parquet, sav (SPSS) or dta (Stata); repeatable."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: RUN_DIR/simulated.FORMAT)."),
+    data: str | None = typer.Option(
+        None, "--data", help="The run's survey file: adds the profile items (demographics) with their codes."
+    ),
+    codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),
+) -> None:
+    """Write the answers of a simulate run as a labelled file, one row per person (variable labels =
+    question texts, value labels = options).
+
+    Example: valuesim export runs/sim --format sav --data wvs7/   (then: valuesim data summary --data
+    runs/sim/simulated.sav --codebook auto)
+    """
+    import pandas as pd
+
+    from valuesim.bench.protocol import Split
+    from valuesim.bench.rundir import SPLIT_FILE
+    from valuesim.bench.simulate import ANSWERS_FILE
+    from valuesim.survey.codebook import Question, QuestionKind
+
+    formats = _export_formats(fmt)
+    if out is not None and len(formats) > 1:
+        raise ConfigError("--out names one file; several --format were given.", "Leave out --out or give one format.")
+    split_file = run_dir / SPLIT_FILE
+    answers_file = run_dir / f"{ANSWERS_FILE}.parquet"
+    if not split_file.is_file() or not answers_file.is_file():
+        raise DataError(
+            f"{run_dir} is not a finished `valuesim simulate` run (no split.json or {answers_file.name}).",
+            "Pass the --out directory of `valuesim simulate`; re-run it to finish first.",
+        )
+    protocol = Split.load(split_file).protocol
+    if protocol.get("kind") != "simulate":
+        raise DataError(f"{run_dir} is a `valuesim bench` run, not a simulate run.", "Export simulate runs only.")
+    questions = [
+        Question(
+            id=q["id"],
+            text=q["text"],
+            short=q["text"],
+            kind=QuestionKind(q["kind"]),
+            section=q.get("section", ""),
+            profile=False,
+            options={int(k): v for k, v in q["options"].items()},
+        )
+        for q in protocol["questions"]
+    ]
+    answers = pd.read_parquet(answers_file)
+    profile = people = None
+    if data is not None:
+        survey = load_data(data, codebook=codebook)
+        ids = [r for r in dict.fromkeys(answers["respondent"].astype(str))]
+        people = {r: survey.respondent(r) for r in ids}
+        profile = [survey.codebook.get(q) for q in survey.codebook.profile()]
+    _export(answers, questions, out if out is not None else run_dir, formats, profile, people)
+
+
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
+    app.command("export")(export)

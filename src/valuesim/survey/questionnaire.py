@@ -19,14 +19,21 @@ Questionnaire file (YAML or JSON)::
         text: How much do you support a tax on carbon emissions?
         scale: {min: 1, max: 10, low: Not at all, high: Completely}   # instead of options
 
-``options`` are listed in scale order for ordered questions; ``scale`` makes a numeric rating
-scale whose ends are labelled (the points between are shown as numbers).
+``options`` are listed in scale order for ordered questions (codes 1..n, or the ``codes``
+given, one per option: e.g. ``codes: [5, 4, 3, 2, 1]``); ``scale`` makes a numeric rating
+scale whose ends are labelled (the points between are shown as numbers; ``step: 10`` poses
+0..100 on 11 points).
+
+A Qualtrics export (``.qsf``) is read too (:mod:`valuesim.survey.qualtrics`): what it holds
+that ValueSim cannot pose is listed, never silently dropped.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +57,7 @@ class ScaleEnds(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min: int = 1
     max: int = Field(..., description="Highest point of the scale")
+    step: int = Field(1, ge=1, description="Distance between two points (0..100 with step 10: 11 points)")
     low: str = Field(..., description="Label of the lowest point")
     high: str = Field(..., description="Label of the highest point")
 
@@ -57,8 +65,11 @@ class ScaleEnds(BaseModel):
     def _check(self) -> ScaleEnds:
         if self.min < 0:
             raise ValueError("scale min must be >= 0")
-        if not 2 <= self.max - self.min + 1 <= 26:
-            raise ValueError(f"a scale needs 2 to 26 points; {self.min}..{self.max} has {self.max - self.min + 1}")
+        if self.max <= self.min or (self.max - self.min) % self.step:
+            raise ValueError(f"scale {self.min}..{self.max} must rise from min to max in steps of {self.step}")
+        points = (self.max - self.min) // self.step + 1
+        if not 2 <= points <= 26:
+            raise ValueError(f"a scale needs 2 to 26 points; {self.min}..{self.max} has {points}")
         if not self.low.strip() or not self.high.strip():
             raise ValueError("scale ends need a label (low and high)")
         return self
@@ -71,6 +82,8 @@ class CustomQuestion(BaseModel):
     id: str
     text: str
     options: list[str] | None = None
+    #: the code of each option (default 1..n), e.g. a Qualtrics recode value
+    codes: list[int] | None = None
     scale: ScaleEnds | None = None
     ordered: bool = True
     section: str | None = None
@@ -125,6 +138,11 @@ class CustomQuestion(BaseModel):
             raise ValueError("give either options (a list of at least 2) or scale (min, max, low, high)")
         if self.scale is not None and not self.ordered:
             raise ValueError("a scale is ordered; drop ordered: false or list options instead")
+        if self.codes is not None:
+            if self.options is None or len(self.codes) != len(self.options):
+                raise ValueError("codes need options, one code per option")
+            if any(c < 0 for c in self.codes) or len(set(self.codes)) < len(self.codes):
+                raise ValueError("codes must be distinct whole numbers >= 0 (negative codes mean non-answers)")
         return self
 
     def to_question(self) -> Question:
@@ -132,11 +150,13 @@ class CustomQuestion(BaseModel):
         title = self.section or DEFAULT_SECTION
         if self.scale is not None:
             s = self.scale
-            options = {c: str(c) for c in range(s.min, s.max + 1)}
+            options = {c: str(c) for c in range(s.min, s.max + 1, s.step)}
             options[s.min], options[s.max] = s.low.strip(), s.high.strip()
             kind = QuestionKind.SCALE
         else:
-            options = {i + 1: lab for i, lab in enumerate(self.options or [])}
+            labels = self.options or []
+            codes = self.codes or list(range(1, len(labels) + 1))
+            options = dict(sorted(zip(codes, labels)))  # code order, as in every codebook item
             kind = QuestionKind.ORDINAL if self.ordered else QuestionKind.NOMINAL
         return Question(
             id=self.id,
@@ -202,9 +222,32 @@ def parse_questionnaire(raw: Any, codebook: Codebook, where: str = "questionnair
     return questions
 
 
-def load_questionnaire(path: str | Path, codebook: Codebook) -> list[Question]:
-    """The questions of a YAML (.yaml/.yml) or JSON file; a clear error when it cannot be read."""
+@dataclass(frozen=True)
+class LoadedQuestionnaire:
+    """The questions of a questionnaire file and what reading it left out or changed."""
+
+    questions: list[Question]
+    #: one line per element of the file that is not simulated, with the reason (.qsf only)
+    skipped: list[str] = field(default_factory=list)
+    #: logic and randomisation not simulated, placeholders left, renamed ids, ...
+    notes: list[str] = field(default_factory=list)
+
+
+def read_questionnaire(
+    path: str | Path, codebook: Codebook, pipe: Mapping[str, str] | None = None
+) -> LoadedQuestionnaire:
+    """Read a YAML (.yaml/.yml), JSON or Qualtrics (.qsf) questionnaire; ``pipe`` fills the
+    piped text of a .qsf (``{"city": "Berlin"}`` for ``${e://Field/city}``)."""
     p = Path(path)
+    if p.suffix.lower() == ".qsf":
+        from valuesim.survey.qualtrics import read_qsf
+
+        qsf = read_qsf(p, pipe=pipe)
+        raw, notes = _own_ids(qsf.raw, codebook)
+        questions = parse_questionnaire(raw, codebook, where=str(p))
+        return LoadedQuestionnaire(questions, qsf.skipped, [*qsf.notes, *notes])
+    if pipe:
+        raise ConfigError("--pipe fills the piped text of a Qualtrics .qsf file.", f"Drop --pipe for {p.name}.")
     try:
         text = p.read_text("utf-8")
     except FileNotFoundError:
@@ -223,7 +266,39 @@ def load_questionnaire(path: str | Path, codebook: Codebook) -> list[Question]:
         raise DataError(
             f"{p} is not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}", _HINT
         ) from None
-    return parse_questionnaire(raw, codebook, where=str(p))
+    return LoadedQuestionnaire(parse_questionnaire(raw, codebook, where=str(p)))
+
+
+def load_questionnaire(path: str | Path, codebook: Codebook, pipe: Mapping[str, str] | None = None) -> list[Question]:
+    """The questions of a questionnaire file (see :func:`read_questionnaire`)."""
+    return read_questionnaire(path, codebook, pipe).questions
+
+
+def _own_ids(raw: dict[str, Any], codebook: Codebook) -> tuple[dict[str, Any], list[str]]:
+    """Qualtrics names questions Q1, Q2, ...: ids that would clash with the survey's own items
+    (or look like WVS ids, with the WVS codebook) get a ``QSF_`` prefix, each said in a note."""
+    known = {k.upper() for k in [*codebook.questions, *codebook.excluded]}
+    notes: list[str] = []
+    questions = []
+    for q in raw["questions"]:
+        qid = str(q["id"])
+        if qid.upper() in known or (codebook.is_wvs and _WVS_ID.match(qid)):
+            new_id = f"QSF_{qid}"
+            notes.append(f"{qid} renamed {new_id}: the {codebook.name} codebook names its own items like that")
+            q = {**q, "id": new_id}
+        questions.append(q)
+    return {**raw, "questions": questions}, notes
+
+
+def parse_pipes(values: list[str] | None) -> dict[str, str]:
+    """``--pipe field=value`` options as a mapping (a clear error for a malformed one)."""
+    out: dict[str, str] = {}
+    for v in values or []:
+        key, sep, value = v.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--pipe {v!r} is not FIELD=VALUE.", "E.g. --pipe city=Berlin (repeatable).")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def inline_question(text: str, options: str, codebook: Codebook, *, qid: str = "NEW", ordered: bool = True) -> Question:
