@@ -595,6 +595,29 @@ class LLMPipeline(Method):
             priority=priority,
         )
 
+    def prompt_parts(self, person: Respondent, targets: Sequence[str]) -> tuple[Backstory, dict[str, TargetContext]]:
+        """What this method's prompts tell the model about ``person`` for ``targets``: the shared
+        story (the system message of every call) and each target's own part (the answers chosen
+        for it, with ``meta["history"]``). ``person`` must not know the targets; call ``fit`` first
+        for the observed relations. No model call except to write a narrative story."""
+        return run_sync(lambda: self._aprompt_parts(person, targets))
+
+    async def _aprompt_parts(
+        self, person: Respondent, targets: Sequence[str]
+    ) -> tuple[Backstory, dict[str, TargetContext]]:
+        cfg = self.opts
+        known = [q for q in targets if person.has(q)]
+        if known:
+            raise ConfigError(
+                f"The record shown already holds the answer to {', '.join(known)}.",
+                "Restrict the respondent to the other items (Respondent.restricted).",
+            )
+        profile = [q for q in self.codebook.profile() if person.has(q)]
+        story = await self._backstory(person, None if cfg.history == "all" else profile)
+        qs = [self.codebook.get(q) for q in targets]
+        groups = [qs[i : i + cfg.batch_targets] for i in range(0, len(qs), cfg.batch_targets)]
+        return story, self._contexts(person, story, groups, country_name(person.country))
+
     # -- explanations: asked after a prediction, never part of it ----------------------------
     def explain(self, task: Task, predictions: Sequence[Prediction]) -> dict[str, dict[str, str]]:
         """question -> module -> the module's reason for the answer it gave (see :meth:`aexplain`)."""
