@@ -286,7 +286,8 @@ def ask(
     if base_url is not None:
         options["base_url"] = base_url
     m = get_method(method, book, **options)
-    known = [x for x in person.answered() if x not in targets]
+    asked = {q.id for q in targets}
+    known = [x for x in person.answered() if x not in asked]  # never the answers being predicted
     task = Task(person.restricted(known), tuple(q.id for q in targets))
     preds = m.predict(task)
     spec = str(m.config().get("model") or "")

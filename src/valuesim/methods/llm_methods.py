@@ -469,6 +469,13 @@ class LLMPipeline(Method):
         return run_sync(lambda: self.apredict(task))
 
     async def apredict(self, task: Task) -> list[Prediction]:
+        shown = [q for q in task.targets if task.respondent.has(q)]
+        if shown:  # the story would state the answer it is asked to predict
+            raise ConfigError(
+                f"The record of respondent {task.respondent.id} given to {self.name} holds the answer to "
+                f"{', '.join(shown)}, which it is asked to predict.",
+                "Restrict the respondent to the other items (Respondent.restricted).",
+            )
         person, truth, persona_meta = self._persona(task)
         if persona_meta is None:  # the person's own record
             return await self._apredict(task, person, None)
