@@ -328,3 +328,18 @@ def test_history_recall_reaches_metrics_and_the_sweep_uses_the_same_selection(bi
     summary = history_recall(rows)
     assert summary is not None and summary["k"] == 20 and summary["n"] == 2 and summary["selection"] == "relevance"
     assert 0 <= summary["mean"] <= 1
+
+
+def test_a_profile_only_story_is_not_capped(big_profile_survey: SurveyData) -> None:
+    """The cap keeps the profile from crowding out answers; a profile-only baseline has none."""
+    data = big_profile_survey
+    person = data.respondent("r2")
+    shown = person.restricted([q for q in person.answered() if q != "v00"])
+    demo = get_method("demographics", data.codebook, model="mock", cache=False)
+    story, parts = demo.prompt_parts(shown, ["v00"])  # type: ignore[attr-defined]
+    assert all(data.codebook.get(q).profile for q in story.meta["qids_stated"])
+    assert story.meta["tokens"] > 0.8 * 600 and parts["v00"].lines == []
+    full = get_method("valuesim", data.codebook, model="mock", cache=False)
+    core, _ = full.prompt_parts(shown, ["v00"])  # type: ignore[attr-defined]
+    profile_core = [q for q in core.meta["qids_stated"] if data.codebook.get(q).profile]
+    assert len(profile_core) < len(story.meta["qids_stated"])

@@ -570,7 +570,7 @@ class LLMPipeline(Method):
         narrative = cfg.story == "narrative" and not nobody
         max_words = cfg.max_story_words
         tokens = cfg.story_tokens
-        share: float | None = cfg.profile_share
+        share: float | None = cfg.profile_share if qids is None else None  # a profile-only story is all profile
         priority = None
         if self._relevance and qids is None:
             # the shared core: the capped profile, then the answers most associated with the
