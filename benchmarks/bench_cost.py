@@ -52,8 +52,15 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
     "valuesim-k10": ("valuesim", {"batch_targets": 10}, "ValueSim, 10 targets per call (scored)"),
     "valuesim-v1": (
         "valuesim",
-        {"story": "facts", "max_story_words": 1200, "story_tokens": None, "prompt_version": "v1"},
-        "previous default (1,200-word facts story, v1 prompts)",
+        {
+            "story": "facts",
+            "max_story_words": 1200,
+            "story_tokens": None,
+            "prompt_version": "v1",
+            "selection": "position",
+            "profile_share": 1.0,
+        },
+        "earlier default (1,200-word facts story by position, v1 prompts)",
     ),
     "valuesim-v3": (
         "valuesim",
