@@ -138,6 +138,17 @@ def default_command() -> str:
     return shlex.join(["python", str(script), *sys.argv[1:]])
 
 
+def carried_over(previous: dict[str, Any], name: str) -> dict[str, Any]:
+    """Table ``name`` of an earlier results file, kept by a run that did not re-measure it, with
+    the provenance of the run that did (its command, commit and date), so its source note stays true."""
+    tab = dict(previous["tables"][name])
+    tab.setdefault(
+        "source",
+        {k: previous.get(k) for k in ("command", "commit", "dirty", "created")},
+    )
+    return tab
+
+
 def save_results(
     name: str,
     tables: dict[str, dict[str, Any]],

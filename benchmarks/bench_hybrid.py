@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import DEV_DATA, save_results, table
+from _results import DEV_DATA, carried_over, save_results, table
 
 
 def f3(x: Any) -> str:
@@ -233,7 +233,8 @@ def main() -> None:
     root = Path(args.out_root)
     out_path = Path(__file__).resolve().parents[1] / "docs" / "results" / f"{args.results}.json"
     previous = json.loads(out_path.read_text()) if out_path.exists() else {}
-    tables, raw = dict(previous.get("tables") or {}), dict(previous.get("raw") or {})
+    tables = {k: carried_over(previous, k) for k in previous.get("tables") or {}}
+    raw = dict(previous.get("raw") or {})
     if not args.skip_oracle:
         tables["oracle"], raw["oracle"] = oracle_table(data, args, root)
     if not args.skip_embedded:

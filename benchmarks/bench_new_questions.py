@@ -6,6 +6,8 @@ learn from other people's answers to a target. This is the one setting where a t
 predictor of the target does not exist and an LLM has to earn its place. Rows:
 
 * ``uniform`` -- every option equally likely (the middle option as the point answer);
+* ``item-transfer`` -- the person's answers on the items the question is related to (relations
+  predicted from the wording, valuesim.relations), combined by a Gaussian copula;
 * ``text-transfer`` -- the person's own answer to the known question most similar in wording
   (BM25), moved onto the target's scale (docs/baselines.md);
 * ``blank`` / ``demographics`` / ``rag`` / ``valuesim`` -- LLM methods with the embedded model.
@@ -19,6 +21,12 @@ docs/new-questions.md by ``python tools/update_docs.py``::
 
     nice -n 10 python benchmarks/bench_new_questions.py
     python benchmarks/bench_new_questions.py --methods uniform,text-transfer --respondents 100
+
+The non-LLM acceptance run of item-transfer (every fold, every target, plus the relations table:
+predicted vs observed associations of each fold's held-out items with the known items)::
+
+    python benchmarks/bench_new_questions.py --methods uniform,text-transfer,item-transfer \
+        --respondents 100 --folds all --targets 0 --relations --results new_questions_items
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _results import DEV_DATA, save_results, table
 
-METHODS = "uniform,text-transfer,blank,demographics,rag,valuesim"
+METHODS = "uniform,text-transfer,item-transfer,blank,demographics,rag,valuesim"
 
 
 def ci(m: dict[str, Any], key: str) -> str:
@@ -61,8 +69,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEV_DATA), help="survey file/folder (default: the WVS-7 dev subset)")
     ap.add_argument("--respondents", type=int, default=20)
-    ap.add_argument("--targets", type=int, default=10, help="at most this many targets per respondent")
+    ap.add_argument("--targets", type=int, default=10, help="at most this many targets per respondent (0: all)")
     ap.add_argument("--fold", type=int, default=0, help="the one fold (of 5) every method predicts")
+    ap.add_argument("--folds", default=None, help="'all' (every fold of 5) or a comma list; overrides --fold")
+    ap.add_argument("--relations", action="store_true", help="add the relations table (held-out items per fold)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--methods", default=METHODS, help=f"comma list (default: {METHODS})")
     ap.add_argument("--model", default="local", help="model of the LLM methods")
@@ -79,30 +89,41 @@ def main() -> None:
     from valuesim.methods import get_method, method_info
 
     data = load_data(args.data)
+    if args.folds is None:
+        only: tuple[int, ...] | None = (args.fold,)
+    else:
+        only = None if args.folds == "all" else tuple(int(f) for f in args.folds.split(","))
+    fold_text = f"fold {args.fold} of 5" if args.folds is None else f"folds {args.folds} of 5"
     proto = ProtocolConfig(
         name="new-questions",
         n_respondents=args.respondents,
         seed=args.seed,
         folds=5,
-        only_folds=(args.fold,),
-        max_targets=args.targets,
+        only_folds=only,
+        max_targets=args.targets or None,
     )
     root = Path(args.out_root)
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     results: dict[str, dict[str, Any]] = {}
+    splits: dict[str, Any] = {}
+    fitted_relations: list[Any] = []  # item-transfer's relations model of each fold, in fold order
     for name in names:
         t0 = time.perf_counter()
         opts = {"model": args.model} if method_info(name).uses_llm else {}
         method = get_method(name, data.codebook, **opts)
+        if name == "item-transfer" and args.relations:
+            _record_relations(method, fitted_relations)
         cfg = RunConfig(protocol=proto, n_boot=1000, command="benchmarks/bench_new_questions.py")
         res = run_benchmark(data, method, cfg, root / name, progress=False)
         m = res.metrics or {}
         results[name] = {"metrics": m, "predictions": open_run(root / name).predictions()}
+        splits[name] = res.split
         print(
             f"  {name}: top-1 {ci(m, 'top1')}, {m.get('n_predictions')} predictions, {time.perf_counter() - t0:.0f} s"
         )
 
     base = results.get("uniform")
+    tables: dict[str, Any] = {}
     rows, raw = [], {}
     for name, r in results.items():
         m = r["metrics"]
@@ -125,11 +146,13 @@ def main() -> None:
         raw[name].update(
             llm_calls=m.get("llm_calls"), cache_hits=m.get("cache_hits"), prompt_tokens=m.get("prompt_tokens")
         )
-    where = "WVS-7 dev data (a subset of the public file)" if args.data == str(DEV_DATA) else f"data {args.data}"
+    is_dev = args.data == str(DEV_DATA) or Path(args.data).resolve().parts[-2:] == ("wvs7", "dev")
+    where = "WVS-7 dev data (a subset of the public file)" if is_dev else f"data {args.data}"
     n_pred = next(iter(results.values()))["metrics"].get("n_predictions") if results else 0
     caption = (
         f"Protocol new-questions (targets hidden from every method's fit), {where}, {args.respondents} "
-        f"respondents x fold {args.fold} of 5 x <= {args.targets} targets ({n_pred} predictions per method), seed "
+        f"respondents x {fold_text} x {'<= ' + str(args.targets) if args.targets else 'all'} targets "
+        f"({n_pred} predictions per method), seed "
         f"{args.seed}; LLM methods with {args.model!r} (SmolLM2-135M-Instruct via llama.cpp when 'local'). "
         "Means with 95% bootstrap CIs over respondents; requests include answers from the LLM cache; tokens are "
         "those the model evaluated in the run (after llama.cpp prefix reuse); Δ top-1 vs uniform paired on the "
@@ -144,18 +167,127 @@ def main() -> None:
         "prompt tokens evaluated / pred.",
         "Δ top-1 vs uniform",
     ]
-    t = table(caption, cols, rows)
+    tables["methods"] = table(caption, cols, rows)
     print(f"\n{caption}\n" + " | ".join(cols))
     for row in rows:
         print(" | ".join(str(c) for c in row))
+    if "item-transfer" in results and "text-transfer" in results:
+        tables["paired"] = paired_table(results, where, args)
+        raw["paired_vs_text_transfer"] = tables["paired"]["rows"]
+    if args.relations:
+        split = next(iter(splits.values()))
+        tables["relations"], raw["relations"] = relations_table(data, split, proto, where, fitted_relations)
     if not args.no_save:
         save_results(
             args.results,
-            {"methods": t},
+            tables,
             data=data,
             raw=raw,
             notes="embedded model: the tiny SmolLM2-135M, a smoke test of the machinery, not a capable LLM",
         )
+
+
+def paired_table(results: dict[str, dict[str, Any]], where: str, args: argparse.Namespace) -> dict[str, Any]:
+    """item-transfer minus text-transfer, prediction by prediction (the acceptance comparison)."""
+    from valuesim.bench.compare import paired_comparison
+
+    a, b = results["item-transfer"]["predictions"], results["text-transfer"]["predictions"]
+    rows = []
+    for metric in ("top1", "nmae", "within1"):
+        p = paired_comparison(a, b, metric, n_boot=1000, n_perm=2000, seed=0)
+        scale = 100 if metric != "nmae" else 1
+        unit = " pt" if metric != "nmae" else ""
+        fmt = "{:+.1f}" if metric != "nmae" else "{:+.3f}"
+        rows.append(
+            [
+                metric,
+                fmt.format(p.diff * scale) + unit,
+                f"[{fmt.format(p.ci95[0] * scale)}, {fmt.format(p.ci95[1] * scale)}]",
+                f"{p.p_permutation:.4f}",
+            ]
+        )
+    caption = (
+        f"item-transfer minus text-transfer on the same predictions ({where}, protocol new-questions, "
+        f"{args.respondents} respondents, seed {args.seed}); 95% bootstrap CI over respondents, permutation p."
+    )
+    return table(caption, ["metric", "difference", "95% CI", "p"], rows)
+
+
+def _record_relations(method: Any, into: list[Any]) -> None:
+    """Keep the relations model item-transfer fits for each fold (the runner fits it without the fold's questions)."""
+    fit = method.fit
+
+    def recording_fit(train: Any) -> None:
+        fit(train)
+        into.append((frozenset(train.frame.columns), method.relations))
+
+    method.fit = recording_fit
+
+
+def relations_table(
+    data: Any, split: Any, proto: Any, where: str, fitted: list[Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Predicted vs observed associations of each fold's hidden items with the known items.
+
+    Per fold: the relations model item-transfer fitted on the training people without the fold's
+    questions (without item-transfer in the run: fitted here the same way); its predictions for the
+    fold's items are compared with the associations observed among the same training people with
+    every column present."""
+    import numpy as np
+
+    from valuesim.bench.config import RunConfig
+    from valuesim.bench.plan import training_data, without_questions
+    from valuesim.relations import RelationsModel, RelationsOptions, association_quality, observed_associations
+
+    cfg = RunConfig(protocol=proto)
+    train = training_data(data, split, cfg)
+    groups = train.frame["country"].astype(str).to_numpy()
+    truth = observed_associations(train, data.codebook, groups=groups)
+    rows, raw = [], {}
+    pred_all, obs_all = [], []
+    done = [k for k in range(len(split.folds)) if proto.only_folds is None or k in proto.only_folds]
+    for k in done:
+        fold = split.folds[k]
+        present = set(fold) & set(train.frame.columns)
+        mine = [m for cols, m in fitted if present and not present & cols]  # fitted with this fold hidden
+        if mine:
+            model = mine[0]
+        else:
+            model = RelationsModel.from_data(without_questions(train, fold), data.codebook, RelationsOptions())
+        pred, obs = [], []
+        for qid in fold:
+            if qid not in truth.index:
+                continue
+            assoc, _ = model.predict(data.codebook.get(qid))
+            for j, item in enumerate(model.items):
+                if np.isfinite(assoc[j]) and item in truth.index:
+                    pred.append(assoc[j])
+                    obs.append(truth.get(qid, item))
+        q = association_quality(np.array(pred), np.array(obs))
+        pred_all += pred
+        obs_all += obs
+        raw[f"fold {k}"] = {**q, "crossfit_known_items": model.quality, "encoder": model.report()["encoder"]}
+        rows.append(
+            [f"fold {k}", q["n_pairs"], _r(q["correlation"]), _r(q["sign_accuracy"]), q["n_strong"], _r(q["mae"])]
+        )
+    q = association_quality(np.array(pred_all), np.array(obs_all))
+    raw["all"] = q
+    rows.append(["all folds", q["n_pairs"], _r(q["correlation"]), _r(q["sign_accuracy"]), q["n_strong"], _r(q["mae"])])
+    caption = (
+        f"Item relations on held-out items ({where}): per fold the relations model is fitted without the "
+        "fold's questions and predicts their association (normal-score correlation within countries) with every "
+        "known item; compared with the association observed among the same training people. Sign accuracy "
+        "where |observed| > 0.2."
+    )
+    cols = ["held-out items", "pairs", "correlation", "sign accuracy", "pairs |obs| > 0.2", "MAE"]
+    print(f"\n{caption}\n" + " | ".join(cols))
+    for row in rows:
+        print(" | ".join(str(c) for c in row))
+    return table(caption, cols, rows), raw
+
+
+def _r(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 if __name__ == "__main__":

@@ -24,20 +24,24 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+from collections.abc import Callable, Generator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import cache_guard
+import pytest
 
 # Rich sizes tables to the terminal; CLI tests read the output, so give them a wide, fixed one
 # (CI has no terminal and would otherwise truncate cells at 80 columns).
 os.environ["COLUMNS"] = "200"
 os.environ.setdefault("VALUESIM_NO_PROGRESS", "1")
-# No test writes to the user's real cache (tests that need a cache set their own directory).
-os.environ["VALUESIM_CACHE_DIR"] = tempfile.mkdtemp(prefix="valuesim-test-cache-")
-
-from collections.abc import Callable, Generator, Sequence
-from pathlib import Path
-from typing import Any
-
-import pytest
+# No test writes to the user's real cache: every test gets its own cache directory (see
+# ``_own_cache_dir``); this one covers what runs outside a test (collection, session fixtures).
+os.environ["VALUESIM_CACHE_DIR"] = cache_guard.SESSION_CACHE_DIR
+# ... and no test talks to the user's own model server or sends the user's key (tests that need
+# them set them).
+os.environ.pop("OPENAI_BASE_URL", None)
+os.environ.pop("OPENAI_API_KEY", None)
 
 from valuesim.survey import Codebook, SurveyData, generate_synthetic, load_codebook
 from valuesim.survey.synthetic import write_wvs_csv
@@ -88,6 +92,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
     outcome = yield  # a module-level importorskip skips the whole module at collection
     _fail_missing_extra(outcome.get_result())
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test: a cache directory of its own, and a failure if the test wrote the user's cache."""
+    if os.environ.get("VALUESIM_CACHE_DIR") == cache_guard.SESSION_CACHE_DIR:  # a fixture's own directory is kept
+        monkeypatch.setenv("VALUESIM_CACHE_DIR", str(tmp_path_factory.mktemp("cache", numbered=True)))
+    cache_guard.user_cache_writes.clear()
+    yield
+    if cache_guard.user_cache_writes:
+        found = list(dict.fromkeys(cache_guard.user_cache_writes))
+        cache_guard.user_cache_writes.clear()
+        pytest.fail(
+            f"This test wrote the user's cache {cache_guard.USER_CACHE_DIR} (tests must use a temporary VALUESIM_CACHE_DIR): "
+            + "; ".join(found[:5]),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -313,3 +313,164 @@ def test_damaged_cache_entries_are_misses_with_a_warning(tmp_path, monkeypatch, 
         for k in bad:
             (value,) = conn.execute("SELECT value FROM responses WHERE key = ?", (k,)).fetchone()
             assert isinstance(json.loads(value), dict) and "probs" in json.loads(value)
+
+
+# --------------------------------------------------------------------------- issue 24: probes 6 and 7
+
+
+def assert_usage_error(res: CliResult, option: str) -> None:
+    """A bad value caught by the option's bounds: exit 2, names the option and the bound, points at --help."""
+    assert res.code == 2, res.text
+    assert "Traceback" not in res.text
+    flat = " ".join(res.err.split())
+    assert f"Invalid value for '{option}'" in flat and "should be" in flat and "--help" in flat, flat
+
+
+SIM = ["simulate", "--data", DATA, "--questions", "examples/questionnaire.yaml", "-m", "uniform", "-n", "2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        ([*BENCH, "--seed", "-1"], ["seed", "from 0 to 2**63-1, got -1"]),
+        ([*SIM, "--seed", "-1"], ["seed", "from 0 to 2**63-1, got -1", "valuesim simulate --help"]),
+        ([*BENCH, "--train-max", "0"], ["train_max", "at least 1, got 0", "nobody to learn from"]),
+        ([*BENCH, "--n-boot", "-1"], ["n_boot", "at least 1 bootstrap replicate", "got -1"]),
+        ([*BENCH, "--n-boot", "0"], ["n_boot", "at least 1 bootstrap replicate", "got 0"]),
+        ([*BENCH, "--history-sizes", "0,10"], ["--history-sizes", "--history-sweep is not given"]),
+    ],
+    ids=["bench-seed", "simulate-seed", "train-max-0", "n-boot-neg", "n-boot-0", "history-sizes-alone"],
+)
+def test_bad_run_settings_are_refused_before_any_work(args, needles, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    res = run_cli(monkeypatch, capsys, *args, "--out", str(out))
+    assert_clean_error(res, *needles)
+    assert not (out / rundir.PREDICTIONS_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["backstory", "--data", DATA, "-r", "276070001", "--model", "mock", "--fidelity", "-3"], "--fidelity"),
+        (["backstory", "--data", DATA, "-r", "276070001", "--max-words", "0"], "--max-words"),
+        (["backstory", "--data", DATA, "-r", "276070001", "--max-words", "-10"], "--max-words"),
+        (["backstory", "--data", DATA, "-r", "276070001", "--max-tokens", "0"], "--max-tokens"),
+        (["scale", "mock-server", "--port", "-1"], "--port"),
+        (["scale", "mock-server", "--port", "70000"], "--port"),
+        (["experiment", "paper", "--data", DATA, "--model", "mock", "--out", "x", "-n", "0"], "'--respondents' / '-n"),
+        (["demo", "--out", "x", "-n", "0"], "'--respondents' / '-n"),
+        (["codebook", "example", "x.sav", "--seed", "-1"], "--seed"),
+    ],
+    ids=[
+        "fidelity",
+        "max-words-0",
+        "max-words-neg",
+        "max-tokens-0",
+        "port-neg",
+        "port-big",
+        "experiment-n0",
+        "demo-n0",
+        "example-seed",
+    ],
+)
+def test_out_of_bounds_options_are_usage_errors(args, option, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # nothing may be written, but if it were, only here
+    res = run_cli(monkeypatch, capsys, *args)
+    if option.startswith("'"):  # an option with a short alias: typer names both
+        assert res.code == 2 and "Traceback" not in res.text and f"Invalid value for {option}" in res.err, res.text
+    else:
+        assert_usage_error(res, option)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--seed", "-1"), ("--n-boot", "-5"), ("--n-boot", "0"), ("--n-perm", "0")]
+)
+def test_bench_compare_bounds(flag, value, base_run, monkeypatch, capsys):
+    res = run_cli(monkeypatch, capsys, "bench", "compare", str(base_run), str(base_run), flag, value)
+    assert_usage_error(res, flag)
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux /proc")
+def test_codebook_example_where_nothing_can_be_written(monkeypatch, capsys):
+    res = run_cli(monkeypatch, capsys, "codebook", "example", "/proc/e.sav")
+    assert_clean_error(res, "Cannot write /proc/e.sav", "a directory you can write to")
+
+
+def test_huge_cells_are_out_of_range_codes_without_warnings(tmp_path, monkeypatch, capsys):
+    """A cell of 1e30 (or inf) is an out-of-range code: reported as written, no RuntimeWarning, no int64 overflow."""
+    import csv
+    import warnings
+
+    path = _csv(tmp_path, n=30)
+    table = list(csv.reader(path.open()))
+    head = table[0]
+    table[1][head.index("Q46")] = "1e30"
+    table[2][head.index("Q262")] = "-1e30"  # age, a numeric item
+    table[3][head.index("Q1")] = "inf"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a leaked RuntimeWarning fails the test
+        res = run_cli(monkeypatch, capsys, "data", "summary", str(path))
+        show = run_cli(monkeypatch, capsys, "data", "show", str(path), "-r", table[1][head.index("D_INTERVIEW")])
+    assert res.code == 0 and show.code == 0, res.text + show.text
+    assert "9223372036854775808" not in res.text + show.text and "RuntimeWarning" not in res.text + show.text
+    flat = " ".join(res.text.split())
+    assert "1000000000000000019884624838656 (1)" in flat and "-1000000000000000019884624838656 (1)" in flat
+    assert "Q46" in show.out and "(missing)" in show.out
+
+
+def test_clean_codes_keeps_every_huge_cell_out():
+    import numpy as np
+
+    from valuesim.survey import load_codebook
+    from valuesim.survey.loaders import MISSING_OTHER, clean_codes
+
+    q = load_codebook().get("Q46")
+    col = clean_codes(np.array([1.0, 1e30, -1e30, np.inf, -np.inf, np.nan, 2**53 + 2.0, 2.5]), q, [-1, -2])
+    assert col.codes.tolist() == [1, *[MISSING_OTHER] * 7]
+    assert col.out_of_range == {10**30 + 19884624838656: 1, -(10**30 + 19884624838656): 1, 2**53 + 2: 1}
+    assert col.non_integer == 3 and col.blank == 1  # inf, -inf, 2.5; nan
+
+
+def test_reversed_value_range_fails_codebook_check(tmp_path, monkeypatch, capsys):
+    sav = tmp_path / "ex.sav"
+    assert run_cli(monkeypatch, capsys, "codebook", "example", str(sav), "-n", "30").code == 0
+    book = tmp_path / "cb.yaml"
+    assert run_cli(monkeypatch, capsys, "codebook", "infer", str(sav), "--out", str(book)).code == 0
+    text = book.read_text()
+    m = re.search(r"value_range:\n(\s*)- (\d+)\n\s*- (\d+)\n", text)
+    assert m is not None, text
+    lo, hi = m.group(2), m.group(3)
+    book.write_text(text.replace(m.group(0), f"value_range:\n{m.group(1)}- {hi}\n{m.group(1)}- {lo}\n", 1))
+    res = run_cli(monkeypatch, capsys, "codebook", "check", str(book))
+    assert_clean_error(res, "value_range", f"[{hi}, {lo}] is reversed", f"[{lo}, {hi}]", "load as missing")
+    assert "Value error" not in res.err
+
+
+@pytest.mark.parametrize("where", ["/", "/usr", "/etc", "/tmp"])
+def test_out_never_a_root_or_system_directory(where):
+    from valuesim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Pick a directory of its own"):
+        rundir.refuse_dangerous_dir(where)
+    rundir.refuse_dangerous_dir(Path(where) / "valuesim-run-xyz")  # a directory of its own is fine
+
+
+def test_out_and_overwrite_refuse_the_home_directory(tmp_path, monkeypatch, capsys, base_run):
+    """--out $HOME (with --overwrite, it would delete files there): bench, simulate, report, experiment refuse."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "manifest.json").write_text("mine")  # a user's own file with a run file's name
+    monkeypatch.setenv("HOME", str(home))
+    for args in (
+        [*BENCH, "--overwrite"],
+        [*SIM, "--overwrite"],
+        ["report", str(base_run)],
+        ["experiment", "paper", "--data", DATA, "--model", "mock", "--quick", "--only", "majority"],
+    ):
+        res = run_cli(monkeypatch, capsys, *args, "--out", "~")
+        assert_clean_error(res, "is your home directory", "Pick a directory of its own")
+    assert sorted(p.name for p in home.iterdir() if not p.name.startswith(".")) == ["manifest.json"]  # .cache: fonts
+    assert (home / "manifest.json").read_text() == "mine"

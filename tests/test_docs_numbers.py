@@ -170,6 +170,64 @@ def test_check_flags_hand_typed_numbers_outside_blocks(mini_repo: Path) -> None:
     assert _check(mini_repo).returncode == 0
 
 
+@pytest.mark.parametrize(
+    ("line", "hit"),
+    [
+        ("The embedded model is 98 MB on disk.", "98 MB"),
+        ("The buffer takes 0.8 GB.", "0.8 GB"),
+        ("Undeclared: 1,117 of 72,068 answers.", "1,117 of 72,068"),
+        ("The full file (~97k respondents × ~600 columns) loads column-wise.", "~97k respondents × ~600"),
+        ("A matrix of 97,220 rows x 606 columns.", "97,220 rows x 606"),
+        ("That is 1.5 % of the answers.", "1.5 %"),
+        ("Missing at about 5% of answers.", "5%"),
+        ("Loads in < 20 s on a laptop.", "20 s"),
+        ("It refreshes every 3 seconds.", "3 seconds"),
+        ("A history has about 280 facts.", "about 2"),
+    ],
+)
+def test_check_flags_measured_looking_numbers_of_every_shape(mini_repo: Path, line: str, hit: str) -> None:
+    doc = mini_repo / "docs" / "typed.md"
+    doc.write_text(f"Intro.\n{line}\n")
+    proc = _check(mini_repo)
+    assert proc.returncode == 1 and "docs/typed.md:2: number(s) " in proc.stderr and hit in proc.stderr, proc.stderr
+    doc.write_text(f"Intro.\n{line} <!-- not-a-result -->\n")  # the line marker allows it
+    assert _check(mini_repo).returncode == 0
+    doc.write_text(f"Intro.\n```\n{line}\n```\n")  # code is never a result
+    assert _check(mini_repo).returncode == 0
+
+
+def test_allow_list_and_plain_numbers_are_not_flagged(mini_repo: Path) -> None:
+    doc = mini_repo / "docs" / "typed.md"
+    doc.write_text(
+        "Top-1 with 95% bootstrap CIs over respondents; a 95% CI; 95 % confidence intervals.\n"
+        "Take 200 respondents and 5 folds with `--timeout 30` on Python 3.11; WVS wave 7.\n"
+    )
+    assert _check(mini_repo).returncode == 0, _check(mini_repo).stderr
+    doc.write_text("95% of answers were valid.\n")  # not a CI: a measurement
+    assert "95%" in _check(mini_repo).stderr
+
+
+def test_a_table_kept_from_an_earlier_run_names_that_run(mini_repo: Path) -> None:
+    path = mini_repo / "docs" / "results" / "toy.json"
+    old = json.loads(path.read_text())
+    kept = results.carried_over(old, "main")
+    assert kept["source"]["command"] == "python benchmarks/toy.py --respondents 3"
+    results.save_results(
+        "toy",
+        {"main": kept, "new": results.table("New", ["a"], [["1"]])},
+        command="python benchmarks/toy.py --only-new",
+        data="SYNTHETIC: 3 respondents",
+        out_dir=mini_repo / "docs" / "results",
+    )
+    doc = mini_repo / "docs" / "two.md"
+    doc.write_text("<!-- results:toy/main -->\n<!-- /results -->\n<!-- results:toy/new -->\n<!-- /results -->\n")
+    assert update_docs.main(["--root", str(mini_repo)]) == 0
+    sources = [x for x in doc.read_text().splitlines() if x.startswith("<sub>Source")]
+    assert "`python benchmarks/toy.py --respondents 3`" in sources[0]
+    assert "`python benchmarks/toy.py --only-new`" in sources[1]
+    assert results.carried_over(json.loads(path.read_text()), "main")["source"] == kept["source"]  # kept again
+
+
 def test_table_rejects_ragged_rows_and_odd_cells() -> None:
     with pytest.raises(ValueError, match="row 0 has 1 cells"):
         results.table("t", ["a", "b"], [["x"]])

@@ -15,9 +15,11 @@ table's caption, the table, and a one-line source note (command, data, commit, d
                                            # missing file or table, or a measured-looking number
                                            # was typed by hand outside a block
 
-A number that is not a measurement (a version, a threshold, a size in a command) may stay
-outside a block; when the hand-typed-number check flags one, end its line with
-``<!-- not-a-result -->``.
+The hand-typed-number check flags, outside blocks and code, decimals in tables, 3-decimal
+numbers in prose, and sizes (98 MB), counts of a total (1,117 of 72,068), products (~97k x ~600),
+percentages (1.5 %), durations (< 20 s) and approximations (about 16). A number that is not a
+measurement (a file's size, a setting, a version, a definition) may stay outside a block: end its
+line with ``<!-- not-a-result -->``; "95% CI" is allowed everywhere (``NOT_MEASURED``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,21 @@ ALLOW = "<!-- not-a-result -->"
 #: A decimal in a table row, or a 3-decimal number in prose (0.325, 1.215): what results look like.
 TABLE_NUMBER = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.])")
 PROSE_NUMBER = re.compile(r"(?<![\w.])\d\.\d{3}(?![\w.])")
+_N = r"(?<![\w.])~?\d[\d,]*(?:\.\d+)?k?"
+#: Other shapes a measurement takes in prose: a size, a count of a total, a product of counts, a
+#: share, a duration, an approximation. Each hit is a measurement (generate it in a block) or a
+#: fact that is not one (a file's size, a setting, a definition: mark the line).
+MEASURED = {
+    "size": re.compile(rf"{_N}\s?(?:[kKMGT]i?B|bytes)\b"),
+    "count": re.compile(rf"{_N}\s+(?:out\s+)?of\s+{_N}(?![\w.])"),
+    "product": re.compile(rf"{_N}(?:\s+[a-z]+)?\s+[x×]\s+{_N}(?![\w.])"),
+    "percentage": re.compile(rf"{_N}\s?%"),
+    "duration": re.compile(rf"{_N}\s?(?:ms|s|sec|seconds?|min|minutes?|h|hours?)(?![\w])"),
+    "approximation": re.compile(r"(?:~|≈|\b(?:about|roughly|around|nearly|almost)\s+)\d"),
+}
+#: Phrases that look measured but are definitions, allowed everywhere (the explicit allow-list;
+#: anything else that is not a measurement is marked on its line with ALLOW).
+NOT_MEASURED = (re.compile(r"\b95 ?%(?= (?:[a-z]+ ){0,2}(?:CIs?|confidence|intervals?)\b)"),)
 
 
 @dataclass
@@ -106,11 +123,12 @@ def render(doc: dict[str, Any], table_name: str, link: str) -> list[str]:
     out.append("|" + "|".join(" --- " for _ in tab["columns"]) + "|")
     out.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in tab["rows"])
     data = (doc.get("data") or {}).get("description") or "unknown data"
-    commit = (doc.get("commit") or "no commit")[:9] + (" + local changes" if doc.get("dirty") else "")
-    date = str(doc.get("created") or "")[:10]
+    run = tab.get("source") or doc  # a table kept from an earlier run names that run
+    commit = (run.get("commit") or "no commit")[:9] + (" + local changes" if run.get("dirty") else "")
+    date = str(run.get("created") or "")[:10]
     out += [
         "",
-        f"<sub>Source: [{RESULTS}/{doc['name']}.json]({link}), `{doc['command']}`; {data}; {commit}; {date}.</sub>",
+        f"<sub>Source: [{RESULTS}/{doc['name']}.json]({link}), `{run['command']}`; {data}; {commit}; {date}.</sub>",
     ]
     return out
 
@@ -150,8 +168,11 @@ def hand_typed_numbers(path: Path, lines: list[str], blocks: list[Block]) -> lis
         if in_block[i] or fenced[i] or ALLOW in line:
             continue
         text = re.sub(r"`[^`]*`", "", line)  # inline code: commands, options, examples
+        for allowed in NOT_MEASURED:
+            text = allowed.sub("", text)
         pattern = TABLE_NUMBER if text.lstrip().startswith("|") else PROSE_NUMBER
         hits = pattern.findall(text)
+        hits += [m.group(0).strip() for p in MEASURED.values() for m in p.finditer(text)]
         if hits:
             found.append(
                 f"{path}:{i + 1}: number(s) {', '.join(hits)} typed by hand: generate them in a "

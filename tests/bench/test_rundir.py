@@ -161,3 +161,17 @@ def test_overwrite_removes_leftover_temporary_files(tmp_path, data):
     assert run_benchmark(data, get_method("majority", data.codebook), cfg, out, progress=False).complete
     expected = {*rundir.RUN_FILES, rundir.LOCK_FILE} - {rundir.FAILURES_FILE}  # no target failed
     assert {p.name for p in out.iterdir()} == expected
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_run_files_keep_the_users_umask(tmp_path, data, umask):
+    """Every file of a run gets 0o666 less the umask, as `open()` gives (not mkstemp's private 0o600)."""
+    old = os.umask(umask)
+    try:
+        out = tmp_path / "run"
+        run_benchmark(data, get_method("majority", data.codebook), CFG, out, progress=False)
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir() if p.is_file()}
+    assert {"manifest.json", "metrics.json", "split.json", "predictions.jsonl"} <= set(modes)
+    assert set(modes.values()) == {0o666 & ~umask}, modes

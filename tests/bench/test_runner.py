@@ -347,23 +347,29 @@ def test_runs_inside_a_running_event_loop(tmp_path, data):
 
 
 def test_ctrl_c_interrupts_a_running_unit_at_once(tmp_path, data):
-    """SIGINT during a slow synchronous unit stops the run now, not after the whole run."""
+    """SIGINT during a slow synchronous unit stops the run now, not after the whole run: the run
+    returns while the unit is still blocked (it can only finish once the test releases it)."""
     import os
     import signal
-    import time
+    import threading
+
+    release, finished = threading.Event(), threading.Event()
 
     class Slow(FirstOptionMethod):
         def predict(self, task: Task) -> list[Prediction]:
             if self.calls == 3:
                 os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(20)  # interrupted by the signal well before this ends
+                release.wait(timeout=60)  # a run that waited for this unit would end only after it
+                finished.set()
             return super().predict(task)
 
     out = tmp_path / "run"
-    start = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        run_benchmark(data, Slow(data.codebook), CFG, out, progress=False)
-    assert time.perf_counter() - start < 15
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_benchmark(data, Slow(data.codebook), CFG, out, progress=False)
+        assert not finished.is_set(), "the run waited for the interrupted unit to end"
+    finally:
+        release.set()
     assert len({rundir.unit_key(r) for r in read_rows(out)}) == 3
 
 

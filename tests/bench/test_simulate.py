@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation
 from valuesim.cli import app
 from valuesim.errors import ConfigError, DataError, ValueSimError
+from valuesim.report.simulation import report_simulation
 from valuesim.survey import generate_synthetic
 from valuesim.survey.questionnaire import load_questionnaire
 
@@ -77,6 +78,8 @@ def test_simulate_writes_answers_distributions_and_a_report(tmp_path, data, ques
     expected = deu["code"].value_counts(normalize=True).reindex(q.answer_codes, fill_value=0).to_numpy()
     assert row["share"].to_numpy() == pytest.approx(expected)
 
+    assert not (tmp_path / "run" / "report").exists()  # the bench layer writes no report
+    assert report_simulation(res) == tmp_path / "run" / "report" / "report.html"
     html = (tmp_path / "run" / "report" / "report.html").read_text()
     assert "Germany (DEU)" in html and q.text in html and "SIMULATED answers" in html
     assert len(list((tmp_path / "run" / "report" / "figures").glob("*.png"))) == len(questions)
@@ -120,6 +123,16 @@ def test_a_simulate_run_is_not_a_benchmark_run(tmp_path, data, questions):
 
 def _cli(*args: str):
     return CliRunner().invoke(app, ["simulate", "--data", "synthetic:60", "--model", "mock", "--min-valid", "0", *args])
+
+
+def test_cli_simulate_prints_markup_in_paths_and_labels_as_text(tmp_path):
+    """An --out like `runs/X[/x]` (rich markup) works like it does for `bench`: printed, not parsed."""
+    out = tmp_path / "runs" / "X[/x]" / "[red]y"
+    res = _cli("--questions", str(EXAMPLE), "-n", "2", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert (out / "report" / "report.html").is_file() and (out / "answers.csv").is_file()
+    flat = res.output.replace("\n", "")
+    assert f"Results: {out}/" in flat and f"Report: {out}/report/report.html" in flat
 
 
 def test_cli_simulate(tmp_path):

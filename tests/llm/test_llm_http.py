@@ -12,9 +12,24 @@ from llm_fakes import FakeServer, chat_reply
 
 from valuesim.errors import ModelError
 from valuesim.llm import GenerateConfig, get_model
+from valuesim.llm import model as model_module
 
 OPTIONS = ["A", "B", "C", "D"]
 PROMPT = "Is work important?\nA. Very\nB. Rather\nC. Not very\nD. Not at all"
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pauses the retry loop chose between attempts, in seconds (recorded, not timed)."""
+    seen: list[float] = []
+
+    def wait(state: Any) -> float:
+        seen.append(real(state))
+        return 0.0
+
+    real = model_module._wait
+    monkeypatch.setattr(model_module, "_wait", wait)
+    return seen
 
 
 def _model(server: FakeServer, **kw: Any):
@@ -22,7 +37,7 @@ def _model(server: FakeServer, **kw: Any):
     return get_model("openai:fake-model", base_url=server.url, **kw)
 
 
-def test_retries_429_honouring_retry_after_then_succeeds(fake_server: FakeServer) -> None:
+def test_retries_429_honouring_retry_after_then_succeeds(fake_server: FakeServer, waits: list[float]) -> None:
     calls = {"n": 0}
 
     def handler(path: str, body: dict[str, Any]):
@@ -33,9 +48,8 @@ def test_retries_429_honouring_retry_after_then_succeeds(fake_server: FakeServer
 
     fake_server.handler = handler
     model = _model(fake_server, api_key="sk-test")
-    start = time.perf_counter()
     out = model.generate_sync("Hi", GenerateConfig(max_tokens=5, stop=("\n",)))
-    assert time.perf_counter() - start < 2.0  # Retry-After: 0 means no backoff sleep
+    assert waits == [0.0, 0.0]  # Retry-After: 0 means no backoff sleep
     assert out.text == "Hello there." and calls["n"] == 3
     assert model.usage.calls == 1 and model.usage.prompt_tokens == 11 and model.usage.completion_tokens == 3
     path, body, headers = fake_server.requests[-1]
@@ -77,14 +91,13 @@ def test_unknown_model_lists_served_models(fake_server: FakeServer) -> None:
     assert "llama-3-8b, qwen2.5-7b" in (err.value.hint or "")
 
 
-def test_unreachable_server_fails_fast_with_how_to_start_one() -> None:
+def test_unreachable_server_fails_fast_with_how_to_start_one(waits: list[float]) -> None:
     with socket.socket() as s:  # a port with nobody listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    start = time.perf_counter()
     with pytest.raises(ModelError, match=f"Cannot reach .*127.0.0.1:{port}/v1") as err:
         get_model("openai:m", base_url=f"http://127.0.0.1:{port}/v1", cache=False).generate_sync("Hi")
-    assert time.perf_counter() - start < 5
+    assert waits == []  # nobody listening: reported at once, not retried with backoff
     assert "llama_cpp.server" in (err.value.hint or "") and "ollama" in (err.value.hint or "")
 
 

@@ -269,6 +269,17 @@ def test_every_type_is_imported_or_listed_as_skipped() -> None:
         assert needle in notes, needle
 
 
+def test_duplicate_export_tags_are_renamed() -> None:
+    doc = qsf_document()
+    doc["SurveyElements"].append(
+        _sq("QID14", "party", "MC", "SAVR", "Which party did you vote for?", Choices=_choices("Greens", "Liberals"))
+    )
+    got = parse_qsf(doc)
+    ids = [q["id"] for q in got.raw["questions"]]
+    assert ids.count("party") == 1 and "party_QID14" in ids
+    assert any("export tag of two questions" in n for n in got.notes)
+
+
 def test_unfilled_pipes_stay_placeholders_and_are_reported() -> None:
     got = parse_qsf(qsf_document(), pipe={"country": "x"})
     q1 = next(q for q in got.raw["questions"] if q["id"] == "Q1")
@@ -361,8 +372,10 @@ def test_simulate_writes_a_labelled_file_that_reads_back(qsf_file: Path, tmp_pat
     assert labels["party"] == "Which party is closest to your views?"
     assert meta.variable_value_labels["party"] == {1.0: "Greens", 2.0: "Social Democrats", 3.0: "Liberals",
                                                    4.0: "Conservatives", 5.0: "Other"}  # fmt: skip
+    # a scale labels every point it was posed on: its ends with their words, the others with their number
     assert meta.variable_value_labels["Q6_1"] == {
         0.0: "No trust at all",
+        **{float(c): str(c) for c in range(10, 100, 10)},
         100.0: "Complete trust",
     }
     assert "Q260" in frame.columns  # the profile the method was given (WVS sex), with its labels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -21,8 +22,6 @@ def client(view_runs: dict[str, Path], view_survey: SurveyData) -> TestClient:
 
 
 def _person(view_runs: dict[str, Path]) -> str:
-    import json
-
     first = (view_runs["valuesim"] / "predictions.jsonl").read_text("utf-8").splitlines()[0]
     return str(json.loads(first)["respondent"])
 
@@ -33,12 +32,17 @@ def _readable_404(resp) -> None:  # type: ignore[no-untyped-def]
     assert '<section class="error"' in resp.text and "<h1>Not found</h1>" in resp.text
 
 
-def test_runs_page_lists_runs_with_cis_and_comparison_form(client: TestClient) -> None:
+def test_runs_page_lists_runs_with_cis_and_comparison_form(client: TestClient, view_runs: dict[str, Path]) -> None:
     r = client.get("/")
     assert r.status_code == 200
     for name in ("majority", "knn", "valuesim"):
         assert f'href="/runs/{name}"' in r.text
-    assert re.search(r"0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]", r.text)  # mean [95% CI]
+    for name in ("majority", "knn", "valuesim"):  # each run's mean [95% CI], as recorded in its metrics.json
+        metrics = json.loads((view_runs[name] / "metrics.json").read_text("utf-8"))
+        for key in ("top1", "within1"):
+            mean, (lo, hi) = metrics[key]["mean"], metrics[key]["ci95"]
+            assert lo < hi, (name, key)
+            assert f"{mean:.3f} [{lo:.3f}, {hi:.3f}]" in r.text, (name, key)
     assert 'id="compare-form"' in r.text and 'name="a"' in r.text and 'name="b"' in r.text
     assert "<svg" in r.text and "SYNTHETIC" in r.text
     assert "LLM calls" in r.text and "Tokens / pred." in r.text
@@ -123,8 +127,18 @@ def test_people_filters(client: TestClient, view_survey: SurveyData) -> None:
     women = client.get("/people?scope=all&sex=Female")
     n_f = int((view_survey.frame["Q260"] == 2).sum())
     assert f"{n_f} people" in women.text
-    band = client.get("/people?scope=all&band=under+30")
-    assert band.status_code == 200 and "people" in band.text
+    # age bands counted here from the raw ages: negative codes (refused, missing) are in no band
+    age = view_survey.frame["Q262"].to_numpy(float)
+    expected = {"under 30": (age >= 0) & (age < 30), "30-49": (age >= 30) & (age < 50), "50 and over": age >= 50}
+    assert 0 < sum(int(m.sum()) for m in expected.values()) < len(view_survey)  # the fixture has invalid ages
+    for label, members in expected.items():
+        page = client.get("/people", params={"scope": "all", "band": label})
+        assert page.status_code == 200
+        n_band = int(re.search(r"([\d,]+) people", page.text).group(1).replace(",", ""))  # type: ignore[union-attr]
+        assert 0 < n_band == int(members.sum()) < len(view_survey), label
+    young_women = client.get("/people", params={"scope": "all", "band": "under 30", "sex": "Female"})
+    n_yw = int((expected["under 30"] & (view_survey.frame["Q260"] == 2).to_numpy()).sum())
+    assert f"{n_yw} people" in young_women.text or (n_yw == 0 and "Nobody matches" in young_women.text)
     rid = view_survey.ids[3]
     one = client.get(f"/people?scope=all&id={rid}")
     assert f'href="/people/{rid}"' in one.text

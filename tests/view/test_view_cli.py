@@ -71,5 +71,8 @@ def test_loopback_by_default_and_a_warning_otherwise(
     assert res.exit_code == 0, res.output
     assert served[-1][0] == "0.0.0.0"
     assert "Warning" in res.output and "no authentication" in res.output
+    # it says what it exposes and that the Host check (against DNS rebinding) is off
+    flat = " ".join(res.output.split())
+    assert "every person's record and answers" in flat and "Host-header check" in flat and "is off" in flat
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")

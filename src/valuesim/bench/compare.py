@@ -24,6 +24,10 @@ from valuesim.bench.stats import (
 from valuesim.errors import ConfigError
 from valuesim.survey.codebook import Codebook, load_codebook
 
+#: The share of predictions on the first option shown (``valuesim.bench.metrics.position_bias``):
+#: compared like a metric when both runs record the order they showed options in.
+POSITION_METRIC = "first_shown"
+
 #: Columns that identify one prediction across runs made on the same split.
 UNIT_KEYS: tuple[str, ...] = ("respondent", "question", "fold", "condition")
 
@@ -75,7 +79,7 @@ def paired_comparison(
     over respondents (both runs get the same resample), a sign-flip permutation test over
     respondents (two-sided), and a sign test on the per-respondent total differences.
     """
-    if metric not in METRICS:
+    if metric not in (*METRICS, POSITION_METRIC):
         raise ConfigError(f"Unknown metric {metric!r} for a paired comparison.", f"Use one of {', '.join(METRICS)}.")
     cb = codebook or load_codebook()
     sa = per_prediction(pred_a, cb)

@@ -64,8 +64,25 @@ class RunConfig(BaseModel):
     @field_validator("train_max")
     @classmethod
     def _train_max(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError("train_max must be >= 0")
+        if v < 1:
+            raise ValueError(
+                f"must be at least 1, got {v} (methods that learn from other respondents would have "
+                "nobody to learn from and abstain on every target)"
+            )
+        return v
+
+    @field_validator("n_boot")
+    @classmethod
+    def _n_boot(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be at least 1 bootstrap replicate (1000 is usual), got {v}")
+        return v
+
+    @field_validator("metrics_seed")
+    @classmethod
+    def _metrics_seed(cls, v: int) -> int:
+        if not 0 <= v < 2**63:
+            raise ValueError(f"must be a whole number from 0 to 2**63-1, got {v}")
         return v
 
     @classmethod

@@ -187,7 +187,7 @@ async def run_units_async(
     on; any other error (or one raised by the sink) stops the run (units in flight are
     cancelled; finished ones are kept). ``on_unit(item, seconds, failed, fitting=s)`` follows every
     unit: its wall time and the part of it the method spent fitting (a method that trains lazily
-    while predicting counts that time in a ``fitting_seconds`` attribute).
+    while predicting counts that time in its ``fitting_seconds``).
     """
     queue: asyncio.Queue[WorkItem] = asyncio.Queue()
     for it in items:
@@ -200,7 +200,7 @@ async def run_units_async(
             except asyncio.QueueEmpty:
                 return
             t0 = time.perf_counter()
-            fit0 = float(getattr(method, "fitting_seconds", 0.0) or 0.0)
+            fit0 = method.fitting_seconds
             try:
                 rows = await arun_item(method, it)
             except UNIT_FAILURES as e:
@@ -210,7 +210,7 @@ async def run_units_async(
                 sink.write_unit(rows)
                 failed = False
             if on_unit is not None:
-                fitting = float(getattr(method, "fitting_seconds", 0.0) or 0.0) - fit0
+                fitting = method.fitting_seconds - fit0
                 on_unit(it, time.perf_counter() - t0, failed, fitting=max(0.0, fitting))
             # A synchronous method never suspends; yield here so Ctrl-C (task cancellation)
             # takes effect after the current unit instead of after the whole run.

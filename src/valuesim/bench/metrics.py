@@ -152,7 +152,34 @@ def per_prediction(pred: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         s["nmae"] = np.where(scored, dist / np.maximum(n_opt - 1, 1), np.nan)
     s["within1"] = np.where(ordered, scored & (dist <= 1), exact).astype(np.float64)
+    s["first_shown"] = _first_shown(pred, s["prediction"].to_numpy(np.float64))
     return s
+
+
+def _first_shown(pred: pd.DataFrame, prediction: np.ndarray) -> np.ndarray:
+    """1 where the prediction is the option the prompt showed first (``meta["shown_first"]``,
+    written by LLM methods), 0 where it is another, NaN where nothing was shown or predicted."""
+    out = np.full(len(pred), np.nan)
+    if "meta" not in pred:
+        return out
+    for i, meta in enumerate(pred["meta"].to_numpy()):
+        first = meta.get("shown_first") if isinstance(meta, dict) else None
+        if first is not None and not np.isnan(prediction[i]):
+            out[i] = float(prediction[i] == float(first))
+    return out
+
+
+def position_bias(s: pd.DataFrame, ctx: Any) -> dict[str, Any] | None:
+    """Share of predictions on the first option shown, with chance (1 / options) for the same
+    predictions; None when no prediction records the order it was shown in."""
+    ok = s["first_shown"].notna().to_numpy()
+    if not ok.any():
+        return None
+    f_idx, folds = _factorize(s["fold"])
+    entry = ctx.fold_stats("first_shown", f_idx, len(folds))
+    entry["n"] = int(ok.sum())
+    entry["chance"] = float(np.mean(1.0 / np.maximum(s["n_options"].to_numpy()[ok], 1)))
+    return dict(entry)
 
 
 # --------------------------------------------------------------------------- summary
@@ -208,6 +235,9 @@ def summarize(
         out["by_condition"][str(cond)] = entry
     out["distribution"] = distribution(s, codebook)
     out["probabilistic"] = probabilistic(s, codebook)
+    bias = position_bias(s, ctx)
+    if bias is not None:
+        out["position_bias"] = bias
     out["bootstrap"] = {"n_boot": n_boot, "seed": seed, "level": level, "unit": "respondent"}
     out["conventions"] = dict(CONVENTIONS)
     return _jsonable(out)

@@ -110,6 +110,13 @@ class ProtocolConfig(BaseModel):
             raise ValueError("n_respondents must be at least 1")
         return v
 
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, v: int) -> int:
+        if not 0 <= v < 2**63:
+            raise ValueError(f"must be a whole number from 0 to 2**63-1, got {v}")
+        return v
+
     @field_validator("min_valid")
     @classmethod
     def _min_valid(cls, v: int) -> int:

@@ -13,7 +13,6 @@ mapping with ``calls`` or ``llm_calls``, ...) into the counters of ``metrics.jso
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 import shlex
 import subprocess
@@ -91,9 +90,8 @@ def usage_delta(after: Usage, before: Usage | None) -> Usage:
 
 
 def method_usage(method: Method) -> Usage | None:
-    """LLM usage counters a method exposes through ``usage`` (dict, Usage-like, or callable)."""
-    u = getattr(method, "usage", None)
-    return usage_counters(u() if callable(u) else u)
+    """LLM usage counters a method exposes through ``usage`` (a mapping or Usage-like object)."""
+    return usage_counters(method.usage)
 
 
 def usage_from_rows(rows: Sequence[dict[str, Any]]) -> Usage:
@@ -286,7 +284,7 @@ class RunSink:
         self.predictions.write_unit(rows)
 
     def write_failure(self, failure: UnitFailure) -> None:
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in failure.rows(self.session))
+        text = rundir.jsonl_text(failure.rows(self.session))
         with self._lock:
             self._fh.write(text)
             self._fh.flush()

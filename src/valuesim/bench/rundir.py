@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from valuesim._redact import redact, redact_rows
 from valuesim.bench.protocol import Split, Unit
 from valuesim.errors import ConfigError, DataError, RunLockedError
 from valuesim.survey.codebook import Codebook, question_sort_key
@@ -54,6 +55,30 @@ PREDICTION_COLUMNS = (
 UnitKey = tuple[str, int, str]
 
 
+def _current_umask() -> int:
+    """The process's umask (read without changing it where /proc allows; else set and restored)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets from ``open()``: 0o666 less the user's umask (mkstemp would give 0o600)."""
+    return 0o666 & ~_current_umask()
+
+
+def jsonl_text(rows: Iterable[dict[str, Any]]) -> str:
+    """JSON lines of *rows*, secrets redacted (the one serializer of every JSONL file of a run)."""
+    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in redact_rows(rows))
+
+
 def unit_key(row: dict[str, Any]) -> UnitKey:
     return (str(row["respondent"]), int(row["fold"]), str(row.get("condition", "")))
 
@@ -63,11 +88,14 @@ def _atomic_file(path: Path) -> Iterator[Any]:
     """A text file that replaces *path* only when fully written and synced.
 
     The temporary file has a unique name next to *path* (two writers never share one) and is
-    removed when writing fails (disk full, ...): *path* then keeps its old content.
+    removed when writing fails (disk full, ...): *path* then keeps its old content. The file
+    gets the user's usual permissions (umask), not mkstemp's private 0o600.
     """
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
+        with contextlib.suppress(OSError):  # e.g. a file system without permissions
+            os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             yield f
             f.flush()
@@ -79,9 +107,10 @@ def _atomic_file(path: Path) -> Iterator[Any]:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON through a temporary file + rename, so readers never see half a file."""
+    """Write JSON through a temporary file + rename, so readers never see half a file; secrets
+    (credentials of a server URL, API keys) are redacted on the way (:func:`valuesim._redact.redact`)."""
     with _atomic_file(path) as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
+        json.dump(redact(obj), f, ensure_ascii=False, indent=1)
         f.write("\n")
 
 
@@ -147,7 +176,7 @@ class JsonlSink:
         self.units_written = 0
 
     def write_unit(self, rows: Sequence[dict[str, Any]]) -> None:
-        text = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+        text = jsonl_text(rows)
         with self._lock:
             self._fh.write(text)
             self._fh.flush()
@@ -216,6 +245,37 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: Directories no output may be written into (with --overwrite, files in them would be deleted):
+#: system directories, besides every file-system root, the home directory and its parent.
+SYSTEM_DIRS = (
+    "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root", "/run",
+    "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/Applications", "/Library", "/System", "/Users", "/Volumes",
+)  # fmt: skip
+
+
+def refuse_dangerous_dir(directory: str | Path, option: str = "--out") -> None:
+    """ConfigError when *directory* is a file-system root, the home directory (or its parent) or a
+    system directory: a run, report or experiment writes (and --overwrite deletes) files right in it."""
+    p = Path(directory).expanduser()
+    try:
+        resolved = p.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: let the write report it
+        return
+    home = Path.home().resolve()
+    dangerous = {Path(d) for d in SYSTEM_DIRS} | {home, home.parent}
+    if resolved.parent == resolved or resolved in dangerous:
+        what = (
+            "the root of a file system"
+            if resolved.parent == resolved
+            else ("your home directory" if resolved == home else "a system directory")
+        )
+        raise ConfigError(
+            f"{option} {p} is {what} ({resolved}): ValueSim does not write its files (or delete them with "
+            "--overwrite) there.",
+            f"Pick a directory of its own, e.g. {option} {home / 'valuesim-runs' / 'my-run'}.",
+        )
+
+
 class RunLock:
     """One writer per run directory: an OS file lock on ``run.lock``, held for the whole run.
 
@@ -234,11 +294,12 @@ class RunLock:
     def acquire(self) -> RunLock:
         from valuesim.errors import os_error
 
+        refuse_dangerous_dir(self.directory)
         if self.directory.exists() and not self.directory.is_dir():
             raise ConfigError(f"--out {self.directory} is a file, not a directory.", "Pick a directory path for --out.")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every run file
         except OSError as e:
             raise os_error(e, "create the run directory") from None
         if not _try_lock(fd):
@@ -373,7 +434,7 @@ def read_failures(path: Path, units: Iterable[Unit]) -> list[dict[str, Any]]:
 
 def write_rows_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     with _atomic_file(path) as f:
-        f.writelines(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+        f.write(jsonl_text(rows))
 
 
 def sort_rows(rows: Iterable[dict[str, Any]], split: Split) -> list[dict[str, Any]]:

@@ -103,7 +103,7 @@ def run_benchmark(
     # plan
     with clock("split_seconds"):
         split = plan_split(data, cfg, train_data)
-    concurrency = cfg.concurrency or int(getattr(method, "default_concurrency", 1) or 1)
+    concurrency = cfg.concurrency or method.default_concurrency
 
     # record: the run directory as earlier sessions left it (locked against a second writer until the end)
     out = Path(out_dir).expanduser()

@@ -12,8 +12,9 @@ runs on any executor (``--executor ray``, endpoint pools):
 3. **execute**: the benchmark executors (in-process or Ray) with the method's progress bar;
 4. **summarise** (instead of scoring: nobody has answered the questions): ``answers.parquet`` /
    ``answers.csv`` (one row per respondent x question), ``distributions.parquet`` / ``.csv``
-   (answer shares per question x country, x sex and x age band), ``summary.json`` and an HTML
-   report with one stacked-bar figure per question.
+   (answer shares per question x country, x sex and x age band) and ``summary.json``. The HTML
+   report (one stacked-bar figure per question) is written from the result by the layer above
+   (:func:`valuesim.report.simulation.report_simulation`; ``valuesim simulate`` does).
 
 Killing the process (even ``kill -9``) loses at most the units in flight; the same command
 resumes, and a finished run re-run makes no model call (the units are on disk, and every model
@@ -112,7 +113,10 @@ class SimulationResult:
     n_computed: int
     n_resumed: int
     usage: dict[str, float]
-    report: Path | None
+    #: the new questions simulated (the configuration's, in its order)
+    questions: tuple[Question, ...] = ()
+    #: the run's provenance (what :func:`valuesim.report.simulation.report_simulation` prints)
+    manifest: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failures: list[UnitFailure] = field(default_factory=list)
 
@@ -166,7 +170,7 @@ def run_simulation(
     clock = Stopwatch()
     with clock("split_seconds"):
         split = plan_simulation(data, cfg)
-    concurrency = rcfg.concurrency or int(getattr(method, "default_concurrency", 1) or 1)
+    concurrency = rcfg.concurrency or method.default_concurrency
     out = Path(out_dir).expanduser()
     # one writer per run directory: the lock is held until the record is complete
     with RunRecord.open(out, split, run_identity(method, rcfg, split), overwrite=rcfg.overwrite, clock=clock) as record:
@@ -175,9 +179,22 @@ def run_simulation(
         manifest = base_manifest(method, rcfg, data, split, concurrency)
         manifest["kind"] = "simulate"
         manifest["config"]["protocol"] = split.protocol
-        record.start(manifest, train_source="none (new questions: nobody has answered them)")
+        record.start(
+            manifest,
+            train_source="the respondents' answers to the known items (new questions: nobody has answered them)"
+            if method.learns_from_known_items
+            else "none (new questions: nobody has answered them)",
+        )
 
         with record.predicting(method, rcfg) as session:
+            if pending and method.learns_from_known_items:
+                from valuesim.relations import fit_sample
+
+                with clock("fit_seconds"):
+                    seen = fit_sample(data, hide=[q.id for q in cfg.questions], max_people=rcfg.train_max)
+                    say(f"fitting {method.name} on {len(seen):,} respondents' answers to the known items")
+                    method.fit(seen)
+                    record.note_fit(method.fit_report())
             if pending:
                 with clock("tasks_seconds"):
                     items = make_work_items(data, pending, with_truth=False)
@@ -214,11 +231,6 @@ def run_simulation(
             "synthetic": bool(data.synthetic),
         }
         write_json_atomic(out / SUMMARY_FILE, summary)
-        report = None
-        if len(answers):
-            from valuesim.report.simulation import write_simulation_report
-
-            report = write_simulation_report(answers, dists, cfg.questions, manifest, out / REPORT_DIR)
         record.complete(summary)
     return SimulationResult(
         out_dir=out,
@@ -229,7 +241,8 @@ def run_simulation(
         n_computed=record.session["units_computed"],
         n_resumed=len(record.state.finished),
         usage=session_usage,
-        report=report,
+        questions=tuple(cfg.questions),
+        manifest=manifest,
         notes=list(split.notes),
         failures=list(record.failures),
     )

@@ -25,9 +25,9 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from valuesim.cli import bench, codebook, data, llm, methods, questionnaire, report, scale, simulate, view
+    from valuesim.cli import bench, codebook, data, items, llm, methods, questionnaire, report, scale, simulate, view
 
-    for mod in (data, codebook, questionnaire, bench, methods, simulate, report, scale, view, llm):
+    for mod in (data, codebook, questionnaire, items, bench, methods, simulate, report, scale, view, llm):
         mod.register(app)
 
 

@@ -13,6 +13,13 @@ from typing import Any
 
 #: How help screens state the default model of LLM methods (``--model`` left out).
 MODEL_DEFAULT = "local, the embedded SmolLM2-135M smoke-test model"
+#: Help of every command's ``--api-key``.
+API_KEY_HELP = "API key of the --base-url server (default: OPENAI_API_KEY); never written to a file or page."
+#: Help of every command's ``--no-cache`` (the same meaning wherever a model is called).
+NO_CACHE_HELP = (
+    "Neither read nor write the LLM response cache and the backstory store: every model call is made afresh "
+    "(see VALUESIM_CACHE_DIR)."
+)
 
 
 def fix_help_rendering() -> None:

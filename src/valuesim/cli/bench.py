@@ -19,7 +19,7 @@ from rich.table import Table
 
 from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import MODEL_DEFAULT
+from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError
 
 console = Console()
@@ -150,6 +150,7 @@ def bench(
     base_url: str | None = typer.Option(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
     ),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     respondents: int = typer.Option(100, "--respondents", "-n", help="Respondents to evaluate."),
     protocol_name: str = typer.Option(
         "k-fold",
@@ -204,7 +205,7 @@ def bench(
         None, "--workers", help="Ray: shards run at once (default: the cluster's CPUs)."
     ),
     no_cache: bool = typer.Option(
-        False, "--no-cache", help="LLM methods: neither read nor write the response cache (see VALUESIM_CACHE_DIR)."
+        False, "--no-cache", help="LLM methods: " + NO_CACHE_HELP[0].lower() + NO_CACHE_HELP[1:]
     ),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
     train_max: int = typer.Option(
@@ -251,6 +252,7 @@ def bench(
     llm_flags = (
         ("--model", model, "model"),
         ("--base-url", base_url, "base_url"),
+        ("--api-key", api_key, "api_key"),
         ("--no-cache", False if no_cache else None, "cache"),
     )
     for flag, value, key in llm_flags:
@@ -264,6 +266,11 @@ def bench(
         options[key] = value
 
     sizes: dict[str, Any] = {}
+    if history_sizes is not None and not history_sweep:
+        raise ConfigError(
+            "--history-sizes sets the sizes of a history sweep, but --history-sweep is not given.",
+            f"Add --history-sweep to vary the history size ({history_sizes}), or drop --history-sizes.",
+        )
     if history_sizes:
         try:
             sizes["history_sizes"] = tuple(int(x) for x in _split_list([history_sizes]))
@@ -352,6 +359,12 @@ def bench(
             f"{metrics.get('completion_tokens', 0):,.0f} tokens, {metrics.get('cache_hits', 0):,.0f} cache hits"
         )
     console.print("; ".join(extra), highlight=False)
+    if metrics.get("n_abstained"):
+        from valuesim.bench.rundir import open_run
+        from valuesim.report.load import not_posed_notes
+
+        for note in not_posed_notes(open_run(result.out_dir).predictions()):
+            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
     console.print(
         f"Results: {escape(str(result.out_dir))}/  (metrics.json, predictions.jsonl, split.json, manifest.json)",
         highlight=False,
@@ -431,9 +444,9 @@ def compare(
     run_a: Path = typer.Argument(..., help="First run directory."),
     run_b: Path = typer.Argument(..., help="Second run directory (same split)."),
     metric: list[str] | None = typer.Option(None, "--metric", help="top1, nmae, within1 (default: all)."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Paired bootstrap replicates."),
-    n_perm: int = typer.Option(5000, "--n-perm", help="Sign-flip permutations."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the permutations."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=1, help="Paired bootstrap replicates."),
+    n_perm: int = typer.Option(5000, "--n-perm", min=1, help="Sign-flip permutations."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Seed of the bootstrap and the permutations."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the comparison as JSON here."),
 ) -> None:
     """Paired comparison of two runs made on the same split (difference = A - B)."""
@@ -480,7 +493,26 @@ def compare(
             _p(r.p_sign),
             f"{r.respondents_a_better}/{r.respondents_b_better}",
         )
+    bias = _position_bias_comparison(pa, pb, cb, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    if bias is not None:
+        results.append(bias.to_dict())
+        table.add_row(
+            "first option shown",
+            _fmt(bias.mean_a),
+            _fmt(bias.mean_b),
+            f"{bias.diff:+.3f}",
+            f"[{bias.ci95[0]:+.3f}, {bias.ci95[1]:+.3f}]",
+            _p(bias.p_permutation),
+            _p(bias.p_sign),
+            "",
+        )
     console.print(table)
+    if bias is not None:
+        console.print(
+            "first option shown: share of predictions on the option the prompt showed first (position bias; "
+            "compare -o option_order=original with shuffled or reversed on the same split)",
+            highlight=False,
+        )
     if json_out is not None:
         json_out.write_text(
             json.dumps(
@@ -490,6 +522,22 @@ def compare(
             encoding="utf-8",
         )
         console.print(f"Written {json_out}", highlight=False)
+
+
+def _position_bias_comparison(pa: Any, pb: Any, cb: Any, **kw: Any) -> Any:
+    """The paired difference in the share of predictions on the first option shown, when both
+    runs recorded the order they showed options in (LLM methods); else None."""
+    from valuesim.bench.compare import POSITION_METRIC, paired_comparison
+
+    def recorded(frame: Any) -> bool:
+        return "meta" in frame and any(isinstance(m, dict) and "shown_first" in m for m in frame["meta"])
+
+    if not (recorded(pa) and recorded(pb)):
+        return None
+    try:
+        return paired_comparison(pa, pb, POSITION_METRIC, codebook=cb, **kw)
+    except ConfigError:  # no pair where both runs predicted something
+        return None
 
 
 def register(app: typer.Typer) -> None:

@@ -159,7 +159,7 @@ def _print_summary(info: dict[str, Any]) -> None:
 def _answer_text(q: Question, respondent: Respondent) -> tuple[str, int | None, str | None]:
     if q.id in respondent.answers:
         code = respondent.answers[q.id]
-        return q.label(code), code, None
+        return q.label(code), q.file_code(code), None  # the code as the data file writes it
     m = respondent.missing.get(q.id)
     if m is None:
         return "(not in file)", None, None
@@ -208,8 +208,9 @@ def _print_record(record: dict[str, Any]) -> None:
         t.add_column("question", ratio=3)
         t.add_column("answer", ratio=2)
         for it in items:
-            answer = it["answer"] if it["missing"] is None else f"[dim italic]{_missing_text(it)}[/]"
-            t.add_row(it["id"], it["question"], answer)
+            # the survey's own words: "[country]", "[pay/pensions/social benefits]" are text, not markup
+            answer = escape(str(it["answer"])) if it["missing"] is None else f"[dim italic]{_missing_text(it)}[/]"
+            t.add_row(escape(it["id"]), escape(it["question"]), answer)
         return t
 
     console.print(table("Profile", record["profile"]))
@@ -303,7 +304,7 @@ def questions(
         options = (
             str(q.n_options) if q.n_options else (f"{q.value_range[0]}-{q.value_range[1]}" if q.value_range else "")
         )
-        t.add_row(q.id, q.section, kind, options, q.short)
+        t.add_row(escape(q.id), escape(q.section), kind, options, escape(q.short))
     console.print(t)
 
 
@@ -321,9 +322,9 @@ def _print_question(cb: Codebook, q: Question) -> None:
         f"[bold cyan]{q.id}[/] [dim]({cb.sections[q.section].title if q.section in cb.sections else q.section}; "
         f"{q.kind.value}{', profile item' if q.profile else ''})[/]"
     )
-    console.print(q.text)
+    console.print(escape(q.text))
     for code, label in q.options.items():
-        console.print(f"  {code:>4}  {label}", highlight=False)
+        console.print(f"  {code:>4}  {escape(label)}", highlight=False)
     if q.value_range:
         console.print(f"  a number from {q.value_range[0]} to {q.value_range[1]}")
     if q.note:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
-from valuesim.cli._help import MODEL_DEFAULT
+from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
@@ -30,12 +30,12 @@ def parse_history(history: str, codebook: Any) -> list[str] | None:
     return codebook.sort(set(ids) | set(codebook.profile()))
 
 
-def _model(spec: str | None, base_url: str | None) -> Any:
+def _model(spec: str | None, base_url: str | None, *, api_key: str | None = None, cache: bool = True) -> Any:
     if spec is None:
         return None
     from valuesim.llm import get_model
 
-    return get_model(spec, base_url=base_url)
+    return get_model(spec, base_url=base_url, api_key=api_key, cache=cache)
 
 
 def backstory(
@@ -57,11 +57,12 @@ def backstory(
         "all", "--history", help="all, profile, or Q1,Q2,... (profile items are always included)."
     ),
     max_words: int | None = typer.Option(
-        None, "--max-words", help="Length limit in words (whole sentences are dropped)."
+        None, "--max-words", min=1, help="Length limit in words (whole sentences are dropped)."
     ),
     max_tokens: int | None = typer.Option(
         None,
         "--max-tokens",
+        min=1,
         help="Length limit in tokens of --model (default: the embedded model's tokenizer); not for narrative.",
     ),
     profile_share: float | None = typer.Option(
@@ -80,13 +81,15 @@ def backstory(
     ),
     prompt_version: str = typer.Option("v1", "--prompt-version", help="Version of the narrative prompt."),
     fidelity: int = typer.Option(
-        0, "--fidelity", help="Also re-ask N history questions from the story alone (needs --model)."
+        0, "--fidelity", min=0, help="Also re-ask N history questions from the story alone (needs --model)."
     ),
     check_model: bool = typer.Option(
         False,
         "--check-model",
         help="Narrative: besides the rule checks, re-ask each section's questions from the section alone.",
     ),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write JSON (text, sections, meta) to this file."),
 ) -> None:
     """Write one respondent's second-person backstory (labels and country names, never codes).
@@ -94,6 +97,7 @@ def backstory(
     A narrative story's sections are checked against their facts; the verdict (sections
     written, regenerated, fallen back to the facts sentences, and why) is printed after it.
     """
+    from valuesim.bench.rundir import write_json_atomic
     from valuesim.methods.narrative import verdict
     from valuesim.methods.story import build_backstory, story_fidelity
 
@@ -108,7 +112,7 @@ def backstory(
     qids = parse_history(history, survey.codebook)
     if max_tokens is not None and style == "narrative":
         raise ConfigError("--max-tokens applies to facts, dense and raw stories.", "Use --max-words for narrative.")
-    llm = _model(model, base_url)
+    llm = _model(model, base_url, api_key=api_key, cache=not no_cache)
     counter = llm if llm is not None else (_model("local", None) if max_tokens is not None else None)
     parts: dict[str, Any] = {}
     if target is not None:
@@ -128,6 +132,7 @@ def backstory(
             count_tokens=counter.count_tokens if counter is not None and max_tokens is not None else None,
             model_check=check_model,
             profile_share=profile_share,
+            store=not no_cache,
         )
     checks = verdict(story.meta["check"]) if "check" in story.meta else []
     payload: dict[str, Any] = {
@@ -144,7 +149,7 @@ def backstory(
     if out is not None:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")
+            write_json_atomic(out, payload)  # secrets redacted, the user's umask
         except OSError as e:
             raise DataError(f"Cannot write {out}: {e.strerror or e}.", "Pick a writable --out path.") from None
         console.print(f"Wrote {out} ({story.meta.get('words')} words, {story.n_facts} facts).", highlight=False)
@@ -247,7 +252,9 @@ def ask(
         show_default=MODEL_DEFAULT,
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     explain: bool = typer.Option(
         False,
         "--explain",
@@ -261,7 +268,8 @@ def ask(
     from valuesim.methods import Task, get_method, method_info
 
     info = method_info(method)
-    if not info.uses_llm or info.cls.learns_from_target_answers():
+    fits_known = info.cls.learns_from_known_items
+    if (not info.uses_llm and not fits_known) or info.cls.learns_from_target_answers():
         from valuesim.survey.questionnaire import refuse_trained
 
         if text is not None or questions is not None:
@@ -285,7 +293,16 @@ def ask(
         options["model"] = model
     if base_url is not None:
         options["base_url"] = base_url
+    if api_key is not None:
+        options["api_key"] = api_key
+    if no_cache:
+        options["cache"] = False
     m = get_method(method, book, **options)
+    if fits_known:  # e.g. item-transfer: learns item relations from the other people, the asked questions hidden
+        from valuesim.relations import fit_sample
+
+        console.print(f"[dim]fitting {method} on the other respondents' answers to the known items ...[/]")
+        m.fit(fit_sample(survey, hide=[q.id for q in targets], exclude=[person.id]))
     asked = {q.id for q in targets}
     known = [x for x in person.answered() if x not in asked]  # never the answers being predicted
     task = Task(person.restricted(known), tuple(q.id for q in targets))
@@ -293,7 +310,7 @@ def ask(
     spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
-    reasons = m.explain(task, preds) if explain else {}  # type: ignore[attr-defined]
+    reasons = m.explain(task, preds) if explain else {}
     for i, (q, pred) in enumerate(zip(targets, preds)):
         if i:
             console.print()
@@ -366,19 +383,22 @@ def _value_item(codebook: Any, question: str) -> Any:
 
 
 def _print_answer(q: Any, pred: Any, person: Any) -> None:
+    from rich.markup import escape
+
     from valuesim.survey.questionnaire import is_custom
 
-    console.print(f"[bold]{q.id}[/] {q.short}", highlight=False)
+    # question texts and labels are the survey's words: "[country]", "[city]" are text, not markup
+    console.print(f"[bold]{escape(q.id)}[/] {escape(q.short)}", highlight=False)
     if pred.prediction is None:
-        console.print(f"Prediction: [red]none[/] ({pred.meta.get('error', 'no answer')})", highlight=False)
+        console.print(f"Prediction: [red]none[/] ({escape(str(pred.meta.get('error', 'no answer')))})", highlight=False)
     else:
         conf = (pred.probabilities or {}).get(pred.prediction)
         extra = f" (p={conf:.2f})" if conf is not None else ""
-        console.print(f"Prediction: [bold]{q.label(pred.prediction)}[/]{extra}", highlight=False)
+        console.print(f"Prediction: [bold]{escape(q.label(pred.prediction))}[/]{extra}", highlight=False)
     if q.id in person.answers:
         truth = person.answers[q.id]
         mark = "[green]match[/]" if pred.prediction == truth else "[red]differs[/]"
-        console.print(f"Real answer: {q.label(truth)} ({mark})", highlight=False)
+        console.print(f"Real answer: {escape(q.label(truth))} ({mark})", highlight=False)
     elif q.id in person.missing:
         console.print(f"Real answer: none ({person.missing[q.id].name.lower().replace('_', ' ')})", highlight=False)
     elif is_custom(q):
@@ -389,7 +409,7 @@ def _print_answer(q: Any, pred: Any, person: Any) -> None:
 
 def explain_lines(meta: dict[str, Any], model: str) -> list[str]:
     """How one prediction was made, in words: story, module answers, integration, usage."""
-    lines = ["How it was made" + (f" (model {model})" if model else "") + ":"]
+    lines = ["How it was made" + (f" (model {redact_text(model)})" if model else "") + ":"]
     story = meta.get("story") or {}
     if story.get("style") and story.get("style") != "none":
         lines.append(

@@ -60,12 +60,25 @@ def convert(
     lines = [f"Questionnaire imported from {path.name} by `valuesim questionnaire convert`.", ""]
     lines += [f"skipped: {s}" for s in qsf.skipped] + [f"note: {n}" for n in qsf.notes]
     header = "".join(f"# {line}\n" if line else "#\n" for line in lines)
-    body = yaml.safe_dump(qsf.raw, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(qsf.raw, Dumper=_no_aliases_dumper(), sort_keys=False, allow_unicode=True, width=100)
     out.write_text(header + body, "utf-8")
     n = len(qsf.raw["questions"])
     console.print(f"[bold]{n} question(s)[/] imported, {len(qsf.skipped)} skipped.", highlight=False)
     print_import_notes(qsf.skipped, qsf.notes, to=console)
     console.print(f"Wrote {escape(str(out))}. Use it with: --questions {escape(str(out))}", highlight=False)
+
+
+def _no_aliases_dumper() -> type:
+    import yaml
+
+    class NoAliases(yaml.SafeDumper):
+        """Every matrix row written out in full: YAML anchors (``&id001`` / ``*id001``) would make an
+        edit of one row's options silently change every row sharing them."""
+
+        def ignore_aliases(self, data: object) -> bool:
+            return True
+
+    return NoAliases
 
 
 def register(app: typer.Typer) -> None:

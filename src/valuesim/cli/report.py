@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
+from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
 if TYPE_CHECKING:
@@ -78,12 +80,15 @@ def experiment_paper(
     ),
     out: Path = typer.Option(..., "--out", help="Experiment directory (runs/ and report/); re-run to resume."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (openai:NAME models)."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
     quick: bool = typer.Option(
         False,
         "--quick",
         help="Few predictions (4 respondents, 10 targets of fold 0 each), full-size histories: a first look.",
     ),
-    respondents: int | None = typer.Option(None, "--respondents", "-n", help="Respondents (default 100; --quick: 4)."),
+    respondents: int | None = typer.Option(
+        None, "--respondents", "-n", min=1, help="Respondents (default 100; --quick: 4)."
+    ),
     seed: int = typer.Option(42, "--seed", help="Seed of the sample, folds and histories."),
     only: list[str] | None = typer.Option(
         None, "--only", help="Run only these runs or groups (main, ablation, history)."
@@ -94,6 +99,7 @@ def experiment_paper(
         False, "--overwrite", help="Delete and redo the selected runs (combine with --only to redo some)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
 ) -> None:
     """The ValueSim paper's main table, ablations and history curve as one resumable job, then the report.
 
@@ -114,7 +120,7 @@ def experiment_paper(
     sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
     err_console.print(
         f"[bold]Paper experiment[/]{' (quick)' if quick else ''} on {survey.source} ({len(survey):,} respondents"
-        f"{', SYNTHETIC' if survey.synthetic else ''}), model {model}: {sizes.describe()} -> {out}",
+        f"{', SYNTHETIC' if survey.synthetic else ''}), model {redact_text(model)}: {sizes.describe()} -> {out}",
         highlight=False,
         soft_wrap=True,
     )
@@ -123,6 +129,7 @@ def experiment_paper(
         out,
         model=model,
         base_url=base_url,
+        api_key=api_key,
         quick=quick,
         respondents=respondents,
         seed=seed,
@@ -131,7 +138,8 @@ def experiment_paper(
         command=_command(),
         progress=progress,
         overwrite=overwrite,
-        on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+        cache=not no_cache,
+        on_event=_say,
     )
     _finish(result)
 
@@ -141,9 +149,10 @@ def demo(
     model: str | None = typer.Option(
         None, "--model", help="Model spec (default: the embedded local model, or mock when it is not installed)."
     ),
-    respondents: int = typer.Option(3, "--respondents", "-n", help="Respondents to evaluate."),
+    respondents: int = typer.Option(3, "--respondents", "-n", min=1, help="Respondents to evaluate."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete the demo's earlier runs in --out and redo them."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars (TTY only)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
 ) -> None:
     """Try ValueSim in a few minutes: synthetic respondents, baselines and the ValueSim method, a report.
 
@@ -158,9 +167,15 @@ def demo(
         progress=progress,
         command=_command(),
         overwrite=overwrite,
-        on_event=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+        cache=not no_cache,
+        on_event=_say,
     )
     _finish(result.experiment, demo=True, model=result.model)
+
+
+def _say(msg: str) -> None:
+    """An experiment's progress line on stderr (a model spec in it may name a server with credentials)."""
+    err_console.print(redact_text(msg), highlight=False, soft_wrap=True)
 
 
 def _finish(result: ExperimentResult, demo: bool = False, model: str | None = None) -> None:

@@ -78,7 +78,7 @@ def check(
 
 @scale_app.command("mock-server")
 def mock_server(
-    port: int = typer.Option(8001, "--port"),
+    port: int = typer.Option(8001, "--port", min=0, max=65535, help="TCP port (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host"),
     model: str = typer.Option("mock", "--model", help="Model name the server answers to."),
     latency: float = typer.Option(0.0, "--latency", help="Seconds added to every request."),

@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
+from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
 from valuesim.errors import ConfigError, DataError
 
 console = Console()
@@ -57,6 +59,8 @@ def simulate(
         None, "--base-url", help="OpenAI-compatible server URL; several comma-separated = a load-balanced pool."
     ),
     option: list[str] | None = typer.Option(None, "--option", "-o", help="Method option key=value (repeatable)."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
+    no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Respondents in flight at once."),
     executor: str = typer.Option(
         "local",
@@ -104,6 +108,10 @@ def simulate(
         options["model"] = model
     if base_url is not None:
         options["base_url"] = base_url
+    if api_key is not None:
+        options["api_key"] = api_key
+    if no_cache:
+        options["cache"] = False
     run = RunConfig.create(
         concurrency=concurrency,
         max_failures=max_failures,
@@ -125,7 +133,9 @@ def simulate(
     )
     m = build_method(method, survey.codebook, new, **options)
     err_console.print(
-        f"[bold]{m.name}[/] simulating {len(new)} new questions on {survey.source or 'data'} -> {out}", highlight=False
+        f"[bold]{escape(m.name)}[/] simulating {len(new)} new questions on {escape(survey.source or 'data')} "
+        f"-> {escape(str(out))}",
+        highlight=False,
     )
     shown: set[str] = set()
     try:
@@ -138,15 +148,21 @@ def simulate(
                 run=run,
                 executor=run_on,
                 progress=progress,
-                log=lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False),
+                log=lambda msg: err_console.print(f"[dim]{escape(redact_text(msg))}[/]", highlight=False),
             )
     except KeyboardInterrupt:
-        err_console.print(f"[yellow]Interrupted.[/] Finished respondents are saved in {out}; re-run to resume.")
+        err_console.print(
+            f"[yellow]Interrupted.[/] Finished respondents are saved in {escape(str(out))}; re-run to resume.",
+            highlight=False,
+        )
         raise typer.Exit(130) from None
     for note in result.notes:
         if note not in shown:
-            err_console.print(f"[cyan]Note:[/] {note}", highlight=False)
-    _print_overview(result)
+            err_console.print(f"[cyan]Note:[/] {escape(redact_text(note))}", highlight=False)
+    from valuesim.report.simulation import report_simulation
+
+    report = report_simulation(result)
+    _print_overview(result, report)
     if formats and len(result.answers):
         people = {r: survey.respondent(r) for r in dict.fromkeys(result.answers["respondent"].astype(str))}
         profile = [survey.codebook.get(q) for q in survey.codebook.profile()]
@@ -160,7 +176,7 @@ def simulate(
         raise typer.Exit(1)
 
 
-def _print_overview(result: Any) -> None:
+def _print_overview(result: Any, report: Path | None) -> None:
     answers = result.answers
     resumed = f", {result.n_resumed} resumed" if result.n_resumed else ""
     calls = int(result.usage.get("llm_calls", 0) or 0)
@@ -177,11 +193,11 @@ def _print_overview(result: Any) -> None:
         chosen = g[g["share"].fillna(0) > 0]  # options nobody chose are not worth a line
         top = chosen.sort_values("share", ascending=False).head(3)
         shares = ", ".join(f"{a} {s:.0%}" for a, s in zip(top["answer"], top["share"].fillna(0)))
-        console.print(f"  {qid}: {shares or 'no answers'}", highlight=False)
+        console.print(f"  {qid}: {shares or 'no answers'}", highlight=False, markup=False)
     files = "answers.parquet/.csv, distributions.parquet/.csv, summary.json"
-    console.print(f"Results: {result.out_dir}/ ({files})", highlight=False)
-    if result.report is not None:
-        console.print(f"Report: {result.report}", highlight=False)
+    console.print(f"Results: {result.out_dir}/ ({files})", highlight=False, markup=False)
+    if report is not None:
+        console.print(f"Report: {report}", highlight=False, markup=False)
 
 
 def _export_formats(fmt: list[str] | None) -> list[str]:
@@ -238,6 +254,12 @@ def export(
     formats = _export_formats(fmt)
     if out is not None and len(formats) > 1:
         raise ConfigError("--out names one file; several --format were given.", "Leave out --out or give one format.")
+    if out is not None and out.suffix and not out.is_dir() and out.suffix.lower() != f".{formats[0]}":
+        # else `--out x.dta --format sav` made a directory x.dta holding simulated.sav
+        raise ConfigError(
+            f"--out {out} does not end in .{formats[0]}, the --format given.",
+            f"Name the file {out.with_suffix('.' + formats[0])}, or pass the --format its name says.",
+        )
     split_file = run_dir / SPLIT_FILE
     answers_file = run_dir / f"{ANSWERS_FILE}.parquet"
     if not split_file.is_file() or not answers_file.is_file():

@@ -11,8 +11,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from valuesim.cli._data import CODEBOOK_HELP
+from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
 from valuesim.errors import ConfigError
 
 err_console = Console(stderr=True)
@@ -69,6 +71,8 @@ def view(
         None, "--model", help="Model spec that enables the Ask page: local, local:PATH, openai:NAME, mock."
     ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (openai:NAME models)."),
+    api_key: str | None = typer.Option(None, "--api-key", help=API_KEY_HELP),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask: " + NO_CACHE_HELP[0].lower() + NO_CACHE_HELP[1:]),
     port: int = typer.Option(8765, "--port", help="TCP port."),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address to listen on; anything but loopback exposes the viewer without a password."
@@ -92,7 +96,9 @@ def view(
     if model is not None:
         from valuesim.llm import get_model
 
-        llm = get_model(model, base_url=base_url)  # an unknown spec is a ConfigError here
+        llm = get_model(
+            model, base_url=base_url, api_key=api_key, cache=not no_cache
+        )  # an unknown spec is a ConfigError here
     if model is not None and data is None:
         err_console.print("[yellow]Note:[/] Ask needs the person's answers: add --data to enable it.", highlight=False)
     sock = bind_socket(host, port)
@@ -122,8 +128,11 @@ def view(
         )
         if not is_loopback(host):
             err_console.print(
-                f"[bold yellow]Warning:[/] listening on {host}: anyone who can reach this address can read "
-                "every run and person shown here (there is no authentication).",
+                f"[bold yellow]Warning:[/] listening on {escape(host)}, not loopback: anyone who can reach this "
+                "address can read every run, every person's record and answers"
+                + (" and, on the Ask page, run your model (spending its calls)" if llm is not None else "")
+                + " -- there is no authentication, and the Host-header check that stops other web pages "
+                "from reaching the viewer (DNS rebinding) is off. Use --host 127.0.0.1 unless that is intended.",
                 highlight=False,
                 soft_wrap=True,
             )

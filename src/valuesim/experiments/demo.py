@@ -73,6 +73,7 @@ def run_demo(
     respondents: int = 3,
     progress: bool = True,
     overwrite: bool = False,
+    cache: bool = True,
     command: str | None = None,
     on_event: Callable[[str], None] | None = None,
 ) -> DemoResult:
@@ -98,6 +99,7 @@ def run_demo(
         command=command,
         progress=progress,
         overwrite=overwrite,
+        cache=cache,
         title="ValueSim demo",
         figure_runs=None,
         on_event=say,

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from valuesim._redact import redact
-from valuesim.bench.rundir import read_json, write_json_atomic
+from valuesim.bench.rundir import read_json, refuse_dangerous_dir, write_json_atomic
 from valuesim.errors import ConfigError, ValueSimError
 from valuesim.survey.dataset import SurveyData
 
@@ -157,14 +157,14 @@ class Sizes:
 
     @classmethod
     def full(cls, respondents: int | None = None, seed: int = 42) -> Sizes:
-        return cls(respondents=respondents or 100, seed=seed)
+        return cls(respondents=100 if respondents is None else respondents, seed=seed)
 
     @classmethod
     def quick(cls, respondents: int | None = None, seed: int = 42) -> Sizes:
         # Full histories, few predictions: 4 people x 10 targets of fold 0 = 40 predictions
         # per run (the embedded model needs ~3 s per ValueSim prediction on 2 cores).
         return cls(
-            respondents=respondents or 4,
+            respondents=4 if respondents is None else respondents,
             seed=seed,
             history_sizes=(0, 100, 200),
             only_folds=(0,),
@@ -239,6 +239,7 @@ def run_experiment(
     *,
     model: str = "local",
     base_url: str | None = None,
+    api_key: str | None = None,
     quick: bool = False,
     respondents: int | None = None,
     seed: int = 42,
@@ -250,6 +251,7 @@ def run_experiment(
     progress: bool = True,
     report: bool = True,
     overwrite: bool = False,
+    cache: bool = True,
     title: str | None = None,
     figure_runs: Sequence[str] | None = FIGURE_RUNS,
     on_event: Callable[[str], None] | None = None,
@@ -259,7 +261,7 @@ def run_experiment(
     A run that fails with a user-fixable error (e.g. the model server is down) is recorded
     and the others go on; the report covers every run that has finished units. Re-running
     the same call resumes. ``sizes`` overrides the sizes implied by ``quick`` /
-    ``respondents`` / ``seed``; ``overwrite`` deletes and redoes the selected runs; ``figure_runs`` names the runs drawn in the report's
+    ``respondents`` / ``seed``; ``overwrite`` deletes and redoes the selected runs; ``cache=False`` (``--no-cache``) makes every model call afresh; ``figure_runs`` names the runs drawn in the report's
     per-topic / per-country / error figures (None: the report's default choice).
     """
     from valuesim.bench.protocol import ProtocolConfig, ProtocolWarning
@@ -269,6 +271,7 @@ def run_experiment(
     say = on_event or (lambda _msg: None)
     t_start = time.perf_counter()
     out = Path(out_dir).expanduser()
+    refuse_dangerous_dir(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file.", "Pick a directory for the experiment.")
     chosen = select_specs(specs, quick=quick, only=only, skip=skip)
@@ -286,6 +289,10 @@ def run_experiment(
             options["model"] = model
             if base_url:
                 options["base_url"] = base_url
+            if api_key:
+                options["api_key"] = api_key
+            if not cache:
+                options["cache"] = False
         protocol = ProtocolConfig.create(
             n_respondents=sizes.respondents,
             seed=sizes.seed,

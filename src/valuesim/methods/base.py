@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -89,8 +89,15 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     #: cannot answer a new question (see valuesim.survey.questionnaire); None (the default):
     #: LLM methods do not, the others do -- use :meth:`learns_from_target_answers`
     needs_target_answers: ClassVar[bool | None] = None
+    #: True when ``fit`` learns from other people's answers to the *known* items (never the target's)
+    #: and must run before a new question is answered: ``simulate`` and ``ask`` then fit the method
+    #: on the loaded data (the asked questions hidden from it)
+    learns_from_known_items: ClassVar[bool] = False
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
+    #: seconds spent fitting inside ``predict`` so far (a method that trains lazily adds to it);
+    #: the runner reports that time as fitting, apart from prediction time
+    fitting_seconds: float = 0.0
 
     @classmethod
     def learns_from_target_answers(cls) -> bool:
@@ -118,12 +125,33 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
         """Everything that changes the method's output, for run manifests."""
         return {"name": self.name, **self.opts.model_dump(mode="json")}
 
+    @property
+    def default_concurrency(self) -> int:
+        """Units the runner keeps in flight when ``--concurrency`` is not given (default 1)."""
+        return 1
+
+    @property
+    def usage(self) -> Mapping[str, float] | None:
+        """Running totals of the method's model use (keys as in metrics.json: ``llm_calls``,
+        ``prompt_tokens``, ``completion_tokens``, ``cache_hits`` ...); None: it uses no model."""
+        return None
+
+    def explain(self, task: Task, predictions: Sequence[Prediction]) -> dict[str, dict[str, str]]:
+        """Asked after a prediction, never part of it: question -> part (e.g. an LLM module) ->
+        why that answer was given. Default: nothing to explain."""
+        return {}
+
 
 # --------------------------------------------------------------------------- registry
 
 #: Entry-point group through which installed packages add methods (``name = "pkg.mod:Class"``).
 ENTRY_POINT_GROUP = "valuesim.methods"
-_BUILTIN_MODULES = ("valuesim.methods.baselines", "valuesim.methods.llm_methods", "valuesim.methods.hybrid")
+_BUILTIN_MODULES = (
+    "valuesim.methods.baselines",
+    "valuesim.methods.item_transfer",
+    "valuesim.methods.llm_methods",
+    "valuesim.methods.hybrid",
+)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from valuesim.errors import ConfigError
 from valuesim.llm import simulation
 from valuesim.methods.base import Method, Prediction, Task, get_method, method_info, register
 from valuesim.methods.options import MethodOptions
-from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.methods.prompting import unposable_reason
+from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 
 #: probabilities are floored at this before taking logs (an LLM may give an option ~0)
@@ -60,6 +61,10 @@ class HybridOptions(MethodOptions):
     )
     model: str = Field("local", description="model spec of the LLM method (--model)")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL(s) of the LLM method (--base-url)")
+    api_key: str | None = Field(
+        None, exclude=True, repr=False, description="API key of the LLM method's server (--api-key); never written"
+    )
+    cache: bool | str | None = Field(None, description="the LLM method's response cache (--no-cache: false)")
     calibration_respondents: int = Field(
         6,
         ge=1,
@@ -259,8 +264,9 @@ class Hybrid(Method):
             options["model"] = model_obj.spec
         super().__init__(codebook, **options)
         llm_opts = {**self.opts.llm_options, "model": model_obj or self.opts.model}
-        if self.opts.base_url is not None:
-            llm_opts["base_url"] = self.opts.base_url
+        for key in ("base_url", "api_key", "cache"):
+            if getattr(self.opts, key) is not None:
+                llm_opts[key] = getattr(self.opts, key)
         self.prior = get_method(self.opts.prior, codebook, **self.opts.prior_options)
         self.llm = get_method(self.opts.llm, codebook, **llm_opts)
         self.calibration: Calibration | None = None
@@ -278,16 +284,17 @@ class Hybrid(Method):
     def config(self) -> dict[str, Any]:
         conf = super().config()
         conf["prior_options"] = {k: v for k, v in self.prior.config().items() if k != "name"}
-        conf["llm_options"] = {k: v for k, v in self.llm.config().items() if k != "name"}
+        # the cache setting is not part of a run's identity (see bench/record.py), here either
+        conf["llm_options"] = {k: v for k, v in self.llm.config().items() if k not in ("name", "cache")}
         return conf
 
     @property
-    def usage(self) -> Any:
-        return getattr(self.llm, "usage", None)
+    def usage(self) -> Mapping[str, float] | None:
+        return self.llm.usage
 
     @property
     def default_concurrency(self) -> int:
-        return int(getattr(self.llm, "default_concurrency", 1))
+        return self.llm.default_concurrency
 
     def fit_report(self) -> dict[str, Any] | None:
         return None if self.calibration is None else {"calibration": self.calibration.to_dict()}
@@ -296,17 +303,17 @@ class Hybrid(Method):
     def calibration_tasks(self, train: SurveyData) -> list[tuple[Task, dict[str, int]]]:
         """Seeded (task, hidden answers) for the calibration respondents, drawn from *train* only."""
         rng = np.random.default_rng([self.opts.seed, 7])
-        eligible = {q for q in self.codebook.substantive() if self.codebook.get(q).kind is not QuestionKind.NUMERIC}
+        eligible = {q for q in self.codebook.substantive() if unposable_reason(self.codebook.get(q)) is None}
         ids = [str(i) for i in train.frame.index]
         order = rng.permutation(len(ids))
         out: list[tuple[Task, dict[str, int]]] = []
         for i in order:
             person = train.respondent(ids[i])
-            answered = sorted((q for q in person.answered() if q in eligible), key=lambda q: int(q[1:]))
+            answered = self.codebook.sort(q for q in person.answered() if q in eligible)  # any survey's ids
             if len(answered) < 2 * self.opts.calibration_targets:
                 continue
             picked = rng.choice(len(answered), self.opts.calibration_targets, replace=False)
-            targets = tuple(sorted((answered[j] for j in picked), key=lambda q: int(q[1:])))
+            targets = tuple(self.codebook.sort(answered[j] for j in picked))
             known = [q for q in (*person.answers, *person.missing) if q not in targets]
             task = Task(person.restricted(known), targets, fold=-1)  # shaped like a k-fold unit
             out.append((task, {q: person.answers[q] for q in targets}))
@@ -415,5 +422,5 @@ class Hybrid(Method):
 
 
 def _usage_of(method: Method) -> dict[str, float]:
-    u = getattr(method, "usage", None)
+    u = method.usage
     return dict(u) if isinstance(u, Mapping) else {}

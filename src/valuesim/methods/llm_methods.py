@@ -42,20 +42,27 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from valuesim._aio import run_sync
+from valuesim._redact import register_secret
 from valuesim.errors import ConfigError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model, simulation
+from valuesim.llm.choices import choice_schema, parse_choice
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.narrative import story_check_summary
 from valuesim.methods.options import MethodOptions, with_defaults
 from valuesim.methods.prompting import (
+    LETTERS,
     MODULE_DESCRIPTIONS,
+    OptionOrder,
     build_messages,
+    is_numbered,
     option_letters,
     parse_batch,
     parse_letter,
+    shown_in_order,
     survey_phrase,
     system_message,
     target_options,
+    unposable_reason,
 )
 from valuesim.methods.prompts import render
 from valuesim.methods.relevance import (
@@ -77,7 +84,7 @@ from valuesim.methods.story import (
     history_block,
     phrase_for,
 )
-from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Respondent
 
@@ -105,6 +112,12 @@ class LLMOptions(MethodOptions):
 
     model: str = Field("local", description="model spec: local, local:PATH, openai:NAME, mock (--model)")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL(s), comma-separated (--base-url)")
+    api_key: str | None = Field(
+        None,
+        exclude=True,  # never in config(), manifests or reports
+        repr=False,
+        description="API key of the server (--api-key; default: OPENAI_API_KEY); never written anywhere",
+    )
     story: StoryStyle = Field(
         "dense",
         description="what the model is told about the person: dense (the facts in fewest tokens: batteries "
@@ -187,7 +200,9 @@ class LLMOptions(MethodOptions):
         "then replaced by its facts sentences",
     )
     cache: bool | str | None = Field(
-        None, description="response cache: true/false or a directory (default: VALUESIM_CACHE or on)"
+        None,
+        description="response cache: true/false or a directory (default: on, in $VALUESIM_CACHE_DIR, else "
+        "~/.cache/valuesim)",
     )
     max_tokens_reason: int = Field(80, ge=1, description="token budget of a generated rationale")
     persona: Persona = Field(
@@ -196,12 +211,23 @@ class LLMOptions(MethodOptions):
         "the same country, seeded); shuffled-any (of any country); none (nobody: the question only)",
     )
     persona_seed: int = Field(0, description="seed of the shuffled persona's choice of person")
+    option_order: OptionOrder = Field(
+        "original",
+        description="order the answer options are shown in: original (the questionnaire's), reversed, or "
+        "shuffled (seeded per person and question); answers map back to the original codes",
+    )
 
     @field_validator("modules", mode="before")
     @classmethod
     def _modules_list(cls, v: Any) -> Any:
         if isinstance(v, str):
             return tuple(m.strip() for m in v.split(",") if m.strip())
+        return v
+
+    @field_validator("api_key")
+    @classmethod
+    def _secret(cls, v: str | None) -> str | None:
+        register_secret(v)  # masked wherever it might appear (e.g. the command line in a manifest)
         return v
 
     @field_validator("max_story_words", "story_tokens", mode="before")
@@ -385,6 +411,7 @@ class LLMPipeline(Method):
             self._model = get_model(
                 self.opts.model,
                 base_url=self.opts.base_url,
+                api_key=self.opts.api_key,
                 cache=self.opts.cache,
                 timeout=self.opts.timeout,
                 max_retries=self.opts.max_retries,
@@ -515,27 +542,29 @@ class LLMPipeline(Method):
         questions: list[Question] = []
         results: dict[str, Prediction] = {}
         for qid in task.targets:
-            q = self.codebook.get(qid)
-            if q.kind is QuestionKind.NUMERIC or not q.answer_codes:
-                results[qid] = self._prediction(
-                    task,
-                    qid,
-                    None,
-                    None,
-                    {"error": f"{qid} is a numeric item; LLM methods answer option questions only"},
-                )
+            q = shown_in_order(self.codebook.get(qid), cfg.option_order, person.id)
+            reason = unposable_reason(q)
+            if reason is not None:  # skipped with a note; the other targets go on
+                results[qid] = self._prediction(task, qid, None, None, {"error": reason, "not_posed": reason})
             else:
                 questions.append(q)
 
-        groups = [questions[i : i + cfg.batch_targets] for i in range(0, len(questions), cfg.batch_targets)]
-        contexts = self._contexts(person, story, groups, country)
+        # numbered items (more options than letters) are asked one by one: batch replies are lettered
+        lettered = [q for q in questions if len(q.answer_codes) <= len(LETTERS)]
+        single = [q for q in questions if cfg.batch_targets <= 1 or len(q.answer_codes) > len(LETTERS)]
+        groups = (
+            [lettered[i : i + cfg.batch_targets] for i in range(0, len(lettered), cfg.batch_targets)]
+            if cfg.batch_targets > 1
+            else []
+        )
+        contexts = self._contexts(person, story, [*groups, *([q] for q in single)], country)
+        by_id: dict[str, TargetResult] = {}
         if cfg.batch_targets > 1:
             outs = await asyncio.gather(*(self._answer_batch(story.text, g, country, contexts) for g in groups))
-            answered = [item for out in outs for item in out]
-        else:
-            answered = await asyncio.gather(
-                *(self._answer_one(story.text, q, country, contexts[q.id]) for q in questions)
-            )
+            by_id.update({q.id: item for g, out in zip(groups, outs) for q, item in zip(g, out)})
+        ones = await asyncio.gather(*(self._answer_one(story.text, q, country, contexts[q.id]) for q in single))
+        by_id.update({q.id: item for q, item in zip(single, ones)})
+        answered = [by_id[q.id] for q in questions]
 
         share = 1.0 / max(1, len(task.targets))
         story_meta = {
@@ -557,6 +586,7 @@ class LLMPipeline(Method):
             meta["usage"]["prompt_tokens_sent"] = round(res.sent_tokens, 3)
             meta["usage"]["prefix_tokens"] = prefix
             meta["story"] = story_meta
+            meta["shown_first"] = target_options(q)[0][0]  # the first option shown (position bias)
             if persona_meta is not None:
                 meta["persona"] = persona_meta
             meta.update(contexts[q.id].meta)
@@ -600,6 +630,7 @@ class LLMPipeline(Method):
             model_check=narrative and cfg.story_check == "model",
             profile_share=share,
             priority=priority,
+            store=cfg.cache is not False,  # --no-cache: no stored stories either, every call afresh
         )
 
     def prompt_parts(self, person: Respondent, targets: Sequence[str]) -> tuple[Backstory, dict[str, TargetContext]]:
@@ -644,9 +675,9 @@ class LLMPipeline(Method):
         follow_up = ChatMessage("user", render("explain", cfg.prompt_version))
         out: dict[str, dict[str, str]] = {}
         for pred in predictions:
-            q = self.codebook.get(pred.question)
+            q = shown_in_order(self.codebook.get(pred.question), cfg.option_order, person.id)
             modules = pred.meta.get("modules") or {}
-            if q.kind is QuestionKind.NUMERIC or not modules:
+            if unposable_reason(q) is not None or not modules:
                 continue
             codes, _ = target_options(q)
             letters = option_letters(len(codes))
@@ -828,10 +859,21 @@ class LLMPipeline(Method):
     ) -> ModuleAnswer:
         """One call that answers ``q`` as ``role`` (a module or the coordinator): the option
         letters scored (``scoring=logprobs``) or a generated reply parsed; with ``keep_reply``
-        the rest of a generated reply becomes the rationale. ModelError propagates: it stops the run."""
+        the rest of a generated reply becomes the rationale. ModelError propagates: it stops the run.
+
+        Numbered options (more than 26) are multi-token labels whose first-token log-probs do
+        not rank them, so under ``scoring=logprobs`` the model writes its number under a JSON
+        schema that admits only the options' numbers (a one-hot answer, no distribution)."""
         codes, texts = target_options(q)
         letters = option_letters(len(codes))
         what = "answer" if role in MODULES else f"{role} answer"
+        if self.opts.scoring == "logprobs" and is_numbered(letters):
+            g = await self.model.generate(msgs, GenerateConfig(max_tokens=16, json_schema=choice_schema(letters)))
+            sent = self._sent(msgs, g.cached)
+            index = parse_choice(g.text, letters)
+            if index is None:
+                return ModuleAnswer(role, None, None, None, f"unparseable {what}: {g.text[:120]!r}", g.usage, sent)
+            return ModuleAnswer(role, codes[index], None, None, None, g.usage, sent)
         if self.opts.scoring == "logprobs":
             res = await self.model.score_choices(msgs, letters)
             sent = self._sent(msgs, res.cached)
@@ -936,7 +978,10 @@ class LLMPipeline(Method):
             answers = await asyncio.gather(
                 *(self._module(m, story, q, country, context.lines) for m in self.opts.modules)
             )
-            return await self._integrate(story, q, country, context.coordinator, list(answers))
+            result = await self._integrate(story, q, country, context.coordinator, list(answers))
+        if len(q.answer_codes) > len(LETTERS):
+            result.meta["numbered_options"] = len(q.answer_codes)  # posed as "1." ... "N.", not lettered
+        return result
 
     async def _answer_batch(
         self,

@@ -45,7 +45,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from valuesim.methods.phrasing import clean_label, fill_placeholders, phrase, scale_anchors
+from valuesim.methods.phrasing import clean_label, country_name, fill_placeholders, phrase, scale_anchors
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
 from valuesim.survey.respondent import Respondent
 
@@ -740,6 +740,25 @@ async def _write(
     return res.text.strip(), res.usage
 
 
+async def arecover(
+    model: Model,
+    text: str,
+    q: Question,
+    truth: int,
+    country: str | None,
+    prompt_version: str = "v1",
+    survey: str | None = None,
+) -> tuple[bool, Usage]:
+    """Ask ``q`` with only ``text`` as the backstory: does the model pick the answer ``truth``?
+    (``survey``: :func:`valuesim.methods.prompting.survey_phrase` of the codebook.)"""
+    from valuesim.methods.prompting import build_messages, option_letters, target_options
+
+    codes, _labels = target_options(q)
+    messages = build_messages(text, "plain", [q], prompt_version=prompt_version, country=country, survey=survey)
+    res = await model.score_choices(messages, option_letters(len(codes)))
+    return codes[res.best] == truth, res.usage
+
+
 async def _model_check(
     model: Model,
     prose: str,
@@ -751,7 +770,6 @@ async def _model_check(
 ) -> tuple[dict[str, Any], list[Problem], Usage]:
     """Ask the section's option questions from the prose alone and from the facts alone."""
     from valuesim.llm import Usage
-    from valuesim.methods.story import arecover
 
     async def both(q: Question, truth: int) -> tuple[str, bool, bool, Usage]:
         p, up = await arecover(model, prose, q, truth, country, prompt_version, survey)
@@ -946,8 +964,7 @@ async def anarrate(
     Returns the sections, the check summary (:func:`summarize_sections`) and the LLM usage.
     """
     from valuesim.llm import Usage
-    from valuesim.methods.prompting import survey_phrase
-    from valuesim.methods.story import country_name
+    from valuesim.methods.prompting import lettered, survey_phrase
 
     country = country_name(respondent.country)
     survey = survey_phrase(codebook)
@@ -965,7 +982,7 @@ async def anarrate(
             items = [
                 (codebook.get(q), respondent.answers[q])
                 for q in ids
-                if q in codebook and not codebook.get(q).profile and codebook.get(q).kind is not QuestionKind.NUMERIC
+                if q in codebook and not codebook.get(q).profile and lettered(codebook.get(q))
             ]
         words = max(20, int(target_total * len(body.split()) / total_words))
         jobs.append(

@@ -92,7 +92,8 @@ def describe_options(model: type[MethodOptions]) -> list[OptionDoc]:
     for name, info in model.model_fields.items():
         kind = _type_text(info.annotation)
         bounds = _constraints(info)
-        docs.append(OptionDoc(name, f"{kind} {bounds}".strip(), info.get_default(), info.description or ""))
+        default = info.get_default(call_default_factory=True)  # {} for default_factory=dict, not "undefined"
+        docs.append(OptionDoc(name, f"{kind} {bounds}".strip(), default, info.description or ""))
     return docs
 
 

@@ -39,12 +39,39 @@ class Fact:
 
 _ISCED = re.compile(r"\s*\(ISCED \d\)")
 _WRITE_IN = re.compile(r"\s*\(write in\)", re.I)
+#: show-card letters before an answer label: "K - 7th decile", "A. Very likely", "B) Agree"
+_SHOW_CARD = re.compile(r"^[A-Z]{1,2}\s*(?:[-–—]|[.)](?=\s))\s*(?=\S)")
+#: labels SPSS (and the files made with it) cut at these lengths
+_LABEL_LIMITS = (120, 255, 256)
+#: labels that name a kind of missing answer, not an answer (when a file lists them as options)
+_MISSING_TYPE = re.compile(
+    r"^(?:not applicable|inapplicable|n/?a|iap|refus(?:ed|al)|don.?t know|dk|no answer|not asked|missing|"
+    r"not available|can.?t choose|prefer not to (?:say|answer)|no response|skipped|dk,? na|dk/na)\b",
+    re.I,
+)
+
+
+def is_missing_label(label: str) -> bool:
+    """True for a label that names a missing answer ("Not applicable", "Refusal", "refused",
+    "Don't know", "No answer", GSS "IAP"/"DK"/"NA"): such a code is never told as an answer."""
+    return bool(_MISSING_TYPE.match(label.strip()))
+
+
+def mark_cut(text: str) -> str:
+    """A label cut at an SPSS length limit (120 or 255 characters, no closing punctuation)
+    ends with an ellipsis, so it is not read as a complete sentence."""
+    if len(text) in _LABEL_LIMITS and text.rstrip()[-1:].isalnum():
+        return text.rstrip() + "…"
+    return text
 
 
 def clean_label(label: str) -> str:
-    """Answer label without questionnaire-internal codes ("(ISCED 3)") or write-in markers."""
-    out = _ISCED.sub("", label)
+    """Answer label without questionnaire-internal codes ("(ISCED 3)"), write-in markers or
+    show-card letters ("K - 7th decile" -> "7th decile"); a label cut at the SPSS limit ends with "…"."""
+    out = _ISCED.sub("", mark_cut(label))
     out = _WRITE_IN.sub("", out)
+    stripped = _SHOW_CARD.sub("", out.strip())
+    out = stripped if stripped.strip(" .") else out
     return out.strip().rstrip(".").strip()
 
 
@@ -73,24 +100,49 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", '"', "”")) else text + "."
 
 
+_BEFORE_ARTICLE = re.compile(r"(?:\b(?:the|a|an|your|my|his|her|their|our|this|that|of the)\s+)$", re.I)
+
+
+def _other_placeholder(m: re.Match[str]) -> str:
+    """A placeholder no rule names: alternatives ("[pay/pensions/social benefits]" -> "pay,
+    pensions or social benefits") or a slot ("[amount]" -> "the amount")."""
+    inner = " ".join(m.group(1).split())
+    if "/" in inner:
+        parts = [p.strip() for p in inner.split("/") if p.strip()]
+        words = ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts)
+    else:
+        words = inner
+    if not words:
+        return ""
+    if "/" not in inner and not _BEFORE_ARTICLE.search(m.string[: m.start()]):
+        return f"the {lower_first(words)}"
+    return words
+
+
 def fill_placeholders(text: str, country: str | None) -> str:
-    """Replace the questionnaire's bracketed placeholders with concrete words."""
+    """Replace the questionnaire's bracketed placeholders with concrete words ("[country]" ->
+    the respondent's country, or "your country" when it is unknown); a placeholder no rule
+    knows keeps its words without brackets; a label cut at the SPSS limit ends with "…"."""
+    text = mark_cut(text)
     name = country or "your country"
     reps = [
         (r"\[country[’']s nationality\]", f"a national of {name}"),
-        (r"\[your country\]", name),
-        (r"\[country\]", "country" if country is None else f"country, {name}"),
+        (r"\[(?:your|this) country\]", name),
+        (r"\[country\]", name),
         (r"\[village, town or city\]", "village, town or city"),
         (r"\[county, region, district\]", "county, region or district"),
         (r"\[continent[^\]]*\]", "your continent"),
     ]
     for pat, rep in reps:
-        text = re.sub(pat, rep, text)
-    return text
+        text = re.sub(pat, rep, text, flags=re.I)
+    text = re.sub(r"\[([^\[\]]{0,80})\]", _other_placeholder, text)
+    return " ".join(text.split()) if "  " in text else text
 
 
 def is_digit_label(label: str) -> bool:
-    return label.strip().isdigit()
+    """A scale point labelled with its number ("7"; "-3" on a scale with valid negative codes)."""
+    text = label.strip()
+    return text.removeprefix("-").isdigit()
 
 
 def scale_anchors(q: Question) -> tuple[int, str, int, str] | None:
@@ -766,8 +818,10 @@ def profile_sentence(q: Question, code: int, country: str | None) -> str | None:
             return f"{who} born in {where}."
         return f"{who_imm} an immigrant to {where}."
     if num in (266, 267, 268):
+        from valuesim.survey.countries import with_article
+
         who = {266: "You were", 267: "Your mother was", 268: "Your father was"}[num]
-        return f"{who} born in {lab}."
+        return f"{who} born in {with_article(lab)}."
     if num == 269:
         return f"You are a citizen of {where}." if low.startswith("yes") else f"You are not a citizen of {where}."
     if num == 271:
@@ -862,3 +916,17 @@ def phrase(q: Question, code: int, country: str | None) -> Fact | None:
             text, group, subject = out
             return Fact(q.id, q.section, sentence(text), group, subject)
     return None  # pragma: no cover - the generic rule always applies
+
+
+def country_name(alpha3: str | None, *, article: bool = True) -> str | None:
+    """English name of an ISO alpha-3 country code as it reads in a sentence ("the United
+    States", "the Netherlands", "Norway"; ``article=False``: the bare name, for labels); None
+    when unknown: never leak the code."""
+    if not alpha3:
+        return None
+    from valuesim.survey.countries import find_country, with_article
+
+    found = find_country(alpha3)
+    if found is None:
+        return None
+    return with_article(found.name) if article else found.name

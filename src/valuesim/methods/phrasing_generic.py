@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from valuesim.methods.phrasing import (
     _AGREE,
     Fact,
     clean_label,
+    fill_placeholders,
+    is_missing_label,
     lower_first,
     sentence,
     upper_first,
@@ -45,8 +48,92 @@ _FREQUENCY = re.compile(
 _IMPORTANT = re.compile(r"^(very|rather|quite|fairly|somewhat|not very|not at all|not|extremely) important$", re.I)
 
 
+#: first words after "How often" that make "You <words> <frequency>." a sentence ("How often pray
+#: apart from ..."); other telegraphic labels ("How often fam life interfere job") are quoted
+_OFTEN_VERBS = frozenset(
+    [
+        "attend",
+        "pray",
+        "use",
+        "meet",
+        "go",
+        "watch",
+        "read",
+        "take",
+        "visit",
+        "eat",
+        "drink",
+        "smoke",
+        "exercise",
+        "talk",
+        "discuss",
+        "feel",
+        "worry",
+        "vote",
+        "work",
+        "help",
+        "volunteer",
+        "donate",
+        "travel",
+        "socially",
+        "spend",
+        "buy",
+        "listen",
+        "participate",
+        "play",
+        "see",
+        "check",
+        "follow",
+        "get",
+        "think",
+        "argue",
+        "contact",
+        "post",
+        "share",
+        "cook",
+        "do",
+        "have",
+        "give",
+        "borrow",
+        "lend",
+        "shop",
+        "walk",
+        "cycle",
+        "drive",
+        "sleep",
+        "keep",
+    ]
+)
+
+
+_RESPONDENT = re.compile(r"\b(?:r'?s|respondent'?s'?)(?=\s)", re.I)
+#: ESS writes the respondent's country as the bare word: "Citizen of country", "Trust in country's parliament"
+_BARE_COUNTRY = re.compile(
+    r"\b(in|of|to|for|from|makes?) country\b(?!'s|\s+(?:of|where|you|in)\b)"
+    r"|(?<!\bthis )(?<!\bthat )(?<!\byour )(?<!\bthe )(?<!\bour )(?<!\bmy )(?<!\bany )(?<!\beach )(?<!\bone )"
+    r"(?<!\bevery )(?<!\btheir )(?<!\bhis )(?<!\bher )\bcountry's\b",
+    re.I,
+)
+
+
+def wording(text: str, country: str | None) -> str:
+    """A question label as the story quotes it: placeholders filled ("[country]"), the codebook's
+    "r's"/"respondent's" said as "your", ESS's bare "country" named when the country is known,
+    first letter upper case."""
+    out = fill_placeholders(text, country)
+    out = _RESPONDENT.sub("your", out)
+    if country:
+        out = _BARE_COUNTRY.sub(lambda m: f"{m.group(1)} {country}" if m.group(1) else f"{country}'s", out)
+    return upper_first(out.strip())
+
+
 def _statement(q: Question) -> str:
     return q.short.strip().rstrip(".?").strip()
+
+
+def _closed(text: str) -> str:
+    """A quoted statement with its full stop (a label cut at the SPSS limit keeps its "…")."""
+    return text if text.endswith("…") else text + "."
 
 
 def scale_ends(q: Question) -> tuple[int, str, int, str] | None:
@@ -72,18 +159,19 @@ def _scale(q: Question, code: int, label: str, role: str | None) -> str | None:
     if ends is None:
         return None
     lo, lo_lab, hi, hi_lab = ends
-    named = "" if label.strip() == str(code) else f' ("{clean_label(label)}")'
+    lo, hi, said = q.file_code(lo), q.file_code(hi), q.file_code(code)  # the file's codes (-4 ... 4)
+    named = "" if label.strip() == str(said) else f' ("{clean_label(label)}")'
     return (
-        f'Asked "{_statement(q)}" on a scale from {lo} ("{lo_lab}") to {hi} ("{hi_lab}"), you answered {code}{named}.'
+        f'Asked "{_statement(q)}" on a scale from {lo} ("{lo_lab}") to {hi} ("{hi_lab}"), you answered {said}{named}.'
     )
 
 
 def _agree(q: Question, code: int, label: str, role: str | None) -> str | None:
-    labels = {lab.lower() for lab in q.options.values()}
+    labels = {clean_label(lab).lower() for lab in q.options.values() if not is_missing_label(lab)}
     verb = _AGREE.get(label.lower())
     if verb is None or not labels <= set(_AGREE):
         return None
-    return f'You {verb} the statement "{upper_first(_statement(q))}."'
+    return f'You {verb} the statement "{_closed(upper_first(_statement(q)))}"'
 
 
 def _importance(q: Question, code: int, label: str, role: str | None) -> str | None:
@@ -98,10 +186,10 @@ def _importance(q: Question, code: int, label: str, role: str | None) -> str | N
 def _frequency(q: Question, code: int, label: str, role: str | None) -> str | None:
     if not _FREQUENCY.match(label.strip()):
         return None
-    m = re.match(r"^how often (?:do you |would you |have you )?(.+?)\??$", q.short.strip(), re.I)
-    if not m:
+    m = re.match(r"^how often (do you |would you |have you |did you |are you )?(.+?)\??$", q.short.strip(), re.I)
+    if not m or m.group(2).endswith("…") or (not m.group(1) and m.group(2).split()[0].lower() not in _OFTEN_VERBS):
         return f'Asked "{_statement(q)}", you answered "{lower_first(clean_label(label))}".'
-    return f"You {lower_first(m.group(1))} {label.lower()}."
+    return f"You {lower_first(m.group(2))} {label.lower()}."
 
 
 def _like_me(q: Question, code: int, label: str, role: str | None) -> str | None:
@@ -118,15 +206,22 @@ def _fallback(q: Question, code: int, label: str, role: str | None) -> str | Non
 GENERIC_RULES: tuple[GenericRule, ...] = (_role, _scale, _agree, _importance, _frequency, _like_me, _fallback)
 
 
-def phrase_generic(q: Question, code: int, codebook: Codebook) -> Fact | None:
-    """The fact for one valid answer of a survey with a generic codebook (None: nothing to say)."""
+def phrase_generic(q: Question, code: int, codebook: Codebook, country: str | None = None) -> Fact | None:
+    """The fact for one valid answer of a survey with a generic codebook (None: nothing to say).
+
+    ``country`` (as it reads in a sentence, e.g. "the United States") fills the wording's
+    placeholders ("[country]"; "your country" when unknown). An answer whose label names a
+    kind of missing answer ("Not applicable", "refused", "IAP") is not told."""
     if code < 0 or not q.is_valid(code) or q.text.strip() == q.id:
         return None
     role = next((r for r, qid in codebook.roles.items() if qid == q.id), None)
+    q = replace(q, short=wording(q.short, country))
     if q.kind is QuestionKind.NUMERIC:
         said = _role(q, code, "", role) or f'Asked "{_statement(q)}", you answered {code}.'
         return Fact(q.id, q.section, sentence(said))
-    label = q.options[code]
+    if is_missing_label(q.options[code]):
+        return None
+    label = clean_label(fill_placeholders(q.options[code], country))
     for rule in GENERIC_RULES:
         text = rule(q, code, label, role)
         if text is not None:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 import string
+import zlib
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
 
 from valuesim.llm import ChatMessage
 from valuesim.methods.phrasing import clean_label, fill_placeholders, is_digit_label
@@ -18,6 +22,10 @@ from valuesim.methods.prompts import render
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
 
 LETTERS = string.ascii_uppercase
+#: Items with more options than letters are posed with numbered options ("1." ... "71."), up to
+#: this many; a longer list (an occupation or place code list) is not posed: LLM methods skip it
+#: with a note (:func:`unposable_reason`) and baselines still predict it.
+MAX_NUMBERED_OPTIONS = 120
 
 #: Human description of each perspective, used when the coordinator sees the modules' views.
 MODULE_DESCRIPTIONS = {
@@ -29,24 +37,73 @@ MODULE_DESCRIPTIONS = {
 
 
 def option_letters(n: int) -> list[str]:
+    """How ``n`` options are labelled in a prompt: "A".."Z", or "1".."n" beyond 26 options."""
+    if n > MAX_NUMBERED_OPTIONS:
+        raise ValueError(f"too many options ({n}); at most {MAX_NUMBERED_OPTIONS} can be posed")
     if n > len(LETTERS):
-        raise ValueError(f"too many options ({n})")
+        return [str(i) for i in range(1, n + 1)]
     return list(LETTERS[:n])
 
 
+def is_numbered(labels: Sequence[str]) -> bool:
+    """True for options labelled with numbers (a list longer than the alphabet)."""
+    return bool(labels) and labels[0].isdigit()
+
+
+def unposable_reason(q: Question) -> str | None:
+    """Why LLM methods cannot pose ``q`` as a multiple-choice question (None: they can)."""
+    if q.kind is QuestionKind.NUMERIC:
+        return f"{q.id} is a numeric item; LLM methods answer option questions only"
+    n = len(q.answer_codes)
+    if n < 2:
+        return f"{q.id} has {n} valid answer option(s); there is nothing to choose from"
+    if n > MAX_NUMBERED_OPTIONS:
+        return (
+            f"{q.id} has {n} answer options, more than the {MAX_NUMBERED_OPTIONS} an LLM method poses in one "
+            "question; baselines still predict it"
+        )
+    return None
+
+
+def lettered(q: Question) -> bool:
+    """True when ``q`` is posed with letters (2 to 26 options): its options can be scored on
+    one token each (the story checks re-ask only such items)."""
+    return unposable_reason(q) is None and len(q.answer_codes) <= len(LETTERS)
+
+
+OptionOrder = Literal["original", "shuffled", "reversed"]
+
+
+def shown_in_order(q: Question, order: OptionOrder, person: str) -> Question:
+    """``q`` with the order its options are shown in: the questionnaire's (``original``), the
+    reverse, or a permutation seeded by person and question (``shuffled``: the same for every
+    module, call and rerun). Letters map back to the codes through :func:`target_options`."""
+    if order == "original" or q.kind is QuestionKind.NUMERIC:
+        return q
+    codes = list(q.answer_codes)
+    if order == "reversed":
+        return replace(q, shown_order=tuple(reversed(codes)))
+    seed = zlib.crc32(f"option-order|{person}|{q.id}".encode())
+    perm = np.random.default_rng(seed).permutation(len(codes))
+    return replace(q, shown_order=tuple(codes[i] for i in perm))
+
+
 def target_options(q: Question) -> tuple[list[int], list[str]]:
-    """Valid (non-missing) codes of a question in questionnaire order, with display texts.
+    """Valid (non-missing) codes of a question in the order a prompt shows them (the
+    questionnaire's, unless ``q.shown_order`` says otherwise), with display texts.
 
     Rating scales show every point, with the end labels attached: "1 (Not at all important)".
     """
     if q.kind is QuestionKind.NUMERIC or not q.options:
         raise ValueError(f"{q.id} is a numeric item; it has no answer options to choose from")
     codes = q.answer_codes
+    if q.shown_order is not None:
+        codes = [c for c in q.shown_order if c in set(codes)]
     scale = any(is_digit_label(q.options[c]) for c in codes)
     texts = []
     for c in codes:
         lab = clean_label(q.options[c])
-        texts.append(f"{c} ({lab})" if scale and not is_digit_label(lab) else lab)
+        texts.append(f"{q.file_code(c)} ({lab})" if scale and not is_digit_label(lab) else lab)  # the file's codes
     return codes, texts
 
 
@@ -60,6 +117,7 @@ def question_block(q: Question, country: str | None) -> dict[str, Any]:
         "options": [f"{L}. {fill_placeholders(t, country)}" for L, t in zip(letters, texts)],
         "codes": codes,
         "letters": letters,
+        "numbered": is_numbered(letters),
     }
 
 
@@ -103,6 +161,7 @@ def build_messages(
         context=list(context),
         views=list(views),
         reasoning=reasoning,
+        numbered=any(b["numbered"] for b in blocks),
     )
     return [system_message(backstory, prompt_version, survey), ChatMessage("user", user)]
 
@@ -111,14 +170,27 @@ _ANSWER_LINE = re.compile(r"^[ \t*(\[]*(?:(?i:answer)\s*[:\-]?\s*)?[(\[]?([A-Z])
 _STATED = re.compile(r"(?i:answer(?: is)?|option|choose|choice|pick)\W{0,3}([A-Z])\b")
 
 
+_NUMBER_LINE = re.compile(r"^[ \t*(\[]*(?:(?i:answer|option)\s*[:\-]?\s*)?[(\[]?(\d{1,3})(?![\d])", re.M)
+_STATED_NUMBER = re.compile(r"(?i:answer(?: is)?|option|number|choose|choice|pick)\W{0,3}(\d{1,3})(?![\d])")
+
+
 def parse_letter(text: str, letters: Sequence[str], labels: Sequence[str] = ()) -> tuple[str | None, str]:
     """The answer letter in a model reply (and the rest of the reply as rationale).
 
     Accepts "B", "B. because ...", "Answer: B", "(B) ..." at the start of a line; then
     "my answer is B" anywhere; then exactly one option text quoted in the reply. None when
     nothing matches. "A" and "I" followed by a space are read as words, not letters.
+    Numbered options (:func:`option_letters` beyond 26) are read the same way: "17",
+    "17. because ...", "Answer: 17", "my answer is 17".
     """
     valid = set(letters)
+    if is_numbered(letters):
+        for pattern in (_NUMBER_LINE, _STATED_NUMBER):
+            for m in pattern.finditer(text):
+                if m.group(1) in valid:
+                    rest = (text[: m.start()] + text[m.end() :]).strip().lstrip(".:-)*] \t").strip()
+                    return m.group(1), rest if pattern is _NUMBER_LINE else text.strip()
+        return _by_label(text, letters, labels)
     for m in _ANSWER_LINE.finditer(text):
         cand = m.group(1)
         follow = text[m.end(1) : m.end(1) + 1]
@@ -130,8 +202,14 @@ def parse_letter(text: str, letters: Sequence[str], labels: Sequence[str] = ()) 
     for m in _STATED.finditer(text):
         if m.group(1) in valid:
             return m.group(1), text.strip()
+    return _by_label(text, letters, labels)
+
+
+def _by_label(text: str, letters: Sequence[str], labels: Sequence[str]) -> tuple[str | None, str]:
+    """The option whose text (and only one) the reply quotes, as whole words ("Place 4" is not
+    quoted by "Place 42", "Agree" not by "Disagree")."""
     low = text.lower()
-    hits = [L for L, lab in zip(letters, labels) if lab and lab.lower() in low]
+    hits = [L for L, lab in zip(letters, labels) if lab and re.search(rf"(?<!\w){re.escape(lab.lower())}(?!\w)", low)]
     if len(hits) == 1:
         return hits[0], text.strip()
     return None, text.strip()

@@ -46,12 +46,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from valuesim._aio import run_sync
+from valuesim._redact import redact
 from valuesim.errors import ConfigError
-from valuesim.methods.narrative import CHECK_VERSION, FELL_BACK, anarrate, facts_digest
+from valuesim.methods.narrative import CHECK_VERSION, FELL_BACK, anarrate, arecover, facts_digest
 from valuesim.methods.phrasing import (
     Fact,
     clean_label,
+    country_name,
     fill_placeholders,
+    is_missing_label,
     join_words,
     phrase,
     scale_anchors,
@@ -61,25 +64,12 @@ from valuesim.survey.codebook import Codebook, Question, QuestionKind
 from valuesim.survey.respondent import Respondent
 
 if TYPE_CHECKING:
-    from valuesim.llm import Model, Usage
+    from valuesim.llm import Model
 
 StoryStyle = Literal["facts", "dense", "narrative", "raw", "none"]
 STYLES: tuple[str, ...] = ("facts", "dense", "narrative", "raw", "none")
 PROFILE_SECTION = "demographics"
 STORE_FILE = "backstories.sqlite3"
-
-
-# --------------------------------------------------------------------------- countries
-
-
-def country_name(alpha3: str | None) -> str | None:
-    """English name of an ISO alpha-3 country code (None when unknown: never leak the code)."""
-    if not alpha3:
-        return None
-    from valuesim.survey.countries import find_country
-
-    found = find_country(alpha3)
-    return found.name if found is not None else None
 
 
 # --------------------------------------------------------------------------- facts
@@ -92,7 +82,7 @@ def phrase_for(codebook: Codebook, qid: str, code: int, country: str | None) -> 
         return phrase(q, code, country)
     from valuesim.methods.phrasing_generic import phrase_generic
 
-    return phrase_generic(q, code, codebook)
+    return phrase_generic(q, code, codebook, country)
 
 
 def _order(codebook: Codebook, qids: Iterable[str]) -> list[str]:
@@ -157,8 +147,25 @@ def condense(facts: Sequence[Fact]) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _question_answer(m: re.Match[str]) -> str:
+    """'Asked "Q", you answered "A".' as "Q: A." ("Citizen of Norway: Yes."), or "Q? A." when
+    the question has its own question mark."""
+    question, answer = m.group(1), m.group(2)
+    sep = " " if question.endswith(("?", "…", ":")) else ": "
+    return f"{upper_first(question)}{sep}{answer}."
+
+
+def _scale_answer(m: re.Match[str]) -> str:
+    """A generic rating-scale fact as "Q: 4 (0 = a, 10 = b)." (a labelled point keeps its label)."""
+    question, lo, lo_lab, hi, hi_lab, code, named = m.groups()
+    sep = " " if question.endswith(("?", "…", ":")) else ": "
+    point = f'{code} "{named}"' if named and named not in (lo_lab, hi_lab) else code
+    comma = "; " if "," in lo_lab + hi_lab else ", "
+    return f"{upper_first(question)}{sep}{point} ({lo} = {lo_lab}{comma}{hi} = {hi_lab})."
+
+
 # Faithful rewrites of the sentence frames of :mod:`valuesim.methods.phrasing` (order matters).
-_DENSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+_DENSE_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # 'Asked "Q?", you place yourself at 9 on a scale from 1 ("a") to 10 ("b").'
     (
         re.compile(
@@ -178,8 +185,16 @@ _DENSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r'"\1": \2 (\3 = \4, \5 = \6).',
     ),
-    (re.compile(r'^Asked "(.+?)", you answered "(.+)"\.$'), r"\1 \2."),
-    (re.compile(r'^Asked "(.+?)", you answered (\S+)\.$'), r"\1 \2."),
+    # generic surveys: 'Asked "Q" on a scale from 0 ("a") to 10 ("b"), you answered 4.'
+    (
+        re.compile(
+            r'^Asked "(.+?)" on a scale from (-?\d+) \("(.+?)"\) to (-?\d+) \("(.+?)"\), you answered (-?\d+)'
+            r'(?: \("(.+?)"\))?\.$'
+        ),
+        _scale_answer,
+    ),
+    (re.compile(r'^Asked "(.+?)", you answered "(.+)"\.$'), _question_answer),
+    (re.compile(r'^Asked "(.+?)", you answered (\S+)\.$'), _question_answer),
     (
         re.compile(r"^Asked whether (.+?) is essential to democracy, you answered \"(.+)\"\.$"),
         r"\1 essential to democracy? \2.",
@@ -225,7 +240,10 @@ def _battery_runs(qs: Sequence[Question]) -> list[list[int]]:
         if runs and len(runs[-1]) >= 1:
             first = qs[runs[-1][0]]
             pre, suf = _stem(first.short, q.short)
-            same = _valid_labels(first) == _valid_labels(q) and first.section == q.section
+            # items with answer options only: numeric answers (interview hour, minute ...) have no labels to group by
+            same = (
+                bool(_valid_labels(first)) and _valid_labels(first) == _valid_labels(q) and first.section == q.section
+            )
             if same and pre + suf >= _MIN_STEM and q.number - qs[runs[-1][-1]].number <= _MAX_GAP:
                 trial = [qs[j].short for j in runs[-1]] + [q.short]
                 p2 = min(_stem(trial[0], t)[0] for t in trial[1:])
@@ -318,7 +336,9 @@ def raw_lines(
         if q.kind is QuestionKind.NUMERIC:
             answer = str(code)
         else:
-            answer = clean_label(q.options[code])
+            if code not in q.options or is_missing_label(q.options[code]):
+                continue  # a missing-type label ("Not applicable", "refused") is not an answer
+            answer = clean_label(fill_placeholders(q.options[code], country))
             if re.fullmatch(r"option \d+", answer.lower()):
                 continue
         out.append((q.section, qid, f"{fill_placeholders(q.short, country)} -> {answer}"))
@@ -690,11 +710,13 @@ class StoryStore:
         style: str,
         max_words: int | None,
     ) -> None:
-        data = json.dumps(story.to_dict(), ensure_ascii=False)
+        # the model spec may name a server with credentials (openai:NAME@http://user:pw@host): none is stored
+        data = json.dumps(redact(story.to_dict()), ensure_ascii=False)
+        row = redact((key, respondent_id, history, model, prompt_version, style))
         with self._lock, self._connect() as con:
             con.execute(
                 "INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, respondent_id, history, model, prompt_version, style, max_words, data, time.time()),
+                (*row, max_words, data, time.time()),
             )
 
     def export(self, respondent_id: str | None = None) -> list[dict[str, Any]]:
@@ -885,25 +907,6 @@ class FidelityReport:
         return asdict(self)
 
 
-async def arecover(
-    model: Model,
-    text: str,
-    q: Question,
-    truth: int,
-    country: str | None,
-    prompt_version: str = "v1",
-    survey: str | None = None,
-) -> tuple[bool, Usage]:
-    """Ask ``q`` with only ``text`` as the backstory: does the model pick the answer ``truth``?
-    (``survey``: :func:`valuesim.methods.prompting.survey_phrase` of the codebook.)"""
-    from valuesim.methods.prompting import build_messages, option_letters, target_options
-
-    codes, _labels = target_options(q)
-    messages = build_messages(text, "plain", [q], prompt_version=prompt_version, country=country, survey=survey)
-    res = await model.score_choices(messages, option_letters(len(codes)))
-    return codes[res.best] == truth, res.usage
-
-
 async def astory_fidelity(
     backstory: Backstory,
     respondent: Respondent,
@@ -917,10 +920,11 @@ async def astory_fidelity(
 ) -> FidelityReport:
     """Re-ask history questions with only the backstory as context (see :func:`story_fidelity`)."""
     from valuesim.llm import Usage
-    from valuesim.methods.prompting import survey_phrase
+    from valuesim.methods.prompting import lettered, survey_phrase
 
     pool = [q for q in (qids if qids is not None else respondent.answered()) if q in codebook and respondent.has(q)]
-    pool = [q for q in pool if not codebook.get(q).profile and codebook.get(q).kind is not QuestionKind.NUMERIC]
+    # items asked with lettered options only (a numbered list's first-token scores do not rank its options)
+    pool = [q for q in pool if not codebook.get(q).profile and lettered(codebook.get(q))]
     if n is not None and len(pool) > n:
         pool = codebook.sort(random.Random(seed).sample(pool, n))
     country = country_name(respondent.country)

@@ -20,7 +20,9 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from valuesim._redact import redact_text
 from valuesim.bench.metrics import METRICS, MIN_GROUP_RESPONDENTS, SMALL_GROUP_NOTE
+from valuesim.bench.rundir import refuse_dangerous_dir
 from valuesim.errors import ConfigError, DataError
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 from valuesim.llm.simulation import is_simulated
@@ -459,6 +461,37 @@ def _errors_section(c: _Ctx) -> Section | None:
     return sec
 
 
+def _position_section(c: _Ctx) -> Section | None:
+    """Share of predictions on the first option the prompt showed (LLM runs record the order)."""
+    rows = [(r, b) for r in c.runs if isinstance(b := r.metrics.get("position_bias"), dict)]
+    if not rows:
+        return None
+    sec = Section("position-bias", "Position bias")
+    sec.paragraphs.append(
+        "How often an LLM method chose the option its prompt showed first, against chance (one over the "
+        "number of options, averaged over the same predictions). A share far above chance is position bias; "
+        "run the method again with -o option_order=shuffled (or reversed) on the same split and compare the "
+        "two runs with `valuesim bench compare` for the paired difference."
+    )
+    sec.blocks.append(
+        Table(
+            ["Run", "Option order", "First option shown chosen", "Chance", "Predictions"],
+            [
+                [
+                    Cell(r.name),
+                    Cell(str(r.method_config.get("option_order", "original"))),
+                    Cell(tables.fmt_ci(b.get("mean"), *(b.get("ci95") or [None, None]))),
+                    Cell(tables.fmt(b.get("chance"))),
+                    Cell(tables.fmt(b.get("n"))),
+                ]
+                for r, b in rows
+            ],
+            align=["l", "l", "r", "r", "r"],
+        )
+    )
+    return sec
+
+
 def _calibration_section(c: _Ctx) -> Section | None:
     pt = tables.probabilistic_table(c.runs)
     if pt.empty:
@@ -723,6 +756,7 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
         _breakdown_section(ctx, "by-country", "Accuracy by country", "country"),
         _errors_section(ctx),
         _calibration_section(ctx),
+        _position_section(ctx),
         _story_section(ctx),
         _cost_section(ctx),
         _provenance_section(ctx),
@@ -739,12 +773,13 @@ def render_html(doc: Document) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("report.html.j2").render(doc=doc)
+    return redact_text(env.get_template("report.html.j2").render(doc=doc))  # no report shows a secret
 
 
 def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
     """Write report.html, report.md and figures/*.png into *out_dir*."""
     out = Path(out_dir).expanduser()
+    refuse_dangerous_dir(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file.", "Pick a directory for the report.")
     fig_dir = out / FIGURE_DIR
@@ -759,7 +794,7 @@ def write_report(doc: Document, out_dir: str | Path) -> ReportPaths:
     html = out / HTML_FILE
     html.write_text(render_html(doc), encoding="utf-8")
     md = out / MARKDOWN_FILE
-    md.write_text(to_markdown(doc, FIGURE_DIR), encoding="utf-8")
+    md.write_text(redact_text(to_markdown(doc, FIGURE_DIR)), encoding="utf-8")
     return ReportPaths(out_dir=out, html=html, markdown=md, figures=figs)
 
 

@@ -186,6 +186,7 @@ def run_data(
             f"unfinished run: {len(scored)} of {rd.split.n_targets} predictions so far; numbers cover the finished "
             f"units only ({unfinished})"
         )
+    notes.extend(not_posed_notes(finished))
     return RunData(
         path=rd.path,
         name=rd.path.name,
@@ -196,6 +197,23 @@ def run_data(
         complete=complete,
         notes=notes + [str(n) for n in rd.split.notes],
     )
+
+
+def not_posed_notes(frame: pd.DataFrame) -> list[str]:
+    """One note per item an LLM method skipped because it cannot pose it (prediction meta
+    ``not_posed``, e.g. more answer options than fit one question): its count and the reason."""
+    if "meta" not in frame or "question" not in frame:
+        return []
+    reasons: dict[str, tuple[int, str]] = {}
+    for qid, meta in zip(frame["question"], frame["meta"]):
+        why = meta.get("not_posed") if isinstance(meta, Mapping) else None
+        if why:
+            n, _ = reasons.get(str(qid), (0, ""))
+            reasons[str(qid)] = (n + 1, str(why))
+    return [
+        f"{qid} was not posed to the model in {n} prediction(s), counted as abstentions: {why}"
+        for qid, (n, why) in sorted(reasons.items())
+    ]
 
 
 def load_runs(paths: Sequence[str | Path], codebook: Codebook | None = None) -> list[RunData]:

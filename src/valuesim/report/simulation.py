@@ -13,17 +13,19 @@ from typing import Any
 
 import pandas as pd
 
+from valuesim.bench.simulate import REPORT_DIR, SimulationResult
 from valuesim.report import plots
 from valuesim.report.document import Cell, Document, Figure, Section, Table
 from valuesim.survey.codebook import Question
-from valuesim.survey.countries import country_name
+from valuesim.survey.countries import find_country
 
 GROUP_TITLES = {"country": "country", "sex": "sex", "age_band": "age band"}
 
 
 def _label(by: str, group: str) -> str:
     if by == "country":
-        return f"{country_name(group) or group} ({group})"
+        found = find_country(group)  # a survey without a country column has the group "unknown"
+        return f"{found.name} ({group})" if found is not None else f"country {group}"
     return "all respondents" if by == "all" else group
 
 
@@ -126,3 +128,13 @@ def write_simulation_report(
     from valuesim.report.build import write_report
 
     return write_report(build_simulation_document(answers, dists, questions, manifest), out_dir).html
+
+
+def report_simulation(result: SimulationResult) -> Path | None:
+    """Write the report of a finished :func:`~valuesim.bench.simulate.run_simulation` into
+    ``<run>/report/`` (report.html, report.md, figures/); None when there are no answers."""
+    if not len(result.answers):
+        return None
+    return write_simulation_report(
+        result.answers, result.distributions, result.questions, result.manifest, result.out_dir / REPORT_DIR
+    )

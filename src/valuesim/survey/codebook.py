@@ -84,6 +84,17 @@ class Question:
     #: codes this item's file uses for missing answers (e.g. 8 "Don't know", 9 "Refusal"),
     #: mapped to the survey-wide negative codes on loading (see ``missing_code_for``)
     missing: dict[int, str] = field(default_factory=dict)
+    #: the order a prompt shows the options in (codes; None: code order), set per person by an
+    #: LLM method's ``option_order`` (see ``methods.prompting.shown_in_order``)
+    shown_order: tuple[int, ...] | None = None
+    #: added to the file's codes on loading when the item has valid negative codes (ESS grspfr
+    #: "-4 Low, extremely unfair" ... "4"): stored codes start at 0, so negative stored codes keep
+    #: meaning "missing"; ``file_code`` gives the code as the file (and the codebook YAML) writes it
+    code_offset: int = 0
+
+    def file_code(self, code: int) -> int:
+        """The code as the data file writes it (differs from the stored code only with ``code_offset``)."""
+        return code - self.code_offset
 
     @property
     def number(self) -> int:
@@ -151,7 +162,7 @@ def missing_code_for(label: str) -> int:
         return -1
     if re.search(r"refus|no answer|\bna\b|not answered|declined|prefer not", low):
         return -2
-    if re.search(r"not applicable|inapplicable|\binap\b|\bn/?a\b|skip", low):
+    if re.search(r"not applicable|inapplicable|\binap\b|\biap\b|\bn/?a\b|skip", low):  # GSS "iap"
         return -3
     if re.search(r"not asked", low):
         return -4

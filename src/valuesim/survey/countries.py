@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -139,6 +140,29 @@ def _get(code: int | str) -> Country:
 def country_name(code: int | str) -> str:
     """English short name for a numeric or alpha-3 code, e.g. ``country_name(410) == 'South Korea'``."""
     return _get(code).name
+
+
+#: Short names read with "the" in a sentence ("You live in the Netherlands.") beyond those the
+#: rule of :func:`with_article` catches (plural and "Republic"/"Kingdom"/"Union"/"Islands" names).
+_THE_NAMES = frozenset(
+    {"bahamas", "gambia", "maldives", "comoros", "seychelles", "philippines", "netherlands", "holy see (vatican)"}
+)
+_THE_WORDS = re.compile(r"\b(?:United|Republic|Kingdom|Federation|Union|Islands|Emirates|States|Antilles)\b")
+
+
+def with_article(name: str) -> str:
+    """A country name as it reads inside a sentence: "the United States", "the Netherlands",
+    "the Czech Republic", "the Philippines"; other names unchanged ("Norway", "Congo (Republic)"
+    is read "the Republic of the Congo")."""
+    bare = name.strip()
+    if not bare or bare.lower().startswith("the "):
+        return bare
+    paren = re.fullmatch(r"Congo \((Republic|Democratic Republic)\)", bare)
+    if paren:
+        return f"the {paren.group(1)} of the Congo"
+    if bare.lower() in _THE_NAMES or _THE_WORDS.search(bare.split(" (")[0]):
+        return f"the {bare}"
+    return bare
 
 
 def alpha3_from_numeric(code: int) -> str | None:

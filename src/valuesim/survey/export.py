@@ -6,9 +6,10 @@ method was given (their codes as in the survey file), then one column per simula
 holding the code of the simulated answer (empty where the method abstained or failed).
 
 :func:`write_labelled` writes it as CSV, Parquet, SPSS (.sav) or Stata (.dta); the SPSS and
-Stata files carry variable labels (the question text) and value labels (the options; for a
-rating scale only its labelled ends, as surveys label them), so the file reads back with
-``--data FILE --codebook auto`` and opens in SPSS, Stata, R (haven) or pandas (pyreadstat).
+Stata files carry variable labels (the question text) and value labels (the options; a rating
+scale labels every point it was posed on, the inner ones with their own number, as the ESS
+labels its 0-10 scales), so every simulated answer reads back with ``--data FILE --codebook
+auto`` and the file opens in SPSS, Stata, R (haven) or pandas (pyreadstat).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ _MEASURE = {
     QuestionKind.SCALE: "scale",
     QuestionKind.NUMERIC: "scale",
 }
+#: the file label of every .sav/.dta written here (at most 64 characters, the .sav limit): whoever
+#: opens the file in SPSS or Stata sees that its answers are a model's, not people's
+FILE_LABEL = "Simulated by ValueSim: model predictions, not survey responses"
 #: longest variable name and variable label each format keeps
 _NAME_MAX = {"sav": 64, "dta": 32}
 _LABEL_MAX = {"sav": 255, "dta": 80}
@@ -55,10 +59,11 @@ class LabelledTable:
 def _value_labels(q: Question) -> dict[int, str]:
     if q.kind is QuestionKind.NUMERIC:
         return {}
-    if q.kind is QuestionKind.SCALE:  # a rating scale labels its ends; the points between are numbers
-        codes = q.answer_codes
-        return {c: q.options[c] for c in (codes[0], codes[-1])} if codes else {}
-    return {c: q.options[c] for c in q.answer_codes}
+    # every option, also a scale's inner points (labelled with their number, as the ESS labels
+    # its 0-10 scales): a scale with only its ends labelled reads back from the file as a
+    # two-option item whose other answers are unlabelled codes -- lost, when its ends are
+    # numbers themselves (a slider without labels: "0" ... "100")
+    return {c: q.options.get(c, str(c)) for c in q.answer_codes}
 
 
 def labelled_table(
@@ -129,11 +134,15 @@ def _for_format(table: LabelledTable, fmt: str) -> LabelledTable:
     notes = [f"column {old} is named {new} in the .{fmt} file" for old, new in rename.items() if old != new]
     limit = _LABEL_MAX[fmt]
     labels = {}
+    cut: list[str] = []
     for col, text in table.variable_labels.items():
         if len(text) > limit:
-            notes.append(f"the label of {rename[col]} is cut to {limit} characters (the .{fmt} limit)")
+            cut.append(rename[col])
             text = text[: limit - 1].rstrip() + "\u2026"
         labels[rename[col]] = text
+    if cut:  # one line, not one per variable (a WVS profile alone has ~20 long labels)
+        shown = ", ".join(cut[:8]) + (f" ... (+{len(cut) - 8})" if len(cut) > 8 else "")
+        notes.append(f"{len(cut)} variable label(s) cut to {limit} characters (the .{fmt} limit): {shown}")
     return LabelledTable(
         table.frame.rename(columns=rename),
         labels,
@@ -170,11 +179,14 @@ def write_labelled(table: LabelledTable, path: str | Path, fmt: ExportFormat) ->
             pyreadstat.write_sav(
                 frame,
                 str(tmp),
+                file_label=FILE_LABEL,
                 column_labels=labels,
                 variable_value_labels=value_labels,
                 variable_measure=t.measures or None,
             )
         else:
-            pyreadstat.write_dta(frame, str(tmp), column_labels=labels, variable_value_labels=value_labels)
+            pyreadstat.write_dta(
+                frame, str(tmp), file_label=FILE_LABEL, column_labels=labels, variable_value_labels=value_labels
+            )
     tmp.replace(final)
     return notes

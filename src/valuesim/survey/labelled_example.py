@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from valuesim.errors import DataError
+
 AGREE = {1: "Agree strongly", 2: "Agree", 3: "Neither agree nor disagree", 4: "Disagree", 5: "Disagree strongly"}
 LIKE_ME = {
     1: "Very much like me",
@@ -263,5 +265,11 @@ def write_labelled_example(path: str | Path, n: int = 300, seed: int = 0) -> Pat
     frame, meta = labelled_example_frame(n, seed)
     p = Path(path).expanduser()
     p.parent.mkdir(parents=True, exist_ok=True)
-    pyreadstat.write_sav(frame, str(p), file_label="SYNTHETIC example survey (valuesim)", **meta)
+    try:
+        pyreadstat.write_sav(frame, str(p), file_label="SYNTHETIC example survey (valuesim)", **meta)
+    except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as e:  # e.g. a directory nobody can write
+        raise DataError(
+            f"Cannot write {p}: {str(e).split('. The file may be')[0].rstrip('.')}.",
+            "Pick a path in a directory you can write to, e.g. example.sav in the current directory.",
+        ) from None
     return p

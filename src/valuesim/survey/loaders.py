@@ -71,7 +71,7 @@ MISSING_OTHER = -5
 #: Code stored when a directory's files disagree on which questions they carry.
 NOT_ASKED = -4
 #: Country code used for rows without any usable country value.
-UNKNOWN_COUNTRY = "XXX"
+UNKNOWN_COUNTRY = "unknown"
 
 _CSV_EXTS = (".csv", ".tsv", ".txt", ".dat")
 _COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
@@ -404,6 +404,10 @@ def data_files(path: str | Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------
 
 
+#: The largest magnitude a cell can have and still be a code (floats are exact integers up to 2**53).
+MAX_EXACT_CODE = 2.0**53
+
+
 @dataclass
 class CleanColumn:
     """One question's cells after validation."""
@@ -421,14 +425,23 @@ def clean_codes(values: np.ndarray, question: Question, missing_codes: Iterable[
     """
     arr = np.asarray(values, dtype=np.float64)
     nan = np.isnan(arr)
-    frac = ~nan & (arr != np.round(arr))
-    codes = np.where(nan | frac, MISSING_OTHER, np.round(np.nan_to_num(arr, nan=MISSING_OTHER))).astype(np.int64)
+    # beyond 2**53 a float is no longer an exact integer and int64 overflows: never a code (1e30, inf)
+    huge = ~nan & ~(np.abs(arr) <= MAX_EXACT_CODE)
+    infinite = huge & ~np.isfinite(arr)
+    frac = ~nan & ~huge & (arr != np.round(arr))
+    ok = ~(nan | frac | huge)
+    codes = np.full(arr.shape, MISSING_OTHER, dtype=np.int64)
+    codes[ok] = np.round(arr[ok]).astype(np.int64)
     allowed = set(missing_codes)
-    uniques, counts = np.unique(codes[~(nan | frac)], return_counts=True)
+    uniques, counts = np.unique(codes[ok], return_counts=True)
     bad = {int(u): int(c) for u, c in zip(uniques, counts) if not (int(u) in allowed or question.is_valid(int(u)))}
     if bad:
         codes[np.isin(codes, list(bad))] = MISSING_OTHER
-    return CleanColumn(codes=codes, out_of_range=bad, blank=int(nan.sum()), non_integer=int(frac.sum()))
+    for v in arr[huge & ~infinite]:  # out of range, reported as written (a Python int has no overflow)
+        bad[int(v)] = bad.get(int(v), 0) + 1
+    return CleanColumn(
+        codes=codes, out_of_range=bad, blank=int(nan.sum()), non_integer=int(frac.sum() + infinite.sum())
+    )
 
 
 def _text_to_numbers(
@@ -480,7 +493,8 @@ def assign_ids(interview: pd.Series | None, country: pd.Series) -> tuple[pd.Inde
     """
     where = country.reset_index(drop=True).astype("string").fillna(UNKNOWN_COUNTRY)
     position = where.groupby(where, sort=False).cumcount() + 1
-    qualified = where + "-" + position.astype("string")
+    # no country at all (a survey without a country column): plain row numbers, not "unknown-17"
+    qualified = (where + "-").where(where != UNKNOWN_COUNTRY, "") + position.astype("string")
     if interview is None:
         bad = pd.Series(True, index=where.index)
         ids = qualified
@@ -607,7 +621,7 @@ def _generic_part(raw: _Raw, codebook: Codebook, report: ValidationReport) -> _P
                 "Fix `id_column` in the codebook, or remove it to number respondents by row.",
             )
         meta["interview"] = raw.frame[column].to_numpy()
-    values = pd.DataFrame(index=range(len(raw.frame)))
+    columns: dict[str, np.ndarray] = {}
     for key, qid in by_upper.items():
         question = codebook.questions[qid]
         col = raw.frame[key]
@@ -620,11 +634,17 @@ def _generic_part(raw: _Raw, codebook: Codebook, report: ValidationReport) -> _P
                     f"{raw.source}: {qid} has {n_bad} text cell(s) that are neither a code nor an answer label "
                     f"(e.g. {', '.join(repr(e) for e in examples)}); stored as missing (-5)"
                 )
-        if question.missing:  # the file's own missing codes -> the survey-wide negative codes
-            arr = arr.copy()
-            for code, label in question.missing.items():
-                arr[arr == code] = missing_code_for(label)
-        values[qid] = arr
+        arr = arr.copy()
+        mapped = np.zeros(len(arr), dtype=bool)
+        for code, label in question.missing.items():  # the file's own missing codes -> the survey-wide ones
+            hit = arr == code
+            arr[hit] = missing_code_for(label)
+            mapped |= hit
+        if question.code_offset and pd.api.types.is_numeric_dtype(col.dtype):
+            shift = ~mapped & ~np.isnan(arr)  # valid negative codes: stored codes start at 0
+            arr[shift] += question.code_offset
+        columns[qid] = arr
+    values = pd.DataFrame(columns, index=range(len(raw.frame)))
     return _Part(raw.source, meta, values, codebook.name, "codebook")
 
 
@@ -672,14 +692,17 @@ def _part(raw: _Raw, codebook: Codebook, report: ValidationReport) -> _Part:
         raw.frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan) if numeric else np.empty((len(raw.frame), 0)),
         columns=numeric,
     )
+    texts: dict[str, np.ndarray] = {}
     for qid in (c for c in qcols if c not in numeric):
         arr, n_bad, examples = _text_to_numbers(raw.frame[qid], codebook.questions[qid], codebook.missing_codes)
-        values[qid] = arr
+        texts[qid] = arr
         if n_bad:
             report.notes.append(
                 f"{raw.source}: {qid} has {n_bad} text cell(s) that are neither a code nor an answer label "
                 f"(e.g. {', '.join(repr(e) for e in examples)}); stored as missing (-5)"
             )
+    if texts:
+        values = pd.concat([values, pd.DataFrame(texts, index=values.index)], axis=1)
     version, version_from = _version_of(raw)
     return _Part(raw.source, meta, values, version, version_from)
 
@@ -714,6 +737,12 @@ def _fallback_notes(fallback: dict[str, int], meta: pd.DataFrame, parts: Sequenc
     notes = []
     for country, n in fallback.items():
         files = files_of.get(country, [])
+        if country == UNKNOWN_COUNTRY:
+            notes.append(
+                f"{n:,} row(s) without a usable respondent id and without a country are numbered by row "
+                f"(1 ... {int(total[country])})"
+            )
+            continue
         why = "a blank or duplicated D_INTERVIEW" if has_column else "no D_INTERVIEW column"
         notes.append(
             f"{country} ({', '.join(Path(f).name for f in files)}): {n:,} of {int(total[country]):,} row(s) have {why}; "
@@ -721,6 +750,20 @@ def _fallback_notes(fallback: dict[str, int], meta: pd.DataFrame, parts: Sequenc
             "the same however the files are combined"
         )
     return notes
+
+
+def _blank_note(blank: dict[str, int], n_rows: int) -> str:
+    """One line for every question with blank cells (a GSS or ESS file has hundreds)."""
+    empty = [q for q, n in blank.items() if n >= n_rows]
+    some = {q: n for q, n in blank.items() if n < n_rows}
+    parts = []
+    if some:
+        shown = ", ".join(f"{q} ({n})" for q, n in list(some.items())[:10])
+        parts.append(f"{len(some)} question(s) have blank cells: {shown}{' ...' if len(some) > 10 else ''}")
+    if empty:
+        shown = ", ".join(empty[:10])
+        parts.append(f"{len(empty)} question(s) are blank in every row: {shown}{' ...' if len(empty) > 10 else ''}")
+    return "; ".join(parts) + "; blank cells are stored as missing (-5)"
 
 
 def survey_from_frames(
@@ -785,6 +828,7 @@ def survey_from_frames(
     offsets = np.cumsum([0] + [len(p.meta) for p in parts])
     kept_parts = [(p, keep[lo:hi]) for p, (lo, hi) in zip(parts, pairwise(offsets)) if keep[lo:hi].any()]
     columns: dict[str, np.ndarray] = {}
+    blank: dict[str, int] = {}
     for qid in ordered:
         pieces = [
             (p.values[qid].to_numpy() if qid in p.values.columns else np.full(len(p.meta), float(NOT_ASKED)))[mask]
@@ -801,11 +845,13 @@ def survey_from_frames(
         elif col.out_of_range:
             report.out_of_range[qid] = col.out_of_range
         if col.blank:
-            report.notes.append(f"{qid}: {col.blank} blank cell(s) stored as missing (-5)")
+            blank[qid] = col.blank
         if col.non_integer:
             report.notes.append(f"{qid}: {col.non_integer} cell(s) that are not integer codes stored as missing (-5)")
         columns[qid] = _smallest_int(col.codes)
 
+    if blank:
+        report.notes.append(_blank_note(blank, int(keep.sum())))
     frame = pd.DataFrame({"country": meta["country"].to_numpy()[keep].astype(str), **columns})
     frame.index = ids[keep]
     report.n_rows = len(frame)

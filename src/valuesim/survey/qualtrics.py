@@ -150,6 +150,7 @@ def parse_qsf(data: Mapping[str, Any], pipe: Mapping[str, str] | None = None, wh
     }
     order, trashed = _question_order(elements, out.notes)
     seen: set[str] = set()
+    used: set[str] = set()
     for qid in [*order, *(q for q in payloads if q not in order)]:
         if qid in seen or qid not in payloads:
             continue
@@ -160,7 +161,7 @@ def parse_qsf(data: Mapping[str, Any], pipe: Mapping[str, str] | None = None, wh
             out.skipped.append(f"{tag} ({qid}): in the survey's trash")
             continue
         for item in _items(qid, tag, pl, pipes, out):
-            out.raw["questions"].append(item)
+            out.raw["questions"].append(_unique(item, qid, used, out.notes))
         for key, what in (("DisplayLogic", "display logic"), ("SkipLogic", "skip logic")):
             if pl.get(key):
                 out.notes.append(f"{tag}: {what} is not simulated (every simulated person is asked it)")
@@ -177,6 +178,16 @@ def parse_qsf(data: Mapping[str, Any], pipe: Mapping[str, str] | None = None, wh
             _HINT,
         )
     return out
+
+
+def _unique(item: dict[str, Any], qid: str, used: set[str], notes: list[str]) -> dict[str, Any]:
+    """An export tag used twice (Qualtrics allows it) gets the question's id appended, with a note."""
+    new_id = str(item["id"])
+    if new_id.upper() in used:
+        new_id = safe_id(f"{item['id']}_{qid}")
+        notes.append(f"{item['id']} is the export tag of two questions: {qid}'s is named {new_id}")
+    used.add(new_id.upper())
+    return {**item, "id": new_id}
 
 
 class _Pipes:
@@ -242,6 +253,12 @@ def _question_order(elements: list[dict[str, Any]], notes: list[str]) -> tuple[l
             notes.append(
                 f"block {b.get('Description') or bid!r} randomises its questions: not simulated "
                 "(questions are asked in the file's order)"
+            )
+        looping = options.get("Looping") if isinstance(options, dict) else None
+        if looping not in (None, "None", "", False):
+            notes.append(
+                f"block {b.get('Description') or bid!r} loops (loop & merge): not simulated (its questions are "
+                "asked once; loop fields ${lm://Field/N} stay placeholders)"
             )
         order.extend(qids)
     return order, trashed
@@ -368,6 +385,12 @@ def _items(qid: str, tag: str, pl: dict[str, Any], pipes: _Pipes, out: QsfImport
             row = {"id": row_id, "text": _row_text(text, row_text), "options": labels, "codes": codes}
             yield {**row, "ordered": True, "section": section}
         return
+    if kind == "Matrix" and sub in _SINGLE_MATRIX:  # one answer per row, but not a Likert scale shared by the rows
+        what = {"Bipolar": "a bipolar (semantic differential) matrix", "TE": "a text-entry matrix"}.get(
+            selector, f"a {selector or 'matrix'} matrix"
+        )
+        out.skipped.append(f"{name}: {what} (only Likert matrices are simulated)")
+        return
     if kind == "Matrix":
         out.skipped.append(f"{name}: a matrix with {sub or selector} answers (only one answer per row is simulated)")
         return
@@ -381,6 +404,10 @@ def _items(qid: str, tag: str, pl: dict[str, Any], pipes: _Pipes, out: QsfImport
             out.notes.append(f"{tag}: {note}")
         for row_id, row_text in _rows(tag, pl, choices, pipes):
             yield {"id": row_id, "text": _row_text(text, row_text), "scale": scale}
+        return
+    if kind == "Slider":
+        what = {"STAR": "a star rating"}.get(selector, f"a {selector or 'slider'} slider")
+        out.skipped.append(f"{name}: {what} (only horizontal sliders and bars are simulated)")
         return
     out.skipped.append(f"{name}: this question type is not simulated")
 

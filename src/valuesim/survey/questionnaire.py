@@ -341,8 +341,7 @@ def answers_new_questions(method_cls: type[Any]) -> bool:
     """True when a method can answer a question nobody has answered: one that does not learn
     from other people's answers to the target (LLM methods, uniform, text-transfer; not the
     trained predictors, nor the hybrid, whose prior is one)."""
-    learns = getattr(method_cls, "learns_from_target_answers", None)
-    return not learns() if callable(learns) else bool(getattr(method_cls, "uses_llm", False))
+    return not method_cls.learns_from_target_answers()  # declared on valuesim.methods.Method
 
 
 def refuse_trained(method_name: str, method_cls: type[Any], *, protocol: bool = False) -> None:
@@ -354,10 +353,10 @@ def refuse_trained(method_name: str, method_cls: type[Any], *, protocol: bool = 
         raise ConfigError(
             f"Method {method_name!r} cannot run under --protocol new-questions: it predicts from other "
             "people's answers to the target question, which this protocol hides from everyone.",
-            "Use uniform, text-transfer or an LLM method (valuesim, blank, demographics, full-info, rag).",
+            "Use item-transfer, text-transfer, uniform or an LLM method (valuesim, blank, demographics, full-info, rag).",
         )
     raise ConfigError(
         f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
         "to the same question, and nobody has answered a new one.",
-        "Use an LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer.",
+        "Use item-transfer, an LLM method (valuesim, blank, demographics, full-info, rag), text-transfer or uniform.",
     )

@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from valuesim._redact import redact_text
 from valuesim.errors import ValueSimError
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
@@ -90,12 +91,15 @@ def create_app(
 
     def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
         t0 = time.perf_counter()
-        text = env.get_template(name).render(
-            request=request,
-            nav=name.split(".")[0],
-            synthetic=bool(survey is not None and survey.synthetic)
-            or any(r.data is not None and r.data.synthetic for r in store),
-            **ctx,
+        # the one boundary of every page: no page shows a secret (credentials in a server URL, API keys)
+        text = redact_text(
+            env.get_template(name).render(
+                request=request,
+                nav=name.split(".")[0],
+                synthetic=bool(survey is not None and survey.synthetic)
+                or any(r.data is not None and r.data.synthetic for r in store),
+                **ctx,
+            )
         )
         resp = HTMLResponse(text, status_code=status_code)
         build = request.scope.get("valuesim.t0")

@@ -65,7 +65,7 @@ def _stat(entry: Any) -> tuple[float, float, float]:
 def country_label(code: str) -> str:
     from valuesim.methods.story import country_name
 
-    name = country_name(code) if code else None
+    name = country_name(code, article=False) if code else None
     return f"{name} ({code})" if name else (code or "-")
 
 
@@ -179,6 +179,12 @@ def run_page(store: RunStore, key: str) -> dict[str, Any]:
     prob = m.get("probabilistic") if isinstance(m.get("probabilistic"), dict) else None
     out["probabilistic"] = (
         {k: fmt(prob.get(k)) for k in ("log_loss", "brier", "ece", "coverage")} if prob is not None else None
+    )
+    bias = m.get("position_bias") if isinstance(m.get("position_bias"), dict) else None
+    out["position_bias"] = (
+        {"text": fmt_ci(*_stat(bias)), "chance": fmt(bias.get("chance")), "n": fmt(bias.get("n"), 0)}
+        if bias is not None
+        else None
     )
     dist = m.get("distribution") or {}
     out["distribution"] = {k: fmt(dist.get(k)) for k in ("wasserstein_mean", "total_variation_mean", "mean_all")}

@@ -355,7 +355,7 @@ def write_cache(path: Path, sig: tuple[tuple[int, int], ...], data: RunData) -> 
         data.predictions.drop(columns=["probabilities", "meta"], errors="ignore").to_parquet(tmp, index=False)
         tmp.replace(pq)
         info = {"version": CACHE_VERSION, "signature": sig, "split": data.split, "notes": data.notes, "path": str(path)}
-        js.write_text(json.dumps(info), "utf-8")
+        js.write_text(json.dumps(redact(info)), "utf-8")
     except (OSError, ValueError, ImportError):
         pass
 

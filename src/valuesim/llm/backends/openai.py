@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from valuesim._redact import register_secret
 from valuesim.errors import ConfigError, ModelError
 from valuesim.llm.backends.base import BatchScores, Completion, Scores, TransientError, batch_prefix
 from valuesim.llm.backends.mock import approx_tokens
@@ -112,6 +113,7 @@ class OpenAIBackend:
         self.model = model
         self.base_url = base
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
+        register_secret(self.api_key)  # never written to a file, page or message (valuesim._redact)
         self.timeout = timeout
         self.spec = f"openai:{model}@{base}"
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (

@@ -1,0 +1,447 @@
+"""``item-transfer``: a new question answered from the person's answers to the items it is related to.
+
+What a question is related to, and in which direction, is a property of the question, learned
+once from its wording (:mod:`valuesim.relations`); each person's own answers then carry it to
+them. For a target question:
+
+1. the relations model predicts the target's signed association ``c_k`` (and its spread
+   ``s_k``) with every known item;
+2. the person's answers to the ``max_items`` most related items they answered become normal
+   scores ``z_k`` (``Phi^-1`` of the answer's mid-rank among the training people);
+3. a Gaussian copula: the target's latent score given those answers is normal with mean
+   ``beta' z`` and variance ``1 - beta' c`` (``beta = Sigma^-1 c``, ``Sigma`` the observed
+   associations among the chosen items, ``c`` shrunk by ``shrink`` and by its own uncertainty
+   ``c^2 / (c^2 + kappa s^2)``), its variance widened by ``inflate``;
+4. the latent score is cut into the target's options at thresholds from a marginal: ``uniform``
+   (each option 1/n) or ``similar`` (the answer distribution of the most similar known items with
+   as many options, reversed when their scale runs the other way).
+
+A share ``copy`` of the probability goes to the person's answer to the known item most similar in
+wording with as many options (battery response style), at the same relative position; unordered
+targets take the marginal and the same-label answer of the most similar item.
+
+``shrink``, ``kappa``, ``inflate``, ``copy`` and the marginal are calibrated in ``fit`` on *pseudo-new*
+items: known items whose relations were predicted while they were hidden (the relations model's
+cross-fitting), scored on training people -- so the calibration, too, never reads an answer to a
+question it is asked to predict. Targets whose options have no order (more than two unordered
+options) get the marginal alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+from scipy.special import ndtr, ndtri
+
+from valuesim.errors import ConfigError
+from valuesim.methods.base import Method, Prediction, Task, register
+from valuesim.methods.options import MethodOptions
+from valuesim.relations import RelationsModel, RelationsOptions, orderable
+from valuesim.survey.codebook import Codebook, Question
+from valuesim.survey.dataset import SurveyData
+
+#: calibration grid: shrink x kappa x inflate x marginal
+SHRINKS = (0.0, 0.4, 0.8, 1.0, 1.2, 1.5)  # 0: the marginal alone (relations that do not help)
+#: least wording similarity of a known item with as many options whose answer is copied
+COPY_MIN_SIMILARITY = 0.2
+#: weight of the same-label answer of the most similar known item, for unordered targets (as text-transfer)
+LABEL_COPY = 0.5
+#: least variance of the target's latent score given the related answers
+MIN_VARIANCE = 0.1
+KAPPAS = (1.0,)
+INFLATES = (1.0,)
+MARGINALS = ("uniform", "similar")
+COPIES = (0.0, 0.2, 0.4)
+
+
+class ItemTransferOptions(MethodOptions):
+    max_items: int = Field(default=20, ge=1, description="most related answered items combined per target")
+    min_association: float = Field(default=0.05, ge=0.0, le=1.0, description="least |predicted association| used")
+    ridge: float = Field(default=0.1, ge=0.0, le=1.0, description="shrinkage of the items' correlation matrix to I")
+    marginal: Literal["auto", "uniform", "similar"] = Field(
+        default="auto", description="thresholds of the target's options (auto: calibrated)"
+    )
+    copy_weight: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="weight of the answer to the most related item copied onto the target's scale (None: calibrated)",
+    )
+    shrink: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="scale of the associations (None: calibrated)"
+    )
+    encoder: Literal["auto", "static", "none"] = Field(
+        default="auto", description="sentence encoder of the relations model (static: the wordllama wheel)"
+    )
+    within_country: bool = Field(
+        default=True,
+        description="country-level answer distributions: the person's answers scored within their country and "
+        "the target's thresholds from similar items' distribution in that country",
+    )
+    point: Literal["calibrated", "mode"] = Field(
+        default="calibrated",
+        description="the answer given: the mode of the distribution, or the mode under the setting whose mode "
+        "was right most often on the pseudo-new items (calibrated; the probabilities stay the best-scoring ones)",
+    )
+    rounds: int = Field(default=300, ge=10, description="boosting rounds of the relations model")
+    relation_folds: int = Field(default=5, ge=2, description="item groups of the relations model's cross-fitting")
+    calibration_items: int = Field(default=60, ge=0, description="pseudo-new items the calibration scores")
+    calibration_people: int = Field(default=600, ge=1, description="training people the calibration scores")
+    seed: int = 0
+
+
+def category_probs(mu: float, sd: float, thresholds: np.ndarray) -> np.ndarray:
+    """P(option j) of a latent N(mu, sd^2) cut at *thresholds* (len = n_options - 1, increasing)."""
+    cdf = ndtr((thresholds - mu) / sd)
+    p = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+    p = np.clip(p, 1e-6, None)
+    return p / p.sum()
+
+
+def thresholds_of(probs: np.ndarray) -> np.ndarray:
+    """Latent cut points that give a standard normal score the answer distribution *probs*."""
+    c = np.cumsum(probs)[:-1]
+    return np.asarray(ndtri(np.clip(c, 1e-4, 1 - 1e-4)))
+
+
+def conditional(c: np.ndarray, sigma: np.ndarray, z: np.ndarray, ridge: float) -> tuple[float, float]:
+    """(mean, variance) of a standard normal target correlated *c* with standard normal items of
+    correlation matrix *sigma* (shrunk to I by *ridge*), given their scores *z*."""
+    if not len(c):
+        return 0.0, 1.0
+    s = (1.0 - ridge) * sigma + ridge * np.eye(len(c))
+    beta = np.linalg.solve(s, c)
+    explained = float(beta @ c)
+    if explained > 1.0 - MIN_VARIANCE:
+        # c is inconsistent with sigma (the joint correlation matrix would not be positive definite):
+        # scale the associations down until the items explain at most 1 - MIN_VARIANCE of the target
+        alpha = float(np.sqrt((1.0 - MIN_VARIANCE) / explained))
+        return alpha * float(beta @ z), MIN_VARIANCE
+    return float(beta @ z), 1.0 - explained
+
+
+@register(
+    "item-transfer",
+    "The person's answers on the items a question is related to (predicted from its wording), combined by a "
+    "Gaussian copula into a distribution over its options.",
+)
+class ItemTransfer(Method):
+    """See the module docstring."""
+
+    needs_target_answers: ClassVar[bool] = False
+    learns_from_known_items: ClassVar[bool] = True
+    Options: ClassVar[type[MethodOptions]] = ItemTransferOptions
+    opts: ItemTransferOptions
+
+    def __init__(self, codebook: Codebook, **options: Any) -> None:
+        super().__init__(codebook, **options)
+        self._rel: RelationsModel | None = None
+        self.params: dict[str, Any] = {}
+        self.calibration: dict[str, Any] = {}
+
+    @property
+    def relations(self) -> RelationsModel:
+        if self._rel is None:
+            raise ConfigError(
+                "Method 'item-transfer' has not been fitted.",
+                "Call method.fit(train_data) first (bench, simulate and ask do this for you).",
+            )
+        return self._rel
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, train: SurveyData) -> None:
+        rel = RelationsModel.from_data(
+            train,
+            self.codebook,
+            RelationsOptions(
+                encoder=self.opts.encoder,
+                seed=self.opts.seed,
+                within_country=self.opts.within_country,
+                n_estimators=self.opts.rounds,
+                folds=self.opts.relation_folds,
+            ),
+        )
+        self._rel = rel
+        self._sigma = np.nan_to_num(rel.observed.corr, nan=0.0)
+        self._observed = rel.observed
+        fixed = {
+            "shrink": self.opts.shrink,
+            "marginal": None if self.opts.marginal == "auto" else self.opts.marginal,
+        }
+        self.params, self.calibration = self._calibrate(train, fixed)
+
+    def fit_report(self) -> dict[str, Any] | None:
+        if self._rel is None:
+            return None
+        return {"relations": self._rel.report(), "params": self.params, "calibration": self.calibration}
+
+    def _calibrate(self, train: SurveyData, fixed: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Choose shrink, kappa, inflate and marginal by the mean log-likelihood of training people's
+        answers to pseudo-new items (their relations predicted while they were hidden)."""
+        rel = self.relations
+        default = {
+            "copy": self.opts.copy_weight or 0.0,
+            "shrink": fixed["shrink"] or 0.8,
+            "kappa": 1.0,
+            "inflate": 1.0,
+            "marginal": fixed["marginal"] or "uniform",
+            "point": None,
+        }
+        cands = [i for i, q in enumerate(rel.items) if not rel.questions[i].profile and np.isfinite(rel.oof[i]).any()]
+        rng = np.random.default_rng([self.opts.seed, 2605])
+        if not cands or self.opts.calibration_items == 0:
+            return default, {"n": 0, "note": "no pseudo-new items to calibrate on: defaults"}
+        items = sorted(rng.choice(cands, size=min(len(cands), self.opts.calibration_items), replace=False).tolist())
+        people = rng.choice(len(train), size=min(len(train), self.opts.calibration_people), replace=False)
+        rows = np.sort(people)
+        values = train.matrix(rel.items)[rows]
+        countries = train.frame["country"].astype(str).to_numpy()[rows]
+        z_all = np.full(values.shape, np.nan)
+        for r in range(len(rows)):
+            z_all[r] = self._scores(values[r], countries[r])
+        shrinks = (fixed["shrink"],) if fixed["shrink"] is not None else SHRINKS
+        margins = (fixed["marginal"],) if fixed["marginal"] is not None else MARGINALS
+        copies = (self.opts.copy_weight,) if self.opts.copy_weight is not None else COPIES
+        grid = [(s, k, f, mg, w) for s in shrinks for k in KAPPAS for f in INFLATES for mg in margins for w in copies]
+        pos_all = np.vstack([self._positions(v) for v in values])
+        loglik = np.zeros(len(grid))
+        hits = np.zeros(len(grid))
+        n = 0
+        for t in items:
+            q = rel.questions[t]
+            pool = np.isfinite(rel.oof[t])
+            c_all = rel.oof[t].astype(float)
+            sims_t = rel.similarity(q, pool)
+            s_all = np.full(len(c_all), rel._spread_const)
+            truth = values[:, t]
+            codes = list(self._observed.marginals[q.id].codes)
+            th: dict[tuple[str, str], np.ndarray] = {}
+            for r in range(len(truth)):
+                if not np.isfinite(truth[r]) or int(truth[r]) not in codes:
+                    continue
+                y = codes.index(int(truth[r]))
+                answered = pool & np.isfinite(z_all[r])
+                n += 1
+                cache: dict[tuple[float, float], tuple[float, float]] = {}
+                copy = self._copy(c_all, sims_t, answered, pos_all[r], len(codes))
+                for g, (s, k, f, mg, w) in enumerate(grid):
+                    if (s, k) not in cache:
+                        cache[(s, k)] = self._latent(c_all, s_all, answered, z_all[r], s, k)
+                    mu, var = cache[(s, k)]
+                    if (mg, countries[r]) not in th:
+                        th[(mg, countries[r])] = thresholds_of(self._marginal_probs(q, mg, pool, countries[r]))
+                    p = category_probs(mu, float(np.sqrt(var * f)), th[(mg, countries[r])])
+                    if w > 0 and copy is not None:
+                        p = (1 - w) * p + w * copy
+                    loglik[g] += np.log(p[y])
+                    hits[g] += int(np.argmax(p)) == y
+        if not n:
+            return default, {"n": 0, "note": "no answers to score: defaults"}
+        best = int(np.argmax(loglik))
+        s, k, f, mg, w = grid[best]
+        params: dict[str, Any] = {"shrink": s, "kappa": k, "inflate": f, "marginal": mg, "copy": w, "point": None}
+        if self.opts.point == "calibrated":  # the answer given: the setting whose mode was right most often
+            ps, pk, pf, pmg, pw = grid[int(np.argmax(hits))]
+            params["point"] = {"shrink": ps, "kappa": pk, "inflate": pf, "marginal": pmg, "copy": pw}
+        report = {
+            "n": n,
+            "items": len(items),
+            "people": len(people),
+            "mean_loglik": float(loglik[best] / n),
+            "top1": float(hits[best] / n),
+            "point_top1": float(hits.max() / n),
+            "grid": [
+                {
+                    "shrink": gs,
+                    "kappa": gk,
+                    "inflate": gf,
+                    "marginal": gm,
+                    "copy": gw,
+                    "mean_loglik": float(ll / n),
+                    "top1": float(h / n),
+                }
+                for (gs, gk, gf, gm, gw), ll, h in zip(grid, loglik, hits, strict=True)
+            ],
+        }
+        return params, report
+
+    # ------------------------------------------------------------------ the copula
+
+    def _latent(
+        self, c_all: np.ndarray, s_all: np.ndarray, answered: np.ndarray, z: np.ndarray, shrink: float, kappa: float
+    ) -> tuple[float, float]:
+        ok = answered & np.isfinite(c_all) & (np.abs(c_all) >= self.opts.min_association)
+        idx = np.flatnonzero(ok)
+        if not len(idx):
+            return 0.0, 1.0
+        idx = idx[np.argsort(-np.abs(c_all[idx]), kind="stable")[: self.opts.max_items]]
+        c = c_all[idx]
+        if kappa > 0:
+            c = c * c**2 / (c**2 + kappa * s_all[idx] ** 2)
+        c = np.clip(shrink * c, -0.95, 0.95)
+        return conditional(c, self._sigma[np.ix_(idx, idx)], z[idx], self.opts.ridge)
+
+    def _positions(self, values: np.ndarray) -> np.ndarray:
+        """Relative scale position (0 = first option, 1 = last) of one person's codes; NaN unanswered."""
+        out = np.full(len(values), np.nan)
+        for j in np.flatnonzero(np.isfinite(values)):
+            codes = self._observed.marginals[self.relations.items[j]].codes
+            if int(values[j]) in codes and len(codes) > 1:
+                out[j] = codes.index(int(values[j])) / (len(codes) - 1)
+        return out
+
+    def _copy(
+        self, c_all: np.ndarray, sims: np.ndarray, answered: np.ndarray, pos: np.ndarray, n: int
+    ) -> np.ndarray | None:
+        """All probability on the person's answer to the known item most similar in wording among
+        those with as many options (a battery sibling: people answer a battery in one style), moved
+        to the same relative position of the target's scale (mirrored when the predicted association
+        is negative); failing one similar by COPY_MIN_SIMILARITY, the most related item (|c| >= 0.3).
+        None when neither exists."""
+        ok = answered & np.isfinite(pos)
+        same = ok & (self.relations.cues.n_options == n) & np.isfinite(sims) & (sims >= COPY_MIN_SIMILARITY)
+        if same.any():
+            idx = np.flatnonzero(same)
+            j = idx[int(np.argmax(sims[idx]))]
+        else:
+            idx = np.flatnonzero(ok & np.isfinite(c_all))
+            if not len(idx):
+                return None
+            j = idx[int(np.argmax(np.abs(c_all[idx])))]
+            if abs(c_all[j]) < 0.3:
+                return None
+        negative = bool(np.isfinite(c_all[j]) and c_all[j] <= -0.1)
+        at = 1.0 - pos[j] if negative else pos[j]
+        out = np.zeros(n)
+        out[round(at * (n - 1))] = 1.0
+        return out
+
+    def _same_label(self, q: Question, sims: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+        """Unordered targets: all probability on the option labelled like the person's answer to the
+        most similar known item that has an option with that label (None if there is none)."""
+        rel = self.relations
+        labels = [" ".join(q.label(c).lower().split()) for c in q.answer_codes]
+        for j in np.argsort(-np.nan_to_num(sims, nan=-1.0), kind="stable"):
+            if not np.isfinite(values[j]) or not sims[j] > 0:
+                continue
+            known = rel.questions[j]
+            code = int(values[j])
+            if code not in known.options:
+                continue
+            label = " ".join(known.label(code).lower().split())
+            if label in labels:
+                out = np.zeros(len(labels))
+                out[labels.index(label)] = 1.0
+                return out
+        return None
+
+    def _scores(self, values: np.ndarray, country: str | None) -> np.ndarray:
+        """Normal scores of one person's codes on the known items (NaN where unanswered)."""
+        out = np.full(len(values), np.nan)
+        group = country if self.opts.within_country else None
+        for j in np.flatnonzero(np.isfinite(values)):
+            score = self._observed.marginal(self.relations.items[j], group).normal_score(int(values[j]))
+            out[j] = np.nan if score is None else score
+        return out
+
+    def _marginal_probs(
+        self, q: Question, how: str, pool: np.ndarray | None = None, country: str | None = None
+    ) -> np.ndarray:
+        """The target's assumed answer distribution (``uniform`` or ``similar``)."""
+        n = len(q.answer_codes)
+        uniform = np.full(n, 1.0 / n)
+        if how == "uniform":
+            return uniform
+        rel = self.relations
+        idx, sims, align = rel.neighbours(q, pool)
+        acc, total = np.zeros(n), 0.0
+        for i, s, a in zip(idx, sims, align, strict=True):
+            m = self._observed.marginal(rel.items[i], country if self.opts.within_country else None)
+            if len(m.codes) != n or s <= 0:
+                continue
+            p = np.asarray(m.probs)
+            acc += s**2 * (p[::-1] if a < 0 and q.ordered else p)
+            total += s**2
+        if total <= 0:
+            return uniform
+        return 0.8 * acc / total + 0.2 * uniform
+
+    # ------------------------------------------------------------------ predict
+
+    def _distribution(
+        self,
+        prm: dict[str, Any],
+        q: Question,
+        answered: np.ndarray,
+        z: np.ndarray,
+        values: np.ndarray,
+        country: str | None,
+    ) -> np.ndarray:
+        """The distribution over *q*'s options under the settings *prm* (shrink, kappa, inflate, marginal, copy)."""
+        probs = self._marginal_probs(q, prm["marginal"], None, country)
+        sims = self.relations.similarity(q)
+        if not orderable(q):
+            label = self._same_label(q, sims, values)
+            return probs if label is None else (1 - LABEL_COPY) * probs + LABEL_COPY * label
+        assoc, spread = self.relations.predict(q)
+        mu, var = self._latent(assoc, spread, answered, z, prm["shrink"], prm["kappa"])
+        probs = category_probs(mu, float(np.sqrt(var * prm["inflate"])), thresholds_of(probs))
+        copy = self._copy(assoc, sims, answered, self._positions(values), len(probs))
+        if copy is not None and prm["copy"] > 0:
+            probs = (1 - prm["copy"]) * probs + prm["copy"] * copy
+        return probs
+
+    def predict(self, task: Task) -> list[Prediction]:
+        rel = self.relations
+        person = task.respondent
+        targets = set(task.targets)
+        values = np.full(len(rel.items), np.nan)
+        for known, code in person.answers.items():
+            j = rel.index.get(known)
+            if j is not None and known not in targets:
+                values[j] = code
+        z = self._scores(values, person.country)
+        answered = np.isfinite(z)
+        out = []
+        for qid in task.targets:
+            q = self.codebook.get(qid)
+            codes = q.answer_codes
+            if not codes:
+                out.append(Prediction(person.id, qid, task.fold, None, None, task.condition, {"abstained": "numeric"}))
+                continue
+            meta: dict[str, Any] = {"marginal": self.params["marginal"]}
+            ctx = (q, answered, z, values, person.country)
+            probs, point_probs = self._distribution(self.params, *ctx), None
+            if self.params.get("point"):
+                point_probs = self._distribution(self.params["point"], *ctx)
+                meta["point"] = "calibrated"
+            if orderable(q):
+                assoc, _ = rel.predict(q)
+                used = np.flatnonzero(answered & np.isfinite(assoc))
+                top = used[np.argsort(-np.abs(assoc[used]), kind="stable")[:3]]
+                meta["related"] = [
+                    {
+                        "item": rel.items[i],
+                        "association": round(float(assoc[i]), 3),
+                        "answer": person.answers[rel.items[i]],
+                    }
+                    for i in top
+                ]
+            else:
+                meta["fallback"] = "unordered options: the marginal and the same-label answer of the most similar item"
+            best = int(np.argmax(probs if point_probs is None else point_probs))
+            out.append(
+                Prediction(
+                    person.id,
+                    qid,
+                    task.fold,
+                    int(codes[best]),
+                    {int(c): float(p) for c, p in zip(codes, probs, strict=True)},
+                    task.condition,
+                    meta,
+                )
+            )
+        return out
