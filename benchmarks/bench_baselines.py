@@ -98,7 +98,8 @@ def print_table(rows: list[dict[str, Any]], n: int, total: float, cpu: float) ->
 
 def fmt_sd_ci(block: dict[str, Any]) -> str:
     lo, hi = block["ci95"]
-    return f"{block['mean']:.3f} ± {block['std']:.3f} [{lo:.3f}, {hi:.3f}]"
+    sd = "" if block.get("std") is None else f" ± {block['std']:.3f}"  # null with one fold
+    return f"{block['mean']:.3f}{sd} [{lo:.3f}, {hi:.3f}]"
 
 
 def result_tables(rows: list[dict[str, Any]], totals: dict[int, dict[str, float]], data_desc: str) -> dict[str, Any]:

@@ -36,6 +36,22 @@ def test_run_prints_table_and_writes_files(tmp_path, fake_data):
     res = bench("--data", "x.csv", "--method", "majority", "-n", "10", "--n-boot", "50", "--out", str(out))
     assert res.exit_code == 0, res.output
     assert "top-1" in res.stdout and "nMAE" in res.stdout and str(out) in res.stdout.replace("\n", "")
+    assert "mean ± sd over folds" in res.stdout and "beyond the demographic group: top-1 lift" in res.stdout
+    one_fold = bench(
+        "--data",
+        "x.csv",
+        "--method",
+        "majority",
+        "-n",
+        "10",
+        "--n-boot",
+        "50",
+        "--only-fold",
+        "0",
+        "--out",
+        str(tmp_path / "one"),
+    )
+    assert one_fold.exit_code == 0 and "±" not in one_fold.stdout and "mean (one fold)" in one_fold.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == "majority" and metrics["n_respondents"] == 10
     manifest = json.loads((out / "manifest.json").read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -162,6 +163,8 @@ def test_constant_scores_give_a_degenerate_ci() -> None:
     frame = rows(*[(f"p{r}", r % 2, "Q46", 2, 2) for r in range(10)])
     m = summarize(frame, CB, n_boot=100)
     assert m["top1"]["ci95"] == [1.0, 1.0] and m["top1"]["std"] == 0.0
+    one_fold = summarize(rows(*[(f"p{r}", 0, "Q46", 2, 2) for r in range(10)]), CB, n_boot=100)
+    assert one_fold["n_folds"] == 1 and one_fold["top1"]["std"] is None  # no spread over one fold
 
 
 def test_history_sweep_conditions() -> None:
@@ -255,3 +258,112 @@ def test_group_interval_resamples_only_the_groups_people() -> None:
     assert mixed["top1"]["ci95"] == pytest.approx(alone["top1"]["ci95"])
     # with a global bootstrap the 30 Germans would be drawn ~30/231 of the time each: wider, unstable
     assert alone["top1"]["ci95"][1] - alone["top1"]["ci95"][0] < 0.3
+
+
+# --------------------------------------------------------------------------- individuation
+
+
+def _population(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """SIMULATED people in 4 demographic cells answering Q46 (codes 1-4) and Q164 (1-10), each
+    truth drawn from the cell's distribution; the group reference is that distribution; three
+    methods: an oracle-like one that knows the person, one that knows the cell only, one that
+    knows the country only (a coarser group)."""
+    rng = np.random.default_rng(seed)
+    cells = [("DEU", 1, 0), ("DEU", 2, 1), ("PER", 1, 0), ("PER", 2, 2)]
+    dists: dict[tuple[str, tuple[str, int, int]], np.ndarray] = {}
+    for q, k in (("Q46", 4), ("Q164", 10)):
+        for c in cells:
+            dists[q, c] = rng.dirichlet(np.ones(k) * 1.5)
+    base, group = [], []
+    for i in range(160):
+        cell = cells[i % 4]
+        for q, k in (("Q46", 4), ("Q164", 10)):
+            g = dists[q, cell]
+            truth = int(rng.choice(k, p=g)) + 1
+            base.append((f"p{i}", q, truth, cell, g))
+            group.append(
+                {
+                    "respondent": f"p{i}",
+                    "question": q,
+                    "group_prediction": int(np.argmax(g)) + 1,
+                    "group_probabilities": {j + 1: float(v) for j, v in enumerate(g)},
+                    "cell": cell,
+                }
+            )
+
+    def frame(probs_of: Any) -> pd.DataFrame:
+        out = []
+        for r, q, truth, cell, g in base:
+            p = probs_of(q, truth, cell, g)
+            out.append(
+                {
+                    "respondent": r,
+                    "question": q,
+                    "fold": 0,
+                    "condition": "",
+                    "prediction": int(np.argmax(p)) + 1,
+                    "truth": truth,
+                    "probabilities": {j + 1: float(v) for j, v in enumerate(p)},
+                    "country": cell[0],
+                }
+            )
+        return pd.DataFrame(out)
+
+    def country(q: str, cell: tuple[str, int, int]) -> np.ndarray:
+        return np.mean([dists[q, c] for c in cells if c[0] == cell[0]], axis=0)
+
+    methods = {
+        "oracle": frame(lambda q, t, c, g: 0.6 * np.eye(len(g))[t - 1] + 0.4 * g),
+        "group": frame(lambda q, t, c, g: g),
+        "country": frame(lambda q, t, c, g: country(q, c)),
+    }
+    return pd.DataFrame(group), pd.DataFrame(base), methods
+
+
+def test_individuation_separates_a_method_that_knows_the_person_from_one_that_knows_the_group() -> None:
+    group, _, methods = _population()
+    ind = {name: summarize(f, CB, n_boot=200, group=group)["individuation"] for name, f in methods.items()}
+    oracle, by_group, by_country = ind["oracle"], ind["group"], ind["country"]
+    assert oracle["top1_lift"]["mean"] > 0.3 and oracle["top1_lift"]["ci95"][0] > 0.2
+    assert oracle["log_loss_lift"]["mean"] > 0.3
+    assert oracle["within_cell_r"]["r"] > 0.5 and oracle["within_cell_r_sample"]["r"] > 0.5
+    # the group's own answer: no lift at all, no variation within cells
+    assert by_group["top1_lift"]["mean"] == 0.0 and by_group["log_loss_lift"]["mean"] == pytest.approx(0.0, abs=1e-12)
+    assert by_group["within_cell_r"]["r"] == 0.0 and by_group["within_cell_r"]["constant_within_cells"]
+    assert by_group["within_cell_r_sample"]["r"] == 0.0
+    # a coarser group (country only): nothing beyond the group either
+    assert by_country["top1_lift"]["mean"] <= 0.02 and by_country["log_loss_lift"]["mean"] <= 0.02
+    assert abs(by_country["within_cell_r"]["r"]) < 0.15
+    assert by_country["within_cell_r_sample"]["r"] == 0.0  # constant within each cell of the sample
+    entry = oracle["by_question"]["Q46"]
+    assert entry["n"] == 160 and entry["n_cells"] == 4 and entry["within_cell_r"] > 0.5
+    assert oracle["reference"] == "demographic-majority" and oracle["n_people_with_cell"] == 160
+    json.dumps(summarize(methods["oracle"], CB, n_boot=20, group=group), allow_nan=False)
+
+
+def test_individuation_edge_cases() -> None:
+    group, _, methods = _population(1)
+    oracle = methods["oracle"].copy()
+    # abstentions count wrong for top-1 (as in top1) and are left out of log-loss and correlations
+    oracle.loc[:9, "prediction"] = None
+    oracle.loc[:9, "probabilities"] = None
+    ind = summarize(oracle, CB, n_boot=50, group=group)["individuation"]
+    assert ind["log_loss_lift"]["n"] == len(oracle) - 10 and ind["top1_lift"]["n"] == len(oracle)
+    # answers without probabilities: top-1 lift and correlations (the predicted rank), no log-loss
+    bare = methods["oracle"].assign(probabilities=None)
+    ind = summarize(bare, CB, n_boot=20, group=group)["individuation"]
+    assert ind["log_loss_lift"]["n"] == 0 and ind["log_loss_lift"]["mean"] is None
+    assert ind["top1_lift"]["mean"] > 0.3 and ind["within_cell_r"]["r"] > 0.5
+    # no demographic cells (no sex or age in the data): no sample-cell correlation, the rest stands
+    no_cells = group.assign(cell=None)
+    ind = summarize(methods["oracle"], CB, n_boot=50, group=no_cells)["individuation"]
+    assert ind["within_cell_r_sample"]["r"] is None and ind["n_people_with_cell"] == 0
+    assert ind["within_cell_r"]["r"] > 0.5
+    # cells smaller than min_cell people do not enter the sample-cell correlation
+    tiny = group.assign(cell=[("DEU", 1, i // 2) for i in range(len(group))])  # one person per cell
+    assert summarize(methods["oracle"], CB, n_boot=20, group=tiny)["individuation"]["within_cell_r_sample"]["n"] == 0
+    assert "individuation" not in summarize(methods["oracle"], CB, n_boot=20)  # no reference: no block
+    # too few predictions for a correlation (two points always correlate perfectly): null, not +-1
+    few = summarize(methods["country"].iloc[:6], CB, n_boot=20, group=group)["individuation"]
+    assert few["within_cell_r"]["r"] is None
+    assert all(e.get("within_cell_r") is None for e in few["by_question"].values())

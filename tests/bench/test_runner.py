@@ -431,3 +431,25 @@ def test_narrative_story_fidelity_is_reported_per_run(tmp_path, data):
     doc = build_document(runs, ReportOptions(), data.codebook)
     sec = next(s for s in doc.sections if s.id == "story-fidelity")
     assert sec.tables()[0].rows[0][1].text == "3"
+
+
+def test_metrics_have_individuation_against_the_demographic_group(tmp_path):
+    """metrics.json["individuation"]: demographic-majority is its own reference (lift 0, no
+    variation within cells) whether or not it is the run's method; knn tells people apart."""
+    from valuesim.methods import get_method
+    from valuesim.survey import generate_synthetic
+
+    data = generate_synthetic(n=200, seed=4)
+    cfg = RunConfig(protocol=ProtocolConfig(n_respondents=40, seed=3, only_folds=(0,), max_targets=10), n_boot=50)
+    ind = {}
+    for name in ("demographic-majority", "knn"):
+        run_benchmark(data, get_method(name, data.codebook), cfg, tmp_path / name, progress=False)
+        ind[name] = json.loads((tmp_path / name / "metrics.json").read_text())["individuation"]
+    dm, knn = ind["demographic-majority"], ind["knn"]
+    assert dm["top1_lift"]["mean"] == 0.0 and dm["log_loss_lift"]["mean"] == 0.0
+    assert dm["within_cell_r"]["r"] == 0.0 and dm["n_covered"] == dm["top1_lift"]["n"] == 400
+    assert knn["within_cell_r"]["r"] > 0.2 and knn["by_question"]
+    # a resumed run (nothing left to compute) scores the same
+    again = run_benchmark(data, get_method("knn", data.codebook), cfg, tmp_path / "knn", progress=False)
+    assert again.n_computed == 0 and again.metrics is not None
+    assert again.metrics["individuation"]["within_cell_r"] == knn["within_cell_r"]

@@ -78,15 +78,61 @@ def test_simulate_writes_answers_distributions_and_a_report(tmp_path, data, ques
     expected = deu["code"].value_counts(normalize=True).reindex(q.answer_codes, fill_value=0).to_numpy()
     assert row["share"].to_numpy() == pytest.approx(expected)
 
+    # the simulated distribution is the mean probability (every person's probabilities,
+    # restricted to the options, averaged); argmax shares are a separate column
+    probs = [json.loads(p) for p in deu["probabilities"]]
+    mean = [sum(p[str(c)] / sum(p.values()) for p in probs) / len(probs) for c in q.answer_codes]
+    assert row["mean_probability"].to_numpy() == pytest.approx(mean)
+    assert (row["n_probabilities"] == len(deu)).all()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    overall = summary["distributions"][q.id]
+    assert sum(overall["mean_probability"].values()) == pytest.approx(1.0, abs=1e-5)  # rounded to 6 digits
+    assert sum(overall["argmax_share"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert "mock" in summary["note"]
+
     assert not (tmp_path / "run" / "report").exists()  # the bench layer writes no report
     assert report_simulation(res) == tmp_path / "run" / "report" / "report.html"
     html = (tmp_path / "run" / "report" / "report.html").read_text()
     assert "Germany (DEU)" in html and q.text in html and "SIMULATED answers" in html
+    assert "mean probability" in html and "most likely answer (argmax)" in html
+    assert "deterministic fake answers" in html  # the mock model is labelled
     assert len(list((tmp_path / "run" / "report" / "figures").glob("*.png"))) == len(questions)
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["kind"] == "simulate" and manifest["status"] == "complete"
     assert [x["id"] for x in manifest["config"]["protocol"]["questions"]] == [q.id for q in questions]
     assert res.n_computed == 9 and res.usage["llm_calls"] > 0
+
+
+def test_mean_probability_is_not_the_argmax_share() -> None:
+    """Everyone gets 0.43 / 0.30 / 0.27: the simulated distribution is 43 / 30 / 27 %, while the
+    most likely answer is the first option for 100 % of people -- both are reported, apart."""
+    from valuesim.bench.simulate import distributions, overall_distributions
+    from valuesim.survey.codebook import Question
+
+    data = generate_synthetic(n=10, seed=1)
+    q = load_questionnaire(EXAMPLE, data.codebook)[0]
+    codes = q.answer_codes
+    p = {str(c): 0.0 for c in codes} | {str(codes[0]): 0.43, str(codes[1]): 0.30, str(codes[2]): 0.27}
+    answers = pd.DataFrame(
+        {
+            "respondent": [f"r{i}" for i in range(5)] + ["r5"],
+            "country": ["DEU"] * 6,
+            "sex": ["Male"] * 6,
+            "age_band": ["30-49"] * 6,
+            "question": [q.id] * 6,
+            "code": pd.array([codes[0]] * 5 + [codes[1]], dtype="Int64"),
+            "answer": [q.label(codes[0])] * 5 + [q.label(codes[1])],
+            "probabilities": [json.dumps(p)] * 5 + [None],  # the last gave no probabilities: a one-hot
+        }
+    )
+    d = distributions(answers, data.codebook, [q])
+    row = d[(d["by"] == "all")].set_index("code")
+    assert row.loc[codes[0], "mean_probability"] == pytest.approx((5 * 0.43) / 6)
+    assert row.loc[codes[1], "mean_probability"] == pytest.approx((5 * 0.30 + 1) / 6)
+    assert row.loc[codes[0], "share"] == pytest.approx(5 / 6) and row.loc[codes[0], "n_probabilities"] == 5
+    overall = overall_distributions(d)[q.id]
+    assert overall["argmax_share"][str(codes[0])] == pytest.approx(5 / 6)
+    assert isinstance(q, Question)
 
 
 def test_rerun_makes_no_model_call(tmp_path, data, questions, monkeypatch):

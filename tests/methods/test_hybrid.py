@@ -60,16 +60,31 @@ def test_calibration_never_sees_an_evaluated_respondent(tmp_path: Path, data: Su
 
 
 def test_uninformative_llm_gets_weight_zero_and_the_hybrid_is_its_prior(tmp_path: Path, data: SurveyData) -> None:
-    _, prior_rows = run(data, tmp_path / "knn", "knn")
-    hybrid = get_method("hybrid", data.codebook, prior="knn", model="mock:oracle=0")
+    _, prior_rows = run(data, tmp_path / "cm", "country-majority")  # count-based: bit-for-bit reproducible
+    hybrid = get_method("hybrid", data.codebook, prior="country-majority", model="mock:oracle=0")
     res = run_benchmark(data, hybrid, CFG, tmp_path / "h0", progress=False)
     assert all(b == 0.0 for _, b in hybrid.calibration.weights.values())  # type: ignore[union-attr]
     rows = [json.loads(line) for line in (tmp_path / "h0" / "predictions.jsonl").read_text().splitlines()]
+    # exactly the prior: the same answers and the same probabilities, bit for bit
     assert [r["prediction"] for r in rows] == [r["prediction"] for r in prior_rows]
+    assert [r["probabilities"] for r in rows] == [r["probabilities"] for r in prior_rows]
+    assert all(r["meta"]["exactly_prior"] and "llm" not in r["meta"] for r in rows)  # the LLM was not asked
+    for key in ("top1", "nmae", "within1"):
+        assert res.metrics[key]["mean"] == json.loads((tmp_path / "cm" / "metrics.json").read_text())[key]["mean"]
+    checks = hybrid.calibration.checks  # type: ignore[union-attr]
+    assert checks and all(not c["passed"] for c in checks.values())
+    knn_rows = run(data, tmp_path / "knn", "knn")[1]
+    uninformed = get_method("hybrid", data.codebook, prior="knn", model="mock:oracle=0")
+    base = run_benchmark(data, uninformed, CFG, tmp_path / "k0", progress=False)
+    assert [r["prediction"] for r in knn_rows] == [
+        json.loads(line)["prediction"] for line in (tmp_path / "k0" / "predictions.jsonl").read_text().splitlines()
+    ]
+    # a SIMULATED informative LLM still earns weight and gains
     informed = get_method("hybrid", data.codebook, prior="knn", model="mock:oracle=0.6")
     better = run_benchmark(data, informed, CFG, tmp_path / "h6", progress=False)
-    assert better.metrics["top1"]["mean"] > res.metrics["top1"]["mean"] + 0.05
+    assert better.metrics["top1"]["mean"] > base.metrics["top1"]["mean"] + 0.05
     assert informed.calibration.weights["all"][1] > 0  # type: ignore[union-attr]
+    assert informed.calibration.checks["all"]["passed"]  # type: ignore[union-attr]
 
 
 def test_pool_and_the_held_out_check() -> None:
@@ -90,6 +105,40 @@ def test_pool_and_the_held_out_check() -> None:
     ]
     assert fit_weights(overconfident, 0.0) == (1.0, 0.0)
     assert fit_checked(overconfident, 2.0) == (1.0, 0.0)
+
+
+def _samples(rng: np.random.Generator, n_people: int, per: int, informative: float) -> list[_Sample]:
+    """Calibration answers of a 4-option ordinal item: a flat-ish prior and an LLM that puts
+    mass *informative* on the truth (the rest spread at random)."""
+    out = []
+    for i in range(n_people * per):
+        truth = int(rng.integers(4))
+        prior = np.array([0.3, 0.3, 0.2, 0.2])
+        noise = rng.dirichlet([1, 1, 1, 1])
+        llm = (1 - informative) * noise + informative * np.eye(4)[truth]
+        out.append(_Sample("ordinal", prior, llm, truth, i // per))
+    return out
+
+
+def test_the_held_out_check_needs_a_confident_gain() -> None:
+    from valuesim.methods.hybrid import check_weights
+
+    rng = np.random.default_rng(1)
+    strong = check_weights(_samples(rng, 6, 10, 0.6), 2.0)
+    assert strong.passed and strong.lo is not None and strong.lo > 0 and strong.weights[1] > 0
+    # an LLM that knows nothing: whatever the fit finds on 60 answers, it does not carry over
+    # to held-out people with 95% confidence, so the weights are (1, 0)
+    for seed in range(5):
+        noise = check_weights(_samples(np.random.default_rng(seed), 6, 10, 0.0), 0.0)
+        assert noise.weights == (1.0, 0.0), noise
+        assert not noise.passed and noise.reason
+    # a gain that holds for some calibration people and not for others has no margin
+    mixed = _samples(rng, 2, 10, 0.6) + _samples(rng, 4, 10, 0.0)
+    mixed = [_Sample(s.kind, s.prior, s.llm, s.truth, i // 10) for i, s in enumerate(mixed)]
+    check = check_weights(mixed, 2.0)
+    assert check.lo is None or check.lo <= 0 or check.gain is None or check.passed is (check.lo > 0)
+    d = strong.to_dict()
+    assert d["passed"] is True and d["heldout_gain_ci95"][0] > 0 and d["fitted"]["llm"] > 0
 
 
 def test_shuffled_persona_never_shows_the_evaluated_person(tmp_path: Path, data: SurveyData) -> None:

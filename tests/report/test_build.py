@@ -55,6 +55,16 @@ def test_comparison_table_holds_every_run_with_cis(built, report_runs) -> None: 
     assert re.search(rf"\*?\*?{top1['mean']:.3f}\*?\*? \[{top1['ci95'][0]:.3f}, {top1['ci95'][1]:.3f}\]", row)
 
 
+def test_individuation_section_shows_metrics_json(built, report_runs) -> None:  # type: ignore[no-untyped-def]
+    _, html, md = built
+    assert "Individuation: beyond the demographic group" in html
+    ind = json.loads((report_runs["knn"] / "metrics.json").read_text())["individuation"]
+    row = next(line for line in md.splitlines() if line.startswith("| knn |") and "n=" in line)
+    lift = ind["top1_lift"]
+    assert f"{lift['mean']:+.3f} [{lift['ci95'][0]:+.3f}, {lift['ci95'][1]:+.3f}]" in row
+    assert f"{ind['within_cell_r']['r']:+.2f}" in row
+
+
 def test_paired_tests_against_reference_and_other_split_not_tested(built, report_runs) -> None:  # type: ignore[no-untyped-def]
     _, html, md = built
     assert "Paired tests against valuesim" in html
@@ -160,6 +170,16 @@ def test_item_confusion_for_a_chosen_question(report_runs, small_survey, tmp_pat
 def test_reference_by_method_name_and_errors(report_runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     paths = build_report([report_runs["majority"], report_runs["knn"]], tmp_path / "r", reference="knn")
     assert paths.reference == "knn"
+    # default: the strongest run by top-1, whatever the order the runs are given in
+    top1 = {n: json.loads((report_runs[n] / "metrics.json").read_text())["top1"]["mean"] for n in ("majority", "knn")}
+    assert top1["majority"] != top1["knn"]
+    best = max(top1, key=lambda n: top1[n])
+    for order in (["majority", "knn"], ["knn", "majority"]):
+        paths = build_report([report_runs[n] for n in order], tmp_path / "d", title="t")
+        assert paths.reference == best
+        assert f"reference &#39;{best}&#39; (the strongest by top-1)" in paths.html.read_text("utf-8") or (
+            f"reference '{best}' (the strongest by top-1)" in paths.markdown.read_text("utf-8")
+        )
     with pytest.raises(ConfigError, match="No run named"):
         build_report([report_runs["majority"]], tmp_path / "r", reference="nope")
     with pytest.raises(DataError, match="does not exist"):

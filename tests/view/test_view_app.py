@@ -53,6 +53,13 @@ def test_run_page_and_unknown_run(client: TestClient) -> None:
     r = client.get("/runs/knn")
     assert r.status_code == 200
     assert "Provenance" in r.text and "pytest" in r.text and "Top-1" in r.text
+    # individuation: lifts over the demographic group with CIs, correlations, per question
+    assert 'id="individuation"' in r.text and "Top-1 lift over the group" in r.text
+    assert re.search(r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", r.text)
+    assert 'id="individuation-questions"' in r.text and "r beyond the group" in r.text
+    assert "std over folds" in r.text  # five folds: the spread over folds is shown
+    one_fold = client.get("/runs/valuesim")  # fold 0 only: no spread over folds anywhere
+    assert one_fold.status_code == 200 and "std over folds" not in one_fold.text and "±" not in one_fold.text
     _readable_404(client.get("/runs/nope"))
     assert "nope" in client.get("/runs/nope").text
 
@@ -105,6 +112,7 @@ def test_question_page(client: TestClient, view_survey: SurveyData) -> None:
     assert q.short.replace("'", "&#39;") in r.text
     assert "True vs predicted answers" in r.text and r.text.count("<svg") >= 2
     assert 'id="country-table"' in r.text and 'id="confusion"' in r.text
+    assert 'id="individuation-table"' in r.text
     r2 = client.get(f"/question/{qid.lower()}?run=majority")
     assert r2.status_code == 200 and "Confusion matrix: majority" in r2.text
     empty = client.get("/question/Q260")  # a profile item: never a target
@@ -158,7 +166,45 @@ def test_person_page_shows_every_run_next_to_the_truth(client: TestClient, view_
     assert "<blockquote>" in r.text and "option probabilities" in r.text
     # record and backstory from --data
     assert 'id="backstory"' in r.text and 'id="record"' in r.text
+    assert "No prediction read this" in r.text  # the whole-record story is labelled as such
     _readable_404(client.get("/people/no-such-person"))
+
+
+def test_prompt_page_shows_the_exact_verified_prompt_without_held_out_answers(
+    client: TestClient, view_runs: dict[str, Path], view_survey: SurveyData
+) -> None:
+    import html
+    import json
+
+    from valuesim.bench.rundir import open_run
+    from valuesim.methods.story import compose
+
+    rid = _person(view_runs)
+    page = client.get(f"/people/{rid}")
+    links = re.findall(r'class="prompt-link" href="([^"]+)"', page.text)
+    assert links  # every LLM prediction links to its prompt
+    r = client.get(html.unescape(links[0]))
+    assert r.status_code == 200, r.text
+    assert "verified" in r.text and "not verified" not in r.text and 'id="prompt-problem"' not in r.text
+    shown = html.unescape(" ".join(re.findall(r'<pre class="prompt-text">(.*?)</pre>', r.text, flags=re.S)))
+    # what the model read: the unit's story, not the whole-record story with the held-out answers
+    row = next(
+        json.loads(line)
+        for line in (view_runs["valuesim"] / "predictions.jsonl").read_text().splitlines()
+        if json.loads(line)["respondent"] == rid
+    )
+    unit = next(u for u in open_run(view_runs["valuesim"]).split.units if u.respondent == rid and u.fold == row["fold"])
+    person = view_survey.respondent(rid)
+    whole = compose(person, view_survey.codebook, style="facts").text
+    held_out = compose(person.restricted(list(unit.targets)), view_survey.codebook, style="facts").text
+    assert whole not in shown
+    sentences = [x for x in held_out.split(". ") if len(x) > 25][:5]
+    assert sentences
+    for sentence in sentences:
+        assert sentence not in shown, sentence
+    _readable_404(client.get(f"/prompt?run=valuesim&person=no-such&q={row['question']}&fold=0"))
+    no_data = TestClient(create_app(client.app.state.view.store))  # type: ignore[attr-defined]
+    assert "--data" in no_data.get(html.unescape(links[0])).text
 
 
 def test_ask_is_disabled_without_a_model(client: TestClient) -> None:

@@ -16,7 +16,7 @@ Per-prediction scores (:func:`per_prediction`):
 
 Aggregates follow the paper: the headline ``mean`` is the mean over folds of the per-fold
 mean (each prediction weighs the same inside a fold) and ``std`` is the population
-standard deviation of the per-fold means. ``ci95`` is a percentile bootstrap of the same
+standard deviation of the per-fold means (null for a one-fold run: no spread over folds). ``ci95`` is a percentile bootstrap of the same
 estimator, resampling respondents. Breakdowns (by section, country, kind, question) give
 each group's number of respondents and predictions; their ``ci95`` resamples the group's
 own respondents and is null ("n < 5 people") for groups of fewer than five respondents.
@@ -24,7 +24,7 @@ own respondents and is null ("n < 5 people") for groups of fewer than five respo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ SMALL_GROUP_NOTE = f"n < {MIN_GROUP_RESPONDENTS} people"
 
 CONVENTIONS: dict[str, str] = {
     "mean": "mean over folds of the per-fold mean over predictions",
-    "std": "population standard deviation (ddof=0) of the per-fold means",
+    "std": "population standard deviation (ddof=0) of the per-fold means; null with fewer than 2 folds",
     "ci95": "percentile bootstrap over respondents of the same estimator",
     "breakdowns": "by_<group>: mean over the group's predictions; n_respondents = people, n_predictions = "
     f"predictions; ci95 = percentile bootstrap resampling the group's own respondents, null with ci_note "
@@ -61,7 +61,19 @@ CONVENTIONS: dict[str, str] = {
     "abstention": "prediction null: wrong for top1 and within1, excluded from nmae",
     "distribution": "Wasserstein-1 on ranks scaled to [0,1] for ordered items; "
     "total variation distance for nominal items",
+    "individuation": "lift over the demographic group's answer (demographic-majority fit on the run's training "
+    "people) on the same targets: top1_lift = top1 - group top1, log_loss_lift = group log-loss - log-loss "
+    "(positive: better than the group); within_cell_r = pooled within-cell Pearson correlation of the predicted "
+    "score (expected rank) and the true rank on ordered items, cells = country x sex x age band with >= "
+    "min_cell evaluated people, 0 when predictions do not vary within cells; see docs/metrics.md",
 }
+
+#: fewest evaluated people of a demographic cell for it to enter the within-cell correlation
+MIN_CELL_PEOPLE = 3
+#: fewest predictions for a correlation (of one item, or pooled): two points always correlate perfectly
+MIN_ITEM_PREDICTIONS = 10
+#: the reference of the individuation measures
+GROUP_REFERENCE = "demographic-majority"
 
 
 # --------------------------------------------------------------------------- per prediction
@@ -192,10 +204,13 @@ def summarize(
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    group: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The scoring part of ``metrics.json`` (the runner adds method and accounting keys).
 
-    All numbers are plain floats (NaN becomes None) so the result is valid JSON.
+    *group*: the demographic-group reference of the same targets (see :func:`individuation`);
+    with it the summary has an ``individuation`` block. All numbers are plain floats (NaN
+    becomes None) so the result is valid JSON.
     """
     s = per_prediction(pred, codebook)
     r_idx, resp_ids = _factorize(s["respondent"])
@@ -235,6 +250,8 @@ def summarize(
         out["by_condition"][str(cond)] = entry
     out["distribution"] = distribution(s, codebook)
     out["probabilistic"] = probabilistic(s, codebook)
+    if group is not None:
+        out["individuation"] = individuation(s, group, codebook, weights=weights, r_idx=r_idx, level=level)
     bias = position_bias(s, ctx)
     if bias is not None:
         out["position_bias"] = bias
@@ -274,7 +291,8 @@ class _Ctx:
         present = per_fold[~np.isnan(per_fold)]
         return {
             "mean": float(present.mean()) if present.size else float("nan"),
-            "std": float(present.std(ddof=0)) if present.size else float("nan"),
+            # a spread over folds needs two folds: a one-fold run has none (null, never "0.000")
+            "std": float(present.std(ddof=0)) if present.size > 1 else float("nan"),
             "ci95": [float(lo), float(hi)],
             "folds": [float(x) for x in per_fold],
         }
@@ -456,6 +474,241 @@ def probabilistic(scored: pd.DataFrame, codebook: Codebook, *, n_bins: int = 10)
         "log_loss_eps": LOG_LOSS_EPS,
         "reliability": reliability,
     }
+
+
+# --------------------------------------------------------------------------- individuation
+
+
+def _prob_matrix(dicts: Sequence[Any], codes: Sequence[int]) -> np.ndarray:
+    """Rows of probabilities over *codes* (restricted, clipped at 0, renormalised; all-zero ->
+    uniform); NaN rows for entries that carry no probabilities."""
+    mat = np.full((len(dicts), len(codes)), np.nan)
+    for i, d in enumerate(dicts):
+        if isinstance(d, Mapping) and d:
+            mat[i] = [_prob(d, c) for c in codes]
+    mat = np.clip(mat, 0.0, None)
+    tot = mat.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(tot > 0, mat / np.where(tot > 0, tot, 1.0), 1.0 / len(codes))
+    return np.where(np.isnan(tot), np.nan, out)  # no probabilities: stays NaN (not uniform)
+
+
+def _centred(x: np.ndarray, y: np.ndarray, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y minus their means within each cell."""
+    codes, inv = np.unique(cell, return_inverse=True)
+    n = np.bincount(inv, minlength=len(codes)).astype(np.float64)
+    xc = x - (np.bincount(inv, weights=x, minlength=len(codes)) / n)[inv]
+    yc = y - (np.bincount(inv, weights=y, minlength=len(codes)) / n)[inv]
+    return xc, yc
+
+
+def _pearson_centred(xc: np.ndarray, yc: np.ndarray) -> tuple[float, bool]:
+    """Pearson correlation of already centred x and y: (r, constant) -- r = 0 with constant =
+    True when x does not vary (the predictions know the group only); NaN when y does not vary
+    or there is nothing to correlate."""
+    if len(xc) < 2:
+        return float("nan"), False
+    sxx, syy = float((xc**2).sum()), float((yc**2).sum())
+    if syy <= 1e-12:
+        return float("nan"), False
+    if sxx <= 1e-12:
+        return 0.0, True
+    return float((xc * yc).sum() / np.sqrt(sxx * syy)), False
+
+
+def _within_cell_r(x: np.ndarray, y: np.ndarray, cell: np.ndarray) -> tuple[float, bool]:
+    """Pooled within-cell Pearson correlation of x and y (both centred on their cell means)."""
+    return _pearson_centred(*_centred(x, y, cell))
+
+
+def _concat(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if not parts:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+
+def individuation(
+    scored: pd.DataFrame,
+    group: pd.DataFrame,
+    codebook: Codebook,
+    *,
+    weights: np.ndarray | None = None,
+    r_idx: np.ndarray | None = None,
+    level: float = 0.95,
+    min_cell: int = MIN_CELL_PEOPLE,
+) -> dict[str, Any]:
+    """How much a method's predictions vary with the person beyond their demographic group.
+
+    *scored*: :func:`per_prediction` rows. *group*: one row per (respondent, question) with
+    ``group_prediction`` (the code demographic-majority answers), ``group_probabilities``
+    ({code: p}) and ``cell`` (the person's demographic cell, country x sex x age band, or
+    None when the record lacks sex or age) -- built from the run's training people
+    (:func:`valuesim.bench.score.group_reference`), whether or not ``demographic-majority``
+    was run.
+
+    * ``top1_lift``: top-1 minus the group answer's top-1 on the same targets (an
+      abstention counts wrong for both, as in ``top1``); bootstrap CI over respondents.
+    * ``log_loss_lift``: the group's log-loss minus the method's, on the targets where the
+      method gave probabilities (positive: the method is better); CI over respondents.
+    * ``within_cell_r``: per ordered item, the pooled within-cell Pearson correlation of the
+      predicted score (expected rank under the probabilities; the predicted rank without
+      them) and the true rank, over cells with at least *min_cell* evaluated people; 0 when
+      the predictions do not vary within any cell. The headline averages the items.
+
+    A method that only knows the group has lifts near 0 and ``within_cell_r`` 0.
+    """
+    keys = pd.DataFrame(
+        {
+            "respondent": group["respondent"].astype(str).to_numpy(),
+            "question": group["question"].astype(str).str.strip().str.upper().to_numpy(),
+        }
+    )
+    ref = pd.concat([keys, group[["group_prediction", "group_probabilities", "cell"]].reset_index(drop=True)], axis=1)
+    ref = ref.drop_duplicates(["respondent", "question"])
+    m = scored[["respondent", "question"]].merge(ref, on=["respondent", "question"], how="left", validate="m:1")
+    has = m["group_probabilities"].map(lambda d: isinstance(d, Mapping) and len(d) > 0).to_numpy(bool)
+    n = len(scored)
+    truth = scored["truth"].to_numpy()
+    gpred = pd.to_numeric(m["group_prediction"], errors="coerce").to_numpy(np.float64)
+    group_top1 = np.where(has, (gpred == truth).astype(np.float64), np.nan)
+    top1_lift = np.where(has, scored["top1"].to_numpy(np.float64) - group_top1, np.nan)
+    ll_lift = np.full(n, np.nan)
+    ll_method = np.full(n, np.nan)
+    ll_group = np.full(n, np.nan)
+    probs_col = scored["probabilities"].to_numpy() if "probabilities" in scored else np.full(n, None)
+    gprobs_col = m["group_probabilities"].to_numpy()
+    cells = m["cell"].to_numpy(dtype=object)
+    rank_true = scored["rank_true"].to_numpy()
+    rank_pred = scored["rank_pred"].to_numpy().astype(np.float64)
+    abstained = scored["abstained"].to_numpy(bool)
+    person_code, persons = pd.factorize(scored["respondent"])
+    cell_code, _ = pd.factorize(pd.Series([repr(c) if c is not None else None for c in cells], dtype=object))
+    by_q: dict[str, dict[str, Any]] = {}
+    pooled_resid: list[tuple[np.ndarray, np.ndarray]] = []  # residuals from the group's expectation
+    pooled_cells: list[tuple[np.ndarray, np.ndarray]] = []  # per item, centred on the cells' means
+    for qid, idx in scored.groupby("question", sort=False).indices.items():
+        q = codebook.get(str(qid))
+        if q.kind is QuestionKind.NUMERIC:
+            continue
+        codes = q.answer_codes
+        rt = rank_true[idx]
+        pm = _prob_matrix(list(probs_col[idx]), codes)
+        gm = _prob_matrix(list(gprobs_col[idx]), codes)
+        rows = np.arange(len(idx))
+        with np.errstate(invalid="ignore"):
+            lm = -np.log(np.clip(pm[rows, rt], LOG_LOSS_EPS, 1.0))
+            lg = -np.log(np.clip(gm[rows, rt], LOG_LOSS_EPS, 1.0))
+        ok = ~np.isnan(pm[:, 0]) & ~np.isnan(gm[:, 0]) & ~abstained[idx]
+        ll_method[idx] = np.where(ok, lm, np.nan)
+        ll_group[idx] = np.where(ok, lg, np.nan)
+        ll_lift[idx] = np.where(ok, lg - lm, np.nan)
+        entry: dict[str, Any] = {
+            "n": len(idx),
+            "top1_lift": _nanmean(top1_lift[idx]),
+            "group_top1": _nanmean(group_top1[idx]),
+            "log_loss_lift": _nanmean(ll_lift[idx]),
+            "n_log_loss": int(ok.sum()),
+        }
+        if q.ordered and len(codes) > 1:
+            scale = float(len(codes) - 1)  # ranks scaled to [0, 1]: items of any length pool
+            rp = rank_pred[idx]
+            expected = np.where(np.isnan(pm[:, 0]), np.where(rp >= 0, rp, np.nan), pm @ np.arange(len(codes)))
+            expected = np.where(abstained[idx], np.nan, expected) / scale
+            group_expected = (gm @ np.arange(len(codes))) / scale
+            true = rt / scale
+            # (1) beyond the group's expectation: residuals from the cell's expected answer
+            ok_r = ~np.isnan(expected) & ~np.isnan(group_expected)
+            x, y = expected[ok_r] - group_expected[ok_r], true[ok_r] - group_expected[ok_r]
+            # per item: only with enough predictions (two points always correlate perfectly)
+            r, constant = (
+                _within_cell_r(x, y, np.zeros(len(x))) if len(x) >= MIN_ITEM_PREDICTIONS else (float("nan"), False)
+            )
+            pooled_resid.append((x, y))  # pooled: residuals are relative to the group already
+            # (2) within cells of the evaluated sample (cells with >= min_cell people)
+            cq = cell_code[idx]  # -1: no cell (no sex or age on record)
+            with_cell = cq >= 0
+            pairs = np.unique(cq[with_cell].astype(np.int64) * len(persons) + person_code[idx][with_cell])
+            size = (
+                np.bincount(pairs // len(persons), minlength=max(int(cq.max()) + 1, 0)) if len(pairs) else np.zeros(0)
+            )
+            big = np.flatnonzero(size >= min_cell)
+            use = np.isin(cq, big) & with_cell & ~np.isnan(expected)
+            r_cells = float("nan")
+            if use.any():
+                xc, yc = _centred(expected[use], true[use], cq[use])
+                pooled_cells.append((xc, yc))
+                if use.sum() >= MIN_ITEM_PREDICTIONS:
+                    r_cells = _pearson_centred(xc, yc)[0]
+            entry.update(
+                {
+                    "within_cell_r": r,
+                    "within_cell_r_sample": r_cells,
+                    "n_cells": len(big),
+                    "n_in_cells": int(use.sum()),
+                    **({"constant_within_cells": True} if constant else {}),
+                }
+            )
+        by_q[str(qid)] = entry
+
+    out: dict[str, Any] = {"reference": GROUP_REFERENCE, "min_cell": min_cell}
+    for key, values in (("top1_lift", top1_lift), ("log_loss_lift", ll_lift)):
+        out[key] = _respondent_mean_ci(values, scored, weights, r_idx, level)
+    out["group_top1"] = _nanmean(group_top1)
+    out["log_loss"], out["group_log_loss"] = _nanmean(ll_method), _nanmean(ll_group)
+    rs = [
+        e["within_cell_r"]
+        for e in by_q.values()
+        if e.get("within_cell_r") is not None and np.isfinite(e["within_cell_r"])
+    ]
+    x_all, y_all = _concat(pooled_resid)
+    r_all, constant_all = (
+        _within_cell_r(x_all, y_all, np.zeros(len(x_all)))
+        if len(x_all) >= MIN_ITEM_PREDICTIONS
+        else (float("nan"), False)
+    )
+    xc_all, yc_all = _concat(pooled_cells)
+    r_cells = _pearson_centred(xc_all, yc_all)[0] if len(xc_all) >= MIN_ITEM_PREDICTIONS else float("nan")
+    out["within_cell_r"] = {
+        "r": r_all,
+        "question_mean": float(np.mean(rs)) if rs else float("nan"),
+        "n": int(sum(len(x) for x, _ in pooled_resid)),
+        "n_questions": len(rs),
+        "n_ordered_questions": sum(1 for e in by_q.values() if "within_cell_r" in e),
+        **({"constant_within_cells": True} if constant_all else {}),
+    }
+    out["within_cell_r_sample"] = {
+        "r": r_cells,
+        "n": int(sum(len(x) for x, _ in pooled_cells)),
+        "n_question_cells": int(sum(e.get("n_cells", 0) for e in by_q.values())),
+    }
+    cell_people = pd.DataFrame({"cell": cells, "r": scored["respondent"].to_numpy()})
+    cell_people = cell_people[cell_people["cell"].notna()]
+    out["n_people_with_cell"] = int(cell_people["r"].nunique())
+    out["n_covered"] = int(has.sum())
+    out["by_question"] = dict(sorted(by_q.items(), key=lambda kv: question_sort_key(kv[0])))
+    return out
+
+
+def _nanmean(v: np.ndarray) -> float:
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def _respondent_mean_ci(
+    values: np.ndarray, scored: pd.DataFrame, weights: np.ndarray | None, r_idx: np.ndarray | None, level: float
+) -> dict[str, Any]:
+    """Mean over predictions with a percentile bootstrap CI over respondents (the summary's resamples)."""
+    ok = ~np.isnan(values)
+    out: dict[str, Any] = {"mean": _nanmean(values), "ci95": None, "n": int(ok.sum())}
+    if weights is None or r_idx is None or not ok.any():
+        return out
+    n_r = weights.shape[1]
+    sums = np.bincount(r_idx[ok], weights=values[ok], minlength=n_r)[:, None]
+    counts = np.bincount(r_idx[ok], minlength=n_r).astype(np.float64)[:, None]
+    reps = stats.ratio_replicates(sums, counts, weights)[:, 0]
+    lo, hi = stats.percentile_interval(reps, level)
+    out["ci95"] = [float(lo), float(hi)]
+    return out
 
 
 def _prob(d: Mapping[Any, Any], code: int) -> float:

@@ -25,6 +25,7 @@ PID of the first; the lock of a killed process is taken over).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,7 @@ def run_benchmark(
         )
 
         # execute
+        train: SurveyData | None = None
         with record.predicting(method, cfg) as session:
             if pending:
                 with clock("fit_seconds"):
@@ -149,8 +151,20 @@ def run_benchmark(
         rows = record.finished_rows()
         say("computing metrics")
         with clock("metrics_seconds"):
+            if train is None:  # every unit was finished earlier: the same training people, once more
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # its warnings were shown when the run started
+                    train = train_data if train_data is not None else training_data(data, split, cfg)
             metrics = compute_metrics(
-                rows, split, method, cfg, record.usage_total(rows), record.wall_total(), record.failures
+                rows,
+                split,
+                method,
+                cfg,
+                record.usage_total(rows),
+                record.wall_total(),
+                record.failures,
+                data=data,
+                train=train,
             )
         record.complete(metrics)
     return RunResult(

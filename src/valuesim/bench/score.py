@@ -6,13 +6,49 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
 from valuesim.bench import rundir
 from valuesim.bench.config import RunConfig
 from valuesim.bench.execute import UnitFailure
 from valuesim.bench.metrics import summarize
 from valuesim.bench.protocol import Split
 from valuesim.bench.record import USAGE_KEYS, failure_summary
-from valuesim.methods.base import Method
+from valuesim.methods.base import Method, Task
+from valuesim.survey.codebook import Codebook
+from valuesim.survey.dataset import SurveyData
+
+
+def group_reference(data: SurveyData, train: SurveyData, frame: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """The demographic group's answer to every (respondent, question) of *frame*: what
+    ``demographic-majority`` (country x sex x age band, backing off to country and to all)
+    fit on *train* -- the run's training people -- answers, and the person's cell. The
+    reference of :func:`valuesim.bench.metrics.individuation`; computed whether or not the
+    run's method is that baseline. It reads the evaluated person's country, sex and age only.
+    """
+    from valuesim.methods.baselines import DemographicMajorityBaseline
+
+    ref = DemographicMajorityBaseline(codebook)
+    ref.fit(train)
+    out: list[dict[str, Any]] = []
+    pairs = frame[["respondent", "question"]].astype(str).drop_duplicates()
+    for rid, qids in pairs.groupby("respondent", sort=False)["question"]:
+        person = data.respondent(str(rid))
+        targets = tuple(dict.fromkeys(qids))
+        known = [q for q in (*person.answers, *person.missing) if q not in set(targets)]
+        task = Task(person.restricted(known), targets)
+        cell = ref.group_of(task.respondent)
+        for p in ref.predict(task):
+            out.append(
+                {
+                    "respondent": str(rid),
+                    "question": p.question,
+                    "group_prediction": p.prediction,
+                    "group_probabilities": p.probabilities,
+                    "cell": cell,
+                }
+            )
+    return pd.DataFrame(out, columns=["respondent", "question", "group_prediction", "group_probabilities", "cell"])
 
 
 def compute_metrics(
@@ -23,14 +59,22 @@ def compute_metrics(
     usage: Mapping[str, float],
     wall: float,
     failures: Sequence[UnitFailure] = (),
+    *,
+    data: SurveyData | None = None,
+    train: SurveyData | None = None,
 ) -> dict[str, Any]:
     """metrics.json: the metrics module's summary plus method name and accounting.
 
     With failed targets the metrics are computed on the rest: ``complete`` is false and
-    ``n_failed_targets`` / ``failures_by_error`` say what is missing.
+    ``n_failed_targets`` / ``failures_by_error`` say what is missing. With *data* (the
+    evaluated people) and *train* (the run's training people) the summary has the
+    ``individuation`` block (:func:`group_reference`).
     """
     frame = rundir.predictions_frame(rundir.sort_rows(rows, split))
-    summary = summarize(frame, method.codebook, n_boot=cfg.n_boot, seed=cfg.metrics_seed)
+    group = None
+    if data is not None and train is not None and len(train) > 0 and not frame.empty:
+        group = group_reference(data, train, frame, method.codebook)
+    summary = summarize(frame, method.codebook, n_boot=cfg.n_boot, seed=cfg.metrics_seed, group=group)
     out: dict[str, Any] = {"method": method.name, **{k: v for k, v in summary.items() if k != "method"}}
     for k in USAGE_KEYS:
         out[k] = int(usage.get(k, 0))
@@ -112,4 +156,4 @@ def history_recall(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-__all__ = ["compute_metrics", "history_recall", "story_fidelity"]
+__all__ = ["compute_metrics", "group_reference", "history_recall", "story_fidelity"]

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from valuesim.bench.config import RunConfig
@@ -60,7 +61,17 @@ ANSWER_COLUMNS = (
     "answer",
     "probabilities",
 )
-DISTRIBUTION_COLUMNS = ("question", "by", "group", "code", "answer", "n", "share", "mean_probability")
+DISTRIBUTION_COLUMNS = (
+    "question",
+    "by",
+    "group",
+    "code",
+    "answer",
+    "n",
+    "share",
+    "mean_probability",
+    "n_probabilities",
+)
 
 
 @dataclass(frozen=True)
@@ -229,7 +240,12 @@ def run_simulation(
             "usage_this_session": session_usage,
             "method": method.config(),
             "synthetic": bool(data.synthetic),
+            # the simulated distribution is the mean probability; argmax shares are reported beside it
+            "distributions": overall_distributions(dists),
         }
+        note = smoke_test_note(str(method.config().get("model") or ""))
+        if note:
+            summary["note"] = note
         write_json_atomic(out / SUMMARY_FILE, summary)
         record.complete(summary)
     return SimulationResult(
@@ -249,6 +265,18 @@ def run_simulation(
 
 
 # --------------------------------------------------------------------------- tables
+
+
+def smoke_test_note(model: str) -> str | None:
+    """What a reader of the results must know about *model*: the embedded smoke-test model and
+    the mock model cannot say what people think."""
+    from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
+
+    if is_embedded_default(model):
+        return SMOKE_TEST_NOTE
+    if model.split(":", 1)[0] == "mock":
+        return "Model 'mock' gives deterministic fake answers: for testing the pipeline only."
+    return None
 
 
 def age_band(age: int | None) -> str:
@@ -298,22 +326,44 @@ def answers_table(rows: Sequence[dict[str, Any]], data: SurveyData, codebook: Co
     return frame
 
 
+def _person_distribution(probs: Any, code: Any, codes: Sequence[int]) -> np.ndarray | None:
+    """One simulated person's distribution over *codes*: the method's probabilities restricted
+    to the options and renormalised; a one-hot on the answer when it gave none; None when it
+    abstained."""
+    if isinstance(probs, dict) and probs:
+        v = np.array([max(0.0, float(probs.get(str(c), probs.get(c, 0.0)) or 0.0)) for c in codes])
+        if v.sum() > 0:
+            return v / v.sum()
+    if code is None or pd.isna(code) or int(code) not in codes:
+        return None
+    return np.array([1.0 if c == int(code) else 0.0 for c in codes])
+
+
 def distributions(answers: pd.DataFrame, codebook: Codebook, questions: Sequence[Question]) -> pd.DataFrame:
-    """Answer shares per question x group (all, country, sex, age band) and the mean probability
-    the method gave each option; every option is listed, also those nobody chose."""
+    """Per question x group (all, country, sex, age band) and option: ``mean_probability``, the
+    mean over the group's people of the probability the method gave the option (the simulated
+    answer distribution; a person without probabilities counts as a one-hot on their answer,
+    ``n_probabilities`` people had probabilities), and ``share``, the share of people whose
+    most likely answer (argmax) it is. Every option is listed, also those nobody chose.
+
+    The two differ: a method that gives every person 0.43 for "agree" and 0.30 for "disagree"
+    has a mean probability of 0.43 for "agree" but an argmax share of 100 %."""
     out: list[dict[str, Any]] = []
     for q in questions:
         sub = answers[answers["question"] == q.id]
-        probs = [json.loads(p) if isinstance(p, str) else None for p in sub["probabilities"]]
+        codes_q = list(q.answer_codes)
+        raw = [json.loads(p) if isinstance(p, str) else None for p in sub["probabilities"]]
+        person = [_person_distribution(p, c, codes_q) for p, c in zip(raw, sub["code"], strict=True)]
+        has_probs = np.array([isinstance(p, dict) and bool(p) for p in raw], dtype=bool)
         for by in ("all", "country", "sex", "age_band"):
             keys = pd.Series("all", index=sub.index) if by == "all" else sub[by].astype(str)
             for group in sorted(set(keys)):
                 mask = (keys == group).to_numpy()
                 codes = sub["code"][mask].dropna().astype(int)
                 n = len(codes)
-                gp = [p for p, m in zip(probs, mask, strict=True) if m and p]
-                for code in q.answer_codes:
-                    mean_p = sum(float(p.get(str(code), 0.0)) for p in gp) / len(gp) if gp else None
+                dists = [d for d, m in zip(person, mask, strict=True) if m and d is not None]
+                mean = np.mean(dists, axis=0) if dists else None
+                for j, code in enumerate(codes_q):
                     out.append(
                         {
                             "question": q.id,
@@ -323,10 +373,30 @@ def distributions(answers: pd.DataFrame, codebook: Codebook, questions: Sequence
                             "answer": q.label(code),
                             "n": n,
                             "share": float((codes == code).sum() / n) if n else None,
-                            "mean_probability": mean_p,
+                            "mean_probability": None if mean is None else float(mean[j]),
+                            "n_probabilities": int((has_probs & mask).sum()),
                         }
                     )
     return pd.DataFrame.from_records(out, columns=list(DISTRIBUTION_COLUMNS))
+
+
+def overall_distributions(dists: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """summary.json's ``distributions``: per question, the whole sample's mean probability and
+    argmax share of each option (code -> value)."""
+    out: dict[str, dict[str, Any]] = {}
+    for qid, g in dists[dists["by"] == "all"].groupby("question", sort=False):
+        out[str(qid)] = {
+            "n": int(g["n"].iloc[0]) if len(g) else 0,
+            "n_probabilities": int(g["n_probabilities"].iloc[0]) if len(g) else 0,
+            "mean_probability": {
+                str(c): (None if pd.isna(v) else round(float(v), 6))
+                for c, v in zip(g["code"], g["mean_probability"], strict=True)
+            },
+            "argmax_share": {
+                str(c): (None if pd.isna(v) else round(float(v), 6)) for c, v in zip(g["code"], g["share"], strict=True)
+            },
+        }
+    return out
 
 
 def _write_frame(frame: pd.DataFrame, stem: Path) -> None:
@@ -355,6 +425,7 @@ __all__ = [
     "answers_table",
     "build_method",
     "distributions",
+    "overall_distributions",
     "plan_simulation",
     "run_simulation",
 ]

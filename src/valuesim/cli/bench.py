@@ -102,16 +102,38 @@ def _ci(entry: dict[str, Any]) -> str:
 
 
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    folds = int(metrics.get("n_folds") or 0) > 1  # one fold: no spread over folds to show
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
-    table.add_column("mean ± sd over folds", justify="right")
+    table.add_column("mean ± sd over folds" if folds else "mean (one fold)", justify="right")
     table.add_column("95% CI (respondents)", justify="right")
     table.add_column("scored", justify="right")
     labels = {"top1": "top-1 accuracy ↑", "nmae": "nMAE ↓", "within1": "within-1 ↑"}
     for key, label in labels.items():
         e = metrics.get(key) or {}
-        table.add_row(label, f"{_fmt(e.get('mean'))} ± {_fmt(e.get('std'))}", _ci(e), str(e.get("n", "")))
+        mean = f"{_fmt(e.get('mean'))} ± {_fmt(e.get('std'))}" if folds else _fmt(e.get("mean"))
+        table.add_row(label, mean, _ci(e), str(e.get("n", "")))
     return table
+
+
+def individuation_line(metrics: dict[str, Any]) -> str | None:
+    """One line: what the predictions know beyond the demographic group (docs/metrics.md)."""
+    ind = metrics.get("individuation")
+    if not isinstance(ind, dict):
+        return None
+
+    def lift(e: Any) -> str:
+        if not isinstance(e, dict) or e.get("mean") is None:
+            return "-"
+        lo, hi = (e.get("ci95") or [None, None])[:2]
+        ci = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else ""
+        return f"{e['mean']:+.3f}{ci}"
+
+    r = (ind.get("within_cell_r") or {}).get("r")
+    return (
+        f"beyond the demographic group: top-1 lift {lift(ind.get('top1_lift'))}, log-loss lift "
+        f"{lift(ind.get('log_loss_lift'))}, r {'-' if r is None else f'{r:+.2f}'} (docs/metrics.md)"
+    )
 
 
 def sweep_table(metrics: dict[str, Any]) -> Table | None:
@@ -350,6 +372,9 @@ def bench(
     sweep = sweep_table(metrics)
     if sweep is not None:
         console.print(sweep)
+    line = individuation_line(metrics)
+    if line:
+        console.print(line, highlight=False)
     extra = [f"wall {metrics.get('wall_seconds', 0):.1f}s"]
     if metrics.get("n_abstained"):
         extra.append(f"{metrics['n_abstained']} abstentions")

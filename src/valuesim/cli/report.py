@@ -44,7 +44,7 @@ def report(
     reference: str | None = typer.Option(
         None,
         "--reference",
-        help="Run (directory or method name) every other run is tested against; default: the first.",
+        help="Run (directory or method name) every other run is tested against; default: the strongest run by top-1.",
     ),
     title: str = typer.Option("ValueSim benchmark report", "--title", help="Report title."),
     confusion_item: str | None = typer.Option(

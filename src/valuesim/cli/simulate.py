@@ -94,10 +94,9 @@ def simulate(
     Example: valuesim simulate --data wvs7/ --questions examples/questionnaire.yaml -n 60 -c DEU,JPN,BRA --out runs/sim
     """
     from valuesim.bench.config import RunConfig
-    from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation
+    from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation, smoke_test_note
     from valuesim.cli.bench import _split_list, _warnings_to_console, parse_options
     from valuesim.cli.questionnaire import print_import_notes
-    from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
     from valuesim.scale import get_executor
     from valuesim.survey.loaders import resolve_countries
     from valuesim.survey.questionnaire import parse_pipes, read_questionnaire
@@ -167,9 +166,9 @@ def simulate(
         people = {r: survey.respondent(r) for r in dict.fromkeys(result.answers["respondent"].astype(str))}
         profile = [survey.codebook.get(q) for q in survey.codebook.profile()]
         _export(result.answers, list(new), out, formats, profile, people)
-    spec = str(m.config().get("model") or "")
-    if is_embedded_default(spec):
-        console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
+    smoke = smoke_test_note(str(m.config().get("model") or ""))
+    if smoke:
+        console.print(f"[bold yellow]Note:[/] {smoke}", highlight=False, soft_wrap=True)
     if result.failures:
         n = sum(len(f.targets) for f in result.failures)
         err_console.print(f"[red]{n} answers failed[/] (model calls failed after all retries); re-run to retry them.")
@@ -189,11 +188,14 @@ def _print_overview(result: Any, report: Path | None) -> None:
     )
     dist = result.distributions
     overall = dist[dist["by"] == "all"]
+    console.print("Simulated distributions (mean predicted probability; most likely answer shares in brackets):")
     for qid, g in overall.groupby("question", sort=False):
-        chosen = g[g["share"].fillna(0) > 0]  # options nobody chose are not worth a line
-        top = chosen.sort_values("share", ascending=False).head(3)
-        shares = ", ".join(f"{a} {s:.0%}" for a, s in zip(top["answer"], top["share"].fillna(0)))
-        console.print(f"  {qid}: {shares or 'no answers'}", highlight=False, markup=False)
+        top = g[g["mean_probability"].notna()].sort_values("mean_probability", ascending=False).head(3)
+        probs = ", ".join(f"{a} {p:.0%}" for a, p in zip(top["answer"], top["mean_probability"]))
+        chosen = g[g["share"].fillna(0) > 0].sort_values("share", ascending=False).head(2)
+        argmax = ", ".join(f"{a} {s:.0%}" for a, s in zip(chosen["answer"], chosen["share"]))
+        line = f"{probs} (most likely: {argmax})" if probs else "no answers"
+        console.print(f"  {qid}: {line}", highlight=False, markup=False)
     files = "answers.parquet/.csv, distributions.parquet/.csv, summary.json"
     console.print(f"Results: {result.out_dir}/ ({files})", highlight=False, markup=False)
     if report is not None:

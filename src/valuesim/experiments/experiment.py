@@ -134,8 +134,6 @@ PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
     ),
 )
 
-#: Run compared with every other run in the report.
-REFERENCE = "valuesim"
 #: Runs drawn in the topic / country / error figures.
 FIGURE_RUNS = ("valuesim", "hybrid", "supervised", "knn", "country-majority", "full-info", "rag")
 
@@ -342,7 +340,7 @@ def run_experiment(
             paths = build_report(
                 ready,
                 out / REPORT_DIR,
-                reference=REFERENCE if REFERENCE in names else names[0],
+                reference=None,  # the strongest run by top-1: every other run is tested against the best
                 title=title or ("ValueSim paper experiments" + (" (quick)" if quick else "")),
                 figure_runs=tuple(n for n in (figure_runs or ()) if n in names) or None,
                 groups={s.name: s.group for s in specs},

@@ -231,14 +231,19 @@ class _GroupMajority(_Baseline):
             return None
         return (country, int(sex), band)
 
+    def group_of(self, person: Respondent) -> tuple[str, int, int] | None:
+        """The person's demographic cell (country, sex code, age band), None without sex or age."""
+        return self._task_keys_cell(person)
+
+    def _task_keys_cell(self, person: Respondent) -> tuple[str, int, int] | None:
+        sex = person.answers.get(self.codebook.role("sex") or "")
+        age = person.answers.get(self.codebook.role("age") or "")
+        return self._cell(person.country, None if sex is None else float(sex), None if age is None else float(age))
+
     def _task_keys(self, person: Respondent) -> dict[str, Any]:
         keys: dict[str, Any] = {COUNTRY: person.country}
         if CELL in self.levels:
-            sex = person.answers.get(self.codebook.role("sex") or "")
-            age = person.answers.get(self.codebook.role("age") or "")
-            keys[CELL] = self._cell(
-                person.country, None if sex is None else float(sex), None if age is None else float(age)
-            )
+            keys[CELL] = self._task_keys_cell(person)
         return keys
 
     def predict(self, task: Task) -> list[Prediction]:

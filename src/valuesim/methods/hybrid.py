@@ -11,11 +11,13 @@ than 15 calibration answers shares the pooled weights) by minimising the log-los
 evaluated). Their answers to ``calibration_targets`` random items are hidden; the prior is
 trained on the other training people, the LLM method answers from their remaining record,
 and the weights that best predict the hidden answers win. ``b = 0`` (the prior alone) is
-always reachable: ``shrinkage`` pseudo-observations pull the weights towards it, fitted
-weights are kept only when they also beat the prior alone on held-out calibration people
-(leave one respondent out), and an LLM weight of 0 means the prior exactly (``a = 1``: the
-prior is not re-tempered on its own), so the hybrid is not systematically worse than its prior. For the evaluation the prior is trained on
-all training people, as the plain prior method would be.
+always reachable: ``shrinkage`` pseudo-observations pull the weights towards it, and fitted
+weights are kept only when they beat the prior alone on held-out calibration people with a
+margin (leave one respondent out; the lower bound of the 95% paired bootstrap interval over
+calibration people of the held-out log-loss gain must be above 0, see :func:`check_weights`).
+An LLM weight of 0 means the prior exactly: its answers and probabilities as they are (not
+re-tempered, not floored), and the LLM is not asked. For the evaluation the prior is trained
+on all training people, as the plain prior method would be.
 
 What calibration found (weights, sizes, log-loss of the prior alone and of the pool, LLM
 calls) is in :meth:`Hybrid.fit_report` (the run manifest) and in every prediction's meta.
@@ -131,6 +133,9 @@ class Calibration:
     logloss_prior: dict[str, float]
     logloss_hybrid: dict[str, float]
     llm_usage: dict[str, float] = field(default_factory=dict)
+    #: per weight set: the fitted weights and the held-out check (see :class:`HeldOutCheck`);
+    #: a kind absent here shares the weights of "all"
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +146,7 @@ class Calibration:
             "logloss_prior": {k: round(v, 4) for k, v in self.logloss_prior.items()},
             "logloss_hybrid": {k: round(v, 4) for k, v in self.logloss_hybrid.items()},
             "llm_usage": self.llm_usage,
+            "checks": self.checks,
         }
 
 
@@ -207,19 +213,109 @@ def fit_weights(samples: Sequence[_Sample], shrinkage: float) -> tuple[float, fl
     return a, b
 
 
-def fit_checked(samples: Sequence[_Sample], shrinkage: float) -> tuple[float, float]:
-    """:func:`fit_weights`, kept only when it also predicts held-out people better than the
-    prior alone (leave-one-respondent-out over the calibration people); else (1, 0)."""
-    weights = fit_weights(samples, shrinkage)
+def fit_tempering(samples: Sequence[_Sample], shrinkage: float) -> float:
+    """The prior's own weight a (b = 0) minimising log-loss + shrinkage * (a-1)^2 / n: what
+    re-tempering the prior alone achieves, the bar the LLM has to clear in the held-out check."""
+    if not samples:
+        return 1.0
+    from scipy.optimize import minimize_scalar
+
+    n = len(samples)
+    stacked = _stack(samples)
+    best = minimize_scalar(
+        lambda a: _logloss(stacked, a, 0.0) + shrinkage * (a - 1.0) ** 2 / n,
+        bounds=(MIN_PRIOR_WEIGHT, MAX_WEIGHT),
+        method="bounded",
+    )
+    return float(best.x)
+
+
+#: the held-out check: bootstrap replicates over calibration people, and the interval level
+#: whose lower bound of the held-out log-loss gain must exceed 0 before the LLM gets weight
+CHECK_BOOT = 2000
+CHECK_LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class HeldOutCheck:
+    """The held-out check of one weight fit: the LLM's gain on held-out calibration people.
+
+    ``gain``: mean over calibration answers of log-loss(prior alone, re-tempered) - log-loss(pool),
+    both fitted without that answer's person, nats per prediction (positive: the pool is better);
+    ``lo``/``hi``: its percentile bootstrap interval over calibration people (paired: both
+    losses of an answer stay together); ``passed``: ``lo > 0``.
+    """
+
+    fitted: tuple[float, float]
+    gain: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    people: int = 0
+    passed: bool = False
+    reason: str = ""
+
+    @property
+    def weights(self) -> tuple[float, float]:
+        return self.fitted if self.passed else (1.0, 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 4)
+
+        return {
+            "fitted": {"prior": round(self.fitted[0], 4), "llm": round(self.fitted[1], 4)},
+            "heldout_gain": r(self.gain),
+            "heldout_gain_ci95": None if self.lo is None else [r(self.lo), r(self.hi)],
+            "people": self.people,
+            "passed": self.passed,
+            "reason": self.reason,
+        }
+
+
+def check_weights(samples: Sequence[_Sample], shrinkage: float, *, seed: int = 0) -> HeldOutCheck:
+    """:func:`fit_weights`, and whether it beats the prior alone on held-out calibration people.
+
+    Leave one calibration respondent out: fit the pool on the others, and the prior alone
+    re-tempered (b = 0, :func:`fit_tempering`) on the same others; score the left-out person's
+    answers under both. The gain is what the LLM adds beyond re-tempering the prior (a badly
+    calibrated prior would otherwise credit the LLM with its own recalibration). The fitted
+    weights are kept only when the lower bound of the 95% paired bootstrap interval
+    (resampling calibration people) of the held-out log-loss gain is above 0; otherwise the
+    hybrid is exactly its prior.
+    """
+    from valuesim.bench import stats
+
+    fitted = fit_weights(samples, shrinkage)
     people = sorted({s.person for s in samples})
-    if weights == (1.0, 0.0) or len(people) < 2:
-        return weights
-    held_out = []
-    for r in people:
+    if fitted[1] == 0.0:
+        return HeldOutCheck(fitted, people=len(people), reason="the fit gives the LLM no weight")
+    if len(people) < 2:
+        return HeldOutCheck(fitted, people=len(people), reason="fewer than 2 calibration people: no held-out check")
+    gain_sum = np.zeros(len(people))
+    count = np.zeros(len(people))
+    for i, r in enumerate(people):
         train = [s for s in samples if s.person != r]
         test = [s for s in samples if s.person == r]
-        held_out += [logloss([t], *fit_weights(train, shrinkage)) for t in test]
-    return weights if float(np.mean(held_out)) < logloss(samples, 1.0, 0.0) else (1.0, 0.0)
+        a, b = fit_weights(train, shrinkage)
+        a0 = fit_tempering(train, shrinkage)
+        gain_sum[i] = (logloss(test, a0, 0.0) - logloss(test, a, b)) * len(test)
+        count[i] = len(test)
+    gain = float(gain_sum.sum() / count.sum())
+    weights = stats.resample_weights(len(people), CHECK_BOOT, seed)
+    reps = stats.ratio_replicates(gain_sum[:, None], count[:, None], weights)[:, 0]
+    lo, hi = (float(x) for x in stats.percentile_interval(reps, CHECK_LEVEL))
+    passed = lo > 0
+    reason = (
+        "held-out gain above 0 with 95% confidence"
+        if passed
+        else "no held-out gain with 95% confidence (lower bound <= 0): the hybrid is its prior"
+    )
+    return HeldOutCheck(fitted, gain, lo, hi, len(people), passed, reason)
+
+
+def fit_checked(samples: Sequence[_Sample], shrinkage: float, *, seed: int = 0) -> tuple[float, float]:
+    """The weights :func:`check_weights` keeps: the fit when it passes the held-out check, else (1, 0)."""
+    return check_weights(samples, shrinkage, seed=seed).weights
 
 
 def _distribution(pred: Prediction, codes: Sequence[int]) -> np.ndarray | None:
@@ -322,6 +418,7 @@ class Hybrid(Method):
         return out
 
     def fit(self, train: SurveyData) -> None:
+        getattr(self.llm, "model", None)  # a bad model spec is an error even when the LLM is never asked
         tasks = self.calibration_tasks(train)
         ids = [t.respondent.id for t, _ in tasks]
         rest = [str(i) for i in train.frame.index if str(i) not in set(ids)]
@@ -344,15 +441,16 @@ class Hybrid(Method):
                     continue
                 samples.append(_Sample(q.kind.value, prior_p, llm_p, codes.index(truth[qid]), person))
         kinds = sorted({s.kind for s in samples})
-        weights = {"all": fit_checked(samples, self.opts.shrinkage)}
+        checks = {"all": check_weights(samples, self.opts.shrinkage, seed=self.opts.seed)}
         for kind in kinds:  # a kind with few calibration answers keeps the pooled weights
             of_kind = [s for s in samples if s.kind == kind]
-            weights[kind] = (
-                fit_checked(of_kind, self.opts.shrinkage) if len(of_kind) >= MIN_PER_KIND else weights["all"]
-            )
+            if len(of_kind) >= MIN_PER_KIND:
+                checks[kind] = check_weights(of_kind, self.opts.shrinkage, seed=self.opts.seed)
+        weights = {k: checks[k].weights if k in checks else checks["all"].weights for k in ["all", *kinds]}
         groups = {"all": samples, **{k: [s for s in samples if s.kind == k] for k in kinds}}
         self.calibration = Calibration(
             weights=weights,
+            checks={k: c.to_dict() for k, c in checks.items()},
             respondents=ids,
             n={k: len(v) for k, v in groups.items()},
             logloss_prior={k: logloss(v, 1.0, 0.0) for k, v in groups.items()},
@@ -386,20 +484,35 @@ class Hybrid(Method):
 
     async def apredict(self, task: Task) -> list[Prediction]:
         prior = {p.question: p for p in self.prior.predict(task)}
+        if all(self.weights_for(self.codebook.get(qid))[1] == 0.0 for qid in task.targets):
+            # the LLM earned no weight for any of these targets: it is not asked at all
+            return [self._combine(task, self.codebook.get(qid), prior[qid], None) for qid in task.targets]
         llm = {p.question: p for p in await self.llm.apredict(task)}
         return [self._combine(task, self.codebook.get(qid), prior[qid], llm[qid]) for qid in task.targets]
 
-    def _combine(self, task: Task, q: Question, prior: Prediction, llm: Prediction) -> Prediction:
+    def _combine(self, task: Task, q: Question, prior: Prediction, llm: Prediction | None) -> Prediction:
         codes = q.answer_codes
         a, b = self.weights_for(q)
-        prior_p, llm_p = _distribution(prior, codes), _distribution(llm, codes)
         meta: dict[str, Any] = {
             "weights": {"prior": round(a, 4), "llm": round(b, 4), "kind": q.kind.value},
             "prior": {"prediction": prior.prediction, **({"meta": prior.meta} if prior.meta else {})},
-            "llm": {"prediction": llm.prediction, "meta": {k: v for k, v in llm.meta.items() if k != "usage"}},
         }
-        if "usage" in llm.meta:
-            meta["usage"] = llm.meta["usage"]
+        if llm is not None:
+            meta["llm"] = {"prediction": llm.prediction, "meta": {k: v for k, v in llm.meta.items() if k != "usage"}}
+            if "usage" in llm.meta:
+                meta["usage"] = llm.meta["usage"]
+        if b == 0.0 or llm is None:  # the LLM earned no weight: the hybrid is exactly its prior (also when it abstains)
+            meta["exactly_prior"] = True
+            return Prediction(
+                task.respondent.id,
+                q.id,
+                task.fold,
+                prior.prediction,
+                None if prior.probabilities is None else dict(prior.probabilities),
+                task.condition,
+                meta,
+            )
+        prior_p, llm_p = _distribution(prior, codes), _distribution(llm, codes)
         if prior_p is None and llm_p is None:
             meta["abstained"] = "neither the prior nor the LLM method answered"
             return Prediction(task.respondent.id, q.id, task.fold, None, None, task.condition, meta)

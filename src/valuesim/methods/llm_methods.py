@@ -268,9 +268,13 @@ class ModuleAnswer:
     usage: Usage = field(default_factory=Usage)
     #: prompt tokens of the calls as sent (system + user), whatever the backend reused from its cache
     sent_tokens: float = 0.0
+    #: :func:`prompt_sha` of the messages of the call that gave the answer ("" when not recorded)
+    prompt: str = ""
 
     def summary(self, q: Question) -> dict[str, Any]:
         out: dict[str, Any] = {"answer": self.code}
+        if self.prompt:
+            out["prompt_sha"] = self.prompt
         if self.code is not None:
             out["label"] = q.label(self.code)
         if self.probs is not None and self.code is not None:
@@ -281,6 +285,19 @@ class ModuleAnswer:
         if self.error:
             out["error"] = self.error
         return out
+
+
+def prompt_sha(msgs: Sequence[ChatMessage]) -> str:
+    """A short fingerprint of a request's messages (role and exact text), recorded in each
+    module's meta (``prompt_sha``): 16 hex digits instead of the prompt (which repeats the
+    backstory in every call) keep predictions.jsonl small; the viewer rebuilds the prompt
+    (:meth:`LLMPipeline.aprompts`) and shows it only when the fingerprint matches."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for m in msgs:
+        h.update(m.role.encode() + b"\x1f" + m.content.encode("utf-8") + b"\x1e")
+    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -656,6 +673,56 @@ class LLMPipeline(Method):
         groups = [qs[i : i + cfg.batch_targets] for i in range(0, len(qs), cfg.batch_targets)]
         return story, self._contexts(person, story, groups, country_name(person.country))
 
+    # -- the prompts a prediction read, rebuilt (the viewer shows them) ---------------------
+    def prompts(
+        self, task: Task, reasoning: Mapping[str, Mapping[str, str]] | None = None
+    ) -> dict[str, dict[str, list[ChatMessage]]]:
+        """See :meth:`aprompts`."""
+        return run_sync(lambda: self.aprompts(task, reasoning))
+
+    async def aprompts(
+        self, task: Task, reasoning: Mapping[str, Mapping[str, str]] | None = None
+    ) -> dict[str, dict[str, list[ChatMessage]]]:
+        """question -> module -> the messages that module's answer call sends for *task*, built
+        by the same code as a prediction, without calling the model: what the model read. The
+        task is the benchmark's (the person restricted to profile + the unit's history), so the
+        prompt never holds a held-out answer. Rebuilt for one-target-per-call prompts of the
+        person's own record (or persona=none) with a facts-type story (dense, facts, raw,
+        none). With ``rationale`` under log-prob scoring the answer call follows the module's
+        generated reasoning: pass it as *reasoning* (question -> module -> text, recorded as
+        each module's ``rationale``). Compare with the recorded ``prompt_sha``."""
+        cfg = self.opts
+        if cfg.story == "narrative":
+            raise ConfigError(
+                "A narrative backstory is written by the model: its prompt is not rebuilt here.",
+                "The cached narratives of the person are on their page.",
+            )
+        if cfg.persona not in ("own", "none"):
+            raise ConfigError(f"persona={cfg.persona}: another person's record is shown; its prompt is not rebuilt.")
+        if cfg.batch_targets > 1:
+            raise ConfigError("Batched prompts (batch_targets > 1) ask several targets at once: not rebuilt.")
+        person, _, persona_meta = self._persona(task)
+        shows_nobody = persona_meta is not None and persona_meta["mode"] == "none"
+        profile = [q for q in self.codebook.profile() if person.has(q)]
+        story = await self._backstory(person, None if cfg.history == "all" else profile, nobody=shows_nobody)
+        country = country_name(person.country)
+        out: dict[str, dict[str, list[ChatMessage]]] = {}
+        for qid in task.targets:
+            q = shown_in_order(self.codebook.get(qid), cfg.option_order, person.id)  # as the prediction showed it
+            if unposable_reason(q) is not None:
+                continue
+            context = self._contexts(person, story, [[q]], country)[q.id].lines
+            if cfg.scoring == "logprobs":
+                said = (reasoning or {}).get(qid, {}) if cfg.rationale else {}
+                out[qid] = {
+                    m: self._messages(story.text, m, [q], country, context, mode="letter", reasoning=said.get(m, ""))
+                    for m in cfg.modules
+                }
+            else:
+                mode = "letter+reason" if cfg.rationale else "letter"
+                out[qid] = {m: self._messages(story.text, m, [q], country, context, mode=mode) for m in cfg.modules}
+        return out
+
     # -- explanations: asked after a prediction, never part of it ----------------------------
     def explain(self, task: Task, predictions: Sequence[Prediction]) -> dict[str, dict[str, str]]:
         """question -> module -> the module's reason for the answer it gave (see :meth:`aexplain`)."""
@@ -867,28 +934,29 @@ class LLMPipeline(Method):
         codes, texts = target_options(q)
         letters = option_letters(len(codes))
         what = "answer" if role in MODULES else f"{role} answer"
+        sha = prompt_sha(msgs)
         if self.opts.scoring == "logprobs" and is_numbered(letters):
             g = await self.model.generate(msgs, GenerateConfig(max_tokens=16, json_schema=choice_schema(letters)))
             sent = self._sent(msgs, g.cached)
             index = parse_choice(g.text, letters)
             if index is None:
-                return ModuleAnswer(role, None, None, None, f"unparseable {what}: {g.text[:120]!r}", g.usage, sent)
-            return ModuleAnswer(role, codes[index], None, None, None, g.usage, sent)
+                return ModuleAnswer(role, None, None, None, f"unparseable {what}: {g.text[:120]!r}", g.usage, sent, sha)
+            return ModuleAnswer(role, codes[index], None, None, None, g.usage, sent, sha)
         if self.opts.scoring == "logprobs":
             res = await self.model.score_choices(msgs, letters)
             sent = self._sent(msgs, res.cached)
             if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
                 err = f"unparseable {what}: {(res.raw or '')[:120]!r}"
-                return ModuleAnswer(role, None, None, None, err, res.usage, sent)
+                return ModuleAnswer(role, None, None, None, err, res.usage, sent, sha)
             probs = {c: float(p) for c, p in zip(codes, res.probs)}
-            return ModuleAnswer(role, codes[res.best], probs, None, None, res.usage, sent)
+            return ModuleAnswer(role, codes[res.best], probs, None, None, res.usage, sent, sha)
         g = await self.model.generate(msgs, GenerateConfig(max_tokens=max_tokens))
         sent = self._sent(msgs, g.cached)
         letter, rest = parse_letter(g.text, letters, texts)
         if letter is None:
-            return ModuleAnswer(role, None, None, None, f"unparseable {what}: {g.text[:120]!r}", g.usage, sent)
+            return ModuleAnswer(role, None, None, None, f"unparseable {what}: {g.text[:120]!r}", g.usage, sent, sha)
         reply = (rest or None) if keep_reply else None
-        return ModuleAnswer(role, codes[letters.index(letter)], None, reply, None, g.usage, sent)
+        return ModuleAnswer(role, codes[letters.index(letter)], None, reply, None, g.usage, sent, sha)
 
     async def _module(
         self, module: str, story: str, q: Question, country: str | None, context: Sequence[str]

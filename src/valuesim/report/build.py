@@ -54,7 +54,8 @@ class ReportPaths:
 @dataclass(frozen=True)
 class ReportOptions:
     title: str = "ValueSim benchmark report"
-    #: run (directory) name or method name to compare every other run with; default: the first run
+    #: run (directory) name or method name to compare every other run with; default: the
+    #: strongest run by top-1 (:func:`strongest`)
     reference: str | None = None
     #: item of the single-item confusion matrix; default: the ordered item with most predictions
     confusion_item: str | None = None
@@ -86,10 +87,27 @@ class _Ctx:
 # --------------------------------------------------------------------------- helpers
 
 
+#: the metric that picks the default reference (the strongest run)
+PRIMARY_METRIC = "top1"
+
+
+def strongest(runs: Sequence[RunData]) -> RunData:
+    """The run with the best headline :data:`PRIMARY_METRIC` among the finished k-fold runs
+    (history sweeps and unfinished runs only when there is nothing else); ties: the first given."""
+    pool = [r for r in runs if r.complete and not r.is_sweep] or [r for r in runs if not r.is_sweep] or list(runs)
+
+    def score(r: RunData) -> float:
+        v = (r.metrics.get(PRIMARY_METRIC) or {}).get("mean")
+        return float(v) if isinstance(v, (int, float)) and np.isfinite(v) else -np.inf
+
+    return max(pool, key=score)  # max keeps the first of equal scores
+
+
 def pick_reference(runs: Sequence[RunData], reference: str | None) -> RunData:
-    """The run named *reference* (directory name, else method name); default: the first run."""
+    """The run named *reference* (directory name, else method name); default: the strongest
+    run by top-1 (:func:`strongest`), so every other run is tested against the best one."""
     if reference is None:
-        return runs[0]
+        return strongest(runs)
     by_name = [r for r in runs if r.name == reference or r.path.name == reference]
     if len(by_name) == 1:
         return by_name[0]
@@ -461,6 +479,73 @@ def _errors_section(c: _Ctx) -> Section | None:
     return sec
 
 
+def _individuation_section(c: _Ctx) -> Section | None:
+    """Per run: what its predictions know about the person beyond the demographic group."""
+    blocks = [(r, r.metrics.get("individuation")) for r in c.runs]
+    if not any(isinstance(b, Mapping) for _, b in blocks):
+        return None
+    sec = Section("individuation", "Individuation: beyond the demographic group")
+    sec.paragraphs.append(
+        "Accuracy alone does not say whether a method tells people apart: a method can score well by "
+        "answering what people of the same country, sex and age band usually answer. Each run is compared, on "
+        "the same targets, with that group answer (demographic-majority fit on the run's training people, "
+        "whether or not that baseline was run). Top-1 lift: the run's top-1 minus the group answer's; "
+        "log-loss lift: the group's log-loss minus the run's (positive: better than the group); both with a 95% "
+        "bootstrap CI over respondents. r beyond group: on ordered items, the correlation of the predicted "
+        "score (expected answer) with the true answer, both taken relative to the group's expected answer "
+        "(0: the predictions know the group only). r in sample cells: the same correlation within demographic "
+        "cells of the evaluated people that hold at least "
+        f"{next((b.get('min_cell') for _, b in blocks if isinstance(b, Mapping)), 3)} people. "
+        "Definitions: docs/metrics.md."
+    )
+    rows = []
+    missing = []
+    for r, b in blocks:
+        if not isinstance(b, Mapping):
+            missing.append(r.name)
+            continue
+        t1, ll = b.get("top1_lift") or {}, b.get("log_loss_lift") or {}
+        wr, ws = b.get("within_cell_r") or {}, b.get("within_cell_r_sample") or {}
+
+        def lift(e: Mapping[str, Any]) -> Cell:
+            ci = e.get("ci95") or [None, None]
+            return Cell(
+                "-" if e.get("mean") is None else f"{e['mean']:+.3f}",
+                "",
+                _ci_text(ci[0], ci[1], signed=True) if e.get("mean") is not None else "",
+            )
+
+        def corr(e: Mapping[str, Any], n_key: str = "n") -> Cell:
+            v = e.get("r")
+            return Cell("-" if v is None else f"{v:+.2f}", "", f"n={e.get(n_key, 0)}")
+
+        rows.append(
+            [
+                Cell(r.name),
+                Cell(tables.fmt(b.get("group_top1"))),
+                lift(t1),
+                lift(ll),
+                corr(wr),
+                corr(ws),
+            ]
+        )
+    sec.blocks.append(
+        Table(
+            ["Run", "Group top-1", "Top-1 lift", "Log-loss lift", "r beyond group", "r in sample cells"],
+            rows,
+            align=["l", "r", "r", "r", "r", "r"],
+            caption="Group top-1: top-1 of the demographic group's answer on the run's targets. n under r: "
+            "predictions correlated (ordered items; for sample cells only people in cells large enough).",
+        )
+    )
+    if missing:
+        sec.notes.append(
+            f"No individuation numbers for {', '.join(missing)} (unfinished, or scored before this measure "
+            "existed: rerun the same `valuesim bench` command to rescore)."
+        )
+    return sec
+
+
 def _position_section(c: _Ctx) -> Section | None:
     """Share of predictions on the first option the prompt showed (LLM runs record the order)."""
     rows = [(r, b) for r in c.runs if isinstance(b := r.metrics.get("position_bias"), dict)]
@@ -721,7 +806,9 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
     simulated = sorted({r.name for r in runs if is_simulated(r.model)})
     doc = Document(
         title=("[SYNTHETIC] " if synthetic else "") + ("[SIMULATED] " if simulated else "") + opts.title,
-        subtitle=f"{len(runs)} run(s), reference {reference.name!r}; generated {when} by valuesim {__version__}.",
+        subtitle=f"{len(runs)} run(s), reference {reference.name!r}"
+        + (" (the strongest by top-1)" if opts.reference is None and len(runs) > 1 else " (chosen)")
+        + f"; generated {when} by valuesim {__version__}.",
         synthetic=synthetic,
     )
     if simulated:
@@ -751,6 +838,7 @@ def build_document(runs: Sequence[RunData], opts: ReportOptions, codebook: Codeb
         _summary_section(ctx),
         _paired_section(ctx),
         added_section(runs, codebook, seed=opts.seed),
+        _individuation_section(ctx),
         _history_section(ctx),
         _breakdown_section(ctx, "by-topic", "Accuracy by topic", "section"),
         _breakdown_section(ctx, "by-country", "Accuracy by country", "country"),

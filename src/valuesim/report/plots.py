@@ -392,7 +392,13 @@ def cost_figure(table: pd.DataFrame, *, synthetic: bool = False, colors: Mapping
 
 
 def distribution_figure(
-    shares: pd.DataFrame, *, title: str, ordered: bool = True, synthetic: bool = False, simulated: bool = True
+    shares: pd.DataFrame,
+    *,
+    title: str,
+    ordered: bool = True,
+    synthetic: bool = False,
+    simulated: bool = True,
+    xlabel: str | None = None,
 ) -> Figure:
     """Stacked horizontal bars of answer shares: one bar per group (rows of *shares*), one
     segment per answer option (columns, in option order). Ordered options get a diverging
@@ -417,7 +423,7 @@ def distribution_figure(
         ax.set_yticks(y, list(shares.index))
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
-        ax.set_xlabel("share of simulated answers" if simulated else "share of answers")
+        ax.set_xlabel(xlabel or ("share of simulated answers" if simulated else "share of answers"))
         ax.set_title(title, loc="left")
         ax.grid(axis="y", visible=False)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / (1 + len(shares))), ncol=min(k, 5), fontsize=8)

@@ -29,8 +29,15 @@ def _label(by: str, group: str) -> str:
     return "all respondents" if by == "all" else group
 
 
-def share_matrix(dists: pd.DataFrame, q: Question, bys: Sequence[str]) -> pd.DataFrame:
-    """Rows: groups (all, then each group of *bys*) with their n; columns: option labels."""
+#: the simulated answer distribution: the mean over people of the method's probabilities
+MEAN_PROBABILITY = "mean_probability"
+#: the share of people whose most likely answer an option is (argmax), reported separately
+ARGMAX_SHARE = "share"
+
+
+def share_matrix(dists: pd.DataFrame, q: Question, bys: Sequence[str], value: str = MEAN_PROBABILITY) -> pd.DataFrame:
+    """Rows: groups (all, then each group of *bys*) with their n; columns: option labels;
+    cells: *value* (``mean_probability``, default, or ``share`` = argmax shares)."""
     sub = dists[(dists["question"] == q.id) & (dists["by"].isin(["all", *bys]))]
     rows: dict[str, pd.Series] = {}
     for by in ["all", *bys]:
@@ -38,7 +45,7 @@ def share_matrix(dists: pd.DataFrame, q: Question, bys: Sequence[str]) -> pd.Dat
         for group in dict.fromkeys(part["group"]):
             g = part[part["group"] == group]
             n = int(g["n"].iloc[0]) if len(g) else 0
-            rows[f"{_label(by, group)}, n={n}"] = g.set_index("answer")["share"]
+            rows[f"{_label(by, group)}, n={n}"] = g.set_index("answer")[value]
     frame = pd.DataFrame(rows).T
     return frame[[q.label(c) for c in q.answer_codes]]
 
@@ -63,17 +70,31 @@ def _question_section(q: Question, dists: pd.DataFrame, synthetic: bool) -> Sect
             f"{q.id} by country",
             plots.to_png(
                 plots.distribution_figure(
-                    by_country, title=f"{q.id} by country", ordered=q.ordered, synthetic=synthetic
+                    by_country,
+                    title=f"{q.id} by country",
+                    ordered=q.ordered,
+                    synthetic=synthetic,
+                    xlabel="mean predicted probability",
                 )
             ),
-            caption="Share of simulated answers per country (n = simulated respondents).",
+            caption="Simulated answer distribution per country: the mean over the simulated respondents of the "
+            "probability the method gave each option (n = simulated respondents).",
         )
     )
-    sec.blocks.append(_table(by_country, f"{q.id}: simulated answer shares by country"))
+    sec.blocks.append(_table(by_country, f"{q.id}: simulated answer distribution (mean probability) by country"))
     for by in ("sex", "age_band"):
         m = share_matrix(dists, q, [by])
         if len(m) > 2:  # more than "all" and one group
-            sec.blocks.append(_table(m, f"{q.id}: simulated answer shares by {GROUP_TITLES[by]}"))
+            sec.blocks.append(
+                _table(m, f"{q.id}: simulated answer distribution (mean probability) by {GROUP_TITLES[by]}")
+            )
+    sec.blocks.append(
+        _table(
+            share_matrix(dists, q, ["country"], ARGMAX_SHARE),
+            f"{q.id}: share of respondents whose most likely answer (argmax) is each option, by country. Not a "
+            "distribution of answers: a method that gives everyone 43% for one option shows 100% here.",
+        )
+    )
     return sec
 
 
@@ -95,8 +116,11 @@ def build_simulation_document(
         "These are SIMULATED answers: a language model's prediction of what each real respondent would say, "
         "given their survey record. Nobody was asked these questions."
     )
-    if str(method.get("model", "")).split(":", 1)[0] in ("mock",):
-        doc.warnings.append("Model 'mock' gives deterministic fake answers: for testing the pipeline only.")
+    from valuesim.bench.simulate import smoke_test_note
+
+    note = smoke_test_note(str(method.get("model") or ""))
+    if note:
+        doc.warnings.append(note)
     overview = Section("overview", "Sample")
     overview.blocks.append(
         Table(

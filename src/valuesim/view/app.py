@@ -9,6 +9,7 @@ Routes:
 * ``/question/{qid}``        true vs predicted distributions, per-country split, confusion matrix
 * ``/people``                respondents filtered by country, sex, age band, id
 * ``/people/{id}``           one person: record, backstory, every run's predictions, LLM modules
+* ``/prompt?run=&person=&q=&fold=&cond=``  the exact messages an LLM prediction read (verified)
 * ``/ask``                   ask an LLM method (needs ``--model`` and ``--data``)
 * ``/live/{key}``            a run still being written, refreshing
 """
@@ -174,6 +175,20 @@ def create_app(
         ctx = await run_in_threadpool(pages.person_page, store, state.people, request.path_params["rid"])
         return render(request, "person.html", **ctx)
 
+    @page
+    async def prompt(request: Request) -> Response:
+        ctx = await run_in_threadpool(
+            pages.prompt_page,
+            store,
+            state.people,
+            q(request, "run"),
+            q(request, "person"),
+            q(request, "q"),
+            q(request, "fold", "0"),
+            q(request, "cond"),
+        )
+        return render(request, "prompt.html", **ctx)
+
     def ask_context(request: Request, **extra: Any) -> dict[str, Any]:
         disabled = ""
         if state.model_spec is None:
@@ -304,6 +319,7 @@ def create_app(
         Route("/question/{qid}", question),
         Route("/people", people),
         Route("/people/{rid:path}", person),
+        Route("/prompt", prompt),
         Route("/ask", ask, methods=["GET", "POST"]),
         Route("/ask/{job}", ask_job),
         Route("/live/{key}", live),

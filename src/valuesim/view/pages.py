@@ -14,12 +14,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
 from valuesim.bench.metrics import METRICS
+from valuesim.errors import UnknownQuestionError
 from valuesim.report.tables import (
     LOWER_IS_BETTER,
     METRIC_LABELS,
@@ -172,6 +174,7 @@ def run_page(store: RunStore, key: str) -> dict[str, Any]:
     d = run.data
     m = d.metrics
     out["protocol"] = protocol_label(d)
+    out["several_folds"] = int(m.get("n_folds") or 0) > 1  # one fold: no "std over folds" column
     out["metrics"] = [
         {"label": METRIC_LABELS[k], "text": fmt_ci(*_stat(m.get(k))), "std": fmt((m.get(k) or {}).get("std"))}
         for k in METRICS
@@ -201,7 +204,63 @@ def run_page(store: RunStore, key: str) -> dict[str, Any]:
         "invalid": int(m.get("n_invalid") or 0),
     }
     out["notes"] = d.notes
+    out["individuation"] = individuation_view(m.get("individuation"), store.codebook)
     return out
+
+
+def _signed(v: Any, digits: int = 3) -> str:
+    x = _f(v)
+    return f"{x:+.{digits}f}" if math.isfinite(x) else "-"
+
+
+def _signed_ci(entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return "-"
+    ci = entry.get("ci95") or [None, None]
+    head = _signed(entry.get("mean"))
+    if head == "-" or not all(math.isfinite(_f(c)) for c in ci):
+        return head
+    return f"{head} [{_signed(ci[0])}, {_signed(ci[1])}]"
+
+
+def individuation_view(block: Any, codebook: Codebook) -> dict[str, Any] | None:
+    """metrics.json["individuation"] as text: headline lifts and correlations, and per question."""
+    if not isinstance(block, dict):
+        return None
+    wr, ws = block.get("within_cell_r") or {}, block.get("within_cell_r_sample") or {}
+    questions = []
+    for qid, e in (block.get("by_question") or {}).items():
+        try:
+            label = question_label(codebook.get(qid))
+        except UnknownQuestionError:  # a question of another codebook: show the id
+            label = qid
+        questions.append(
+            {
+                "id": qid,
+                "label": label,
+                "n": e.get("n", 0),
+                "top1_lift": _signed(e.get("top1_lift")),
+                "top1_sort": _sortable(e.get("top1_lift")),
+                "log_loss_lift": _signed(e.get("log_loss_lift")),
+                "log_loss_sort": _sortable(e.get("log_loss_lift")),
+                "r": _signed(e.get("within_cell_r"), 2),
+                "r_sort": _sortable(e.get("within_cell_r")),
+                "r_cells": _signed(e.get("within_cell_r_sample"), 2),
+                "r_cells_sort": _sortable(e.get("within_cell_r_sample")),
+            }
+        )
+    return {
+        "group_top1": fmt(block.get("group_top1")),
+        "top1_lift": _signed_ci(block.get("top1_lift")),
+        "log_loss_lift": _signed_ci(block.get("log_loss_lift")),
+        "r": _signed(wr.get("r"), 2),
+        "r_n": wr.get("n", 0),
+        "r_constant": bool(wr.get("constant_within_cells")),
+        "r_cells": _signed(ws.get("r"), 2),
+        "r_cells_n": ws.get("n", 0),
+        "min_cell": block.get("min_cell"),
+        "questions": questions,
+    }
 
 
 def breakdown_page(store: RunStore, by: str, metric: str, keys: Sequence[str]) -> dict[str, Any]:
@@ -353,8 +412,6 @@ def compare_page(store: RunStore, a_key: str, b_key: str, wait: float = 0.2) -> 
 
 
 def question_page(store: RunStore, qid: str, run_key: str | None) -> dict[str, Any]:
-    from valuesim.errors import UnknownQuestionError
-
     try:
         q = store.codebook.get(qid)
     except UnknownQuestionError as e:
@@ -399,6 +456,20 @@ def question_page(store: RunStore, qid: str, run_key: str | None) -> dict[str, A
             }
         )
     out["dists"] = dists
+    individuation: list[dict[str, Any]] = []
+    for r in runs:
+        entry = ((r.data.metrics.get("individuation") or {}).get("by_question") or {}).get(q.id) if r.data else None
+        if isinstance(entry, dict):
+            shown: dict[str, Any] = {"run": r, "n": entry.get("n", 0)}
+            for key, digits in (
+                ("top1_lift", 3),
+                ("log_loss_lift", 3),
+                ("within_cell_r", 2),
+                ("within_cell_r_sample", 2),
+            ):
+                shown[key] = _signed(entry.get(key), digits)
+            individuation.append(shown)
+    out["individuation"] = individuation
     # per-country split: n and top-1 of each run
     frames = []
     for r in runs:
@@ -532,7 +603,14 @@ def person_page(store: RunStore, people: People, rid: str) -> dict[str, Any]:
                 },
             )
             conf = own_probability(rec.prediction, probs)
+            has_prompt = any(isinstance(v, dict) and v.get("prompt_sha") for v in (meta.get("modules") or {}).values())
             row["cells"][r.key] = {
+                "prompt": (
+                    f"/prompt?run={quote(r.key, safe='')}&person={quote(rid, safe='')}&q={quote(str(rec.question))}"
+                    f"&fold={int(rec.fold)}&cond={quote(str(rec.condition), safe='')}"
+                    if has_prompt
+                    else ""
+                ),
                 "label": answer_label(q, rec.prediction),
                 "hit": bool(rec.top1),
                 "off": "" if not math.isfinite(rec.nmae) else f"{rec.nmae:.2f}",
@@ -570,6 +648,86 @@ def person_page(store: RunStore, people: People, rid: str) -> dict[str, Any]:
         out["facts"] = story.sections
         out["facts_words"] = story.words
         out["narratives"] = cached_narratives(rid)
+    return out
+
+
+def prompt_page(
+    store: RunStore, people: People, run_key: str, rid: str, qid: str, fold: str, condition: str
+) -> dict[str, Any]:
+    """The exact messages each LLM module read for one prediction, rebuilt from the run's split
+    (the unit's history: never a held-out answer), its method configuration and the survey,
+    and shown only when they match the fingerprint the run recorded (``prompt_sha``)."""
+    from valuesim.bench import rundir
+    from valuesim.bench.plan import make_work_items
+    from valuesim.errors import ValueSimError
+    from valuesim.methods.base import get_method
+    from valuesim.methods.llm_methods import LLMPipeline, prompt_sha
+
+    run = store.get(run_key)
+    qid = qid.strip().upper()
+    out: dict[str, Any] = {"run": run, "rid": rid, "qid": qid, "condition": condition, "modules": [], "problem": ""}
+    if run.data is None or rid not in run.by_respondent:
+        raise NotFound(f"Run {run.name!r} has no prediction for person {rid!r}.", "Open the person's page.")
+    rows = run.rows_for_respondent(rid)
+    try:
+        fold_n = int(fold)
+    except ValueError:
+        raise NotFound(f"Fold {fold!r} is not a number.", "Follow a link from the person's page.") from None
+    match = rows[(rows["question"] == qid) & (rows["fold"] == fold_n) & (rows["condition"] == condition)]
+    if match.empty:
+        raise NotFound(f"Run {run.name!r} has no prediction of {qid} for person {rid!r} in fold {fold}.", "")
+    _, meta = run.extras(match.iloc[:1])[0]
+    out["fold"] = fold_n
+    try:
+        out["question"] = question_label(store.codebook.get(qid))
+    except UnknownQuestionError:
+        out["question"] = qid
+    recorded = {m: (v or {}).get("prompt_sha", "") for m, v in (meta.get("modules") or {}).items()}
+    if not recorded:
+        out["problem"] = "This prediction made no LLM call the run recorded (a method without a prompt)."
+        return out
+    if people.survey is None or rid not in set(people.survey.ids):
+        out["problem"] = "Start the viewer with the run's --data to see the prompt (it is rebuilt from the record)."
+        return out
+    conf = dict(run.data.method_config)
+    name = str(conf.pop("name", run.data.method))
+    for secret in ("base_url", "api_key"):
+        conf.pop(secret, None)
+    spec = str(conf.get("model") or "")
+    if not (spec == "local" or spec.startswith("local:")):
+        conf["model"] = "mock"  # never called: only its token count (the same estimate as a server's) is used
+    try:
+        split = rundir.open_run(run.path).split
+        unit = next(u for u in split.units if u.respondent == rid and u.fold == fold_n and u.condition == condition)
+        item = make_work_items(people.survey, [unit])[0]
+        method = get_method(name, store.codebook, **conf)
+        if not isinstance(method, LLMPipeline):
+            out["problem"] = f"{name} is not an LLM method: no prompt to show."
+            return out
+        reasoning = {qid: {m: str((v or {}).get("rationale") or "") for m, v in (meta.get("modules") or {}).items()}}
+        built = method.prompts(item.task, reasoning).get(qid, {})
+    except StopIteration:
+        out["problem"] = "The run's split has no such unit."
+        return out
+    except ValueSimError as e:
+        out["problem"] = f"The prompt could not be rebuilt: {e.message}"
+        return out
+    for module, sha in recorded.items():
+        msgs = built.get(module)
+        ok = bool(msgs) and bool(sha) and prompt_sha(msgs or []) == sha
+        out["modules"].append(
+            {
+                "name": module,
+                "sha": sha or "not recorded",
+                "verified": ok,
+                "messages": [{"role": m.role, "content": m.content} for m in msgs or []] if ok else [],
+            }
+        )
+    if not any(m["verified"] for m in out["modules"]):
+        out["problem"] = (
+            "The rebuilt prompt does not match the fingerprint the run recorded (other data, another version "
+            "of valuesim, or a run made before prompts were fingerprinted): it is not shown."
+        )
     return out
 
 
