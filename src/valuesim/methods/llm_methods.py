@@ -503,6 +503,12 @@ class LLMPipeline(Method):
         return self._chain
 
     @property
+    def fits_for_prompts(self) -> bool:
+        """Whether rebuilding a prediction's prompt needs the run's fit (the item relations that
+        chose each target's answers, or the shuffled persona's people)."""
+        return self._relevance or self.opts.persona.startswith("shuffled")
+
+    @property
     def _relevance(self) -> bool:
         """Whether the story is split into a shared core and per-target answers."""
         cfg = self.opts
