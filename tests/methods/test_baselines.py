@@ -310,3 +310,129 @@ def test_baselines_in_a_history_sweep(tmp_path: pytest.TempPathFactory) -> None:
     for curve in curves.values():
         assert set(curve) == {"h=0", "h=8", "h=30"}
         assert curve["h=30"] > curve["h=0"]  # more history, better predictions
+
+
+# --------------------------------------------------------------------------- supervised: models, subsets, ask
+
+
+@pytest.mark.parametrize("model", ["linear", "lightgbm"])
+def test_supervised_models_learn_the_rule(model: str) -> None:
+    m = fitted("supervised", rule_data(), model=model, learning_rate=0.3, min_child_samples=5, n_jobs=1)
+    for value in (1, 2, 3, 4):
+        answers = {q: 2 for q in HISTORY} | {"Q1": value, "Q260": 1, "Q262": 40}
+        (p,) = m.predict(Task(person("x", "PER", answers), ("Q46",)))
+        assert p.prediction == value and p.meta["model"] == model
+        assert p.probabilities is not None and sum(p.probabilities.values()) == pytest.approx(1.0)
+
+
+def test_supervised_linear_solves_a_history_set_once() -> None:
+    m = fitted("supervised", rule_data())
+    m.predict(Task(person("a", "DEU", {q: 1 for q in HISTORY}), ("Q46", "Q5")))
+    assert len({tag for _, tag in m._models}) == 1  # type: ignore[attr-defined]
+    ridge = {mod.ridge for mod in m._models.values()}  # type: ignore[attr-defined]
+    assert ridge and all(r > 0 for r in ridge)  # chosen from the grid on held-out training people
+
+
+def test_supervised_lightgbm_keeps_the_most_associated_inputs() -> None:
+    m = fitted("supervised", rule_data(), model="lightgbm", features=3, n_jobs=1, train_all_targets=False)
+    m.predict(Task(person("a", "DEU", {q: 1 for q in HISTORY}), ("Q46",)))
+    (model,) = m._models.values()  # type: ignore[attr-defined]
+    assert "Q1" in model.features and len(model.features) == 3
+
+
+@pytest.mark.parametrize("model", ["linear", "lightgbm"])
+def test_supervised_any_subset_without_retraining(model: str) -> None:
+    """history=any: one model per target answers from whatever the person gave; a partial
+    record is predicted on every item, and a second subset trains nothing new."""
+    m = fitted("supervised", rule_data(), model=model, history="any", train_all_targets=False, n_jobs=1)
+    targets = ("Q46", *HISTORY[1:])
+    short = person("p", "DEU", {"Q1": 4, "Q260": 1})  # a short questionnaire: one value item
+    out = m.predict(Task(short, targets))
+    assert [p.question for p in out] == list(targets)
+    assert all(p.prediction is not None and p.meta["history_mode"] == "any" for p in out)
+    assert out[0].prediction == 4  # the rule Q46 = Q1 from one known answer
+    n_models = len(m._models)  # type: ignore[attr-defined]
+    other = person("q", "PER", {"Q1": 2, "Q2": 3, "Q27": 1, "Q262": 60})
+    (p,) = m.predict(Task(other, ("Q46",)))
+    assert p.prediction == 2 and len(m._models) == n_models  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("options", [{"model": "linear"}, {"model": "lightgbm"}, {"history": "any"}])
+def test_supervised_variants_never_read_the_target(options: dict) -> None:
+    m = fitted("supervised", rule_data(300), n_estimators=5, n_jobs=1, **options)
+    base = {q: 1 + i % 4 for i, q in enumerate(HISTORY)} | {"Q260": 2, "Q262": 33}
+    targets = ("Q46", "Q5")
+    hidden = {q: c for q, c in base.items() if q not in targets}
+    a = m.predict(Task(person("x", "DEU", hidden), targets))
+    b = m.predict(Task(person("x", "DEU", hidden | {"Q46": 4, "Q5": 4}), targets))
+    assert [(p.prediction, p.probabilities) for p in a] == [(p.prediction, p.probabilities) for p in b]
+
+
+def test_trained_methods_declare_that_they_learn_from_others() -> None:
+    from valuesim.methods.base import method_info
+
+    for name in BASELINES:
+        assert method_info(name).cls.learns_from_others
+    for name in ("valuesim", "uniform", "text-transfer"):
+        assert not method_info(name).cls.learns_from_others
+    assert method_info("supervised").cls.single_person_options["history"] == "any"
+
+
+def test_ask_default_is_the_best_trained_predictor_measured() -> None:
+    """The default of `valuesim ask` for survey items is the trained predictor with the best
+    top-1 in the committed results (docs/results/baselines.json, supervised_cost.json)."""
+    import json
+    from pathlib import Path
+
+    from valuesim.methods.base import DEFAULT_SURVEY_ITEM_METHOD, method_info
+
+    results = Path(__file__).resolve().parents[2] / "docs" / "results"
+    best: dict[str, float] = {}
+    for name in ("baselines", "supervised_cost"):
+        path = results / f"{name}.json"
+        if not path.exists():
+            continue
+        for row in json.loads(path.read_text())["raw"]["rows"]:
+            if row.get("data", "dev") == "dev" and row["respondents"] == 100:
+                best[row["method"]] = row["top1"]["mean"]
+    assert best, "no measured results"
+    winner = max(best, key=best.__getitem__)
+    assert winner.split("(")[0] == DEFAULT_SURVEY_ITEM_METHOD
+    assert method_info(DEFAULT_SURVEY_ITEM_METHOD).cls.learns_from_others
+
+
+def test_cli_ask_answers_with_a_trained_predictor() -> None:
+    from typer.testing import CliRunner
+
+    from valuesim.cli import app
+
+    res = CliRunner().invoke(app, ["ask", "--data", "synthetic:300", "-r", "276070001", "-q", "Q46"])
+    assert res.exit_code == 0, res.output
+    assert "Prediction:" in res.output and "Real answer:" in res.output
+    assert "Answered by supervised (linear), trained on" in res.output
+    res = CliRunner().invoke(
+        app, ["ask", "--data", "synthetic:300", "-r", "276070001", "-q", "Q46", "--method", "knn", "--explain"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "Answered by knn" in res.output and "How it was made: neighbours" in res.output
+    res = CliRunner().invoke(
+        app, ["ask", "--data", "synthetic:300", "-r", "276070001", "-q", "Q46", "--method", "knn", "--model", "mock"]
+    )
+    assert res.exit_code != 0 and "uses no language model" in str(res.exception)
+    res = CliRunner().invoke(
+        app,
+        [
+            "ask",
+            "--data",
+            "synthetic:300",
+            "-r",
+            "276070001",
+            "--text",
+            "Is AI good?",
+            "--options",
+            "Yes|No",
+            "--method",
+            "supervised",
+        ],
+    )
+    assert res.exit_code != 0 and "cannot answer new questions" in str(res.exception)

@@ -120,12 +120,14 @@ def test_cli_ask_bad_new_questions(args: list[str], message: str) -> None:
     assert message in str(res.exception)
 
 
-def test_the_hybrid_learns_from_others_so_ask_and_simulate_refuse_it(tmp_path) -> None:
+def test_the_hybrid_learns_from_others_so_new_questions_refuse_it(tmp_path) -> None:
     with pytest.raises(ConfigError, match="nobody has answered a new one"):
         refuse_trained("hybrid", method_info("hybrid").cls)
-    res = _ask("--method", "hybrid", "-q", "Q46")
+    res = _ask("--method", "hybrid", "--text", "Why?", "--options", "A|B")
     assert res.exit_code != 0 and isinstance(res.exception, ConfigError)
-    assert "valuesim bench --method hybrid" in res.exception.hint
+    res = _ask("--method", "hybrid", "-q", "Q46")  # a survey item: fitted on everybody else, then asked
+    assert res.exit_code == 0, res.output
+    assert "Answered by hybrid (model mock), trained on" in res.output
     out = tmp_path / "sim"
     res = CliRunner().invoke(
         app,

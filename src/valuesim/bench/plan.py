@@ -42,9 +42,24 @@ def training_data(data: SurveyData, split: Split, cfg: RunConfig) -> SurveyData:
     The country filter of the protocol does not apply (it selects whom to evaluate); at
     most ``train_max`` people, a seeded sample when there are more.
     """
-    sample = set(split.respondents)
-    ok = valid_counts(data) >= min_valid_for(data, cfg.protocol)
-    copies = copies_of_evaluated(data, split)
+    return training_outside(
+        data,
+        split.respondents,
+        min_valid=min_valid_for(data, cfg.protocol),
+        train_max=cfg.train_max,
+        seed=cfg.protocol.seed,
+    )
+
+
+def training_outside(
+    data: SurveyData, people: Sequence[str], *, min_valid: int, train_max: int, seed: int
+) -> SurveyData:
+    """Everybody but *people* (and exact copies of their records) with >= *min_valid* valid
+    substantive answers; at most *train_max*, a seeded sample when there are more. What a
+    trained method learns from when it predicts *people* (a benchmark sample, `valuesim ask`)."""
+    sample = {str(p) for p in people}
+    ok = valid_counts(data) >= min_valid
+    copies = copies_of_evaluated(data, sample)
     if copies:
         warnings.warn(
             f"{len(copies)} respondent(s) outside the sample are exact copies of evaluated respondents "
@@ -53,21 +68,22 @@ def training_data(data: SurveyData, split: Split, cfg: RunConfig) -> SurveyData:
         )
     excluded = sample | copies
     ids = [str(i) for i, good in zip(data.frame.index, ok, strict=True) if good and str(i) not in excluded]
-    if len(ids) > cfg.train_max:
-        rng = np.random.default_rng([cfg.protocol.seed, _STREAM_TRAIN])
-        keep = np.sort(rng.choice(len(ids), size=cfg.train_max, replace=False))
+    if len(ids) > train_max:
+        rng = np.random.default_rng([seed, _STREAM_TRAIN])
+        keep = np.sort(rng.choice(len(ids), size=train_max, replace=False))
         ids = [ids[i] for i in keep]
     return data.subset(ids)
 
 
-def copies_of_evaluated(data: SurveyData, split: Split) -> set[str]:
+def copies_of_evaluated(data: SurveyData, people: Split | set[str]) -> set[str]:
     """Ids outside the sample whose row (country and every answer) equals an evaluated respondent's.
 
     A file can hold one person twice (under two ids): training on the copy would leak the
     evaluated person's answers into the method.
     """
+    sample = set(people.respondents) if isinstance(people, Split) else people
     keys = pd.Series(pd.util.hash_pandas_object(data.frame, index=False).to_numpy(), index=data.frame.index)
-    in_sample = keys.index.isin(list(split.respondents))
+    in_sample = keys.index.isin(list(sample))
     hit = keys.isin(set(keys[in_sample])) & ~in_sample
     return {str(i) for i in keys.index[hit]}
 
@@ -152,5 +168,6 @@ __all__ = [
     "make_work_items",
     "plan_split",
     "training_data",
+    "training_outside",
     "without_questions",
 ]

@@ -242,8 +242,14 @@ def ask(
     pipe: list[str] | None = typer.Option(
         None, "--pipe", help="Fill piped text of a .qsf: FIELD=VALUE for ${e://Field/FIELD} (repeatable)."
     ),
-    method: str = typer.Option(
-        "valuesim", "--method", help="An LLM method (valuesim, blank, demographics, full-info, rag)."
+    method: str | None = typer.Option(
+        None,
+        "--method",
+        help="Any method that can answer the question: a trained predictor (supervised, knn, ...) or an LLM "
+        "method (valuesim, blank, demographics, full-info, rag) for a survey item; an LLM method, uniform or "
+        "text-transfer for a new question.",
+        show_default="supervised for a survey item (the best trained predictor measured); valuesim for a new "
+        "question or when --model is given",
     ),
     model: str | None = typer.Option(
         None,
@@ -266,43 +272,47 @@ def ask(
     --questions FILE); a real answer is hidden from the method."""
     from valuesim.cli.bench import parse_options
     from valuesim.methods import Task, get_method, method_info
+    from valuesim.methods.base import DEFAULT_NEW_QUESTION_METHOD, DEFAULT_SURVEY_ITEM_METHOD
 
+    new_question = text is not None or questions is not None
+    if method is None:  # a model named (or a new question) asks for a language model
+        llm_asked = new_question or model is not None or base_url is not None or api_key is not None
+        method = DEFAULT_NEW_QUESTION_METHOD if llm_asked else DEFAULT_SURVEY_ITEM_METHOD
     info = method_info(method)
     fits_known = info.cls.learns_from_known_items
-    if (not info.uses_llm and not fits_known) or info.cls.learns_from_target_answers():
+    if new_question:  # nobody has answered it: only methods that do not learn from others' answers to it
         from valuesim.survey.questionnaire import refuse_trained
 
-        if text is not None or questions is not None:
-            refuse_trained(method, info.cls)
-        if info.uses_llm:  # the hybrid: its trained prior needs the other respondents
-            raise ConfigError(
-                f"`valuesim ask` answers from one person's record; {method!r} also learns from other "
-                "respondents (its trained prior and calibration).",
-                f"Run it with `valuesim bench --method {method}`, or ask with valuesim, blank, demographics, "
-                "full-info or rag.",
-            )
-        raise ConfigError(
-            f"`valuesim ask` runs LLM methods; {method!r} is not one.",
-            "Use valuesim, blank, demographics, full-info or rag.",
-        )
+        refuse_trained(method, info.cls)
     survey = load_data(data, codebook=codebook)
     book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions, pipe)
     person = survey.respondent(respondent)
-    options = parse_options(option)
-    if model is not None:
-        options["model"] = model
-    if base_url is not None:
-        options["base_url"] = base_url
-    if api_key is not None:
-        options["api_key"] = api_key
-    if no_cache:
-        options["cache"] = False
+    options = {**info.cls.single_person_options, **parse_options(option)}
+    if info.uses_llm:
+        if model is not None:
+            options["model"] = model
+        if base_url is not None:
+            options["base_url"] = base_url
+        if api_key is not None:
+            options["api_key"] = api_key
+        if no_cache:
+            options["cache"] = False
+    elif model is not None or base_url is not None or api_key is not None:
+        raise ConfigError(
+            f"{method!r} uses no language model, so --model/--base-url/--api-key do not apply.",
+            "Drop them, or pick an LLM method (valuesim, blank, demographics, full-info, rag).",
+        )
     m = get_method(method, book, **options)
+    trained_on: int | None = None
     if fits_known:  # e.g. item-transfer: learns item relations from the other people, the asked questions hidden
         from valuesim.relations import fit_sample
 
         console.print(f"[dim]fitting {method} on the other respondents' answers to the known items ...[/]")
-        m.fit(fit_sample(survey, hide=[q.id for q in targets], exclude=[person.id]))
+        sample = fit_sample(survey, hide=[q.id for q in targets], exclude=[person.id])
+        m.fit(sample)
+        trained_on = len(sample)
+    elif info.cls.learns_from_others:  # trained predictors, the hybrid: fitted on everybody else
+        trained_on = _fit_without(m, survey, person.id)
     asked = {q.id for q in targets}
     known = [x for x in person.answered() if x not in asked]  # never the answers being predicted
     task = Task(person.restricted(known), tuple(q.id for q in targets))
@@ -310,20 +320,67 @@ def ask(
     spec = str(m.config().get("model") or "")
     if survey.synthetic:
         console.print("[dim](synthetic respondent)[/]")
-    reasons = m.explain(task, preds) if explain else {}
+    llm_explain = explain and info.uses_llm
+    reasons = m.explain(task, preds) if llm_explain else {}
     for i, (q, pred) in enumerate(zip(targets, preds)):
         if i:
             console.print()
         _print_answer(q, pred, person)
-        if explain:
+        if explain and not llm_explain:
+            console.print("How it was made: " + _meta_text(pred.meta), highlight=False, soft_wrap=True)
+        elif explain:
             for line in explain_lines(pred.meta, spec):
                 console.print(line, highlight=False, soft_wrap=True)
             if reasons.get(q.id):
                 console.print("Why (each module asked after the prediction, in a separate call; not used by it):")
                 for name, why in reasons[q.id].items():
                     console.print(f"  {name}: {_quote(why)}", highlight=False, soft_wrap=True)
-    if is_embedded_default(spec):
+    console.print(_answered_by(method, m, trained_on, len(known)), highlight=False, soft_wrap=True)
+    if info.uses_llm and is_embedded_default(spec):
         console.print(f"[bold yellow]Note:[/] {SMOKE_TEST_NOTE}", highlight=False, soft_wrap=True)
+
+
+def _fit_without(method: Any, survey: Any, person_id: str) -> int:
+    """Fit *method* on everybody but the asked person (and copies of their record), like a
+    benchmark's training data; returns how many people it learned from."""
+    from valuesim.bench.config import RunConfig
+    from valuesim.bench.plan import training_outside
+    from valuesim.bench.protocol import ProtocolConfig, min_valid_for
+
+    cfg = RunConfig()
+    train = training_outside(
+        survey,
+        [person_id],
+        min_valid=min_valid_for(survey, ProtocolConfig()),
+        train_max=cfg.train_max,
+        seed=ProtocolConfig().seed,
+    )
+    if not len(train):
+        raise DataError(
+            f"{method.name!r} learns from other respondents, and the file has no one else with enough answers.",
+            "Use an LLM method (valuesim, blank, demographics, full-info, rag) or a file with more respondents.",
+        )
+    method.fit(train)
+    return len(train)
+
+
+def _meta_text(meta: dict[str, Any]) -> str:
+    """A trained method's account of one prediction (its ``meta``), in one line."""
+    parts = [f"{k.replace('_', ' ')} {v}" for k, v in meta.items() if isinstance(v, str | int | float)]
+    return ", ".join(parts) or "no details recorded"
+
+
+def _answered_by(name: str, method: Any, trained_on: int | None, n_known: int) -> str:
+    """One line saying which method answered and from what."""
+    what = f"Answered by {name}"
+    model = str(method.config().get("model") or "")
+    if model and method.uses_llm:
+        what += f" (model {model})"
+    elif model:
+        what += f" ({model})"
+    if trained_on is not None:
+        what += f", trained on {trained_on:,} other respondents"
+    return what + f", from this person's {n_known} other answers."
 
 
 def _ask_targets(

@@ -95,6 +95,12 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     learns_from_known_items: ClassVar[bool] = False
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
+    #: True when ``fit`` learns from other respondents (trained predictors, the hybrid): a
+    #: single-person entry point (``valuesim ask``) first fits it on everybody else
+    learns_from_others: ClassVar[bool] = False
+    #: options the method prefers when it answers one person at a time (``valuesim ask``);
+    #: options the user gives win
+    single_person_options: ClassVar[dict[str, Any]] = {}
     #: seconds spent fitting inside ``predict`` so far (a method that trains lazily adds to it);
     #: the runner reports that time as fitting, apart from prediction time
     fitting_seconds: float = 0.0
@@ -140,6 +146,14 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
         """Asked after a prediction, never part of it: question -> part (e.g. an LLM module) ->
         why that answer was given. Default: nothing to explain."""
         return {}
+
+
+#: What `valuesim ask` answers a survey item with when no --method is given: the trained
+#: predictor with the best top-1 in the measured results (docs/results/baselines.json and
+#: supervised_cost.json; a test keeps the two in step).
+DEFAULT_SURVEY_ITEM_METHOD = "supervised"
+#: ... and a new question (nobody's answers to it exist).
+DEFAULT_NEW_QUESTION_METHOD = "valuesim"
 
 
 # --------------------------------------------------------------------------- registry

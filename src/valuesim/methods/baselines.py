@@ -25,10 +25,11 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import scipy.linalg
 from pydantic import Field, field_validator
 
 from valuesim.errors import ConfigError
@@ -165,6 +166,8 @@ def _prediction(task: Task, qid: str, codes: np.ndarray, probs: np.ndarray, meta
 
 class _Baseline(Method):
     """Shared plumbing: the fitted-state check."""
+
+    learns_from_others: ClassVar[bool] = True
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
         super().__init__(codebook, **options)
@@ -400,18 +403,49 @@ class KnnBaseline(_Baseline):
 
 
 class SupervisedOptions(MethodOptions):
-    n_estimators: int = Field(30, ge=1, description="boosting rounds per model")
-    num_leaves: int = Field(15, ge=2, description="leaves per tree")
-    learning_rate: float = Field(0.1, gt=0.0, description="boosting learning rate")
-    max_train: int = Field(6000, ge=50, description="training rows per model (a seeded sample when more)")
-    min_child_samples: int = Field(20, ge=1, description="fewest training rows in a leaf")
+    model: Literal["linear", "lightgbm"] = Field(
+        "linear",
+        description="linear: one multi-output ridge model on one-hot answers predicts every target of a history "
+        "set at once (the default: measured as accurate at a fraction of the CPU, docs/baselines.md); "
+        "lightgbm: one gradient-boosted classifier per target (the model before; the options below "
+        "n_estimators..features apply to it)",
+    )
+    ridge: float = Field(
+        0.0,
+        ge=0.0,
+        description="linear: ridge penalty; 0 = per target, the best of RIDGE_GRID (times the mean diagonal of "
+        "the Gram matrix) on a held-out fifth of the training people",
+    )
+    floor: float = Field(0.01, gt=0.0, lt=0.5, description="linear: least probability of an option before normalising")
+    n_estimators: int = Field(30, ge=1, description="lightgbm: boosting rounds per model")
+    num_leaves: int = Field(15, ge=2, description="lightgbm: leaves per tree")
+    learning_rate: float = Field(0.1, gt=0.0, description="lightgbm: boosting learning rate")
+    features: int = Field(
+        0,
+        ge=0,
+        description="lightgbm: inputs per model, the N candidate items most associated with the target among "
+        "the training people (largest |correlation| with one of its answers), plus the country; 0 = every item",
+    )
+    max_train: int = Field(
+        6000, ge=50, description="lightgbm: training rows per model (a seeded sample when more); linear uses all"
+    )
+    min_child_samples: int = Field(20, ge=1, description="lightgbm: fewest training rows in a leaf")
     country_feature: bool = Field(True, description="give the model the respondent's country (categorical)")
-    history: Literal["auto", "exact", "random-subset"] = Field(
+    history: Literal["auto", "exact", "random-subset", "any"] = Field(
         "auto",
         description="exact: one model per history set; random-subset: one model per history size trained on "
-        "random subsets (for history sweeps); auto: exact for k-fold tasks, random-subset otherwise",
+        "random subsets (for history sweeps); any: one model per target, trained with randomly hidden inputs, "
+        "that answers from any subset of a person's answers (a partial record, `valuesim ask`); auto: exact "
+        "for k-fold tasks, random-subset otherwise",
     )
-    n_jobs: int = Field(2, ge=1, description="models trained at once (each LightGBM model uses one thread)")
+    mask: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="history=any: share of a training row's answers hidden (linear: expected share; "
+        "lightgbm: a uniform share up to this)",
+    )
+    n_jobs: int = Field(2, ge=1, description="lightgbm: models trained at once (each uses one thread)")
     train_all_targets: bool = Field(
         True,
         description="when a history set is first seen, train the models of every item outside it at once "
@@ -422,38 +456,55 @@ class SupervisedOptions(MethodOptions):
 
 
 @register(
-    "supervised", "One LightGBM classifier per target on history + profile + country, trained outside the sample."
+    "supervised",
+    "A model trained outside the sample on history + profile + country: multi-output ridge (default) or LightGBM.",
 )
 class SupervisedBaseline(_Baseline):
-    """Per-target gradient boosting on the respondent's known answers.
+    """Trained prediction from the respondent's known answers, profile and country.
 
-    Features: the history items (raw codes, NaN when missing), the profile block, and the
-    country as a categorical feature. Answer codes, nominal ones included, are plain numbers
-    the trees split on (most nominal items have two options, where that is exact). Models
-    are trained on the fit data and cached by (target, feature set), so every respondent of
-    a k-fold fold shares them. In a history sweep each person has a different random history; then a
-    model per (target, history size h) is trained on all non-target items where each
-    training row keeps a random h of its substantive answers, and the model is applied to
-    whatever h items the respondent has.
+    ``model="linear"`` (default): every input item is one-hot coded (an indicator per answer;
+    an item with more than :data:`ONEHOT_MAX` codes, e.g. age, is standardised with a missing
+    flag), plus the country; one ridge regression of all targets' answer indicators on these
+    (a linear probability model, solved in closed form) predicts every target of a history set
+    at once. Probabilities are the predicted indicators floored at ``floor`` and normalised.
+
+    ``model="lightgbm"``: one gradient-boosted classifier per target on the raw codes (NaN when
+    missing; nominal codes are plain numbers the trees split on) and the country as a
+    categorical feature; ``features=N`` keeps the N candidate items most associated with the
+    target.
+
+    Models are cached by (target, feature set), so every respondent of a k-fold fold shares
+    them. In a history sweep each person has a different random history; then a model per
+    (target, history size h) is trained on all non-target items with each training row keeping
+    a random h of its substantive answers (linear: in expectation), and applied to whatever h
+    items the respondent has. ``history="any"``: one model per target on all other items,
+    trained with a share ``mask`` of the answers hidden, applied to whatever the person
+    answered -- no retraining per subset.
     """
 
     Options = SupervisedOptions
     opts: SupervisedOptions
+    #: what answering one person at a time (``valuesim ask``) should use: one model per asked
+    #: target that tolerates any subset of the person's answers
+    single_person_options: ClassVar[dict[str, Any]] = {"history": "any", "train_all_targets": False}
 
     def fit(self, train: SurveyData) -> None:
-        import lightgbm  # noqa: F401 - fail early with a clear error if missing
+        if self.opts.model == "lightgbm":
+            import lightgbm  # noqa: F401 - fail early with a clear error if missing
 
         view = TrainView.build(train, self.codebook)
         self._items = [q for q in self.codebook.ids() if q in view.frame_values]
         self._item_col = {q: j for j, q in enumerate(self._items)}
         self._profile = [q for q in self.codebook.profile() if q in view.frame_values]
         self._x = np.column_stack([view.frame_values[q] for q in self._items]).astype(np.float32)
+        self._z = _standardised(self._x) if self.opts.model == "lightgbm" and self.opts.features else None
         self._countries = {c: i for i, c in enumerate(sorted(set(view.country)))}
         self._country_code = np.array([self._countries[c] for c in view.country], dtype=np.float32)
         self._tables = CountTables(view, {}, (GLOBAL,))
         self._order = np.random.default_rng(self.opts.seed).permutation(view.n)
         self._models: dict[tuple[str, str], Any] = {}
         self._view = view
+        self._design: _Design | None = None
         #: seconds spent training models while predicting (a fold's first unit); read by the progress display
         self.fitting_seconds = 0.0
 
@@ -483,13 +534,17 @@ class SupervisedBaseline(_Baseline):
     def _columns(self, items: Iterable[str]) -> list[int]:
         return [self._item_col[q] for q in items]
 
-    def _models_for(self, targets: Sequence[str], mode: str, hist: tuple[str, ...], h: int) -> dict[str, _FittedModel]:
-        """The model of every target, training missing ones in parallel (threads; LightGBM frees the GIL).
+    def _models_for(self, targets: Sequence[str], mode: str, hist: tuple[str, ...], h: int) -> dict[str, Any]:
+        """The model of every target, training missing ones (LightGBM: in parallel threads, which
+        free the GIL; linear: every target of an exact history set in one solve).
 
-        exact: features = history + profile, key = (target, hash of the history);
-        random-subset: features = every other item, key = (target, h).
+        exact: candidate inputs = history + profile, key = (target, hash of the history);
+        random-subset: every other item, key = (target, h); any: every other item, key = target.
         """
-        tag = "exact:" + hashlib.sha1(",".join(hist).encode()).hexdigest() if mode == "exact" else f"subset:{h}"
+        if mode == "exact":
+            tag = "exact:" + hashlib.sha1(",".join(hist).encode()).hexdigest()
+        else:
+            tag = f"subset:{h}" if mode == "random-subset" else "any"
         with self.lock:
             todo = [q for q in targets if (q, tag) not in self._models]
             if todo and self.opts.train_all_targets:  # every item outside the history may be asked next
@@ -497,49 +552,125 @@ class SupervisedBaseline(_Baseline):
                 todo += [q for q in self.view.targets if q not in skip and (q, tag) not in self._models]
             if todo:
                 t0 = time.perf_counter()
-                jobs = [(q, *self._model_features(q, mode, hist, h)) for q in todo]
-                if self.opts.n_jobs > 1 and len(jobs) > 1:
-                    with ThreadPoolExecutor(max_workers=self.opts.n_jobs) as pool:
-                        fitted = list(pool.map(lambda job: self._train(*job), jobs))
+                if self.opts.model == "linear":
+                    from threadpoolctl import threadpool_limits
+
+                    # one BLAS thread: on a shared machine more threads spin and cost CPU, not time
+                    with threadpool_limits(limits=1, user_api="blas"):
+                        trained = self._train_linear(todo, mode, hist, h)
+                    self._models.update({(q, tag): m for q, m in trained.items()})
                 else:
-                    fitted = [self._train(*job) for job in jobs]
-                for q, model in zip(todo, fitted, strict=True):
-                    self._models[(q, tag)] = model
+                    jobs = [(q, *self._model_features(q, mode, hist, h)) for q in todo]
+                    if self.opts.n_jobs > 1 and len(jobs) > 1:
+                        with ThreadPoolExecutor(max_workers=self.opts.n_jobs) as pool:
+                            fitted = list(pool.map(lambda job: self._train(*job), jobs))
+                    else:
+                        fitted = [self._train(*job) for job in jobs]
+                    for q, model in zip(todo, fitted, strict=True):
+                        self._models[(q, tag)] = model
                 self.fitting_seconds += time.perf_counter() - t0
             return {q: self._models[(q, tag)] for q in targets}
 
     def _model_features(
         self, target: str, mode: str, hist: tuple[str, ...], h: int
-    ) -> tuple[tuple[str, ...], int | None]:
-        """(feature items, random-subset size or None) of the model for *target*."""
+    ) -> tuple[tuple[str, ...], str, int | float | None]:
+        """(candidate input items, how inputs are hidden in training, how many/much) of *target*'s model."""
         if mode == "exact":
-            return tuple(q for q in (*hist, *self._profile) if q != target), None
+            return tuple(q for q in (*hist, *self._profile) if q != target), "none", None
         substantive = tuple(q for q in self._items if q not in self._profile and q != target)
-        return (*substantive, *self._profile), h
+        if mode == "random-subset":
+            return (*substantive, *self._profile), "keep", h
+        return (*substantive, *self._profile), "share", self.opts.mask
 
-    def _train(self, target: str, feats: tuple[str, ...], keep_h: int | None) -> _FittedModel:
+    # ----------------------------------------------------------------- linear (multi-output ridge)
+
+    def _train_linear(self, todo: Sequence[str], mode: str, hist: tuple[str, ...], h: int) -> dict[str, _LinearModel]:
+        """exact: one solve for every target (inputs: history + profile); otherwise one solve per
+        target on every other item, with the expected effect of hiding answers (random-subset:
+        all but h; any: a share ``mask``) folded into the normal equations."""
+        design = self._design_matrix()
+        if mode == "exact":
+            inputs = self._columns((*hist, *self._profile))
+            return _LinearModel.solve(design, inputs, list(todo), *self._targets_matrix(todo), self.opts)
+        substantive = [self._item_col[q] for q in self._items if q not in self._profile]
+        if mode == "random-subset":
+            hide = 1.0 - min(1.0, h / max(len(substantive) - 1, 1))
+        else:
+            hide = self.opts.mask
+        out = {}
+        for q in todo:
+            inputs = [c for c in range(len(self._items)) if c != self._item_col[q]]
+            masked = [c for c in substantive if c != self._item_col[q]]
+            out.update(_LinearModel.solve(design, inputs, [q], *self._targets_matrix([q]), self.opts, masked, hide))
+        return out
+
+    def _design_matrix(self) -> _Design:
+        if self._design is None:
+            self._design = _Design.build(self._x, self._country_code if self.opts.country_feature else None)
+        return self._design
+
+    def _targets_matrix(self, targets: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """(answer indicators of *targets* side by side, options per target); a row without an
+        answer gets the target's answer shares (it says nothing about the person)."""
+        view = self.view
+        blocks = []
+        for q in targets:
+            r = view.ranks[:, view.targets.index(q)]
+            y = np.zeros((view.n, len(view.codes[q])), dtype=np.float64)
+            ok = r >= 0
+            y[np.flatnonzero(ok), r[ok]] = 1.0
+            if ok.any() and not ok.all():
+                y[~ok] = y[ok].mean(axis=0)
+            blocks.append(y)
+        return np.hstack(blocks), [b.shape[1] for b in blocks]
+
+    # ----------------------------------------------------------------- lightgbm (one model per target)
+
+    def _select(self, cols: np.ndarray, rows: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+        """The ``features`` columns most associated with the target: the largest |correlation|
+        between the (standardised, mean-imputed) item and one answer option's indicator."""
+        n = self.opts.features
+        if not n or len(cols) <= n or self._z is None:
+            return cols
+        onehot = np.zeros((len(rows), n_classes), dtype=np.float32)
+        onehot[np.arange(len(rows)), y] = 1.0
+        onehot -= onehot.mean(axis=0)
+        onehot /= onehot.std(axis=0) + 1e-6
+        score = np.abs(self._z[np.ix_(rows, cols)].T @ onehot).max(axis=1)
+        return np.sort(cols[np.argsort(-score, kind="stable")[:n]])
+
+    def _train(self, target: str, feats: tuple[str, ...], hide: str, amount: int | float | None) -> _FittedModel:
         import lightgbm as lgb
 
         view = self.view
         j = view.targets.index(target)
         y_all = view.ranks[:, j]
         rows = self._order[y_all[self._order] >= 0][: self.opts.max_train]
-        y = y_all[rows].astype(np.int64)
-        classes = np.unique(y)
-        cols = self._columns(feats)
-        x = self._x[np.ix_(rows, np.asarray(cols, dtype=np.int64))]
-        if keep_h is not None:
-            n_sub = len(feats) - len(self._profile)
-            rng = np.random.default_rng([self.opts.seed, item_seed(target), keep_h])
-            drop = rng.random((len(rows), n_sub)).argsort(axis=1) >= keep_h
-            x[:, :n_sub][drop] = np.nan
+        classes, y = np.unique(y_all[rows].astype(np.int64), return_inverse=True)
+        all_cols = np.asarray(self._columns(feats), dtype=np.int64)
+        cols = all_cols if hide == "keep" else self._select(all_cols, rows, y, len(classes))
+        x = self._x[np.ix_(rows, cols)]
+        n_profile = len(self._profile)
+        substantive = np.isin(cols, all_cols[: len(all_cols) - n_profile])
+        rng = np.random.default_rng(
+            [self.opts.seed, item_seed(target), int(amount) if hide == "keep" and amount else 0]
+        )
+        if hide == "keep" and amount is not None:  # a history sweep: each row keeps a random h of its items
+            n_sub = int(substantive.sum())
+            drop = rng.random((len(rows), n_sub)).argsort(axis=1) >= int(amount)
+            x[:, substantive] = np.where(drop, np.nan, x[:, substantive])
+        elif hide == "share" and amount:  # any subset: each row hides a uniform share up to `mask`
+            share = rng.random(len(rows)) * float(amount)
+            drop = (rng.random((len(rows), len(cols))) < share[:, None]) & substantive[None, :]
+            x[drop] = np.nan
         cat: list[int] = []
         if self.opts.country_feature:
             x = np.column_stack([x, self._country_code[rows]])
             cat.append(x.shape[1] - 1)
-        columns = np.array([*cols, len(self._items)] if self.opts.country_feature else cols, dtype=np.int64)
+        columns = np.append(cols, len(self._items)) if self.opts.country_feature else cols
+        used = tuple(self._items[c] for c in cols)
         if len(classes) < 2:
-            return _FittedModel(feats, columns, None, classes)
+            return _FittedModel(used, columns, None, classes)
         params: dict[str, Any] = {
             "n_estimators": self.opts.n_estimators,
             "num_leaves": self.opts.num_leaves,
@@ -556,8 +687,8 @@ class SupervisedBaseline(_Baseline):
             "verbose": -1,
         }
         clf = lgb.LGBMClassifier(**params)
-        clf.fit(x, y, categorical_feature=cat or "auto")
-        return _FittedModel(feats, columns, clf.booster_, classes)
+        clf.fit(x, np.asarray(classes)[y], categorical_feature=cat or "auto")
+        return _FittedModel(used, columns, clf.booster_, classes)
 
     def _task_vector(self, task: Task) -> np.ndarray:
         """Every item's visible code (NaN when unknown or a target), then the country code."""
@@ -575,6 +706,7 @@ class SupervisedBaseline(_Baseline):
         mode, hist, h = self._feature_spec(task)
         models = self._models_for([q for q in task.targets if q in self._tables.col], mode, hist, h)
         vec = self._task_vector(task)
+        coded = self._design.row(vec) if self._design is not None else None
         out = []
         for q in task.targets:
             if q not in self._tables.col:
@@ -582,22 +714,235 @@ class SupervisedBaseline(_Baseline):
                 continue
             model = models[q]
             k = len(view.codes[q])
-            if model.booster is None:  # one answer only in the training rows: their distribution
+            probs: np.ndarray | None
+            if getattr(model, "booster", True) is None:  # one answer only in the training rows: their distribution
                 fallback = self._tables.lookup(q, {}, 1)
                 probs = smoothed(fallback[0], self.opts.alpha) if fallback else None
                 meta: dict[str, Any] = {"model": "constant"}
             else:
-                raw = np.asarray(model.booster.predict(vec[model.columns][None, :], num_threads=1)).reshape(-1)
-                if len(model.classes) == 2 and raw.size == 1:
-                    raw = np.array([1.0 - raw[0], raw[0]])
-                probs = np.zeros(k)
-                probs[model.classes] = raw
-                meta = {"model": "lightgbm", "history_mode": mode, "n_features": len(model.features)}
+                probs = model.probabilities(coded if isinstance(model, _LinearModel) else vec, k)
+                meta = {"model": self.opts.model, "history_mode": mode, "n_features": len(model.features)}
             if probs is None:
                 out.append(self._abstain(task, q, "no training answers to this question"))
                 continue
             out.append(_prediction(task, q, view.codes[q], probs, meta))
         return out
+
+
+#: items with more distinct codes than this enter the linear model as one standardised number
+ONEHOT_MAX = 15
+
+
+@dataclass
+class _Design:
+    """The training rows one-hot coded, once per fit: column blocks per item, then the country."""
+
+    matrix: np.ndarray  # (n, d) float32
+    blocks: list[np.ndarray]  # item column -> its design columns
+    codes: list[np.ndarray | None]  # item column -> its codes (one-hot), or None (standardised)
+    scale: list[tuple[float, float]]  # item column -> (mean, sd) of a standardised item
+    country: np.ndarray  # design columns of the country indicators (empty without the country)
+    _lookup: tuple[np.ndarray, np.ndarray, np.ndarray, list[int]] | None = None  # built by row()
+    _grams: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # seed -> (all, held)
+
+    def held(self, seed: int) -> np.ndarray:
+        """The training rows held out to choose the ridge penalty: a seeded fifth."""
+        n = self.matrix.shape[0]
+        out = np.zeros(n, dtype=bool)
+        out[np.random.default_rng(seed).permutation(n)[: n // 5]] = True
+        return out
+
+    def grams(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cross-products of every design column over all rows and over the held-out fifth,
+        computed once per fit: every history set's normal equations are a sub-matrix."""
+        if seed not in self._grams:
+            held = self.matrix[self.held(seed)]
+            self._grams[seed] = (
+                (self.matrix.T @ self.matrix).astype(np.float64),
+                (held.T @ held).astype(np.float64),
+            )
+        return self._grams[seed]
+
+    @classmethod
+    def build(cls, x: np.ndarray, country: np.ndarray | None) -> _Design:
+        parts: list[np.ndarray] = []
+        blocks: list[np.ndarray] = []
+        codes: list[np.ndarray | None] = []
+        scale: list[tuple[float, float]] = []
+        width = 0
+        for j in range(x.shape[1]):
+            col = x[:, j]
+            seen = np.unique(col[~np.isnan(col)])
+            if len(seen) <= ONEHOT_MAX:
+                part = (col[:, None] == seen[None, :]).astype(np.float32)
+                codes.append(seen)
+                scale.append((0.0, 1.0))
+            else:
+                mean, sd = float(np.nanmean(col)), float(np.nanstd(col)) or 1.0
+                z = np.where(np.isnan(col), 0.0, (col - mean) / sd)
+                part = np.column_stack([z, np.isnan(col)]).astype(np.float32)
+                codes.append(None)
+                scale.append((mean, sd))
+            parts.append(part)
+            blocks.append(np.arange(width, width + part.shape[1]))
+            width += part.shape[1]
+        n_c = 0 if country is None else int(np.nanmax(country)) + 1 if len(country) else 0
+        if n_c:
+            assert country is not None
+            parts.append((country[:, None] == np.arange(n_c)[None, :]).astype(np.float32))
+        parts.append(np.ones((x.shape[0], 1), dtype=np.float32))  # intercept
+        return cls(np.hstack(parts), blocks, codes, scale, np.arange(width, width + n_c))
+
+    def row(self, vec: np.ndarray) -> np.ndarray:
+        """One task vector (item codes, then the country code) coded like the training rows."""
+        if self._lookup is None:
+            item: list[int] = []
+            code: list[float] = []
+            num: list[int] = []
+            hot: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+            for j, codes in enumerate(self.codes):
+                if codes is None:
+                    num.append(j)
+                else:
+                    item.extend([j] * len(codes))
+                    code.extend(codes.tolist())
+                    hot.append(self.blocks[j])
+            self._lookup = (
+                np.asarray(item, dtype=np.int64),
+                np.asarray(code, dtype=np.float32),
+                np.concatenate(hot).astype(np.int64),
+                num,
+            )
+        items, values, onehot, num = self._lookup
+        out = np.zeros(self.matrix.shape[1], dtype=np.float32)
+        out[onehot] = vec[items] == values
+        for j in num:
+            v, (mean, sd) = vec[j], self.scale[j]
+            out[self.blocks[j]] = (0.0, 1.0) if np.isnan(v) else ((v - mean) / sd, 0.0)
+        c = vec[-1]
+        if len(self.country) and not np.isnan(c) and int(c) < len(self.country):
+            out[self.country[int(c)]] = 1.0
+        out[-1] = 1.0
+        return out
+
+
+@dataclass
+class _LinearModel:
+    """One target's slice of a multi-output ridge solution."""
+
+    features: tuple[int, ...]  # item columns it reads
+    design: _Design
+    inputs: np.ndarray  # design columns it reads
+    weights: np.ndarray  # (len(inputs), k)
+    floor: float
+    ridge: float  # the penalty it was solved with
+
+    @classmethod
+    def solve(
+        cls,
+        design: _Design,
+        items: Sequence[int],
+        targets: list[str],
+        y: np.ndarray,
+        widths: Sequence[int],
+        opts: SupervisedOptions,
+        masked: Sequence[int] = (),
+        hide: float = 0.0,
+    ) -> dict[str, _LinearModel]:
+        """Ridge weights of every column of *y* (targets' indicators side by side) on the
+        design columns of *items* (+ country + intercept). With ``hide`` > 0 each training
+        answer of a *masked* item is hidden with that probability, in expectation (the normal
+        equations of the noise-marginalised problem: cross-products of masked blocks scaled by
+        (1 - hide)^2 across items and (1 - hide) within one, their products with *y* by 1 - hide)."""
+        cols = np.concatenate([*(design.blocks[j] for j in items), design.country, [design.matrix.shape[1] - 1]])
+        cols = cols.astype(np.int64)
+        y32 = y.astype(np.float32)
+        scale, keep = _mask_scale(design, items, len(cols), masked, hide)
+        held = design.held(opts.seed)
+        sub = np.ix_(cols, cols)
+
+        def masked_eq(gram: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return (gram * scale, rhs * keep[:, None]) if hide > 0 else (gram, rhs)
+
+        full_all, full_held = design.grams(opts.seed)
+        rhs_full = (design.matrix.T @ y32).astype(np.float64)
+        gram_all, rhs_all = masked_eq(full_all[sub], rhs_full[cols])
+        starts = np.cumsum([0, *widths])
+        if opts.ridge:
+            penalty = np.full(len(targets), opts.ridge)
+        else:  # per target, the penalty of the grid with the least squared error on the held-out fifth
+            d_held = design.matrix[held]
+            gram_held, rhs_held = masked_eq(full_held[sub], (d_held.T @ y32[held]).astype(np.float64)[cols])
+            unit = float(np.mean(np.diag(gram_all)))
+            grid = np.array(RIDGE_GRID) * unit
+            errors = np.empty((len(grid), len(targets)))
+            for g, lam in enumerate(grid):
+                w = scipy.linalg.solve(_ridged(gram_all - gram_held, lam), rhs_all - rhs_held, assume_a="pos")
+                sq = ((d_held[:, cols] @ w.astype(np.float32) - y32[held]) ** 2).sum(axis=0)
+                errors[g] = np.add.reduceat(sq, starts[:-1])
+            penalty = grid[np.argmin(errors, axis=0)]
+        out: dict[str, _LinearModel] = {}
+        for lam in np.unique(penalty):
+            which = np.flatnonzero(penalty == lam)
+            take = np.concatenate([np.arange(starts[t], starts[t + 1]) for t in which])
+            w = scipy.linalg.solve(_ridged(gram_all, float(lam)), rhs_all[:, take], assume_a="pos")
+            at = 0
+            for t in which:
+                k = widths[int(t)]
+                out[targets[int(t)]] = cls(tuple(items), design, cols, w[:, at : at + k], opts.floor, float(lam))
+                at += k
+        return {q: out[q] for q in targets}
+
+    def probabilities(self, coded: np.ndarray, k: int) -> np.ndarray:
+        """Probability of each of the target's *k* options for one person's coded row (:meth:`_Design.row`)."""
+        score = coded[self.inputs] @ self.weights
+        p = np.maximum(score, self.floor)
+        return p / p.sum()
+
+
+#: ridge penalties tried per target (times the mean diagonal of the Gram matrix) when ``ridge=0``
+RIDGE_GRID = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+def _ridged(gram: np.ndarray, lam: float) -> np.ndarray:
+    out = gram.copy()
+    out[np.diag_indices_from(out)] += lam
+    return out
+
+
+def _mask_scale(
+    design: _Design, items: Sequence[int], width: int, masked: Sequence[int], hide: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(factor of each Gram entry, factor of each right-hand-side row) when each answer of a
+    *masked* item is hidden with probability *hide*: (1 - hide)^2 across two items, 1 - hide
+    within one item (its indicators are kept or hidden together) and on the right-hand side."""
+    keep = np.ones(width)
+    if hide <= 0:
+        return np.ones((width, width)), keep
+    owner = np.full(width, -1)
+    pos = 0
+    masked_set = set(masked)
+    for j in items:
+        n = len(design.blocks[j])
+        if j in masked_set:
+            keep[pos : pos + n] = 1.0 - hide
+            owner[pos : pos + n] = j
+        pos += n
+    scale = np.outer(keep, keep)
+    same = (owner[:, None] == owner[None, :]) & (owner[:, None] >= 0)
+    scale[same] = 1.0 - hide
+    return scale, keep
+
+
+def _standardised(x: np.ndarray) -> np.ndarray:
+    """Columns of *x* with missing values at the column mean, scaled to mean 0 and sd 1."""
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(x, axis=0)
+    mean = np.where(np.isnan(mean), 0.0, mean).astype(np.float32)
+    z = np.where(np.isnan(x), mean, x)
+    z -= z.mean(axis=0)
+    z /= z.std(axis=0) + 1e-6
+    return z.astype(np.float32)
 
 
 @dataclass
@@ -606,6 +951,15 @@ class _FittedModel:
     columns: np.ndarray  # positions of the model's inputs in a task vector (items, then country)
     booster: Any  # lightgbm.Booster or None (a single class in the training data)
     classes: np.ndarray  # answer ranks the booster's outputs refer to
+
+    def probabilities(self, vec: np.ndarray, k: int) -> np.ndarray:
+        """Probability of each of the target's *k* options for one task vector."""
+        raw = np.asarray(self.booster.predict(vec[self.columns][None, :], num_threads=1)).reshape(-1)
+        if len(self.classes) == 2 and raw.size == 1:
+            raw = np.array([1.0 - raw[0], raw[0]])
+        probs = np.zeros(k)
+        probs[self.classes] = raw
+        return probs
 
 
 # --------------------------------------------------------------------------- new-questions baselines

@@ -348,6 +348,7 @@ class Hybrid(Method):
     """The logit-linear pool of a trained method and an LLM method (see the module docstring)."""
 
     uses_llm: ClassVar[bool] = True
+    learns_from_others: ClassVar[bool] = True
     #: its prior learns from other people's answers to the target: no new questions, no `ask`
     needs_target_answers: ClassVar[bool] = True
     Options: ClassVar[type[MethodOptions]] = HybridOptions
