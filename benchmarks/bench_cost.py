@@ -44,11 +44,23 @@ from _results import DEV_DATA, save_results, table
 #: name -> (registered method, options, what it is). Variants are configurations, not code.
 RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
     "valuesim": ("valuesim", {}, "ValueSim default"),
+    "valuesim-position": (
+        "valuesim",
+        {"selection": "position", "profile_share": 1.0},
+        "previous default (dense 600-token story chosen by position, profile uncapped)",
+    ),
     "valuesim-k10": ("valuesim", {"batch_targets": 10}, "ValueSim, 10 targets per call (scored)"),
     "valuesim-v1": (
         "valuesim",
-        {"story": "facts", "max_story_words": 1200, "story_tokens": None, "prompt_version": "v1"},
-        "previous default (1,200-word facts story, v1 prompts)",
+        {
+            "story": "facts",
+            "max_story_words": 1200,
+            "story_tokens": None,
+            "prompt_version": "v1",
+            "selection": "position",
+            "profile_share": 1.0,
+        },
+        "earlier default (1,200-word facts story by position, v1 prompts)",
     ),
     "valuesim-v3": (
         "valuesim",
@@ -71,11 +83,12 @@ RUNS: dict[str, tuple[str, dict[str, Any], str]] = {
         "hybrid (supervised x valuesim), with its calibration: a fixed cost per run, large per prediction on a small run",
     ),
 }
-SUMMARY = ("valuesim", "valuesim-k10", "valuesim-v1")
+SUMMARY = ("valuesim", "valuesim-position", "valuesim-k10", "valuesim-v1")
 #: runs whose method learns from people outside the sample (the hybrid's prior and calibration)
 LEARNS_FROM_OTHERS = frozenset({"hybrid"})
 #: paired top-1 comparisons written beside the table: (A, B) -> A - B
 PAIRS = (
+    ("valuesim", "valuesim-position"),
     ("valuesim", "valuesim-v1"),
     ("valuesim-k10", "valuesim"),
     # which change moved the accuracy: the prompts (v4 vs v3 / v2 / v1 with the same dense story)
@@ -85,13 +98,13 @@ PAIRS = (
     ("valuesim", "valuesim-v1-prompts"),
     ("valuesim-v1-prompts", "valuesim-v1"),
 )
-DEFAULT_RUNS = "valuesim,valuesim-k10,valuesim-v1,valuesim-plain,valuesim-raw,valuesim-pool,blank,demographics,full-info,rag,hybrid"
+DEFAULT_RUNS = "valuesim,valuesim-position,valuesim-k10,valuesim-v1,valuesim-plain,valuesim-raw,valuesim-pool,blank,demographics,full-info,rag,hybrid"
 
 #: Issue 15: the original research code (SimVBG) and the first ValueSim default, measured with
 #: one logging OpenAI-compatible server and the embedded SmolLM2 tokenizer on 3 dev respondents.
 REFERENCE = [
-    ["original design, README setting (issue 15)", "3.99", "5,040", "~475", "~80 per call (free text)", "-"],
-    ["original design + story optimisation loop (issue 15)", "4.2-4.5", "6,933-9,569", "-", "-", "-"],
+    ["original design, README setting (issue 15)", "3.99", "5,040", "~475", "~80 per call (free text)", "-", "-"],
+    ["original design + story optimisation loop (issue 15)", "4.2-4.5", "6,933-9,569", "-", "-", "-", "-"],
 ]
 
 
@@ -101,6 +114,7 @@ def per_prediction(totals: dict[str, int], n: int) -> dict[str, float]:
         "sent": totals["sent"] / n,
         "computed": totals["computed"] / n,
         "completion": totals["completion"] / n,
+        "system": totals["system"] / n,
     }
 
 
@@ -187,7 +201,25 @@ def main(argv: list[str] | None = None) -> int:
             kinds: dict[str, int] = {}
             for r in log.records:
                 kinds[r.kind] = kinds.get(r.kind, 0) + 1
+            preds = [
+                json.loads(line)
+                for line in (root / name / "predictions.jsonl").read_text().splitlines()
+                if line.strip()
+            ]
+            block = [
+                p["meta"]["history"]["target_facts"]
+                for p in preds
+                if isinstance((p.get("meta") or {}).get("history"), dict) and "target_facts" in p["meta"]["history"]
+            ]
             results[name] = {
+                "history_recall": m.get("history_recall"),
+                "prompt_split": {
+                    # per request with a system message: the shared part (persona + shared story, byte-identical
+                    # for every call of a person) and the rest (the target's answers, question, instruction)
+                    "system_per_call": sum(r.system for r in log.records) / max(1, len(log.records)),
+                    "rest_per_call": sum(r.sent - r.system for r in log.records) / max(1, len(log.records)),
+                    "target_facts_mean": sum(block) / len(block) if block else 0.0,
+                },
                 "method": method_name,
                 "options": opts,
                 "what": what,
@@ -200,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                 "config": method.config(),
             }
             top = (m.get("top1") or {}).get("mean")
+            rec = (m.get("history_recall") or {}).get("mean")
+            print(f"{name}: recall@k={rec}", flush=True)
             print(
                 f"{name}: n={n} calls={pp['calls']:.2f} sent={pp['sent']:.0f} computed={pp['computed']:.0f} "
                 f"completion={pp['completion']:.2f} top1={top if top is None else round(top, 3)} wall={wall:.0f}s",
@@ -215,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         ci = d.get("ci95") or d.get("ci")
         return f"{d['mean']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{d['mean']:.3f}"
 
+    def fmt_recall(d: dict[str, Any] | None) -> str:
+        return "-" if not d or d.get("mean") is None else f"{d['mean']:.2f}"
+
     rows: list[list[Any]] = []
     for name, r in results.items():
         pp = r["per_prediction"]
@@ -226,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{pp['computed']:,.0f}",
                 f"{pp['completion']:.2f}",
                 fmt_top(r["top1"]),
+                fmt_recall(r.get("history_recall")),
             ]
         )
     rows.extend(REFERENCE)
@@ -242,7 +280,16 @@ def main(argv: list[str] | None = None) -> int:
         f"fold {args.fold} of 5, seed {args.seed}, {n_pred} predictions per row. Last rows: the original design, "
         "figures copied from issue 15 (same kind of server and tokenizer, 3 dev respondents)."
     )
-    columns = ["run", "calls", "prompt tokens sent", "computed (ideal prefix cache)", "completion tokens", "top-1"]
+    k = next((r["history_recall"]["k"] for r in results.values() if r.get("history_recall")), 20)
+    columns = [
+        "run",
+        "calls",
+        "prompt tokens sent",
+        "computed (ideal prefix cache)",
+        "completion tokens",
+        "top-1",
+        f"history recall@{k}",
+    ]
     print()
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
@@ -256,6 +303,32 @@ def main(argv: list[str] | None = None) -> int:
         "last row: the original design as measured in issue 15. All rows: docs/method.md."
     )
     tables = {"per_prediction": table(caption, columns, rows), "summary": table(summary_caption, columns, key)}
+    split_rows = [
+        [
+            f"{name}: {r['what']}",
+            f"{r['prompt_split']['system_per_call']:,.0f}",
+            f"{r['prompt_split']['rest_per_call']:,.0f}",
+            f"{r['prompt_split']['target_facts_mean']:.1f}",
+            f"{r['per_prediction']['computed']:,.0f}",
+            fmt_recall(r.get("history_recall")),
+        ]
+        for name, r in results.items()
+    ]
+    tables["prompt_split"] = table(
+        "Shared and per-target parts of the prompt, per request, counted by the same server and tokenizer: the "
+        "system message (persona + the shared story: byte-identical for every call of one person, the part a "
+        "prefix cache reuses) and the rest (the answers chosen for the target, the question, the instruction; "
+        f"the coordinator's short system prompt counts as shared); {sample} ({where}), fold {args.fold}.",
+        [
+            "run",
+            "shared system message / request",
+            "rest / request",
+            "answers chosen per target",
+            "computed / prediction",
+            f"history recall@{k}",
+        ],
+        split_rows,
+    )
     pairs = [(a, b) for a, b in PAIRS if a in results and b in results]
     if pairs and not simulated:
         from valuesim.bench.compare import paired_comparison

@@ -429,6 +429,22 @@ def test_cli_backstory_writes_json(tmp_path) -> None:
     assert isinstance(res.exception, ConfigError)
 
 
+def test_cli_backstory_target_shows_the_shared_story_and_each_target_s_own_answers(tmp_path) -> None:
+    out = tmp_path / "parts.json"
+    args = ["backstory", "--data", "synthetic", "-r", "276070001", "--style", "dense", "--max-tokens", "400"]
+    res = CliRunner().invoke(app, [*args, "--model", "mock", "--target", "Q46,Q164", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert set(data["targets"]) == {"Q46", "Q164"}
+    for part in data["targets"].values():
+        assert part["lines"] and part["history"]["selection"] == "relevance" and part["history"]["k"] == 20
+    assert data["targets"]["Q46"]["lines"] != data["targets"]["Q164"]["lines"]
+    assert "Q46" not in data["meta"]["qids_stated"] and "Q164" not in data["meta"]["qids_stated"]  # hidden
+    assert data["meta"]["tokens"] <= 200  # the shared half of the budget
+    res = CliRunner().invoke(app, [*args, "--model", "mock", "--target", "Q260"])
+    assert isinstance(res.exception, ConfigError) and "profile item" in res.exception.message
+
+
 def test_scored_batches_answer_k_targets_per_module_call() -> None:
     m = get_method("valuesim", CB, model="mock", cache=False, batch_targets=3, integration="pool")
     preds = m.predict(task())

@@ -128,6 +128,18 @@ def test_markdown_and_figures_written(built) -> None:  # type: ignore[no-untyped
         assert f"<h2>{heading}</h2>" in html
 
 
+def test_cost_table_shows_the_history_recall_of_llm_runs(built, report_runs) -> None:  # type: ignore[no-untyped-def]
+    _, _, md = built
+    section = md.split("## Calls, tokens and time", 1)[1].split("\n## ", 1)[0]
+    assert "History recall@k" in section
+    metrics = json.loads((report_runs["valuesim"] / "metrics.json").read_text())
+    recall = metrics["history_recall"]
+    assert recall["k"] == 20 and 0 <= recall["mean"] <= 1 and recall["selection"] == "relevance"
+    row = next(line for line in section.splitlines() if line.startswith("| valuesim |"))
+    assert f"{recall['mean']:.2f} (k=20)" in row
+    assert "(k=" not in next(line for line in section.splitlines() if line.startswith("| knn |"))
+
+
 def test_provenance_has_command_and_fingerprint(built, report_runs) -> None:  # type: ignore[no-untyped-def]
     _, html, _ = built
     manifest = json.loads((report_runs["knn"] / "manifest.json").read_text())

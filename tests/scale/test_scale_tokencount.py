@@ -60,6 +60,7 @@ def test_request_log_counts_sent_computed_and_completion_in_bytes(tmp_path) -> N
         "sent": a.sent + b.sent,
         "computed": a.computed + b.computed,
         "completion": 3,
+        "system": 200,
     }
     assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 2
     log.reset()
@@ -115,34 +116,74 @@ def test_read_batch_logprobs_leaves_items_the_answer_did_not_reach_empty() -> No
     assert out[1] is None and out[2] is None
 
 
-def test_requests_of_one_respondent_share_the_backstory_prefix_byte_for_byte(synthetic_data) -> None:
-    """Through the counting server: every module request of a respondent starts with the same
-    system block (persona + backstory); the modules of one target also share its question."""
+def _served_prompts(data, person, targets, train, **options):
+    """Every templated prompt the counting server saw for one respondent's targets, and its log."""
     from valuesim.methods import Task, get_method
 
-    person = next(synthetic_data.respondents())
-    known = [q for q in person.answered() if not synthetic_data.codebook.get(q).profile]
-    targets = tuple(known[::25][:4])
     task = Task(person.restricted([q for q in person.answered() if q not in targets]), targets)
     tokenizer = RecordingTokenizer()
     log = RequestLog(tokenizer)
     with MockServer(log=log) as srv:
-        method = get_method("valuesim", synthetic_data.codebook, model="openai:mock", base_url=srv.url, cache=False)
+        method = get_method("valuesim", data.codebook, model="openai:mock", base_url=srv.url, cache=False, **options)
+        method.fit(train)
         preds = method.predict(task)
     assert all(p.prediction is not None for p in preds)
-    story_prompts = [p for p in tokenizer.prompts if "<|im_start|>system\nYou are the person described below" in p]
-    coordinator = [p for p in tokenizer.prompts if p not in story_prompts]
+    return tokenizer.prompts, log, preds
+
+
+def _system_block(prompt: str) -> str:
+    return prompt[: prompt.index("<|im_end|>") + len("<|im_end|>\n")]
+
+
+def test_requests_of_one_respondent_share_the_backstory_prefix_byte_for_byte(synthetic_data) -> None:
+    """Through the counting server: every module request of a respondent starts with the same
+    system block (persona + shared story), whatever the target; each target's own answers come
+    after it, and the modules of one target share those answers and the question."""
+    person = next(synthetic_data.respondents())
+    known = [q for q in person.answered() if not synthetic_data.codebook.get(q).profile]
+    targets = tuple(known[::25][:4])
+    train = synthetic_data.subset([r for r in synthetic_data.frame.index if r != person.id])
+    prompts, log, preds = _served_prompts(synthetic_data, person, targets, train)
+    story_prompts = [p for p in prompts if "<|im_start|>system\nYou are the person described below" in p]
+    coordinator = [p for p in prompts if p not in story_prompts]
     assert len(story_prompts) == 3 * len(targets)
-    system_block = story_prompts[0][: story_prompts[0].index("<|im_end|>") + len("<|im_end|>\n")]
-    assert len(system_block) > 500  # the backstory is in it
-    assert all(p.startswith(system_block) for p in story_prompts)
-    story_records = [r for r, p in zip(log.records, tokenizer.prompts, strict=True) if p in story_prompts]
+    system_block = _system_block(story_prompts[0])
+    assert len(system_block) > 300  # the shared story is in it
+    assert all(p.startswith(system_block) for p in story_prompts)  # byte-identical for every module and target
+    story_records = [r for r, p in zip(log.records, prompts, strict=True) if p in story_prompts]
     assert all(r.shared >= len(system_block.encode()) for r in story_records[1:])
-    for q in targets:  # the three modules of one target share the question with its options
-        text = synthetic_data.codebook.get(q).short[:30]
-        mine = [p for p in story_prompts if text in p]
-        assert len(mine) >= 3
-        block = mine[0][: mine[0].index("\n\n", mine[0].index(text)) + 2]
-        assert all(p.startswith(block) for p in mine)
+    assert all(r.system > 0 for r in story_records)
+    blocks = set()
+    for q in targets:  # the three modules of one target share its answers and the question with its options
+        question = "Question: " + synthetic_data.codebook.get(q).short
+        mine = [p for p in story_prompts if question in p]
+        assert len(mine) == 3
+        shared = mine[0][: mine[0].index("\n\n", mine[0].index(question)) + 2]
+        assert all(p.startswith(shared) for p in mine)
+        user = shared[len(system_block) :]
+        assert "Some of your earlier answers in this interview:" in user  # the target's own answers ...
+        assert user.index("earlier answers") < user.index(question)  # ... before the question
+        blocks.add(user[: user.index(question)])
+    assert len(blocks) == len(targets)  # each target has its own answers
+    assert all(p["history"]["target_facts"] > 0 for p in (x.meta for x in preds))
     backstory = system_block.split("\n\n", 1)[1][:200]
     assert all(backstory not in p for p in coordinator)  # the coordinator is not sent the story again
+    assert all("earlier answers" not in p for p in coordinator)  # nor the target's answers (prompts v2 on)
+
+
+def test_the_shared_story_is_the_same_bytes_whatever_the_targets(synthetic_data) -> None:
+    """Two runs of one person with different targets send the same system block: the shared
+    core depends on the person and the training people, never on the targets."""
+    person = list(synthetic_data.respondents())[3]
+    known = [q for q in person.answered() if not synthetic_data.codebook.get(q).profile]
+    train = synthetic_data.subset([r for r in synthetic_data.frame.index if r != person.id])
+    history = [q for q in known if q not in (known[5], known[40], known[60], known[80])]
+    a, _, _ = _served_prompts(
+        synthetic_data, person.restricted(history + [known[5], known[40]]), (known[5], known[40]), train
+    )
+    b, _, _ = _served_prompts(
+        synthetic_data, person.restricted(history + [known[60], known[80]]), (known[60], known[80]), train
+    )
+    sys_a = {_system_block(p) for p in a if "You are the person described below" in p}
+    sys_b = {_system_block(p) for p in b if "You are the person described below" in p}
+    assert len(sys_a) == 1 and sys_a == sys_b

@@ -86,6 +86,9 @@ def compute_metrics(
     story = story_fidelity(rows)
     if story is not None:
         out["story"] = story
+    recall = history_recall(rows)
+    if recall is not None:
+        out["history_recall"] = recall
     out["wall_seconds"] = round(wall, 3)
     out["split_hash"] = split.split_hash
     return out
@@ -118,4 +121,39 @@ def story_fidelity(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return out
 
 
-__all__ = ["compute_metrics", "group_reference", "story_fidelity"]
+def history_recall(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """``metrics.json["history_recall"]``: the mean over predictions of history recall@k (of the
+    k known items most associated with the target among training people, the share whose fact
+    was in the prompt; recorded by LLM methods in ``meta["history"]``), per fold mean too, and
+    the mean number of answers chosen for each target. None when no prediction records it."""
+    vals: list[float] = []
+    folds: dict[Any, list[float]] = {}
+    ks: Counter[int] = Counter()
+    facts: list[int] = []
+    selection: Counter[str] = Counter()
+    for r in rows:
+        h = (r.get("meta") or {}).get("history")
+        if not isinstance(h, dict):
+            continue
+        selection[str(h.get("selection"))] += 1
+        if isinstance(h.get("target_facts"), int):
+            facts.append(h["target_facts"])
+        if isinstance(h.get("recall"), (int, float)):
+            vals.append(float(h["recall"]))
+            folds.setdefault(r.get("fold"), []).append(float(h["recall"]))
+            ks[int(h.get("k") or 0)] += 1
+    if not vals:
+        return None
+    return {
+        "k": ks.most_common(1)[0][0],
+        "mean": round(sum(vals) / len(vals), 4),
+        "n": len(vals),
+        "by_fold": {str(k): round(sum(v) / len(v), 4) for k, v in sorted(folds.items(), key=lambda kv: str(kv[0]))},
+        "selection": selection.most_common(1)[0][0],
+        "target_facts_mean": round(sum(facts) / len(facts), 2) if facts else None,
+        "definition": "of the k known items most associated with the target (observed among training people), "
+        "the share whose fact is in the prompt",
+    }
+
+
+__all__ = ["compute_metrics", "group_reference", "history_recall", "story_fidelity"]

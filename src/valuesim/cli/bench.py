@@ -182,7 +182,12 @@ def bench(
     ),
     seed: int = typer.Option(42, "--seed", help="Seed of the sample, the folds and the histories."),
     folds: int = typer.Option(5, "--folds", help="Folds of the cross-validation over questions."),
-    history_sweep: bool = typer.Option(False, "--history-sweep", help="Vary the history size (accuracy vs history)."),
+    history_sweep: bool = typer.Option(
+        False,
+        "--history-sweep",
+        help="Vary the history size (accuracy vs history; LLM stories keep the known answers most related to each "
+        "target).",
+    ),
     history_sizes: str | None = typer.Option(
         None, "--history-sizes", help="Comma-separated history sizes of the sweep (default 0,58,116,174,232)."
     ),

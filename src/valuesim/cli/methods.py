@@ -65,6 +65,20 @@ def backstory(
         min=1,
         help="Length limit in tokens of --model (default: the embedded model's tokenizer); not for narrative.",
     ),
+    profile_share: float | None = typer.Option(
+        None,
+        "--profile-share",
+        min=0.01,
+        max=1.0,
+        help="Largest share of the length limit the profile may take (its most informative facts first).",
+    ),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="Q1,Q2,...: show what ValueSim's prompts hold for these questions -- the shared story and each "
+        "target's own answers, chosen by their association with it among the file's other respondents "
+        "(the person's answers to the targets are hidden).",
+    ),
     prompt_version: str = typer.Option("v1", "--prompt-version", help="Version of the narrative prompt."),
     fidelity: int = typer.Option(
         0, "--fidelity", min=0, help="Also re-ask N history questions from the story alone (needs --model)."
@@ -100,19 +114,26 @@ def backstory(
         raise ConfigError("--max-tokens applies to facts, dense and raw stories.", "Use --max-words for narrative.")
     llm = _model(model, base_url, api_key=api_key, cache=not no_cache)
     counter = llm if llm is not None else (_model("local", None) if max_tokens is not None else None)
-    story = build_backstory(
-        person,
-        survey.codebook,
-        llm,
-        style=style,
-        max_words=max_words,
-        prompt_version=prompt_version,
-        qids=qids,
-        max_tokens=max_tokens,
-        count_tokens=counter.count_tokens if counter is not None and max_tokens is not None else None,
-        model_check=check_model,
-        store=not no_cache,
-    )
+    parts: dict[str, Any] = {}
+    if target is not None:
+        story, parts, person = _target_parts(
+            survey, person, target, style, llm or counter, max_words, max_tokens, profile_share, qids
+        )
+    else:
+        story = build_backstory(
+            person,
+            survey.codebook,
+            llm,
+            style=style,
+            max_words=max_words,
+            prompt_version=prompt_version,
+            qids=qids,
+            max_tokens=max_tokens,
+            count_tokens=counter.count_tokens if counter is not None and max_tokens is not None else None,
+            model_check=check_model,
+            profile_share=profile_share,
+            store=not no_cache,
+        )
     checks = verdict(story.meta["check"]) if "check" in story.meta else []
     payload: dict[str, Any] = {
         "respondent": person.id,
@@ -120,6 +141,8 @@ def backstory(
         "synthetic": survey.synthetic,
         **story.to_dict(),
     }
+    if parts:
+        payload["targets"] = {q: {"lines": ctx.lines, **ctx.meta} for q, ctx in parts.items()}
     if fidelity:
         report = story_fidelity(story, person, survey.codebook, llm, qids, n=fidelity)
         payload["fidelity"] = {k: v for k, v in report.to_dict().items() if k != "items"}
@@ -143,9 +166,57 @@ def backstory(
     )
     for line in checks:
         console.print(line, highlight=False, markup=False)
+    for qid, ctx in parts.items():
+        h = ctx.meta.get("history", {})
+        recall = f", history recall@{h['k']} {h['recall']:.2f}" if "recall" in h else ""
+        console.print(
+            f"\n[bold]For {qid}[/] ({survey.codebook.get(qid).short}): {len(ctx.lines)} line(s) after the shared "
+            f"story{recall}",
+            highlight=False,
+        )
+        for line in ctx.lines:
+            typer.echo(f"- {line}")
     if fidelity:
         f = payload["fidelity"]
         console.print(f"Story fidelity: {f['recovered']}/{f['n']} = {f['rate']:.1%} of history answers recovered")
+
+
+def _target_parts(
+    survey: Any,
+    person: Any,
+    target: str,
+    style: str,
+    model: Any,
+    max_words: int | None,
+    max_tokens: int | None,
+    profile_share: float | None,
+    qids: list[str] | None,
+) -> tuple[Any, dict[str, Any], Any]:
+    """``backstory --target``: ValueSim's shared story and each target's own answers for ``person``
+    (their answers to the targets hidden), relations observed among the file's other respondents."""
+    from valuesim.llm import get_model
+    from valuesim.methods import get_method
+
+    if style not in ("facts", "dense", "raw"):
+        raise ConfigError("--target shows facts, dense and raw stories.", "Use --style dense (ValueSim's default).")
+    if qids is not None:
+        raise ConfigError("--target chooses from every known answer.", "Drop --history.")
+    targets = [t.strip() for t in target.split(",") if t.strip()]
+    for t in targets:
+        if t not in survey.codebook:
+            raise ConfigError(f"--target {t!r} is not a question of this survey.", "Use ids such as Q46.")
+        if survey.codebook.get(t).profile:
+            raise ConfigError(f"--target {t} is a profile item; it is always known.", "Pick a survey question.")
+    options: dict[str, Any] = {"story": style, "story_tokens": max_tokens, "max_story_words": max_words}
+    if profile_share is not None:
+        options["profile_share"] = profile_share
+    method = get_method("valuesim", survey.codebook, model=model if model is not None else get_model("mock"), **options)
+    others = [r for r in survey.frame.index if r != person.id]
+    if others:
+        method.fit(survey.subset(others))
+    shown = person.restricted([q for q in [*person.answers, *person.missing] if q not in set(targets)])
+    story, parts = method.prompt_parts(shown, targets)  # type: ignore[attr-defined]
+    return story, parts, shown
 
 
 def ask(

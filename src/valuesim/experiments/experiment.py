@@ -124,7 +124,14 @@ PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
         {"integration": "mean"},
     ),
     RunSpec("knn-history", "knn", "history curve", "kNN against history size", protocol=SWEEP),
-    RunSpec("valuesim-history", "valuesim", "history curve", "ValueSim against history size", protocol=SWEEP),
+    RunSpec(
+        "valuesim-history",
+        "valuesim",
+        "history curve",
+        "ValueSim against history size (at each size the story keeps the known answers most related to each "
+        "target: more history means more relevant history in the same budget)",
+        protocol=SWEEP,
+    ),
 )
 
 #: Runs drawn in the topic / country / error figures.

@@ -65,7 +65,25 @@ from valuesim.methods.prompting import (
     unposable_reason,
 )
 from valuesim.methods.prompts import render
-from valuesim.methods.story import StoryStyle, abuild_backstory, country_name, phrase_for
+from valuesim.methods.relevance import (
+    ChainedRelations,
+    LexicalRelations,
+    ObservedRelations,
+    Relations,
+    observed_relations,
+    ranked,
+    recall_at_k,
+)
+from valuesim.methods.story import (
+    Backstory,
+    HistoryBlock,
+    StoryStyle,
+    abuild_backstory,
+    country_name,
+    fact_index,
+    history_block,
+    phrase_for,
+)
 from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Respondent
@@ -75,10 +93,13 @@ Integration = Literal["unanimous-then-coordinator", "mean", "median", "pool"]
 Scoring = Literal["logprobs", "generate"]
 HistoryScope = Literal["all", "profile", "rag"]
 Persona = Literal["own", "shuffled", "shuffled-any", "none"]
+Selection = Literal["relevance", "position"]
 
 T = TypeVar("T")
 
 CAB: tuple[ModuleName, ...] = ("cognitive", "affective", "behavioral")
+#: least association with a target for a profile fact outside the shared story to join the target's answers
+PROFILE_MIN_RELATION = 0.1
 MODULES: tuple[str, ...] = typing.get_args(ModuleName)
 INTEGRATIONS: tuple[str, ...] = typing.get_args(Integration)
 SCORINGS: tuple[str, ...] = typing.get_args(Scoring)
@@ -131,6 +152,30 @@ class LLMOptions(MethodOptions):
         ge=20,
         description="length limit of the story in tokens of the model that reads it (whole sentences are "
         "dropped; narrative stories: about 3/4 as many words); null: none",
+    )
+    selection: Selection = Field(
+        "relevance",
+        description="which of the person's answers the story budget keeps: relevance (a shared story of the "
+        "capped profile and the most broadly informative answers, then per target the answers most associated "
+        "with it among training people, within target_share of the budget); position (one story for every target: profile, "
+        "then the sections round-robin in questionnaire order)",
+    )
+    target_share: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="selection=relevance: the share of story_tokens spent per target on the answers most "
+        "associated with it (after the shared story, before the question); 0: none",
+    )
+    profile_share: float = Field(
+        0.35,
+        gt=0.0,
+        le=1.0,
+        description="largest share of story_tokens (or max_story_words) the profile may take, most informative "
+        "facts first (country, sex, age, education ...); 1: no cap",
+    )
+    recall_k: int = Field(
+        20, ge=1, description="k of the history recall@k recorded with each prediction (see metrics.json)"
     )
     batch_targets: int = Field(
         1,
@@ -275,6 +320,18 @@ class TargetResult:
     sent_tokens: float = 0.0
 
 
+@dataclass
+class TargetContext:
+    """What a target's prompts add after the shared story: ``lines`` before the question in the
+    module prompts (retrieved answers, or the answers most related to the target), the part the
+    coordinator sees (``coordinator``: prompt v2 on, none of the person's record), and what was
+    chosen (``meta``: recorded with the prediction)."""
+
+    lines: list[str] = field(default_factory=list)
+    coordinator: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
 def pooled(answers: Sequence[ModuleAnswer], codes: Sequence[int]) -> dict[int, float] | None:
     """Average of the module distributions (a one-hot for a module without one)."""
     valid = [a for a in answers if a.code is not None]
@@ -368,6 +425,9 @@ class LLMPipeline(Method):
         self._story_model_obj: Model | None = None
         self._retriever: Any = None
         self._token_memo: dict[str, int] = {}
+        self._observed: ObservedRelations | None = None
+        self._lexical: LexicalRelations | None = None
+        self._chain: ChainedRelations | None = None
 
     # -- models ------------------------------------------------------------------------------
     @property
@@ -415,6 +475,7 @@ class LLMPipeline(Method):
         state = dict(self.__dict__)
         state["_model"] = None
         state["_story_model_obj"] = None
+        state["_lexical"] = state["_chain"] = None  # rebuilt on demand
         return state
 
     def config(self) -> dict[str, Any]:
@@ -427,14 +488,52 @@ class LLMPipeline(Method):
         return conf
 
     def fit(self, train: SurveyData) -> None:
-        """The shuffled-persona controls draw their people from the training respondents."""
+        """The shuffled-persona controls draw their people from the training respondents; the
+        story budget ranks a person's answers by their observed association with each target
+        among the training respondents (:func:`~valuesim.methods.relevance.observed_relations`;
+        also the reference of the history recall@k every prediction records)."""
         self._donors = DonorPool.build(train) if self.opts.persona.startswith("shuffled") else None
+        self._observed = observed_relations(train.frame, self.codebook, train.question_ids) if len(train) else None
+
+    def fit_report(self) -> dict[str, Any] | None:
+        return {"relations": self._observed.summary()} if self._observed is not None else None
+
+    @property
+    def relations(self) -> Relations:
+        """What ranks a person's answers for a target: the observed association (after ``fit``),
+        the question wordings' similarity for targets nobody in the training data answered."""
+        if self._lexical is None:
+            self._lexical = LexicalRelations(self.codebook)
+        if self._observed is None:
+            return self._lexical
+        if self._chain is None or self._chain.chain[0] is not self._observed:
+            self._chain = ChainedRelations((self._observed, self._lexical))
+        return self._chain
+
+    @property
+    def fits_for_prompts(self) -> bool:
+        """Whether rebuilding a prediction's prompt needs the run's fit (the item relations that
+        chose each target's answers, or the shuffled persona's people)."""
+        return self._relevance or self.opts.persona.startswith("shuffled")
+
+    @property
+    def _relevance(self) -> bool:
+        """Whether the story is split into a shared core and per-target answers."""
+        cfg = self.opts
+        return cfg.selection == "relevance" and cfg.history == "all" and cfg.story != "none" and cfg.target_share > 0
 
     # -- public entry points -----------------------------------------------------------------
     def predict(self, task: Task) -> list[Prediction]:
         return run_sync(lambda: self.apredict(task))
 
     async def apredict(self, task: Task) -> list[Prediction]:
+        shown = [q for q in task.targets if task.respondent.has(q)]
+        if shown:  # the story would state the answer it is asked to predict
+            raise ConfigError(
+                f"The record of respondent {task.respondent.id} given to {self.name} holds the answer to "
+                f"{', '.join(shown)}, which it is asked to predict.",
+                "Restrict the respondent to the other items (Respondent.restricted).",
+            )
         person, truth, persona_meta = self._persona(task)
         if persona_meta is None:  # the person's own record
             return await self._apredict(task, person, None)
@@ -481,12 +580,12 @@ class LLMPipeline(Method):
             else:
                 questions.append(q)
 
-        contexts = {q.id: self._context(person, q, country) for q in questions}
         # numbered items (more options than letters) are asked one by one: batch replies are lettered
         n = cfg.batch_targets
         lettered = [q for q in questions if n > 1 and len(q.answer_codes) <= len(LETTERS)]
         groups = [lettered[i : i + n] for i in range(0, len(lettered), n)]
         groups += [[q] for q in questions if n <= 1 or len(q.answer_codes) > len(LETTERS)]
+        contexts = self._contexts(person, story, groups, country)
 
         async def answer(g: list[Question]) -> list[TargetResult]:
             if n > 1 and len(g[0].answer_codes) <= len(LETTERS):
@@ -528,8 +627,7 @@ class LLMPipeline(Method):
             meta["shown_first"] = target_options(q)[0][0]  # the first option shown (position bias)
             if persona_meta is not None:
                 meta["persona"] = persona_meta
-            if contexts[q.id][1]:
-                meta["retrieved"] = contexts[q.id][1]
+            meta.update(contexts[q.id].meta)
             results[q.id] = self._prediction(task, q.id, res.code, res.probs, meta)
         if failed:
             raise TargetsFailedError([results[qid] for qid in task.targets if qid in results], failed)
@@ -541,8 +639,24 @@ class LLMPipeline(Method):
         cfg = self.opts
         narrative = cfg.story == "narrative" and not nobody
         max_words = cfg.max_story_words
-        if narrative and max_words is None and cfg.story_tokens is not None:
-            max_words = max(20, cfg.story_tokens * 3 // 4)  # LLM prose is written to a word count
+        tokens = cfg.story_tokens
+        share: float | None = cfg.profile_share if qids is None else None  # a profile-only story is all profile
+        priority = None
+        if self._relevance and qids is None:
+            # the shared core: the capped profile, then the answers most associated with the
+            # questionnaire at large; the rest of the budget goes to each target's own answers
+            if tokens is not None:
+                core = tokens - self._target_tokens
+                share, tokens = min(1.0, cfg.profile_share * tokens / core), core
+            elif max_words is not None:
+                core = max_words - int(cfg.target_share * max_words)
+                share, max_words = min(1.0, cfg.profile_share * max_words / core), core
+            if self._observed is not None:
+                known = [q for q in person.answered() if q in self.codebook and not self.codebook.get(q).profile]
+                central = self._observed.centrality(known)
+                priority = {q: float(i) for i, q in enumerate(ranked(central, self.codebook))}
+        if narrative and max_words is None and tokens is not None:
+            max_words = max(20, tokens * 3 // 4)  # LLM prose is written to a word count
         return await abuild_backstory(
             person,
             self.codebook,
@@ -551,11 +665,36 @@ class LLMPipeline(Method):
             max_words=max_words,
             prompt_version=cfg.prompt_version,
             qids=qids,
-            max_tokens=None if narrative else cfg.story_tokens,
-            count_tokens=None if narrative or cfg.story_tokens is None else self.model.count_tokens,
+            max_tokens=None if narrative else tokens,
+            count_tokens=None if narrative or tokens is None else self.model.count_tokens,
             model_check=narrative and cfg.story_check == "model",
+            profile_share=share,
+            priority=priority,
             store=cfg.cache is not False,  # --no-cache: no stored stories either, every call afresh
         )
+
+    def prompt_parts(self, person: Respondent, targets: Sequence[str]) -> tuple[Backstory, dict[str, TargetContext]]:
+        """What this method's prompts tell the model about ``person`` for ``targets``: the shared
+        story (the system message of every call) and each target's own part (the answers chosen
+        for it, with ``meta["history"]``). ``person`` must not know the targets; call ``fit`` first
+        for the observed relations. No model call except to write a narrative story."""
+        return run_sync(lambda: self._aprompt_parts(person, targets))
+
+    async def _aprompt_parts(
+        self, person: Respondent, targets: Sequence[str]
+    ) -> tuple[Backstory, dict[str, TargetContext]]:
+        cfg = self.opts
+        known = [q for q in targets if person.has(q)]
+        if known:
+            raise ConfigError(
+                f"The record shown already holds the answer to {', '.join(known)}.",
+                "Restrict the respondent to the other items (Respondent.restricted).",
+            )
+        profile = [q for q in self.codebook.profile() if person.has(q)]
+        story = await self._backstory(person, None if cfg.history == "all" else profile)
+        qs = [self.codebook.get(q) for q in targets]
+        groups = [qs[i : i + cfg.batch_targets] for i in range(0, len(qs), cfg.batch_targets)]
+        return story, self._contexts(person, story, groups, country_name(person.country))
 
     # -- the prompts a prediction read, rebuilt (the viewer shows them) ---------------------
     def prompts(
@@ -595,7 +734,7 @@ class LLMPipeline(Method):
             q = shown_in_order(self.codebook.get(qid), cfg.option_order, person.id)  # as the prediction showed it
             if unposable_reason(q) is not None:
                 continue
-            context = self._context(person, q, country)[0]
+            context = self._contexts(person, story, [[q]], country)[q.id].lines
             if cfg.scoring == "logprobs":
                 said = (reasoning or {}).get(qid, {}) if cfg.rationale else {}
                 out[qid] = {
@@ -632,7 +771,7 @@ class LLMPipeline(Method):
                 continue
             codes, _ = target_options(q)
             letters = option_letters(len(codes))
-            context = self._context(person, q, country)[0]
+            context = self._contexts(person, story, [[q]], country)[q.id].lines
             reasons: dict[str, str] = {}
             for module, view in modules.items():
                 code = view.get("answer")
@@ -661,6 +800,83 @@ class LLMPipeline(Method):
             condition=task.condition,
             meta=meta,
         )
+
+    def _contexts(
+        self, person: Respondent, story: Backstory, groups: Sequence[Sequence[Question]], country: str | None
+    ) -> dict[str, TargetContext]:
+        """Per target: the retrieved answers (history=rag) or the answers most related to it that
+        the shared story does not state (selection=relevance; one block per batch of targets),
+        and the history recall@k of everything its prompt states (``meta["history"]``)."""
+        cfg = self.opts
+        stated = set(story.meta.get("qids_stated") or [])
+        known = [q for q in person.answered() if q in self.codebook]
+        coordinator_sees_record = not self._coordinator_has_own_system
+        index = (
+            fact_index(person, self.codebook, "facts" if cfg.story == "narrative" else cfg.story)
+            if (self._relevance)
+            else None
+        )
+        out: dict[str, TargetContext] = {}
+        for group in groups:
+            block: HistoryBlock | None = None
+            if index is not None:
+                scores: dict[str, float] = {}
+                for q in group:
+                    for item, v in self.relations.scores(q.id, known).items():
+                        scores[item] = max(v, scores.get(item, 0.0))
+                # a profile fact the shared story left out comes back only when it bears on the target:
+                # the profile does not crowd out the answers here either
+                floor = PROFILE_MIN_RELATION
+                scores = {k: v for k, v in scores.items() if v >= floor or not self.codebook.get(k).profile}
+                block = history_block(
+                    person,
+                    self.codebook,
+                    ranked(scores, self.codebook),
+                    max_tokens=self._target_tokens,
+                    count_tokens=self.model.count_tokens,
+                    style="facts" if cfg.story == "narrative" else cfg.story,
+                    exclude=stated,
+                    index=index,
+                )
+            for q in group:
+                lines, retrieved = self._context(person, q, country)
+                ctx = TargetContext(lines, list(lines), {"retrieved": retrieved} if retrieved else {})
+                in_prompt = stated | {r["question"] for r in retrieved}
+                history: dict[str, Any] = {"selection": cfg.selection if self._relevance else "position"}
+                if block is not None:
+                    ctx.lines = [*block.lines, *ctx.lines]
+                    if coordinator_sees_record:
+                        ctx.coordinator = list(ctx.lines)
+                    in_prompt |= set(block.qids)
+                    source = self.relations.source(q.id) if isinstance(self.relations, ChainedRelations) else None
+                    history.update(
+                        {
+                            "relations": (source or self.relations).kind,
+                            "target_facts": len(block.qids),
+                            "target_tokens": block.tokens,
+                        }
+                    )
+                if self._observed is not None and self._observed.knows(q.id):
+                    recall = recall_at_k(self._observed, q.id, known, in_prompt, self.codebook, cfg.recall_k)
+                    if recall is not None:
+                        history.update({"k": cfg.recall_k, "recall": round(recall, 4)})
+                ctx.meta["history"] = history
+                out[q.id] = ctx
+        return out
+
+    @property
+    def _target_tokens(self) -> int:
+        """Tokens of each target's own answers (selection=relevance): target_share of story_tokens
+        (of about 4/3 max_story_words without a token budget)."""
+        cfg = self.opts
+        total = cfg.story_tokens if cfg.story_tokens is not None else (cfg.max_story_words or 0) * 4 // 3
+        return int(cfg.target_share * total) if total else 0
+
+    @property
+    def _coordinator_has_own_system(self) -> bool:
+        from valuesim.methods.prompts import has
+
+        return has("coordinator_system", self.opts.prompt_version)
 
     def _context(self, person: Any, q: Question, country: str | None) -> tuple[list[str], list[dict[str, Any]]]:
         """RAG only: sentences of the most similar history answers (and what was retrieved)."""
@@ -848,12 +1064,12 @@ class LLMPipeline(Method):
         meta["integration"] = integ
         return TargetResult(code, probs, meta, usage, sent)
 
-    async def _answer_one(
-        self, story: str, q: Question, country: str | None, context: tuple[list[str], list[dict[str, Any]]]
-    ) -> TargetResult:
+    async def _answer_one(self, story: str, q: Question, country: str | None, context: TargetContext) -> TargetResult:
         with simulation.asking(q.id):  # read by simulated models only
-            answers = await asyncio.gather(*(self._module(m, story, q, country, context[0]) for m in self.opts.modules))
-            result = await self._integrate(story, q, country, context[0], list(answers))
+            answers = await asyncio.gather(
+                *(self._module(m, story, q, country, context.lines) for m in self.opts.modules)
+            )
+            result = await self._integrate(story, q, country, context.coordinator, list(answers))
         if len(q.answer_codes) > len(LETTERS):
             result.meta["numbered_options"] = len(q.answer_codes)  # posed as "1." ... "N.", not lettered
         return result
@@ -863,13 +1079,13 @@ class LLMPipeline(Method):
         story: str,
         qs: list[Question],
         country: str | None,
-        contexts: Mapping[str, tuple[list[str], list[dict[str, Any]]]],
+        contexts: Mapping[str, TargetContext],
     ) -> list[TargetResult]:
         """Each module answers all of ``qs`` in one call: scored (``scoring=logprobs``: the
         distribution over each item's letters at its answer position) or generated and parsed;
         items it did not answer are asked again one by one."""
         cfg = self.opts
-        ctx = [line for q in qs for line in contexts[q.id][0]]
+        ctx = list(dict.fromkeys(line for q in qs for line in contexts[q.id].lines))
         mode = "letter+reason" if cfg.rationale else "letter"
         per_q: dict[str, list[ModuleAnswer]] = {q.id: [] for q in qs}
         options = [target_options(q) for q in qs]
@@ -884,7 +1100,7 @@ class LLMPipeline(Method):
             for i, q in enumerate(qs):
                 dist = res.probs[i]
                 if dist is None:  # the answer did not reach this item: ask it on its own
-                    single = await self._module(module, story, q, country, contexts[q.id][0])
+                    single = await self._module(module, story, q, country, contexts[q.id].lines)
                     single.usage = single.usage + share
                     single.sent_tokens += sent_share
                     per_q[q.id].append(single)
@@ -903,7 +1119,7 @@ class LLMPipeline(Method):
             for i, q in enumerate(qs):
                 letter, reason = parsed[i]
                 if letter is None:
-                    single = await self._module(module, story, q, country, contexts[q.id][0])
+                    single = await self._module(module, story, q, country, contexts[q.id].lines)
                     single.usage = single.usage + share
                     single.sent_tokens += sent_share
                     per_q[q.id].append(single)
@@ -926,7 +1142,7 @@ class LLMPipeline(Method):
         out = []
         for q in qs:
             answers = sorted(per_q[q.id], key=lambda a: order[a.module])
-            result = await self._integrate(story, q, country, contexts[q.id][0], answers)
+            result = await self._integrate(story, q, country, contexts[q.id].coordinator, answers)
             result.meta["batch"] = len(qs)
             out.append(result)
         return out

@@ -675,13 +675,21 @@ def _story_section(c: _Ctx) -> Section | None:
     return sec
 
 
+def _recall_text(value: Any, k: Any) -> str:
+    if value is None or k is None or pd.isna(value) or pd.isna(k):
+        return "-"
+    return f"{float(value):.2f} (k={int(k)})"
+
+
 def _cost_section(c: _Ctx) -> Section:
     comp = c.comp
     sec = Section("cost", "Calls, tokens and time")
     sec.paragraphs.append(
         "LLM calls and tokens per prediction and the wall time of each run (summed over its sessions when it "
         "was resumed). Answers served from the LLM cache are cache hits, not calls: a run that re-asks prompts "
-        "an earlier run already sent costs nothing. Non-LLM methods make no calls."
+        "an earlier run already sent costs nothing. Non-LLM methods make no calls. History recall@k (LLM runs): "
+        "of the k known answers most associated with the target among training people, the share the prompt "
+        "stated (mean over predictions; model-free)."
     )
     sec.blocks.append(_figure("cost", "Cost per run", plots.cost_figure(comp, synthetic=c.synthetic, colors=c.colors)))
     n = comp["n_predictions"].clip(lower=1)
@@ -694,6 +702,7 @@ def _cost_section(c: _Ctx) -> Section:
                 "Prompt tokens / pred",
                 "Completion tokens / pred",
                 "Cache hits / pred",
+                "History recall@k",
                 "Wall time",
             ],
             [
@@ -705,14 +714,15 @@ def _cost_section(c: _Ctx) -> Section:
                         Cell(tables.fmt(r.prompt_tokens_per_pred, 1)),
                         Cell(tables.fmt(r.completion_tokens_per_pred, 1)),
                         Cell(tables.fmt(None if r.cache_hits is None else r.cache_hits / k, 2)),
+                        Cell(_recall_text(r.history_recall, r.history_recall_k)),
                     ]
                     if (r.model or (r.llm_calls or 0) > 0 or (r.cache_hits or 0) > 0)
-                    else [Cell("-")] * 5
+                    else [Cell("-")] * 6
                 )
                 + [Cell(tables.fmt_seconds(r.wall_seconds))]
                 for r, k in zip(comp.itertuples(index=False), n, strict=True)
             ],
-            align=["l", "r", "r", "r", "r", "r", "r"],
+            align=["l", "r", "r", "r", "r", "r", "r", "r"],
         )
     )
     return sec

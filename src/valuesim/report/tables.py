@@ -91,6 +91,10 @@ def comparison_table(runs: Sequence[RunData]) -> pd.DataFrame:
         row["completion_tokens_per_pred"] = None if ct is None else ct / max(n_pred, 1)
         row["tokens_per_pred"] = None if pt is None and ct is None else ((pt or 0) + (ct or 0)) / max(n_pred, 1)
         row["cache_hits"] = r.usage("cache_hits")
+        found = m.get("history_recall")
+        recall: dict[str, Any] = found if isinstance(found, dict) else {}
+        row["history_recall"] = recall.get("mean")
+        row["history_recall_k"] = recall.get("k")
         row["wall_seconds"] = r.usage("wall_seconds")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -136,6 +136,8 @@ class RequestRecord:
     computed: int
     completion: int
     kind: str  # "score" (log-prob answer), "batch" (per-position log-probs) or "generate"
+    #: tokens of the system message's text (the persona and shared story every call of a person repeats)
+    system: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,9 +159,10 @@ class RequestLog:
     def record(self, messages: Sequence[ChatMessage], completion: str, kind: str) -> RequestRecord:
         ids = self.tokenizer.prompt_ids(messages)
         n_completion = self.tokenizer.count(completion)
+        n_system = sum(self.tokenizer.count(m.content) for m in messages if m.role == "system")
         with self._lock:
             shared = self._trie.add(ids)
-            rec = RequestRecord(len(self.records), len(ids), shared, len(ids) - shared, n_completion, kind)
+            rec = RequestRecord(len(self.records), len(ids), shared, len(ids) - shared, n_completion, kind, n_system)
             self.records.append(rec)
             if self.path is not None:
                 with self.path.open("a", encoding="utf-8") as fh:
@@ -179,6 +182,7 @@ class RequestLog:
             "sent": sum(r.sent for r in recs),
             "computed": sum(r.computed for r in recs),
             "completion": sum(r.completion for r in recs),
+            "system": sum(r.system for r in recs),
         }
 
     def reset(self) -> None:

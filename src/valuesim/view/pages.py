@@ -651,6 +651,18 @@ def person_page(store: RunStore, people: People, rid: str) -> dict[str, Any]:
     return out
 
 
+def _run_training_data(survey: Any, split: Any, path: Any) -> Any:
+    """The training people of a run as its fit saw them (its protocol and train_max, from the manifest)."""
+    from valuesim.bench.config import RunConfig
+    from valuesim.bench.plan import training_data
+    from valuesim.bench.protocol import ProtocolConfig
+
+    manifest = json.loads((Path(path) / "manifest.json").read_text("utf-8"))
+    run_conf = (manifest.get("config") or {}).get("run") or {}
+    cfg = RunConfig(protocol=ProtocolConfig(**split.protocol), train_max=int(run_conf.get("train_max") or 20_000))
+    return training_data(survey, split, cfg)
+
+
 def prompt_page(
     store: RunStore, people: People, run_key: str, rid: str, qid: str, fold: str, condition: str
 ) -> dict[str, Any]:
@@ -704,6 +716,8 @@ def prompt_page(
         if not isinstance(method, LLMPipeline):
             out["problem"] = f"{name} is not an LLM method: no prompt to show."
             return out
+        if method.fits_for_prompts:  # the run's fit (item relations of its training people) chose the answers
+            method.fit(_run_training_data(people.survey, split, run.path))
         reasoning = {qid: {m: str((v or {}).get("rationale") or "") for m, v in (meta.get("modules") or {}).items()}}
         built = method.prompts(item.task, reasoning).get(qid, {})
     except StopIteration:
