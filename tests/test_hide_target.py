@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 from cli_helpers import run_cli
 
+from valuesim.errors import ConfigError
 from valuesim.llm import Model
 from valuesim.llm.backends.mock import MockBackend
 from valuesim.methods import Task, get_method
-from valuesim.methods.story import phrase_for
+from valuesim.methods.story import build_backstory, phrase_for
 from valuesim.survey.dataset import SurveyData
 
 TARGET = "Q46"  # Feeling of happiness: 1 Very happy ... 4 Not at all happy
@@ -105,14 +106,18 @@ def assert_hidden(prompts_by_code: dict[int, list[str]], sentences: dict[int, st
 # --------------------------------------------------------------------------- the spy can catch a leak
 
 
-def test_the_spy_finds_the_answer_in_a_task_that_does_not_hide_it(synthetic_data: SurveyData) -> None:
+def test_a_task_that_does_not_hide_the_answer_is_refused_before_any_request(synthetic_data: SurveyData) -> None:
     rid = someone(synthetic_data)
     data = variant(synthetic_data, rid, 4)
     model, spy = spy_model()
     method = get_method("valuesim", data.codebook, model=model, story="facts")
     person = data.respondent(rid)
-    method.predict(Task(person, (TARGET,)))  # NOT hidden: what the old `ask` did
-    assert any(story_sentence(data, rid, 4) in p for p in spy.prompts)
+    with pytest.raises(ConfigError, match="holds the answer"):
+        method.predict(Task(person, (TARGET,)))  # NOT hidden: what the old `ask` did
+    assert not spy.prompts
+    # the needle the spies look for is real: the unhidden record's story states it
+    story = build_backstory(person, data.codebook, style="facts", max_words=None)
+    assert story_sentence(data, rid, 4) in story.text
 
 
 # --------------------------------------------------------------------------- valuesim ask
