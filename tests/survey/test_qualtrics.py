@@ -274,9 +274,11 @@ def test_duplicate_export_tags_are_renamed() -> None:
     doc["SurveyElements"].append(
         _sq("QID14", "party", "MC", "SAVR", "Which party did you vote for?", Choices=_choices("Greens", "Liberals"))
     )
+    doc["SurveyElements"].append({"SurveyID": "SV_test", "Element": "SQ", "PrimaryAttribute": "QID99", "Payload": None})
     got = parse_qsf(doc)
     ids = [q["id"] for q in got.raw["questions"]]
     assert ids.count("party") == 1 and "party_QID14" in ids
+    assert any(line.startswith("QID99: the export holds no question data") for line in got.skipped)
     assert any("export tag of two questions" in n for n in got.notes)
 
 

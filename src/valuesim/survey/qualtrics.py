@@ -148,6 +148,11 @@ def parse_qsf(data: Mapping[str, Any], pipe: Mapping[str, str] | None = None, wh
         for e in elements
         if e.get("Element") == "SQ" and isinstance(e.get("Payload"), dict)
     }
+    out.skipped += [
+        f"{e.get('PrimaryAttribute')}: the export holds no question data for it (a deleted question)"
+        for e in elements
+        if e.get("Element") == "SQ" and not isinstance(e.get("Payload"), dict)
+    ]
     order, trashed = _question_order(elements, out.notes)
     seen: set[str] = set()
     used: set[str] = set()
