@@ -107,7 +107,14 @@ def test_paper_experiment_quick_with_mock_end_to_end_and_resume(tmp_path: Path) 
     assert all(u["fold"] == 0 and len(u["targets"]) <= 10 and len(u["history"]) > 150 for u in split["units"])
     text = html.read_text("utf-8")
     assert "SYNTHETIC DATA" in text and 'id="fig-history_curve"' in text
-    assert "Paired tests against valuesim" in text and "valuesim-no-cab" in text
+    # the report's reference is the strongest run by top-1 (issue 24), whichever that is here
+    top1 = {
+        spec.name: json.loads((out / "runs" / spec.name / "metrics.json").read_text())["top1"]["mean"]
+        for spec in PAPER_EXPERIMENT
+    }
+    best = max(top1.values())
+    assert any(f"Paired tests against {name}" in text for name, v in top1.items() if v == best)
+    assert "valuesim-no-cab" in text
     record = json.loads((out / "experiment.json").read_text())
     assert record["quick"] is True and record["model"] == "mock" and record["sizes"]["max_targets"] == 10
 

@@ -387,7 +387,7 @@ def _meta_text(meta: dict[str, Any]) -> str:
 def _answered_by(name: str, method: Any, trained_on: int | None, n_known: int) -> str:
     """One line saying which method answered and from what."""
     what = f"Answered by {name}"
-    model = str(method.config().get("model") or "")
+    model = redact_text(str(method.config().get("model") or ""))
     if model and method.uses_llm:
         what += f" (model {model})"
     elif model:
