@@ -196,6 +196,7 @@ def test_cli_simulate(tmp_path):
         (["--questions", str(EXAMPLE), "--method", "supervised"], "cannot answer new questions"),
         (["--questions", str(EXAMPLE), "-n", "0"], "n_respondents"),
         (["--questions", str(EXAMPLE), "-c", "XYZ"], "XYZ"),
+        (["--questions", str(EXAMPLE), "--method", "text-transfer"], "--model applies to LLM methods only"),
     ],
 )
 def test_cli_simulate_errors(tmp_path, args, message):

@@ -418,7 +418,7 @@ def test_cli_ask_answers_with_a_trained_predictor() -> None:
     res = CliRunner().invoke(
         app, ["ask", "--data", "synthetic:300", "-r", "276070001", "-q", "Q46", "--method", "knn", "--model", "mock"]
     )
-    assert res.exit_code != 0 and "uses no language model" in str(res.exception)
+    assert res.exit_code != 0 and "does not use a language model" in str(res.exception)
     res = CliRunner().invoke(
         app,
         [

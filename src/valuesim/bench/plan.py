@@ -90,17 +90,7 @@ def copies_of_evaluated(data: SurveyData, people: Split | set[str]) -> set[str]:
 
 def without_questions(train: SurveyData, qids: Sequence[str]) -> SurveyData:
     """*train* with the columns of *qids* removed (nobody's answer to them is left)."""
-    drop = [q for q in qids if q in train.frame.columns]
-    if not drop:
-        return train
-    return SurveyData(
-        frame=train.frame.drop(columns=drop),
-        codebook=train.codebook,
-        source=train.source,
-        version=train.version,
-        synthetic=train.synthetic,
-        report=train.report,
-    )
+    return train.without(qids)
 
 
 def fit_groups(split: Split, units: Sequence[Unit], protocol: ProtocolConfig) -> list[tuple[list[str], list[Unit]]]:

@@ -34,6 +34,40 @@ bench_app = typer.Typer(
 # --------------------------------------------------------------------------- helpers
 
 
+def model_flags(
+    options: dict[str, Any],
+    method: str,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    no_cache: bool = False,
+) -> dict[str, Any]:
+    """*options* with the model flags of a command (--model, --base-url, --api-key, --no-cache)
+    added: the one mapping from these flags to method options, for every command that takes
+    them. A flag given to a method that uses no language model is a clear error."""
+    from valuesim.methods.base import method_info
+
+    uses_llm = method_info(method).uses_llm
+    flags = (
+        ("--model", model, "model"),
+        ("--base-url", base_url, "base_url"),
+        ("--api-key", api_key, "api_key"),
+        ("--no-cache", False if no_cache else None, "cache"),
+    )
+    out = dict(options)
+    for flag, value, key in flags:
+        if value is None:
+            continue
+        if not uses_llm:
+            raise ConfigError(
+                f"{flag} applies to LLM methods only; {method!r} does not use a language model.",
+                "Drop the flag, or pick an LLM method (see `valuesim bench --list-methods`).",
+            )
+        out[key] = value
+    return out
+
+
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     """``key=value`` strings -> dict; values are read as JSON when they parse (3, 0.5, true, [1,2])."""
     out: dict[str, Any] = {}
@@ -266,26 +300,12 @@ def bench(
 
     from valuesim.bench.protocol import ProtocolConfig
     from valuesim.bench.runner import RunConfig, run_benchmark
-    from valuesim.methods.base import get_method, method_info
+    from valuesim.methods.base import get_method
     from valuesim.survey.loaders import resolve_countries
 
-    options = parse_options(option)
-    uses_llm = method_info(method).uses_llm
-    llm_flags = (
-        ("--model", model, "model"),
-        ("--base-url", base_url, "base_url"),
-        ("--api-key", api_key, "api_key"),
-        ("--no-cache", False if no_cache else None, "cache"),
+    options = model_flags(
+        parse_options(option), method, model=model, base_url=base_url, api_key=api_key, no_cache=no_cache
     )
-    for flag, value, key in llm_flags:
-        if value is None:
-            continue
-        if not uses_llm:
-            raise ConfigError(
-                f"{flag} applies to LLM methods only; {method!r} does not use a language model.",
-                "Drop the flag, or pick an LLM method (see `valuesim bench --list-methods`).",
-            )
-        options[key] = value
 
     sizes: dict[str, Any] = {}
     if history_sizes is not None and not history_sweep:

@@ -270,7 +270,7 @@ def ask(
 ) -> None:
     """Predict one person's answer to a question (a WVS item, or a new one: --text/--options or
     --questions FILE); a real answer is hidden from the method."""
-    from valuesim.cli.bench import parse_options
+    from valuesim.cli.bench import model_flags, parse_options
     from valuesim.errors import RequestFailedError
     from valuesim.methods import get_method, method_info, predict_hidden
     from valuesim.methods.base import DEFAULT_NEW_QUESTION_METHOD, DEFAULT_SURVEY_ITEM_METHOD
@@ -288,21 +288,14 @@ def ask(
     survey = load_data(data, codebook=codebook)
     book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions, pipe)
     person = survey.respondent(respondent)
-    options = {**info.cls.single_person_options, **parse_options(option)}
-    if info.uses_llm:
-        if model is not None:
-            options["model"] = model
-        if base_url is not None:
-            options["base_url"] = base_url
-        if api_key is not None:
-            options["api_key"] = api_key
-        if no_cache:
-            options["cache"] = False
-    elif model is not None or base_url is not None or api_key is not None:
-        raise ConfigError(
-            f"{method!r} uses no language model, so --model/--base-url/--api-key do not apply.",
-            "Drop them, or pick an LLM method (valuesim, blank, demographics, full-info, rag).",
-        )
+    options = model_flags(
+        {**info.cls.single_person_options, **parse_options(option)},
+        method,
+        model=model,
+        base_url=base_url,
+        api_key=api_key,
+        no_cache=no_cache,
+    )
     m = get_method(method, book, **options)
     trained_on: int | None = None
     if fits_known:  # e.g. item-transfer: learns item relations from the other people, the asked questions hidden

@@ -95,22 +95,20 @@ def simulate(
     """
     from valuesim.bench.config import RunConfig
     from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation, smoke_test_note
-    from valuesim.cli.bench import _split_list, _warnings_to_console, parse_options
+    from valuesim.cli.bench import _split_list, _warnings_to_console, model_flags, parse_options
     from valuesim.cli.questionnaire import print_import_notes
     from valuesim.scale import get_executor
     from valuesim.survey.loaders import resolve_countries
     from valuesim.survey.questionnaire import parse_pipes, read_questionnaire
 
     formats = _export_formats(fmt)
-    options = parse_options(option)
-    if model is not None:
-        options["model"] = model
-    if base_url is not None:
-        options["base_url"] = base_url
-    if api_key is not None:
-        options["api_key"] = api_key
-    if no_cache:
-        options["cache"] = False
+    from valuesim.methods.base import method_info
+    from valuesim.survey.questionnaire import refuse_trained
+
+    refuse_trained(method, method_info(method).cls)  # before its flags: the method cannot run at all
+    options = model_flags(
+        parse_options(option), method, model=model, base_url=base_url, api_key=api_key, no_cache=no_cache
+    )
     run = RunConfig.create(
         concurrency=concurrency,
         max_failures=max_failures,

@@ -168,15 +168,4 @@ def fit_sample(
     if len(ids) > max_people:
         rng = np.random.default_rng([seed, 2626])
         ids = [ids[i] for i in np.sort(rng.choice(len(ids), size=max_people, replace=False))]
-    sub = data.subset(ids)
-    drop = [q for q in hide if q in sub.frame.columns]
-    if not drop:
-        return sub
-    return SurveyData(
-        frame=sub.frame.drop(columns=drop),
-        codebook=sub.codebook,
-        source=sub.source,
-        version=sub.version,
-        synthetic=sub.synthetic,
-        report=sub.report,
-    )
+    return data.subset(ids).without(hide)

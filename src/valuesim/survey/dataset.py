@@ -113,6 +113,20 @@ class SurveyData:
             report=self.report,
         )
 
+    def without(self, qids: Iterable[str]) -> SurveyData:
+        """These data with the columns of *qids* removed (nobody's answer to them is left)."""
+        drop = [q for q in qids if q in self.frame.columns]
+        if not drop:
+            return self
+        return SurveyData(
+            frame=self.frame.drop(columns=drop),
+            codebook=self.codebook,
+            source=self.source,
+            version=self.version,
+            synthetic=self.synthetic,
+            report=self.report,
+        )
+
     def fingerprint(self) -> str:
         """Stable hash of the loaded content (ids, countries, codes), for run manifests."""
         h = hashlib.sha256()
