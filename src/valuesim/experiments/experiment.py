@@ -76,7 +76,12 @@ PAPER_EXPERIMENT: tuple[RunSpec, ...] = (
         "most common answer among people of the same country, sex and age band",
     ),
     RunSpec("knn", "knn", "main table", "nearest respondents by agreement on the history answers"),
-    RunSpec("supervised", "supervised", "main table", "one classifier per question on history + profile"),
+    RunSpec(
+        "supervised",
+        "supervised",
+        "main table",
+        "a trained predictor on history + profile (one ridge solve for every question)",
+    ),
     RunSpec("blank", "blank", "main table", "LLM: the question only"),
     RunSpec("demographics", "demographics", "main table", "LLM: the person's profile only"),
     RunSpec("full-info", "full-info", "main table", "LLM: raw question/answer list of profile and history"),
