@@ -339,6 +339,27 @@ def _options(
     return labels, codes, dropped
 
 
+def _posable(
+    keys: list[str],
+    mapping: dict[str, Any],
+    recodes: Mapping[str, Any],
+    pipes: _Pipes,
+    name: str,
+    tag: str,
+    out: QsfImport,
+) -> tuple[list[str], list[int]] | None:
+    """(labels, codes) of a choice set, its left-out non-answers noted; None (and a skip line)
+    when it cannot be posed."""
+    got = _options(keys, mapping, recodes, pipes)
+    if isinstance(got, str):
+        out.skipped.append(f"{name}: {got}")
+        return None
+    labels, codes, dropped = got
+    if dropped:
+        out.notes.append(f"{tag}: {', '.join(dropped)} left out: a negative code is a non-answer")
+    return labels, codes
+
+
 def _looks_ordered(labels: list[str]) -> bool:
     """A choice list reads as a scale when most options use scale words or are numbers."""
     hits = sum(bool(_SCALE_WORDS.search(lab)) or lab.strip().lstrip("-").isdigit() for lab in labels)
@@ -364,13 +385,10 @@ def _items(qid: str, tag: str, pl: dict[str, Any], pipes: _Pipes, out: QsfImport
         yield {"id": safe_id(tag), "text": text, "scale": {"min": 0, "max": 10, **_nps_ends(pl, pipes)}}
         return
     if kind == "MC" and selector in _SINGLE_MC:
-        got = _options(_ordered_keys(choices, pl.get("ChoiceOrder")), choices, recodes, pipes)
-        if isinstance(got, str):
-            out.skipped.append(f"{name}: {got}")
+        got = _posable(_ordered_keys(choices, pl.get("ChoiceOrder")), choices, recodes, pipes, name, tag, out)
+        if got is None:
             return
-        labels, codes, dropped = got
-        if dropped:
-            out.notes.append(f"{tag}: {', '.join(dropped)} left out: a negative code is a non-answer")
+        labels, codes = got
         yield {"id": safe_id(tag), "text": text, "options": labels, "codes": codes, "ordered": _looks_ordered(labels)}
         return
     if kind == "MC":
@@ -378,13 +396,10 @@ def _items(qid: str, tag: str, pl: dict[str, Any], pipes: _Pipes, out: QsfImport
         return
     if kind == "Matrix" and selector in ("Likert", "Profile") and sub in _SINGLE_MATRIX:
         answers = _dict(pl, "Answers")
-        got = _options(_ordered_keys(answers, pl.get("AnswerOrder")), answers, recodes, pipes)
-        if isinstance(got, str):
-            out.skipped.append(f"{name}: {got}")
+        got = _posable(_ordered_keys(answers, pl.get("AnswerOrder")), answers, recodes, pipes, name, tag, out)
+        if got is None:
             return
-        labels, codes, dropped = got
-        if dropped:
-            out.notes.append(f"{tag}: {', '.join(dropped)} left out: a negative code is a non-answer")
+        labels, codes = got
         section = _short(text)
         for row_id, row_text in _rows(tag, pl, choices, pipes):
             row = {"id": row_id, "text": _row_text(text, row_text), "options": labels, "codes": codes}
