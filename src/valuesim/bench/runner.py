@@ -99,7 +99,7 @@ def run_benchmark(
     cfg = RunConfig.of(cfg)
     clock = Stopwatch()
     if cfg.protocol.name == "new-questions":
-        refuse_trained(method.name, type(method), protocol=True)
+        refuse_trained(method.name, type(method), protocol=True, options=method.config())
 
     # plan
     with clock("split_seconds"):

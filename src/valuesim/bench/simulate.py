@@ -170,7 +170,8 @@ def run_simulation(
     """Answer ``cfg.questions`` for a sample of *data*'s respondents with *method* (built on a
     codebook that holds the questions: :func:`~valuesim.survey.questionnaire.extend_codebook`)."""
     say = log or (lambda _msg: None)
-    refuse_trained(method.name, type(method))
+    refuse_trained(method.name, type(method), options=method.config())
+    fits_known = type(method).fits_on_known_items(method.config())
     missing = [q.id for q in cfg.questions if q.id not in method.codebook]
     if missing:
         raise ConfigError(
@@ -193,12 +194,12 @@ def run_simulation(
         record.start(
             manifest,
             train_source="the respondents' answers to the known items (new questions: nobody has answered them)"
-            if method.learns_from_known_items
+            if fits_known
             else "none (new questions: nobody has answered them)",
         )
 
         with record.predicting(method, rcfg) as session:
-            if pending and method.learns_from_known_items:
+            if pending and fits_known:
                 from valuesim.relations import fit_sample
 
                 with clock("fit_seconds"):
@@ -415,7 +416,7 @@ def build_method(name: str, codebook: Codebook, questions: Sequence[Question], *
     """*name* built on *codebook* extended with *questions* (refusing methods that cannot answer them)."""
     from valuesim.methods.base import get_method, method_info
 
-    refuse_trained(name, method_info(name).cls)
+    refuse_trained(name, method_info(name).cls, options=options)
     return get_method(name, extend_codebook(codebook, list(questions)), **options)
 
 

@@ -246,10 +246,10 @@ def ask(
         None,
         "--method",
         help="Any method that can answer the question: a trained predictor (supervised, knn, ...) or an LLM "
-        "method (valuesim, blank, demographics, full-info, rag) for a survey item; an LLM method, uniform or "
-        "text-transfer for a new question.",
-        show_default="supervised for a survey item (the best trained predictor measured); valuesim for a new "
-        "question or when --model is given",
+        "method (valuesim, blank, demographics, full-info, rag) for a survey item; item-transfer, hybrid -o "
+        "prior=item-transfer, an LLM method, text-transfer or uniform for a new question.",
+        show_default="supervised for a survey item, item-transfer for a new question (the best measured for "
+        "each); valuesim when --model, --base-url or --api-key is given",
     ),
     model: str | None = typer.Option(
         None,
@@ -273,23 +273,24 @@ def ask(
     from valuesim.cli.bench import model_flags, parse_options
     from valuesim.errors import RequestFailedError
     from valuesim.methods import get_method, method_info, predict_hidden
-    from valuesim.methods.base import DEFAULT_NEW_QUESTION_METHOD, DEFAULT_SURVEY_ITEM_METHOD
+    from valuesim.methods.base import default_method
 
     new_question = text is not None or questions is not None
-    if method is None:  # a model named (or a new question) asks for a language model
-        llm_asked = new_question or model is not None or base_url is not None or api_key is not None
-        method = DEFAULT_NEW_QUESTION_METHOD if llm_asked else DEFAULT_SURVEY_ITEM_METHOD
+    if method is None:  # the best method measured for the question, or the LLM method when a model is named
+        named = any(x is not None for x in (model, base_url, api_key))
+        method = default_method(new_question=new_question, model_named=named)
     info = method_info(method)
-    fits_known = info.cls.learns_from_known_items
+    parsed = parse_options(option)
+    fits_known = info.cls.fits_on_known_items(parsed)
     if new_question:  # nobody has answered it: only methods that do not learn from others' answers to it
         from valuesim.survey.questionnaire import refuse_trained
 
-        refuse_trained(method, info.cls)
+        refuse_trained(method, info.cls, options=parsed)
     survey = load_data(data, codebook=codebook)
     book, targets = _ask_targets(survey.codebook, question, text, options_text, unordered, questions, pipe)
     person = survey.respondent(respondent)
     options = model_flags(
-        {**info.cls.single_person_options, **parse_options(option)},
+        {**info.cls.single_person_options, **parsed},
         method,
         model=model,
         base_url=base_url,

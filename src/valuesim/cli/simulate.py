@@ -43,11 +43,14 @@ def simulate(
     min_valid: int = typer.Option(
         150, "--min-valid", help="Only respondents with this many valid answers (their record is the history)."
     ),
-    method: str = typer.Option(
-        "valuesim",
+    method: str | None = typer.Option(
+        None,
         "--method",
         "-m",
-        help="An LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer.",
+        help="Any method that answers new questions: item-transfer, hybrid -o prior=item-transfer, an LLM method "
+        "(valuesim, blank, demographics, full-info, rag), text-transfer or uniform.",
+        show_default="item-transfer (the best new-question method measured); valuesim when --model, --base-url or "
+        "--api-key is given",
     ),
     model: str | None = typer.Option(
         None,
@@ -102,13 +105,14 @@ def simulate(
     from valuesim.survey.questionnaire import parse_pipes, read_questionnaire
 
     formats = _export_formats(fmt)
-    from valuesim.methods.base import method_info
+    from valuesim.methods.base import default_method, method_info
     from valuesim.survey.questionnaire import refuse_trained
 
-    refuse_trained(method, method_info(method).cls)  # before its flags: the method cannot run at all
-    options = model_flags(
-        parse_options(option), method, model=model, base_url=base_url, api_key=api_key, no_cache=no_cache
-    )
+    if method is None:  # the best new-question method measured, or the LLM method when a model is named
+        method = default_method(new_question=True, model_named=any(x is not None for x in (model, base_url, api_key)))
+    parsed = parse_options(option)
+    refuse_trained(method, method_info(method).cls, options=parsed)  # before its flags: it cannot run at all
+    options = model_flags(parsed, method, model=model, base_url=base_url, api_key=api_key, no_cache=no_cache)
     run = RunConfig.create(
         concurrency=concurrency,
         max_failures=max_failures,

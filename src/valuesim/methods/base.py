@@ -152,6 +152,8 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     #: and must run before a new question is answered: ``simulate`` and ``ask`` then fit the method
     #: on the loaded data (the asked questions hidden from it)
     learns_from_known_items: ClassVar[bool] = False
+    #: what to do instead when the method is refused for new questions ("" : the general advice)
+    new_questions_hint: ClassVar[str] = ""
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
     #: True when ``fit`` learns from other respondents (trained predictors, the hybrid): a
@@ -165,9 +167,17 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     fitting_seconds: float = 0.0
 
     @classmethod
-    def learns_from_target_answers(cls) -> bool:
-        """Whether the method needs other people's answers to a question to predict it."""
+    def learns_from_target_answers(cls, options: Mapping[str, Any] | None = None) -> bool:
+        """Whether the method, built with *options*, needs other people's answers to a question to
+        predict it (a method whose capabilities depend on its options, like ``hybrid`` with its
+        prior, overrides this; the others read the class attributes)."""
         return (not cls.uses_llm) if cls.needs_target_answers is None else cls.needs_target_answers
+
+    @classmethod
+    def fits_on_known_items(cls, options: Mapping[str, Any] | None = None) -> bool:
+        """Whether the method, built with *options*, must be fitted on the known items of the loaded
+        data before it answers a new question (``learns_from_known_items``; see above)."""
+        return cls.learns_from_known_items
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
         self.codebook = codebook
@@ -211,8 +221,20 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
 #: predictor with the best top-1 in the measured results (docs/results/baselines.json and
 #: supervised_cost.json; a test keeps the two in step).
 DEFAULT_SURVEY_ITEM_METHOD = "supervised"
-#: ... and a new question (nobody's answers to it exist).
-DEFAULT_NEW_QUESTION_METHOD = "valuesim"
+#: ... and what `ask --text/--questions` and `simulate` answer a new question with (nobody's
+#: answers to it exist): the method with the best top-1 under --protocol new-questions in the
+#: measured results (docs/results/new_questions*.json; a test keeps the two in step).
+DEFAULT_NEW_QUESTION_METHOD = "item-transfer"
+#: ... and either of them when a model is named (--model, --base-url, --api-key): the LLM method
+DEFAULT_LLM_METHOD = "valuesim"
+
+
+def default_method(*, new_question: bool, model_named: bool) -> str:
+    """The method a command uses when no --method is given: the best one measured for the kind of
+    question, or the LLM method when the user named a model."""
+    if model_named:
+        return DEFAULT_LLM_METHOD
+    return DEFAULT_NEW_QUESTION_METHOD if new_question else DEFAULT_SURVEY_ITEM_METHOD
 
 
 # --------------------------------------------------------------------------- registry

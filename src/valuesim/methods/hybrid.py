@@ -15,6 +15,13 @@ always reachable: ``shrinkage`` pseudo-observations pull the weights towards it,
 weights are kept only when they beat the prior alone on held-out calibration people with a
 margin (leave one respondent out; the lower bound of the 95% paired bootstrap interval over
 calibration people of the held-out log-loss gain must be above 0, see :func:`check_weights`).
+
+With a prior for new questions (``-o prior=item-transfer``, which never learns from anyone's answers
+to the target) the hybrid answers new questions too (``--protocol new-questions``, ``ask --text``,
+``simulate``), and is calibrated on *pseudo-new* items: ``pseudo_new_items`` known items are hidden
+from everyone (the calibration prior and the LLM method are fitted without their columns, and the
+calibration people's tasks lack all of them), the targets are drawn from them, so the prior's and the
+LLM's calibration predictions are those of questions nobody answered.
 An LLM weight of 0 means the prior exactly: its answers and probabilities as they are (not
 re-tempered, not floored), and the LLM is not asked. For the evaluation the prior is trained
 on all training people, as the plain prior method would be.
@@ -83,6 +90,12 @@ class HybridOptions(MethodOptions):
         "20% of a 30-respondent x 10-target run)",
     )
     calibration_targets: int = Field(10, ge=1, description="hidden answers per calibration respondent")
+    pseudo_new_items: int = Field(
+        30,
+        ge=1,
+        description="with a prior for new questions (item-transfer): known items hidden from everyone while the "
+        "weights are fitted, the calibration targets drawn from them",
+    )
     shrinkage: float = Field(
         2.0, ge=0.0, description="pseudo-observations pulling the weights towards the prior alone (a=1, b=0)"
     )
@@ -145,9 +158,14 @@ class Calibration:
     #: per weight set: the fitted weights and the held-out check (see :class:`HeldOutCheck`);
     #: a kind absent here shares the weights of "all"
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the known items hidden from everyone during calibration (a prior for new questions); None:
+    #: each calibration person's targets were hidden from that person only
+    pseudo_new: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "mode": "hidden answers" if self.pseudo_new is None else "pseudo-new items",
+            "pseudo_new_items": self.pseudo_new,
             "weights": {k: {"prior": round(a, 4), "llm": round(b, 4)} for k, (a, b) in self.weights.items()},
             "respondents": len(self.respondents),
             "respondent_ids": self.respondents,
@@ -358,8 +376,12 @@ class Hybrid(Method):
 
     uses_llm: ClassVar[bool] = True
     learns_from_others: ClassVar[bool] = True
-    #: its prior learns from other people's answers to the target: no new questions, no `ask`
+    #: with its default prior (supervised) it learns from other people's answers to the target; with a
+    #: prior that does not (item-transfer) it answers new questions: see :meth:`learns_from_target_answers`
     needs_target_answers: ClassVar[bool] = True
+    new_questions_hint: ClassVar[str] = (
+        "Give the hybrid a prior that answers new questions: -o prior=item-transfer (calibrated on pseudo-new items)."
+    )
     Options: ClassVar[type[MethodOptions]] = HybridOptions
     opts: HybridOptions
 
@@ -377,6 +399,32 @@ class Hybrid(Method):
         self.llm = get_method(self.opts.llm, codebook, **llm_opts)
         self.calibration: Calibration | None = None
         self._prior_is_fitted = False
+
+    # -- capabilities: those of the prior (an LLM method answers any question) ------------------
+    @classmethod
+    def _prior_class(cls, options: Mapping[str, Any] | None) -> tuple[type[Method], dict[str, Any]]:
+        """The prior's class and options among *options* (raw or a ``config()``; dotted keys too)."""
+        opts = _split_dotted({k: v for k, v in (options or {}).items() if v is not None})
+        name = str(opts.get("prior") or HybridOptions.model_fields["prior"].default)
+        return method_info(name).cls, dict(opts.get("prior_options") or {})
+
+    @classmethod
+    def learns_from_target_answers(cls, options: Mapping[str, Any] | None = None) -> bool:
+        """As its prior: ``-o prior=item-transfer`` answers new questions, the default (supervised) does not."""
+        prior, prior_options = cls._prior_class(options)
+        return prior.learns_from_target_answers(prior_options)
+
+    @classmethod
+    def fits_on_known_items(cls, options: Mapping[str, Any] | None = None) -> bool:
+        """For new questions it is fitted like its prior (item-transfer: on the known items)."""
+        prior, prior_options = cls._prior_class(options)
+        return prior.fits_on_known_items(prior_options)
+
+    @property
+    def pseudo_new(self) -> bool:
+        """Whether calibration hides its items from everyone (a prior for new questions) instead of
+        from the calibration people only (a prior trained on other people's answers to the target)."""
+        return not type(self.prior).learns_from_target_answers(self.opts.prior_options)
 
     def share_prior(self, prior: Method) -> None:
         """Use *prior*, already fitted on this run's training data (e.g. the plain prior run of
@@ -406,37 +454,72 @@ class Hybrid(Method):
         return None if self.calibration is None else {"calibration": self.calibration.to_dict()}
 
     # -- calibration ------------------------------------------------------------------------
-    def calibration_tasks(self, train: SurveyData) -> list[tuple[Task, dict[str, int]]]:
-        """Seeded (task, hidden answers) for the calibration respondents, drawn from *train* only."""
+    def calibration_tasks(
+        self, train: SurveyData, pseudo_new: Sequence[str] | None = None
+    ) -> list[tuple[Task, dict[str, int]]]:
+        """Seeded (task, hidden answers) for the calibration respondents, drawn from *train* only.
+
+        With *pseudo_new* items (a prior for new questions), the targets are drawn from those items
+        and every one of them is hidden from the task, as a new question's is; otherwise from any
+        item the person answered."""
         rng = np.random.default_rng([self.opts.seed, 7])
         eligible = {q for q in self.codebook.substantive() if unposable_reason(self.codebook.get(q)) is None}
+        hidden = set(pseudo_new or ())
+        if pseudo_new is not None:
+            eligible &= hidden
         ids = [str(i) for i in train.frame.index]
         order = rng.permutation(len(ids))
         out: list[tuple[Task, dict[str, int]]] = []
         for i in order:
             person = train.respondent(ids[i])
             answered = self.codebook.sort(q for q in person.answered() if q in eligible)  # any survey's ids
-            if len(answered) < 2 * self.opts.calibration_targets:
+            known = [q for q in [*person.answers, *person.missing] if q not in hidden]
+            need = self.opts.calibration_targets
+            if len(answered) < (need if hidden else 2 * need) or len(known) < need:
                 continue
             picked = rng.choice(len(answered), self.opts.calibration_targets, replace=False)
             targets = tuple(self.codebook.sort(answered[j] for j in picked))
-            task = hide_targets(person, targets, fold=-1)  # shaped like a k-fold unit
+            task = hide_targets(person, targets, known=known if hidden else None, fold=-1)  # like a k-fold unit
             out.append((task, {q: person.answers[q] for q in targets}))
             if len(out) == self.opts.calibration_respondents:
                 break
         return out
 
+    def pseudo_new_items(self, train: SurveyData) -> list[str]:
+        """Known items to hide from everyone while calibrating a prior for new questions: a seeded
+        sample of the substantive items the training people answered (each answered by at least
+        half as many people as the most answered one, so calibration people are found)."""
+        eligible = [
+            q
+            for q in self.codebook.substantive()
+            if q in train.frame.columns and unposable_reason(self.codebook.get(q)) is None
+        ]
+        if not eligible:
+            return []
+        counts = (train.frame[eligible] >= 0).sum()
+        common = [q for q in eligible if counts[q] >= 0.5 * counts.max()]
+        rng = np.random.default_rng([self.opts.seed, 2626])
+        n = min(self.opts.pseudo_new_items, max(0, len(common) - 1))
+        return self.codebook.sort(common[i] for i in rng.choice(len(common), n, replace=False)) if n else []
+
     def fit(self, train: SurveyData) -> None:
         getattr(self.llm, "model", None)  # a bad model spec is an error even when the LLM is never asked
-        tasks = self.calibration_tasks(train)
+        pseudo = self.pseudo_new_items(train) if self.pseudo_new else None
+        tasks = self.calibration_tasks(train, pseudo)
         ids = [t.respondent.id for t, _ in tasks]
         rest = [str(i) for i in train.frame.index if str(i) not in set(ids)]
         calib_prior = get_method(self.opts.prior, self.codebook, **self.opts.prior_options)
-        calib_prior.fit(train.subset(rest))
-        self.llm.fit(train)
+        if pseudo is None:
+            calib_prior.fit(train.subset(rest))
+            self.llm.fit(train)
+        else:  # the calibration items are new questions to both: nobody's answers to them are seen
+            calib_prior.fit(train.subset(rest).without(pseudo))
+            self.llm.fit(train.without(pseudo))
         before = _usage_of(self.llm)
         llm_preds = run_sync(lambda: self._llm_on(tasks))
         used = {k: round(v - before.get(k, 0.0), 3) for k, v in _usage_of(self.llm).items()}
+        if pseudo is not None:
+            self.llm.fit(train)  # the evaluation: as the plain LLM method would be fitted
         samples: list[_Sample] = []
         for person, ((task, truth), l_preds) in enumerate(zip(tasks, llm_preds, strict=True)):
             p_by_q = {p.question: p for p in calib_prior.predict(task)}
@@ -465,6 +548,7 @@ class Hybrid(Method):
             logloss_prior={k: logloss(v, 1.0, 0.0) for k, v in groups.items()},
             logloss_hybrid={k: logloss(v, *weights[k]) for k, v in groups.items()},
             llm_usage=used,
+            pseudo_new=pseudo,
         )
         if not self._prior_is_fitted:
             self.prior.fit(train)  # the evaluation prior learns from every training person

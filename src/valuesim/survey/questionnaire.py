@@ -337,26 +337,35 @@ def is_custom(q: Question) -> bool:
     return q.section.startswith(SECTION_PREFIX)
 
 
-def answers_new_questions(method_cls: type[Any]) -> bool:
-    """True when a method can answer a question nobody has answered: one that does not learn
-    from other people's answers to the target (LLM methods, uniform, text-transfer; not the
-    trained predictors, nor the hybrid, whose prior is one)."""
-    return not method_cls.learns_from_target_answers()  # declared on valuesim.methods.Method
+def answers_new_questions(method_cls: type[Any], options: Mapping[str, Any] | None = None) -> bool:
+    """True when a method (built with *options*) can answer a question nobody has answered: one
+    that does not learn from other people's answers to the target (LLM methods, uniform,
+    text-transfer, item-transfer, the hybrid with such a prior; not the trained predictors of
+    survey items, nor the hybrid whose prior is one)."""
+    return not method_cls.learns_from_target_answers(options)  # declared on valuesim.methods.Method
 
 
-def refuse_trained(method_name: str, method_cls: type[Any], *, protocol: bool = False) -> None:
+def refuse_trained(
+    method_name: str, method_cls: type[Any], *, protocol: bool = False, options: Mapping[str, Any] | None = None
+) -> None:
     """A clear error for a method that needs other people's answers to the target question
-    (``protocol``: the benchmark's ``new-questions`` protocol asked for it)."""
-    if answers_new_questions(method_cls):
+    (``protocol``: the benchmark's ``new-questions`` protocol asked for it; ``options``: the
+    method's options, which decide it for a method such as ``hybrid``)."""
+    if answers_new_questions(method_cls, options):
         return
+    own = method_cls.new_questions_hint  # e.g. the hybrid: "-o prior=item-transfer"
     if protocol:
         raise ConfigError(
             f"Method {method_name!r} cannot run under --protocol new-questions: it predicts from other "
             "people's answers to the target question, which this protocol hides from everyone.",
-            "Use item-transfer, text-transfer, uniform or an LLM method (valuesim, blank, demographics, full-info, rag).",
+            own
+            or "Use item-transfer, text-transfer, uniform or an LLM method (valuesim, blank, demographics, full-info, "
+            "rag).",
         )
     raise ConfigError(
         f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
         "to the same question, and nobody has answered a new one.",
-        "Use item-transfer, an LLM method (valuesim, blank, demographics, full-info, rag), text-transfer or uniform.",
+        own
+        or "Use item-transfer, an LLM method (valuesim, blank, demographics, full-info, rag), text-transfer or "
+        "uniform.",
     )
