@@ -22,6 +22,13 @@ docs/new-questions.md by ``python tools/update_docs.py``::
     nice -n 10 python benchmarks/bench_new_questions.py
     python benchmarks/bench_new_questions.py --methods uniform,text-transfer --respondents 100
 
+The hybrid for new questions (prior=item-transfer x an LLM method, calibrated on pseudo-new items)
+against item-transfer on the same predictions, one row per ``--hybrid-models`` model (LLM calls per
+person-question include the calibration's)::
+
+    flock /tmp/valuesim-heavy.lock python benchmarks/bench_new_questions.py --methods item-transfer \
+        --respondents 10 --targets 10 --hybrid-models local,mock:oracle=0.6 --results new_questions_hybrid
+
 The non-LLM acceptance run of item-transfer (every fold, every target, plus the relations table:
 predicted vs observed associations of each fold's held-out items with the known items)::
 
@@ -79,6 +86,11 @@ def main() -> None:
     ap.add_argument("--out-root", default="/tmp/valuesim-bench-new-questions", help="run directories (resumable)")
     ap.add_argument("--results", default="new_questions", help="docs/results/NAME.json")
     ap.add_argument("--no-save", action="store_true", help="print only")
+    ap.add_argument(
+        "--hybrid-models",
+        default="",
+        help="comma list of models: add the hybrid (prior=item-transfer x valuesim) table, one row per model",
+    )
     args = ap.parse_args()
 
     from valuesim.bench.compare import paired_comparison
@@ -107,10 +119,11 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     splits: dict[str, Any] = {}
     fitted_relations: list[Any] = []  # item-transfer's relations model of each fold, in fold order
+    built: dict[str, Any] = {}  # the method objects of the rows (the hybrid table shares item-transfer's fit)
     for name in names:
         t0 = time.perf_counter()
         opts = {"model": args.model} if method_info(name).uses_llm else {}
-        method = get_method(name, data.codebook, **opts)
+        method = built[name] = get_method(name, data.codebook, **opts)
         if name == "item-transfer" and args.relations:
             _record_relations(method, fitted_relations)
         cfg = RunConfig(protocol=proto, n_boot=1000, command="benchmarks/bench_new_questions.py")
@@ -174,6 +187,9 @@ def main() -> None:
     if "item-transfer" in results and "text-transfer" in results:
         tables["paired"] = paired_table(results, where, args)
         raw["paired_vs_text_transfer"] = tables["paired"]["rows"]
+    hybrid_models = [m.strip() for m in args.hybrid_models.split(",") if m.strip()]
+    if hybrid_models:
+        tables["hybrid"], raw["hybrid"] = hybrid_table(data, proto, root, hybrid_models, built, results, where, args)
     if args.relations:
         split = next(iter(splits.values()))
         tables["relations"], raw["relations"] = relations_table(data, split, proto, where, fitted_relations)
@@ -211,6 +227,115 @@ def paired_table(results: dict[str, dict[str, Any]], where: str, args: argparse.
         f"{args.respondents} respondents, seed {args.seed}); 95% bootstrap CI over respondents, permutation p."
     )
     return table(caption, ["metric", "difference", "95% CI", "p"], rows)
+
+
+def hybrid_table(
+    data: Any,
+    proto: Any,
+    root: Path,
+    models: list[str],
+    built: dict[str, Any],
+    results: dict[str, dict[str, Any]],
+    where: str,
+    args: argparse.Namespace,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The hybrid for new questions (prior=item-transfer x valuesim, calibrated on pseudo-new items)
+    against item-transfer on the same predictions, one row per model.
+
+    The hybrid's evaluation prior is item-transfer's fit of the same split (one fold: the same
+    training data), shared rather than refitted; its calibration prior is fitted apart, without the
+    pseudo-new items. LLM calls per person-question count the calibration's calls with the
+    evaluation's (both include answers from the LLM cache), divided by the predictions."""
+    from valuesim.bench.compare import paired_comparison
+    from valuesim.bench.rundir import open_run
+    from valuesim.bench.runner import RunConfig, run_benchmark
+    from valuesim.methods import get_method
+
+    cfg = RunConfig(protocol=proto, n_boot=1000, command="benchmarks/bench_new_questions.py")
+    one_fold = proto.only_folds is not None and len(proto.only_folds) == 1
+    prior = built.get("item-transfer")
+    if "item-transfer" not in results:  # the prior's own row on the same split
+        prior = get_method("item-transfer", data.codebook)
+        res = run_benchmark(data, prior, cfg, root / "item-transfer", progress=False)
+        results["item-transfer"] = {
+            "metrics": res.metrics or {},
+            "predictions": open_run(root / "item-transfer").predictions(),
+        }
+    base = results["item-transfer"]
+    rows: list[list[Any]] = []
+    raw: dict[str, Any] = {}
+    for spec in models:
+        t0 = time.perf_counter()
+        hybrid = get_method("hybrid", data.codebook, prior="item-transfer", llm="valuesim", model=spec)
+        if one_fold and prior is not None and prior.fit_report() is not None:
+            hybrid.share_prior(prior)  # type: ignore[attr-defined]  # fitted on this one fold's training data
+        out = root / f"hybrid-{spec.replace(':', '_').replace('=', '')}"
+        res = run_benchmark(data, hybrid, cfg, out, progress=False)
+        m = res.metrics or {}
+        preds = open_run(out).predictions()
+        manifest = open_run(out).manifest
+        fits = [s.get("fit") for s in manifest.get("sessions", []) if s.get("fit")]
+        calib = (fits[-1] or {}).get("calibration", {}) if fits else {}
+        usage = calib.get("llm_usage") or {}
+        calls_cal = float(usage.get("llm_calls") or 0) + float(usage.get("cache_hits") or 0)
+        calls_eval = float(m.get("llm_calls") or 0) + float(m.get("cache_hits") or 0)
+        n = m.get("n_predictions") or 0
+        p = paired_comparison(preds, base["predictions"], "top1", n_boot=1000, n_perm=2000, seed=0)
+        weights = calib.get("weights", {}).get("all", {})
+        check = calib.get("checks", {}).get("all", {})
+        gain = check.get("heldout_gain_ci95")
+        rows.append(
+            [
+                f"hybrid (item-transfer x valuesim, {spec})",
+                ci(m, "top1"),
+                ci(m, "nmae"),
+                f"{p.diff * 100:+.1f} pt [{p.ci95[0] * 100:+.1f}, {p.ci95[1] * 100:+.1f}]",
+                f"{weights.get('llm', 0):.2f}",
+                "-" if not gain else f"[{gain[0]:+.3f}, {gain[1]:+.3f}]",
+                f"{calib.get('predictions', {}).get('all', 0)}",
+                f"{calls_cal:,.0f}",
+                "-" if not n else f"{calls_eval / n:,.2f}",
+                "-" if not n else f"{(calls_cal + calls_eval) / n:,.2f}",
+            ]
+        )
+        raw[spec] = {
+            "metrics": {k: m.get(k) for k in ("n_respondents", "n_predictions", "top1", "nmae", "within1")},
+            "paired_top1_vs_item_transfer": {"diff": p.diff, "ci95": list(p.ci95), "p": p.p_permutation},
+            "calibration": calib,
+            "llm_requests": {"calibration": calls_cal, "evaluation": calls_eval},
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        print(f"  hybrid {spec}: top-1 {ci(m, 'top1')}, {rows[-1][3]} vs item-transfer, {raw[spec]['seconds']} s")
+    bm = base["metrics"]
+    rows.insert(0, ["item-transfer (the prior)", ci(bm, "top1"), ci(bm, "nmae"), "-", "-", "-", "-", "-", "-", "-"])
+    n_pred = bm.get("n_predictions")
+    caption = (
+        f"The hybrid for new questions: p ∝ item-transfer^a · valuesim^b, the weights fitted on pseudo-new items "
+        f"(known items hidden from everyone while calibrating; 6 calibration respondents x 10 targets from "
+        f"training people), the LLM kept only when its held-out log-loss gain has a 95% lower bound > 0. Protocol "
+        f"new-questions, {where}, {args.respondents} respondents x fold {args.fold} of 5 x "
+        f"{'<= ' + str(args.targets) if args.targets else 'all'} targets ({n_pred} predictions), seed {args.seed}. "
+        "'local' is the embedded SmolLM2-135M (a smoke-test model); mock:oracle=P is a SIMULATED model that "
+        "reveals the true answer with probability P (a check of the machinery, not an LLM). Δ top-1 paired on the "
+        "same predictions; LLM requests count answers from the LLM cache too; the calibration's are made once per "
+        "fit (per fold), whatever the number of people asked, so per person-question they shrink as the sample grows."
+    )
+    cols = [
+        "method",
+        "top-1",
+        "nMAE",
+        "Δ top-1 vs item-transfer",
+        "LLM weight b",
+        "held-out gain 95% CI (nats)",
+        "calibration answers",
+        "LLM requests: calibration (once per fit)",
+        "LLM requests / person-question: evaluation",
+        "LLM requests / person-question: with the calibration",
+    ]
+    print(f"\n{caption}\n" + " | ".join(cols))
+    for row in rows:
+        print(" | ".join(str(c) for c in row))
+    return table(caption, cols, rows), raw
 
 
 def _record_relations(method: Any, into: list[Any]) -> None:
