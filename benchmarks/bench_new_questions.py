@@ -39,6 +39,7 @@ predicted vs observed associations of each fold's held-out items with the known 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -269,7 +270,7 @@ def hybrid_table(
         hybrid = get_method("hybrid", data.codebook, prior="item-transfer", llm="valuesim", model=spec)
         if one_fold and prior is not None and prior.fit_report() is not None:
             hybrid.share_prior(prior)  # type: ignore[attr-defined]  # fitted on this one fold's training data
-        out = root / f"hybrid-{spec.replace(':', '_').replace('=', '')}"
+        out = root / ("hybrid-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", spec))
         res = run_benchmark(data, hybrid, cfg, out, progress=False)
         m = res.metrics or {}
         preds = open_run(out).predictions()
