@@ -19,11 +19,13 @@ import valuesim.methods.llm_methods as llm_mod
 from valuesim.bench.protocol import ProtocolConfig
 from valuesim.bench.runner import RunConfig, run_benchmark
 from valuesim.cli import app
+from valuesim.cli._data import load_data
 from valuesim.errors import ConfigError
 from valuesim.methods import Task, method_info
 from valuesim.methods.base import DEFAULT_NEW_QUESTION_METHOD, default_method, get_method
 from valuesim.methods.hybrid import Hybrid
 from valuesim.survey import SurveyData
+from valuesim.survey.labelled_example import write_labelled_example
 from valuesim.survey.questionnaire import refuse_trained
 
 FAST = {"rounds": 10, "relation_folds": 2, "calibration_items": 6, "calibration_people": 20, "encoder": "none"}
@@ -128,6 +130,7 @@ def test_no_target_answer_reaches_the_hybrid_under_new_questions(tmp_path: Path,
 def test_the_simulated_oracle_earns_weight_and_uninformative_llm_gives_the_prior(
     tmp_path: Path, data: SurveyData
 ) -> None:
+    # WVS-shaped data: the SIMULATED oracle knows the answers to the WVS codebook's questions only
     proto = NEWQ.model_copy(update={"only_folds": (0,), "n_respondents": 8})
     cfg = RunConfig(protocol=proto, n_boot=20, command="t")
     prior = get_method("item-transfer", data.codebook, **FAST)
@@ -136,10 +139,12 @@ def test_the_simulated_oracle_earns_weight_and_uninformative_llm_gives_the_prior
     blind = hybrid(data, "mock:oracle=0")
     run_benchmark(data, blind, cfg, tmp_path / "h0", progress=False)
     rows = [json.loads(x) for x in (tmp_path / "h0" / "predictions.jsonl").read_text().splitlines()]
+    assert blind.calibration.n["all"] > 0  # type: ignore[union-attr]
     assert all(b == 0.0 for _, b in blind.calibration.weights.values())  # type: ignore[union-attr]
     assert [(r["prediction"], r["probabilities"]) for r in rows] == [
         (r["prediction"], r["probabilities"]) for r in prior_rows
     ]  # exactly item-transfer
+    assert all(r["meta"]["exactly_prior"] and "llm" not in r["meta"] for r in rows)  # the LLM was not asked
     informed = hybrid(data, "mock:oracle=0.6")
     better = run_benchmark(data, informed, cfg, tmp_path / "h6", progress=False)
     assert informed.calibration.checks["all"]["passed"]  # type: ignore[union-attr]
@@ -147,7 +152,10 @@ def test_the_simulated_oracle_earns_weight_and_uninformative_llm_gives_the_prior
 
 
 def test_ask_and_simulate_with_the_hybrid_for_new_questions(tmp_path: Path) -> None:
-    args = ["ask", "--data", "synthetic:60", "-r", "276070001", "--text", "AI will make life better."]
+    sav = write_labelled_example(tmp_path / "ex.sav", n=200, seed=0)  # not WVS: its own codebook
+    rid = load_data(str(sav), codebook="auto").ids[0]
+    data = ["--data", str(sav), "--codebook", "auto"]
+    args = ["ask", *data, "-r", rid, "--text", "AI will make life better."]
     args += ["--options", "Agree|Neither|Disagree", "--method", "hybrid", "--model", "mock"]
     res = CliRunner().invoke(app, [*args, "-o", "prior=item-transfer", *FAST_CLI])
     assert res.exit_code == 0, res.output
@@ -155,27 +163,32 @@ def test_ask_and_simulate_with_the_hybrid_for_new_questions(tmp_path: Path) -> N
     res = CliRunner().invoke(app, args)  # the default prior (supervised) cannot answer it
     assert isinstance(res.exception, ConfigError) and "prior=item-transfer" in (res.exception.hint or "")
     out = tmp_path / "sim"
-    sim = ["simulate", "--data", "synthetic:60", "--questions", str(EXAMPLE), "--respondents", "2", "--method"]
+    sim = ["simulate", *data, "--questions", str(EXAMPLE), "--respondents", "2", "--min-valid", "0", "--method"]
     sim += ["hybrid", "--model", "mock", "--out", str(out)]
     res = CliRunner().invoke(app, sim)
     assert isinstance(res.exception, ConfigError) and not out.exists()
     res = CliRunner().invoke(app, [*sim, "-o", "prior=item-transfer", *FAST_CLI])
     assert res.exit_code == 0, res.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["sessions"][-1]["fit"]["calibration"]["mode"] == "pseudo-new items"
+    calibration = manifest["sessions"][-1]["fit"]["calibration"]
+    assert calibration["mode"] == "pseudo-new items" and calibration["predictions"]["all"] > 0
+    assert not set(calibration["pseudo_new_items"]) & {"AI_JOBS", "CARBON_TAX"}  # only known items
 
 
 def test_ask_defaults_to_the_best_new_question_method(tmp_path: Path) -> None:
-    args = ["ask", "--data", "synthetic:60", "-r", "276070001", "--text", "AI will make life better."]
-    args += ["--options", "Agree|Neither|Disagree", *[x for k, v in FAST.items() for x in ("-o", f"{k}={v}")]]
-    res = CliRunner().invoke(app, args)
+    sav = write_labelled_example(tmp_path / "ex.sav", n=200, seed=0)
+    rid = load_data(str(sav), codebook="auto").ids[0]
+    args = ["ask", "--data", str(sav), "--codebook", "auto", "-r", rid, "--text", "AI will make life better."]
+    args += ["--options", "Agree|Neither|Disagree"]
+    res = CliRunner().invoke(app, [*args, *[x for k, v in FAST.items() for x in ("-o", f"{k}={v}")]])
     assert res.exit_code == 0, res.output
     assert "Answered by item-transfer, trained on" in res.output
-    res = CliRunner().invoke(app, [*args[:9], "--model", "mock"])  # naming a model: the LLM method
+    res = CliRunner().invoke(app, [*args, "--model", "mock"])  # naming a model: the LLM method
     assert res.exit_code == 0, res.output
     assert "Answered by valuesim (model mock)" in res.output
     assert default_method(new_question=True, model_named=False) == DEFAULT_NEW_QUESTION_METHOD
     assert default_method(new_question=True, model_named=True) == "valuesim"
+    assert default_method(new_question=False, model_named=False) == "supervised"
 
 
 def test_new_question_default_is_the_best_measured() -> None:

@@ -94,7 +94,7 @@ class HybridOptions(MethodOptions):
         30,
         ge=1,
         description="with a prior for new questions (item-transfer): known items hidden from everyone while the "
-        "weights are fitted, the calibration targets drawn from them",
+        "weights are fitted, the calibration targets drawn from them (at most a fifth of the known items)",
     )
     shrinkage: float = Field(
         2.0, ge=0.0, description="pseudo-observations pulling the weights towards the prior alone (a=1, b=0)"
@@ -488,7 +488,9 @@ class Hybrid(Method):
     def pseudo_new_items(self, train: SurveyData) -> list[str]:
         """Known items to hide from everyone while calibrating a prior for new questions: a seeded
         sample of the substantive items the training people answered (each answered by at least
-        half as many people as the most answered one, so calibration people are found)."""
+        half as many people as the most answered one, so calibration people are found), at most
+        ``pseudo_new_items`` and at most a fifth of them (at least ``calibration_targets`` when
+        half of them allow it: a small survey keeps most of its items known)."""
         eligible = [
             q
             for q in self.codebook.substantive()
@@ -499,7 +501,9 @@ class Hybrid(Method):
         counts = (train.frame[eligible] >= 0).sum()
         common = [q for q in eligible if counts[q] >= 0.5 * counts.max()]
         rng = np.random.default_rng([self.opts.seed, 2626])
-        n = min(self.opts.pseudo_new_items, max(0, len(common) - 1))
+        # at most a fifth of the known items (as a fold of new questions), but enough for the targets
+        share = max(min(self.opts.calibration_targets, len(common) // 2), len(common) // 5)
+        n = min(self.opts.pseudo_new_items, share)
         return self.codebook.sort(common[i] for i in rng.choice(len(common), n, replace=False)) if n else []
 
     def fit(self, train: SurveyData) -> None:
