@@ -279,7 +279,8 @@ def hybrid_table(
         calib = (fits[-1] or {}).get("calibration", {}) if fits else {}
         usage = calib.get("llm_usage") or {}
         calls_cal = float(usage.get("llm_calls") or 0) + float(usage.get("cache_hits") or 0)
-        calls_eval = float(m.get("llm_calls") or 0) + float(m.get("cache_hits") or 0)
+        # the run's usage totals include the calibration's (made inside fit)
+        calls_eval = max(0.0, float(m.get("llm_calls") or 0) + float(m.get("cache_hits") or 0) - calls_cal)
         n = m.get("n_predictions") or 0
         p = paired_comparison(preds, base["predictions"], "top1", n_boot=1000, n_perm=2000, seed=0)
         weights = calib.get("weights", {}).get("all", {})
