@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows,
             )
         },
-        data=f"WVS-7 dev subset ({args.data}): one respondent asked, everybody else trained on"
+        data=f"WVS-7 dev subset ({Path(args.data).resolve()}): one respondent asked, everybody else trained on"
         if Path(args.data).resolve() == _results.DEV_DATA.resolve()
         else args.data,
     )
