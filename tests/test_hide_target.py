@@ -149,14 +149,14 @@ def test_ask_never_shows_the_answer(
 # --------------------------------------------------------------------------- the viewer's Ask
 
 
-def test_viewer_ask_never_shows_the_answer(synthetic_data: SurveyData) -> None:
+def test_viewer_ask_never_shows_the_answer(synthetic_data: SurveyData, spied: list[SpyBackend]) -> None:
     from valuesim.view.ask import AskRunner
 
     rid = someone(synthetic_data)
     prompts: dict[int, list[str]] = {}
     for code in (1, 4, -1):
-        model, spy = spy_model()
-        runner = AskRunner(variant(synthetic_data, rid, code), model)
+        before = len(spied)
+        runner = AskRunner(variant(synthetic_data, rid, code), {"model": "mock"})
         try:
             job = runner.submit(rid, TARGET, "valuesim")
             for _ in range(600):
@@ -166,7 +166,8 @@ def test_viewer_ask_never_shows_the_answer(synthetic_data: SurveyData) -> None:
             assert job.status == "done", (job.error, job.hint)
         finally:
             runner.close()
-        prompts[code] = spy.prompts
+        assert len(spied) == before + 1  # the method built its model from the spec: a spy
+        prompts[code] = spied[-1].prompts
     assert_hidden(prompts, {c: story_sentence(synthetic_data, rid, c) for c in (1, 4)})
 
 

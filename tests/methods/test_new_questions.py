@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from valuesim.cli import app
 from valuesim.errors import ConfigError, ValueSimError
-from valuesim.methods import Task, get_method, method_info, method_infos
+from valuesim.methods import Task, get_method, method_info, method_infos, refuse_trained
 from valuesim.survey import Respondent, load_codebook
-from valuesim.survey.questionnaire import extend_codebook, inline_question, load_questionnaire, refuse_trained
+from valuesim.survey.questionnaire import extend_codebook, inline_question, load_questionnaire
 
 CB = load_codebook()
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "questionnaire.yaml"

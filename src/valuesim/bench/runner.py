@@ -39,9 +39,8 @@ from valuesim.bench.plan import WorkItem, fit_groups, make_work_items, plan_spli
 from valuesim.bench.protocol import ProtocolConfig, Split, Unit
 from valuesim.bench.record import Stopwatch, method_usage
 from valuesim.bench.score import compute_metrics
-from valuesim.methods.base import Method
+from valuesim.methods.base import Method, refuse_trained
 from valuesim.survey.dataset import SurveyData
-from valuesim.survey.questionnaire import refuse_trained
 
 
 @dataclass

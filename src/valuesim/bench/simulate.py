@@ -40,10 +40,10 @@ from valuesim.bench.protocol import ProtocolConfig, Split, Unit, profile_items, 
 from valuesim.bench.record import Stopwatch
 from valuesim.bench.rundir import write_json_atomic
 from valuesim.errors import ConfigError
-from valuesim.methods.base import Method
+from valuesim.methods.base import Method, refuse_trained
 from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
-from valuesim.survey.questionnaire import extend_codebook, refuse_trained
+from valuesim.survey.questionnaire import extend_codebook
 
 ANSWERS_FILE = "answers"  # .parquet and .csv
 DISTRIBUTIONS_FILE = "distributions"  # .parquet and .csv

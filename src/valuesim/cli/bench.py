@@ -407,10 +407,12 @@ def _print_methods(only: str | None = None) -> None:
     table = Table(title="Methods", title_justify="left")
     table.add_column("name")
     table.add_column("LLM")
+    table.add_column("new questions")
     table.add_column("description")
     for info in infos:
-        src = "" if info.source == "built-in" else f" [dim]({info.source})[/]"
-        table.add_row(info.name, "yes" if info.uses_llm else "no", info.description + src)
+        src = "" if info.source == "built-in" else f" [dim]({safe(info.source)})[/]"
+        yes = ("yes" if info.uses_llm else "no", "yes" if info.answers_new_questions else "no")
+        table.add_row(safe(info.name), *yes, safe(info.description) + src)
     console.print(table)
     from valuesim.methods.options import defaults_of
 

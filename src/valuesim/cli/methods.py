@@ -245,9 +245,8 @@ def ask(
     method: str | None = typer.Option(
         None,
         "--method",
-        help="Any method that can answer the question: a trained predictor (supervised, knn, ...) or an LLM "
-        "method (valuesim, blank, demographics, full-info, rag) for a survey item; an LLM method, uniform or "
-        "text-transfer for a new question.",
+        help="Any method that can answer the question (see `valuesim bench --list-methods`): every method for a "
+        "survey item; for a new question, one marked there as answering new questions.",
         show_default="supervised for a survey item (the best trained predictor measured); valuesim for a new "
         "question or when --model is given",
     ),
@@ -282,7 +281,7 @@ def ask(
     info = method_info(method)
     fits_known = info.cls.learns_from_known_items
     if new_question:  # nobody has answered it: only methods that do not learn from others' answers to it
-        from valuesim.survey.questionnaire import refuse_trained
+        from valuesim.methods.base import refuse_trained
 
         refuse_trained(method, info.cls)
     survey = load_data(data, codebook=codebook)
@@ -353,6 +352,7 @@ def _fit_without(method: Any, survey: Any, person_id: str) -> int:
     from valuesim.bench.config import RunConfig
     from valuesim.bench.plan import training_outside
     from valuesim.bench.protocol import ProtocolConfig, min_valid_for
+    from valuesim.methods import method_names
 
     cfg = RunConfig()
     train = training_outside(
@@ -365,7 +365,8 @@ def _fit_without(method: Any, survey: Any, person_id: str) -> int:
     if not len(train):
         raise DataError(
             f"{method.name!r} learns from other respondents, and the file has no one else with enough answers.",
-            "Use an LLM method (valuesim, blank, demographics, full-info, rag) or a file with more respondents.",
+            f"Use a method that answers from the person alone ({', '.join(method_names(lambda i: i.answers_alone))}) "
+            "or a file with more respondents.",
         )
     method.fit(train)
     return len(train)

@@ -46,7 +46,7 @@ def simulate(
         "valuesim",
         "--method",
         "-m",
-        help="An LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer.",
+        help="A method that answers new questions (marked so in `valuesim bench --list-methods`).",
     ),
     model: str | None = typer.Option(
         None,
@@ -101,8 +101,7 @@ def simulate(
     from valuesim.survey.questionnaire import parse_pipes, read_questionnaire
 
     formats = _export_formats(fmt)
-    from valuesim.methods.base import method_info
-    from valuesim.survey.questionnaire import refuse_trained
+    from valuesim.methods.base import method_info, refuse_trained
 
     refuse_trained(method, method_info(method).cls)  # before its flags: the method cannot run at all
     options = model_flags(
