@@ -65,7 +65,7 @@ def _stat(entry: Any) -> tuple[float, float, float]:
 
 
 def country_label(code: str) -> str:
-    from valuesim.methods.story import country_name
+    from valuesim.methods.phrasing import country_name
 
     name = country_name(code, article=False) if code else None
     return f"{name} ({code})" if name else (code or "-")
