@@ -13,7 +13,7 @@ from view_testlib import make_partial
 from valuesim.errors import DataError
 from valuesim.report.load import load_run
 from valuesim.survey import SurveyData
-from valuesim.view.store import RunStore, age_band, age_bands, read_core, slug
+from valuesim.view.store import RunStore, read_core, slug
 
 COLUMNS = ["respondent", "question", "fold", "condition", "truth", "top1", "within1", "nmae", "rank_pred"]
 
@@ -119,12 +119,9 @@ def test_bad_run_directories(view_runs: dict[str, Path], view_survey: SurveyData
         RunStore([broken], cb)
 
 
-def test_names_and_bands() -> None:
+def test_names() -> None:
     assert slug('a/b <script> "x"') == "a-b-script-x"
     assert slug("$$$") == "run"
-    ages = np.array([17.0, 29.0, 30.0, 49.0, 50.0, np.nan, -2.0])
-    assert list(age_bands(ages)) == [age_band(a) for a in ages]
-    assert list(age_bands(ages)) == ["under 30", "under 30", "30-49", "30-49", "50 and over", "", ""]
 
 
 def test_a_manifest_recorded_before_redaction_shows_no_credentials(

@@ -35,8 +35,9 @@ from valuesim.report.tables import (
     provenance,
 )
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.demographics import AGE_BANDS
 from valuesim.view.charts import Series, hbars
-from valuesim.view.store import AGE_BANDS, NotFound, People, RunStore, ViewRun
+from valuesim.view.store import NotFound, People, RunStore, ViewRun
 
 BREAKDOWNS: dict[str, str] = {
     "section": "Section",

@@ -27,14 +27,9 @@ from valuesim.bench.metrics import per_prediction
 from valuesim.bench.protocol import Split
 from valuesim.errors import DataError
 from valuesim.report.load import RunData, load_run, run_data
+from valuesim.survey import demographics
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
-
-#: Lower bounds of the age bands after the first (the demographic-majority baseline's bands).
-AGE_EDGES: tuple[int, ...] = (30, 50)
-AGE_BANDS: tuple[str, ...] = ("under 30", "30-49", "50 and over")
-SEX_QUESTION = "Q260"
-AGE_QUESTION = "Q262"
 
 
 class NotFound(LookupError):
@@ -50,20 +45,6 @@ def slug(name: str) -> str:
     """A URL-safe key for a run name (the name itself is only ever shown escaped)."""
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
     return s or "run"
-
-
-def age_band(age: float) -> str:
-    if age is None or not np.isfinite(age) or age < 0:
-        return ""
-    return AGE_BANDS[int(np.searchsorted(np.asarray(AGE_EDGES), age, side="right"))]
-
-
-def age_bands(ages: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`age_band`."""
-    labels = np.array(("", *AGE_BANDS), dtype=object)
-    idx = np.searchsorted(np.asarray(AGE_EDGES), np.nan_to_num(ages, nan=-1.0), side="right") + 1
-    idx[~np.isfinite(ages) | (ages < 0)] = 0
-    return labels[idx]
 
 
 def _signature(path: Path) -> tuple[tuple[int, int], ...]:
@@ -516,22 +497,8 @@ class People:
 
     @staticmethod
     def _from_survey(survey: SurveyData) -> pd.DataFrame:
-        f = survey.frame
-        cb = survey.codebook
-        out = pd.DataFrame(index=f.index.astype(str))
-        out["country"] = f["country"].astype(str).to_numpy()
-        if SEX_QUESTION in f.columns:
-            labels = {int(c): label for c, label in cb.get(SEX_QUESTION).options.items()}
-            out["sex"] = pd.Series(f[SEX_QUESTION].to_numpy()).map(labels).fillna("").astype(str).to_numpy()
-        else:
-            out["sex"] = ""
-        if AGE_QUESTION in f.columns:
-            age = f[AGE_QUESTION].to_numpy().astype(np.float64)
-            age[age < 0] = np.nan
-            out["age"] = age
-        else:
-            out["age"] = np.nan
-        return out
+        """country, sex and age of the survey's people, from its codebook's roles (any survey)."""
+        return demographics.table(survey)[["country", "sex", "age"]]
 
     def frame(self) -> pd.DataFrame:
         """index = respondent id; country, sex, age, age_band, runs (how many runs hold them), in_data."""
@@ -563,7 +530,7 @@ class People:
                 )
                 frame["in_data"] = False
             frame["runs"] = pd.Series(in_runs, dtype=np.int64).reindex(frame.index).fillna(0).astype(int).to_numpy()
-            frame["age_band"] = age_bands(frame["age"].to_numpy(np.float64))
+            frame["age_band"] = demographics.age_bands(frame["age"].to_numpy(np.float64))
             self._frame = frame
             self._version = version
             return frame

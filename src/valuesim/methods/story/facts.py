@@ -24,13 +24,12 @@ from valuesim.methods.phrasing import (
     clean_label,
     country_name,
     fill_placeholders,
-    is_missing_label,
     join_words,
     phrase,
     scale_anchors,
     upper_first,
 )
-from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.codebook import Codebook, Question, QuestionKind, is_missing_label
 from valuesim.survey.respondent import Respondent
 
 PROFILE_SECTION = "demographics"
