@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from valuesim.cli import app
 from valuesim.llm import get_model
 from valuesim.methods import Task, get_method
-from valuesim.methods.phrasing import clean_label, fill_placeholders, is_missing_label, mark_cut
+from valuesim.methods.phrasing import clean_label, country_name, fill_placeholders, mark_cut
 from valuesim.methods.phrasing_generic import wording
 from valuesim.methods.prompting import (
     MAX_NUMBERED_OPTIONS,
@@ -25,8 +25,9 @@ from valuesim.methods.prompting import (
     parse_letter,
     unposable_reason,
 )
-from valuesim.methods.story import compose, country_name
+from valuesim.methods.story import compose
 from valuesim.survey import SurveyData, load_survey
+from valuesim.survey.codebook import is_missing_label
 from valuesim.survey.countries import with_article
 from valuesim.survey.custom import load_codebook_file
 

@@ -41,6 +41,7 @@ from valuesim.bench.record import Stopwatch
 from valuesim.bench.rundir import write_json_atomic
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Method, refuse_trained
+from valuesim.survey import demographics
 from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.questionnaire import extend_codebook
@@ -50,8 +51,6 @@ DISTRIBUTIONS_FILE = "distributions"  # .parquet and .csv
 SUMMARY_FILE = "summary.json"
 REPORT_DIR = "report"
 
-#: Age bands of the distributions (WVS's usual three: up to 29, 30-49, 50 and older).
-AGE_BANDS: tuple[tuple[int, int, str], ...] = ((0, 29, "16-29"), (30, 49, "30-49"), (50, 200, "50+"))
 ANSWER_COLUMNS = (
     "respondent",
     "country",
@@ -301,24 +300,19 @@ def smoke_test_note(model: str) -> str | None:
     return None
 
 
-def age_band(age: int | None) -> str:
-    if age is None:
-        return "unknown"
-    for lo, hi, name in AGE_BANDS:
-        if lo <= age <= hi:
-            return name
-    return "unknown"
+#: The group of a person whose sex or age is unknown (or whose survey has no sex / age item).
+UNKNOWN_GROUP = "unknown"
 
 
 def _groups(data: SurveyData, codebook: Codebook, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """respondent -> (sex label, age band) from the codebook's sex and age roles."""
-    sex_q, age_q = codebook.role("sex"), codebook.role("age")
+    """respondent -> (sex label, age band) from the codebook's sex and age roles
+    (:mod:`valuesim.survey.demographics`)."""
     out = {}
     for rid in ids:
-        person = data.respondent(rid)
-        sex = codebook.get(sex_q).label(person.answers[sex_q]) if sex_q and sex_q in person.answers else "unknown"
-        age = person.answers.get(age_q) if age_q else None
-        out[rid] = (sex, age_band(age))
+        answers = data.respondent(rid).answers
+        sex = demographics.sex_label(codebook, answers)
+        band = demographics.age_band(demographics.age(codebook, answers))
+        out[rid] = (sex or UNKNOWN_GROUP, band or UNKNOWN_GROUP)
     return out
 
 

@@ -98,8 +98,8 @@ def backstory(
     written, regenerated, fallen back to the facts sentences, and why) is printed after it.
     """
     from valuesim.bench.rundir import write_json_atomic
-    from valuesim.methods.narrative import verdict
     from valuesim.methods.story import build_backstory, story_fidelity
+    from valuesim.methods.story.narrative import verdict
 
     if style == "narrative" and model is None:
         raise ConfigError("--style narrative needs --model.", "E.g. --model local, or use --style facts.")

@@ -47,8 +47,8 @@ from valuesim.errors import ConfigError, RequestFailedError, TargetsFailedError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model, simulation
 from valuesim.llm.choices import choice_schema, parse_choice
 from valuesim.methods.base import Method, Prediction, Task, register
-from valuesim.methods.narrative import story_check_summary
 from valuesim.methods.options import MethodOptions, with_defaults
+from valuesim.methods.phrasing import country_name
 from valuesim.methods.prompting import (
     LETTERS,
     MODULE_DESCRIPTIONS,
@@ -79,11 +79,11 @@ from valuesim.methods.story import (
     HistoryBlock,
     StoryStyle,
     abuild_backstory,
-    country_name,
     fact_index,
     history_block,
     phrase_for,
 )
+from valuesim.methods.story.narrative import story_check_summary
 from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Respondent
