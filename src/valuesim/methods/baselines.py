@@ -730,6 +730,7 @@ class SupervisedBaseline(_Baseline):
                 meta: dict[str, Any] = {"model": "constant"}
             else:
                 if isinstance(model, _LinearModel):
+                    assert coded is not None  # the design is built with the first linear model
                     probs = model.probabilities(coded, k, shared)
                 else:
                     probs = model.probabilities(vec, k)
