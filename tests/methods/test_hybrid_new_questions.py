@@ -22,11 +22,10 @@ from valuesim.cli import app
 from valuesim.cli._data import load_data
 from valuesim.errors import ConfigError
 from valuesim.methods import Task, method_info
-from valuesim.methods.base import DEFAULT_NEW_QUESTION_METHOD, default_method, get_method
+from valuesim.methods.base import DEFAULT_NEW_QUESTION_METHOD, default_method, get_method, refuse_trained
 from valuesim.methods.hybrid import Hybrid
 from valuesim.survey import SurveyData
 from valuesim.survey.labelled_example import write_labelled_example
-from valuesim.survey.questionnaire import refuse_trained
 
 FAST = {"rounds": 10, "relation_folds": 2, "calibration_items": 6, "calibration_people": 20, "encoder": "none"}
 NEWQ = ProtocolConfig(name="new-questions", n_respondents=5, seed=3, folds=4, max_targets=4, only_folds=(0, 1))

@@ -11,13 +11,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
+from valuesim.cli._run import note, run_and_print, safe, say
 from valuesim.errors import ConfigError, DataError
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 def simulate(
@@ -47,8 +46,8 @@ def simulate(
         None,
         "--method",
         "-m",
-        help="Any method that answers new questions: item-transfer, hybrid -o prior=item-transfer, an LLM method "
-        "(valuesim, blank, demographics, full-info, rag), text-transfer or uniform.",
+        help="A method that answers new questions (marked so in `valuesim bench --list-methods`; also hybrid -o "
+        "prior=item-transfer).",
         show_default="item-transfer (the best new-question method measured); valuesim when --model, --base-url or "
         "--api-key is given",
     ),
@@ -98,15 +97,14 @@ def simulate(
     """
     from valuesim.bench.config import RunConfig
     from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation, smoke_test_note
-    from valuesim.cli.bench import _split_list, _warnings_to_console, model_flags, parse_options
+    from valuesim.cli.bench import _split_list, model_flags, parse_options
     from valuesim.cli.questionnaire import print_import_notes
     from valuesim.scale import get_executor
     from valuesim.survey.loaders import resolve_countries
     from valuesim.survey.questionnaire import parse_pipes, read_questionnaire
 
     formats = _export_formats(fmt)
-    from valuesim.methods.base import default_method, method_info
-    from valuesim.survey.questionnaire import refuse_trained
+    from valuesim.methods.base import default_method, method_info, refuse_trained
 
     if method is None:  # the best new-question method measured, or the LLM method when a model is named
         method = default_method(new_question=True, model_named=any(x is not None for x in (model, base_url, api_key)))
@@ -133,33 +131,13 @@ def simulate(
         stratify_by_country=stratify,
     )
     m = build_method(method, survey.codebook, new, **options)
-    err_console.print(
-        f"[bold]{escape(m.name)}[/] simulating {len(new)} new questions on {escape(survey.source or 'data')} "
-        f"-> {escape(str(out))}",
-        highlight=False,
+    say(
+        f"simulating {len(new)} new questions on {survey.source or 'data'} -> {out}", markup=f"[bold]{safe(m.name)}[/] "
     )
-    shown: set[str] = set()
-    try:
-        with _warnings_to_console(shown):
-            result = run_simulation(
-                survey,
-                m,
-                cfg,
-                out,
-                run=run,
-                executor=run_on,
-                progress=progress,
-                log=lambda msg: err_console.print(f"[dim]{escape(redact_text(msg))}[/]", highlight=False),
-            )
-    except KeyboardInterrupt:
-        err_console.print(
-            f"[yellow]Interrupted.[/] Finished respondents are saved in {escape(str(out))}; re-run to resume.",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
-    for note in result.notes:
-        if note not in shown:
-            err_console.print(f"[cyan]Note:[/] {escape(redact_text(note))}", highlight=False)
+    result = run_and_print(
+        lambda log: run_simulation(survey, m, cfg, out, run=run, executor=run_on, progress=progress, log=log),
+        interrupted=f"Finished respondents are saved in {out}; re-run to resume.",
+    )
     from valuesim.report.simulation import report_simulation
 
     report = report_simulation(result)
@@ -173,7 +151,7 @@ def simulate(
         console.print(f"[bold yellow]Note:[/] {smoke}", highlight=False, soft_wrap=True)
     if result.failures:
         n = sum(len(f.targets) for f in result.failures)
-        err_console.print(f"[red]{n} answers failed[/] (model calls failed after all retries); re-run to retry them.")
+        say("(model calls failed after all retries); re-run to retry them.", markup=f"[red]{n} answers failed[/] ")
         raise typer.Exit(1)
 
 
@@ -228,8 +206,8 @@ def _export(
     table = labelled_table(answers, questions, profile or (), people)
     for f in formats:
         path = out / f"{stem}.{f}" if out.is_dir() or out.suffix.lower() != f".{f}" else out
-        for note in write_labelled(table, path, f):  # type: ignore[arg-type]
-            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
+        for text in write_labelled(table, path, f):  # type: ignore[arg-type]
+            note(text)
         console.print(f"Labelled file: {escape(str(path))}", highlight=False)
 
 
