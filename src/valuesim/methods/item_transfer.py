@@ -132,6 +132,9 @@ class ItemTransfer(Method):
 
     needs_target_answers: ClassVar[bool] = False
     learns_from_known_items: ClassVar[bool] = True
+    #: `valuesim ask` fits it for one person: a third of the calibration people (the calibration is most of
+    #: the fit) -- the same top-1 under --protocol new-questions (docs/results/ask_item_transfer.json)
+    single_person_options: ClassVar[dict[str, Any]] = {"calibration_people": 200}
     Options: ClassVar[type[MethodOptions]] = ItemTransferOptions
     opts: ItemTransferOptions
 
