@@ -25,6 +25,8 @@ PID of the first; the lock of a killed process is taken over).
 
 from __future__ import annotations
 
+import math
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +49,7 @@ from valuesim.bench.progress import phase
 from valuesim.bench.protocol import ProtocolConfig, Split
 from valuesim.bench.record import RunRecord, Stopwatch, add_usage, base_manifest, method_usage, run_identity
 from valuesim.bench.score import compute_metrics
+from valuesim.llm import simulation
 from valuesim.methods.base import Method
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.questionnaire import refuse_trained
@@ -73,6 +76,32 @@ class RunResult:
     def complete(self) -> bool:
         """Every target predicted (metrics exist and no target failed)."""
         return self.metrics is not None and not self.failures
+
+
+class PopulationAssociations:
+    """For the SIMULATED item oracle only (``mock:item-oracle=P``, read through
+    :mod:`valuesim.llm.simulation`): the association of two items among *all* people of the data,
+    within countries -- what a perfect judge of item relations would know. Computed on first use;
+    no method reads it."""
+
+    def __init__(self, data: SurveyData) -> None:
+        self.data = data
+        self._observed: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, a: str, b: str) -> float | None:
+        with self._lock:
+            if self._observed is None:
+                from valuesim.relations import observed_associations
+
+                frame = self.data.frame
+                groups = frame["country"].astype(str).to_numpy() if "country" in frame.columns else None
+                self._observed = observed_associations(self.data, self.data.codebook, groups=groups)
+        obs = self._observed
+        if a not in obs.index or b not in obs.index:
+            return None
+        value = obs.get(a, b)
+        return None if math.isnan(value) else value
 
 
 def run_benchmark(
@@ -118,7 +147,7 @@ def run_benchmark(
 
         # execute
         train: SurveyData | None = None
-        with record.predicting(method, cfg) as session:
+        with record.predicting(method, cfg) as session, simulation.item_truth(PopulationAssociations(data)):
             if pending:
                 with clock("fit_seconds"):
                     train = train_data if train_data is not None else training_data(data, split, cfg)

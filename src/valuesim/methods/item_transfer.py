@@ -20,6 +20,12 @@ A share ``copy`` of the probability goes to the person's answer to the known ite
 wording with as many options (battery response style), at the same relative position; unordered
 targets take the marginal and the same-label answer of the most similar item.
 
+Optional LLM item judgments (``-o judge=SPEC``, off by default): the relations of the target's
+``judge_k`` most related items are also judged by a language model, once per pair of items (not
+per person; :mod:`valuesim.methods.item_judge`), and join the predicted associations with a weight
+fitted on judged known pairs (:mod:`valuesim.relations.model`). ``-o judge=mock:item-oracle=P`` is
+the SIMULATED item-level oracle (it knows the pair's true association; a test instrument).
+
 ``shrink``, ``kappa``, ``inflate``, ``copy`` and the marginal are calibrated in ``fit`` on *pseudo-new*
 items: known items whose relations were predicted while they were hidden (the relations model's
 cross-fitting), scored on training people -- so the calibration, too, never reads an answer to a
@@ -29,6 +35,7 @@ options) get the marginal alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -90,6 +97,19 @@ class ItemTransferOptions(MethodOptions):
     calibration_items: int = Field(default=60, ge=0, description="pseudo-new items the calibration scores")
     calibration_people: int = Field(default=600, ge=1, description="training people the calibration scores")
     seed: int = 0
+    judge: str | None = Field(
+        default=None,
+        description="model spec of LLM item judgments, once per pair of items (off by default): local, "
+        "openai:NAME, mock:item-oracle=P (SIMULATED: knows the true association)",
+    )
+    judge_k: int = Field(default=20, ge=1, description="most related known items judged per question (judge)")
+    judge_items: int = Field(
+        default=60, ge=0, description="known items whose judge_k pairs are judged to fit the judgments' weight (judge)"
+    )
+    judge_base_url: str | None = Field(default=None, description="OpenAI-compatible server URL(s) of the judge")
+    judge_api_key: str | None = Field(
+        default=None, exclude=True, repr=False, description="API key of the judge's server; never written"
+    )
 
 
 def category_probs(mu: float, sd: float, thresholds: np.ndarray) -> np.ndarray:
@@ -140,6 +160,16 @@ class ItemTransfer(Method):
         self._rel: RelationsModel | None = None
         self.params: dict[str, Any] = {}
         self.calibration: dict[str, Any] = {}
+        self._judge: Any = None
+        if self.opts.judge is not None:
+            from valuesim.methods.item_judge import ItemJudge
+
+            self._judge = ItemJudge(self.opts.judge, base_url=self.opts.judge_base_url, api_key=self.opts.judge_api_key)
+
+    @property
+    def usage(self) -> Mapping[str, float] | None:
+        """The item judge's model use (None without a judge)."""
+        return None if self._judge is None else self._judge.usage.to_metrics(latency=False)
 
     @property
     def relations(self) -> RelationsModel:
@@ -153,6 +183,8 @@ class ItemTransfer(Method):
     # ------------------------------------------------------------------ fit
 
     def fit(self, train: SurveyData) -> None:
+        if self._judge is not None:
+            _ = self._judge.model  # a bad judge spec is an error before anything is fitted
         rel = RelationsModel.from_data(
             train,
             self.codebook,
@@ -162,7 +194,10 @@ class ItemTransfer(Method):
                 within_country=self.opts.within_country,
                 n_estimators=self.opts.rounds,
                 folds=self.opts.relation_folds,
+                judge_k=self.opts.judge_k,
+                judge_items=self.opts.judge_items,
             ),
+            judge=self._judge,
         )
         self._rel = rel
         self._sigma = np.nan_to_num(rel.observed.corr, nan=0.0)
@@ -191,6 +226,9 @@ class ItemTransfer(Method):
             "point": None,
         }
         cands = [i for i, q in enumerate(rel.items) if not rel.questions[i].profile and np.isfinite(rel.oof[i]).any()]
+        if rel.judge is not None:  # pseudo-new items as a new question is predicted: with their judged pairs
+            judged = {rel.index[q] for q in rel.judged_items}
+            cands = [i for i in cands if i in judged]
         rng = np.random.default_rng([self.opts.seed, 2605])
         if not cands or self.opts.calibration_items == 0:
             return default, {"n": 0, "note": "no pseudo-new items to calibrate on: defaults"}
