@@ -354,6 +354,12 @@ def bench(
             "describes (a test instrument for the machinery; the run is labelled SIMULATED in reports).",
             highlight=False,
         )
+    if is_simulated(options.get("judge")):
+        err_console.print(
+            f"[bold red]SIMULATED[/] item judge {options['judge']}: it knows the true association of each pair of "
+            "items among all people of the data (a test instrument; the run is labelled SIMULATED in reports).",
+            highlight=False,
+        )
     err_console.print(
         f"[bold]{m.name}[/] on {escape(survey.source or 'data')} ({len(survey):,} respondents"
         f"{', synthetic' if survey.synthetic else ''}) -> {escape(str(out))}",

@@ -208,6 +208,13 @@ class ItemTransfer(Method):
         }
         self.params, self.calibration = self._calibrate(train, fixed)
 
+    def config(self) -> dict[str, Any]:
+        conf = super().config()
+        if conf.get("judge") is None:  # no judgments: runs made before the option existed stay resumable
+            for key in ("judge", "judge_k", "judge_items", "judge_base_url"):
+                conf.pop(key, None)
+        return conf
+
     def fit_report(self) -> dict[str, Any] | None:
         if self._rel is None:
             return None

@@ -44,7 +44,7 @@ FEATURES = (*DIRECT_FEATURES, *BORROW_FEATURES)
 _MAE_TO_SD = 1.2533  # sd / mean absolute deviation of a normal distribution
 #: judges pairs of questions (e.g. an LLM): one signed association per pair, None when not judged
 PairJudge = Callable[[Sequence[tuple[Question, Question]]], list["float | None"]]
-#: pseudo-observations pulling the judgment weights towards the wording alone (a = 1, b = 0)
+#: pseudo-pairs pulling the judgment weights towards the wording alone (a = 1, b = 0)
 JUDGE_SHRINKAGE = 5.0
 #: fewest judged known pairs to fit the judgment weights on (fewer: the wording alone)
 JUDGE_MIN_PAIRS = 20
@@ -80,7 +80,9 @@ class Relation:
     item: str
     association: float  # signed, normal-score correlation scale
     spread: float  # standard deviation of the prediction's error (from cross-fitting)
-    source: str  # "wording" (the fitted model), "wording+judgment" (a judged pair); "observed" for a known item's own row
+    source: (
+        str  # "wording" (the fitted model), "wording+judgment" (a judged pair); "observed" for a known item's own row
+    )
     why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -415,12 +417,14 @@ class RelationsModel:
 
 
 def _judge_weights(w: np.ndarray, j: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(a, b) minimising ``|y - a w - b j|^2 + JUDGE_SHRINKAGE * ((a - 1)^2 + b^2)``; (1, 0) on too few pairs."""
+    """(a, b) minimising ``|y - a w - b j|^2 + lam * ((a - 1)^2 + b^2)``, ``lam`` worth JUDGE_SHRINKAGE
+    average pairs; (1, 0) on too few pairs."""
     if len(y) < JUDGE_MIN_PAIRS:
         return 1.0, 0.0
     x = np.column_stack([w, j])
-    lhs = x.T @ x + JUDGE_SHRINKAGE * np.eye(2)
-    rhs = x.T @ y + JUDGE_SHRINKAGE * np.array([1.0, 0.0])
+    lam = JUDGE_SHRINKAGE * float((x * x).mean())
+    lhs = x.T @ x + lam * np.eye(2)
+    rhs = x.T @ y + lam * np.array([1.0, 0.0])
     a, b = np.linalg.solve(lhs, rhs)
     return float(a), float(b)
 
