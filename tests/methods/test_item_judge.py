@@ -205,3 +205,24 @@ def test_bad_judge_spec_is_a_clear_error():
     m = get_method("item-transfer", CB, **FAST, judge="nonsense-model")
     with pytest.raises(ConfigError, match="model spec"):
         m.fit(data)
+
+
+def test_cli_items_related_with_a_judge(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from cli_helpers import run_cli
+    from typer.testing import CliRunner
+
+    from valuesim.cli import app
+    from valuesim.survey.labelled_example import write_labelled_example
+
+    sav = write_labelled_example(tmp_path / "ex.sav", n=200, seed=0)
+    args = ["items", "related", "--data", str(sav), "--codebook", "auto", "--text", "Gay men and lesbians should be "
+            "free to live their own life as they wish", "--options", "Agree strongly|Agree|Neither|Disagree|Disagree "
+            "strongly", "-k", "3", "--encoder", "none", "--judge", "mock", "--json", str(tmp_path / "rel.json")]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "rel.json").read_text())
+    assert {r["source"] for r in out["relations"]} == {"wording+judgment"}
+    assert out["model"]["judgments"]["pairs"] > 0 and "pairs judged" in res.output
+    bad = run_cli(monkeypatch, capsys, *args[:-4], "--judge", "nonsense")
+    assert bad.code == 2 and "model spec" in bad.text
