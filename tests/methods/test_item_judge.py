@@ -226,3 +226,14 @@ def test_cli_items_related_with_a_judge(tmp_path, monkeypatch, capsys):
     assert out["model"]["judgments"]["pairs"] > 0 and "pairs judged" in res.output
     bad = run_cli(monkeypatch, capsys, *args[:-4], "--judge", "nonsense")
     assert bad.code == 2 and "model spec" in bad.text
+
+
+def test_model_flag_on_item_transfer_points_to_the_judge_option():
+    from valuesim.cli.bench import model_flags
+
+    with pytest.raises(ConfigError) as e:
+        model_flags({}, "item-transfer", model="local")
+    assert "-o judge=SPEC" in (e.value.hint or "")
+    with pytest.raises(ConfigError) as e:
+        model_flags({}, "text-transfer", model="local")
+    assert "judge" not in (e.value.hint or "")

@@ -60,9 +60,14 @@ def model_flags(
         if value is None:
             continue
         if not uses_llm:
+            judged = "judge" in method_info(method).cls.Options.model_fields  # a model for item judgments
             raise ConfigError(
-                f"{flag} applies to LLM methods only; {method!r} does not use a language model.",
-                "Drop the flag, or pick an LLM method (see `valuesim bench --list-methods`).",
+                f"{flag} applies to LLM methods only; {method!r} does not use a language model"
+                + (" for its answers." if judged else "."),
+                "Its item judgments take a model as -o judge=SPEC (-o judge_base_url=URL): see `valuesim bench "
+                "--list-methods`."
+                if judged
+                else "Drop the flag, or pick an LLM method (see `valuesim bench --list-methods`).",
             )
         out[key] = value
     return out
