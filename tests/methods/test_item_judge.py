@@ -237,3 +237,13 @@ def test_model_flag_on_item_transfer_points_to_the_judge_option():
     with pytest.raises(ConfigError) as e:
         model_flags({}, "text-transfer", model="local")
     assert "judge" not in (e.value.hint or "")
+
+
+def test_judge_api_key_is_never_written(tmp_path):
+    from valuesim._redact import redact_text
+
+    m = get_method("item-transfer", CB, judge="openai:x", judge_api_key="sk-verysecret123")
+    assert "sk-verysecret123" not in json.dumps(m.config()) and "verysecret" not in repr(m.opts)
+    assert "verysecret" not in redact_text(
+        "python -m valuesim bench -o judge_api_key=sk-verysecret123 --x sk-verysecret123"
+    )

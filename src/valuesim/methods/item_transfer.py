@@ -39,9 +39,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 from scipy.special import ndtr, ndtri
 
+from valuesim._redact import register_secret
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.options import MethodOptions
@@ -110,6 +111,12 @@ class ItemTransferOptions(MethodOptions):
     judge_api_key: str | None = Field(
         default=None, exclude=True, repr=False, description="API key of the judge's server; never written"
     )
+
+    @field_validator("judge_api_key")
+    @classmethod
+    def _secret(cls, v: str | None) -> str | None:
+        register_secret(v)  # masked wherever it might appear (e.g. the command line in a manifest)
+        return v
 
 
 def category_probs(mu: float, sd: float, thresholds: np.ndarray) -> np.ndarray:
