@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_data import make_survey
+from model_specs import spec_of
 
 import valuesim.relations.model as rel_mod
 from valuesim.bench.protocol import ProtocolConfig
@@ -64,8 +66,13 @@ class Counting(MockBackend):
         return await super().score_choices(messages, options, config)
 
 
+def counting_spec(backend: Counting, cache: ResponseCache | None = None) -> str:
+    """The spec of a counting model (registered for this test, reached like a user's spec)."""
+    return spec_of(Model(backend, cache=cache, max_retries=0))
+
+
 def counting_judge(backend: Counting, cache: ResponseCache | None = None) -> ItemJudge:
-    return ItemJudge("mock", model=Model(backend, cache=cache, max_retries=0))
+    return ItemJudge(counting_spec(backend, cache))
 
 
 def test_each_pair_is_judged_once_whatever_the_order_and_the_number_of_people(tmp_path):
@@ -82,8 +89,7 @@ def test_each_pair_is_judged_once_whatever_the_order_and_the_number_of_people(tm
 
     # in item-transfer: the calls are pairs, not people
     data, _ = structured()
-    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge="mock")
-    m._judge = counting_judge(backend := Counting())
+    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=counting_spec(backend := Counting()))
     m.fit(data)
     after_fit = backend.calls
     assert 0 < after_fit <= JUDGE["judge_items"] * JUDGE["judge_k"]
@@ -104,8 +110,7 @@ def test_a_failed_judgment_costs_that_pair_only():
     out = judge([(qs[0], qs[1]), (qs[0], qs[2]), (qs[1], qs[2])])
     assert out[0] is None and out[2] is None and out[1] is not None and judge.failed == 2
     data, _ = structured()
-    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge="mock")
-    m._judge = counting_judge(Counting(fail_on=("Q46", "Q3")))
+    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=counting_spec(Counting(fail_on=("Q46", "Q3"))))
     m.fit(data)  # fit-time failures: those pairs are not judged, the rest is
     rep = m.fit_report()["relations"]["judgments"]
     assert rep["pairs_judged"] < rep["pairs"] or rep["pairs"] == 0
@@ -165,18 +170,17 @@ def test_no_target_answer_reaches_the_judge_or_the_relations_fit(tmp_path, monke
         return real_obs(train, *a, **k)
 
     monkeypatch.setattr(rel_mod, "observed_associations", spy_obs)
-    inner = counting_judge(Counting())
+    real_judge = ItemJudge.__call__
 
-    class SpyJudge(ItemJudge):
-        def __call__(self, pairs: Any) -> list[float | None]:
-            for a, b in pairs:
-                text = judgment_messages(a, b)[0].content  # what the model is shown: two questions
-                assert a.short in text and b.short in text and "you answered" not in text.lower()
-                asked.append((phase["fit"], phase["now"], a.id, b.id))
-            return inner(pairs)
+    def spy_judge(self: ItemJudge, pairs: Any) -> list[float | None]:
+        for a, b in pairs:
+            text = judgment_messages(a, b)[0].content  # what the model is shown: two questions
+            assert a.short in text and b.short in text and "you answered" not in text.lower()
+            asked.append((phase["fit"], phase["now"], a.id, b.id))
+        return real_judge(self, pairs)
 
-    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge="mock")
-    m._judge = SpyJudge("mock", model=inner.model)
+    monkeypatch.setattr(ItemJudge, "__call__", spy_judge)
+    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=counting_spec(Counting()))
     real_fit = type(m).fit
 
     def fit(self: Any, train: Any) -> None:

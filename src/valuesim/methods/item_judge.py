@@ -96,9 +96,8 @@ class ItemJudge:
         timeout: float = 120,
         max_retries: int = 5,
         prompt_version: str = "v1",
-        model: Model | None = None,
     ) -> None:
-        self.spec = spec if model is None else model.spec
+        self.spec = spec
         self._conf: dict[str, Any] = {
             "base_url": base_url,
             "api_key": api_key,
@@ -107,7 +106,7 @@ class ItemJudge:
             "max_retries": max_retries,
         }
         self.prompt_version = prompt_version
-        self._model = model
+        self._model: Model | None = None
         self.memo: dict[tuple[tuple[str, str], tuple[str, str]], float | None] = {}
         self.failed = 0
         self._usage = Usage()
