@@ -47,6 +47,7 @@ person-question (pairs judged / predictions: the judgments amortised over the sa
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -158,9 +159,15 @@ def main() -> None:
         out = root / ("item-transfer-judge-" + "".join(c if c.isalnum() or c in ".-" else "_" for c in spec))
         res = run_benchmark(data, method, cfg, out, progress=False)
         run = open_run(out)
-        if not reports:  # every unit was finished earlier: the last fold's report from the manifest
-            fit = (run.manifest.get("sessions") or [{}])[-1].get("fit") or {}
-            reports = [((fit.get("relations") or {}).get("judgments"))] if fit else []
+        kept = out / "judgments.json"  # each fold's judgment weights, kept for a resumed run
+        if reports:
+            kept.write_text(json.dumps(reports, indent=1))
+        elif kept.exists():
+            reports = json.loads(kept.read_text())
+        else:  # the manifest keeps the last fit's report (the last fold's) of each session
+            fits = [s.get("fit") for s in run.manifest.get("sessions") or [] if s.get("fit")]
+            last = ((fits[-1] if fits else {}).get("relations") or {}).get("judgments")
+            reports = [dict(last, only="the last fold")] if last else []
         judged[spec] = {"metrics": res.metrics or {}, "predictions": run.predictions(), "judgments": reports}
         m = res.metrics or {}
         print(f"  item-transfer judge={spec}: top-1 {ci(m, 'top1')}, {time.perf_counter() - t0:.0f} s")
@@ -302,7 +309,7 @@ def judgments_table(
         weight = "-"
         if reps:
             ws = [x["weights"]["judgment"] for x in reps]
-            weight = f"{sum(ws) / len(ws):.2f}" + (f" ({len(ws)} folds)" if len(ws) > 1 else "")
+            weight = f"{sum(ws) / len(ws):.2f}" + (f" ({len(ws)} folds)" if len(ws) > 1 else " (last fold)")
         label = f"{name} (SIMULATED)" if is_simulated(name) else name
         rows.append(
             [
