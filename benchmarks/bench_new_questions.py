@@ -342,7 +342,8 @@ def judgments_table(
         f"{fold_text} x {'<= ' + str(args.targets) if args.targets else 'all'} targets, {n_pred} predictions per row, "
         f"seed {args.seed}). SIMULATED rows: mock:item-oracle=P judges each pair with its association among all "
         "people of the data at strength P (noise at 1 - P): a test instrument of the machinery, not a model. "
-        f"Δ top-1 paired against {first}; judgment weight: the fitted b of a·wording + b·judgment (mean over folds); "
+        f"Δ top-1 paired against {first}; judgment weight: the fitted b of a·wording + b·judgment (mean over folds, or the last "
+        "fold's when only that one was kept); "
         "pairs judged: distinct item pairs sent to the model in the run (fit and prediction, every fold); LLM calls "
         "per person-question: pairs judged / predictions."
     )
