@@ -413,15 +413,13 @@ class LLMPipeline(Method):
     opts: LLMOptions
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
-        model_obj = options.get("model") if isinstance(options.get("model"), Model) else None
-        if model_obj is not None:  # a ready Model object: its spec is the option
-            options = {**options, "model": model_obj.spec}
+        # the model is an option like any other (a spec): built on first use, from the options
         # None means "not given" (e.g. --base-url absent), except for the story budgets (no limit)
         super().__init__(
             codebook,
             **{k: v for k, v in options.items() if v is not None or k in ("max_story_words", "story_tokens")},
         )
-        self._model: Model | None = model_obj
+        self._model: Model | None = None
         self._story_model_obj: Model | None = None
         self._retriever: Any = None
         self._token_memo: dict[str, int] = {}
