@@ -17,9 +17,11 @@ them. For a target question:
    items with as many options that are most similar in wording and most strongly related, reversed
    when their scale runs the other way, averaged as latent cut points).
 
-A share ``copy`` of the probability goes to the person's answer to the known item most similar in
-wording with as many options (battery response style), at the same relative position; unordered
-targets take the marginal and the same-label answer of the most similar item.
+A share ``copy`` of the probability goes to the person's answers to the known items most similar in
+wording with as many options (battery response style: up to ``copy_items`` siblings weighted by
+``similarity^2 x |association|``), at the same relative position; its weight is calibrated by the
+strength of the copied items' predicted association (:data:`COPY_BINS`). Unordered targets take the
+marginal and the same-label answer of the most similar item.
 
 ``shrink``, ``kappa``, ``inflate``, ``copy`` and the marginal are calibrated in ``fit`` on *pseudo-new*
 items: known items whose relations were predicted while they were hidden (the relations model's
@@ -91,6 +93,12 @@ class ItemTransferOptions(MethodOptions):
         ge=0.0,
         le=1.0,
         description="weight of the answer to the most related item copied onto the target's scale (None: calibrated)",
+    )
+    copy_items: int = Field(
+        default=8,
+        ge=1,
+        description="battery siblings (same number of options, similar wording) whose answers the copy spreads over, "
+        "weighted by similarity^2 x |association| (1: the most similar one)",
     )
     shrink: float | None = Field(
         default=None, ge=0.0, le=2.0, description="scale of the associations (None: calibrated)"
@@ -354,16 +362,23 @@ class ItemTransfer(Method):
     def _copy(
         self, c_all: np.ndarray, sims: np.ndarray, answered: np.ndarray, pos: np.ndarray, n: int
     ) -> tuple[np.ndarray | None, float]:
-        """All probability on the person's answer to the known item most similar in wording among
-        those with as many options (a battery sibling: people answer a battery in one style), moved
-        to the same relative position of the target's scale (mirrored when the predicted association
-        is negative); failing one similar by COPY_MIN_SIMILARITY, the most related item (|c| >= 0.3).
-        None when neither exists. Returned with the copied item's |predicted association| (0 if none)."""
+        """The person's answers to the known items most similar in wording among those with as many
+        options (battery siblings: people answer a battery in one style; up to ``copy_items``, weighted
+        by similarity^2 x |association|), each moved to the same relative position of the target's
+        scale (mirrored when its predicted association is negative); failing one similar by
+        COPY_MIN_SIMILARITY, the most related item (|c| >= 0.3). None when neither exists. Returned
+        with the copied items' largest |predicted association| (0 if none)."""
         ok = answered & np.isfinite(pos)
         same = ok & (self.relations.cues.n_options == n) & np.isfinite(sims) & (sims >= COPY_MIN_SIMILARITY)
         if same.any():
             idx = np.flatnonzero(same)
-            j = idx[int(np.argmax(sims[idx]))]
+            if self.opts.copy_items > 1:  # the battery: the most similar and related siblings, weighted
+                c = np.abs(np.nan_to_num(c_all[idx], nan=0.0))
+                w = sims[idx] ** 2 * np.maximum(c, 0.05)
+                top = np.argsort(-w, kind="stable")[: self.opts.copy_items]
+                idx, w = idx[top], w[top] / w[top].sum()
+            else:
+                idx, w = idx[[int(np.argmax(sims[idx]))]], np.ones(1)
         else:
             idx = np.flatnonzero(ok & np.isfinite(c_all))
             if not len(idx):
@@ -371,11 +386,14 @@ class ItemTransfer(Method):
             j = idx[int(np.argmax(np.abs(c_all[idx])))]
             if abs(c_all[j]) < 0.3:
                 return None, 0.0
-        negative = bool(np.isfinite(c_all[j]) and c_all[j] <= -0.1)
-        at = 1.0 - pos[j] if negative else pos[j]
+            idx, w = np.array([j]), np.ones(1)
         out = np.zeros(n)
-        out[round(at * (n - 1))] = 1.0
-        return out, float(abs(c_all[j])) if np.isfinite(c_all[j]) else 0.0
+        for j, wj in zip(idx, w, strict=True):
+            negative = bool(np.isfinite(c_all[j]) and c_all[j] <= -0.1)
+            at = 1.0 - pos[j] if negative else pos[j]
+            out[round(at * (n - 1))] += wj
+        strength = np.abs(np.nan_to_num(c_all[idx], nan=0.0)).max()
+        return out, float(strength)
 
     def _same_label(self, q: Question, sims: np.ndarray, values: np.ndarray) -> np.ndarray | None:
         """Unordered targets: all probability on the option labelled like the person's answer to the
