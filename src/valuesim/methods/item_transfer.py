@@ -114,7 +114,8 @@ class ItemTransferOptions(MethodOptions):
     point: Literal["calibrated", "mode"] = Field(
         default="calibrated",
         description="the answer given: the mode of the distribution, or the mode under the setting whose mode "
-        "was right most often on the pseudo-new items (calibrated; the probabilities stay the best-scoring ones)",
+        "scored best on the pseudo-new items, right minus its rank error (calibrated; the probabilities stay the "
+        "best-scoring ones)",
     )
     rounds: int = Field(default=300, ge=10, description="boosting rounds of the relations model")
     relation_folds: int = Field(default=5, ge=2, description="item groups of the relations model's cross-fitting")
@@ -241,6 +242,9 @@ class ItemTransfer(Method):
         pos_all = np.vstack([self._positions(v) for v in values])
         loglik = np.zeros((len(grid), len(copies), n_bins))
         hits = np.zeros((len(grid), len(copies), n_bins))
+        # the point answer's score: right (1) minus its rank error (0..1, ordered targets), so a
+        # setting whose mode ties or sits at the wrong end cannot win by top-1 alone
+        point = np.zeros((len(grid), len(copies), n_bins))
         counts = np.zeros(n_bins)
         n = 0
         for t in items:
@@ -273,7 +277,9 @@ class ItemTransfer(Method):
                     for wi, w in enumerate(copies):
                         pw = p if w == 0 or copy is None else (1 - w) * p + w * copy
                         loglik[g, wi, b] += np.log(pw[y])
-                        hits[g, wi, b] += int(np.argmax(pw)) == y
+                        guess = int(np.argmax(pw))
+                        hits[g, wi, b] += guess == y
+                        point[g, wi, b] += (guess == y) - (abs(guess - y) / (len(codes) - 1) if q.ordered else 0.0)
         if not n:
             return default, {"n": 0, "note": "no answers to score: defaults"}
 
@@ -302,10 +308,11 @@ class ItemTransfer(Method):
             "copy": weights,
             "point": None,
         }
-        point_hits = float(hits.sum(axis=2).max())
-        if self.opts.point == "calibrated":  # the answer given: the setting whose mode was right most often
-            pb, pws, point_hits = choose(hits)
+        point_hits = None
+        if self.opts.point == "calibrated":  # the answer given: the setting whose mode scored best
+            pb, pws, _ = choose(point)
             ps, pk, pf, pmg = grid[pb]
+            point_hits = float(hits[pb, 0, 0]) + sum(float(hits[pb, copies.index(w), b + 1]) for b, w in enumerate(pws))
             params["point"] = {"shrink": ps, "kappa": pk, "inflate": pf, "marginal": pmg, "copy": pws}
         best_hits = float(hits[best, 0, 0]) + sum(
             float(hits[best, copies.index(w), b + 1]) for b, w in enumerate(weights)
@@ -316,7 +323,7 @@ class ItemTransfer(Method):
             "people": len(people),
             "mean_loglik": best_ll / n,
             "top1": best_hits / n,
-            "point_top1": point_hits / n,
+            "point_top1": None if point_hits is None else point_hits / n,
             "copy_bins": {"edges": list(COPY_BINS), "answers": [int(x) for x in counts]},
             "grid": [
                 {
