@@ -144,6 +144,15 @@ def test_battery_copy_and_copy_weight_by_strength():
     assert it_mod.copy_weight({"copy": 0.2}, 0.9) == 0.2  # one weight (a fixed copy_weight, older params)
 
 
+def test_point_score_punishes_a_far_guess():
+    """The point setting is chosen on right minus rank error: a mode tied at the first option of a
+    10-point scale scores worse than a near miss, and an unordered target counts hits only."""
+    assert it_mod.point_score(3, 3, 10, True) == 1.0
+    assert it_mod.point_score(0, 9, 10, True) == -1.0
+    assert it_mod.point_score(2, 3, 10, True) > it_mod.point_score(0, 3, 10, True)
+    assert it_mod.point_score(0, 2, 3, False) == 0.0
+
+
 def test_similar_marginal_averages_cut_points():
     """Two neighbours with the same shape at different places give a marginal as sharp as theirs,
     between them (averaging probabilities would flatten it); a negative association reverses one."""

@@ -72,6 +72,13 @@ def copy_bin(strength: float) -> int:
     return int(np.searchsorted(COPY_BINS, strength, side="right"))
 
 
+def point_score(guess: int, truth: int, n: int, ordered: bool) -> float:
+    """What a point answer (option index *guess*) earns against *truth*: 1 if right, minus its
+    rank error ``|guess - truth| / (n - 1)`` on an ordered scale (the two headline metrics)."""
+    error = abs(guess - truth) / (n - 1) if ordered and n > 1 else 0.0
+    return float(guess == truth) - error
+
+
 def copy_weight(prm: dict[str, Any], strength: float) -> float:
     """The weight of the copied answer under the settings *prm*: ``copy`` is one weight, or one per
     :data:`COPY_BINS` bin of the copied item's |predicted association|."""
@@ -279,7 +286,7 @@ class ItemTransfer(Method):
                         loglik[g, wi, b] += np.log(pw[y])
                         guess = int(np.argmax(pw))
                         hits[g, wi, b] += guess == y
-                        point[g, wi, b] += (guess == y) - (abs(guess - y) / (len(codes) - 1) if q.ordered else 0.0)
+                        point[g, wi, b] += point_score(guess, y, len(codes), q.ordered)
         if not n:
             return default, {"n": 0, "note": "no answers to score: defaults"}
 
