@@ -108,6 +108,9 @@ def test_age_bands_option() -> None:
     # band "under 60" for PER women holds nobody; band "60+" holds two people answering 3
     (p,) = m.predict(Task(person("a", "DEU", {"Q260": 1, "Q262": 59}), ("Q46",)))
     assert p.prediction == 1 and p.meta["level"] == "cell"
+    # as the command line gives it (-o age_bands=60 / -o age_bands=25,40,60)
+    assert get_method("demographic-majority", CB, age_bands="60").opts.age_bands == (60,)
+    assert get_method("demographic-majority", CB, age_bands="25, 40,60").opts.age_bands == (25, 40, 60)
 
 
 def test_question_nobody_answered_is_abstained() -> None:
@@ -331,6 +334,58 @@ def test_supervised_linear_solves_a_history_set_once() -> None:
     assert len({tag for _, tag in m._models}) == 1  # type: ignore[attr-defined]
     ridge = {mod.ridge for mod in m._models.values()}  # type: ignore[attr-defined]
     assert ridge and all(r > 0 for r in ridge)  # chosen from the grid on held-out training people
+
+
+def wide_data(n: int, seed: int = 0) -> SurveyData:
+    """Fewer people than one-hot columns, with realistic codes: negative missing codes, a
+    few unanswered targets, age as a number, three countries."""
+    rng = np.random.default_rng(seed)
+    cols = {q: rng.integers(1, 5, n) for q in HISTORY}
+    cols["Q46"] = np.where(rng.random(n) < 0.7, cols["Q1"], rng.integers(1, 5, n))
+    for q in (*HISTORY[:4], "Q46"):
+        cols[q][rng.random(n) < 0.08] = rng.choice([-1, -2, -5])
+    cols["Q260"] = rng.integers(1, 3, n)
+    cols["Q262"] = rng.integers(18, 90, n)
+    return survey(cols, rng.choice(["DEU", "PER", "JPN"], n).tolist())
+
+
+@pytest.mark.parametrize("ridge", [0.0, 3.0])
+def test_supervised_dual_solver_is_the_primal_ridge_solution(ridge: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With fewer training people than design columns the ridge solution comes from the
+    people-by-people kernel (solver=auto picks it): the same penalties and predictions as the
+    normal equations, probabilities equal to rounding."""
+    import valuesim.methods.baselines as baselines
+
+    calls = []
+    dual = baselines._dual_ridge
+    monkeypatch.setattr(baselines, "_dual_ridge", lambda *a: calls.append(1) or dual(*a))
+    data = wide_data(40, seed=5)
+    rng = np.random.default_rng(1)
+    people = [
+        person(
+            f"p{i}",
+            str(rng.choice(["DEU", "PER", "JPN"])),
+            {q: int(rng.integers(1, 5)) for q in HISTORY[1:]} | {"Q1": 1 + i % 4, "Q262": 20 + i},
+        )
+        for i in range(8)
+    ]
+    targets = ("Q46", "Q1")
+    out = {}
+    for solver in ("primal", "dual", "auto"):
+        m = fitted("supervised", data, solver=solver, ridge=ridge)
+        preds = [p for who in people for p in m.predict(Task(who, targets))]
+        ridges = sorted((q, mod.ridge) for (q, _), mod in m._models.items())  # type: ignore[attr-defined]
+        out[solver] = preds, ridges
+    assert len(calls) == 2  # dual and auto (40 people < the history set's design columns)
+    primal, ridges = out["primal"]
+    for solver in ("dual", "auto"):
+        preds, r = out[solver]
+        assert [q for q, _ in r] == [q for q, _ in ridges]
+        assert [x for _, x in r] == pytest.approx([x for _, x in ridges], rel=1e-6)  # the same grid point
+        assert [p.prediction for p in preds] == [p.prediction for p in primal]
+        for a, b in zip(preds, primal, strict=True):
+            assert a.probabilities == pytest.approx(b.probabilities, abs=1e-6)
+    assert len({r for _, r in ridges}) > 1 or ridge  # the grid picked different penalties per target
 
 
 def test_supervised_lightgbm_keeps_the_most_associated_inputs() -> None:

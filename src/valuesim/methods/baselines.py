@@ -1,14 +1,15 @@
 """Non-LLM reference methods: what any simulation method has to beat.
 
 Every baseline learns from ``fit(train)`` -- respondents outside the evaluated sample -- and
-predicts from what the task's respondent carries: country, profile block (Q260-Q290) and
-history answers. Target questions are removed from the respondent before anything is
+predicts from what the task's respondent carries: country, profile block (the codebook's
+profile items; WVS-7: Q260-Q290) and history answers. Target questions are removed from the respondent before anything is
 read, so a method cannot see a target's answer even if it were handed one.
 
 * ``majority``             -- the most common answer to the question in the training data.
 * ``country-majority``     -- the most common answer in the respondent's country.
 * ``demographic-majority`` -- the most common answer among people of the same country,
-  sex (Q260) and age band (Q262), backing off to country, then global, when a cell is small.
+  sex and age band (:mod:`valuesim.survey.demographics`: the codebook's ``sex`` and ``age``
+  items, WVS-7 Q260 and Q262), backing off to country, then global, when a cell is small.
 * ``knn``                  -- collaborative filtering: the k training respondents whose
   history answers are closest to this person's vote on each target.
 * ``supervised``           -- one gradient-boosted classifier (LightGBM) per target and
@@ -35,9 +36,11 @@ from pydantic import Field, field_validator
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.options import MethodOptions
+from valuesim.survey import demographics
 from valuesim.survey.codebook import Codebook, QuestionKind, item_seed, question_sort_key
 from valuesim.survey.codebook import ranks as answer_ranks
 from valuesim.survey.dataset import SurveyData
+from valuesim.survey.demographics import AGE_EDGES
 from valuesim.survey.respondent import Respondent
 
 GLOBAL = "global"
@@ -80,13 +83,6 @@ class TrainView:
             country=train.frame["country"].astype(str).to_numpy(),
             frame_values=frame_values,
         )
-
-
-def age_band(age: float | None, edges: Sequence[int]) -> int:
-    """Index of the age band (edges are lower bounds of bands 1..); -1 when unknown."""
-    if age is None or np.isnan(age) or age < 0:
-        return -1
-    return int(np.searchsorted(np.asarray(edges), age, side="right"))
 
 
 class CountTables:
@@ -195,7 +191,15 @@ class MajorityOptions(MethodOptions):
 
 
 class DemographicOptions(MajorityOptions):
-    age_bands: tuple[int, ...] = Field((30, 50), description="lower age bounds of the bands after the first")
+    age_bands: tuple[int, ...] = Field(AGE_EDGES, description="lower age bounds of the bands after the first")
+
+    @field_validator("age_bands", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: Any) -> Any:
+        """``-o age_bands=25,40,60`` from the command line (as --list-methods says)."""
+        if isinstance(v, str):
+            return tuple(b.strip() for b in v.split(",") if b.strip())
+        return v
 
     @field_validator("age_bands")
     @classmethod
@@ -223,14 +227,15 @@ class _GroupMajority(_Baseline):
             keys[COUNTRY] = list(view.country)
         if CELL in self.levels:
             none = np.full(view.n, np.nan)
-            sex = view.frame_values.get(self.codebook.role("sex") or "", none)
-            age = view.frame_values.get(self.codebook.role("age") or "", none)
+            sex = demographics.sex_values(self.codebook, view.frame_values.get(self.codebook.role("sex") or "", none))
+            age = demographics.age_values(self.codebook, view.frame_values.get(self.codebook.role("age") or "", none))
             keys[CELL] = [self._cell(c, s, a) for c, s, a in zip(view.country, sex, age, strict=True)]
         return keys
 
     def _cell(self, country: str, sex: float | None, age: float | None) -> tuple[str, int, int] | None:
-        band = age_band(age, getattr(self.opts, "age_bands", ()))
-        if sex is None or np.isnan(sex) or sex < 0 or band < 0:
+        """(country, sex code, age band index); None when sex or age is unknown (NaN or None)."""
+        band = demographics.band_index(age, getattr(self.opts, "age_bands", ()))
+        if sex is None or np.isnan(sex) or band < 0:
             return None
         return (country, int(sex), band)
 
@@ -239,9 +244,9 @@ class _GroupMajority(_Baseline):
         return self._task_keys_cell(person)
 
     def _task_keys_cell(self, person: Respondent) -> tuple[str, int, int] | None:
-        sex = person.answers.get(self.codebook.role("sex") or "")
-        age = person.answers.get(self.codebook.role("age") or "")
-        return self._cell(person.country, None if sex is None else float(sex), None if age is None else float(age))
+        sex = demographics.sex_code(self.codebook, person.answers)
+        age = demographics.age(self.codebook, person.answers)
+        return self._cell(person.country, None if sex is None else float(sex), age)
 
     def _task_keys(self, person: Respondent) -> dict[str, Any]:
         keys: dict[str, Any] = {COUNTRY: person.country}
@@ -417,6 +422,13 @@ class SupervisedOptions(MethodOptions):
         "the Gram matrix) on a held-out fifth of the training people",
     )
     floor: float = Field(0.01, gt=0.0, lt=0.5, description="linear: least probability of an option before normalising")
+    solver: Literal["auto", "primal", "dual"] = Field(
+        "auto",
+        description="linear, exact history sets: primal = the normal equations over the design columns; dual = the "
+        "same ridge solution from one eigendecomposition of the people-by-people kernel, every penalty of the grid "
+        "and every target at once (cheaper with fewer training people than design columns); auto = dual when "
+        "the training people are fewer than the history set's design columns",
+    )
     n_estimators: int = Field(30, ge=1, description="lightgbm: boosting rounds per model")
     num_leaves: int = Field(15, ge=2, description="lightgbm: leaves per tree")
     learning_rate: float = Field(0.1, gt=0.0, description="lightgbm: boosting learning rate")
@@ -495,6 +507,7 @@ class SupervisedBaseline(_Baseline):
         view = TrainView.build(train, self.codebook)
         self._items = [q for q in self.codebook.ids() if q in view.frame_values]
         self._item_col = {q: j for j, q in enumerate(self._items)}
+        self._sort_rank = {q: i for i, q in enumerate(sorted(self._items, key=question_sort_key))}
         self._profile = [q for q in self.codebook.profile() if q in view.frame_values]
         self._x = np.column_stack([view.frame_values[q] for q in self._items]).astype(np.float32)
         self._z = _standardised(self._x) if self.opts.model == "lightgbm" and self.opts.features else None
@@ -525,7 +538,7 @@ class SupervisedBaseline(_Baseline):
         profile = set(self._profile)
         person = task.respondent
         known = [q for q in (*person.answers, *person.missing) if q in self._item_col and q not in profile]
-        hist = tuple(sorted({q for q in known if q not in targets}, key=question_sort_key))
+        hist = tuple(sorted({q for q in known if q not in targets}, key=self._sort_rank.__getitem__))
         mode = self.opts.history
         if mode == "auto":
             mode = "exact" if not task.condition else "random-subset"
@@ -707,6 +720,7 @@ class SupervisedBaseline(_Baseline):
         models = self._models_for([q for q in task.targets if q in self._tables.col], mode, hist, h)
         vec = self._task_vector(task)
         coded = self._design.row(vec) if self._design is not None else None
+        shared: dict[int, np.ndarray] = {}  # a dual solution's scores, computed once for all its targets
         out = []
         for q in task.targets:
             if q not in self._tables.col:
@@ -720,7 +734,11 @@ class SupervisedBaseline(_Baseline):
                 probs = smoothed(fallback[0], self.opts.alpha) if fallback else None
                 meta: dict[str, Any] = {"model": "constant"}
             else:
-                probs = model.probabilities(coded if isinstance(model, _LinearModel) else vec, k)
+                if isinstance(model, _LinearModel):
+                    assert coded is not None  # the design is built with the first linear model
+                    probs = model.probabilities(coded, k, shared)
+                else:
+                    probs = model.probabilities(vec, k)
                 meta = {"model": self.opts.model, "history_mode": mode, "n_features": len(model.features)}
             if probs is None:
                 out.append(self._abstain(task, q, "no training answers to this question"))
@@ -744,6 +762,7 @@ class _Design:
     country: np.ndarray  # design columns of the country indicators (empty without the country)
     _lookup: tuple[np.ndarray, np.ndarray, np.ndarray, list[int]] | None = None  # built by row()
     _grams: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # seed -> (all, held)
+    _kernel: np.ndarray | None = None  # (n, n) products over every column, built by kernel()
 
     def held(self, seed: int) -> np.ndarray:
         """The training rows held out to choose the ridge penalty: a seeded fifth."""
@@ -751,6 +770,20 @@ class _Design:
         out = np.zeros(n, dtype=bool)
         out[np.random.default_rng(seed).permutation(n)[: n // 5]] = True
         return out
+
+    def kernel(self, cols: np.ndarray) -> np.ndarray:
+        """The people-by-people products X_c X_c' over the design columns *cols* (float64): the
+        products over every column, computed once per fit, minus those of the columns left out."""
+        x = self.matrix
+        rest = np.setdiff1d(np.arange(x.shape[1]), cols)
+        if len(rest) >= len(cols):
+            part = x[:, cols].astype(np.float64)
+            return part @ part.T
+        if self._kernel is None:
+            full = x.astype(np.float64)
+            self._kernel = full @ full.T
+        part = x[:, rest].astype(np.float64)
+        return self._kernel - part @ part.T
 
     def grams(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Cross-products of every design column over all rows and over the held-out fifth,
@@ -827,15 +860,31 @@ class _Design:
 
 
 @dataclass
+class _DualSolution:
+    """A dual ridge solution shared by the targets of one solve: a person's scores are
+    k' alpha, k = X_c x_c the products of their coded row with every training person's."""
+
+    design: _Design
+    inputs: np.ndarray  # design columns read
+    alpha: np.ndarray  # (n training people, every target's indicator columns)
+
+    def scores(self, coded: np.ndarray) -> np.ndarray:
+        z = np.zeros_like(coded)
+        z[self.inputs] = coded[self.inputs]
+        return (self.design.matrix @ z).astype(np.float64) @ self.alpha
+
+
+@dataclass
 class _LinearModel:
     """One target's slice of a multi-output ridge solution."""
 
     features: tuple[int, ...]  # item columns it reads
-    design: _Design
     inputs: np.ndarray  # design columns it reads
-    weights: np.ndarray  # (len(inputs), k)
+    weights: np.ndarray | None  # primal: (len(inputs), k)
     floor: float
     ridge: float  # the penalty it was solved with
+    dual: _DualSolution | None = None  # dual: the shared solution and the target's columns in it
+    span: tuple[int, int] = (0, 0)  # its columns in the dual solution
 
     @classmethod
     def solve(
@@ -853,55 +902,127 @@ class _LinearModel:
         design columns of *items* (+ country + intercept). With ``hide`` > 0 each training
         answer of a *masked* item is hidden with that probability, in expectation (the normal
         equations of the noise-marginalised problem: cross-products of masked blocks scaled by
-        (1 - hide)^2 across items and (1 - hide) within one, their products with *y* by 1 - hide)."""
+        (1 - hide)^2 across items and (1 - hide) within one, their products with *y* by 1 - hide).
+        Without hidden answers and with fewer training people than design columns (``solver``)
+        the same solution comes from the dual form (:func:`_dual_ridge`)."""
         cols = np.concatenate([*(design.blocks[j] for j in items), design.country, [design.matrix.shape[1] - 1]])
         cols = cols.astype(np.int64)
-        y32 = y.astype(np.float32)
-        scale, keep = _mask_scale(design, items, len(cols), masked, hide)
-        held = design.held(opts.seed)
-        sub = np.ix_(cols, cols)
-
-        def masked_eq(gram: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return (gram * scale, rhs * keep[:, None]) if hide > 0 else (gram, rhs)
-
-        full_all, full_held = design.grams(opts.seed)
-        rhs_full = (design.matrix.T @ y32).astype(np.float64)
-        gram_all, rhs_all = masked_eq(full_all[sub], rhs_full[cols])
         starts = np.cumsum([0, *widths])
-        if opts.ridge:
-            penalty = np.full(len(targets), opts.ridge)
-        else:  # per target, the penalty of the grid with the least squared error on the held-out fifth
-            d_held = design.matrix[held]
-            gram_held, rhs_held = masked_eq(full_held[sub], (d_held.T @ y32[held]).astype(np.float64)[cols])
-            unit = float(np.mean(np.diag(gram_all)))
-            grid = np.array(RIDGE_GRID) * unit
-            errors = np.empty((len(grid), len(targets)))
-            for g, lam in enumerate(grid):
-                w = scipy.linalg.solve(_ridged(gram_all - gram_held, lam), rhs_all - rhs_held, assume_a="pos")
-                sq = ((d_held[:, cols] @ w.astype(np.float32) - y32[held]) ** 2).sum(axis=0)
-                errors[g] = np.add.reduceat(sq, starts[:-1])
-            penalty = grid[np.argmin(errors, axis=0)]
         out: dict[str, _LinearModel] = {}
-        for lam in np.unique(penalty):
-            which = np.flatnonzero(penalty == lam)
-            take = np.concatenate([np.arange(starts[t], starts[t + 1]) for t in which])
-            w = scipy.linalg.solve(_ridged(gram_all, float(lam)), rhs_all[:, take], assume_a="pos")
-            at = 0
-            for t in which:
-                k = widths[int(t)]
-                out[targets[int(t)]] = cls(tuple(items), design, cols, w[:, at : at + k], opts.floor, float(lam))
-                at += k
-        return {q: out[q] for q in targets}
+        if hide <= 0 and (opts.solver == "dual" or (opts.solver == "auto" and design.matrix.shape[0] < len(cols))):
+            penalty, alpha = _dual_ridge(design, cols, y, starts, opts)
+            shared = _DualSolution(design, cols, alpha)
+            for t, q in enumerate(targets):
+                span = (int(starts[t]), int(starts[t + 1]))
+                out[q] = cls(tuple(items), cols, None, opts.floor, float(penalty[t]), shared, span)
+            return out
+        penalty, weights = _primal_ridge(design, items, cols, y, starts, opts, masked, hide)
+        for t, q in enumerate(targets):
+            w = weights[:, starts[t] : starts[t + 1]]
+            out[q] = cls(tuple(items), cols, w, opts.floor, float(penalty[t]))
+        return out
 
-    def probabilities(self, coded: np.ndarray, k: int) -> np.ndarray:
-        """Probability of each of the target's *k* options for one person's coded row (:meth:`_Design.row`)."""
-        score = coded[self.inputs] @ self.weights
+    def probabilities(self, coded: np.ndarray, k: int, shared: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """Probability of each of the target's *k* options for one person's coded row
+        (:meth:`_Design.row`); *shared* keeps a dual solution's scores for the person's other targets."""
+        if self.dual is None:
+            assert self.weights is not None
+            score = coded[self.inputs] @ self.weights
+        else:
+            key = id(self.dual)
+            every = shared.get(key) if shared is not None else None
+            if every is None:
+                every = self.dual.scores(coded)
+                if shared is not None:
+                    shared[key] = every
+            score = every[self.span[0] : self.span[1]]
         p = np.maximum(score, self.floor)
         return p / p.sum()
 
 
 #: ridge penalties tried per target (times the mean diagonal of the Gram matrix) when ``ridge=0``
 RIDGE_GRID = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+def _primal_ridge(
+    design: _Design,
+    items: Sequence[int],
+    cols: np.ndarray,
+    y: np.ndarray,
+    starts: np.ndarray,
+    opts: SupervisedOptions,
+    masked: Sequence[int],
+    hide: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(penalty per target, weights (len(cols), y's columns)) from the normal equations over the
+    design columns *cols*, with the expected effect of hiding answers (:func:`_mask_scale`)."""
+    y32 = y.astype(np.float32)
+    scale, keep = _mask_scale(design, items, len(cols), masked, hide)
+    held = design.held(opts.seed)
+    sub = np.ix_(cols, cols)
+    n_targets = len(starts) - 1
+
+    def masked_eq(gram: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (gram * scale, rhs * keep[:, None]) if hide > 0 else (gram, rhs)
+
+    full_all, full_held = design.grams(opts.seed)
+    rhs_full = (design.matrix.T @ y32).astype(np.float64)
+    gram_all, rhs_all = masked_eq(full_all[sub], rhs_full[cols])
+    if opts.ridge:
+        penalty = np.full(n_targets, opts.ridge)
+    else:  # per target, the penalty of the grid with the least squared error on the held-out fifth
+        d_held = design.matrix[held]
+        gram_held, rhs_held = masked_eq(full_held[sub], (d_held.T @ y32[held]).astype(np.float64)[cols])
+        unit = float(np.mean(np.diag(gram_all)))
+        grid = np.array(RIDGE_GRID) * unit
+        errors = np.empty((len(grid), n_targets))
+        for g, lam in enumerate(grid):
+            w = scipy.linalg.solve(_ridged(gram_all - gram_held, lam), rhs_all - rhs_held, assume_a="pos")
+            sq = ((d_held[:, cols] @ w.astype(np.float32) - y32[held]) ** 2).sum(axis=0)
+            errors[g] = np.add.reduceat(sq, starts[:-1])
+        penalty = grid[np.argmin(errors, axis=0)]
+    weights = np.empty((len(cols), y.shape[1]))
+    for lam in np.unique(penalty):
+        which = np.flatnonzero(penalty == lam)
+        take = np.concatenate([np.arange(starts[t], starts[t + 1]) for t in which])
+        weights[:, take] = scipy.linalg.solve(_ridged(gram_all, float(lam)), rhs_all[:, take], assume_a="pos")
+    return penalty, weights
+
+
+def _dual_ridge(
+    design: _Design, cols: np.ndarray, y: np.ndarray, starts: np.ndarray, opts: SupervisedOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """(penalty per target, dual coefficients alpha (n, y's columns)): the same ridge solutions as :func:`_primal_ridge` without hidden answers, in the dual form:
+    (X'X + lam I)^-1 X'Y = X'(XX' + lam I)^-1 Y with X the design columns *cols*. One
+    eigendecomposition of the people-by-people kernel XX' gives every penalty of the grid and
+    every target at once (the held-out fifth's predictions: K_ht Q (E + lam)^-1 Q'Y_t), so the
+    cost grows with the training people, not with the indicator columns. The weights are X'alpha;
+    a person's scores are their products with the training people times alpha (:class:`_DualSolution`)."""
+    kernel = design.kernel(cols)
+    n_targets = len(starts) - 1
+    if opts.ridge:
+        penalty = np.full(n_targets, opts.ridge)
+    else:
+        held = design.held(opts.seed)
+        fit = ~held
+        grid = np.array(RIDGE_GRID) * (float(np.trace(kernel)) / len(cols))  # the mean diagonal of X'X
+        evals, vecs = _eigen(kernel[np.ix_(fit, fit)])
+        reach = kernel[np.ix_(held, fit)] @ vecs
+        proj = vecs.T @ y[fit]
+        errors = np.empty((len(grid), n_targets))
+        for g, lam in enumerate(grid):
+            sq = (((reach / (evals + lam)) @ proj - y[held]) ** 2).sum(axis=0)
+            errors[g] = np.add.reduceat(sq, starts[:-1])
+        penalty = grid[np.argmin(errors, axis=0)]
+    evals, vecs = _eigen(kernel)
+    per_column = np.repeat(penalty, np.diff(starts))
+    return penalty, vecs @ ((vecs.T @ y) / (evals[:, None] + per_column[None, :]))
+
+
+def _eigen(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (rounding below zero clipped) and eigenvectors of a symmetric PSD matrix."""
+    evals, vecs = scipy.linalg.eigh(kernel, check_finite=False)
+    return np.maximum(evals, 0.0), vecs
 
 
 def _ridged(gram: np.ndarray, lam: float) -> np.ndarray:
