@@ -34,11 +34,27 @@ predicted vs observed associations of each fold's held-out items with the known 
 
     python benchmarks/bench_new_questions.py --methods uniform,text-transfer,item-transfer \
         --respondents 100 --folds all --targets 0 --relations --results new_questions_items
+
+Item judgments (item-transfer ``-o judge=SPEC``: the relations of each question's top ``judge_k``
+known items judged by a model once per pair of items, weighted on known pairs). ``--item-oracle``
+adds the SIMULATED item-level oracle at strengths P (``mock:item-oracle=P``: it knows each pair's
+association among all people of the data, mixed with noise at 1 - P; a test instrument of the
+machinery, labelled SIMULATED), ``--judge-model`` real models (e.g. ``local``, the embedded smoke-test
+model, or ``openai:NAME`` with a server); the table gives the paired top-1 difference against the
+first judge (P = 0: judgments that are pure noise), the pairs judged and the LLM calls per
+person-question (pairs judged / predictions: the judgments amortised over the sample)::
+
+    python benchmarks/bench_new_questions.py --methods item-transfer --respondents 100 --folds all \
+        --targets 0 --item-oracle 0,0.3,0.6 --results new_questions_judgments
+    # a capable model on a server (cached: a pair is asked once, ever):
+    python benchmarks/bench_new_questions.py --methods item-transfer --respondents 100 --folds all \
+        --targets 0 --item-oracle 0 --judge-model openai:NAME@http://127.0.0.1:8000/v1 --results NAME
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -48,6 +64,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _results import DEV_DATA, save_results, table
+
+from valuesim.llm.simulation import is_simulated
 
 METHODS = "uniform,text-transfer,item-transfer,blank,demographics,rag,valuesim"
 
@@ -85,6 +103,12 @@ def main() -> None:
     ap.add_argument("--methods", default=METHODS, help=f"comma list (default: {METHODS})")
     ap.add_argument("--model", default="local", help="model of the LLM methods")
     ap.add_argument("--out-root", default="/tmp/valuesim-bench-new-questions", help="run directories (resumable)")
+    ap.add_argument(
+        "--item-oracle", default="", help="comma list of P: item-transfer judged by the SIMULATED mock:item-oracle=P"
+    )
+    ap.add_argument("--judge-model", default="", help="comma list of model specs judging item pairs (item-transfer)")
+    ap.add_argument("--judge-k", type=int, default=None, help="item-transfer judge_k (default: the method's)")
+    ap.add_argument("--judge-items", type=int, default=None, help="item-transfer judge_items (default: the method's)")
     ap.add_argument("--results", default="new_questions", help="docs/results/NAME.json")
     ap.add_argument("--no-save", action="store_true", help="print only")
     ap.add_argument(
@@ -136,6 +160,32 @@ def main() -> None:
             f"  {name}: top-1 {ci(m, 'top1')}, {m.get('n_predictions')} predictions, {time.perf_counter() - t0:.0f} s"
         )
 
+    judges = [f"mock:item-oracle={float(p):g}" for p in args.item_oracle.split(",") if p.strip()]
+    judges += [j.strip() for j in args.judge_model.split(",") if j.strip()]
+    judge_opts = {k: v for k, v in (("judge_k", args.judge_k), ("judge_items", args.judge_items)) if v is not None}
+    judged: dict[str, dict[str, Any]] = {}
+    for spec in judges:
+        t0 = time.perf_counter()
+        method = get_method("item-transfer", data.codebook, judge=spec, **judge_opts)
+        reports: list[Any] = []
+        _record_judgments(method, reports)
+        cfg = RunConfig(protocol=proto, n_boot=1000, command="benchmarks/bench_new_questions.py")
+        out = root / ("item-transfer-judge-" + "".join(c if c.isalnum() or c in ".-" else "_" for c in spec))
+        res = run_benchmark(data, method, cfg, out, progress=False)
+        run = open_run(out)
+        kept = out / "judgments.json"  # each fold's judgment weights, kept for a resumed run
+        if reports:
+            kept.write_text(json.dumps(reports, indent=1))
+        elif kept.exists():
+            reports = json.loads(kept.read_text())
+        else:  # the manifest keeps the last fit's report (the last fold's) of each session
+            fits = [s.get("fit") for s in run.manifest.get("sessions") or [] if s.get("fit")]
+            last = ((fits[-1] if fits else {}).get("relations") or {}).get("judgments")
+            reports = [dict(last, only="the last fold")] if last else []
+        judged[spec] = {"metrics": res.metrics or {}, "predictions": run.predictions(), "judgments": reports}
+        m = res.metrics or {}
+        print(f"  item-transfer judge={spec}: top-1 {ci(m, 'top1')}, {time.perf_counter() - t0:.0f} s")
+
     base = results.get("uniform")
     tables: dict[str, Any] = {}
     rows, raw = [], {}
@@ -162,7 +212,8 @@ def main() -> None:
         )
     is_dev = args.data == str(DEV_DATA) or Path(args.data).resolve().parts[-2:] == ("wvs7", "dev")
     where = "WVS-7 dev data (a subset of the public file)" if is_dev else f"data {args.data}"
-    n_pred = next(iter(results.values()))["metrics"].get("n_predictions") if results else 0
+    firsts = [*results.values(), *judged.values()]
+    n_pred = firsts[0]["metrics"].get("n_predictions") if firsts else 0
     caption = (
         f"Protocol new-questions (targets hidden from every method's fit), {where}, {args.respondents} "
         f"respondents x {fold_text} x {'<= ' + str(args.targets) if args.targets else 'all'} targets "
@@ -181,13 +232,16 @@ def main() -> None:
         "prompt tokens evaluated / pred.",
         "Δ top-1 vs uniform",
     ]
-    tables["methods"] = table(caption, cols, rows)
-    print(f"\n{caption}\n" + " | ".join(cols))
-    for row in rows:
-        print(" | ".join(str(c) for c in row))
+    if rows:
+        tables["methods"] = table(caption, cols, rows)
+        print(f"\n{caption}\n" + " | ".join(cols))
+        for row in rows:
+            print(" | ".join(str(c) for c in row))
     if "item-transfer" in results and "text-transfer" in results:
         tables["paired"] = paired_table(results, where, args)
         raw["paired_vs_text_transfer"] = tables["paired"]["rows"]
+    if judged:
+        tables["judgments"], raw["judgments"] = judgments_table(judged, results.get("item-transfer"), where, args)
     hybrid_models = [m.strip() for m in args.hybrid_models.split(",") if m.strip()]
     if hybrid_models:
         tables["hybrid"], raw["hybrid"] = hybrid_table(data, proto, root, hybrid_models, built, results, where, args)
@@ -195,12 +249,18 @@ def main() -> None:
         split = next(iter(splits.values()))
         tables["relations"], raw["relations"] = relations_table(data, split, proto, where, fitted_relations)
     if not args.no_save:
+        simulated = any(is_simulated(j) for j in judged)
         save_results(
             args.results,
             tables,
             data=data,
             raw=raw,
-            notes="embedded model: the tiny SmolLM2-135M, a smoke test of the machinery, not a capable LLM",
+            notes=(
+                "SIMULATED item judgments: mock:item-oracle=P knows each pair's association among all people; "
+                if simulated
+                else ""
+            )
+            + "embedded model: the tiny SmolLM2-135M, a smoke test of the machinery, not a capable LLM",
         )
 
 
@@ -228,6 +288,96 @@ def paired_table(results: dict[str, dict[str, Any]], where: str, args: argparse.
         f"{args.respondents} respondents, seed {args.seed}); 95% bootstrap CI over respondents, permutation p."
     )
     return table(caption, ["metric", "difference", "95% CI", "p"], rows)
+
+
+def _record_judgments(method: Any, into: list[Any]) -> None:
+    """Keep the judgment weights item-transfer's relations model fits for each fold."""
+    fit = method.fit
+
+    def recording_fit(train: Any) -> None:
+        fit(train)
+        into.append(method.relations.judge_report)
+
+    method.fit = recording_fit
+
+
+def judgments_table(
+    judged: dict[str, dict[str, Any]], plain: dict[str, Any] | None, where: str, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """item-transfer with item judgments: one row per judge (and item-transfer without judgments when
+    it ran), the paired top-1 difference against the first judge, and the judgments' cost amortised
+    over the sample: pairs judged (model calls + answers from the LLM cache; each pair once per run)
+    per prediction (= per person-question)."""
+    from valuesim.bench.compare import paired_comparison
+
+    first = next(iter(judged))
+    ref = judged[first]["predictions"]
+    entries = ([("no judgments", plain)] if plain is not None else []) + list(judged.items())
+    rows, raw = [], {}
+    for name, r in entries:
+        m = r["metrics"]
+        n = m.get("n_predictions") or 0
+        pairs = float(m.get("llm_calls") or 0) + float(m.get("cache_hits") or 0)
+        diff = "-"
+        if name != first:
+            p = paired_comparison(r["predictions"], ref, "top1", n_boot=1000, n_perm=2000, seed=0)
+            diff = f"{p.diff * 100:+.1f} pt [{p.ci95[0] * 100:+.1f}, {p.ci95[1] * 100:+.1f}]"
+        reps = [x for x in r.get("judgments") or [] if x]
+        weight = "-"
+        if reps:
+            ws = [x["weights"]["judgment"] for x in reps]
+            weight = f"{sum(ws) / len(ws):.2f}" + (f" ({len(ws)} folds)" if len(ws) > 1 else " (last fold)")
+        label = f"{name} (SIMULATED)" if is_simulated(name) else name
+        rows.append(
+            [
+                label,
+                ci(m, "top1"),
+                ci(m, "nmae"),
+                ci(m, "within1"),
+                diff,
+                weight,
+                f"{pairs:,.0f}" if name != "no judgments" else "0",
+                f"{pairs / n:.3f}" if n and name != "no judgments" else "0",
+            ]
+        )
+        raw[name] = {
+            "simulated": is_simulated(name),
+            "n_predictions": n,
+            "top1": m.get("top1"),
+            "nmae": m.get("nmae"),
+            "within1": m.get("within1"),
+            "pairs_judged": pairs,
+            "llm_calls": m.get("llm_calls"),
+            "cache_hits": m.get("cache_hits"),
+            "calls_per_person_question": pairs / n if n else None,
+            "judgments_per_fold": reps,
+        }
+    n_pred = next(iter(judged.values()))["metrics"].get("n_predictions")
+    fold_text = f"fold {args.fold} of 5" if args.folds is None else f"folds {args.folds} of 5"
+    caption = (
+        f"item-transfer with item judgments ({where}, protocol new-questions, {args.respondents} respondents x "
+        f"{fold_text} x {'<= ' + str(args.targets) if args.targets else 'all'} targets, {n_pred} predictions per row, "
+        f"seed {args.seed}). SIMULATED rows: mock:item-oracle=P judges each pair with its association among all "
+        "people of the data at strength P (noise at 1 - P): a test instrument of the machinery, not a model. "
+        f"Δ top-1 paired against {first}; judgment weight: the fitted b of a·wording + b·judgment (mean over folds, or the last "
+        "fold's when only that one was kept); "
+        "pairs judged: distinct item pairs sent to the model in the run (fit and prediction, every fold); LLM calls "
+        "per person-question: pairs judged / predictions."
+    )
+    cols = [
+        "judge",
+        "top-1",
+        "nMAE",
+        "within-1",
+        f"Δ top-1 vs {first}",
+        "judgment weight",
+        "pairs judged",
+        "LLM calls / person-question",
+    ]
+    print(f"\n{caption}\n" + " | ".join(cols))
+    for row in rows:
+        print(" | ".join(str(c) for c in row))
+    return table(caption, cols, rows), raw
 
 
 def hybrid_table(

@@ -99,6 +99,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, A
 def _test_model_specs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Specs of models a test registered (``model_specs.spec_of``) reach those models; every
     other spec builds its model as usual."""
+    import valuesim.methods.item_judge as item_judge
     import valuesim.methods.llm_methods as llm_methods
 
     real = llm_methods.get_model
@@ -107,6 +108,7 @@ def _test_model_specs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         return TEST_MODELS[spec] if spec in TEST_MODELS else real(spec, **kw)
 
     monkeypatch.setattr(llm_methods, "get_model", get_model)
+    monkeypatch.setattr(item_judge, "get_model", get_model)
     yield
     TEST_MODELS.clear()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import threading
 from collections.abc import Callable, Coroutine
@@ -38,8 +39,8 @@ def _run_in_new_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]], *, thread_name: str = "valuesim-sync") -> T:
     """Run the coroutine made by *factory* to completion and return its result.
 
-    From inside a running event loop (Jupyter) it runs on a helper thread with its own loop;
-    exceptions are re-raised in the caller's thread.
+    From inside a running event loop (Jupyter) it runs on a helper thread with its own loop
+    and a copy of the caller's context variables; exceptions are re-raised in the caller's thread.
     """
     try:
         asyncio.get_running_loop()
@@ -53,7 +54,8 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]], *, thread_name: str 
         except BaseException as e:
             box["error"] = e
 
-    t = threading.Thread(target=target, name=thread_name)
+    ctx = contextvars.copy_context()
+    t = threading.Thread(target=ctx.run, args=(target,), name=thread_name)
     t.start()
     t.join()
     if "error" in box:

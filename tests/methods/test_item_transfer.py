@@ -118,6 +118,67 @@ def test_direction_is_carried(monkeypatch):
     assert out[1.0].meta["related"][0]["item"] == "Q1"
 
 
+def test_battery_copy_and_copy_weight_by_strength():
+    """The copy spreads over the person's answers to up to copy_items siblings with as many options
+    (mirrored when the association is negative), weighted by similarity^2 x |association|; its
+    weight is chosen by the strength of the copied items' association."""
+    data = make_survey(40, seed=6)
+    m = get_method("item-transfer", CB, **{**FAST, "copy_items": 3})
+    m.fit(data)
+    assert len(m.params["copy"]) == len(it_mod.COPY_BINS) + 1
+    rel = m.relations
+    p = len(rel.items)
+    four = np.flatnonzero(rel.cues.n_options == 4)[:4]
+    sims, assoc = np.full(p, np.nan), np.full(p, np.nan)
+    sims[four], assoc[four] = [0.9, 0.8, 0.7, 0.6], [0.5, -0.5, 0.5, 0.5]
+    pos = np.full(p, np.nan)
+    pos[four] = [0.0, 0.0, 1.0, 1.0]  # first option, first option, last option, last option
+    copy, strength = m._copy(assoc, sims, np.isfinite(pos), pos, 4)
+    assert copy is not None and strength == 0.5
+    w = np.array([0.81, 0.64, 0.49])
+    assert np.allclose(copy, [w[0] / w.sum(), 0, 0, (w[1] + w[2]) / w.sum()])  # the second mirrored, the 4th left out
+    m.opts = m.opts.model_copy(update={"copy_items": 1})
+    assert np.allclose(m._copy(assoc, sims, np.isfinite(pos), pos, 4)[0], [1, 0, 0, 0])
+    assert it_mod.copy_weight({"copy": [0.0, 0.1, 0.2, 0.3]}, 0.3) == 0.1
+    assert it_mod.copy_weight({"copy": [0.0, 0.1, 0.2, 0.3]}, 0.9) == 0.3
+    assert it_mod.copy_weight({"copy": 0.2}, 0.9) == 0.2  # one weight (a fixed copy_weight, older params)
+
+
+def test_point_score_punishes_a_far_guess():
+    """The point setting is chosen on right minus rank error: a mode tied at the first option of a
+    10-point scale scores worse than a near miss, and an unordered target counts hits only."""
+    assert it_mod.point_score(3, 3, 10, True) == 1.0
+    assert it_mod.point_score(0, 9, 10, True) == -1.0
+    assert it_mod.point_score(2, 3, 10, True) > it_mod.point_score(0, 3, 10, True)
+    assert it_mod.point_score(0, 2, 3, False) == 0.0
+
+
+def test_similar_marginal_averages_cut_points():
+    """Two neighbours with the same shape at different places give a marginal as sharp as theirs,
+    between them (averaging probabilities would flatten it); a negative association reverses one."""
+    data = make_survey(40, seed=7)
+    m = get_method("item-transfer", CB, **FAST)
+    m.fit(data)
+    rel = m.relations
+    p = len(rel.items)
+    four = np.flatnonzero(rel.cues.n_options == 4)[:2]
+    group = next(iter(m._observed.group_marginals), None)
+    target = rel.questions[four[0]]
+    sims, assoc = np.full(p, np.nan), np.full(p, np.nan)
+    sims[four], assoc[four] = 0.8, 0.5
+    got = m._marginal_probs(target, "similar", assoc, sims, group)
+    ps = [np.asarray(m._observed.marginal(rel.items[i], group).probs) for i in four]
+    cuts = np.mean([it_mod.thresholds_of(x) for x in ps], axis=0)
+    want = np.diff(np.concatenate([[0.0], it_mod.ndtr(cuts), [1.0]]))
+    assert np.allclose(got, (1 - it_mod.MARGINAL_UNIFORM) * want + it_mod.MARGINAL_UNIFORM / 4)
+    assoc[four[1]] = -0.5
+    flipped = m._marginal_probs(target, "similar", assoc, sims, group)
+    cuts = np.mean([it_mod.thresholds_of(ps[0]), it_mod.thresholds_of(ps[1][::-1])], axis=0)
+    want = np.diff(np.concatenate([[0.0], it_mod.ndtr(cuts), [1.0]]))
+    assert np.allclose(flipped, (1 - it_mod.MARGINAL_UNIFORM) * want + it_mod.MARGINAL_UNIFORM / 4)
+    assert np.allclose(m._marginal_probs(target, "uniform", assoc, sims, group), 0.25)
+
+
 def test_item_transfer_beats_uniform_on_a_labelled_survey(tmp_path):
     """The generated labelled .sav (not WVS: its own codebook, missing codes, no WVS ids)."""
     sav = write_labelled_example(tmp_path / "ex.sav", n=400, seed=0)

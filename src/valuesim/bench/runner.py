@@ -18,6 +18,8 @@ refused with the PID of the first; the lock of a killed process is taken over).
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ from valuesim.bench.plan import WorkItem, fit_groups, make_work_items, plan_spli
 from valuesim.bench.protocol import ProtocolConfig, Split, Unit
 from valuesim.bench.record import Stopwatch, method_usage
 from valuesim.bench.score import compute_metrics
+from valuesim.llm import simulation
 from valuesim.methods.base import Method, refuse_trained
 from valuesim.survey.dataset import SurveyData
 
@@ -64,6 +67,32 @@ class RunResult:
     def complete(self) -> bool:
         """Every target predicted (metrics exist and no target failed)."""
         return self.metrics is not None and not self.failures
+
+
+class PopulationAssociations:
+    """For the SIMULATED item oracle only (``mock:item-oracle=P``, read through
+    :mod:`valuesim.llm.simulation`): the association of two items among *all* people of the data,
+    within countries -- what a perfect judge of item relations would know. Computed on first use;
+    no method reads it."""
+
+    def __init__(self, data: SurveyData) -> None:
+        self.data = data
+        self._observed: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, a: str, b: str) -> float | None:
+        with self._lock:
+            if self._observed is None:
+                from valuesim.relations import observed_associations
+
+                frame = self.data.frame
+                groups = frame["country"].astype(str).to_numpy() if "country" in frame.columns else None
+                self._observed = observed_associations(self.data, self.data.codebook, groups=groups)
+        obs = self._observed
+        if a not in obs.index or b not in obs.index:
+            return None
+        value = obs.get(a, b)
+        return None if math.isnan(value) else value
 
 
 class BenchPlan(RunPlan):
@@ -133,7 +162,10 @@ def run_benchmark(
     with clock("split_seconds"):
         split = plan_split(data, cfg, train_data)
     plan = BenchPlan(data, split, cfg, train_data)
-    result = run_plan(plan, method, score, out_dir, cfg=cfg, clock=clock, executor=executor, progress=progress, log=log)
+    with simulation.item_truth(PopulationAssociations(data)):  # read only by SIMULATED item judges, never by methods
+        result = run_plan(
+            plan, method, score, out_dir, cfg=cfg, clock=clock, executor=executor, progress=progress, log=log
+        )
     return RunResult(
         out_dir=result.out_dir,
         split=split,

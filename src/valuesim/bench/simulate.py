@@ -373,7 +373,8 @@ def distributions(answers: pd.DataFrame, codebook: Codebook, questions: Sequence
         has_probs = np.array([isinstance(p, dict) and bool(p) for p in raw], dtype=bool)
         for by in ("all", "country", "sex", "age_band"):
             keys = pd.Series("all", index=sub.index) if by == "all" else sub[by].astype(str)
-            for group in sorted(set(keys)):
+            groups = sorted(set(keys))
+            for group in demographics.sort_bands(groups) if by == "age_band" else groups:  # youngest first
                 mask = (keys == group).to_numpy()
                 codes = sub["code"][mask].dropna().astype(int)
                 n = len(codes)

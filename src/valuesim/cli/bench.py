@@ -57,9 +57,15 @@ def model_flags(
         if value is None:
             continue
         if not uses_llm:
+            assert method is not None
+            judged = "judge" in method_info(method).cls.Options.model_fields  # a model for item judgments
             raise ConfigError(
-                f"{flag} applies to LLM methods only; {method!r} does not use a language model.",
-                "Drop the flag, or pick an LLM method (see `valuesim bench --list-methods`).",
+                f"{flag} applies to LLM methods only; {method!r} does not use a language model"
+                + (" for its answers." if judged else "."),
+                "Its item judgments take a model as -o judge=SPEC (-o judge_base_url=URL): see `valuesim bench "
+                "--list-methods`."
+                if judged
+                else "Drop the flag, or pick an LLM method (see `valuesim bench --list-methods`).",
             )
         out[key] = value
     return out
@@ -329,6 +335,12 @@ def bench(
         say(
             f"model {options['model']}: it knows the true answer of the person each prompt describes (a test "
             "instrument for the machinery; the run is labelled SIMULATED in reports).",
+            markup="[bold red]SIMULATED[/] ",
+        )
+    if is_simulated(options.get("judge")):
+        say(
+            f"item judge {options['judge']}: it knows the true association of each pair of items among all people "
+            "of the data (a test instrument; the run is labelled SIMULATED in reports).",
             markup="[bold red]SIMULATED[/] ",
         )
     say(

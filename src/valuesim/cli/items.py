@@ -35,6 +35,12 @@ def related(
     max_people: int = typer.Option(20_000, "--max-people", min=50, help="Most people the relations learn from."),
     encoder: str = typer.Option("auto", "--encoder", help="Sentence encoder: auto, static (wordllama), none."),
     out: Path | None = typer.Option(None, "--json", help="Also write the relations (and their quality) as JSON."),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        help="Also ask a language model about the top related items, once per pair of items (cached), weighted on "
+        "known pairs: local, openai:NAME (OPENAI_BASE_URL / OPENAI_API_KEY), mock:item-oracle=P (SIMULATED).",
+    ),
 ) -> None:
     """Print the known items most related to a question: predicted association (direction and
     strength, with its spread) and why. Learned from pairs of known items; nobody's answer to
@@ -51,7 +57,21 @@ def related(
     q = targets[0]
     train = fit_sample(survey, hide=[q.id], max_people=max_people)
     console.print(f"[dim]learning item relations from {len(train):,} people ...[/]", highlight=False)
-    model = RelationsModel.from_data(train, book, RelationsOptions(encoder=encoder))  # type: ignore[arg-type]
+    pair_judge = None
+    if judge is not None:
+        from valuesim.llm.simulation import is_simulated
+        from valuesim.methods.item_judge import ItemJudge
+
+        pair_judge = ItemJudge(judge)
+        _ = pair_judge.model  # a bad spec is an error before anything is fitted
+        if is_simulated(judge):
+            console.print(
+                f"[bold red]SIMULATED[/] item judge {judge}: outside a benchmark it knows no truth (its judgments "
+                "are noise); a test instrument only.",
+                highlight=False,
+            )
+    opts = RelationsOptions(encoder=encoder)  # type: ignore[arg-type]
+    model = RelationsModel.from_data(train, book, opts, judge=pair_judge)
     rels = model.related(q, top)
     if not rels:
         raise DataError(
@@ -65,8 +85,18 @@ def related(
     for r in rels:
         item = book.get(r.item)
         direction = "same" if r.association > 0 else "opposite"
-        table.add_row(r.item, item.short, f"{r.association:+.2f}", f"{r.spread:.2f}", direction, r.why)
+        why = r.why + ("; judged by the model" if r.source == "wording+judgment" else "")
+        table.add_row(r.item, item.short, f"{r.association:+.2f}", f"{r.spread:.2f}", direction, why)
     console.print(table)
+    if model.judge_report is not None and pair_judge is not None:
+        w = model.judge_report["weights"]
+        console.print(
+            f"Judgments by {judge}: {pair_judge.pairs_judged:,} pairs judged ({pair_judge.failed} failed); "
+            f"association = {w['wording']:.2f} x wording + {w['judgment']:.2f} x judgment (fitted on "
+            f"{model.judge_report['pairs_fitted']:,} judged known pairs).",
+            highlight=False,
+            soft_wrap=True,
+        )
     corr = quality.get("correlation")
     console.print(
         f"Association = predicted normal-score correlation within countries (+: the answers rise together in "

@@ -34,7 +34,8 @@ T = TypeVar("T")
 
 SPEC_HELP = (
     'Model specs: "local" (embedded SmolLM2-135M-Instruct), "local:/path/model.gguf", '
-    '"openai:<model>" (with --base-url or OPENAI_BASE_URL), "mock" or "mock:<seed>".'
+    '"openai:<model>" (with --base-url or OPENAI_BASE_URL), "mock" or "mock:<seed>"; SIMULATED test models: '
+    '"mock:oracle=P", "mock:item-oracle=P".'
 )
 
 #: A request gives up when this many of its attempts were cut off by the ``timeout`` (a server
@@ -361,7 +362,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 def _oracle_strength(arg: str) -> float:
-    """P of ``mock:oracle=P`` (a SIMULATED informative model, see valuesim.llm.simulation)."""
+    """P of ``mock:oracle=P`` or ``mock:item-oracle=P`` (SIMULATED informative models, see
+    valuesim.llm.simulation)."""
     _, sep, value = arg.replace(" ", "").partition("=")
     try:
         strength = float(value) if sep else float("nan")
@@ -399,10 +401,12 @@ def get_model(
         raise ConfigError(f"timeout must be > 0 seconds, got {timeout}.")
     store = open_cache(CachePolicy.coerce(cache))
     backend: Backend
-    if kind == "mock" and arg.replace(" ", "").startswith("oracle"):
+    if kind == "mock" and arg.replace(" ", "").startswith(("oracle", "item-oracle")):
         from valuesim.llm.backends.mock import MockBackend
 
-        backend = MockBackend(oracle=_oracle_strength(arg))
+        strength = _oracle_strength(arg)
+        item = arg.replace(" ", "").startswith("item-oracle")
+        backend = MockBackend(oracle=None if item else strength, item_oracle=strength if item else None)
         store = None  # its answers depend on the hidden truth, not only on the prompt: never cached
     elif kind == "mock":
         try:

@@ -1,4 +1,4 @@
-"""The hook of SIMULATED informative models (``mock:oracle=P``) -- used by nothing else.
+"""The hook of SIMULATED informative models (``mock:oracle=P``, ``mock:item-oracle=P``) -- used by nothing else.
 
 To check that machinery which combines a trained predictor with an LLM (``hybrid``) picks up
 information an LLM adds, without a capable model, a simulated model may know the true answers
@@ -12,18 +12,32 @@ of *the person the prompt describes*. Two context variables carry what it needs:
 * :func:`asking` -- the question a call answers, set by the LLM pipeline around the calls of
   one target.
 
+The SIMULATED *item-level* oracle (``mock:item-oracle=P``) judges how two questions are related
+(item judgments, ``item-transfer -o judge=...``) and knows the true association of the pair:
+
+* :func:`item_truth` -- a function (item id, item id) -> the association observed among *all*
+  people of the data (what the simulated model knows). The benchmark runner sets it around a
+  run; outside a benchmark nobody does and the item oracle's judgments are plain noise.
+* :func:`judging` -- the pair a call judges and the association each answer option stands for,
+  set by the item judge around each call.
+
 No real backend reads these variables; methods never read them either (they only declare
-whose record they show). Every run made with a simulated model is labelled SIMULATED.
+whose record they show, or which pair they ask about). Every run made with a simulated model
+is labelled SIMULATED.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 
 _TRUTH: ContextVar[Mapping[str, int] | None] = ContextVar("valuesim_simulation_truth", default=None)
 _QUESTION: ContextVar[str | None] = ContextVar("valuesim_simulation_question", default=None)
+_ITEM_TRUTH: ContextVar[Callable[[str, str], float | None] | None] = ContextVar(
+    "valuesim_simulation_item_truth", default=None
+)
+_PAIR: ContextVar[tuple[str, str, tuple[float, ...]] | None] = ContextVar("valuesim_simulation_pair", default=None)
 
 #: The label every table, run and report made with a simulated model carries.
 SIMULATED = "SIMULATED"
@@ -66,6 +80,51 @@ def true_option(n_options: int) -> int | None:
     return codes.index(truth[qid])
 
 
+@contextlib.contextmanager
+def item_truth(association: Callable[[str, str], float | None] | None) -> Iterator[None]:
+    """Within the block, the SIMULATED item oracle knows the true association of two items."""
+    token = _ITEM_TRUTH.set(association)
+    try:
+        yield
+    finally:
+        _ITEM_TRUTH.reset(token)
+
+
+@contextlib.contextmanager
+def judging(a: str, b: str, levels: Sequence[float]) -> Iterator[None]:
+    """Within the block, model calls judge the association of items *a* and *b*; answer option
+    ``i`` stands for the association ``levels[i]``."""
+    token = _PAIR.set((a, b, tuple(float(x) for x in levels)))
+    try:
+        yield
+    finally:
+        _PAIR.reset(token)
+
+
+def true_judgment(n_options: int) -> list[float] | None:
+    """For a simulated model only: the distribution over the ``n_options`` answer options of the
+    pair being judged whose mean is its true association (clipped to the options' range; the
+    two options around it share the weight), or None when unknown."""
+    pair, truth = _PAIR.get(), _ITEM_TRUTH.get()
+    if pair is None or truth is None or len(pair[2]) != n_options:
+        return None
+    a, b, levels = pair
+    r = truth(a, b)
+    if r is None or r != r:  # unknown or NaN
+        return None
+    r = min(max(float(r), levels[0]), levels[-1])
+    out = [0.0] * n_options
+    for i in range(n_options - 1):
+        lo, hi = levels[i], levels[i + 1]
+        if lo <= r <= hi:
+            w = (r - lo) / (hi - lo) if hi > lo else 0.0
+            out[i], out[i + 1] = 1.0 - w, w
+            return out
+    out[-1] = 1.0
+    return out
+
+
 def is_simulated(model_spec: str | None) -> bool:
-    """Whether a model spec names a simulated informative model."""
-    return bool(model_spec) and str(model_spec).replace(" ", "").startswith("mock:oracle")
+    """Whether a model spec names a simulated informative model (``mock:oracle=P``, ``mock:item-oracle=P``)."""
+    spec = str(model_spec or "").replace(" ", "")
+    return spec.startswith(("mock:oracle", "mock:item-oracle"))

@@ -13,12 +13,21 @@ them. For a target question:
    associations among the chosen items, ``c`` shrunk by ``shrink`` and by its own uncertainty
    ``c^2 / (c^2 + kappa s^2)``), its variance widened by ``inflate``;
 4. the latent score is cut into the target's options at thresholds from a marginal: ``uniform``
-   (each option 1/n) or ``similar`` (the answer distribution of the most similar known items with
-   as many options, reversed when their scale runs the other way).
+   (each option 1/n) or ``similar`` (the answer distributions, in the person's country, of the known
+   items with as many options that are most similar in wording and most strongly related, reversed
+   when their scale runs the other way, averaged as latent cut points).
 
-A share ``copy`` of the probability goes to the person's answer to the known item most similar in
-wording with as many options (battery response style), at the same relative position; unordered
-targets take the marginal and the same-label answer of the most similar item.
+A share ``copy`` of the probability goes to the person's answers to the known items most similar in
+wording with as many options (battery response style: up to ``copy_items`` siblings weighted by
+``similarity^2 x |association|``), at the same relative position; its weight is calibrated by the
+strength of the copied items' predicted association (:data:`COPY_BINS`). Unordered targets take the
+marginal and the same-label answer of the most similar item.
+
+Optional LLM item judgments (``-o judge=SPEC``, off by default): the relations of the target's
+``judge_k`` most related items are also judged by a language model, once per pair of items (not
+per person; :mod:`valuesim.methods.item_judge`), and join the predicted associations with a weight
+fitted on judged known pairs (:mod:`valuesim.relations.model`). ``-o judge=mock:item-oracle=P`` is
+the SIMULATED item-level oracle (it knows the pair's true association; a test instrument).
 
 ``shrink``, ``kappa``, ``inflate``, ``copy`` and the marginal are calibrated in ``fit`` on *pseudo-new*
 items: known items whose relations were predicted while they were hidden (the relations model's
@@ -29,12 +38,14 @@ options) get the marginal alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 from scipy.special import ndtr, ndtri
 
+from valuesim._redact import register_secret
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.options import MethodOptions
@@ -53,7 +64,36 @@ MIN_VARIANCE = 0.1
 KAPPAS = (1.0,)
 INFLATES = (1.0,)
 MARGINALS = ("uniform", "similar")
-COPIES = (0.0, 0.2, 0.4)
+#: known items whose answer distributions make the ``similar`` marginal, and its share of the uniform
+MARGINAL_ITEMS = 16
+MARGINAL_UNIFORM = 0.05
+COPIES = (0.0, 0.2, 0.4, 0.6)
+#: the copy weight is calibrated separately by the |predicted association| of the copied item, in
+#: bins cut at these edges (a near-duplicate sibling earns more weight than a loosely related item)
+COPY_BINS = (0.25, 0.4, 0.55)
+#: fewest calibration answers for a bin to get its own copy weight
+MIN_BIN = 200
+
+
+def copy_bin(strength: float) -> int:
+    """The bin (0 .. len(COPY_BINS)) of a copied item's |predicted association|."""
+    return int(np.searchsorted(COPY_BINS, strength, side="right"))
+
+
+def point_score(guess: int, truth: int, n: int, ordered: bool) -> float:
+    """What a point answer (option index *guess*) earns against *truth*: 1 if right, minus its
+    rank error ``|guess - truth| / (n - 1)`` on an ordered scale (the two headline metrics)."""
+    error = abs(guess - truth) / (n - 1) if ordered and n > 1 else 0.0
+    return float(guess == truth) - error
+
+
+def copy_weight(prm: dict[str, Any], strength: float) -> float:
+    """The weight of the copied answer under the settings *prm*: ``copy`` is one weight, or one per
+    :data:`COPY_BINS` bin of the copied item's |predicted association|."""
+    w = prm.get("copy") or 0.0
+    if isinstance(w, list | tuple):
+        return float(w[min(copy_bin(strength), len(w) - 1)])
+    return float(w)
 
 
 class ItemTransferOptions(MethodOptions):
@@ -69,6 +109,12 @@ class ItemTransferOptions(MethodOptions):
         le=1.0,
         description="weight of the answer to the most related item copied onto the target's scale (None: calibrated)",
     )
+    copy_items: int = Field(
+        default=8,
+        ge=1,
+        description="battery siblings (same number of options, similar wording) whose answers the copy spreads over, "
+        "weighted by similarity^2 x |association| (1: the most similar one)",
+    )
     shrink: float | None = Field(
         default=None, ge=0.0, le=2.0, description="scale of the associations (None: calibrated)"
     )
@@ -83,13 +129,33 @@ class ItemTransferOptions(MethodOptions):
     point: Literal["calibrated", "mode"] = Field(
         default="calibrated",
         description="the answer given: the mode of the distribution, or the mode under the setting whose mode "
-        "was right most often on the pseudo-new items (calibrated; the probabilities stay the best-scoring ones)",
+        "scored best on the pseudo-new items, right minus its rank error (calibrated; the probabilities stay the "
+        "best-scoring ones)",
     )
     rounds: int = Field(default=300, ge=10, description="boosting rounds of the relations model")
     relation_folds: int = Field(default=5, ge=2, description="item groups of the relations model's cross-fitting")
     calibration_items: int = Field(default=60, ge=0, description="pseudo-new items the calibration scores")
     calibration_people: int = Field(default=600, ge=1, description="training people the calibration scores")
     seed: int = 0
+    judge: str | None = Field(
+        default=None,
+        description="model spec of LLM item judgments, once per pair of items (off by default): local, "
+        "openai:NAME, mock:item-oracle=P (SIMULATED: knows the true association)",
+    )
+    judge_k: int = Field(default=20, ge=1, description="most related known items judged per question (judge)")
+    judge_items: int = Field(
+        default=60, ge=0, description="known items whose judge_k pairs are judged to fit the judgments' weight (judge)"
+    )
+    judge_base_url: str | None = Field(default=None, description="OpenAI-compatible server URL(s) of the judge")
+    judge_api_key: str | None = Field(
+        default=None, exclude=True, repr=False, description="API key of the judge's server; never written"
+    )
+
+    @field_validator("judge_api_key")
+    @classmethod
+    def _secret(cls, v: str | None) -> str | None:
+        register_secret(v)  # masked wherever it might appear (e.g. the command line in a manifest)
+        return v
 
 
 def category_probs(mu: float, sd: float, thresholds: np.ndarray) -> np.ndarray:
@@ -143,6 +209,16 @@ class ItemTransfer(Method):
         self._rel: RelationsModel | None = None
         self.params: dict[str, Any] = {}
         self.calibration: dict[str, Any] = {}
+        self._judge: Any = None
+        if self.opts.judge is not None:
+            from valuesim.methods.item_judge import ItemJudge
+
+            self._judge = ItemJudge(self.opts.judge, base_url=self.opts.judge_base_url, api_key=self.opts.judge_api_key)
+
+    @property
+    def usage(self) -> Mapping[str, float] | None:
+        """The item judge's model use (None without a judge)."""
+        return None if self._judge is None else self._judge.usage.to_metrics(latency=False)
 
     @property
     def relations(self) -> RelationsModel:
@@ -156,6 +232,8 @@ class ItemTransfer(Method):
     # ------------------------------------------------------------------ fit
 
     def fit(self, train: SurveyData) -> None:
+        if self._judge is not None:
+            _ = self._judge.model  # a bad judge spec is an error before anything is fitted
         rel = RelationsModel.from_data(
             train,
             self.codebook,
@@ -165,7 +243,10 @@ class ItemTransfer(Method):
                 within_country=self.opts.within_country,
                 n_estimators=self.opts.rounds,
                 folds=self.opts.relation_folds,
+                judge_k=self.opts.judge_k,
+                judge_items=self.opts.judge_items,
             ),
+            judge=self._judge,
         )
         self._rel = rel
         self._sigma = np.nan_to_num(rel.observed.corr, nan=0.0)
@@ -175,6 +256,13 @@ class ItemTransfer(Method):
             "marginal": None if self.opts.marginal == "auto" else self.opts.marginal,
         }
         self.params, self.calibration = self._calibrate(train, fixed)
+
+    def config(self) -> dict[str, Any]:
+        conf = super().config()
+        if conf.get("judge") is None:  # no judgments: runs made before the option existed stay resumable
+            for key in ("judge", "judge_k", "judge_items", "judge_base_url"):
+                conf.pop(key, None)
+        return conf
 
     def fit_report(self) -> dict[str, Any] | None:
         if self._rel is None:
@@ -194,6 +282,9 @@ class ItemTransfer(Method):
             "point": None,
         }
         cands = [i for i, q in enumerate(rel.items) if not rel.questions[i].profile and np.isfinite(rel.oof[i]).any()]
+        if rel.judge is not None:  # pseudo-new items as a new question is predicted: with their judged pairs
+            judged = {rel.index[q] for q in rel.judged_items}
+            cands = [i for i in cands if i in judged]
         rng = np.random.default_rng([self.opts.seed, 2605])
         if not cands or self.opts.calibration_items == 0:
             return default, {"n": 0, "note": "no pseudo-new items to calibrate on: defaults"}
@@ -208,10 +299,15 @@ class ItemTransfer(Method):
         shrinks = (fixed["shrink"],) if fixed["shrink"] is not None else SHRINKS
         margins = (fixed["marginal"],) if fixed["marginal"] is not None else MARGINALS
         copies = (self.opts.copy_weight,) if self.opts.copy_weight is not None else COPIES
-        grid = [(s, k, f, mg, w) for s in shrinks for k in KAPPAS for f in INFLATES for mg in margins for w in copies]
+        grid = [(s, k, f, mg) for s in shrinks for k in KAPPAS for f in INFLATES for mg in margins]
+        n_bins = len(COPY_BINS) + 2  # bin 0: no answer to copy; then by the copied item's |association|
         pos_all = np.vstack([self._positions(v) for v in values])
-        loglik = np.zeros(len(grid))
-        hits = np.zeros(len(grid))
+        loglik = np.zeros((len(grid), len(copies), n_bins))
+        hits = np.zeros((len(grid), len(copies), n_bins))
+        # the point answer's score: right (1) minus its rank error (0..1, ordered targets), so a
+        # setting whose mode ties or sits at the wrong end cannot win by top-1 alone
+        point = np.zeros((len(grid), len(copies), n_bins))
+        counts = np.zeros(n_bins)
         n = 0
         for t in items:
             q = rel.questions[t]
@@ -229,33 +325,68 @@ class ItemTransfer(Method):
                 answered = pool & np.isfinite(z_all[r])
                 n += 1
                 cache: dict[tuple[float, float], tuple[float, float]] = {}
-                copy = self._copy(c_all, sims_t, answered, pos_all[r], len(codes))
-                for g, (s, k, f, mg, w) in enumerate(grid):
+                copy, strength = self._copy(c_all, sims_t, answered, pos_all[r], len(codes))
+                b = 0 if copy is None else 1 + copy_bin(strength)
+                counts[b] += 1
+                for g, (s, k, f, mg) in enumerate(grid):
                     if (s, k) not in cache:
                         cache[(s, k)] = self._latent(c_all, s_all, answered, z_all[r], s, k)
                     mu, var = cache[(s, k)]
                     if (mg, countries[r]) not in th:
-                        th[(mg, countries[r])] = thresholds_of(self._marginal_probs(q, mg, pool, countries[r]))
+                        marginal = self._marginal_probs(q, mg, c_all, sims_t, countries[r])
+                        th[(mg, countries[r])] = thresholds_of(marginal)
                     p = category_probs(mu, float(np.sqrt(var * f)), th[(mg, countries[r])])
-                    if w > 0 and copy is not None:
-                        p = (1 - w) * p + w * copy
-                    loglik[g] += np.log(p[y])
-                    hits[g] += int(np.argmax(p)) == y
+                    for wi, w in enumerate(copies):
+                        pw = p if w == 0 or copy is None else (1 - w) * p + w * copy
+                        loglik[g, wi, b] += np.log(pw[y])
+                        guess = int(np.argmax(pw))
+                        hits[g, wi, b] += guess == y
+                        point[g, wi, b] += point_score(guess, y, len(codes), q.ordered)
         if not n:
             return default, {"n": 0, "note": "no answers to score: defaults"}
-        best = int(np.argmax(loglik))
-        s, k, f, mg, w = grid[best]
-        params: dict[str, Any] = {"shrink": s, "kappa": k, "inflate": f, "marginal": mg, "copy": w, "point": None}
-        if self.opts.point == "calibrated":  # the answer given: the setting whose mode was right most often
-            ps, pk, pf, pmg, pw = grid[int(np.argmax(hits))]
-            params["point"] = {"shrink": ps, "kappa": pk, "inflate": pf, "marginal": pmg, "copy": pw}
+
+        def choose(score: np.ndarray) -> tuple[int, list[float], float]:
+            """The setting and per-strength copy weights of the highest total *score* (bins with
+            fewer than MIN_BIN answers take the weight best over all bins)."""
+            overall = score.sum(axis=2)  # (grid, copies)
+            per_bin = np.where(counts >= MIN_BIN, score.max(axis=1), 0.0)  # (grid, bins)
+            rest = np.stack([score[g, :, counts < MIN_BIN].sum(axis=0) for g in range(len(grid))])  # (grid, copies)
+            total = per_bin.sum(axis=1) + rest.max(axis=1)
+            g = int(np.argmax(total))
+            fallback = int(np.argmax(rest[g])) if (counts < MIN_BIN).any() else int(np.argmax(overall[g]))
+            ws = [
+                float(copies[int(np.argmax(score[g, :, b]))] if counts[b] >= MIN_BIN else copies[fallback])
+                for b in range(1, n_bins)
+            ]
+            return g, ws, float(total[g])
+
+        best, weights, best_ll = choose(loglik)
+        s, k, f, mg = grid[best]
+        params: dict[str, Any] = {
+            "shrink": s,
+            "kappa": k,
+            "inflate": f,
+            "marginal": mg,
+            "copy": weights,
+            "point": None,
+        }
+        point_hits = None
+        if self.opts.point == "calibrated":  # the answer given: the setting whose mode scored best
+            pb, pws, _ = choose(point)
+            ps, pk, pf, pmg = grid[pb]
+            point_hits = float(hits[pb, 0, 0]) + sum(float(hits[pb, copies.index(w), b + 1]) for b, w in enumerate(pws))
+            params["point"] = {"shrink": ps, "kappa": pk, "inflate": pf, "marginal": pmg, "copy": pws}
+        best_hits = float(hits[best, 0, 0]) + sum(
+            float(hits[best, copies.index(w), b + 1]) for b, w in enumerate(weights)
+        )
         report = {
             "n": n,
             "items": len(items),
             "people": len(people),
-            "mean_loglik": float(loglik[best] / n),
-            "top1": float(hits[best] / n),
-            "point_top1": float(hits.max() / n),
+            "mean_loglik": best_ll / n,
+            "top1": best_hits / n,
+            "point_top1": None if point_hits is None else point_hits / n,
+            "copy_bins": {"edges": list(COPY_BINS), "answers": [int(x) for x in counts]},
             "grid": [
                 {
                     "shrink": gs,
@@ -263,10 +394,11 @@ class ItemTransfer(Method):
                     "inflate": gf,
                     "marginal": gm,
                     "copy": gw,
-                    "mean_loglik": float(ll / n),
-                    "top1": float(h / n),
+                    "mean_loglik": float(loglik[g, wi].sum() / n),
+                    "top1": float(hits[g, wi].sum() / n),
                 }
-                for (gs, gk, gf, gm, gw), ll, h in zip(grid, loglik, hits, strict=True)
+                for g, (gs, gk, gf, gm) in enumerate(grid)
+                for wi, gw in enumerate(copies)
             ],
         }
         return params, report
@@ -298,29 +430,39 @@ class ItemTransfer(Method):
 
     def _copy(
         self, c_all: np.ndarray, sims: np.ndarray, answered: np.ndarray, pos: np.ndarray, n: int
-    ) -> np.ndarray | None:
-        """All probability on the person's answer to the known item most similar in wording among
-        those with as many options (a battery sibling: people answer a battery in one style), moved
-        to the same relative position of the target's scale (mirrored when the predicted association
-        is negative); failing one similar by COPY_MIN_SIMILARITY, the most related item (|c| >= 0.3).
-        None when neither exists."""
+    ) -> tuple[np.ndarray | None, float]:
+        """The person's answers to the known items most similar in wording among those with as many
+        options (battery siblings: people answer a battery in one style; up to ``copy_items``, weighted
+        by similarity^2 x |association|), each moved to the same relative position of the target's
+        scale (mirrored when its predicted association is negative); failing one similar by
+        COPY_MIN_SIMILARITY, the most related item (|c| >= 0.3). None when neither exists. Returned
+        with the copied items' largest |predicted association| (0 if none)."""
         ok = answered & np.isfinite(pos)
         same = ok & (self.relations.cues.n_options == n) & np.isfinite(sims) & (sims >= COPY_MIN_SIMILARITY)
         if same.any():
             idx = np.flatnonzero(same)
-            j = idx[int(np.argmax(sims[idx]))]
+            if self.opts.copy_items > 1:  # the battery: the most similar and related siblings, weighted
+                c = np.abs(np.nan_to_num(c_all[idx], nan=0.0))
+                w = sims[idx] ** 2 * np.maximum(c, 0.05)
+                top = np.argsort(-w, kind="stable")[: self.opts.copy_items]
+                idx, w = idx[top], w[top] / w[top].sum()
+            else:
+                idx, w = idx[[int(np.argmax(sims[idx]))]], np.ones(1)
         else:
             idx = np.flatnonzero(ok & np.isfinite(c_all))
             if not len(idx):
-                return None
+                return None, 0.0
             j = idx[int(np.argmax(np.abs(c_all[idx])))]
             if abs(c_all[j]) < 0.3:
-                return None
-        negative = bool(np.isfinite(c_all[j]) and c_all[j] <= -0.1)
-        at = 1.0 - pos[j] if negative else pos[j]
+                return None, 0.0
+            idx, w = np.array([j]), np.ones(1)
         out = np.zeros(n)
-        out[round(at * (n - 1))] = 1.0
-        return out
+        for j, wj in zip(idx, w, strict=True):
+            negative = bool(np.isfinite(c_all[j]) and c_all[j] <= -0.1)
+            at = 1.0 - pos[j] if negative else pos[j]
+            out[round(at * (n - 1))] += wj
+        strength = np.abs(np.nan_to_num(c_all[idx], nan=0.0)).max()
+        return out, float(strength)
 
     def _same_label(self, q: Question, sims: np.ndarray, values: np.ndarray) -> np.ndarray | None:
         """Unordered targets: all probability on the option labelled like the person's answer to the
@@ -351,26 +493,46 @@ class ItemTransfer(Method):
         return out
 
     def _marginal_probs(
-        self, q: Question, how: str, pool: np.ndarray | None = None, country: str | None = None
+        self, q: Question, how: str, assoc: np.ndarray, sims: np.ndarray, country: str | None = None
     ) -> np.ndarray:
-        """The target's assumed answer distribution (``uniform`` or ``similar``)."""
+        """The target's assumed answer distribution: ``uniform``, or ``similar``: the answer
+        distributions (in the person's country) of the MARGINAL_ITEMS known items with as many options
+        weighted most by ``similarity^2 * |association|``, each reversed when its predicted association
+        is negative (by the scale-direction cues when it is weak), averaged in threshold space (the
+        mean of their latent cut points, so neighbours placed differently do not flatten the result)
+        and mixed with a share MARGINAL_UNIFORM of the uniform. *assoc* and *sims* are the target's
+        predicted associations and wording similarities with every known item (NaN: not a candidate)."""
         n = len(q.answer_codes)
         uniform = np.full(n, 1.0 / n)
         if how == "uniform":
             return uniform
         rel = self.relations
-        idx, sims, align = rel.neighbours(q, pool)
-        acc, total = np.zeros(n), 0.0
-        for i, s, a in zip(idx, sims, align, strict=True):
-            m = self._observed.marginal(rel.items[i], country if self.opts.within_country else None)
-            if len(m.codes) != n or s <= 0:
-                continue
-            p = np.asarray(m.probs)
-            acc += s**2 * (p[::-1] if a < 0 and q.ordered else p)
-            total += s**2
-        if total <= 0:
+        ordered = orderable(q)
+        ok = (rel.cues.n_options == n) & np.isfinite(sims) & (sims > 0)
+        if ordered:
+            ok &= np.isfinite(assoc)
+        idx = np.flatnonzero(ok)
+        c = np.nan_to_num(assoc[idx], nan=0.0) if ordered else np.ones(len(idx))
+        w = sims[idx] ** 2 * np.abs(c)
+        top = np.argsort(-w, kind="stable")[:MARGINAL_ITEMS]
+        idx, w, c = idx[top], w[top], c[top]
+        if not len(idx) or w.sum() <= 0:
             return uniform
-        return 0.8 * acc / total + 0.2 * uniform
+        t_pol = rel.cues.of(q)[2]
+        pol = np.where((rel.cues.polarity[idx] != 0) & (t_pol != 0), rel.cues.polarity[idx] * t_pol, 1.0)
+        align = np.where(np.abs(c) > 0.1, np.sign(c), pol)
+        group = country if self.opts.within_country else None
+        ps = []
+        for i, a in zip(idx, align, strict=True):
+            pk = np.asarray(self._observed.marginal(rel.items[i], group).probs)
+            ps.append(pk[::-1] if a < 0 and q.ordered else pk)
+        w = w / w.sum()
+        if q.ordered or n == 2:  # the mean cut points
+            cuts = w @ np.array([thresholds_of(pk) for pk in ps])
+            probs = np.diff(np.concatenate([[0.0], ndtr(cuts), [1.0]]))
+        else:  # unordered options: the mean distribution
+            probs = w @ np.array(ps)
+        return (1 - MARGINAL_UNIFORM) * probs + MARGINAL_UNIFORM * uniform
 
     # ------------------------------------------------------------------ predict
 
@@ -384,17 +546,18 @@ class ItemTransfer(Method):
         country: str | None,
     ) -> np.ndarray:
         """The distribution over *q*'s options under the settings *prm* (shrink, kappa, inflate, marginal, copy)."""
-        probs = self._marginal_probs(q, prm["marginal"], None, country)
         sims = self.relations.similarity(q)
+        assoc, spread = self.relations.predict(q)
+        probs = self._marginal_probs(q, prm["marginal"], assoc, sims, country)
         if not orderable(q):
             label = self._same_label(q, sims, values)
             return probs if label is None else (1 - LABEL_COPY) * probs + LABEL_COPY * label
-        assoc, spread = self.relations.predict(q)
         mu, var = self._latent(assoc, spread, answered, z, prm["shrink"], prm["kappa"])
         probs = category_probs(mu, float(np.sqrt(var * prm["inflate"])), thresholds_of(probs))
-        copy = self._copy(assoc, sims, answered, self._positions(values), len(probs))
-        if copy is not None and prm["copy"] > 0:
-            probs = (1 - prm["copy"]) * probs + prm["copy"] * copy
+        copy, strength = self._copy(assoc, sims, answered, self._positions(values), len(probs))
+        w = copy_weight(prm, strength)
+        if copy is not None and w > 0:
+            probs = (1 - w) * probs + w * copy
         return probs
 
     def predict(self, task: Task) -> list[Prediction]:

@@ -14,11 +14,20 @@ fitted on the cross-fitted absolute errors, gives each prediction its spread. Cr
 uses item groups: the items of a group are hidden (as targets, as partners and as neighbours)
 while the rest is fitted, so the reported quality is that on items the model never saw.
 Nobody's answer to the question whose relations are predicted is ever read.
+
+Optional *judgments* (a :data:`PairJudge`, e.g. an LLM asked once per pair of items,
+:mod:`valuesim.methods.item_judge`): for a question's ``judge_k`` most strongly related known
+items (by the wording prediction), the judged association of each pair joins the prediction as
+``a * wording + b * judgment``. The weights are fitted on known pairs: ``judge_items`` known items,
+each with its cross-fitted (pseudo-new) wording predictions and its ``judge_k`` top partners judged,
+against their observed association among the training people; the weights applied to the
+cross-fitted rows are fitted without the row's item group, like everything else. A pair left
+unjudged (its request failed) keeps the wording prediction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +42,12 @@ from valuesim.survey.dataset import SurveyData
 BORROW_FEATURES = ("sim", "borrow", "borrow_raw", "borrow_top1", "sim_top1", "neighbour_weight")
 FEATURES = (*DIRECT_FEATURES, *BORROW_FEATURES)
 _MAE_TO_SD = 1.2533  # sd / mean absolute deviation of a normal distribution
+#: judges pairs of questions (e.g. an LLM): one signed association per pair, None when not judged
+PairJudge = Callable[[Sequence[tuple[Question, Question]]], list["float | None"]]
+#: pseudo-pairs pulling the judgment weights towards the wording alone (a = 1, b = 0)
+JUDGE_SHRINKAGE = 5.0
+#: fewest judged known pairs to fit the judgment weights on (fewer: the wording alone)
+JUDGE_MIN_PAIRS = 20
 
 
 class RelationsOptions(BaseModel):
@@ -52,6 +67,10 @@ class RelationsOptions(BaseModel):
     min_pairs: int = Field(
         default=30, ge=2, description="fewest people answering both items for an observed association"
     )
+    judge_k: int = Field(default=20, ge=1, description="most related known items judged per question (with a judge)")
+    judge_items: int = Field(
+        default=60, ge=0, description="known items whose top judge_k pairs are judged to fit the judgments' weight"
+    )
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,9 @@ class Relation:
     item: str
     association: float  # signed, normal-score correlation scale
     spread: float  # standard deviation of the prediction's error (from cross-fitting)
-    source: str  # "wording" (the fitted model); "observed" for a known item's own row
+    source: (
+        str  # "wording" (the fitted model), "wording+judgment" (a judged pair); "observed" for a known item's own row
+    )
     why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,8 +117,15 @@ def _lgbm(opts: RelationsOptions, seed_offset: int = 0) -> Any:
 class RelationsModel:
     """Predicts the signed association of a question with every known item (see module doc)."""
 
-    def __init__(self, codebook: Codebook, observed: Observed, opts: RelationsOptions | None = None) -> None:
+    def __init__(
+        self,
+        codebook: Codebook,
+        observed: Observed,
+        opts: RelationsOptions | None = None,
+        judge: PairJudge | None = None,
+    ) -> None:
         self.codebook = codebook
+        self.judge = judge
         self.opts = opts or RelationsOptions()
         self.observed = observed
         self.items = list(observed.items)
@@ -115,17 +143,23 @@ class RelationsModel:
         self.space = TextSpace(self.questions, self.encoder)
         self._vecs = self.space.vectors(self.questions)
         self.cues = Cues(self.questions)
-        self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._fit()
 
     @classmethod
-    def from_data(cls, train: SurveyData, codebook: Codebook, opts: RelationsOptions | None = None) -> RelationsModel:
+    def from_data(
+        cls,
+        train: SurveyData,
+        codebook: Codebook,
+        opts: RelationsOptions | None = None,
+        judge: PairJudge | None = None,
+    ) -> RelationsModel:
         """Fit on *train*'s answers to the items it holds (hide a question by dropping its column)."""
         o = opts or RelationsOptions()
         groups = None
         if o.within_country and "country" in train.frame.columns and train.frame["country"].nunique() > 1:
             groups = train.frame["country"].astype(str).to_numpy()
-        return cls(codebook, observed_associations(train, codebook, min_pairs=o.min_pairs, groups=groups), o)
+        return cls(codebook, observed_associations(train, codebook, min_pairs=o.min_pairs, groups=groups), o, judge)
 
     # ------------------------------------------------------------------ features
 
@@ -229,6 +263,60 @@ class RelationsModel:
             if len(res) >= 200:
                 self._spread_model = _lgbm(self.opts.model_copy(update={"n_estimators": 100}), 99).fit(xs, res)
         self.quality = association_quality(self.oof, self.observed.corr)
+        #: the cross-fitted wording predictions; ``oof`` itself carries the judgments where judged
+        self.oof_wording = self.oof.copy()
+        self.judge_weights: tuple[float, float] = (1.0, 0.0)
+        self._judge_spread = 1.0
+        self.judged_items: list[str] = []
+        self.judge_report: dict[str, Any] | None = None
+        if self.judge is not None:
+            self._fit_judge(groups)
+
+    def _top(self, row: np.ndarray) -> np.ndarray:
+        """Indices of the ``judge_k`` known items of largest |association| in *row*."""
+        idx = np.flatnonzero(np.isfinite(row))
+        return idx[np.argsort(-np.abs(row[idx]), kind="stable")[: self.opts.judge_k]]
+
+    def _fit_judge(self, groups: np.ndarray) -> None:
+        """The weights (a, b) of ``a * wording + b * judgment``, fitted on judged known pairs
+        (see the module doc); the cross-fitted rows of the judged items get their group's weights."""
+        assert self.judge is not None
+        p = len(self.items)
+        cands = [i for i in range(p) if np.isfinite(self.oof[i]).any()]
+        rng = np.random.default_rng([self.opts.seed, 2627])
+        items = sorted(rng.choice(cands, size=min(len(cands), self.opts.judge_items), replace=False).tolist())
+        pairs = [(t, int(k)) for t in items for k in self._top(self.oof[t])]
+        judged = self.judge([(self.questions[t], self.questions[k]) for t, k in pairs]) if pairs else []
+        j = np.array([np.nan if v is None else v for v in judged], dtype=float)
+        t_idx = np.array([t for t, _ in pairs], dtype=int)
+        k_idx = np.array([k for _, k in pairs], dtype=int)
+        w = self.oof[t_idx, k_idx].astype(float) if pairs else np.zeros(0)
+        y = self.observed.corr[t_idx, k_idx] if pairs else np.zeros(0)
+        ok = np.isfinite(j) & np.isfinite(w) & np.isfinite(y)
+        self.judged_items = [self.items[t] for t in items]
+        weights = _judge_weights(w[ok], j[ok], y[ok])
+        self.judge_weights = weights
+        stacked = w.copy()
+        for g in np.unique(groups[t_idx]) if len(t_idx) else []:
+            mine = groups[t_idx] == g
+            wg = _judge_weights(w[ok & ~mine], j[ok & ~mine], y[ok & ~mine])
+            use = mine & np.isfinite(j)
+            stacked[use] = np.clip(wg[0] * w[use] + wg[1] * j[use], -1, 1)
+        self.oof[t_idx, k_idx] = stacked
+        cv_w, cv_s = w[ok] - y[ok], stacked[ok] - y[ok]
+        if ok.sum() >= JUDGE_MIN_PAIRS and np.abs(cv_w).mean() > 0:
+            self._judge_spread = float(np.clip(np.abs(cv_s).mean() / np.abs(cv_w).mean(), 0.2, 2.0))
+        self.judge_report = {
+            "items": len(items),
+            "pairs": len(pairs),
+            "pairs_judged": int(np.isfinite(j).sum()),
+            "pairs_fitted": int(ok.sum()),
+            "weights": {"wording": round(weights[0], 4), "judgment": round(weights[1], 4)},
+            "judgment_correlation": _corr(j[ok], y[ok]),
+            "mae_wording": float(np.abs(cv_w).mean()) if ok.any() else None,
+            "mae_with_judgment": float(np.abs(cv_s).mean()) if ok.any() else None,
+            "spread_ratio": round(self._judge_spread, 4),
+        }
 
     # ------------------------------------------------------------------ prediction
 
@@ -250,7 +338,17 @@ class RelationsModel:
                 spread[own] = np.nan
             if not orderable(q):  # no signed association for unordered questions
                 assoc[:] = np.nan
-            hit = (assoc, spread, x)
+            judged = np.zeros(len(assoc), dtype=bool)
+            if self.judge is not None and np.isfinite(assoc).any():
+                top = self._top(assoc)
+                values = self.judge([(q, self.questions[k]) for k in top])
+                a, b = self.judge_weights
+                for k, v in zip(top, values, strict=True):
+                    if v is not None:
+                        assoc[k] = float(np.clip(a * assoc[k] + b * v, -1, 1))
+                        spread[k] *= self._judge_spread
+                        judged[k] = True
+            hit = (assoc, spread, x, judged)
             self._cache[key] = hit
         return hit[0], hit[1]
 
@@ -278,8 +376,16 @@ class RelationsModel:
             allowed &= keep
         idx = np.flatnonzero(allowed)
         idx = idx[np.argsort(-np.abs(assoc[idx]), kind="stable")[:k]]
+        judged = self._cache[_key(q)][3]
         return [
-            Relation(self.items[i], float(assoc[i]), float(spread[i]), "wording", self._why(q, int(i), x)) for i in idx
+            Relation(
+                self.items[i],
+                float(assoc[i]),
+                float(spread[i]),
+                "wording+judgment" if judged[i] else "wording",
+                self._why(q, int(i), x),
+            )
+            for i in idx
         ]
 
     def _why(self, q: Question, i: int, x: np.ndarray) -> str:
@@ -306,7 +412,27 @@ class RelationsModel:
             "encoder": getattr(self.encoder, "name", None) or "none",
             "options": self.opts.model_dump(mode="json"),
             "heldout_quality": self.quality,
+            **({"judgments": self.judge_report} if self.judge_report is not None else {}),
         }
+
+
+def _judge_weights(w: np.ndarray, j: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) minimising ``|y - a w - b j|^2 + lam * ((a - 1)^2 + b^2)``, ``lam`` worth JUDGE_SHRINKAGE
+    average pairs; (1, 0) on too few pairs."""
+    if len(y) < JUDGE_MIN_PAIRS:
+        return 1.0, 0.0
+    x = np.column_stack([w, j])
+    lam = JUDGE_SHRINKAGE * float((x * x).mean())
+    lhs = x.T @ x + lam * np.eye(2)
+    rhs = x.T @ y + lam * np.array([1.0, 0.0])
+    a, b = np.linalg.solve(lhs, rhs)
+    return float(a), float(b)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    if len(a) < 3 or a.std() <= 0 or b.std() <= 0:
+        return None
+    return round(float(np.corrcoef(a, b)[0, 1]), 4)
 
 
 def _key(q: Question) -> tuple[str, str]:

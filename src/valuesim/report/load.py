@@ -60,9 +60,9 @@ class RunData:
 
     @property
     def model(self) -> str | None:
-        """The model spec of an LLM method, if the run recorded one."""
+        """The model spec of an LLM method (or of a method's LLM item judgments), if the run recorded one."""
         mc = self.method_config
-        for key in ("model", "model_spec", "spec"):
+        for key in ("model", "model_spec", "spec", "judge"):
             spec = mc.get(key) or self.config.get(key)
             if isinstance(spec, Mapping):
                 spec = spec.get("spec")

@@ -68,25 +68,33 @@ class MockBackend:
     """``oracle``: strength P in [0, 1] of the SIMULATED informative model ``mock:oracle=P``:
     its option distribution is (1 - P) x the mock's noise + P on the true answer of the person
     the prompt describes (read through :mod:`valuesim.llm.simulation`, the only backend that
-    does). Log-prob scoring only; generation is the plain mock."""
+    does). Log-prob scoring only; generation is the plain mock.
+
+    ``item_oracle``: strength P of the SIMULATED item-level oracle ``mock:item-oracle=P``: when a
+    call judges how two items are related (an item judgment), its option distribution is (1 - P) x
+    the mock's noise + P x a distribution whose mean is the pair's true association (observed among
+    all people of the data, see :func:`valuesim.llm.simulation.true_judgment`)."""
 
     kind = "mock"
     default_concurrency = 64
 
-    def __init__(self, seed: int = 0, oracle: float | None = None) -> None:
+    def __init__(self, seed: int = 0, oracle: float | None = None, item_oracle: float | None = None) -> None:
         self.seed = seed
         self.oracle = oracle
+        self.item_oracle = item_oracle
         if oracle is not None:
             self.spec = f"mock:oracle={oracle:g}"
+        elif item_oracle is not None:
+            self.spec = f"mock:item-oracle={item_oracle:g}"
         else:
             self.spec = "mock" if seed == 0 else f"mock:{seed}"
 
     @property
     def simulated(self) -> bool:
-        return self.oracle is not None
+        return self.oracle is not None or self.item_oracle is not None
 
     def identity(self) -> str:
-        return f"mock:{self.seed}" if self.oracle is None else f"mock:oracle={self.oracle:g}"
+        return self.spec if self.simulated else f"mock:{self.seed}"
 
     def _text(self, messages: tuple[ChatMessage, ...], config: GenerateConfig) -> str:
         # greedy decoding ignores the sample index; sampling with a new index gives a new draw
@@ -125,6 +133,12 @@ class MockBackend:
             hit = true_option(len(options))
             if hit is not None:
                 probs = [(1.0 - self.oracle) * p + (self.oracle if i == hit else 0.0) for i, p in enumerate(probs)]
+        if self.item_oracle:
+            from valuesim.llm.simulation import true_judgment
+
+            truth = true_judgment(len(options))
+            if truth is not None:
+                probs = [(1.0 - self.item_oracle) * p + self.item_oracle * t for p, t in zip(probs, truth, strict=True)]
         prompt_tokens = sum(approx_tokens(m.content) for m in messages)
         return Scores(probs, "logprobs", prompt_tokens + sum(approx_tokens(o) for o in options), 0)
 
