@@ -11,8 +11,9 @@ read, so a method cannot see a target's answer even if it were handed one.
   sex (Q260) and age band (Q262), backing off to country, then global, when a cell is small.
 * ``knn``                  -- collaborative filtering: the k training respondents whose
   history answers are closest to this person's vote on each target.
-* ``supervised``           -- one gradient-boosted classifier (LightGBM) per target and
-  history set, on history + profile + country features.
+* ``supervised``           -- a model trained on history + profile + country: one multi-output
+  ridge regression on one-hot answers for every target of a history set (default; primal or
+  dual form), or one gradient-boosted classifier (LightGBM) per target and history set.
 
 All return a probability for every option (count-based ones are additively smoothed with
 ``alpha`` pseudo-counts per option) and say in ``meta`` where the answer came from.
