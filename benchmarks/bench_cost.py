@@ -188,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
             log.reset()  # a new run starts with an empty prefix cache
             # no client cache (every request must reach the server), no timeout and no retries (a
             # retried request would be counted twice; the embedded model can be slow on a busy machine)
-            client = get_model("openai:mock", base_url=server.url, cache=False, timeout=24 * 3600, max_retries=0)
-            method = get_method(method_name, data.codebook, model=client, **opts)
+            client = {"model": "openai:mock", "base_url": server.url, "cache": False}
+            transport = {"timeout": 24 * 3600, "max_retries": 0}
+            if method_name == "hybrid":  # the hybrid hands its LLM method's options on as llm.KEY
+                transport = {f"llm.{k}": v for k, v in transport.items()}
+            method = get_method(method_name, data.codebook, **client, **transport, **opts)
             t = time.perf_counter()
             res = run_benchmark(data, method, cfg, root / name, progress=False)
             wall = time.perf_counter() - t

@@ -30,7 +30,7 @@ from _results import save_results, table
 from valuesim.bench import rundir
 from valuesim.bench.protocol import ProtocolConfig
 from valuesim.bench.runner import RunConfig, RunResult, run_benchmark
-from valuesim.llm.model import MAX_CUT_ATTEMPTS, get_model
+from valuesim.llm.model import MAX_CUT_ATTEMPTS
 from valuesim.methods.base import get_method
 from valuesim.scale.faults import FaultInjector
 from valuesim.scale.mockserver import MockServer
@@ -41,8 +41,9 @@ STALL = 3.0
 
 
 def run(data: Any, server: MockServer, proto: ProtocolConfig, out: Path) -> tuple[RunResult, float]:
-    model = get_model("openai:mock", base_url=server.url, cache=False, timeout=TIMEOUT)
-    method = get_method("demographics", data.codebook, model=model)
+    method = get_method(
+        "demographics", data.codebook, model="openai:mock", base_url=server.url, cache=False, timeout=TIMEOUT
+    )
     cfg = RunConfig(protocol=proto, n_boot=100, command="bench_faults", max_failures="100%")
     t0 = time.perf_counter()
     res = run_benchmark(data, method, cfg, out, progress=False)

@@ -30,6 +30,7 @@ from typing import Any
 
 import cache_guard
 import pytest
+from model_specs import TEST_MODELS
 
 # Rich sizes tables to the terminal; CLI tests read the output, so give them a wide, fixed one
 # (CI has no terminal and would otherwise truncate cells at 80 columns).
@@ -92,6 +93,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
     outcome = yield  # a module-level importorskip skips the whole module at collection
     _fail_missing_extra(outcome.get_result())
+
+
+@pytest.fixture(autouse=True)
+def _test_model_specs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Specs of models a test registered (``model_specs.spec_of``) reach those models; every
+    other spec builds its model as usual."""
+    import valuesim.methods.llm_methods as llm_methods
+
+    real = llm_methods.get_model
+
+    def get_model(spec: str, **kw: Any) -> Any:
+        return TEST_MODELS[spec] if spec in TEST_MODELS else real(spec, **kw)
+
+    monkeypatch.setattr(llm_methods, "get_model", get_model)
+    yield
+    TEST_MODELS.clear()
 
 
 @pytest.fixture(autouse=True)

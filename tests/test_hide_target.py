@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_cli
+from model_specs import spec_of
 
 from valuesim.errors import ConfigError
 from valuesim.llm import Model
@@ -110,7 +111,7 @@ def test_a_task_that_does_not_hide_the_answer_is_refused_before_any_request(synt
     rid = someone(synthetic_data)
     data = variant(synthetic_data, rid, 4)
     model, spy = spy_model()
-    method = get_method("valuesim", data.codebook, model=model, story="facts")
+    method = get_method("valuesim", data.codebook, model=spec_of(model), story="facts")
     person = data.respondent(rid)
     with pytest.raises(ConfigError, match="holds the answer"):
         method.predict(Task(person, (TARGET,)))  # NOT hidden: what the old `ask` did
@@ -149,14 +150,14 @@ def test_ask_never_shows_the_answer(
 # --------------------------------------------------------------------------- the viewer's Ask
 
 
-def test_viewer_ask_never_shows_the_answer(synthetic_data: SurveyData) -> None:
+def test_viewer_ask_never_shows_the_answer(synthetic_data: SurveyData, spied: list[SpyBackend]) -> None:
     from valuesim.view.ask import AskRunner
 
     rid = someone(synthetic_data)
     prompts: dict[int, list[str]] = {}
     for code in (1, 4, -1):
-        model, spy = spy_model()
-        runner = AskRunner(variant(synthetic_data, rid, code), model)
+        before = len(spied)
+        runner = AskRunner(variant(synthetic_data, rid, code), {"model": "mock"})
         try:
             job = runner.submit(rid, TARGET, "valuesim")
             for _ in range(600):
@@ -166,7 +167,8 @@ def test_viewer_ask_never_shows_the_answer(synthetic_data: SurveyData) -> None:
             assert job.status == "done", (job.error, job.hint)
         finally:
             runner.close()
-        prompts[code] = spy.prompts
+        assert len(spied) == before + 1  # the method built its model from the spec: a spy
+        prompts[code] = spied[-1].prompts
     assert_hidden(prompts, {c: story_sentence(synthetic_data, rid, c) for c in (1, 4)})
 
 
@@ -193,7 +195,7 @@ def test_bench_never_shows_the_answers(synthetic_data: SurveyData, tmp_path: Pat
                 frame.loc[u.respondent, q] = codes[(codes.index(old) + shift) % len(codes)]
         data = SurveyData(frame=frame, codebook=synthetic_data.codebook, source="t", version="t", synthetic=True)
         model, spy = spy_model()
-        method = get_method("valuesim", data.codebook, model=model, story="facts")
+        method = get_method("valuesim", data.codebook, model=spec_of(model), story="facts")
         tasks: list[Task] = []
         apredict = method.apredict
 
@@ -224,7 +226,7 @@ def test_simulate_tasks_hide_the_asked_questions(synthetic_data: SurveyData, tmp
     q = inline_question("Do you like tea?", "Yes|No", synthetic_data.codebook, qid="TEA", ordered=True)
     book = extend_codebook(synthetic_data.codebook, [q])
     model, _ = spy_model()
-    method = get_method("valuesim", book, model=model)
+    method = get_method("valuesim", book, model=spec_of(model))
     tasks: list[Task] = []
     apredict = method.apredict
 

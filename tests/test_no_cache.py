@@ -57,12 +57,19 @@ def test_view_no_cache_gives_ask_a_model_without_cache(monkeypatch, capsys):
     original, captured = view_pkg.create_app, {}
 
     def spy(store, **kw):  # type: ignore[no-untyped-def]
-        captured["model"] = kw.get("model")
+        captured["options"] = kw.get("model_options")
         return original(store, **kw)
+
+    def ask_model():  # type: ignore[no-untyped-def]
+        """The model of a method the Ask page builds from the options it was given."""
+        from valuesim.methods import get_method
+        from valuesim.survey import load_codebook
+
+        return get_method("valuesim", load_codebook(), **captured["options"], rationale=True).model
 
     monkeypatch.setattr(view_pkg, "create_app", spy)
     res = run_cli(monkeypatch, capsys, "view", *DATA, "--model", "mock", "--no-cache", "--port", "0")
     assert res.code == 0, res.text
-    assert captured["model"].cache is None
+    assert captured["options"]["cache"] is False and ask_model().cache is None
     res = run_cli(monkeypatch, capsys, "view", *DATA, "--model", "mock", "--port", "0")
-    assert res.code == 0 and captured["model"].cache is not None
+    assert res.code == 0 and "cache" not in captured["options"] and ask_model().cache is not None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def _run_in_new_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -57,3 +59,19 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]], *, thread_name: str 
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def synced(afn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """The synchronous form of the coroutine function *afn* (same parameters, run with
+    :func:`run_sync`): one definition serves both, ``build = synced(abuild)`` is named
+    ``build`` and documented by ``abuild``'s docstring."""
+
+    @functools.wraps(afn)
+    def sync(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(lambda: afn(*args, **kwargs))
+
+    name = afn.__name__.removeprefix("a")
+    sync.__name__ = name
+    sync.__qualname__ = afn.__qualname__.removesuffix(afn.__name__) + name
+    sync.__doc__ = f"Synchronous :func:`{afn.__name__}`.\n\n" + (afn.__doc__ or "")
+    return sync

@@ -175,3 +175,34 @@ def test_run_files_keep_the_users_umask(tmp_path, data, umask):
     modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir() if p.is_file()}
     assert {"manifest.json", "metrics.json", "split.json", "predictions.jsonl"} <= set(modes)
     assert set(modes.values()) == {0o666 & ~umask}, modes
+
+
+def test_the_columnar_and_the_exact_reader_keep_the_same_rows(tmp_path, data):
+    """predictions.jsonl of a run being resumed: a unit cut short, a target written twice, a row
+    of a unit the split does not have and a torn last line. The columnar reader (the viewer's)
+    keeps exactly the rows the exact reader (resume, report) keeps."""
+    out = tmp_path / "run"
+    run_benchmark(data, get_method("majority", data.codebook), CFG, out, progress=False)
+    path = out / rundir.PREDICTIONS_FILE
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    rows = [json.loads(line) for line in lines]
+    first = rundir.unit_key(rows[0])
+    cut = max(i for i, r in enumerate(rows) if rundir.unit_key(r) == first)  # the first unit loses a target
+    stranger = dict(rows[-1], respondent="nobody")
+    text = "".join(lines[:cut] + lines[cut + 1 :] + [lines[-1], json.dumps(stranger) + "\n"]) + lines[2][:25]
+    path.write_text(text, "utf-8")
+    rd = rundir.open_run(out)
+    cols = rundir.read_prediction_columns(path)
+    assert cols is not None
+    keep = rundir.finished_positions(cols.frame, rd.split.units)
+    exact = rundir.scan_predictions(path, rd.split.units).rows
+    fast = rundir.read_rows_at(path, cols.offsets[keep])
+
+    def key(r):
+        return (str(r["respondent"]), int(r["fold"]), str(r["condition"]), str(r["question"]))
+
+    assert sorted(map(key, fast)) == sorted(map(key, exact))
+    assert len(exact) == len(rows) - sum(rundir.unit_key(r) == first for r in rows)  # the cut unit is dropped
+    assert sorted(fast, key=key) == sorted(exact, key=key)  # whole rows (probabilities, meta) too
+    finished = rd.finished_columns()
+    assert finished is not None and len(finished.frame) == len(rd.predictions()) == len(exact)

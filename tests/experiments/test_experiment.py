@@ -135,7 +135,14 @@ def test_failed_run_is_reported_and_the_rest_continues(tmp_path: Path) -> None:
     )
     events: list[str] = []
     res = run_experiment(
-        data, tmp_path, model="mock", specs=specs, quick=True, progress=False, on_event=events.append, command="test"
+        data,
+        tmp_path,
+        llm_options={"model": "mock"},
+        specs=specs,
+        quick=True,
+        progress=False,
+        on_event=events.append,
+        command="test",
     )
     assert [o.status for o in res.outcomes] == ["complete", "failed"]
     assert "integration" in (res.failed[0].error or "") and "'mean'" in (res.failed[0].error or "")

@@ -224,8 +224,15 @@ def test_bench_records_a_malformed_reply_as_a_failure_and_retries_it(broken: Fak
     )
 
     def run() -> Any:
-        model = get_model("openai:fake-model", base_url=broken.url, cache=tmp_path / "cache", max_retries=1)
-        return run_benchmark(data, get_method("demographics", data.codebook, model=model), cfg, tmp_path / "run")
+        method = get_method(
+            "demographics",
+            data.codebook,
+            model="openai:fake-model",
+            base_url=broken.url,
+            cache=str(tmp_path / "cache"),
+            max_retries=1,
+        )
+        return run_benchmark(data, method, cfg, tmp_path / "run")
 
     from valuesim.bench.record import TooManyFailuresError
 
@@ -244,8 +251,8 @@ def test_viewer_ask_shows_a_malformed_reply_as_a_failed_request(broken: FakeServ
     from valuesim.view.ask import AskRunner
 
     data = generate_synthetic(n=5, seed=1)
-    model = get_model("openai:fake-model", base_url=broken.url, cache=False, max_retries=1)
-    runner = AskRunner(data, model)
+    # the model options of `valuesim view --model openai:fake-model --base-url URL --no-cache`
+    runner = AskRunner(data, {"model": "openai:fake-model", "base_url": broken.url, "cache": False, "max_retries": 1})
     try:
         job = runner.submit(data.ids[0], "Q46", "valuesim")
         for _ in range(600):

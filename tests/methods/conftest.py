@@ -13,9 +13,9 @@ from valuesim.survey import SurveyData, generate_synthetic
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The LLM cache and the backstory store live in this test's own directory."""
     monkeypatch.setenv("VALUESIM_CACHE_DIR", str(tmp_path / "cache"))
-    from valuesim.methods import story
+    from valuesim.methods.story import store
 
-    story._STORES.clear()
+    store._STORES.clear()
 
 
 @pytest.fixture(scope="session")

@@ -108,6 +108,9 @@ def test_age_bands_option() -> None:
     # band "under 60" for PER women holds nobody; band "60+" holds two people answering 3
     (p,) = m.predict(Task(person("a", "DEU", {"Q260": 1, "Q262": 59}), ("Q46",)))
     assert p.prediction == 1 and p.meta["level"] == "cell"
+    # as the command line gives it (-o age_bands=60 / -o age_bands=25,40,60)
+    assert get_method("demographic-majority", CB, age_bands="60").opts.age_bands == (60,)
+    assert get_method("demographic-majority", CB, age_bands="25, 40,60").opts.age_bands == (25, 40, 60)
 
 
 def test_question_nobody_answered_is_abstained() -> None:

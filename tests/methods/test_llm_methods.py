@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 from methods_fakes import one_hot, scripted_model
+from model_specs import spec_of
 from typer.testing import CliRunner
 
 from valuesim.cli import app
@@ -49,7 +50,7 @@ def task(targets: tuple[str, ...] = TARGETS) -> Task:
 
 
 def run(method_name: str, model, targets: tuple[str, ...] = TARGETS, **options):
-    m = get_method(method_name, CB, model=model, **options)
+    m = get_method(method_name, CB, model=spec_of(model), **options)
     return m, m.predict(task(targets))
 
 
@@ -253,7 +254,7 @@ def test_one_failed_module_leaves_the_others() -> None:
 
 def test_model_errors_stop_the_run() -> None:
     model, _ = scripted_model(fail=True)
-    m = get_method("valuesim", CB, model=model)
+    m = get_method("valuesim", CB, model=spec_of(model))
     with pytest.raises(ModelError):
         m.predict(task())
 
@@ -547,7 +548,7 @@ def test_a_failed_request_costs_only_the_targets_that_needed_it(tmp_path, batch:
     backend = Flaky()
     cache = open_cache(CachePolicy(directory=tmp_path / "cache"))
     model = Model(backend, cache=cache, max_retries=0)
-    m = get_method("valuesim", CB, model=model, batch_targets=batch)
+    m = get_method("valuesim", CB, model=spec_of(model), batch_targets=batch)
     task = hide_targets(person(), TARGETS)
     outcome = run_sync(lambda: apredict_task(m, task))
     lost = {"Q164"}  # batch 2: Q164 is alone in the second batch
@@ -565,3 +566,15 @@ def test_a_failed_request_costs_only_the_targets_that_needed_it(tmp_path, batch:
     assert [p.prediction for p in healed.predictions[:2]] == [p.prediction for p in outcome.predictions]
     usage = model.reset_usage()
     assert usage.cache_hits >= 2 and usage.calls >= 1  # the answered requests came from the cache
+
+
+def test_the_model_is_a_spec_not_a_live_object() -> None:
+    """An LLM method builds its model from its options (a spec string), as every entry point
+    does: a live Model handed in is refused with the option's message, not used."""
+    from valuesim.llm import get_model
+
+    for name in ("valuesim", "hybrid"):
+        with pytest.raises(ConfigError, match="model"):
+            get_method(name, CB, model=get_model("mock"))
+    m = get_method("valuesim", CB, model="mock", cache=False)
+    assert m.model.spec == "mock" and m.config()["model"] == "mock"

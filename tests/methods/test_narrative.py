@@ -12,19 +12,17 @@ from collections.abc import Callable
 import pytest
 from methods_fakes import scripted_model
 
-from valuesim.methods.narrative import (
+from valuesim.methods.phrasing import country_name
+from valuesim.methods.story import StoryStore, build_backstory, compose
+from valuesim.methods.story.checks import check_section, clauses, numbers, section_expectations
+from valuesim.methods.story.narrative import (
     FELL_BACK,
     REGENERATED,
     WRITTEN,
     aggregate_checks,
-    check_section,
-    clauses,
-    numbers,
-    section_expectations,
     section_qids,
     verdict,
 )
-from valuesim.methods.story import StoryStore, build_backstory, compose, country_name
 from valuesim.survey import Respondent, load_codebook
 
 CB = load_codebook()

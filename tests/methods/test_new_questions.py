@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 from methods_fakes import one_hot, scripted_model
+from model_specs import spec_of
 from typer.testing import CliRunner
 
 from valuesim.cli import app
 from valuesim.errors import ConfigError, ValueSimError
-from valuesim.methods import Task, get_method, method_info, method_infos
+from valuesim.methods import Task, get_method, method_info, method_infos, refuse_trained
 from valuesim.survey import Respondent, load_codebook
-from valuesim.survey.questionnaire import extend_codebook, inline_question, load_questionnaire, refuse_trained
+from valuesim.survey.questionnaire import extend_codebook, inline_question, load_questionnaire
 
 CB = load_codebook()
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "questionnaire.yaml"
@@ -29,7 +30,7 @@ def person() -> Respondent:
 @pytest.mark.parametrize("name", [i.name for i in method_infos() if i.uses_llm and i.name != "hybrid"])
 def test_every_llm_method_answers_new_questions_from_their_wording(name: str) -> None:
     model, backend = scripted_model(choose=lambda module, n, msgs: one_hot(n - 1, n))
-    m = get_method(name, EXT, model=model)
+    m = get_method(name, EXT, model=spec_of(model))
     targets = tuple(q.id for q in NEW)
     preds = m.predict(Task(person(), targets))
     assert [p.question for p in preds] == list(targets)
@@ -45,7 +46,7 @@ def test_every_llm_method_answers_new_questions_from_their_wording(name: str) ->
 def test_rag_retrieves_history_for_a_new_question() -> None:
     model, _ = scripted_model()
     q = inline_question("How important is your family to you?", "Very|Somewhat|Not", CB, qid="FAM_NEW")
-    m = get_method("rag", extend_codebook(CB, [q]), model=model, rag_threshold=0.0)
+    m = get_method("rag", extend_codebook(CB, [q]), model=spec_of(model), rag_threshold=0.0)
     pred = m.predict(Task(person(), ("FAM_NEW",)))[0]
     assert pred.prediction is not None
     assert [r["question"] for r in pred.meta["retrieved"]][:1] == ["Q1"]  # Q1: importance of family

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from methods_fakes import one_hot, scripted_model
+from model_specs import spec_of
 
 from valuesim.bench.compare import POSITION_METRIC, paired_comparison
 from valuesim.bench.metrics import summarize
@@ -45,7 +46,7 @@ def test_orders_are_permutations_seeded_by_person_and_question() -> None:
 @pytest.mark.parametrize(("order", "pick"), [("original", 0), ("reversed", -1)])
 def test_answers_map_back_to_the_original_codes(order: str, pick: int) -> None:
     model, backend = _always_first()
-    preds = get_method("valuesim", CB, model=model, option_order=order).predict(_task())
+    preds = get_method("valuesim", CB, model=spec_of(model), option_order=order).predict(_task())
     for p in preds:
         codes = CB.get(p.question).answer_codes
         assert p.prediction == codes[pick]
@@ -60,7 +61,7 @@ def test_position_bias_is_measured_and_compared() -> None:
     rows = {}
     for order in ("original", "shuffled"):
         model, _ = _always_first()
-        m = get_method("valuesim", CB, model=model, option_order=order)
+        m = get_method("valuesim", CB, model=spec_of(model), option_order=order)
         out = []
         for i in range(12):
             for p in m.predict(_task(f"p{i}")):
@@ -97,4 +98,4 @@ def test_option_order_is_validated() -> None:
     from valuesim.errors import ConfigError
 
     with pytest.raises(ConfigError, match="option_order"):
-        get_method("valuesim", CB, model=model, option_order="random")
+        get_method("valuesim", CB, model=spec_of(model), option_order="random")

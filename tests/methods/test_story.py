@@ -214,6 +214,18 @@ def test_sync_api_works_inside_a_running_event_loop() -> None:
     assert "Family is very important" in asyncio.run(inside())
 
 
+def test_the_sync_builders_are_the_async_ones() -> None:
+    """One definition each: the sync form has the async one's parameters and docs."""
+    import inspect
+
+    from valuesim.methods.story import abuild_backstory, astory_fidelity
+
+    for sync, coro in ((build_backstory, abuild_backstory), (story_fidelity, astory_fidelity)):
+        assert inspect.signature(sync) == inspect.signature(coro)
+        assert sync.__name__ == coro.__name__[1:] and coro.__doc__ and coro.__doc__ in (sync.__doc__ or "")
+        assert not inspect.iscoroutinefunction(sync)
+
+
 def test_dense_story_says_a_battery_once_and_keeps_every_answer() -> None:
     answers = {"Q64": 1, "Q65": 3, "Q66": 2, "Q67": 3, "Q69": 1, "Q70": 4, "Q46": 2, "Q48": 7}
     facts = compose(person(answers), CB, style="facts")

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from methods_fakes import one_hot, scripted_model
+from model_specs import spec_of
 from text_shapes import NORWEGIAN_CUT, write_ess_like, write_gss_like
 from typer.testing import CliRunner
 
 from valuesim.cli import app
 from valuesim.llm import get_model
 from valuesim.methods import Task, get_method
-from valuesim.methods.phrasing import clean_label, fill_placeholders, is_missing_label, mark_cut
+from valuesim.methods.phrasing import clean_label, country_name, fill_placeholders, mark_cut
 from valuesim.methods.phrasing_generic import wording
 from valuesim.methods.prompting import (
     MAX_NUMBERED_OPTIONS,
@@ -24,8 +25,9 @@ from valuesim.methods.prompting import (
     parse_letter,
     unposable_reason,
 )
-from valuesim.methods.story import compose, country_name
+from valuesim.methods.story import compose
 from valuesim.survey import SurveyData, load_survey
+from valuesim.survey.codebook import is_missing_label
 from valuesim.survey.countries import with_article
 from valuesim.survey.custom import load_codebook_file
 
@@ -155,7 +157,7 @@ def test_pipeline_answers_numbered_items_and_skips_what_it_cannot_pose(gss, scor
         return '{"answer": "7"}' if scoring == "logprobs" else "7. Origin 7, my family"
 
     model, backend = scripted_model(choose=lambda module, n, msgs: one_hot(0, n), write=write)
-    method = get_method("valuesim", data.codebook, model=model, scoring=scoring)
+    method = get_method("valuesim", data.codebook, model=spec_of(model), scoring=scoring)
     preds = {p.question: p for p in method.predict(_task(data, targets))}
     assert preds["ethnic"].prediction == 7 and preds["ethnic"].meta["numbered_options"] == 41
     assert preds["occ10"].prediction is None and "540 answer options" in preds["occ10"].meta["not_posed"]
@@ -170,7 +172,7 @@ def test_batched_runs_ask_numbered_items_on_their_own(ess) -> None:
     data = ess[2]
     targets = ("ctzcntr", "lkuemp", "prtvtbno", "gvslvol")
     model = get_model("mock")
-    method = get_method("valuesim", data.codebook, model=model, batch_targets=4)
+    method = get_method("valuesim", data.codebook, model=spec_of(model), batch_targets=4)
     preds = {p.question: p for p in method.predict(_task(data, targets))}
     assert all(p.prediction is not None for p in preds.values())
     assert preds["prtvtbno"].meta["numbered_options"] == 30 and "batch" not in preds["prtvtbno"].meta

@@ -15,7 +15,6 @@ from valuesim.bench import rundir
 from valuesim.bench.protocol import ProtocolConfig
 from valuesim.bench.runner import RunConfig, run_benchmark
 from valuesim.llm import model as llm_model
-from valuesim.llm.model import get_model
 from valuesim.methods.base import get_method
 from valuesim.scale.faults import FaultInjector
 from valuesim.scale.mockserver import MockServer
@@ -39,8 +38,9 @@ def data():
 
 
 def run(data: Any, server: MockServer, out: Path) -> Any:
-    model = get_model("openai:mock", base_url=server.url, cache=False, timeout=TIMEOUT)
-    method = get_method("demographics", data.codebook, model=model)
+    method = get_method(
+        "demographics", data.codebook, model="openai:mock", base_url=server.url, cache=False, timeout=TIMEOUT
+    )
     return run_benchmark(data, method, CFG, out, progress=False)
 
 

@@ -218,11 +218,9 @@ def test_ask_is_disabled_without_a_model(client: TestClient) -> None:
 def test_ask_runs_the_method_with_the_mock_model(
     view_runs: dict[str, Path], view_survey: SurveyData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from valuesim.llm import get_model
-
     monkeypatch.setenv("VALUESIM_CACHE_DIR", str(tmp_path / "cache"))
     store = RunStore([view_runs["valuesim"]], view_survey.codebook)
-    c = TestClient(create_app(store, survey=view_survey, model=get_model("mock"), model_spec="mock"))
+    c = TestClient(create_app(store, survey=view_survey, model_options={"model": "mock"}))
     page = c.get("/ask")
     assert page.status_code == 200 and "ask-disabled" not in page.text and "<code>mock</code>" in page.text
     rid = view_survey.ids[0]
@@ -346,10 +344,8 @@ def test_the_viewer_never_writes_into_run_directories(view_runs: dict[str, Path]
 
 
 def test_other_sites_cannot_use_the_viewer(view_runs: dict[str, Path], view_survey: SurveyData) -> None:
-    from valuesim.llm import get_model
-
     store = RunStore([view_runs["knn"]], view_survey.codebook)
-    app = create_app(store, survey=view_survey, model=get_model("mock"), model_spec="mock", allowed_hosts=["127.0.0.1"])
+    app = create_app(store, survey=view_survey, model_options={"model": "mock"}, allowed_hosts=["127.0.0.1"])
     local = TestClient(app, base_url="http://127.0.0.1:8765")
     assert local.get("/").status_code == 200
     # DNS rebinding: a page on another name that resolves to 127.0.0.1

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from view_testlib import make_partial
 
+from valuesim.bench import rundir
 from valuesim.errors import DataError
 from valuesim.report.load import load_run
 from valuesim.survey import SurveyData
-from valuesim.view.store import RunStore, age_band, age_bands, read_core, slug
+from valuesim.view.store import RunStore, slug
 
 COLUMNS = ["respondent", "question", "fold", "condition", "truth", "top1", "within1", "nmae", "rank_pred"]
 
@@ -82,7 +83,7 @@ def test_a_damaged_line_falls_back_to_the_exact_reader(
     lines = (run_dir / "predictions.jsonl").read_text("utf-8").splitlines(keepends=True)
     lines.insert(3, '{"respondent": "x", "broken\n')
     (run_dir / "predictions.jsonl").write_text("".join(lines), "utf-8")
-    assert read_core(run_dir / "predictions.jsonl") is None
+    assert rundir.read_prediction_columns(run_dir / "predictions.jsonl") is None
     cb = view_survey.codebook
     run = RunStore([run_dir], cb).runs[0]
     _same(run.pred, load_run(run_dir, cb).predictions)
@@ -119,12 +120,9 @@ def test_bad_run_directories(view_runs: dict[str, Path], view_survey: SurveyData
         RunStore([broken], cb)
 
 
-def test_names_and_bands() -> None:
+def test_names() -> None:
     assert slug('a/b <script> "x"') == "a-b-script-x"
     assert slug("$$$") == "run"
-    ages = np.array([17.0, 29.0, 30.0, 49.0, 50.0, np.nan, -2.0])
-    assert list(age_bands(ages)) == [age_band(a) for a in ages]
-    assert list(age_bands(ages)) == ["under 30", "under 30", "30-49", "30-49", "50 and over", "", ""]
 
 
 def test_a_manifest_recorded_before_redaction_shows_no_credentials(

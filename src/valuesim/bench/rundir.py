@@ -3,7 +3,14 @@
 ``split.json`` (the work), ``predictions.jsonl`` (results, appended unit by unit),
 ``failures.jsonl`` (targets whose model calls failed after all retries, until a rerun
 answers them), ``metrics.json`` and ``manifest.json``. Everything that reads or writes these files lives
-here, so the runner, a distributed executor and the report agree on one format.
+here, so the runner, a distributed executor, the report and the viewer agree on one format.
+
+``predictions.jsonl`` has two readers here, with one rule for which rows count (those of
+finished units, the first copy of each target): the exact one (:func:`scan_predictions`,
+:meth:`RunDir.predictions`: every row as a dict, for resuming and scoring) and the columnar
+one (:func:`read_prediction_columns`, :meth:`RunDir.finished_columns`: the scalar columns
+parsed by pyarrow and the byte offset of every row, whose probabilities and meta
+:func:`read_rows_at` reads when a page needs them -- the viewer's reader of large runs).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from valuesim._redact import redact, redact_rows
@@ -474,6 +482,145 @@ def predictions_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+# --------------------------------------------------------------------------- columnar reading
+
+#: The scalar columns of predictions.jsonl the columnar reader parses (pyarrow types).
+_SCALAR_COLUMNS = (
+    ("respondent", "string"),
+    ("question", "string"),
+    ("fold", "int64"),
+    ("condition", "string"),
+    ("prediction", "int64"),
+    ("truth", "int64"),
+    ("country", "string"),
+)
+_TARGET_KEY = ["respondent", "fold", "condition", "question"]
+
+
+@dataclass
+class PredictionColumns:
+    """Rows of predictions.jsonl as scalar columns (``frame``: respondent, question, fold,
+    condition, prediction, truth, country) and the byte offset of each row's line."""
+
+    frame: pd.DataFrame
+    offsets: np.ndarray
+
+    def take(self, positions: np.ndarray) -> PredictionColumns:
+        return PredictionColumns(self.frame.iloc[positions].reset_index(drop=True), self.offsets[positions])
+
+    def each_target_once(self, n_targets: int) -> bool:
+        """The rows are exactly ``n_targets`` distinct targets (a finished run holds nothing else)."""
+        return len(self.frame) == n_targets and not self.frame.duplicated(_TARGET_KEY).any()
+
+
+def read_prediction_columns(path: Path) -> PredictionColumns | None:
+    """The scalar columns of predictions.jsonl, parsed by pyarrow (C++, multi-threaded), and the
+    byte offset of every line: probabilities and meta are read per row (:func:`read_rows_at`)
+    only when needed. None when the file holds anything unusual (a damaged line, a blank
+    line): then use the exact reader (:func:`scan_predictions`). A truncated last line (a run
+    being written) is left out, as the exact reader leaves it out."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = b""
+    end = raw.rfind(b"\n") + 1
+    raw = raw[:end]
+    nl = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+    starts = np.concatenate([[0], nl[:-1] + 1]).astype(np.int64) if len(nl) else np.zeros(0, np.int64)
+    if not len(nl):
+        return PredictionColumns(pd.DataFrame({name: pd.Series(dtype="object") for name, _ in _SCALAR_COLUMNS}), starts)
+    if (nl[1:] - nl[:-1] <= 1).any() or nl[0] == 0:  # blank lines: let the exact reader handle it
+        return None
+    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in _SCALAR_COLUMNS])
+    try:
+        table = pj.read_json(
+            pa.BufferReader(raw),
+            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_rows != len(starts):
+        return None
+    frame = table.to_pandas()
+    if frame[["respondent", "question", "fold", "truth"]].isna().any().any():
+        return None
+    frame["condition"] = frame["condition"].fillna("").astype(str)
+    frame["country"] = frame["country"].fillna("").astype(str)
+    frame["respondent"] = frame["respondent"].astype(str)
+    frame["question"] = frame["question"].astype(str)
+    return PredictionColumns(frame, starts)
+
+
+def finished_positions(frame: pd.DataFrame, units: Iterable[Unit]) -> np.ndarray:
+    """Positions of the rows :func:`scan_predictions` keeps (rows of units whose every target is
+    present, the first copy of each target; rows of unknown units or targets dropped), in file
+    order: the same rule, vectorised over the columns of :func:`read_prediction_columns`."""
+    if frame.empty:
+        return np.zeros(0, np.int64)
+    targets = pd.DataFrame(
+        [(u.respondent, u.fold, u.condition, q, len(u.targets)) for u in units for q in u.targets],
+        columns=["respondent", "fold", "condition", "question", "n_targets"],
+    )
+    rows = frame[_TARGET_KEY].copy()
+    rows["fold"] = rows["fold"].astype(np.int64)
+    rows["pos"] = np.arange(len(rows))
+    rows = rows[~rows.duplicated(_TARGET_KEY, keep="first")]
+    rows = rows.merge(targets, on=_TARGET_KEY, how="inner")
+    counts = rows.groupby(["respondent", "fold", "condition"], sort=False)["pos"].transform("size")
+    done = rows[counts.to_numpy() == rows["n_targets"].to_numpy()]
+    return np.sort(done["pos"].to_numpy())
+
+
+def read_rows_at(path: Path, offsets: Iterable[int]) -> list[dict[str, Any]]:
+    """The full rows (probabilities, meta ...) of the lines starting at ``offsets`` (from
+    :func:`read_prediction_columns`); {} for a line that no longer parses."""
+    out: list[dict[str, Any]] = []
+    with open(path, "rb") as fh:
+        for offset in offsets:
+            fh.seek(int(offset))
+            try:
+                d = json.loads(fh.readline())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                d = {}
+            out.append(d if isinstance(d, dict) else {})
+    return out
+
+
+def finished_run_summary(path: Path) -> tuple[dict[str, Any], PredictionColumns] | None:
+    """A finished run (status complete, metrics.json written) read without building the split's
+    unit objects: split.json's summary (protocol, hash, notes, n_units, n_targets; from the
+    manifest when it records them, split.json can be large) and the columns of its predictions,
+    which must be exactly its targets, once each. None when the run is not finished or anything
+    does not add up (then open it with :func:`open_run`)."""
+    if not (path / METRICS_FILE).exists() or not (path / MANIFEST_FILE).exists():
+        return None
+    manifest = read_json(path / MANIFEST_FILE)
+    if manifest.get("status") != "complete":
+        return None
+    protocol = (manifest.get("config") or {}).get("protocol")
+    if all(isinstance(manifest.get(k), int) for k in ("n_units", "n_targets")) and isinstance(protocol, dict):
+        n_targets, n_units = int(manifest["n_targets"]), int(manifest["n_units"])
+        split = {
+            "protocol": protocol,
+            "split_hash": manifest.get("split_hash", ""),
+            "notes": manifest.get("notes") or [],
+        }
+    else:
+        split = read_json(path / SPLIT_FILE)
+        units = split.pop("units", None)
+        if not isinstance(units, list):
+            return None
+        n_targets, n_units = sum(len(u.get("targets") or []) for u in units), len(units)
+    cols = read_prediction_columns(path / PREDICTIONS_FILE)
+    if cols is None or not cols.each_target_once(n_targets):
+        return None
+    split.update({"n_units": n_units, "n_targets": n_targets})
+    return split, cols
+
+
 @dataclass
 class RunDir:
     """A finished or unfinished run directory, opened for reading."""
@@ -487,6 +634,24 @@ class RunDir:
         """Rows of finished units, in the deterministic order."""
         state = scan_predictions(self.path / PREDICTIONS_FILE, self.split.units)
         return predictions_frame(sort_rows(state.rows, self.split))
+
+    def finished_columns(self) -> PredictionColumns | None:
+        """The rows :meth:`predictions` holds, in file order, read column-wise
+        (:func:`read_prediction_columns`); None when the file needs the exact reader."""
+        cols = read_prediction_columns(self.path / PREDICTIONS_FILE)
+        if cols is None:
+            return None
+        if self.complete and cols.each_target_once(self.split.n_targets):
+            return cols  # a finished run holds exactly its units' targets
+        return cols.take(finished_positions(cols.frame, self.split.units))
+
+    def split_summary(self) -> dict[str, Any]:
+        """split.json without its units (protocol, folds, hash, notes; n_units, n_targets)."""
+        d = self.split.to_dict()
+        d.pop("units", None)
+        d["n_units"] = len(self.split.units)
+        d["n_targets"] = self.split.n_targets
+        return d
 
     @property
     def complete(self) -> bool:
@@ -515,13 +680,30 @@ def shared_codebook(runs: Sequence[RunDir]) -> Codebook:
     return books[0] if books else run_codebook({})
 
 
+def files_signature(path: Path) -> tuple[tuple[int, int], ...]:
+    """(size, mtime) of a run directory's files ((-1, -1) for a missing one): changes when it is written."""
+    out = []
+    for name in (SPLIT_FILE, PREDICTIONS_FILE, METRICS_FILE, MANIFEST_FILE):
+        try:
+            st = (path / name).stat()
+            out.append((st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((-1, -1))
+    return tuple(out)
+
+
+def check_run_dir(path: Path) -> None:
+    """DataError unless *path* is a run directory (the cheap checks of :func:`open_run`)."""
+    if not path.is_dir():
+        raise DataError(f"Run directory {path} does not exist.", "Pass the --out directory of `valuesim bench`.")
+    if not (path / SPLIT_FILE).exists():
+        raise DataError(f"{path} has no {SPLIT_FILE}: not a `valuesim bench` output directory.", "Check the path.")
+
+
 def open_run(path: str | Path) -> RunDir:
     """Open a `valuesim bench` output directory (for reports and comparisons)."""
     p = Path(path).expanduser()
-    if not p.is_dir():
-        raise DataError(f"Run directory {p} does not exist.", "Pass the --out directory of `valuesim bench`.")
-    if not (p / SPLIT_FILE).exists():
-        raise DataError(f"{p} has no {SPLIT_FILE}: not a `valuesim bench` output directory.", "Check the path.")
+    check_run_dir(p)
     split = Split.load(p / SPLIT_FILE)
     if split.protocol.get("kind") == "simulate":
         raise DataError(

@@ -1,37 +1,30 @@
-"""Run one method on one split, incrementally and resumably.
+"""Run one method on one split of the benchmark protocol, incrementally and resumably.
 
-:func:`run_benchmark` reads as its four steps:
+:func:`run_benchmark` is the benchmark's plan and finisher handed to the run engine
+(:mod:`valuesim.bench.engine`, which owns locking, resume, failures, progress and provenance):
 
-1. **plan** (:mod:`valuesim.bench.plan`): the split of the protocol (units: respondent x fold
-   x history condition), the training data outside the evaluated sample, the tasks;
-2. **record** (:mod:`valuesim.bench.record`): check the output directory (a directory made
-   for other work -- another split, method or configuration -- is refused unless
-   ``overwrite``), keep every unit an earlier session finished (a truncated last line or a
-   half-written unit is dropped and recomputed), write ``split.json`` and a "running"
-   ``manifest.json``; at the end, the session's units, timings and LLM usage;
-3. **execute** (:mod:`valuesim.bench.execute`): fit the method, run the remaining units
-   through an *executor* (default: in-process asyncio with bounded concurrency; Ray in
-   :mod:`valuesim.scale`) that appends each finished unit to ``predictions.jsonl`` and each
-   unit whose model calls failed after all retries to ``failures.jsonl`` (the run goes on,
-   up to ``max_failures``);
-4. **score** (:mod:`valuesim.bench.score`): sort the predictions deterministically, compute
-   ``metrics.json`` and complete the manifest.
+1. **plan** (:class:`BenchPlan`, :mod:`valuesim.bench.plan`): the split of the protocol (units:
+   respondent x fold x history condition), the training data outside the evaluated sample
+   (or the given one), one fit for every fold (k-fold) or one per fold without the fold's
+   questions (new-questions);
+2. **engine**: record, fit, execute (see :mod:`valuesim.bench.engine`);
+3. **score** (:func:`score`, :mod:`valuesim.bench.score`): ``metrics.json`` from the sorted
+   predictions.
 
 An interruption (Ctrl-C, crash, killed job) loses at most the units in flight; running the
-same command again continues. One process at a time writes a run directory: the record step
-holds an OS lock on ``run.lock`` for the whole call (a second process is refused with the
-PID of the first; the lock of a killed process is taken over).
+same command again continues. One process at a time writes a run directory (a second one is
+refused with the PID of the first; the lock of a killed process is taken over).
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from valuesim.bench.config import MethodOutputError, RunConfig
+from valuesim.bench.engine import Finished, FitGroup, RunPlan, run_plan
 from valuesim.bench.execute import (
     Executor,
     FittedMethod,
@@ -42,14 +35,12 @@ from valuesim.bench.execute import (
     run_units,
     run_units_async,
 )
-from valuesim.bench.plan import WorkItem, fit_groups, make_work_items, plan_split, training_data, without_questions
-from valuesim.bench.progress import phase
-from valuesim.bench.protocol import ProtocolConfig, Split
-from valuesim.bench.record import RunRecord, Stopwatch, add_usage, base_manifest, method_usage, run_identity
+from valuesim.bench.plan import WorkItem, fit_groups, make_work_items, plan_split, training_data
+from valuesim.bench.protocol import ProtocolConfig, Split, Unit
+from valuesim.bench.record import Stopwatch, method_usage
 from valuesim.bench.score import compute_metrics
-from valuesim.methods.base import Method
+from valuesim.methods.base import Method, refuse_trained
 from valuesim.survey.dataset import SurveyData
-from valuesim.survey.questionnaire import refuse_trained
 
 
 @dataclass
@@ -75,6 +66,46 @@ class RunResult:
         return self.metrics is not None and not self.failures
 
 
+class BenchPlan(RunPlan):
+    """The benchmark's plan: the protocol's split; training on people outside the sample."""
+
+    learns_from = "respondents outside the sample"
+
+    def __init__(self, data: SurveyData, split: Split, cfg: RunConfig, train_data: SurveyData | None = None) -> None:
+        super().__init__(data, split)
+        self.cfg = cfg
+        self.train_data = train_data
+
+    def training(self) -> SurveyData:
+        return self.train_data if self.train_data is not None else training_data(self.data, self.split, self.cfg)
+
+    def fit_groups(self, pending: Sequence[Unit]) -> list[FitGroup]:
+        # k-fold: one fit for every fold; new-questions: one per fold, without the fold's questions
+        return [FitGroup(hidden, units) for hidden, units in fit_groups(self.split, pending, self.cfg.protocol)]
+
+    def train_source(self, method: Method) -> str:
+        return "given" if self.train_data is not None else "outside-sample"
+
+
+def score(done: Finished) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The benchmark's finisher: the metrics of every finished prediction (``metrics.json``)."""
+    done.say("computing metrics")
+    record = done.record
+    with done.clock("metrics_seconds"):
+        metrics = compute_metrics(
+            done.rows,
+            done.plan.split,
+            done.method,
+            done.cfg,
+            record.usage_total(done.rows),
+            record.wall_total(),
+            record.failures,
+            data=done.plan.data,
+            train=done.training(),
+        )
+    return metrics, metrics
+
+
 def run_benchmark(
     data: SurveyData,
     method: Method,
@@ -95,92 +126,29 @@ def run_benchmark(
     the run stops with :class:`~valuesim.bench.record.TooManyFailuresError`. *log* receives
     one-line status messages (the CLI prints them).
     """
-    say = log or (lambda _msg: None)
     cfg = RunConfig.of(cfg)
     clock = Stopwatch()
     if cfg.protocol.name == "new-questions":
         refuse_trained(method.name, type(method), protocol=True)
-
-    # plan
     with clock("split_seconds"):
         split = plan_split(data, cfg, train_data)
-    concurrency = cfg.concurrency or method.default_concurrency
-
-    # record: the run directory as earlier sessions left it (locked against a second writer until the end)
-    out = Path(out_dir).expanduser()
-    with RunRecord.open(out, split, run_identity(method, cfg, split), overwrite=cfg.overwrite, clock=clock) as record:
-        pending = record.pending
-        say(record.describe())
-        record.start(
-            base_manifest(method, cfg, data, split, concurrency),
-            train_source="given" if train_data is not None else "outside-sample",
-        )
-
-        # execute
-        train: SurveyData | None = None
-        with record.predicting(method, cfg) as session:
-            if pending:
-                with clock("fit_seconds"):
-                    train = train_data if train_data is not None else training_data(data, split, cfg)
-                    record.note_training(train)
-                run = executor or run_units
-                reported: list[Any] = []
-                # k-fold: one fit for every fold; new-questions: one per fold, without the fold's questions
-                for hidden, units in fit_groups(split, pending, cfg.protocol):
-                    with clock("fit_seconds"):
-                        seen = without_questions(train, hidden)
-                        say(
-                            f"fitting {method.name} on {len(seen):,} respondents outside the sample"
-                            + (f" ({len(hidden)} target questions hidden from everyone)" if hidden else "")
-                        )
-                        with phase(f"fitting {method.name}", progress):
-                            method.fit(seen)
-                        record.note_fit(method.fit_report())
-                    with clock("tasks_seconds"):
-                        items = make_work_items(data, units)
-                    with clock("predict_seconds"):
-                        say(f"predicting {len(items):,} units (concurrency {concurrency})")
-                        reported.append(
-                            run(FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress)
-                        )
-                session.executor_usage = (
-                    None if all(r is None for r in reported) else add_usage(r for r in reported if r is not None)
-                )
-
-        # score
-        rows = record.finished_rows()
-        say("computing metrics")
-        with clock("metrics_seconds"):
-            if train is None:  # every unit was finished earlier: the same training people, once more
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # its warnings were shown when the run started
-                    train = train_data if train_data is not None else training_data(data, split, cfg)
-            metrics = compute_metrics(
-                rows,
-                split,
-                method,
-                cfg,
-                record.usage_total(rows),
-                record.wall_total(),
-                record.failures,
-                data=data,
-                train=train,
-            )
-        record.complete(metrics)
+    plan = BenchPlan(data, split, cfg, train_data)
+    result = run_plan(plan, method, score, out_dir, cfg=cfg, clock=clock, executor=executor, progress=progress, log=log)
     return RunResult(
-        out_dir=out,
+        out_dir=result.out_dir,
         split=split,
-        metrics=metrics,
-        n_units=len(split.units),
-        n_computed=record.session["units_computed"],
-        n_resumed=len(record.state.finished),
-        wall_seconds=record.session["wall_seconds"],
-        notes=list(split.notes),
-        failures=list(record.failures),
+        metrics=result.value,
+        n_units=result.n_units,
+        n_computed=result.n_computed,
+        n_resumed=result.n_resumed,
+        wall_seconds=result.wall_seconds,
+        notes=result.notes,
+        failures=result.failures,
     )
 
 
 __all__ = [
+    "BenchPlan",
     "Executor",
     "FittedMethod",
     "MethodOutputError",
@@ -196,5 +164,6 @@ __all__ = [
     "run_benchmark",
     "run_units",
     "run_units_async",
+    "score",
     "training_data",
 ]

@@ -97,8 +97,8 @@ def compute_metrics(
 def story_fidelity(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """What the run's methods were told about each person (``metrics.json["story"]``), one story
     per unit: style and mean length, and for narrative stories their fidelity
-    (:func:`valuesim.methods.narrative.aggregate_checks`). None for methods without a story."""
-    from valuesim.methods.narrative import aggregate_checks
+    (:func:`valuesim.methods.story.narrative.aggregate_checks`). None for methods without a story."""
+    from valuesim.methods.story.narrative import aggregate_checks
 
     stories: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in rows:

@@ -1,16 +1,17 @@
 """Simulate new questions on a sample of real respondents (``valuesim simulate``).
 
-The run reuses the benchmark machinery step by step, so it is incremental, resumable and
-runs on any executor (``--executor ray``, endpoint pools):
+A simulation is a plan and a finisher handed to the run engine (:mod:`valuesim.bench.engine`,
+which owns locking, resume, failures, progress and provenance), so it is incremental,
+resumable and runs on any executor (``--executor ray``, endpoint pools) like a benchmark:
 
-1. **plan**: a seeded sample of respondents (:func:`~valuesim.bench.protocol.sample_respondents`,
+1. **plan** (:class:`SimulationPlan`): a seeded sample of respondents (:func:`~valuesim.bench.protocol.sample_respondents`,
    spread over countries) and one unit per person whose targets are the new questions and whose
    history is the person's whole record;
-2. **record**: :class:`~valuesim.bench.record.RunRecord` (the run directory holds ``split.json``,
-   ``predictions.jsonl`` appended unit by unit, ``failures.jsonl`` and ``manifest.json``; a
-   directory made for another questionnaire, sample, method or model is refused);
-3. **execute**: the benchmark executors (in-process or Ray) with the method's progress bar;
-4. **summarise** (instead of scoring: nobody has answered the questions): ``answers.parquet`` /
+2. **engine**: the run directory (``split.json``, ``predictions.jsonl`` appended unit by unit,
+   ``failures.jsonl`` and ``manifest.json``; a directory made for another questionnaire,
+   sample, method or model is refused), the fit of a method that learns from the known items,
+   the executors (in-process or Ray) with the method's progress bar;
+3. **summarise** (:class:`Summarise`) (instead of scoring: nobody has answered the questions): ``answers.parquet`` /
    ``answers.csv`` (one row per respondent x question), ``distributions.parquet`` / ``.csv``
    (answer shares per question x country, x sex and x age band) and ``summary.json``. The HTML
    report (one stacked-bar figure per question) is written from the result by the layer above
@@ -33,24 +34,23 @@ import numpy as np
 import pandas as pd
 
 from valuesim.bench.config import RunConfig
-from valuesim.bench.execute import Executor, FittedMethod, UnitFailure, run_units
-from valuesim.bench.plan import make_work_items
+from valuesim.bench.engine import Finished, RunPlan, run_plan
+from valuesim.bench.execute import Executor, UnitFailure
 from valuesim.bench.protocol import ProtocolConfig, Split, Unit, profile_items, sample_respondents
-from valuesim.bench.record import RunRecord, Stopwatch, base_manifest, run_identity, usage_counters
+from valuesim.bench.record import Stopwatch
 from valuesim.bench.rundir import write_json_atomic
 from valuesim.errors import ConfigError
-from valuesim.methods.base import Method
+from valuesim.methods.base import Method, refuse_trained
+from valuesim.survey import demographics
 from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
-from valuesim.survey.questionnaire import extend_codebook, refuse_trained
+from valuesim.survey.questionnaire import extend_codebook
 
 ANSWERS_FILE = "answers"  # .parquet and .csv
 DISTRIBUTIONS_FILE = "distributions"  # .parquet and .csv
 SUMMARY_FILE = "summary.json"
 REPORT_DIR = "report"
 
-#: Age bands of the distributions (WVS's usual three: up to 29, 30-49, 50 and older).
-AGE_BANDS: tuple[tuple[int, int, str], ...] = ((0, 29, "16-29"), (30, 49, "30-49"), (50, 200, "50+"))
 ANSWER_COLUMNS = (
     "respondent",
     "country",
@@ -156,6 +156,83 @@ def plan_simulation(data: SurveyData, cfg: SimulationConfig) -> Split:
     )
 
 
+class SimulationPlan(RunPlan):
+    """``simulate``'s plan: one unit per sampled person, no real answers; a method that learns
+    from the known items (e.g. item-transfer) is fitted on every respondent's known answers."""
+
+    kind = "simulate"
+    noun = "answers"
+    learns_from = "respondents' answers to the known items"
+    with_truth = False
+
+    def __init__(self, data: SurveyData, split: Split, cfg: SimulationConfig, run: RunConfig) -> None:
+        super().__init__(data, split)
+        self.cfg = cfg
+        self.run = run
+
+    def fits(self, method: Method) -> bool:
+        return method.learns_from_known_items
+
+    def training(self) -> SurveyData:
+        from valuesim.relations import fit_sample
+
+        return fit_sample(self.data, hide=[q.id for q in self.cfg.questions], max_people=self.run.train_max)
+
+    def train_source(self, method: Method) -> str:
+        if method.learns_from_known_items:
+            return "the respondents' answers to the known items (new questions: nobody has answered them)"
+        return "none (new questions: nobody has answered them)"
+
+    def manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["config"]["protocol"] = self.split.protocol
+        return manifest
+
+    def predicting(self, n_items: int, concurrency: int) -> str:
+        return f"simulating {n_items:,} respondents x {len(self.cfg.questions)} questions (concurrency {concurrency})"
+
+
+@dataclass(frozen=True)
+class Summarise:
+    """``simulate``'s finisher: the answer tables of *questions*, their distributions and ``summary.json``."""
+
+    questions: tuple[Question, ...]
+
+    def __call__(self, done: Finished) -> tuple[dict[str, Any], tuple[pd.DataFrame, pd.DataFrame]]:
+        return _summarise(done, self.questions)
+
+
+def _summarise(
+    done: Finished, questions: Sequence[Question]
+) -> tuple[dict[str, Any], tuple[pd.DataFrame, pd.DataFrame]]:
+    data, codebook, method = done.plan.data, done.method.codebook, done.method
+    with done.clock("summary_seconds"):
+        answers = answers_table(done.rows, data, codebook)
+        dists = distributions(answers, codebook, questions)
+        _write_frame(answers, done.out / ANSWERS_FILE)
+        _write_frame(dists, done.out / DISTRIBUTIONS_FILE)
+    summary = {
+        "kind": "simulate",
+        "n_respondents": len(done.plan.split.respondents),
+        "n_questions": len(questions),
+        "n_answers": int(answers["code"].notna().sum()),
+        "n_abstained": int(answers["code"].isna().sum()),
+        "countries": {
+            str(k): int(v) for k, v in answers.drop_duplicates("respondent")["country"].value_counts().items()
+        },
+        "usage_total": dict(done.record.usage_total(done.rows)),
+        "usage_this_session": dict(done.record.session.get("usage") or {}),
+        "method": method.config(),
+        "synthetic": bool(data.synthetic),
+        # the simulated distribution is the mean probability; argmax shares are reported beside it
+        "distributions": overall_distributions(dists),
+    }
+    note = smoke_test_note(str(method.config().get("model") or ""))
+    if note:
+        summary["note"] = note
+    write_json_atomic(done.out / SUMMARY_FILE, summary)
+    return summary, (answers, dists)
+
+
 def run_simulation(
     data: SurveyData,
     method: Method,
@@ -169,7 +246,6 @@ def run_simulation(
 ) -> SimulationResult:
     """Answer ``cfg.questions`` for a sample of *data*'s respondents with *method* (built on a
     codebook that holds the questions: :func:`~valuesim.survey.questionnaire.extend_codebook`)."""
-    say = log or (lambda _msg: None)
     refuse_trained(method.name, type(method))
     missing = [q.id for q in cfg.questions if q.id not in method.codebook]
     if missing:
@@ -181,86 +257,31 @@ def run_simulation(
     clock = Stopwatch()
     with clock("split_seconds"):
         split = plan_simulation(data, cfg)
-    concurrency = rcfg.concurrency or method.default_concurrency
-    out = Path(out_dir).expanduser()
-    # one writer per run directory: the lock is held until the record is complete
-    with RunRecord.open(out, split, run_identity(method, rcfg, split), overwrite=rcfg.overwrite, clock=clock) as record:
-        pending = record.pending
-        say(record.describe().replace(" targets", " answers"))
-        manifest = base_manifest(method, rcfg, data, split, concurrency)
-        manifest["kind"] = "simulate"
-        manifest["config"]["protocol"] = split.protocol
-        record.start(
-            manifest,
-            train_source="the respondents' answers to the known items (new questions: nobody has answered them)"
-            if method.learns_from_known_items
-            else "none (new questions: nobody has answered them)",
-        )
-
-        with record.predicting(method, rcfg) as session:
-            if pending and method.learns_from_known_items:
-                from valuesim.relations import fit_sample
-
-                with clock("fit_seconds"):
-                    seen = fit_sample(data, hide=[q.id for q in cfg.questions], max_people=rcfg.train_max)
-                    say(f"fitting {method.name} on {len(seen):,} respondents' answers to the known items")
-                    method.fit(seen)
-                    record.note_fit(method.fit_report())
-            if pending:
-                with clock("tasks_seconds"):
-                    items = make_work_items(data, pending, with_truth=False)
-                with clock("predict_seconds"):
-                    say(
-                        f"simulating {len(items):,} respondents x {len(cfg.questions)} questions (concurrency {concurrency})"
-                    )
-                    execute = executor or run_units
-                    reported = execute(
-                        FittedMethod(method), items, session.sink, concurrency=concurrency, progress=progress
-                    )
-                    session.executor_usage = usage_counters(reported)
-
-        rows = record.finished_rows()
-        with clock("summary_seconds"):
-            answers = answers_table(rows, data, method.codebook)
-            dists = distributions(answers, method.codebook, cfg.questions)
-            _write_frame(answers, out / ANSWERS_FILE)
-            _write_frame(dists, out / DISTRIBUTIONS_FILE)
-        usage = dict(record.usage_total(rows))
-        session_usage = dict(record.session.get("usage") or {})
-        summary = {
-            "kind": "simulate",
-            "n_respondents": len(split.respondents),
-            "n_questions": len(cfg.questions),
-            "n_answers": int(answers["code"].notna().sum()),
-            "n_abstained": int(answers["code"].isna().sum()),
-            "countries": {
-                str(k): int(v) for k, v in answers.drop_duplicates("respondent")["country"].value_counts().items()
-            },
-            "usage_total": usage,
-            "usage_this_session": session_usage,
-            "method": method.config(),
-            "synthetic": bool(data.synthetic),
-            # the simulated distribution is the mean probability; argmax shares are reported beside it
-            "distributions": overall_distributions(dists),
-        }
-        note = smoke_test_note(str(method.config().get("model") or ""))
-        if note:
-            summary["note"] = note
-        write_json_atomic(out / SUMMARY_FILE, summary)
-        record.complete(summary)
+    result = run_plan(
+        SimulationPlan(data, split, cfg, rcfg),
+        method,
+        Summarise(tuple(cfg.questions)),
+        out_dir,
+        cfg=rcfg,
+        clock=clock,
+        executor=executor,
+        progress=progress,
+        log=log,
+    )
+    answers, dists = result.value
     return SimulationResult(
-        out_dir=out,
+        out_dir=result.out_dir,
         split=split,
         answers=answers,
         distributions=dists,
-        n_units=len(split.units),
-        n_computed=record.session["units_computed"],
-        n_resumed=len(record.state.finished),
-        usage=session_usage,
+        n_units=result.n_units,
+        n_computed=result.n_computed,
+        n_resumed=result.n_resumed,
+        usage=result.usage,
         questions=tuple(cfg.questions),
-        manifest=manifest,
-        notes=list(split.notes),
-        failures=list(record.failures),
+        manifest=result.manifest,
+        notes=result.notes,
+        failures=result.failures,
     )
 
 
@@ -279,24 +300,19 @@ def smoke_test_note(model: str) -> str | None:
     return None
 
 
-def age_band(age: int | None) -> str:
-    if age is None:
-        return "unknown"
-    for lo, hi, name in AGE_BANDS:
-        if lo <= age <= hi:
-            return name
-    return "unknown"
+#: The group of a person whose sex or age is unknown (or whose survey has no sex / age item).
+UNKNOWN_GROUP = "unknown"
 
 
 def _groups(data: SurveyData, codebook: Codebook, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """respondent -> (sex label, age band) from the codebook's sex and age roles."""
-    sex_q, age_q = codebook.role("sex"), codebook.role("age")
+    """respondent -> (sex label, age band) from the codebook's sex and age roles
+    (:mod:`valuesim.survey.demographics`)."""
     out = {}
     for rid in ids:
-        person = data.respondent(rid)
-        sex = codebook.get(sex_q).label(person.answers[sex_q]) if sex_q and sex_q in person.answers else "unknown"
-        age = person.answers.get(age_q) if age_q else None
-        out[rid] = (sex, age_band(age))
+        answers = data.respondent(rid).answers
+        sex = demographics.sex_label(codebook, answers)
+        band = demographics.age_band(demographics.age(codebook, answers))
+        out[rid] = (sex or UNKNOWN_GROUP, band or UNKNOWN_GROUP)
     return out
 
 
@@ -357,7 +373,8 @@ def distributions(answers: pd.DataFrame, codebook: Codebook, questions: Sequence
         has_probs = np.array([isinstance(p, dict) and bool(p) for p in raw], dtype=bool)
         for by in ("all", "country", "sex", "age_band"):
             keys = pd.Series("all", index=sub.index) if by == "all" else sub[by].astype(str)
-            for group in sorted(set(keys)):
+            groups = sorted(set(keys))
+            for group in demographics.sort_bands(groups) if by == "age_band" else groups:  # youngest first
                 mask = (keys == group).to_numpy()
                 codes = sub["code"][mask].dropna().astype(int)
                 n = len(codes)
@@ -421,7 +438,9 @@ def build_method(name: str, codebook: Codebook, questions: Sequence[Question], *
 
 __all__ = [
     "SimulationConfig",
+    "SimulationPlan",
     "SimulationResult",
+    "Summarise",
     "answers_table",
     "build_method",
     "distributions",

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import shlex
 import sys
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +14,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
+from valuesim.cli._run import err_console, note, run_and_print, safe, say
 from valuesim.errors import ConfigError
 
 console = Console()
-err_console = Console(stderr=True)
 
 bench_app = typer.Typer(
     help="Benchmark a method on survey data (leak-free protocol, resumable runs).",
@@ -36,7 +32,7 @@ bench_app = typer.Typer(
 
 def model_flags(
     options: dict[str, Any],
-    method: str,
+    method: str | None,
     *,
     model: str | None = None,
     base_url: str | None = None,
@@ -45,10 +41,11 @@ def model_flags(
 ) -> dict[str, Any]:
     """*options* with the model flags of a command (--model, --base-url, --api-key, --no-cache)
     added: the one mapping from these flags to method options, for every command that takes
-    them. A flag given to a method that uses no language model is a clear error."""
+    them. A flag given to a method that uses no language model is a clear error; *method*
+    None: the options of every LLM method of a job of several methods (an experiment)."""
     from valuesim.methods.base import method_info
 
-    uses_llm = method_info(method).uses_llm
+    uses_llm = method is None or method_info(method).uses_llm
     flags = (
         ("--model", model, "model"),
         ("--base-url", base_url, "base_url"),
@@ -98,26 +95,6 @@ def _load_data(data: str | None, synthetic: int | None, codebook: str | None = N
             "Pass --data PATH (a WVS-7 file or a folder of per-country files), or --data synthetic to try it out.",
         )
     return load_data(data, codebook=codebook)
-
-
-@contextlib.contextmanager
-def _warnings_to_console(shown: set[str]) -> Iterator[None]:
-    """Print warnings raised during a run as one yellow line each (no source lines)."""
-    old = warnings.showwarning
-
-    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        text = redact_text(str(message))
-        if text not in shown:
-            shown.add(text)
-            err_console.print(f"[yellow]Warning:[/] {escape(text)}", highlight=False)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = show
-        try:
-            yield
-        finally:
-            warnings.showwarning = old
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -349,37 +326,19 @@ def bench(
     from valuesim.llm.simulation import is_simulated
 
     if is_simulated(options.get("model")):
-        err_console.print(
-            f"[bold red]SIMULATED[/] model {options['model']}: it knows the true answer of the person each prompt "
-            "describes (a test instrument for the machinery; the run is labelled SIMULATED in reports).",
-            highlight=False,
+        say(
+            f"model {options['model']}: it knows the true answer of the person each prompt describes (a test "
+            "instrument for the machinery; the run is labelled SIMULATED in reports).",
+            markup="[bold red]SIMULATED[/] ",
         )
-    err_console.print(
-        f"[bold]{m.name}[/] on {escape(survey.source or 'data')} ({len(survey):,} respondents"
-        f"{', synthetic' if survey.synthetic else ''}) -> {escape(str(out))}",
-        highlight=False,
+    say(
+        f"{survey.source or 'data'} ({len(survey):,} respondents{', synthetic' if survey.synthetic else ''}) -> {out}",
+        markup=f"[bold]{safe(m.name)}[/] on ",
     )
-    shown: set[str] = set()
-    try:
-        with _warnings_to_console(shown):
-            result = run_benchmark(
-                survey,
-                m,
-                cfg,
-                out,
-                progress=progress,
-                executor=run_on,
-                log=lambda msg: err_console.print(f"[dim]{escape(redact_text(msg))}[/]", highlight=False),
-            )
-    except KeyboardInterrupt:
-        err_console.print(
-            f"[yellow]Interrupted.[/] Finished units are saved in {escape(str(out))}; "
-            "re-run the same command to resume."
-        )
-        raise typer.Exit(130) from None
-    for note in result.notes:
-        if note not in shown:
-            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
+    result = run_and_print(
+        lambda log: run_benchmark(survey, m, cfg, out, progress=progress, executor=run_on, log=log),
+        interrupted=f"Finished units are saved in {out}; re-run the same command to resume.",
+    )
     metrics = result.metrics or {}
     resumed = f", {result.n_resumed} resumed" if result.n_resumed else ""
     console.print(
@@ -408,8 +367,8 @@ def bench(
         from valuesim.bench.rundir import open_run
         from valuesim.report.load import not_posed_notes
 
-        for note in not_posed_notes(open_run(result.out_dir).predictions()):
-            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
+        for text in not_posed_notes(open_run(result.out_dir).predictions()):
+            note(text)
     console.print(
         f"Results: {escape(str(result.out_dir))}/  (metrics.json, predictions.jsonl, split.json, manifest.json)",
         highlight=False,
@@ -431,13 +390,12 @@ def _print_failures(result: Any) -> None:
     for col in ("error", "targets", "units", "example"):
         table.add_column(col, justify="right" if col in ("targets", "units") else "left")
     for error, e in failure_summary(result.failures).items():
-        table.add_row(error, f"{e['targets']:,}", f"{e['units']:,}", e["example"])
+        table.add_row(safe(error), f"{e['targets']:,}", f"{e['units']:,}", safe(e["example"]))
     err_console.print(table)
-    err_console.print(
-        f"[yellow]Incomplete:[/] the metrics above cover the other targets (metrics.json: complete=false, "
-        f"n_failed_targets={n}). The failures are in {result.out_dir}/failures.jsonl; re-run the same command "
-        "to retry only the failed targets.",
-        highlight=False,
+    say(
+        f"the metrics above cover the other targets (metrics.json: complete=false, n_failed_targets={n}). The "
+        f"failures are in {result.out_dir}/failures.jsonl; re-run the same command to retry only the failed targets.",
+        markup="[yellow]Incomplete:[/] ",
     )
 
 
@@ -449,10 +407,12 @@ def _print_methods(only: str | None = None) -> None:
     table = Table(title="Methods", title_justify="left")
     table.add_column("name")
     table.add_column("LLM")
+    table.add_column("new questions")
     table.add_column("description")
     for info in infos:
-        src = "" if info.source == "built-in" else f" [dim]({info.source})[/]"
-        table.add_row(info.name, "yes" if info.uses_llm else "no", info.description + src)
+        src = "" if info.source == "built-in" else f" [dim]({safe(info.source)})[/]"
+        yes = ("yes" if info.uses_llm else "no", "yes" if info.answers_new_questions else "no")
+        table.add_row(safe(info.name), *yes, safe(info.description) + src)
     console.print(table)
     from valuesim.methods.options import defaults_of
 

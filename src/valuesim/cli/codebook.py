@@ -92,9 +92,8 @@ def check(
 def posing_warnings(cb: Codebook) -> list[str]:
     """What LLM methods will do with items that do not fit a lettered question, and answer
     options whose label names a missing answer (they would be told and posed as answers)."""
-    from valuesim.methods.phrasing import is_missing_label
     from valuesim.methods.prompting import LETTERS, MAX_NUMBERED_OPTIONS, unposable_reason
-    from valuesim.survey.codebook import QuestionKind
+    from valuesim.survey.codebook import QuestionKind, is_missing_label
 
     out: list[str] = []
     targets = [q for q in cb if not q.profile and q.kind is not QuestionKind.NUMERIC]

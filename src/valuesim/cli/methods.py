@@ -98,8 +98,8 @@ def backstory(
     written, regenerated, fallen back to the facts sentences, and why) is printed after it.
     """
     from valuesim.bench.rundir import write_json_atomic
-    from valuesim.methods.narrative import verdict
     from valuesim.methods.story import build_backstory, story_fidelity
+    from valuesim.methods.story.narrative import verdict
 
     if style == "narrative" and model is None:
         raise ConfigError("--style narrative needs --model.", "E.g. --model local, or use --style facts.")
@@ -116,8 +116,14 @@ def backstory(
     counter = llm if llm is not None else (_model("local", None) if max_tokens is not None else None)
     parts: dict[str, Any] = {}
     if target is not None:
+        from valuesim.cli.bench import model_flags
+
+        # the method builds its model from the flags, like everywhere: the given model, else the
+        # embedded one to count --max-tokens, else the mock model (a story needs no model call)
+        spec = model or ("local" if max_tokens is not None else "mock")
+        model_options = model_flags({}, None, model=spec, base_url=base_url, api_key=api_key, no_cache=no_cache)
         story, parts, person = _target_parts(
-            survey, person, target, style, llm or counter, max_words, max_tokens, profile_share, qids
+            survey, person, target, style, model_options, max_words, max_tokens, profile_share, qids
         )
     else:
         story = build_backstory(
@@ -186,7 +192,7 @@ def _target_parts(
     person: Any,
     target: str,
     style: str,
-    model: Any,
+    model_options: dict[str, Any],
     max_words: int | None,
     max_tokens: int | None,
     profile_share: float | None,
@@ -194,7 +200,6 @@ def _target_parts(
 ) -> tuple[Any, dict[str, Any], Any]:
     """``backstory --target``: ValueSim's shared story and each target's own answers for ``person``
     (their answers to the targets hidden), relations observed among the file's other respondents."""
-    from valuesim.llm import get_model
     from valuesim.methods import get_method
 
     if style not in ("facts", "dense", "raw"):
@@ -210,7 +215,7 @@ def _target_parts(
     options: dict[str, Any] = {"story": style, "story_tokens": max_tokens, "max_story_words": max_words}
     if profile_share is not None:
         options["profile_share"] = profile_share
-    method = get_method("valuesim", survey.codebook, model=model if model is not None else get_model("mock"), **options)
+    method = get_method("valuesim", survey.codebook, **model_options, **options)
     others = [r for r in survey.frame.index if r != person.id]
     if others:
         method.fit(survey.subset(others))
@@ -245,9 +250,8 @@ def ask(
     method: str | None = typer.Option(
         None,
         "--method",
-        help="Any method that can answer the question: a trained predictor (supervised, knn, ...) or an LLM "
-        "method (valuesim, blank, demographics, full-info, rag) for a survey item; an LLM method, uniform or "
-        "text-transfer for a new question.",
+        help="Any method that can answer the question (see `valuesim bench --list-methods`): every method for a "
+        "survey item; for a new question, one marked there as answering new questions.",
         show_default="supervised for a survey item (the best trained predictor measured); valuesim for a new "
         "question or when --model is given",
     ),
@@ -282,7 +286,7 @@ def ask(
     info = method_info(method)
     fits_known = info.cls.learns_from_known_items
     if new_question:  # nobody has answered it: only methods that do not learn from others' answers to it
-        from valuesim.survey.questionnaire import refuse_trained
+        from valuesim.methods.base import refuse_trained
 
         refuse_trained(method, info.cls)
     survey = load_data(data, codebook=codebook)
@@ -353,6 +357,7 @@ def _fit_without(method: Any, survey: Any, person_id: str) -> int:
     from valuesim.bench.config import RunConfig
     from valuesim.bench.plan import training_outside
     from valuesim.bench.protocol import ProtocolConfig, min_valid_for
+    from valuesim.methods import method_names
 
     cfg = RunConfig()
     train = training_outside(
@@ -365,7 +370,8 @@ def _fit_without(method: Any, survey: Any, person_id: str) -> int:
     if not len(train):
         raise DataError(
             f"{method.name!r} learns from other respondents, and the file has no one else with enough answers.",
-            "Use an LLM method (valuesim, blank, demographics, full-info, rag) or a file with more respondents.",
+            f"Use a method that answers from the person alone ({', '.join(method_names(lambda i: i.answers_alone))}) "
+            "or a file with more respondents.",
         )
     method.fit(train)
     return len(train)

@@ -12,16 +12,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
+from valuesim.cli._run import err_console, run_and_print, safe, say
 from valuesim.llm.backends.local import SMOKE_TEST_NOTE, is_embedded_default
 
 if TYPE_CHECKING:
     from valuesim.experiments.experiment import ExperimentResult, RunSpec
 
 console = Console()
-err_console = Console(stderr=True)
 
 experiment_app = typer.Typer(
     help="Run a whole experiment (many benchmark runs + report) as one resumable job.",
@@ -60,12 +59,12 @@ def report(
     t0 = time.perf_counter()
     paths = build_report(run_dirs, out, reference=reference, title=title, confusion_item=confusion_item)
     console.print(
-        f"Report ({len(run_dirs)} runs, reference {paths.reference}, {time.perf_counter() - t0:.1f} s):",
+        f"Report ({len(run_dirs)} runs, reference {safe(paths.reference)}, {time.perf_counter() - t0:.1f} s):",
         highlight=False,
     )
-    console.print(f"  HTML:     {paths.html.resolve()}", highlight=False, soft_wrap=True)
+    console.print(f"  HTML:     {safe(paths.html.resolve())}", highlight=False, soft_wrap=True)
     console.print(
-        f"  Markdown: {paths.markdown.resolve()}  (figures in {paths.out_dir.resolve() / 'figures'})",
+        f"  Markdown: {safe(paths.markdown.resolve())}  (figures in {safe(paths.out_dir.resolve() / 'figures')})",
         highlight=False,
         soft_wrap=True,
     )
@@ -116,30 +115,34 @@ def experiment_paper(
     if list_runs:
         _print_specs(select_specs(PAPER_EXPERIMENT, quick=quick, only=_split(only), skip=_split(skip)))
         return
+    from valuesim.cli.bench import model_flags
+
+    llm_options = model_flags({}, None, model=model, base_url=base_url, api_key=api_key, no_cache=no_cache)
     survey = load_data(data, codebook=codebook)
     sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
-    err_console.print(
-        f"[bold]Paper experiment[/]{' (quick)' if quick else ''} on {survey.source} ({len(survey):,} respondents"
-        f"{', SYNTHETIC' if survey.synthetic else ''}), model {redact_text(model)}: {sizes.describe()} -> {out}",
-        highlight=False,
-        soft_wrap=True,
+    say(
+        f"on {survey.source} ({len(survey):,} respondents{', SYNTHETIC' if survey.synthetic else ''}), model {model}: "
+        f"{sizes.describe()} -> {out}",
+        markup=f"[bold]Paper experiment[/]{' (quick)' if quick else ''} ",
     )
-    result = run_experiment(
-        survey,
-        out,
-        model=model,
-        base_url=base_url,
-        api_key=api_key,
-        quick=quick,
-        respondents=respondents,
-        seed=seed,
-        only=_split(only),
-        skip=_split(skip),
-        command=_command(),
-        progress=progress,
-        overwrite=overwrite,
-        cache=not no_cache,
-        on_event=_say,
+    result = run_and_print(
+        lambda log: run_experiment(
+            survey,
+            out,
+            llm_options=llm_options,
+            quick=quick,
+            respondents=respondents,
+            seed=seed,
+            only=_split(only),
+            skip=_split(skip),
+            command=_command(),
+            progress=progress,
+            overwrite=overwrite,
+            on_event=log,
+        ),
+        interrupted=f"Finished runs and units are saved in {out}; re-run the same command to resume.",
+        notes=lambda _result: (),
+        style=None,
     )
     _finish(result)
 
@@ -158,24 +161,25 @@ def demo(
 
     No server, no download, no API key. Everything it shows is labelled SYNTHETIC.
     """
+    from valuesim.cli.bench import model_flags
     from valuesim.experiments.demo import run_demo
 
-    result = run_demo(
-        out,
-        model=model,
-        respondents=respondents,
-        progress=progress,
-        command=_command(),
-        overwrite=overwrite,
-        cache=not no_cache,
-        on_event=_say,
+    llm_options = model_flags({}, None, model=model, no_cache=no_cache)
+    result = run_and_print(
+        lambda log: run_demo(
+            out,
+            llm_options=llm_options,
+            respondents=respondents,
+            progress=progress,
+            command=_command(),
+            overwrite=overwrite,
+            on_event=log,
+        ),
+        interrupted=f"Finished runs and units are saved in {out}; re-run the same command to resume.",
+        notes=lambda _result: (),
+        style=None,
     )
     _finish(result.experiment, demo=True, model=result.model)
-
-
-def _say(msg: str) -> None:
-    """An experiment's progress line on stderr (a model spec in it may name a server with credentials)."""
-    err_console.print(redact_text(msg), highlight=False, soft_wrap=True)
 
 
 def _finish(result: ExperimentResult, demo: bool = False, model: str | None = None) -> None:
@@ -184,15 +188,11 @@ def _finish(result: ExperimentResult, demo: bool = False, model: str | None = No
         f"{len(done)} of {len(result.outcomes)} runs complete in {result.wall_seconds:.0f} s.", highlight=False
     )
     for o in result.failed:
-        err_console.print(
-            f"[red]Failed:[/] {o.spec.name}: {o.error}" + (f"\n  Hint: {o.hint}" if o.hint else ""),
-            highlight=False,
-            soft_wrap=True,
-        )
+        say(f"{o.spec.name}: {o.error}" + (f"\n  Hint: {o.hint}" if o.hint else ""), markup="[red]Failed:[/] ")
     if result.report_html is not None:
-        console.print(f"[bold]Report:[/] {Path(result.report_html).resolve()}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]Report:[/] {safe(Path(result.report_html).resolve())}", highlight=False, soft_wrap=True)
         if result.report_markdown is not None:
-            console.print(f"        {Path(result.report_markdown).resolve()}", highlight=False, soft_wrap=True)
+            console.print(f"        {safe(Path(result.report_markdown).resolve())}", highlight=False, soft_wrap=True)
         if demo:
             console.print(
                 "Open the HTML file in a browser. Everything in it is SYNTHETIC: generated people, not survey results.",

@@ -11,13 +11,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from valuesim._redact import redact_text
 from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.cli._help import API_KEY_HELP, NO_CACHE_HELP
+from valuesim.cli._run import note, run_and_print, safe, say
 from valuesim.errors import ConfigError, DataError
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 def simulate(
@@ -47,7 +46,7 @@ def simulate(
         "valuesim",
         "--method",
         "-m",
-        help="An LLM method (valuesim, blank, demographics, full-info, rag), uniform or text-transfer.",
+        help="A method that answers new questions (marked so in `valuesim bench --list-methods`).",
     ),
     model: str | None = typer.Option(
         None,
@@ -95,15 +94,14 @@ def simulate(
     """
     from valuesim.bench.config import RunConfig
     from valuesim.bench.simulate import SimulationConfig, build_method, run_simulation, smoke_test_note
-    from valuesim.cli.bench import _split_list, _warnings_to_console, model_flags, parse_options
+    from valuesim.cli.bench import _split_list, model_flags, parse_options
     from valuesim.cli.questionnaire import print_import_notes
     from valuesim.scale import get_executor
     from valuesim.survey.loaders import resolve_countries
     from valuesim.survey.questionnaire import parse_pipes, read_questionnaire
 
     formats = _export_formats(fmt)
-    from valuesim.methods.base import method_info
-    from valuesim.survey.questionnaire import refuse_trained
+    from valuesim.methods.base import method_info, refuse_trained
 
     refuse_trained(method, method_info(method).cls)  # before its flags: the method cannot run at all
     options = model_flags(
@@ -129,33 +127,13 @@ def simulate(
         stratify_by_country=stratify,
     )
     m = build_method(method, survey.codebook, new, **options)
-    err_console.print(
-        f"[bold]{escape(m.name)}[/] simulating {len(new)} new questions on {escape(survey.source or 'data')} "
-        f"-> {escape(str(out))}",
-        highlight=False,
+    say(
+        f"simulating {len(new)} new questions on {survey.source or 'data'} -> {out}", markup=f"[bold]{safe(m.name)}[/] "
     )
-    shown: set[str] = set()
-    try:
-        with _warnings_to_console(shown):
-            result = run_simulation(
-                survey,
-                m,
-                cfg,
-                out,
-                run=run,
-                executor=run_on,
-                progress=progress,
-                log=lambda msg: err_console.print(f"[dim]{escape(redact_text(msg))}[/]", highlight=False),
-            )
-    except KeyboardInterrupt:
-        err_console.print(
-            f"[yellow]Interrupted.[/] Finished respondents are saved in {escape(str(out))}; re-run to resume.",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
-    for note in result.notes:
-        if note not in shown:
-            err_console.print(f"[cyan]Note:[/] {escape(redact_text(note))}", highlight=False)
+    result = run_and_print(
+        lambda log: run_simulation(survey, m, cfg, out, run=run, executor=run_on, progress=progress, log=log),
+        interrupted=f"Finished respondents are saved in {out}; re-run to resume.",
+    )
     from valuesim.report.simulation import report_simulation
 
     report = report_simulation(result)
@@ -169,7 +147,7 @@ def simulate(
         console.print(f"[bold yellow]Note:[/] {smoke}", highlight=False, soft_wrap=True)
     if result.failures:
         n = sum(len(f.targets) for f in result.failures)
-        err_console.print(f"[red]{n} answers failed[/] (model calls failed after all retries); re-run to retry them.")
+        say("(model calls failed after all retries); re-run to retry them.", markup=f"[red]{n} answers failed[/] ")
         raise typer.Exit(1)
 
 
@@ -224,8 +202,8 @@ def _export(
     table = labelled_table(answers, questions, profile or (), people)
     for f in formats:
         path = out / f"{stem}.{f}" if out.is_dir() or out.suffix.lower() != f".{f}" else out
-        for note in write_labelled(table, path, f):  # type: ignore[arg-type]
-            err_console.print(f"[cyan]Note:[/] {escape(note)}", highlight=False)
+        for text in write_labelled(table, path, f):  # type: ignore[arg-type]
+            note(text)
         console.print(f"Labelled file: {escape(str(path))}", highlight=False)
 
 

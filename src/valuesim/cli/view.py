@@ -92,13 +92,17 @@ def view(
             "Nothing to view: give run directories and/or --data.",
             "E.g. valuesim view runs/knn runs/supervised --data WVS_FILE",
         )
-    llm: Any = None
+    model_options: dict[str, Any] | None = None
     if model is not None:
-        from valuesim.llm import get_model
+        from valuesim.cli.bench import model_flags
+        from valuesim.llm.model import parse_spec
 
-        llm = get_model(
-            model, base_url=base_url, api_key=api_key, cache=not no_cache
-        )  # an unknown spec is a ConfigError here
+        parse_spec(model)  # an unknown spec is a ConfigError here, before the viewer starts
+        model_options = model_flags({}, None, model=model, base_url=base_url, api_key=api_key, no_cache=no_cache)
+    elif base_url is not None or api_key is not None or no_cache:
+        raise ConfigError(
+            "--base-url, --api-key and --no-cache go with --model (the Ask page's model).", "Add --model."
+        )
     if model is not None and data is None:
         err_console.print("[yellow]Note:[/] Ask needs the person's answers: add --data to enable it.", highlight=False)
     sock = bind_socket(host, port)
@@ -115,8 +119,7 @@ def view(
         app = create_app(
             store,
             survey=survey,
-            model=llm,
-            model_spec=model if llm is not None else None,
+            model_options=model_options if survey is not None else None,
             allowed_hosts=sorted(LOOPBACK_HOSTS | {host}) if is_loopback(host) else None,
         )
         err_console.print(
@@ -130,7 +133,7 @@ def view(
             err_console.print(
                 f"[bold yellow]Warning:[/] listening on {escape(host)}, not loopback: anyone who can reach this "
                 "address can read every run, every person's record and answers"
-                + (" and, on the Ask page, run your model (spending its calls)" if llm is not None else "")
+                + (" and, on the Ask page, run your model (spending its calls)" if model_options is not None else "")
                 + " -- there is no authentication, and the Host-header check that stops other web pages "
                 "from reaching the viewer (DNS rebinding) is off. Use --host 127.0.0.1 unless that is intended.",
                 highlight=False,

@@ -10,9 +10,10 @@ Everything it produces is labelled SYNTHETIC.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from valuesim.errors import ModelError
 from valuesim.experiments.experiment import PAPER_EXPERIMENT, ExperimentResult, RunSpec, Sizes, run_experiment
@@ -69,19 +70,21 @@ def resolve_demo_model(model: str | None) -> tuple[str, str | None]:
 def run_demo(
     out_dir: str | Path = "valuesim-demo",
     *,
-    model: str | None = None,
+    llm_options: Mapping[str, Any] | None = None,
     respondents: int = 3,
     progress: bool = True,
     overwrite: bool = False,
-    cache: bool = True,
     command: str | None = None,
     on_event: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Run the demo into *out_dir* (``runs/`` and ``report/``) and return where the report is."""
+    """Run the demo into *out_dir* (``runs/`` and ``report/``) and return where the report is.
+
+    ``llm_options``: the method options of its LLM runs (``cli.bench.model_flags``); without a
+    ``model``, the embedded model, or ``mock`` when that is not installed."""
     from valuesim.survey import generate_synthetic
 
     say = on_event or (lambda _msg: None)
-    spec, note = resolve_demo_model(model)
+    spec, note = resolve_demo_model((llm_options or {}).get("model"))
     if note:
         say(f"Note: {note}")
     data = generate_synthetic(n=DEMO_POPULATION, seed=DEMO_SEED)
@@ -93,13 +96,12 @@ def run_demo(
     result = run_experiment(
         data,
         out_dir,
-        model=spec,
+        llm_options={**(llm_options or {}), "model": spec},
         specs=DEMO_RUNS,
         sizes=sizes,
         command=command,
         progress=progress,
         overwrite=overwrite,
-        cache=cache,
         title="ValueSim demo",
         figure_runs=None,
         on_event=say,

@@ -240,9 +240,7 @@ def run_experiment(
     data: SurveyData,
     out_dir: str | Path,
     *,
-    model: str = "local",
-    base_url: str | None = None,
-    api_key: str | None = None,
+    llm_options: Mapping[str, Any] | None = None,
     quick: bool = False,
     respondents: int | None = None,
     seed: int = 42,
@@ -254,7 +252,6 @@ def run_experiment(
     progress: bool = True,
     report: bool = True,
     overwrite: bool = False,
-    cache: bool = True,
     title: str | None = None,
     figure_runs: Sequence[str] | None = FIGURE_RUNS,
     on_event: Callable[[str], None] | None = None,
@@ -263,9 +260,12 @@ def run_experiment(
 
     A run that fails with a user-fixable error (e.g. the model server is down) is recorded
     and the others go on; the report covers every run that has finished units. Re-running
-    the same call resumes. ``sizes`` overrides the sizes implied by ``quick`` /
-    ``respondents`` / ``seed``; ``overwrite`` deletes and redoes the selected runs; ``cache=False`` (``--no-cache``) makes every model call afresh; ``figure_runs`` names the runs drawn in the report's
-    per-topic / per-country / error figures (None: the report's default choice).
+    the same call resumes. ``llm_options`` are the method options of every LLM run (the model and
+    where it is served: what the command line's model flags map to, ``cli.bench.model_flags``;
+    default: the methods' own, the embedded model). ``sizes`` overrides the sizes implied by
+    ``quick`` / ``respondents`` / ``seed``; ``overwrite`` deletes and redoes the selected runs;
+    ``figure_runs`` names the runs drawn in the report's per-topic / per-country / error figures
+    (None: the report's default choice).
     """
     from valuesim.bench.protocol import ProtocolConfig, ProtocolWarning
     from valuesim.bench.runner import RunConfig, run_benchmark
@@ -282,20 +282,12 @@ def run_experiment(
         sizes = Sizes.quick(respondents, seed) if quick else Sizes.full(respondents, seed)
     command = command if command is not None else shlex.join(["valuesim", *sys.argv[1:]])
     (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
-    _write_experiment_file(out, chosen, sizes, model, base_url, quick, data, command)
+    llm = dict(llm_options or {})
+    _write_experiment_file(out, chosen, sizes, llm, quick, data, command)
 
     outcomes: list[RunOutcome] = []
     for i, spec in enumerate(chosen, 1):
-        llm = method_info(spec.method).uses_llm
-        options: dict[str, Any] = dict(spec.options)
-        if llm:
-            options["model"] = model
-            if base_url:
-                options["base_url"] = base_url
-            if api_key:
-                options["api_key"] = api_key
-            if not cache:
-                options["cache"] = False
+        options = {**spec.options, **(llm if method_info(spec.method).uses_llm else {})}
         protocol = ProtocolConfig.create(
             n_respondents=sizes.respondents,
             seed=sizes.seed,
@@ -378,8 +370,7 @@ def _write_experiment_file(
     out: Path,
     specs: Sequence[RunSpec],
     sizes: Sizes,
-    model: str,
-    base_url: str | None,
+    llm_options: Mapping[str, Any],
     quick: bool,
     data: SurveyData,
     command: str,
@@ -393,8 +384,8 @@ def _write_experiment_file(
         "valuesim_version": __version__,
         "command": command,
         "quick": quick,
-        "model": model,
-        "base_url": base_url,
+        "model": llm_options.get("model", "local"),
+        "base_url": llm_options.get("base_url"),
         "sizes": asdict(sizes),
         "data": {"path": data.source, "fingerprint": data.fingerprint(), "synthetic": bool(data.synthetic)},
         "runs": [s.to_dict() for s in specs],

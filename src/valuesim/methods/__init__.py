@@ -17,7 +17,9 @@ from valuesim.methods.base import (
     list_methods,
     method_info,
     method_infos,
+    method_names,
     predict_hidden,
+    refuse_trained,
     register,
 )
 from valuesim.methods.options import MethodOptions, OptionDoc, describe_options, parse_options
@@ -38,7 +40,9 @@ __all__ = [
     "list_methods",
     "method_info",
     "method_infos",
+    "method_names",
     "parse_options",
     "predict_hidden",
+    "refuse_trained",
     "register",
 ]

@@ -242,6 +242,17 @@ class MethodInfo:
         return bool(self.cls.uses_llm)
 
     @property
+    def answers_new_questions(self) -> bool:
+        """It can answer a question nobody has answered (it does not learn from other people's
+        answers to the target): ``simulate``, ``ask --text``, ``bench --protocol new-questions``."""
+        return not self.cls.learns_from_target_answers()
+
+    @property
+    def answers_alone(self) -> bool:
+        """It answers from the person's own record: nothing to fit on other respondents first."""
+        return not (self.cls.learns_from_others or self.cls.learns_from_known_items)
+
+    @property
     def options(self) -> list[OptionDoc]:
         return describe_options(self.cls.Options)
 
@@ -349,6 +360,34 @@ def method_infos() -> list[MethodInfo]:
     """Every registered method (built-in and plug-ins), sorted by name."""
     _load_builtin()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def method_names(where: Callable[[MethodInfo], bool] = lambda _info: True, *, first: str | None = None) -> list[str]:
+    """Names of the registered methods (built-in and plug-ins) with the capabilities *where*
+    asks for, sorted by name (*first*, when among them, leads): what a command accepts is
+    derived from the capabilities declared on the classes, never typed as a list."""
+    names = [i.name for i in method_infos() if where(i)]
+    return sorted(names, key=lambda n: (n != first, n))
+
+
+def refuse_trained(method_name: str, method_cls: type[Method], *, protocol: bool = False) -> None:
+    """A clear error for a method that needs other people's answers to the target question
+    (``protocol``: the benchmark's ``new-questions`` protocol asked for it); the hint names the
+    methods that can (from the registry)."""
+    if not method_cls.learns_from_target_answers():
+        return
+    able = ", ".join(method_names(lambda i: i.answers_new_questions))
+    if protocol:
+        raise ConfigError(
+            f"Method {method_name!r} cannot run under --protocol new-questions: it predicts from other "
+            "people's answers to the target question, which this protocol hides from everyone.",
+            f"Use a method that does not learn from the target's answers: {able}.",
+        )
+    raise ConfigError(
+        f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
+        "to the same question, and nobody has answered a new one.",
+        f"Use a method that does not learn from the target's answers: {able}.",
+    )
 
 
 def plugin_errors() -> dict[str, str]:

@@ -1,14 +1,15 @@
 """Non-LLM reference methods: what any simulation method has to beat.
 
 Every baseline learns from ``fit(train)`` -- respondents outside the evaluated sample -- and
-predicts from what the task's respondent carries: country, profile block (Q260-Q290) and
-history answers. Target questions are removed from the respondent before anything is
+predicts from what the task's respondent carries: country, profile block (the codebook's
+profile items; WVS-7: Q260-Q290) and history answers. Target questions are removed from the respondent before anything is
 read, so a method cannot see a target's answer even if it were handed one.
 
 * ``majority``             -- the most common answer to the question in the training data.
 * ``country-majority``     -- the most common answer in the respondent's country.
 * ``demographic-majority`` -- the most common answer among people of the same country,
-  sex (Q260) and age band (Q262), backing off to country, then global, when a cell is small.
+  sex and age band (:mod:`valuesim.survey.demographics`: the codebook's ``sex`` and ``age``
+  items, WVS-7 Q260 and Q262), backing off to country, then global, when a cell is small.
 * ``knn``                  -- collaborative filtering: the k training respondents whose
   history answers are closest to this person's vote on each target.
 * ``supervised``           -- a model trained on history + profile + country: one multi-output
@@ -36,9 +37,11 @@ from pydantic import Field, field_validator
 from valuesim.errors import ConfigError
 from valuesim.methods.base import Method, Prediction, Task, register
 from valuesim.methods.options import MethodOptions
+from valuesim.survey import demographics
 from valuesim.survey.codebook import Codebook, QuestionKind, item_seed, question_sort_key
 from valuesim.survey.codebook import ranks as answer_ranks
 from valuesim.survey.dataset import SurveyData
+from valuesim.survey.demographics import AGE_EDGES
 from valuesim.survey.respondent import Respondent
 
 GLOBAL = "global"
@@ -81,13 +84,6 @@ class TrainView:
             country=train.frame["country"].astype(str).to_numpy(),
             frame_values=frame_values,
         )
-
-
-def age_band(age: float | None, edges: Sequence[int]) -> int:
-    """Index of the age band (edges are lower bounds of bands 1..); -1 when unknown."""
-    if age is None or np.isnan(age) or age < 0:
-        return -1
-    return int(np.searchsorted(np.asarray(edges), age, side="right"))
 
 
 class CountTables:
@@ -196,7 +192,15 @@ class MajorityOptions(MethodOptions):
 
 
 class DemographicOptions(MajorityOptions):
-    age_bands: tuple[int, ...] = Field((30, 50), description="lower age bounds of the bands after the first")
+    age_bands: tuple[int, ...] = Field(AGE_EDGES, description="lower age bounds of the bands after the first")
+
+    @field_validator("age_bands", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: Any) -> Any:
+        """``-o age_bands=25,40,60`` from the command line (as --list-methods says)."""
+        if isinstance(v, str):
+            return tuple(b.strip() for b in v.split(",") if b.strip())
+        return v
 
     @field_validator("age_bands")
     @classmethod
@@ -224,14 +228,15 @@ class _GroupMajority(_Baseline):
             keys[COUNTRY] = list(view.country)
         if CELL in self.levels:
             none = np.full(view.n, np.nan)
-            sex = view.frame_values.get(self.codebook.role("sex") or "", none)
-            age = view.frame_values.get(self.codebook.role("age") or "", none)
+            sex = demographics.sex_values(self.codebook, view.frame_values.get(self.codebook.role("sex") or "", none))
+            age = demographics.age_values(self.codebook, view.frame_values.get(self.codebook.role("age") or "", none))
             keys[CELL] = [self._cell(c, s, a) for c, s, a in zip(view.country, sex, age, strict=True)]
         return keys
 
     def _cell(self, country: str, sex: float | None, age: float | None) -> tuple[str, int, int] | None:
-        band = age_band(age, getattr(self.opts, "age_bands", ()))
-        if sex is None or np.isnan(sex) or sex < 0 or band < 0:
+        """(country, sex code, age band index); None when sex or age is unknown (NaN or None)."""
+        band = demographics.band_index(age, getattr(self.opts, "age_bands", ()))
+        if sex is None or np.isnan(sex) or band < 0:
             return None
         return (country, int(sex), band)
 
@@ -240,9 +245,9 @@ class _GroupMajority(_Baseline):
         return self._task_keys_cell(person)
 
     def _task_keys_cell(self, person: Respondent) -> tuple[str, int, int] | None:
-        sex = person.answers.get(self.codebook.role("sex") or "")
-        age = person.answers.get(self.codebook.role("age") or "")
-        return self._cell(person.country, None if sex is None else float(sex), None if age is None else float(age))
+        sex = demographics.sex_code(self.codebook, person.answers)
+        age = demographics.age(self.codebook, person.answers)
+        return self._cell(person.country, None if sex is None else float(sex), age)
 
     def _task_keys(self, person: Respondent) -> dict[str, Any]:
         keys: dict[str, Any] = {COUNTRY: person.country}

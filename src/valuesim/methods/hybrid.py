@@ -365,11 +365,8 @@ class Hybrid(Method):
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
         options = _split_dotted({k: v for k, v in options.items() if v is not None})
-        model_obj = options.get("model")
-        if model_obj is not None and not isinstance(model_obj, str):  # a ready Model object
-            options["model"] = model_obj.spec
         super().__init__(codebook, **options)
-        llm_opts = {**self.opts.llm_options, "model": model_obj or self.opts.model}
+        llm_opts = {**self.opts.llm_options, "model": self.opts.model}
         for key in ("base_url", "api_key", "cache"):
             if getattr(self.opts, key) is not None:
                 llm_opts[key] = getattr(self.opts, key)

@@ -47,8 +47,8 @@ from valuesim.errors import ConfigError, RequestFailedError, TargetsFailedError
 from valuesim.llm import ChatMessage, GenerateConfig, Model, Usage, get_model, simulation
 from valuesim.llm.choices import choice_schema, parse_choice
 from valuesim.methods.base import Method, Prediction, Task, register
-from valuesim.methods.narrative import story_check_summary
 from valuesim.methods.options import MethodOptions, with_defaults
+from valuesim.methods.phrasing import country_name
 from valuesim.methods.prompting import (
     LETTERS,
     MODULE_DESCRIPTIONS,
@@ -79,11 +79,11 @@ from valuesim.methods.story import (
     HistoryBlock,
     StoryStyle,
     abuild_backstory,
-    country_name,
     fact_index,
     history_block,
     phrase_for,
 )
+from valuesim.methods.story.narrative import story_check_summary
 from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 from valuesim.survey.respondent import Respondent
@@ -413,15 +413,13 @@ class LLMPipeline(Method):
     opts: LLMOptions
 
     def __init__(self, codebook: Codebook, **options: Any) -> None:
-        model_obj = options.get("model") if isinstance(options.get("model"), Model) else None
-        if model_obj is not None:  # a ready Model object: its spec is the option
-            options = {**options, "model": model_obj.spec}
+        # the model is an option like any other (a spec): built on first use, from the options
         # None means "not given" (e.g. --base-url absent), except for the story budgets (no limit)
         super().__init__(
             codebook,
             **{k: v for k, v in options.items() if v is not None or k in ("max_story_words", "story_tokens")},
         )
-        self._model: Model | None = model_obj
+        self._model: Model | None = None
         self._story_model_obj: Model | None = None
         self._retriever: Any = None
         self._token_memo: dict[str, int] = {}

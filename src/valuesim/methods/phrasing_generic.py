@@ -29,12 +29,11 @@ from valuesim.methods.phrasing import (
     Fact,
     clean_label,
     fill_placeholders,
-    is_missing_label,
     lower_first,
     sentence,
     upper_first,
 )
-from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.codebook import Codebook, Question, QuestionKind, is_missing_label
 
 #: (question, code, label, role) -> sentence or None (the rule does not apply)
 GenericRule = Callable[[Question, int, str, str | None], str | None]

@@ -16,6 +16,7 @@ import pandas as pd
 from valuesim.bench.simulate import REPORT_DIR, SimulationResult
 from valuesim.report import plots
 from valuesim.report.document import Cell, Document, Figure, Section, Table
+from valuesim.survey import demographics
 from valuesim.survey.codebook import Question
 from valuesim.survey.countries import find_country
 
@@ -42,7 +43,8 @@ def share_matrix(dists: pd.DataFrame, q: Question, bys: Sequence[str], value: st
     rows: dict[str, pd.Series] = {}
     for by in ["all", *bys]:
         part = sub[sub["by"] == by]
-        for group in dict.fromkeys(part["group"]):
+        groups = list(dict.fromkeys(part["group"]))
+        for group in demographics.sort_bands(groups) if by == "age_band" else groups:
             g = part[part["group"] == group]
             n = int(g["n"].iloc[0]) if len(g) else 0
             rows[f"{_label(by, group)}, n={n}"] = g.set_index("answer")[value]

@@ -169,6 +169,20 @@ def missing_code_for(label: str) -> int:
     return -5
 
 
+#: labels that name a kind of missing answer, not an answer (when a file lists them as options)
+_MISSING_TYPE = re.compile(
+    r"^(?:not applicable|inapplicable|n/?a|iap|refus(?:ed|al)|don.?t know|dk|no answer|not asked|missing|"
+    r"not available|can.?t choose|prefer not to (?:say|answer)|no response|skipped|dk,? na|dk/na)\b",
+    re.I,
+)
+
+
+def is_missing_label(label: str) -> bool:
+    """True for a label that names a missing answer ("Not applicable", "Refusal", "refused",
+    "Don't know", "No answer", GSS "IAP"/"DK"/"NA"): such a code is never told as an answer."""
+    return bool(_MISSING_TYPE.match(label.strip()))
+
+
 class Codebook:
     """All questions of a survey, with lookups that fail with a helpful message.
 

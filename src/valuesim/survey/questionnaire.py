@@ -4,7 +4,7 @@ A custom question becomes a codebook :class:`~valuesim.survey.codebook.Question`
 type as a WVS item (codes 1..n in the order the options are given), added to a copy of the
 codebook with :func:`extend_codebook`, so every LLM method builds its prompt from it exactly as
 from a WVS item. Methods trained on other people's answers to the target cannot answer one:
-nobody has answered it (:func:`answers_new_questions`).
+nobody has answered it (:func:`valuesim.methods.base.refuse_trained`).
 
 Questionnaire file (YAML or JSON)::
 
@@ -335,28 +335,3 @@ def extend_codebook(codebook: Codebook, questions: list[Question]) -> Codebook:
 
 def is_custom(q: Question) -> bool:
     return q.section.startswith(SECTION_PREFIX)
-
-
-def answers_new_questions(method_cls: type[Any]) -> bool:
-    """True when a method can answer a question nobody has answered: one that does not learn
-    from other people's answers to the target (LLM methods, uniform, text-transfer; not the
-    trained predictors, nor the hybrid, whose prior is one)."""
-    return not method_cls.learns_from_target_answers()  # declared on valuesim.methods.Method
-
-
-def refuse_trained(method_name: str, method_cls: type[Any], *, protocol: bool = False) -> None:
-    """A clear error for a method that needs other people's answers to the target question
-    (``protocol``: the benchmark's ``new-questions`` protocol asked for it)."""
-    if answers_new_questions(method_cls):
-        return
-    if protocol:
-        raise ConfigError(
-            f"Method {method_name!r} cannot run under --protocol new-questions: it predicts from other "
-            "people's answers to the target question, which this protocol hides from everyone.",
-            "Use item-transfer, text-transfer, uniform or an LLM method (valuesim, blank, demographics, full-info, rag).",
-        )
-    raise ConfigError(
-        f"Method {method_name!r} cannot answer new questions: it predicts from other people's answers "
-        "to the same question, and nobody has answered a new one.",
-        "Use item-transfer, an LLM method (valuesim, blank, demographics, full-info, rag), text-transfer or uniform.",
-    )

@@ -17,7 +17,7 @@ Routes:
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from valuesim.errors import ValueSimError
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
 from valuesim.view import pages
-from valuesim.view.ask import ASK_METHODS, AskRunner
+from valuesim.view.ask import AskRunner, ask_methods
 from valuesim.view.store import NotFound, People, RunStore
 
 HERE = Path(__file__).parent
@@ -70,12 +70,13 @@ def create_app(
     store: RunStore,
     *,
     survey: SurveyData | None = None,
-    model: Any = None,
-    model_spec: str | None = None,
+    model_options: Mapping[str, Any] | None = None,
     allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The ASGI app over loaded runs, an optional survey and an optional model (for Ask).
 
+    ``model_options``: the method options of the model Ask uses (``model``, ``base_url``,
+    ``api_key``, ``cache``: what the command line's model flags map to); None: no Ask.
     ``allowed_hosts``: the Host header values to serve (e.g. 127.0.0.1 and localhost when bound to
     loopback), so a web page cannot reach the viewer through a DNS name it controls; None = any.
     """
@@ -85,8 +86,8 @@ def create_app(
         people=People(store, survey),
         survey=survey,
         codebook=codebook,
-        model_spec=model_spec,
-        asker=AskRunner(survey, model) if (survey is not None and model is not None) else None,
+        model_spec=None if model_options is None else str(model_options.get("model", "local")),
+        asker=AskRunner(survey, model_options) if (survey is not None and model_options is not None) else None,
     )
     env = _env()
 
@@ -198,7 +199,7 @@ def create_app(
         return {
             "disabled": disabled,
             "model_spec": state.model_spec,
-            "methods": ASK_METHODS,
+            "methods": state.asker.methods if state.asker else ask_methods(),
             "form": {
                 "person": q(request, "person"),
                 "question": q(request, "question"),
@@ -290,7 +291,7 @@ def create_app(
             q=qn,
             truth=truth,
             result=result,
-            calls=max(0, state.asker.calls - job.calls_at_start) if status == "running" else None,
+            calls=job.calls if status == "running" else None,
             model_spec=state.model_spec,
         )
 

@@ -35,8 +35,9 @@ from valuesim.report.tables import (
     provenance,
 )
 from valuesim.survey.codebook import Codebook, Question, QuestionKind
+from valuesim.survey.demographics import AGE_BANDS
 from valuesim.view.charts import Series, hbars
-from valuesim.view.store import AGE_BANDS, NotFound, People, RunStore, ViewRun
+from valuesim.view.store import NotFound, People, RunStore, ViewRun
 
 BREAKDOWNS: dict[str, str] = {
     "section": "Section",
@@ -65,7 +66,7 @@ def _stat(entry: Any) -> tuple[float, float, float]:
 
 
 def country_label(code: str) -> str:
-    from valuesim.methods.story import country_name
+    from valuesim.methods.phrasing import country_name
 
     name = country_name(code, article=False) if code else None
     return f"{name} ({code})" if name else (code or "-")

@@ -1,8 +1,9 @@
 """What the viewer serves from: run directories loaded once and indexed, plus the survey's people.
 
-A run is read with :func:`valuesim.report.load.load_run` (the report's loader, so both show the
-same numbers) and indexed by respondent and by question once; every page then slices arrays
-instead of re-reading predictions.jsonl. A run that is still being written is re-read when its
+A run is read through :mod:`valuesim.bench.rundir` (the one reader of run directories: its
+columnar reader, or the exact one via :func:`valuesim.report.load.load_run`, the report's
+loader, so both show the same numbers) and indexed by respondent and by question once; every
+page then slices arrays instead of re-reading predictions.jsonl. A run that is still being written is re-read when its
 files change (at most every ``refresh_seconds``), which is what the Live page shows.
 Nothing here ever writes into a run directory.
 """
@@ -24,17 +25,11 @@ import pandas as pd
 from valuesim._redact import redact
 from valuesim.bench import rundir
 from valuesim.bench.metrics import per_prediction
-from valuesim.bench.protocol import Split
 from valuesim.errors import DataError
 from valuesim.report.load import RunData, load_run, run_data
+from valuesim.survey import demographics
 from valuesim.survey.codebook import Codebook
 from valuesim.survey.dataset import SurveyData
-
-#: Lower bounds of the age bands after the first (the demographic-majority baseline's bands).
-AGE_EDGES: tuple[int, ...] = (30, 50)
-AGE_BANDS: tuple[str, ...] = ("under 30", "30-49", "50 and over")
-SEX_QUESTION = "Q260"
-AGE_QUESTION = "Q262"
 
 
 class NotFound(LookupError):
@@ -50,31 +45,6 @@ def slug(name: str) -> str:
     """A URL-safe key for a run name (the name itself is only ever shown escaped)."""
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
     return s or "run"
-
-
-def age_band(age: float) -> str:
-    if age is None or not np.isfinite(age) or age < 0:
-        return ""
-    return AGE_BANDS[int(np.searchsorted(np.asarray(AGE_EDGES), age, side="right"))]
-
-
-def age_bands(ages: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`age_band`."""
-    labels = np.array(("", *AGE_BANDS), dtype=object)
-    idx = np.searchsorted(np.asarray(AGE_EDGES), np.nan_to_num(ages, nan=-1.0), side="right") + 1
-    idx[~np.isfinite(ages) | (ages < 0)] = 0
-    return labels[idx]
-
-
-def _signature(path: Path) -> tuple[tuple[int, int], ...]:
-    out = []
-    for name in (rundir.SPLIT_FILE, rundir.PREDICTIONS_FILE, rundir.METRICS_FILE, rundir.MANIFEST_FILE):
-        try:
-            st = (path / name).stat()
-            out.append((st.st_size, st.st_mtime_ns))
-        except OSError:
-            out.append((-1, -1))
-    return tuple(out)
 
 
 @dataclass
@@ -105,18 +75,12 @@ class ViewRun:
             return [
                 (p if isinstance(p, dict) else None, meta_dict(m)) for p, m in zip(probs, rows["meta"], strict=True)
             ]
-        out: list[tuple[dict[str, Any] | None, dict[str, Any]]] = []
         if "offset" not in rows.columns:
             return [(None, {}) for _ in range(len(rows))]
-        with open(self.path / rundir.PREDICTIONS_FILE, "rb") as fh:
-            for offset in rows["offset"].to_numpy():
-                fh.seek(int(offset))
-                try:
-                    d = json.loads(fh.readline())
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    d = {}
-                p = d.get("probabilities")
-                out.append((p if isinstance(p, dict) else None, meta_dict(d.get("meta"))))
+        out: list[tuple[dict[str, Any] | None, dict[str, Any]]] = []
+        for d in rundir.read_rows_at(self.path / rundir.PREDICTIONS_FILE, rows["offset"].to_numpy()):
+            p = d.get("probabilities")
+            out.append((p if isinstance(p, dict) else None, meta_dict(d.get("meta"))))
         return out
 
     @property
@@ -151,172 +115,56 @@ _EMPTY = pd.DataFrame(
 )
 
 
-_SCHEMA_FIELDS = (
-    ("respondent", "string"),
-    ("question", "string"),
-    ("fold", "int64"),
-    ("condition", "string"),
-    ("prediction", "int64"),
-    ("truth", "int64"),
-    ("country", "string"),
-)
-
-
-def read_core(path: Path) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """The scalar columns of predictions.jsonl, parsed by pyarrow (C++, multi-threaded), and the
-    byte offset of every line: probabilities and meta are read per row only when a page needs
-    them. None when the file holds anything unusual (a damaged line): then use the exact, slower
-    reader of :mod:`valuesim.bench.rundir`. A truncated last line (a run being written) is left out.
-    """
-    import pyarrow as pa
-    import pyarrow.json as pj
-
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raw = b""
-    end = raw.rfind(b"\n") + 1
-    raw = raw[:end]
-    nl = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
-    starts = np.concatenate([[0], nl[:-1] + 1]).astype(np.int64) if len(nl) else np.zeros(0, np.int64)
-    if not len(nl):
-        return pd.DataFrame({name: pd.Series(dtype="object") for name, _ in _SCHEMA_FIELDS}), starts
-    if (nl[1:] - nl[:-1] <= 1).any() or nl[0] == 0:  # blank lines: let the exact reader handle it
-        return None
-    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in _SCHEMA_FIELDS])
-    try:
-        table = pj.read_json(
-            pa.BufferReader(raw),
-            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    if table.num_rows != len(starts):
-        return None
-    frame = table.to_pandas()
-    if frame[["respondent", "question", "fold", "truth"]].isna().any().any():
-        return None
-    frame["condition"] = frame["condition"].fillna("").astype(str)
-    frame["country"] = frame["country"].fillna("").astype(str)
-    frame["respondent"] = frame["respondent"].astype(str)
-    frame["question"] = frame["question"].astype(str)
-    return frame, starts
-
-
-def finished_rows(frame: pd.DataFrame, split: Split) -> np.ndarray:
-    """Row positions of finished units (every target present; first copy of each target), the
-    vectorised twin of :func:`valuesim.bench.rundir.scan_predictions`."""
-    if frame.empty:
-        return np.zeros(0, np.int64)
-    targets = pd.DataFrame(
-        [(u.respondent, u.fold, u.condition, q, len(u.targets)) for u in split.units for q in u.targets],
-        columns=["respondent", "fold", "condition", "question", "n_targets"],
-    )
-    keys = ["respondent", "fold", "condition", "question"]
-    rows = frame[keys].copy()
-    rows["fold"] = rows["fold"].astype(np.int64)
-    rows["pos"] = np.arange(len(rows))
-    rows = rows[~rows.duplicated(keys, keep="first")]
-    rows = rows.merge(targets, on=keys, how="inner")
-    counts = rows.groupby(["respondent", "fold", "condition"], sort=False)["pos"].transform("size")
-    done = rows[counts.to_numpy() == rows["n_targets"].to_numpy()]
-    return np.sort(done["pos"].to_numpy())
-
-
-def _scored(path: Path, frame: pd.DataFrame, starts: np.ndarray, keep: np.ndarray, codebook: Codebook) -> pd.DataFrame:
-    if not len(keep):
+def _scored(path: Path, cols: rundir.PredictionColumns, codebook: Codebook) -> pd.DataFrame:
+    if not len(cols.frame):
         raise DataError(f"{path} holds no finished predictions yet.", "Wait for the first unit.")
-    sub = frame.iloc[keep].reset_index(drop=True)
+    sub = cols.frame.copy()
     sub["prediction"] = sub["prediction"].astype("Float64").astype(np.float64)
     scored = per_prediction(sub, codebook)
-    scored["offset"] = starts[keep]
+    scored["offset"] = cols.offsets
     scored["confidence"] = np.nan
     return scored
 
 
-_KEYS = ["respondent", "fold", "condition", "question"]
-
-
 def fast_load_finished(path: Path, codebook: Codebook) -> tuple[RunData, int, int] | None:
-    """A finished run (status complete, metrics.json written) without building the split's
-    unit objects: split.json is read as plain JSON for its sizes and protocol, and the
-    predictions must be exactly its targets, once each. (data, n_targets, n_units), or None
+    """A finished run read column-wise without building the split's unit objects
+    (:func:`valuesim.bench.rundir.finished_run_summary`): (data, n_targets, n_units), or None
     when the run is not finished or anything does not add up (then the general path runs)."""
-    if not (path / rundir.METRICS_FILE).exists() or not (path / rundir.MANIFEST_FILE).exists():
+    found = rundir.finished_run_summary(path)
+    if found is None:
         return None
-    manifest = rundir.read_json(path / rundir.MANIFEST_FILE)
-    if manifest.get("status") != "complete":
-        return None
-    protocol = (manifest.get("config") or {}).get("protocol")
-    if all(isinstance(manifest.get(k), int) for k in ("n_units", "n_targets")) and isinstance(protocol, dict):
-        # the manifest records what the pages need from split.json (8 MB at 1,000 respondents)
-        n_targets, n_units = int(manifest["n_targets"]), int(manifest["n_units"])
-        split = {
-            "protocol": protocol,
-            "split_hash": manifest.get("split_hash", ""),
-            "notes": manifest.get("notes") or [],
-        }
-    else:
-        split = rundir.read_json(path / rundir.SPLIT_FILE)
-        units = split.pop("units", None)
-        if not isinstance(units, list):
-            return None
-        n_targets, n_units = sum(len(u.get("targets") or []) for u in units), len(units)
-    core = read_core(path / rundir.PREDICTIONS_FILE)
-    if core is None:
-        return None
-    frame, starts = core
-    if len(frame) != n_targets or frame.duplicated(_KEYS).any():
-        return None
-    scored = _scored(path, frame, starts, np.arange(len(frame)), codebook)
-    split.update({"n_units": n_units, "n_targets": n_targets})
+    split, cols = found
     data = RunData(
         path=path,
         name=path.name,
-        predictions=scored,
+        predictions=_scored(path, cols, codebook),
         metrics=rundir.read_json(path / rundir.METRICS_FILE),
-        manifest=redact(manifest),
+        manifest=redact(rundir.read_json(path / rundir.MANIFEST_FILE)),
         split=split,
         complete=True,
         notes=[str(n) for n in split.get("notes") or []],
     )
-    return data, n_targets, n_units
+    return data, int(split["n_targets"]), int(split["n_units"])
 
 
 def fast_load(rd: rundir.RunDir, codebook: Codebook, *, n_boot: int = 1000) -> RunData | None:
     """Like :func:`valuesim.report.load.load_run` (same scores, same finished-unit rule) but
-    with the columnar reader; the frame's ``offset`` column is the byte offset of each row's
-    line, ``probabilities`` and ``meta`` come per row from :meth:`ViewRun.extras`.
-    None: the file needs the exact reader (use load_run)."""
-    path = rd.path
-    core = read_core(path / rundir.PREDICTIONS_FILE)
-    if core is None:
+    with the columnar reader (:meth:`valuesim.bench.rundir.RunDir.finished_columns`); the
+    frame's ``offset`` column is the byte offset of each row's line, ``probabilities`` and
+    ``meta`` come per row from :meth:`ViewRun.extras`. None: the file needs the exact reader
+    (use load_run)."""
+    cols = rd.finished_columns()
+    if cols is None:
         return None
-    frame, starts = core
-    if rd.complete and len(frame) == rd.split.n_targets and not frame.duplicated(_KEYS).any():
-        keep = np.arange(len(frame))  # a finished run holds exactly its units' targets
-    else:
-        keep = finished_rows(frame, rd.split)
-    scored = _scored(path, frame, starts, keep, codebook)
-    finished = frame.iloc[keep].reset_index(drop=True)
     return run_data(
         rd,
-        scored,
-        finished,
+        _scored(rd.path, cols, codebook),
+        cols.frame,
         codebook,
         n_boot,
-        split=split_summary(rd),
+        split=rd.split_summary(),
         unfinished="probabilistic scores once it is complete",
     )
-
-
-def split_summary(rd: rundir.RunDir) -> dict[str, Any]:
-    """split.json without its units (what the pages read: protocol, folds, hash, notes)."""
-    d = rd.split.to_dict()
-    d.pop("units", None)
-    d["n_units"] = len(rd.split.units)
-    d["n_targets"] = rd.split.n_targets
-    return d
 
 
 # --------------------------------------------------------------------------- conversion cache
@@ -362,7 +210,7 @@ def write_cache(path: Path, sig: tuple[tuple[int, int], ...], data: RunData) -> 
 
 def _load(run: ViewRun, codebook: Codebook) -> None:
     t0 = time.perf_counter()
-    sig = _signature(run.path)
+    sig = rundir.files_signature(run.path)
     data: RunData | None = None
     cached = read_cache(run.path, sig) if (run.path / rundir.METRICS_FILE).exists() else None
     if cached is not None:
@@ -391,7 +239,7 @@ def _load(run: ViewRun, codebook: Codebook) -> None:
             data = fast_load(rd, codebook)
             if data is None:
                 data = load_run(run.path, codebook)
-                data.split = split_summary(rd)
+                data.split = rd.split_summary()
             elif data.complete:
                 write_cache(run.path, sig, data)
         except DataError:
@@ -414,16 +262,6 @@ def _load(run: ViewRun, codebook: Codebook) -> None:
     run.version += 1
 
 
-def check_run_dir(path: Path) -> None:
-    """The cheap checks of :func:`valuesim.bench.rundir.open_run` (same messages)."""
-    if not path.is_dir():
-        raise DataError(f"Run directory {path} does not exist.", "Pass the --out directory of `valuesim bench`.")
-    if not (path / rundir.SPLIT_FILE).exists():
-        raise DataError(
-            f"{path} has no {rundir.SPLIT_FILE}: not a `valuesim bench` output directory.", "Check the path."
-        )
-
-
 class RunStore:
     """The run directories given on the command line, loaded once and refreshed while they grow."""
 
@@ -434,7 +272,7 @@ class RunStore:
         if len(set(resolved)) < len(resolved):
             raise DataError("The same run directory was given twice.", "Pass each run directory once.")
         for p in resolved:
-            check_run_dir(p)  # a clear error for a path that is not a run, before any loading
+            rundir.check_run_dir(p)  # a clear error for a path that is not a run, before any loading
         names = [p.name for p in resolved]
         names = [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in resolved]
         keys: list[str] = []
@@ -469,7 +307,7 @@ class RunStore:
         if not force and time.monotonic() - run.loaded_at < self.refresh_seconds:
             return False
         with run.lock:
-            if _signature(run.path) == run.signature and not force:
+            if rundir.files_signature(run.path) == run.signature and not force:
                 run.loaded_at = time.monotonic()
                 return False
             try:
@@ -516,22 +354,8 @@ class People:
 
     @staticmethod
     def _from_survey(survey: SurveyData) -> pd.DataFrame:
-        f = survey.frame
-        cb = survey.codebook
-        out = pd.DataFrame(index=f.index.astype(str))
-        out["country"] = f["country"].astype(str).to_numpy()
-        if SEX_QUESTION in f.columns:
-            labels = {int(c): label for c, label in cb.get(SEX_QUESTION).options.items()}
-            out["sex"] = pd.Series(f[SEX_QUESTION].to_numpy()).map(labels).fillna("").astype(str).to_numpy()
-        else:
-            out["sex"] = ""
-        if AGE_QUESTION in f.columns:
-            age = f[AGE_QUESTION].to_numpy().astype(np.float64)
-            age[age < 0] = np.nan
-            out["age"] = age
-        else:
-            out["age"] = np.nan
-        return out
+        """country, sex and age of the survey's people, from its codebook's roles (any survey)."""
+        return demographics.table(survey)[["country", "sex", "age"]]
 
     def frame(self) -> pd.DataFrame:
         """index = respondent id; country, sex, age, age_band, runs (how many runs hold them), in_data."""
@@ -563,7 +387,7 @@ class People:
                 )
                 frame["in_data"] = False
             frame["runs"] = pd.Series(in_runs, dtype=np.int64).reindex(frame.index).fillna(0).astype(int).to_numpy()
-            frame["age_band"] = age_bands(frame["age"].to_numpy(np.float64))
+            frame["age_band"] = demographics.age_bands(frame["age"].to_numpy(np.float64))
             self._frame = frame
             self._version = version
             return frame
