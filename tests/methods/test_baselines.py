@@ -388,6 +388,40 @@ def test_supervised_dual_solver_is_the_primal_ridge_solution(ridge: float, monke
     assert len({r for _, r in ridges}) > 1 or ridge  # the grid picked different penalties per target
 
 
+@pytest.mark.parametrize(("history", "ridge"), [("any", 0.0), ("random-subset", 0.0), ("any", 3.0)])
+def test_supervised_shared_inverse_for_many_targets_is_each_targets_own_solve(
+    history: str, ridge: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """history=any / random-subset train one model per target on every other item: for many
+    targets they come from one eigendecomposition of the system over every item (each target
+    leaving its own item out); the same penalties and predictions as one solve per target."""
+    import valuesim.methods.baselines as baselines
+
+    data = wide_data(300, seed=7)
+    rng = np.random.default_rng(2)
+    people = [
+        person(
+            f"p{i}", str(rng.choice(["DEU", "PER", "JPN"])), {q: int(rng.integers(1, 5)) for q in HISTORY[i % 3 :: 2]}
+        )
+        for i in range(6)
+    ]
+    targets = ("Q46", *HISTORY)
+    condition = "h=4" if history == "random-subset" else ""
+    out = {}
+    for threshold in (1, 10_000):  # shared for every count of targets / never shared
+        monkeypatch.setattr(baselines, "SHARED_MIN_TARGETS", threshold)
+        m = fitted("supervised", data, history=history, ridge=ridge)
+        preds = [p for who in people for p in m.predict(Task(who, targets, condition=condition))]
+        ridges = sorted((key, mod.ridge) for key, mod in m._models.items())  # type: ignore[attr-defined]
+        out[threshold] = preds, ridges
+    (shared, r_shared), (each, r_each) = out[1], out[10_000]
+    assert [k for k, _ in r_shared] == [k for k, _ in r_each] and len(r_each) >= len(targets)
+    assert [x for _, x in r_shared] == pytest.approx([x for _, x in r_each], rel=1e-9)
+    assert [p.prediction for p in shared] == [p.prediction for p in each]
+    for a, b in zip(shared, each, strict=True):  # equal to the float32 rounding of the right-hand sides
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
+
+
 def test_supervised_lightgbm_keeps_the_most_associated_inputs() -> None:
     m = fitted("supervised", rule_data(), model="lightgbm", features=3, n_jobs=1, train_all_targets=False)
     m.predict(Task(person("a", "DEU", {q: 1 for q in HISTORY}), ("Q46",)))

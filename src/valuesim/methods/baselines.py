@@ -12,8 +12,9 @@ read, so a method cannot see a target's answer even if it were handed one.
   items, WVS-7 Q260 and Q262), backing off to country, then global, when a cell is small.
 * ``knn``                  -- collaborative filtering: the k training respondents whose
   history answers are closest to this person's vote on each target.
-* ``supervised``           -- one gradient-boosted classifier (LightGBM) per target and
-  history set, on history + profile + country features.
+* ``supervised``           -- a model trained on history + profile + country: one multi-output
+  ridge regression on one-hot answers for every target of a history set (default; primal or
+  dual form), or one gradient-boosted classifier (LightGBM) per target and history set.
 
 All return a probability for every option (count-based ones are additively smoothed with
 ``alpha`` pseudo-counts per option) and say in ``meta`` where the answer came from.
@@ -610,6 +611,13 @@ class SupervisedBaseline(_Baseline):
             hide = 1.0 - min(1.0, h / max(len(substantive) - 1, 1))
         else:
             hide = self.opts.mask
+        if len(todo) >= SHARED_MIN_TARGETS:  # one eigendecomposition for all: each target leaves out its own item
+            everything = list(range(len(self._items)))
+            drop = [self._item_col[q] for q in todo]
+            y, widths = self._targets_matrix(todo)
+            return _LinearModel.solve_each(
+                design, everything, list(todo), drop, y, widths, self.opts, substantive, hide
+            )
         out = {}
         for q in todo:
             inputs = [c for c in range(len(self._items)) if c != self._item_col[q]]
@@ -922,6 +930,64 @@ class _LinearModel:
             out[q] = cls(tuple(items), cols, w, opts.floor, float(penalty[t]))
         return out
 
+    @classmethod
+    def solve_each(
+        cls,
+        design: _Design,
+        items: Sequence[int],
+        targets: list[str],
+        drop: Sequence[int],
+        y: np.ndarray,
+        widths: Sequence[int],
+        opts: SupervisedOptions,
+        masked: Sequence[int],
+        hide: float,
+    ) -> dict[str, _LinearModel]:
+        """For each target, what :meth:`solve` gives on *items* without the target's own item
+        (``drop``), with hidden answers as there: the same normal equations, each a principal
+        sub-matrix of one system over every item, solved from one eigendecomposition of it
+        (and one of its held-out-fifth version for the penalty grid) shared by all targets."""
+        cols = np.concatenate([*(design.blocks[j] for j in items), design.country, [design.matrix.shape[1] - 1]])
+        cols = cols.astype(np.int64)
+        starts = np.cumsum([0, *widths])
+        scale, keep = _mask_scale(design, items, len(cols), masked, hide)
+        sub = np.ix_(cols, cols)
+        y32 = y.astype(np.float32)
+        full_all, full_held = design.grams(opts.seed)
+        gram_all = full_all[sub] * scale
+        rhs_all = (design.matrix.T @ y32).astype(np.float64)[cols] * keep[:, None]
+        diag = np.diag(gram_all)
+        position = {}
+        at = 0
+        for j in items:
+            position[j] = np.arange(at, at + len(design.blocks[j]))
+            at += len(design.blocks[j])
+        whole = _Eigen(gram_all)
+        if not opts.ridge:
+            held = design.held(opts.seed)
+            d_held = design.matrix[held][:, cols]
+            rhs_held = (design.matrix[held].T @ y32[held]).astype(np.float64)[cols] * keep[:, None]
+            fit = _Eigen(gram_all - full_held[sub] * scale)
+        out: dict[str, _LinearModel] = {}
+        for t, (q, j) in enumerate(zip(targets, drop, strict=True)):
+            span = slice(int(starts[t]), int(starts[t + 1]))
+            left = position[j]
+            rest = np.ones(len(cols), dtype=bool)
+            rest[left] = False
+            lam = float(opts.ridge)
+            if not lam:  # the penalty of the grid with the least squared error on the held-out fifth
+                grid = np.array(RIDGE_GRID) * float(diag[rest].mean())
+                solve = fit.left_out(rhs_all[:, span] - rhs_held[:, span], left)
+                errors = [
+                    float(((d_held[:, rest] @ solve(g)[rest].astype(np.float32) - y32[held][:, span]) ** 2).sum())
+                    for g in grid
+                ]
+                lam = float(grid[int(np.argmin(errors))])
+            w = whole.left_out(rhs_all[:, span], left)(lam)[rest]
+            kept = tuple(i for i in items if i != j)
+            out[q] = cls(kept, cols[rest], w, opts.floor, lam)
+        return out
+
     def probabilities(self, coded: np.ndarray, k: int, shared: dict[int, np.ndarray] | None = None) -> np.ndarray:
         """Probability of each of the target's *k* options for one person's coded row
         (:meth:`_Design.row`); *shared* keeps a dual solution's scores for the person's other targets."""
@@ -942,6 +1008,40 @@ class _LinearModel:
 
 #: ridge penalties tried per target (times the mean diagonal of the Gram matrix) when ``ridge=0``
 RIDGE_GRID = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+
+#: fewest targets trained at once on every other item (history=any, random-subset) for which one
+#: eigendecomposition shared by all of them is used instead of one solve per target
+SHARED_MIN_TARGETS = 4
+
+
+class _Eigen:
+    """A symmetric positive semi-definite system M = V diag(e) V', solved with any ridge penalty
+    and with any item's block of unknowns left out."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self.values, self.vectors = _eigen(matrix)
+
+    def left_out(self, rhs: np.ndarray, left: np.ndarray) -> Any:
+        """lam -> the solution of (M + lam I)[r, r] w_r = rhs[r] for r = every row but *left*
+        (zeros at *left*). With A = (M + lam I)^-1 and u = A [rhs_r; 0]:
+        w = u - A[:, left] A[left, left]^-1 u[left] (the inverse of a principal sub-matrix)."""
+        vecs = self.vectors
+        r0 = rhs.copy()
+        r0[left] = 0.0
+        proj = vecs.T @ r0
+        side = vecs[left].T
+
+        def solve(lam: float) -> np.ndarray:
+            inv = 1.0 / (self.values + lam)
+            u = vecs @ (inv[:, None] * proj)
+            if not len(left):
+                return u
+            a_left = vecs @ (inv[:, None] * side)
+            w = u - a_left @ np.linalg.solve(a_left[left], u[left])
+            w[left] = 0.0
+            return w
+
+        return solve
 
 
 def _primal_ridge(
