@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from valuesim.errors import ValueSimError
-from valuesim.methods.base import DEFAULT_NEW_QUESTION_METHOD, Method, MethodInfo, method_names
+from valuesim.methods.base import DEFAULT_LLM_METHOD, Method, MethodInfo, method_names
 from valuesim.survey.codebook import Codebook, Question
 from valuesim.survey.dataset import SurveyData
 
@@ -35,7 +35,7 @@ def can_ask(info: MethodInfo) -> bool:
 
 def ask_methods() -> list[str]:
     """The methods the Ask page offers, in menu order (ValueSim first, then by name)."""
-    return method_names(can_ask, first=DEFAULT_NEW_QUESTION_METHOD)
+    return method_names(can_ask, first=DEFAULT_LLM_METHOD)
 
 
 def _calls(method: Method | None) -> int:
