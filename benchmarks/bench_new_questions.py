@@ -296,7 +296,15 @@ def _record_judgments(method: Any, into: list[Any]) -> None:
 
     def recording_fit(train: Any) -> None:
         fit(train)
-        into.append(method.relations.judge_report)
+        judge = method._judge
+        into.append(
+            dict(
+                method.relations.judge_report or {},
+                marginal=method.params.get("marginal"),
+                # distinct (question, country) answer distributions judged so far in the run (the judge's memo)
+                distributions_judged=judge.distributions_judged if judge is not None else 0,
+            )
+        )
 
     method.fit = recording_fit
 
@@ -323,10 +331,13 @@ def judgments_table(
             p = paired_comparison(r["predictions"], ref, "top1", n_boot=1000, n_perm=2000, seed=0)
             diff = f"{p.diff * 100:+.1f} pt [{p.ci95[0] * 100:+.1f}, {p.ci95[1] * 100:+.1f}]"
         reps = [x for x in r.get("judgments") or [] if x]
-        weight = "-"
+        weight, marginal, dists = "-", "-", 0
         if reps:
-            ws = [x["weights"]["judgment"] for x in reps]
-            weight = f"{sum(ws) / len(ws):.2f}" + (f" ({len(ws)} folds)" if len(ws) > 1 else " (last fold)")
+            ws = [x["weights"]["judgment"] for x in reps if x.get("weights")]
+            if ws:
+                weight = f"{sum(ws) / len(ws):.2f}" + (f" ({len(ws)} folds)" if len(ws) > 1 else " (last fold)")
+            marginal = ", ".join(str(x.get("marginal") or "-") for x in reps)
+            dists = max(int(x.get("distributions_judged") or 0) for x in reps)
         label = f"{name} (SIMULATED)" if is_simulated(name) else name
         rows.append(
             [
@@ -336,7 +347,8 @@ def judgments_table(
                 ci(m, "within1"),
                 diff,
                 weight,
-                f"{pairs:,.0f}" if name != "no judgments" else "0",
+                marginal,
+                f"{pairs - dists:,.0f} + {dists:,}" if name != "no judgments" else "0",
                 f"{pairs / n:.3f}" if n and name != "no judgments" else "0",
             ]
         )
@@ -346,7 +358,8 @@ def judgments_table(
             "top1": m.get("top1"),
             "nmae": m.get("nmae"),
             "within1": m.get("within1"),
-            "pairs_judged": pairs,
+            "pairs_judged": pairs - dists,
+            "distributions_judged": dists,
             "llm_calls": m.get("llm_calls"),
             "cache_hits": m.get("cache_hits"),
             "calls_per_person_question": pairs / n if n else None,
@@ -360,9 +373,11 @@ def judgments_table(
         f"seed {args.seed}). SIMULATED rows: mock:item-oracle=P judges each pair with its association among all "
         "people of the data at strength P (noise at 1 - P): a test instrument of the machinery, not a model. "
         f"Δ top-1 paired against {first}; judgment weight: the fitted b of a·wording + b·judgment (mean over folds, or the last "
-        "fold's when only that one was kept); "
-        "pairs judged: distinct item pairs sent to the model in the run (fit and prediction, every fold); LLM calls "
-        "per person-question: pairs judged / predictions."
+        "fold's when only that one was kept); marginal: the marginal each fold's calibration chose ('judged=W': "
+        "the similar items' marginal mixed with the judged answer distribution of the question in the person's "
+        "country at share W); judgments: distinct item pairs + distinct (question, country) answer distributions "
+        "sent to the model in the run (fit and prediction, every fold); LLM calls per person-question: judgments / "
+        "predictions."
     )
     cols = [
         "judge",
@@ -371,7 +386,8 @@ def judgments_table(
         "within-1",
         f"Δ top-1 vs {first}",
         "judgment weight",
-        "pairs judged",
+        "marginal",
+        "judgments (pairs + distributions)",
         "LLM calls / person-question",
     ]
     print(f"\n{caption}\n" + " | ".join(cols))

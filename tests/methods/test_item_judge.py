@@ -35,9 +35,10 @@ FAST = {"rounds": 20, "relation_folds": 3, "calibration_items": 8, "calibration_
 JUDGE = {"judge_k": 5, "judge_items": 12}
 
 
-def structured(n: int = 240, seed: int = 0, n_items: int = 40) -> tuple[Any, list[str]]:
+def structured(n: int = 240, seed: int = 0, n_items: int = 40, skew: bool = False) -> tuple[Any, list[str]]:
     """A synthetic survey whose first *n_items* ordered items follow two latent factors, a third of
-    them reversed, so item pairs have strong associations of both signs."""
+    them reversed, so item pairs have strong associations of both signs (*skew*: each item's answer
+    distribution lopsided its own way, as real items are, instead of even)."""
     data = make_survey(n, seed=seed, missing_rate=0.05)
     rng = np.random.default_rng(seed)
     u = rng.normal(size=(n, 2))
@@ -45,7 +46,8 @@ def structured(n: int = 240, seed: int = 0, n_items: int = 40) -> tuple[Any, lis
     for i, q in enumerate(items):
         codes = CB.get(q).answer_codes
         x = (0.8 if i % 3 else -0.8) * u[:, i % 2] + 0.6 * rng.normal(size=n)
-        cuts = np.quantile(x, np.linspace(0, 1, len(codes) + 1)[1:-1])
+        shares = rng.dirichlet(np.full(len(codes), 0.7)) if skew else np.full(len(codes), 1 / len(codes))
+        cuts = np.quantile(x, np.clip(np.cumsum(shares)[:-1], 0.01, 0.99))
         data.frame[q] = np.array(codes)[np.searchsorted(cuts, x)].astype(np.int16)
     return data, items
 
@@ -53,8 +55,8 @@ def structured(n: int = 240, seed: int = 0, n_items: int = 40) -> tuple[Any, lis
 class Counting(MockBackend):
     """The mock, counting its calls; fails every call that judges a pair with a question in ``fail_on``."""
 
-    def __init__(self, fail_on: tuple[str, ...] = ()) -> None:
-        super().__init__(0)
+    def __init__(self, fail_on: tuple[str, ...] = (), item_oracle: float | None = None) -> None:
+        super().__init__(0, item_oracle=item_oracle)
         self.calls = 0
         self.fail_on = fail_on
 
@@ -92,11 +94,13 @@ def test_each_pair_is_judged_once_whatever_the_order_and_the_number_of_people(tm
     m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=counting_spec(backend := Counting()))
     m.fit(data)
     after_fit = backend.calls
-    assert 0 < after_fit <= JUDGE["judge_items"] * JUDGE["judge_k"]
+    # pairs, and the calibration items' answer distributions in its countries (two calls each: the
+    # options in order and reversed)
+    assert 0 < after_fit <= JUDGE["judge_items"] * (JUDGE["judge_k"] + 2 * len(set(data.frame["country"])))
     people = [Respondent(f"p{i}", "DEU", answers={"Q1": 1 + i % 4, "Q2": 1 + (i + 1) % 4}) for i in range(25)]
     m.predict(Task(people[0], ("Q46",)))
     one = backend.calls - after_fit
-    assert 0 < one <= JUDGE["judge_k"]
+    assert 0 < one <= JUDGE["judge_k"] + 2  # its pairs, and its distribution in Germany
     for person in people[1:]:
         m.predict(Task(person, ("Q46",)))
     assert backend.calls - after_fit == one  # 24 more people: no more calls
@@ -137,6 +141,54 @@ def test_item_oracle_reveals_the_true_association():
     assert ItemJudge("mock:item-oracle=1")(pairs[:3]) == noise[:3]
 
 
+def test_item_oracle_reveals_the_true_answer_distribution():
+    data, items = structured(skew=True)
+    truth = PopulationAssociations(data)
+    asks = [(CB.get(q), "DEU", "Germany") for q in items[:8]]
+    exact = [np.array(truth.distribution(q.id, "DEU")) for q, _, _ in asks]
+    with simulation.item_truth(truth, truth.distribution):
+        full = ItemJudge("mock:item-oracle=1").distributions(asks)
+        half = ItemJudge("mock:item-oracle=0.5").distributions(asks)
+        noise = ItemJudge("mock:item-oracle=0").distributions(asks)
+    outside = ItemJudge("mock:item-oracle=1").distributions(asks)
+    for e, f, h, z, o in zip(exact, full, half, noise, outside, strict=True):
+        f, h, z, o = (np.array(x, dtype=float) for x in (f, h, z, o))
+        assert np.allclose(f, e, atol=1e-6)  # in code order, though also asked with its options reversed
+        assert np.allclose(h, 0.5 * f + 0.5 * z, atol=1e-6)
+        assert np.allclose(o, z)  # outside a benchmark nobody knows the truth: noise
+    assert max(np.abs(np.array(z, dtype=float) - e).max() for z, e in zip(noise, exact, strict=True)) > 0.1
+    # the prompt: the question, its options and the country; the reversed listing is the same options
+    from valuesim.methods.item_judge import distribution_messages
+
+    q = asks[0][0]
+    n = len(q.answer_codes)
+    text = distribution_messages(q, "Germany")[0].content
+    back = distribution_messages(q, "Germany", list(range(n))[::-1])[0].content
+    assert "Germany" in text and q.label(q.answer_codes[0]) in text.split("\nB.")[0]
+    assert q.label(q.answer_codes[-1]) in back.split("\nB.")[0]
+
+
+def test_judged_distributions_earn_their_share_only_when_informative(tmp_path):
+    """The calibration mixes the judged answer distribution into the marginal only when it predicts
+    the pseudo-new items' answers: with the SIMULATED oracle at P = 1 it is chosen and lifts the
+    calibration's likelihood; pure noise (P = 0) earns less and loses to it."""
+    data, _ = structured(400, skew=True)
+    proto = ProtocolConfig(name="new-questions", n_respondents=10, seed=1, folds=4, max_targets=4, only_folds=(0,))
+    fits = {}
+    for p in (0, 1):
+        m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=f"mock:item-oracle={p}")
+        run_benchmark(data, m, RunConfig(protocol=proto, n_boot=20), tmp_path / f"p{p}", progress=False)
+        fits[p] = (m.params["marginal"], m.calibration["mean_loglik"], m._judge.distributions_judged)
+    assert fits[1][0].startswith("judged=") and float(fits[1][0].split("=")[1]) >= 0.5
+    assert fits[1][1] > fits[0][1] + 0.01, fits
+    share0 = float(fits[0][0].split("=")[1]) if fits[0][0].startswith("judged=") else 0.0
+    assert share0 < float(fits[1][0].split("=")[1]), fits
+    assert fits[1][2] > 0
+    off = get_method("item-transfer", CB, **FAST, **JUDGE, judge="mock:item-oracle=1", judge_distributions=False)
+    run_benchmark(data, off, RunConfig(protocol=proto, n_boot=20), tmp_path / "off", progress=False)
+    assert not str(off.params["marginal"]).startswith("judged=") and off._judge.distributions_judged == 0
+
+
 def test_item_oracle_weight_is_fitted_on_known_pairs_and_the_run_is_stamped_simulated(tmp_path):
     data, _ = structured(300)
     proto = ProtocolConfig(name="new-questions", n_respondents=8, seed=1, folds=4, max_targets=3, only_folds=(0,))
@@ -159,7 +211,7 @@ def test_item_oracle_weight_is_fitted_on_known_pairs_and_the_run_is_stamped_simu
 def test_no_target_answer_reaches_the_judge_or_the_relations_fit(tmp_path, monkeypatch):
     """A spy on the judge (every pair it is asked, and when) and on the observed associations the
     relations model is fitted on, under --protocol new-questions."""
-    data, _ = structured(200)
+    data, _ = structured(200, skew=True)
     phase = {"fit": -1, "now": "fit"}
     asked: list[tuple[int, str, str, str]] = []
     observed: list[set[str]] = []
@@ -180,7 +232,20 @@ def test_no_target_answer_reaches_the_judge_or_the_relations_fit(tmp_path, monke
         return real_judge(self, pairs)
 
     monkeypatch.setattr(ItemJudge, "__call__", spy_judge)
-    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=counting_spec(Counting()))
+    real_dist = ItemJudge.distributions
+    dists: list[tuple[int, str, str]] = []
+
+    def spy_dist(self: ItemJudge, asks: Any) -> Any:
+        from valuesim.methods.item_judge import distribution_messages
+
+        for q, _group, place in asks:
+            text = distribution_messages(q, place)[0].content  # what the model is shown: one question
+            assert q.short in text and "you answered" not in text.lower()
+            dists.append((phase["fit"], phase["now"], q.id))
+        return real_dist(self, asks)
+
+    monkeypatch.setattr(ItemJudge, "distributions", spy_dist)
+    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=counting_spec(Counting(item_oracle=1.0)))
     real_fit = type(m).fit
 
     def fit(self: Any, train: Any) -> None:
@@ -202,7 +267,11 @@ def test_no_target_answer_reaches_the_judge_or_the_relations_fit(tmp_path, monke
         # predict-time judgments: a question being predicted and a known item, nothing else
         pred_pairs = [a for a in asked if a[0] == k and a[1] == "predict"]
         assert all(len({a[2], a[3]} & fold) == 1 and len({a[2], a[3]} & observed[k]) == 1 for a in pred_pairs)
-
+        # answer distributions: of known items while fitting, of the fold's questions while predicting
+        fit_d = [d[2] for d in dists if d[0] == k and d[1] == "fit"]
+        pred_d = [d[2] for d in dists if d[0] == k and d[1] == "predict"]
+        assert fit_d and set(fit_d) <= observed[k] and set(pred_d) <= fold
+    assert any(d[1] == "predict" for d in dists)  # the informative judge's distributions were used
 
 def test_bad_judge_spec_is_a_clear_error():
     data, _ = structured(80)

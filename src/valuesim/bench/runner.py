@@ -72,7 +72,8 @@ class RunResult:
 class PopulationAssociations:
     """For the SIMULATED item oracle only (``mock:item-oracle=P``, read through
     :mod:`valuesim.llm.simulation`): the association of two items among *all* people of the data,
-    within countries -- what a perfect judge of item relations would know. Computed on first use;
+    within countries, and an item's answer distribution in a country -- what a perfect judge of
+    items would know. Computed on first use;
     no method reads it."""
 
     def __init__(self, data: SurveyData) -> None:
@@ -80,7 +81,7 @@ class PopulationAssociations:
         self._observed: Any = None
         self._lock = threading.Lock()
 
-    def __call__(self, a: str, b: str) -> float | None:
+    def _obs(self) -> Any:
         with self._lock:
             if self._observed is None:
                 from valuesim.relations import observed_associations
@@ -88,11 +89,21 @@ class PopulationAssociations:
                 frame = self.data.frame
                 groups = frame["country"].astype(str).to_numpy() if "country" in frame.columns else None
                 self._observed = observed_associations(self.data, self.data.codebook, groups=groups)
-        obs = self._observed
+        return self._observed
+
+    def __call__(self, a: str, b: str) -> float | None:
+        obs = self._obs()
         if a not in obs.index or b not in obs.index:
             return None
         value = obs.get(a, b)
         return None if math.isnan(value) else value
+
+    def distribution(self, item: str, group: str | None) -> tuple[float, ...] | None:
+        """The item's answer distribution among all people of *group* (None: everybody)."""
+        obs = self._obs()
+        if item not in obs.marginals:
+            return None
+        return obs.marginal(item, group).probs
 
 
 class BenchPlan(RunPlan):
@@ -162,7 +173,8 @@ def run_benchmark(
     with clock("split_seconds"):
         split = plan_split(data, cfg, train_data)
     plan = BenchPlan(data, split, cfg, train_data)
-    with simulation.item_truth(PopulationAssociations(data)):  # read only by SIMULATED item judges, never by methods
+    truth = PopulationAssociations(data)
+    with simulation.item_truth(truth, truth.distribution):  # read only by SIMULATED item judges, never by methods
         result = run_plan(
             plan, method, score, out_dir, cfg=cfg, clock=clock, executor=executor, progress=progress, log=log
         )

@@ -21,6 +21,10 @@ The SIMULATED *item-level* oracle (``mock:item-oracle=P``) judges how two questi
 * :func:`judging` -- the pair a call judges and the association each answer option stands for,
   set by the item judge around each call.
 
+It also knows how the people of a country answer an item (``item-transfer``'s judged answer
+distributions): :func:`item_truth`'s *distribution* (the answer distribution among all people of
+the data in that country) and :func:`judging_distribution` (the item and country a call judges).
+
 No real backend reads these variables; methods never read them either (they only declare
 whose record they show, or which pair they ask about). Every run made with a simulated model
 is labelled SIMULATED.
@@ -38,6 +42,12 @@ _ITEM_TRUTH: ContextVar[Callable[[str, str], float | None] | None] = ContextVar(
     "valuesim_simulation_item_truth", default=None
 )
 _PAIR: ContextVar[tuple[str, str, tuple[float, ...]] | None] = ContextVar("valuesim_simulation_pair", default=None)
+_DIST_TRUTH: ContextVar[Callable[[str, str | None], Sequence[float] | None] | None] = ContextVar(
+    "valuesim_simulation_distribution_truth", default=None
+)
+_ASKED: ContextVar[tuple[str, str | None, tuple[int, ...]] | None] = ContextVar(
+    "valuesim_simulation_distribution", default=None
+)
 
 #: The label every table, run and report made with a simulated model carries.
 SIMULATED = "SIMULATED"
@@ -81,13 +91,43 @@ def true_option(n_options: int) -> int | None:
 
 
 @contextlib.contextmanager
-def item_truth(association: Callable[[str, str], float | None] | None) -> Iterator[None]:
-    """Within the block, the SIMULATED item oracle knows the true association of two items."""
+def item_truth(
+    association: Callable[[str, str], float | None] | None,
+    distribution: Callable[[str, str | None], Sequence[float] | None] | None = None,
+) -> Iterator[None]:
+    """Within the block, the SIMULATED item oracle knows the true association of two items and
+    (*distribution*) the true answer distribution of an item in a group (country; None: everybody)."""
     token = _ITEM_TRUTH.set(association)
+    dist_token = _DIST_TRUTH.set(distribution)
     try:
         yield
     finally:
+        _DIST_TRUTH.reset(dist_token)
         _ITEM_TRUTH.reset(token)
+
+
+@contextlib.contextmanager
+def judging_distribution(qid: str, group: str | None, order: Sequence[int]) -> Iterator[None]:
+    """Within the block, model calls judge how the people of *group* (None: everybody) answer
+    item *qid*; answer option ``i`` stands for the item's option ``order[i]`` (in code order)."""
+    token = _ASKED.set((qid, group, tuple(int(i) for i in order)))
+    try:
+        yield
+    finally:
+        _ASKED.reset(token)
+
+
+def true_distribution(n_options: int) -> list[float] | None:
+    """For a simulated model only: the true answer distribution of the item and group being
+    judged (:func:`judging_distribution`), or None when unknown."""
+    asked, truth = _ASKED.get(), _DIST_TRUTH.get()
+    if asked is None or truth is None:
+        return None
+    qid, group, order = asked
+    probs = truth(qid, group)
+    if probs is None or len(probs) != n_options or len(order) != n_options:
+        return None
+    return [float(probs[i]) for i in order]
 
 
 @contextlib.contextmanager

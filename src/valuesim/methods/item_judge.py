@@ -13,6 +13,13 @@ pair once (an in-memory memo, symmetric) and the model's response cache keeps it
 so a benchmark's or a user's cost is the number of distinct pairs, whatever the number of people.
 A request that fails after the model's retries costs that pair only: it counts as not judged.
 
+The judge also answers how the people of a country answer one item (:meth:`ItemJudge.distributions`,
+``item_distribution`` prompt: the letters of the item's options scored for "an adult of that country
+picked at random"): a property of the item and the country, asked once per pair of them -- in two
+calls, the options listed in order and reversed, averaged, so the letter and position preferences
+language models have (e.g. Zheng et al. 2023, "Large language models are not robust multiple choice
+selectors") cancel rather than pass for the population's answers.
+
 The relations model fits the weight of the judgments on known pairs (see
 :mod:`valuesim.relations.model`); the judge never sees an answer of anybody.
 """
@@ -44,6 +51,8 @@ CHOICES = (
     "much further along its options (a strong tendency the same way)",
 )
 LETTERS = tuple("ABCDEFG")
+#: the letters of an item's options when its answer distribution is judged (items with more are not judged)
+OPTION_LETTERS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def _key(q: Question) -> tuple[str, str]:
@@ -69,6 +78,27 @@ def judgment_messages(first: Question, second: Question, version: str = "v1") ->
     """The prompt that asks how *first* and *second* are related (no person, no answer in it)."""
     choices = [f"{letter}. {text}" for letter, text in zip(LETTERS, CHOICES, strict=True)]
     text = render("item_judgment", version, first=_block(first), second=_block(second), choices=choices)
+    return [ChatMessage("user", text)]
+
+
+def distribution_messages(
+    q: Question, place: str | None, order: Sequence[int] | None = None, version: str = "v1"
+) -> list[ChatMessage] | None:
+    """The prompt that asks how the adults of *place* (a country's name; None: many countries) answer
+    *q* (no person, no answer in it), its options listed in *order* (indices into the code order;
+    None: in order); None when its options outnumber the letters."""
+    codes = q.answer_codes
+    if not 2 <= len(codes) <= len(OPTION_LETTERS):
+        return None
+    lines = []
+    listed = [codes[i] for i in order] if order is not None else list(codes)
+    for letter, c in zip(OPTION_LETTERS, listed, strict=False):
+        lab = clean_label(q.label(c))
+        lines.append(f"{letter}. {lab if lab else c}")
+    where = place or "many countries"
+    text = render(
+        "item_distribution", version, place=where, text=fill_placeholders(q.short or q.text, place), options=lines
+    )
     return [ChatMessage("user", text)]
 
 
@@ -108,6 +138,8 @@ class ItemJudge:
         self.prompt_version = prompt_version
         self._model: Model | None = None
         self.memo: dict[tuple[tuple[str, str], tuple[str, str]], float | None] = {}
+        #: (item, group) -> judged answer distribution (None: not judged)
+        self.dist_memo: dict[tuple[tuple[str, str], str | None], tuple[float, ...] | None] = {}
         self.failed = 0
         self._usage = Usage()
 
@@ -124,6 +156,10 @@ class ItemJudge:
     @property
     def pairs_judged(self) -> int:
         return len(self.memo)
+
+    @property
+    def distributions_judged(self) -> int:
+        return len(self.dist_memo)
 
     @property
     def usage(self) -> Usage:
@@ -147,6 +183,63 @@ class ItemJudge:
             for k, r in zip(todo, results, strict=True):
                 self.memo[k] = r  # type: ignore[index]
         return [self.memo[k] for k in keys]  # type: ignore[index]
+
+    def distributions(self, asks: Sequence[tuple[Question, str | None, str | None]]) -> list[tuple[float, ...] | None]:
+        """Judged answer distributions (over each question's options in code order) of
+        ``(question, group, place)`` asks: *group* is the key a distribution is kept under (e.g. a
+        country code), *place* the words the prompt names it by (None: many countries). Each
+        (question, group) is asked once; None where it was not judged (request failed, too many options)."""
+        keys = [(_key(q), group) for q, group, _ in asks]
+        todo: dict[tuple[tuple[str, str], str | None], tuple[Question, str | None, str | None]] = {}
+        for k, ask in zip(keys, asks, strict=True):
+            if k not in self.dist_memo and k not in todo:
+                todo[k] = ask
+        if todo:
+            results = run_sync(lambda: self._distribute_all(list(todo.values())))
+            for k, r in zip(todo, results, strict=True):
+                self.dist_memo[k] = r
+        return [self.dist_memo[k] for k in keys]
+
+    async def _distribute_all(
+        self, asks: list[tuple[Question, str | None, str | None]]
+    ) -> list[tuple[float, ...] | None]:
+        return list(await asyncio.gather(*(self._distribute(*ask) for ask in asks)))
+
+    async def _distribute(self, q: Question, group: str | None, place: str | None) -> tuple[float, ...] | None:
+        n = len(q.answer_codes)
+        if distribution_messages(q, place) is None:
+            return None
+        orders = (list(range(n)), list(range(n))[::-1])
+        got = await asyncio.gather(*(self._distribute_once(q, group, place, order) for order in orders))
+        kept = [p for p in got if p is not None]
+        if not kept:
+            return None
+        mean = np.mean(kept, axis=0)
+        return tuple(float(x) for x in mean / mean.sum())
+
+    async def _distribute_once(
+        self, q: Question, group: str | None, place: str | None, order: list[int]
+    ) -> np.ndarray | None:
+        """One call: the options listed in *order*; the scores mapped back to code order."""
+        msgs = distribution_messages(q, place, order, self.prompt_version)
+        assert msgs is not None
+        letters = OPTION_LETTERS[: len(order)]
+        try:
+            with simulation.judging_distribution(q.id, group, order):  # read only by SIMULATED models
+                res = await self.model.score_choices(msgs, letters)
+        except ModelError:  # this call only
+            self.failed += 1
+            return None
+        if res.source != "logprobs" and max(res.probs) - min(res.probs) < 1e-9:
+            self.failed += 1
+            return None
+        p = np.clip(np.asarray(res.probs, dtype=float), 0.0, None)
+        if not p.sum() > 0:
+            self.failed += 1
+            return None
+        out = np.zeros(len(order))
+        out[order] = p / p.sum()
+        return out
 
     async def _judge_all(self, pairs: list[tuple[Question, Question]]) -> list[float | None]:
         return list(await asyncio.gather(*(self._judge(a, b) for a, b in pairs)))

@@ -26,8 +26,11 @@ marginal and the same-label answer of the most similar item.
 Optional LLM item judgments (``-o judge=SPEC``, off by default): the relations of the target's
 ``judge_k`` most related items are also judged by a language model, once per pair of items (not
 per person; :mod:`valuesim.methods.item_judge`), and join the predicted associations with a weight
-fitted on judged known pairs (:mod:`valuesim.relations.model`). ``-o judge=mock:item-oracle=P`` is
-the SIMULATED item-level oracle (it knows the pair's true association; a test instrument).
+fitted on judged known pairs (:mod:`valuesim.relations.model`); and (``judge_distributions``, on with
+a judge) the judge says how the people of the person's country answer the target, once per question
+and country, which joins the ``similar`` marginal at a share calibrated like the rest (marginal
+``judged=W``). ``-o judge=mock:item-oracle=P`` is the SIMULATED item-level oracle (it knows the pair's
+true association and the item's true answer distribution; a test instrument).
 
 ``shrink``, ``kappa``, ``inflate``, ``copy`` and the marginal are calibrated in ``fit`` on *pseudo-new*
 items: known items whose relations were predicted while they were hidden (the relations model's
@@ -64,6 +67,9 @@ MIN_VARIANCE = 0.1
 KAPPAS = (1.0,)
 INFLATES = (1.0,)
 MARGINALS = ("uniform", "similar")
+#: with judged answer distributions (``judge`` and ``judge_distributions``): the calibration also tries
+#: the ``similar`` marginal mixed with the judged distribution at these shares ("judged=W")
+JUDGED_SHARES = (0.25, 0.5, 0.75, 1.0)
 #: known items whose answer distributions make the ``similar`` marginal, and its share of the uniform
 MARGINAL_ITEMS = 16
 MARGINAL_UNIFORM = 0.05
@@ -143,6 +149,17 @@ class ItemTransferOptions(MethodOptions):
         "openai:NAME, mock:item-oracle=P (SIMULATED: knows the true association)",
     )
     judge_k: int = Field(default=20, ge=1, description="most related known items judged per question (judge)")
+    judge_distributions: bool = Field(
+        default=True,
+        description="the judge also says how people of the person's country answer the question, once per "
+        "question and country; mixed into the marginal at a calibrated share (judge)",
+    )
+    judge_groups: int = Field(
+        default=10,
+        ge=1,
+        description="countries whose answer distributions the calibration judges: the most frequent among its "
+        "people (judge_distributions)",
+    )
     judge_items: int = Field(
         default=60, ge=0, description="known items whose judge_k pairs are judged to fit the judgments' weight (judge)"
     )
@@ -210,6 +227,7 @@ class ItemTransfer(Method):
         self.params: dict[str, Any] = {}
         self.calibration: dict[str, Any] = {}
         self._judge: Any = None
+        self._calibration_groups: set[str | None] | None = None
         if self.opts.judge is not None:
             from valuesim.methods.item_judge import ItemJudge
 
@@ -255,12 +273,14 @@ class ItemTransfer(Method):
             "shrink": self.opts.shrink,
             "marginal": None if self.opts.marginal == "auto" else self.opts.marginal,
         }
+        self._calibration_groups = None  # set while calibrating with judged distributions
         self.params, self.calibration = self._calibrate(train, fixed)
+        self._calibration_groups = None
 
     def config(self) -> dict[str, Any]:
         conf = super().config()
         if conf.get("judge") is None:  # no judgments: runs made before the option existed stay resumable
-            for key in ("judge", "judge_k", "judge_items", "judge_base_url"):
+            for key in ("judge", "judge_k", "judge_items", "judge_base_url", "judge_distributions", "judge_groups"):
                 conf.pop(key, None)
         return conf
 
@@ -297,7 +317,15 @@ class ItemTransfer(Method):
         for r in range(len(rows)):
             z_all[r] = self._scores(values[r], countries[r])
         shrinks = (fixed["shrink"],) if fixed["shrink"] is not None else SHRINKS
-        margins = (fixed["marginal"],) if fixed["marginal"] is not None else MARGINALS
+        margins: tuple[str, ...] = (fixed["marginal"],) if fixed["marginal"] is not None else MARGINALS
+        if self._judges_distributions and fixed["marginal"] is None:
+            margins += tuple(f"judged={w:g}" for w in JUDGED_SHARES)
+            # the calibration's judged distributions: its items in the judge_groups countries most of its
+            # people come from (people of other countries score the judged marginals like "similar")
+            groups, sizes = np.unique([self._group(c) or "" for c in countries], return_counts=True)
+            kept = groups[np.argsort(-sizes, kind="stable")[: self.opts.judge_groups]]
+            self._calibration_groups = {g or None for g in kept.tolist()}
+            self._judged([(rel.questions[t], g or None) for t in items for g in sorted(kept.tolist())])
         copies = (self.opts.copy_weight,) if self.opts.copy_weight is not None else COPIES
         grid = [(s, k, f, mg) for s in shrinks for k in KAPPAS for f in INFLATES for mg in margins]
         n_bins = len(COPY_BINS) + 2  # bin 0: no answer to copy; then by the copied item's |association|
@@ -372,6 +400,10 @@ class ItemTransfer(Method):
         }
         point_hits = None
         if self.opts.point == "calibrated":  # the answer given: the setting whose mode scored best
+            if not str(mg).startswith("judged="):  # judged distributions steer the answer only when they
+                # earned their place in the likelihood (a point score's argmax over many noisy variants
+                # would otherwise pick one by chance)
+                point[[str(gm).startswith("judged=") for (_, _, _, gm) in grid]] = -np.inf
             pb, pws, _ = choose(point)
             ps, pk, pf, pmg = grid[pb]
             point_hits = float(hits[pb, 0, 0]) + sum(float(hits[pb, copies.index(w), b + 1]) for b, w in enumerate(pws))
@@ -492,6 +524,24 @@ class ItemTransfer(Method):
             out[j] = np.nan if score is None else score
         return out
 
+    @property
+    def _judges_distributions(self) -> bool:
+        return self._judge is not None and self.opts.judge_distributions
+
+    def _group(self, country: str | None) -> str | None:
+        """The group answer distributions are kept under: the person's country (``within_country``)."""
+        return country if self.opts.within_country and country else None
+
+    def _judged(self, asks: list[tuple[Question, str | None]]) -> list[np.ndarray | None]:
+        """The judge's answer distributions of ``(question, group)`` asks (None: not judged)."""
+        from valuesim.methods.phrasing import country_name
+
+        got = self._judge.distributions([(q, g, country_name(g) if g else None) for q, g in asks])
+        return [
+            None if d is None or len(d) != len(q.answer_codes) else np.asarray(d, dtype=float)
+            for (q, _), d in zip(asks, got, strict=True)
+        ]
+
     def _marginal_probs(
         self, q: Question, how: str, assoc: np.ndarray, sims: np.ndarray, country: str | None = None
     ) -> np.ndarray:
@@ -506,6 +556,18 @@ class ItemTransfer(Method):
         uniform = np.full(n, 1.0 / n)
         if how == "uniform":
             return uniform
+        if how.startswith("judged="):  # the similar marginal mixed with the judge's distribution
+            base = self._marginal_probs(q, "similar", assoc, sims, country)
+            group = self._group(country)
+            asked = self._judges_distributions and (
+                self._calibration_groups is None or group in self._calibration_groups
+            )
+            judged = self._judged([(q, group)])[0] if asked else None
+            if judged is None:
+                return base
+            share = float(how.split("=", 1)[1])
+            mixed = (1 - share) * base + share * judged
+            return (1 - MARGINAL_UNIFORM) * mixed + MARGINAL_UNIFORM * uniform
         rel = self.relations
         ordered = orderable(q)
         ok = (rel.cues.n_options == n) & np.isfinite(sims) & (sims > 0)

@@ -73,7 +73,9 @@ class MockBackend:
     ``item_oracle``: strength P of the SIMULATED item-level oracle ``mock:item-oracle=P``: when a
     call judges how two items are related (an item judgment), its option distribution is (1 - P) x
     the mock's noise + P x a distribution whose mean is the pair's true association (observed among
-    all people of the data, see :func:`valuesim.llm.simulation.true_judgment`)."""
+    all people of the data, see :func:`valuesim.llm.simulation.true_judgment`); when a call judges
+    how the people of a country answer an item, P x the item's true answer distribution there
+    (:func:`valuesim.llm.simulation.true_distribution`)."""
 
     kind = "mock"
     default_concurrency = 64
@@ -134,9 +136,9 @@ class MockBackend:
             if hit is not None:
                 probs = [(1.0 - self.oracle) * p + (self.oracle if i == hit else 0.0) for i, p in enumerate(probs)]
         if self.item_oracle:
-            from valuesim.llm.simulation import true_judgment
+            from valuesim.llm.simulation import true_distribution, true_judgment
 
-            truth = true_judgment(len(options))
+            truth = true_judgment(len(options)) or true_distribution(len(options))
             if truth is not None:
                 probs = [(1.0 - self.item_oracle) * p + self.item_oracle * t for p, t in zip(probs, truth, strict=True)]
         prompt_tokens = sum(approx_tokens(m.content) for m in messages)
