@@ -273,6 +273,7 @@ def test_no_target_answer_reaches_the_judge_or_the_relations_fit(tmp_path, monke
         assert fit_d and set(fit_d) <= observed[k] and set(pred_d) <= fold
     assert any(d[1] == "predict" for d in dists)  # the informative judge's distributions were used
 
+
 def test_bad_judge_spec_is_a_clear_error():
     data, _ = structured(80)
     m = get_method("item-transfer", CB, **FAST, judge="nonsense-model")
