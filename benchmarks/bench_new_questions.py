@@ -36,13 +36,16 @@ predicted vs observed associations of each fold's held-out items with the known 
         --respondents 100 --folds all --targets 0 --relations --results new_questions_items
 
 Item judgments (item-transfer ``-o judge=SPEC``: the relations of each question's top ``judge_k``
-known items judged by a model once per pair of items, weighted on known pairs). ``--item-oracle``
-adds the SIMULATED item-level oracle at strengths P (``mock:item-oracle=P``: it knows each pair's
-association among all people of the data, mixed with noise at 1 - P; a test instrument of the
-machinery, labelled SIMULATED), ``--judge-model`` real models (e.g. ``local``, the embedded smoke-test
-model, or ``openai:NAME`` with a server); the table gives the paired top-1 difference against the
-first judge (P = 0: judgments that are pure noise), the pairs judged and the LLM calls per
-person-question (pairs judged / predictions: the judgments amortised over the sample)::
+known items judged by a model once per pair of items, weighted on known pairs; and the question's
+answer distribution in each person's country, once per question and country, mixed into the
+marginal at a calibrated share). ``--item-oracle`` adds the SIMULATED item-level oracle at strengths
+P (``mock:item-oracle=P``: it knows each pair's association and each item's answer distribution
+among all people of the data, mixed with noise at 1 - P; a test instrument of the machinery,
+labelled SIMULATED), ``--judge-model`` real models (e.g. ``local``, the embedded smoke-test model,
+or ``openai:NAME`` with a server); the table gives the paired top-1 difference against the first
+judge (P = 0: judgments that are pure noise), the marginal each fold chose, the pairs and
+distributions judged and the LLM calls per person-question (the judgments amortised over the
+sample)::
 
     python benchmarks/bench_new_questions.py --methods item-transfer --respondents 100 --folds all \
         --targets 0 --item-oracle 0,0.3,0.6 --results new_questions_judgments
@@ -109,6 +112,7 @@ def main() -> None:
     ap.add_argument("--judge-model", default="", help="comma list of model specs judging item pairs (item-transfer)")
     ap.add_argument("--judge-k", type=int, default=None, help="item-transfer judge_k (default: the method's)")
     ap.add_argument("--judge-items", type=int, default=None, help="item-transfer judge_items (default: the method's)")
+    ap.add_argument("--judge-orders", type=int, default=None, help="item-transfer judge_orders (default: the method's)")
     ap.add_argument("--results", default="new_questions", help="docs/results/NAME.json")
     ap.add_argument("--no-save", action="store_true", help="print only")
     ap.add_argument(
@@ -162,7 +166,11 @@ def main() -> None:
 
     judges = [f"mock:item-oracle={float(p):g}" for p in args.item_oracle.split(",") if p.strip()]
     judges += [j.strip() for j in args.judge_model.split(",") if j.strip()]
-    judge_opts = {k: v for k, v in (("judge_k", args.judge_k), ("judge_items", args.judge_items)) if v is not None}
+    judge_opts = {
+        k: v
+        for k, v in (("judge_k", args.judge_k), ("judge_items", args.judge_items), ("judge_orders", args.judge_orders))
+        if v is not None
+    }
     judged: dict[str, dict[str, Any]] = {}
     for spec in judges:
         t0 = time.perf_counter()
@@ -182,7 +190,19 @@ def main() -> None:
             fits = [s.get("fit") for s in run.manifest.get("sessions") or [] if s.get("fit")]
             last = ((fits[-1] if fits else {}).get("relations") or {}).get("judgments")
             reports = [dict(last, only="the last fold")] if last else []
-        judged[spec] = {"metrics": res.metrics or {}, "predictions": run.predictions(), "judgments": reports}
+        # distinct pairs and (question, country) distributions the judge was asked (its memo, fit and prediction
+        # of every fold); kept for a resumed run
+        counts_file = out / "judged_counts.json"
+        if res.n_computed and method._judge is not None:
+            counts = {"pairs": method._judge.pairs_judged, "distributions": method._judge.distributions_judged}
+            counts_file.write_text(json.dumps(counts))
+        counts = json.loads(counts_file.read_text()) if counts_file.exists() else {}
+        judged[spec] = {
+            "metrics": res.metrics or {},
+            "predictions": run.predictions(),
+            "judgments": reports,
+            "counts": counts,
+        }
         m = res.metrics or {}
         print(f"  item-transfer judge={spec}: top-1 {ci(m, 'top1')}, {time.perf_counter() - t0:.0f} s")
 
@@ -331,13 +351,15 @@ def judgments_table(
             p = paired_comparison(r["predictions"], ref, "top1", n_boot=1000, n_perm=2000, seed=0)
             diff = f"{p.diff * 100:+.1f} pt [{p.ci95[0] * 100:+.1f}, {p.ci95[1] * 100:+.1f}]"
         reps = [x for x in r.get("judgments") or [] if x]
-        weight, marginal, dists = "-", "-", 0
+        weight, marginal = "-", "-"
         if reps:
             ws = [x["weights"]["judgment"] for x in reps if x.get("weights")]
             if ws:
                 weight = f"{sum(ws) / len(ws):.2f}" + (f" ({len(ws)} folds)" if len(ws) > 1 else " (last fold)")
             marginal = ", ".join(str(x.get("marginal") or "-") for x in reps)
-            dists = max(int(x.get("distributions_judged") or 0) for x in reps)
+        counts = r.get("counts") or {}
+        n_pairs, dists = counts.get("pairs"), counts.get("distributions")
+        asked = "?" if n_pairs is None else f"{n_pairs:,} + {dists:,}"
         label = f"{name} (SIMULATED)" if is_simulated(name) else name
         rows.append(
             [
@@ -348,7 +370,7 @@ def judgments_table(
                 diff,
                 weight,
                 marginal,
-                f"{pairs - dists:,.0f} + {dists:,}" if name != "no judgments" else "0",
+                asked if name != "no judgments" else "0",
                 f"{pairs / n:.3f}" if n and name != "no judgments" else "0",
             ]
         )
@@ -358,7 +380,8 @@ def judgments_table(
             "top1": m.get("top1"),
             "nmae": m.get("nmae"),
             "within1": m.get("within1"),
-            "pairs_judged": pairs - dists,
+            "requests": pairs,
+            "pairs_judged": n_pairs,
             "distributions_judged": dists,
             "llm_calls": m.get("llm_calls"),
             "cache_hits": m.get("cache_hits"),
@@ -376,8 +399,8 @@ def judgments_table(
         "fold's when only that one was kept); marginal: the marginal each fold's calibration chose ('judged=W': "
         "the similar items' marginal mixed with the judged answer distribution of the question in the person's "
         "country at share W); judgments: distinct item pairs + distinct (question, country) answer distributions "
-        "sent to the model in the run (fit and prediction, every fold); LLM calls per person-question: judgments / "
-        "predictions."
+        "asked in the run (fit and prediction, every fold; a distribution is two requests: its options in order and "
+        "reversed); LLM calls per person-question: the judge's requests (model calls + LLM cache hits) / predictions."
     )
     cols = [
         "judge",

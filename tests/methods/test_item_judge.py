@@ -148,6 +148,8 @@ def test_item_oracle_reveals_the_true_answer_distribution():
     exact = [np.array(truth.distribution(q.id, "DEU")) for q, _, _ in asks]
     with simulation.item_truth(truth, truth.distribution):
         full = ItemJudge("mock:item-oracle=1").distributions(asks)
+        four = ItemJudge("mock:item-oracle=1", orders=4).distributions(asks)
+        noise4 = ItemJudge("mock:item-oracle=0", orders=4).distributions(asks)
         half = ItemJudge("mock:item-oracle=0.5").distributions(asks)
         noise = ItemJudge("mock:item-oracle=0").distributions(asks)
     outside = ItemJudge("mock:item-oracle=1").distributions(asks)
@@ -157,6 +159,12 @@ def test_item_oracle_reveals_the_true_answer_distribution():
         assert np.allclose(h, 0.5 * f + 0.5 * z, atol=1e-6)
         assert np.allclose(o, z)  # outside a benchmark nobody knows the truth: noise
     assert max(np.abs(np.array(z, dtype=float) - e).max() for z, e in zip(noise, exact, strict=True)) > 0.1
+    # more listings of the options (cyclic shifts too): the truth still comes back in code order, and
+    # the noise of the listings averages out (flatter than with two)
+    assert all(np.allclose(f, e, atol=1e-6) for f, e in zip(four, exact, strict=True))
+    peak2 = np.mean([max(z) for z in noise])
+    peak4 = np.mean([max(z) for z in noise4])
+    assert peak4 < peak2
     # the prompt: the question, its options and the country; the reversed listing is the same options
     from valuesim.methods.item_judge import distribution_messages
 
@@ -166,6 +174,19 @@ def test_item_oracle_reveals_the_true_answer_distribution():
     back = distribution_messages(q, "Germany", list(range(n))[::-1])[0].content
     assert "Germany" in text and q.label(q.answer_codes[0]) in text.split("\nB.")[0]
     assert q.label(q.answer_codes[-1]) in back.split("\nB.")[0]
+
+
+def test_option_orders_are_distinct_listings_of_every_option():
+    from valuesim.methods.item_judge import option_orders
+
+    for n in (2, 3, 4, 5, 7, 10, 11):
+        for k in (1, 2, 3, 4, 6, 8):
+            orders = option_orders(n, k)
+            assert orders[0] == list(range(n)) and len(orders) == min(k, 2 if n == 2 else 2 * n)
+            assert all(sorted(o) == list(range(n)) for o in orders)
+            assert len({tuple(o) for o in orders}) == len(orders)
+            if k >= 2:
+                assert orders[1] == list(range(n))[::-1]
 
 
 def test_judged_distributions_earn_their_share_only_when_informative(tmp_path):

@@ -15,10 +15,11 @@ A request that fails after the model's retries costs that pair only: it counts a
 
 The judge also answers how the people of a country answer one item (:meth:`ItemJudge.distributions`,
 ``item_distribution`` prompt: the letters of the item's options scored for "an adult of that country
-picked at random"): a property of the item and the country, asked once per pair of them -- in two
-calls, the options listed in order and reversed, averaged, so the letter and position preferences
-language models have (e.g. Zheng et al. 2023, "Large language models are not robust multiple choice
-selectors") cancel rather than pass for the population's answers.
+picked at random"): a property of the item and the country, asked once per pair of them -- in
+``orders`` calls (default 2: the options listed in order and reversed; more: cyclic shifts of both),
+averaged, so the letter and position preferences language models have (e.g. Zheng et al. 2023,
+"Large language models are not robust multiple choice selectors") cancel rather than pass for the
+population's answers.
 
 The relations model fits the weight of the judgments on known pairs (see
 :mod:`valuesim.relations.model`); the judge never sees an answer of anybody.
@@ -102,6 +103,20 @@ def distribution_messages(
     return [ChatMessage("user", text)]
 
 
+def option_orders(n: int, k: int) -> list[list[int]]:
+    """*k* distinct listings of *n* options (indices in code order): in order, reversed, then cyclic
+    shifts of both spread evenly over the list (fewer when *n* has fewer distinct ones)."""
+    half = max(1, (k + 1) // 2)
+    shifts = [s * n // half for s in range(half)] + list(range(n))  # the even spread first, then the rest
+    out: list[list[int]] = []
+    for shift in shifts:
+        for base in (list(range(n)), list(range(n))[::-1]):
+            order = base[shift % n :] + base[: shift % n]
+            if order not in out and len(out) < k:
+                out.append(order)
+    return out
+
+
 def expected_level(probs: Sequence[float]) -> float:
     """The judgment: the association expected under the distribution over the answer letters."""
     p = np.asarray(probs, dtype=float)
@@ -126,6 +141,7 @@ class ItemJudge:
         timeout: float = 120,
         max_retries: int = 5,
         prompt_version: str = "v1",
+        orders: int = 2,
     ) -> None:
         self.spec = spec
         self._conf: dict[str, Any] = {
@@ -136,6 +152,7 @@ class ItemJudge:
             "max_retries": max_retries,
         }
         self.prompt_version = prompt_version
+        self.orders = orders
         self._model: Model | None = None
         self.memo: dict[tuple[tuple[str, str], tuple[str, str]], float | None] = {}
         #: (item, group) -> judged answer distribution (None: not judged)
@@ -209,7 +226,7 @@ class ItemJudge:
         n = len(q.answer_codes)
         if distribution_messages(q, place) is None:
             return None
-        orders = (list(range(n)), list(range(n))[::-1])
+        orders = option_orders(n, self.orders)
         got = await asyncio.gather(*(self._distribute_once(q, group, place, order) for order in orders))
         kept = [p for p in got if p is not None]
         if not kept:

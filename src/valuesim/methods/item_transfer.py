@@ -154,6 +154,13 @@ class ItemTransferOptions(MethodOptions):
         description="the judge also says how people of the person's country answer the question, once per "
         "question and country; mixed into the marginal at a calibrated share (judge)",
     )
+    judge_orders: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="listings of the options each judged distribution is asked in and averaged over (1: in order; "
+        "2: also reversed; more: cyclic shifts), against the models' letter and position preferences",
+    )
     judge_groups: int = Field(
         default=10,
         ge=1,
@@ -231,7 +238,12 @@ class ItemTransfer(Method):
         if self.opts.judge is not None:
             from valuesim.methods.item_judge import ItemJudge
 
-            self._judge = ItemJudge(self.opts.judge, base_url=self.opts.judge_base_url, api_key=self.opts.judge_api_key)
+            self._judge = ItemJudge(
+                self.opts.judge,
+                base_url=self.opts.judge_base_url,
+                api_key=self.opts.judge_api_key,
+                orders=self.opts.judge_orders,
+            )
 
     @property
     def usage(self) -> Mapping[str, float] | None:
@@ -280,7 +292,15 @@ class ItemTransfer(Method):
     def config(self) -> dict[str, Any]:
         conf = super().config()
         if conf.get("judge") is None:  # no judgments: runs made before the option existed stay resumable
-            for key in ("judge", "judge_k", "judge_items", "judge_base_url", "judge_distributions", "judge_groups"):
+            for key in (
+                "judge",
+                "judge_k",
+                "judge_items",
+                "judge_base_url",
+                "judge_distributions",
+                "judge_groups",
+                "judge_orders",
+            ):
                 conf.pop(key, None)
         return conf
 
