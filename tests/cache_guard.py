@@ -10,13 +10,16 @@ import it: several test directories have a ``conftest.py``.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from typing import Any
 
 #: The cache directory of everything that runs outside a test (collection, session fixtures).
 SESSION_CACHE_DIR = tempfile.mkdtemp(prefix="valuesim-test-cache-")
+atexit.register(shutil.rmtree, SESSION_CACHE_DIR, ignore_errors=True)  # the session's temporary cache goes with it
 #: The cache a user's own runs fill (VALUESIM_CACHE_DIR unset): no test may write there.
 USER_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "valuesim")
 _USER_CACHE_PREFIXES = (USER_CACHE_DIR + os.sep, os.path.realpath(USER_CACHE_DIR) + os.sep)
