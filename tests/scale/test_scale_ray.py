@@ -68,7 +68,7 @@ def lines(path: Path) -> list[str]:
 def test_ray_gives_the_same_predictions_as_in_process(ray_session, data, tmp_path):
     from valuesim.scale import RayExecutor
 
-    cfg = RunConfig(protocol=ProtocolConfig(n_respondents=4, seed=3), n_boot=20, command="test")
+    cfg = RunConfig(protocol=ProtocolConfig(n_respondents=4, seed=3, max_targets=5), n_boot=20, command="test")
     local = get_method("valuesim", data.codebook, model="mock", cache=False)
     run_benchmark(data, local, cfg, tmp_path / "local", progress=False)
 
