@@ -195,16 +195,25 @@ def test_judged_distributions_earn_their_share_only_when_informative(tmp_path):
     calibration's likelihood; pure noise (P = 0) earns less and loses to it."""
     data, _ = structured(400, skew=True)
     proto = ProtocolConfig(name="new-questions", n_respondents=10, seed=1, folds=4, max_targets=4, only_folds=(0,))
-    fits = {}
+    fits, checks = {}, {}
     for p in (0, 1):
         m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=f"mock:item-oracle={p}")
         run_benchmark(data, m, RunConfig(protocol=proto, n_boot=20), tmp_path / f"p{p}", progress=False)
         fits[p] = (m.params["marginal"], m.calibration["mean_loglik"], m._judge.distributions_judged)
+        checks[p] = m.calibration["judged_check"]
     assert fits[1][0].startswith("judged=") and float(fits[1][0].split("=")[1]) >= 0.5
     assert fits[1][1] > fits[0][1] + 0.01, fits
     share0 = float(fits[0][0].split("=")[1]) if fits[0][0].startswith("judged=") else 0.0
     assert share0 < float(fits[1][0].split("=")[1]), fits
     assert fits[1][2] > 0
+    # the judged share is kept because it beat the best setting without one, item by item
+    assert checks[1]["kept"] and checks[1]["ci95"][0] > 0
+    assert checks[0] is None or not checks[0]["kept"] or checks[0]["ci95"][0] > 0
+    # fewer judged items than the calibration scores: the rest keep their wording relations, the
+    # calibration still scores as many items
+    few = get_method("item-transfer", CB, **FAST, judge_k=5, judge_items=3, judge="mock:item-oracle=0")
+    run_benchmark(data, few, RunConfig(protocol=proto, n_boot=20), tmp_path / "few", progress=False)
+    assert few.calibration["items"] == FAST["calibration_items"]
     off = get_method("item-transfer", CB, **FAST, **JUDGE, judge="mock:item-oracle=1", judge_distributions=False)
     run_benchmark(data, off, RunConfig(protocol=proto, n_boot=20), tmp_path / "off", progress=False)
     assert not str(off.params["marginal"]).startswith("judged=") and off._judge.distributions_judged == 0

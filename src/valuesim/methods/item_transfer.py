@@ -322,13 +322,23 @@ class ItemTransfer(Method):
             "point": None,
         }
         cands = [i for i, q in enumerate(rel.items) if not rel.questions[i].profile and np.isfinite(rel.oof[i]).any()]
-        if rel.judge is not None:  # pseudo-new items as a new question is predicted: with their judged pairs
-            judged = {rel.index[q] for q in rel.judged_items}
-            cands = [i for i in cands if i in judged]
         rng = np.random.default_rng([self.opts.seed, 2605])
         if not cands or self.opts.calibration_items == 0:
             return default, {"n": 0, "note": "no pseudo-new items to calibrate on: defaults"}
-        items = sorted(rng.choice(cands, size=min(len(cands), self.opts.calibration_items), replace=False).tolist())
+        n_items = min(len(cands), self.opts.calibration_items)
+        if rel.judge is None:
+            items = sorted(rng.choice(cands, size=n_items, replace=False).tolist())
+        else:  # pseudo-new items as a new question is predicted: with their judged pairs first; when fewer
+            # items were judged than the calibration scores, the rest keep wording relations (a calibration
+            # on a handful of items would choose its settings by chance)
+            judged = {rel.index[q] for q in rel.judged_items}
+            first = [i for i in cands if i in judged]
+            rest = [i for i in cands if i not in judged]
+            take = min(len(first), n_items)
+            items = rng.choice(first, size=take, replace=False).tolist() if take else []
+            if n_items > take and rest:
+                items += rng.choice(rest, size=min(len(rest), n_items - take), replace=False).tolist()
+            items = sorted(items)
         people = rng.choice(len(train), size=min(len(train), self.opts.calibration_people), replace=False)
         rows = np.sort(people)
         values = train.matrix(rel.items)[rows]
@@ -356,8 +366,9 @@ class ItemTransfer(Method):
         # setting whose mode ties or sits at the wrong end cannot win by top-1 alone
         point = np.zeros((len(grid), len(copies), n_bins))
         counts = np.zeros(n_bins)
+        per_item = np.zeros((len(items), len(grid), len(copies), n_bins))  # the log-likelihood by item
         n = 0
-        for t in items:
+        for ti, t in enumerate(items):
             q = rel.questions[t]
             pool = np.isfinite(rel.oof[t])
             c_all = rel.oof[t].astype(float)
@@ -387,6 +398,7 @@ class ItemTransfer(Method):
                     for wi, w in enumerate(copies):
                         pw = p if w == 0 or copy is None else (1 - w) * p + w * copy
                         loglik[g, wi, b] += np.log(pw[y])
+                        per_item[ti, g, wi, b] += np.log(pw[y])
                         guess = int(np.argmax(pw))
                         hits[g, wi, b] += guess == y
                         point[g, wi, b] += point_score(guess, y, len(codes), q.ordered)
@@ -409,6 +421,34 @@ class ItemTransfer(Method):
             return g, ws, float(total[g])
 
         best, weights, best_ll = choose(loglik)
+        judged_check = None
+        is_judged = np.array([str(gm).startswith("judged=") for (_, _, _, gm) in grid])
+        if is_judged[best]:
+            # a judged answer distribution is kept only if it beats the best setting without one on the
+            # pseudo-new items, by a 95% bootstrap lower bound over items > 0 (items are what a new
+            # question is drawn from; a judge whose distributions are noise must not win by chance)
+            plain = loglik.copy()
+            plain[is_judged] = -np.inf
+            alt, alt_weights, alt_ll = choose(plain)
+
+            def by_item(g: int, ws: list[float]) -> np.ndarray:
+                return per_item[:, g, 0, 0] + sum(per_item[:, g, copies.index(w), b + 1] for b, w in enumerate(ws))
+
+            diff = by_item(best, weights) - by_item(alt, alt_weights)
+            boot_rng = np.random.default_rng([self.opts.seed, 2606])
+            draws = boot_rng.integers(0, len(diff), size=(1000, len(diff)))
+            sums = diff[draws].sum(axis=1) / n
+            lo, hi = (float(x) for x in np.quantile(sums, [0.025, 0.975]))
+            earned = lo > 0
+            judged_check = {
+                "marginal": grid[best][3],
+                "gain_nats_per_answer": float(diff.sum() / n),
+                "ci95": [lo, hi],
+                "items": len(diff),
+                "kept": earned,
+            }
+            if not earned:
+                best, weights, best_ll = alt, alt_weights, alt_ll
         s, k, f, mg = grid[best]
         params: dict[str, Any] = {
             "shrink": s,
@@ -439,6 +479,7 @@ class ItemTransfer(Method):
             "top1": best_hits / n,
             "point_top1": None if point_hits is None else point_hits / n,
             "copy_bins": {"edges": list(COPY_BINS), "answers": [int(x) for x in counts]},
+            "judged_check": judged_check,
             "grid": [
                 {
                     "shrink": gs,
