@@ -29,7 +29,8 @@ per person; :mod:`valuesim.methods.item_judge`), and join the predicted associat
 fitted on judged known pairs (:mod:`valuesim.relations.model`); and (``judge_distributions``, on with
 a judge) the judge says how the people of the person's country answer the target, once per question
 and country, which joins the ``similar`` marginal at a share calibrated like the rest (marginal
-``judged=W``). ``-o judge=mock:item-oracle=P`` is the SIMULATED item-level oracle (it knows the pair's
+``judged=W``), kept only when it beats the best setting without one on the pseudo-new items (the
+lower end of a 95% bootstrap interval over items above zero; ``calibration["judged_check"]``). ``-o judge=mock:item-oracle=P`` is the SIMULATED item-level oracle (it knows the pair's
 true association and the item's true answer distribution; a test instrument).
 
 ``shrink``, ``kappa``, ``inflate``, ``copy`` and the marginal are calibrated in ``fit`` on *pseudo-new*
