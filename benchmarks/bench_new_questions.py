@@ -69,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import DEV_DATA, save_results, table
 
 from valuesim.llm.simulation import is_simulated
+from valuesim.methods.item_transfer import ItemTransferOptions
 
 METHODS = "uniform,text-transfer,item-transfer,blank,demographics,rag,valuesim"
 
@@ -113,6 +114,12 @@ def main() -> None:
     ap.add_argument("--judge-k", type=int, default=None, help="item-transfer judge_k (default: the method's)")
     ap.add_argument("--judge-items", type=int, default=None, help="item-transfer judge_items (default: the method's)")
     ap.add_argument("--judge-orders", type=int, default=None, help="item-transfer judge_orders (default: the method's)")
+    ap.add_argument(
+        "--judge-power",
+        type=float,
+        default=None,
+        help="item-transfer judge_power (default: fitted on the pseudo-new items; 1: the judged distributions as judged)",
+    )
     ap.add_argument("--results", default="new_questions", help="docs/results/NAME.json")
     ap.add_argument("--no-save", action="store_true", help="print only")
     ap.add_argument(
@@ -168,7 +175,12 @@ def main() -> None:
     judges += [j.strip() for j in args.judge_model.split(",") if j.strip()]
     judge_opts = {
         k: v
-        for k, v in (("judge_k", args.judge_k), ("judge_items", args.judge_items), ("judge_orders", args.judge_orders))
+        for k, v in (
+            ("judge_k", args.judge_k),
+            ("judge_items", args.judge_items),
+            ("judge_orders", args.judge_orders),
+            ("judge_power", args.judge_power),
+        )
         if v is not None
     }
     judged: dict[str, dict[str, Any]] = {}
@@ -321,12 +333,20 @@ def _record_judgments(method: Any, into: list[Any]) -> None:
             dict(
                 method.relations.judge_report or {},
                 marginal=method.params.get("marginal"),
+                judged_pool=method.params.get("judged_pool"),
                 # distinct (question, country) answer distributions judged so far in the run (the judge's memo)
                 distributions_judged=judge.distributions_judged if judge is not None else 0,
             )
         )
 
     method.fit = recording_fit
+
+
+def marginal_label(rep: dict[str, Any]) -> str:
+    """The marginal a fold chose, with the fitted weights (u, v) of its pooled similar^u * judged^v when judged."""
+    label = str(rep.get("marginal") or "-")
+    uv = rep.get("judged_pool")
+    return f"{label} ({uv['similar']:.1f}, {uv['judged']:.1f})" if label.startswith("judged=") and uv else label
 
 
 def judgments_table(
@@ -356,7 +376,7 @@ def judgments_table(
             ws = [x["weights"]["judgment"] for x in reps if x.get("weights")]
             if ws:
                 weight = f"{sum(ws) / len(ws):.2f}" + (f" ({len(ws)} folds)" if len(ws) > 1 else " (last fold)")
-            marginal = ", ".join(str(x.get("marginal") or "-") for x in reps)
+            marginal = ", ".join(marginal_label(x) for x in reps)
         counts = r.get("counts") or {}
         n_pairs, dists = counts.get("pairs"), counts.get("distributions")
         asked = "?" if n_pairs is None else f"{n_pairs:,} + {dists:,}"
@@ -389,6 +409,7 @@ def judgments_table(
             "judgments_per_fold": reps,
         }
     n_pred = next(iter(judged.values()))["metrics"].get("n_predictions")
+    orders = args.judge_orders or ItemTransferOptions().judge_orders
     fold_text = f"fold {args.fold} of 5" if args.folds is None else f"folds {args.folds} of 5"
     caption = (
         f"item-transfer with item judgments ({where}, protocol new-questions, {args.respondents} respondents x "
@@ -396,11 +417,11 @@ def judgments_table(
         f"seed {args.seed}). SIMULATED rows: mock:item-oracle=P judges each pair with its association among all "
         "people of the data at strength P (noise at 1 - P): a test instrument of the machinery, not a model. "
         f"Δ top-1 paired against {first}; judgment weight: the fitted b of a·wording + b·judgment (mean over folds, or the last "
-        "fold's when only that one was kept); marginal: the marginal each fold's calibration chose ('judged=W': "
-        "the similar items' marginal mixed with the judged answer distribution of the question in the person's "
-        "country at share W); judgments: distinct item pairs + distinct (question, country) answer distributions "
-        "asked in the run (fit and prediction, every fold; a distribution is two requests: its options in order and "
-        "reversed); LLM calls per person-question: the judge's requests (model calls + LLM cache hits) / predictions."
+        "fold's when only that one was kept); marginal: the marginal each fold's calibration chose ('judged=W (u, v)': "
+        "the similar items' marginal mixed at share W with its pooling similar^u * judged^v, normalised, with the "
+        "judged answer distribution of the question in the person's country; u, v fitted); judgments: distinct item pairs + distinct (question, "
+        f"country) answer distributions asked in the run (fit and prediction, every fold; a distribution is "
+        f"{orders} requests: its options in {orders} listings); LLM calls per person-question: the judge's requests (model calls + LLM cache hits) / predictions."
     )
     cols = [
         "judge",
