@@ -333,7 +333,7 @@ def _record_judgments(method: Any, into: list[Any]) -> None:
             dict(
                 method.relations.judge_report or {},
                 marginal=method.params.get("marginal"),
-                judged_pool=method.params.get("judged_pool"),
+                judged_power=method.params.get("judged_power"),
                 # distinct (question, country) answer distributions judged so far in the run (the judge's memo)
                 distributions_judged=judge.distributions_judged if judge is not None else 0,
             )
@@ -343,10 +343,10 @@ def _record_judgments(method: Any, into: list[Any]) -> None:
 
 
 def marginal_label(rep: dict[str, Any]) -> str:
-    """The marginal a fold chose, with the fitted weights (u, v) of its pooled similar^u * judged^v when judged."""
+    """The marginal a fold chose, with the fitted power of its judged distributions when it uses them."""
     label = str(rep.get("marginal") or "-")
-    uv = rep.get("judged_pool")
-    return f"{label} ({uv['similar']:.1f}, {uv['judged']:.1f})" if label.startswith("judged=") and uv else label
+    power = rep.get("judged_power")
+    return f"{label} ^{power:.2f}" if label.startswith("judged=") and power is not None else label
 
 
 def judgments_table(
@@ -417,9 +417,9 @@ def judgments_table(
         f"seed {args.seed}). SIMULATED rows: mock:item-oracle=P judges each pair with its association among all "
         "people of the data at strength P (noise at 1 - P): a test instrument of the machinery, not a model. "
         f"Δ top-1 paired against {first}; judgment weight: the fitted b of a·wording + b·judgment (mean over folds, or the last "
-        "fold's when only that one was kept); marginal: the marginal each fold's calibration chose ('judged=W (u, v)': "
-        "the similar items' marginal mixed at share W with its pooling similar^u * judged^v, normalised, with the "
-        "judged answer distribution of the question in the person's country; u, v fitted); judgments: distinct item pairs + distinct (question, "
+        "fold's when only that one was kept); marginal: the marginal each fold's calibration chose ('judged=W ^v': "
+        "the similar items' marginal mixed at share W with the judged answer distribution of the question in the "
+        "person's country raised to the fitted power v, renormalised); judgments: distinct item pairs + distinct (question, "
         f"country) answer distributions asked in the run (fit and prediction, every fold; a distribution is "
         f"{orders} requests: its options in {orders} listings); LLM calls per person-question: the judge's requests (model calls + LLM cache hits) / predictions."
     )

@@ -26,7 +26,7 @@ from valuesim.llm.backends.mock import MockBackend
 from valuesim.llm.cache import ResponseCache
 from valuesim.methods.base import Task, get_method
 from valuesim.methods.item_judge import LEVELS, ItemJudge, judgment_messages
-from valuesim.methods.item_transfer import pool
+from valuesim.methods.item_transfer import sharpen
 from valuesim.relations import orderable
 from valuesim.report.load import load_run
 from valuesim.survey import Respondent, load_codebook
@@ -230,11 +230,9 @@ class FixedDistributions:
         return [tuple(self.dists[q.id]) for q, _, _ in asks]
 
 
-def pooled_fit(
-    judged: dict[str, np.ndarray], similar: dict[str, np.ndarray], truth: dict[str, np.ndarray], **options: Any
-) -> Any:
-    """item-transfer's pooling of the judged distributions with the similar items' marginal, fitted on
-    1,500 people whose answers to 12 items follow *truth*."""
+def tempered_fit(judged: dict[str, np.ndarray], truth: dict[str, np.ndarray], **options: Any) -> Any:
+    """item-transfer's power of the judged distributions, fitted on 1,500 people of one country whose
+    answers to the items of *truth* follow it."""
     from types import SimpleNamespace
 
     rng = np.random.default_rng(3)
@@ -244,11 +242,10 @@ def pooled_fit(
     m = get_method("item-transfer", CB, **options)
     m._judge = FixedDistributions(judged)
     m._observed = SimpleNamespace(marginals={q.id: SimpleNamespace(codes=q.answer_codes) for q in qs})
-    m._rel = SimpleNamespace(questions=qs, oof=np.zeros((len(qs), 3)), similarity=lambda q, pool: np.zeros(3))
-    m._marginal_probs = lambda q, how, assoc, sims, country: similar[q.id]
+    m._rel = SimpleNamespace(questions=qs)
     m._calibration_groups = {"DEU"}
-    m._pool = (0.0, m.opts.judge_power or 1.0)
-    rep = m._fit_pool(list(range(len(qs))), values.astype(float), np.array(["DEU"] * n))
+    m._judged_power = m.opts.judge_power or 1.0
+    rep = m._fit_power(list(range(len(qs))), values.astype(float), np.array(["DEU"] * n))
     assert rep["answers"] == n * len(qs)
     return m, rep
 
@@ -257,35 +254,21 @@ def pooled_fit(
 def test_judged_distributions_are_tempered_by_a_power_fitted_on_the_calibration_answers(skew, expected):
     """A judge whose distributions are the true ones raised to *skew* (0.5: too flat, as averaged or
     hedged answers are; 2: too peaked, as an overconfident model's) gets the power 1 / skew back from
-    the calibration people's answers (the similar marginal here says nothing: uniform); a given
-    judge_power is kept as it is."""
+    the calibration people's answers, and the tempered distribution is what the marginal mixes in; a
+    given judge_power is kept as it is; a judge whose distributions are noise is flattened."""
     rng = np.random.default_rng(3)
     qs = [CB.get(q) for q in CB.substantive() if orderable(CB.get(q))][:12]
     truth = {q.id: rng.dirichlet(np.full(len(q.answer_codes), 0.8)) for q in qs}
     reported = {k: v**skew / (v**skew).sum() for k, v in truth.items()}
-    flat = {k: np.full(len(v), 1 / len(v)) for k, v in truth.items()}
-    m, rep = pooled_fit(reported, flat, truth)
-    assert abs(np.log(m._pool[1] / expected)) < 0.15, rep
+    m, rep = tempered_fit(reported, truth)
+    assert rep["fitted"] and abs(np.log(m._judged_power / expected)) < 0.15, rep
     assert rep["mean_loglik"] >= rep["mean_loglik_as_judged"] - 1e-9
-    # the pooled distribution is what the marginal mixes in
-    assert np.allclose(pool(flat[qs[0].id], reported[qs[0].id], *m._pool), truth[qs[0].id], atol=0.03)
-    fixed, rep = pooled_fit(reported, flat, truth, judge_power=1.0, judge_pool=False)
-    assert fixed._pool == (0.0, 1.0) and rep["fitted"] == [False, False]
-
-
-def test_pooling_weighs_the_judged_distribution_against_the_similar_items_marginal():
-    """Judged distributions that are noise get (almost) no weight when the similar items' marginal is
-    right, and the other way round."""
-    rng = np.random.default_rng(4)
-    qs = [CB.get(q) for q in CB.substantive() if orderable(CB.get(q))][:12]
-    truth = {q.id: rng.dirichlet(np.full(len(q.answer_codes), 0.8)) for q in qs}
+    assert np.allclose(sharpen(reported[qs[0].id], m._judged_power), truth[qs[0].id], atol=0.03)
+    fixed, rep = tempered_fit(reported, truth, judge_power=1.0)
+    assert fixed._judged_power == 1.0 and not rep["fitted"]
     noise = {k: rng.dirichlet(np.full(len(v), 0.8)) for k, v in truth.items()}
-    m, rep = pooled_fit(noise, truth, truth)
-    assert m._pool[1] < 0.15 and abs(m._pool[0] - 1) < 0.15, rep
-    assert rep["mean_loglik"] > rep["mean_loglik_as_judged"] + 0.1
-    m, rep = pooled_fit(truth, noise, truth)
-    assert m._pool[0] < 0.15 and abs(m._pool[1] - 1) < 0.15, rep
-    assert rep["mean_loglik"] > rep["mean_loglik_similar"] + 0.1
+    flat, rep = tempered_fit(noise, truth)
+    assert flat._judged_power < 0.3 and rep["mean_loglik"] > rep["mean_loglik_as_judged"] + 0.1, rep
 
 
 def test_item_oracle_weight_is_fitted_on_known_pairs_and_the_run_is_stamped_simulated(tmp_path):

@@ -31,12 +31,11 @@ a judge) the judge says how the people of the person's country answer the target
 and country, which joins the ``similar`` marginal at a share calibrated like the rest (marginal
 ``judged=W``), kept only when it beats the best setting without one on the pseudo-new items (the
 lower end of a 95% bootstrap interval over items above zero; ``calibration["judged_check"]``). Before
-the mixing, a judged distribution is pooled with the ``similar`` marginal as a normalised weighted
-geometric mean ``similar^u * judged^v`` (``judge_pool``; without it ``judged^v`` alone): ``u`` and
-``v`` are fitted (unless ``judge_power`` fixes ``v``) by the likelihood of the calibration people's
-answers to the pseudo-new items, so a judge whose distributions are too flat (averaged or hedged
-answers) or too peaked (an overconfident model) is tempered, and the two sources are weighed, before
-the share is chosen (``calibration["judged_pool"]``). ``-o judge=mock:item-oracle=P`` is the SIMULATED item-level
+the mixing, a judged distribution is raised to a power ``v`` and renormalised: a temperature fitted
+(unless ``judge_power`` gives it) by the likelihood of the calibration people's answers to the
+pseudo-new items under the judged distributions alone, so a judge whose distributions are too flat
+(averaged or hedged answers) or too peaked (an overconfident model) is corrected before its share is
+chosen (``calibration["judged_power"]``; a noise judge's distributions are flattened towards uniform). ``-o judge=mock:item-oracle=P`` is the SIMULATED item-level
 oracle (it knows the pair's true association and the item's true answer distribution; a test
 instrument).
 
@@ -78,9 +77,8 @@ MARGINALS = ("uniform", "similar")
 #: with judged answer distributions (``judge`` and ``judge_distributions``): the calibration also tries
 #: the ``similar`` marginal mixed with the judged distribution at these shares ("judged=W")
 JUDGED_SHARES = (0.25, 0.5, 0.75, 1.0)
-#: the range the weights (u, v) of the pooled marginal similar^u * judged^v are fitted in, and the
-#: floor of a pooled probability
-POOL_BOUNDS = (0.0, 4.0)
+#: the range the power of the judged distributions is fitted in, and the floor of a judged probability
+JUDGED_POWERS = (0.25, 4.0)
 JUDGED_FLOOR = 1e-4
 #: known items whose answer distributions make the ``similar`` marginal, and its share of the uniform
 MARGINAL_ITEMS = 16
@@ -180,11 +178,6 @@ class ItemTransferOptions(MethodOptions):
         description="power v the judged answer distributions are raised to before mixing (1: as judged; none: "
         "fitted on the calibration's pseudo-new items, a temperature against too flat or too peaked judges)",
     )
-    judge_pool: bool = Field(
-        default=True,
-        description="pool a judged distribution with the similar items' marginal as similar^u * judged^v, "
-        "normalised, u fitted like v (false: judged^v alone)",
-    )
     judge_groups: int = Field(
         default=10,
         ge=1,
@@ -214,12 +207,12 @@ def category_probs(mu: float, sd: float, thresholds: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-def pool(base: np.ndarray, judged: np.ndarray, u: float, v: float) -> np.ndarray:
-    """The normalised weighted geometric mean ``base^u * judged^v`` (probabilities floored at
-    JUDGED_FLOOR first so no option becomes impossible); ``u = 0, v = 1`` is *judged* unchanged."""
-    if u == 0.0 and v == 1.0:
-        return judged
-    logp = u * np.log(np.clip(base, JUDGED_FLOOR, None)) + v * np.log(np.clip(judged, JUDGED_FLOOR, None))
+def sharpen(probs: np.ndarray, power: float) -> np.ndarray:
+    """*probs* raised to *power* and renormalised (> 1 sharper, < 1 flatter; probabilities floored at
+    JUDGED_FLOOR first so no option becomes impossible); power 1 leaves them unchanged."""
+    if power == 1.0:
+        return probs
+    logp = power * np.log(np.clip(probs, JUDGED_FLOOR, None))
     p = np.exp(logp - logp.max())
     return p / p.sum()
 
@@ -269,7 +262,7 @@ class ItemTransfer(Method):
         self.calibration: dict[str, Any] = {}
         self._judge: Any = None
         self._calibration_groups: set[str | None] | None = None
-        self._pool = (0.0, 1.0)  # (u, v) of similar^u * judged^v
+        self._judged_power = 1.0  # the power v of the judged distributions
         if self.opts.judge is not None:
             from valuesim.methods.item_judge import ItemJudge
 
@@ -321,7 +314,7 @@ class ItemTransfer(Method):
             "marginal": None if self.opts.marginal == "auto" else self.opts.marginal,
         }
         self._calibration_groups = None  # set while calibrating with judged distributions
-        self._pool = (0.0, self.opts.judge_power or 1.0)
+        self._judged_power = self.opts.judge_power or 1.0
         self.params, self.calibration = self._calibrate(train, fixed)
         self._calibration_groups = None
 
@@ -337,7 +330,6 @@ class ItemTransfer(Method):
                 "judge_groups",
                 "judge_orders",
                 "judge_power",
-                "judge_pool",
             ):
                 conf.pop(key, None)
         return conf
@@ -386,7 +378,7 @@ class ItemTransfer(Method):
             z_all[r] = self._scores(values[r], countries[r])
         shrinks = (fixed["shrink"],) if fixed["shrink"] is not None else SHRINKS
         margins: tuple[str, ...] = (fixed["marginal"],) if fixed["marginal"] is not None else MARGINALS
-        pool_report: dict[str, Any] | None = None
+        power_report: dict[str, Any] | None = None
         if self._judges_distributions and fixed["marginal"] is None:
             margins += tuple(f"judged={w:g}" for w in JUDGED_SHARES)
             # the calibration's judged distributions: its items in the judge_groups countries most of its
@@ -395,7 +387,7 @@ class ItemTransfer(Method):
             kept = groups[np.argsort(-sizes, kind="stable")[: self.opts.judge_groups]]
             self._calibration_groups = {g or None for g in kept.tolist()}
             self._judged([(rel.questions[t], g or None) for t in items for g in sorted(kept.tolist())])
-            pool_report = self._fit_pool(items, values[:, items], countries)
+            power_report = self._fit_power(items, values[:, items], countries)
         copies = (self.opts.copy_weight,) if self.opts.copy_weight is not None else COPIES
         grid = [(s, k, f, mg) for s in shrinks for k in KAPPAS for f in INFLATES for mg in margins]
         n_bins = len(COPY_BINS) + 2  # bin 0: no answer to copy; then by the copied item's |association|
@@ -498,8 +490,8 @@ class ItemTransfer(Method):
             "copy": weights,
             "point": None,
         }
-        if pool_report is not None:
-            params["judged_pool"] = {"similar": self._pool[0], "judged": self._pool[1]}
+        if power_report is not None:
+            params["judged_power"] = self._judged_power
         point_hits = None
         if self.opts.point == "calibrated":  # the answer given: the setting whose mode scored best
             if not str(mg).startswith("judged="):  # judged distributions steer the answer only when they
@@ -522,7 +514,7 @@ class ItemTransfer(Method):
             "point_top1": None if point_hits is None else point_hits / n,
             "copy_bins": {"edges": list(COPY_BINS), "answers": [int(x) for x in counts]},
             "judged_check": judged_check,
-            "judged_pool": pool_report,
+            "judged_power": power_report,
             "grid": [
                 {
                     "shrink": gs,
@@ -646,70 +638,49 @@ class ItemTransfer(Method):
             for (q, _), d in zip(asks, got, strict=True)
         ]
 
-    def _fit_pool(self, items: list[int], values: np.ndarray, countries: np.ndarray) -> dict[str, Any]:
-        """Set ``_pool`` = (u, v) of ``similar^u * judged^v``: the weights that maximise the likelihood
-        of the calibration people's answers to the pseudo-new *items* (*values*: people x items; the
-        ``similar`` marginal from the items' cross-fitted relations, as the calibration scores them),
-        among people whose country was judged; ``judge_power`` fixes v, ``judge_pool=False`` fixes u = 0.
-        Returns its report."""
-        from scipy.optimize import minimize
+    def _fit_power(self, items: list[int], values: np.ndarray, countries: np.ndarray) -> dict[str, Any]:
+        """Set ``_judged_power``: unless ``judge_power`` gives it, the power of the judged distributions
+        (alone) that maximises the likelihood of the calibration people's answers to the pseudo-new
+        *items* (*values*: people x items) among people whose country was judged. Returns its report."""
+        from scipy.optimize import minimize_scalar
 
         rel = self.relations
-        # per judged (question, group): log similar, log judged, and how often each option was answered
-        stats: dict[tuple[int, str | None], tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
+        # per judged (question, group): the log judged distribution and how often each option was answered
+        stats: dict[tuple[int, str | None], tuple[np.ndarray, np.ndarray] | None] = {}
         for j, t in enumerate(items):
             q = rel.questions[t]
             codes = list(self._observed.marginals[q.id].codes)
-            pool_t = np.isfinite(rel.oof[t])
-            sims_t = rel.similarity(q, pool_t)
             for val, c in zip(values[:, j], countries, strict=True):
                 group = self._group(c)
                 if not np.isfinite(val) or int(val) not in codes or group not in (self._calibration_groups or {None}):
                     continue
                 if (t, group) not in stats:
                     d = self._judged([(q, group)])[0]
-                    if d is None:
-                        stats[(t, group)] = None
-                    else:
-                        base = self._marginal_probs(q, "similar", rel.oof[t].astype(float), sims_t, c)
-                        stats[(t, group)] = (
-                            np.log(np.clip(base, JUDGED_FLOOR, None)),
-                            np.log(np.clip(d, JUDGED_FLOOR, None)),
-                            np.zeros(len(d)),
-                        )
+                    stats[(t, group)] = (
+                        None if d is None else (np.log(np.clip(d, JUDGED_FLOOR, None)), np.zeros(len(d)))
+                    )
                 hit = stats[(t, group)]
                 if hit is not None:
-                    hit[2][codes.index(int(val))] += 1
-        kept = [h for h in stats.values() if h is not None and h[2].sum() > 0]
-        n_answers = int(sum(h[2].sum() for h in kept))
+                    hit[1][codes.index(int(val))] += 1
+        kept = [h for h in stats.values() if h is not None and h[1].sum() > 0]
+        n_answers = int(sum(h[1].sum() for h in kept))
         if not n_answers:
-            return {"similar": self._pool[0], "judged": self._pool[1], "answers": 0, "note": "no judged answers"}
+            return {"power": self._judged_power, "answers": 0, "note": "no judged answers: power unchanged"}
 
-        def nll(uv: np.ndarray) -> float:
-            u, v = float(uv[0]), float(uv[1])
-            return -float(
-                sum((u * lb + v * lj) @ n - n.sum() * np.logaddexp.reduce(u * lb + v * lj) for lb, lj, n in kept)
-            )
+        def nll(power: float) -> float:
+            return -float(sum(power * (lg @ n) - n.sum() * np.logaddexp.reduce(power * lg) for lg, n in kept))
 
-        fixed_v = self.opts.judge_power
-        bounds = [
-            (0.0, 0.0) if not self.opts.judge_pool else POOL_BOUNDS,
-            (fixed_v, fixed_v) if fixed_v else POOL_BOUNDS,
-        ]
-        start = np.array([0.0, fixed_v or 1.0])
-        if any(lo < hi for lo, hi in bounds):
-            res = minimize(nll, start, method="L-BFGS-B", bounds=bounds)
-            if res.fun <= nll(start):
-                self._pool = (float(res.x[0]), float(res.x[1]))
+        fitted = self.opts.judge_power is None
+        if fitted:
+            res = minimize_scalar(nll, bounds=JUDGED_POWERS, method="bounded")
+            self._judged_power = float(res.x)
         return {
-            "similar": self._pool[0],
-            "judged": self._pool[1],
-            "fitted": [lo < hi for lo, hi in bounds],
+            "power": self._judged_power,
+            "fitted": fitted,
             "answers": n_answers,
             "distributions": len(kept),
-            "mean_loglik": -nll(np.array(self._pool)) / n_answers,
-            "mean_loglik_as_judged": -nll(np.array([0.0, 1.0])) / n_answers,
-            "mean_loglik_similar": -nll(np.array([1.0, 0.0])) / n_answers,
+            "mean_loglik": -nll(self._judged_power) / n_answers,
+            "mean_loglik_as_judged": -nll(1.0) / n_answers,
         }
 
     def _marginal_probs(
@@ -736,7 +707,7 @@ class ItemTransfer(Method):
             if judged is None:
                 return base
             share = float(how.split("=", 1)[1])
-            mixed = (1 - share) * base + share * pool(base, judged, *self._pool)
+            mixed = (1 - share) * base + share * sharpen(judged, self._judged_power)
             return (1 - MARGINAL_UNIFORM) * mixed + MARGINAL_UNIFORM * uniform
         rel = self.relations
         ordered = orderable(q)
