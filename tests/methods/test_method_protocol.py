@@ -32,6 +32,21 @@ def test_list_methods_never_prints_an_undefined_default() -> None:
     assert "prior_options" in res.stdout and "Undefined" not in res.stdout
 
 
+def test_list_methods_says_which_option_lets_the_hybrid_answer_new_questions() -> None:
+    """The hybrid answers new questions only with a prior that does: the list says with which option,
+    and that option really makes it legal (its capability is read from the class, not typed here)."""
+    info = method_info("hybrid")
+    assert not info.answers_new_questions and info.new_questions_with == {"prior": "item-transfer"}
+    assert not info.cls.learns_from_target_answers(info.new_questions_with)
+    assert method_info("item-transfer").new_questions_with is None  # answers them by default
+    assert method_info("supervised").new_questions_with is None  # under no option
+    from valuesim.cli.bench import new_questions_cell
+
+    assert new_questions_cell(info) == "with -o prior=item-transfer"
+    assert new_questions_cell(method_info("item-transfer")) == "yes"
+    assert new_questions_cell(method_info("supervised")) == "no"
+
+
 def test_cache_option_names_the_environment_variable_the_code_reads() -> None:
     help_text = LLMOptions.model_fields["cache"].description or ""
     assert CACHE_ENV == "VALUESIM_CACHE_DIR" and f"${CACHE_ENV}" in help_text

@@ -7,7 +7,7 @@ import math
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from valuesim.cli._data import CODEBOOK_HELP, load_data
 from valuesim.cli._help import API_KEY_HELP, MODEL_DEFAULT, NO_CACHE_HELP
 from valuesim.cli._run import err_console, note, run_and_print, safe, say
 from valuesim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from valuesim.methods.base import MethodInfo
 
 console = Console()
 
@@ -411,6 +414,14 @@ def _print_failures(result: Any) -> None:
     )
 
 
+def new_questions_cell(info: MethodInfo) -> str:
+    """Whether a method answers new questions: yes, no, or with which options."""
+    with_opts = info.new_questions_with
+    if info.answers_new_questions:
+        return "yes"
+    return "with " + " ".join(f"-o {k}={v}" for k, v in with_opts.items()) if with_opts else "no"
+
+
 def _print_methods(only: str | None = None) -> None:
     """The methods, then each one's options (default and meaning: the help text of its Options model)."""
     from valuesim.methods.base import method_info, method_infos, plugin_errors
@@ -423,7 +434,7 @@ def _print_methods(only: str | None = None) -> None:
     table.add_column("description")
     for info in infos:
         src = "" if info.source == "built-in" else f" [dim]({safe(info.source)})[/]"
-        yes = ("yes" if info.uses_llm else "no", "yes" if info.answers_new_questions else "no")
+        yes = ("yes" if info.uses_llm else "no", safe(new_questions_cell(info)))
         table.add_row(safe(info.name), *yes, safe(info.description) + src)
     console.print(table)
     from valuesim.methods.options import defaults_of

@@ -154,6 +154,9 @@ class Method(abc.ABC):  # noqa: B024 (predict or apredict: either may be overrid
     learns_from_known_items: ClassVar[bool] = False
     #: what to do instead when the method is refused for new questions ("" : the general advice)
     new_questions_hint: ClassVar[str] = ""
+    #: options under which a method that does not answer new questions by default does (e.g. the
+    #: hybrid with ``prior=item-transfer``); empty: none
+    new_questions_options: ClassVar[dict[str, Any]] = {}
     #: the method's settings (``-o key=value``); validated when the method is built
     Options: ClassVar[type[MethodOptions]] = MethodOptions
     #: True when ``fit`` learns from other respondents (trained predictors, the hybrid): a
@@ -268,6 +271,15 @@ class MethodInfo:
         """It can answer a question nobody has answered (it does not learn from other people's
         answers to the target): ``simulate``, ``ask --text``, ``bench --protocol new-questions``."""
         return not self.cls.learns_from_target_answers()
+
+    @property
+    def new_questions_with(self) -> dict[str, Any] | None:
+        """The options under which it answers new questions when it does not by default (None: it does
+        by default, or under no declared options)."""
+        opts = self.cls.new_questions_options
+        if self.answers_new_questions or not opts or self.cls.learns_from_target_answers(opts):
+            return None
+        return dict(opts)
 
     @property
     def answers_alone(self) -> bool:

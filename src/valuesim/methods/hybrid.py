@@ -382,6 +382,7 @@ class Hybrid(Method):
     new_questions_hint: ClassVar[str] = (
         "Give the hybrid a prior that answers new questions: -o prior=item-transfer (calibrated on pseudo-new items)."
     )
+    new_questions_options: ClassVar[dict[str, Any]] = {"prior": "item-transfer"}
     Options: ClassVar[type[MethodOptions]] = HybridOptions
     opts: HybridOptions
 
