@@ -21,7 +21,7 @@ from valuesim.bench.protocol import ProtocolConfig
 from valuesim.bench.runner import PopulationAssociations, RunConfig, run_benchmark
 from valuesim.errors import ConfigError
 from valuesim.llm import Model, simulation
-from valuesim.llm.backends.base import TransientError
+from valuesim.llm.backends.base import Scores, TransientError
 from valuesim.llm.backends.mock import MockBackend
 from valuesim.llm.cache import ResponseCache
 from valuesim.methods.base import Task, get_method
@@ -269,6 +269,31 @@ def test_judged_distributions_are_tempered_by_a_power_fitted_on_the_calibration_
     noise = {k: rng.dirichlet(np.full(len(v), 0.8)) for k, v in truth.items()}
     flat, rep = tempered_fit(noise, truth)
     assert flat._judged_power < 0.3 and rep["mean_loglik"] > rep["mean_loglik_as_judged"] + 0.1, rep
+
+
+class Uniform(MockBackend):
+    """A judge with no information: every option (and every judgment level) equally likely."""
+
+    async def score_choices(self, messages: Any, options: Any, config: Any) -> Any:
+        return Scores([1.0 / len(options)] * len(options), "logprobs", 10, 0)
+
+
+def test_a_judge_is_not_credited_with_what_flattening_the_marginal_gains(tmp_path):
+    """A judge whose distributions are uniform carries nothing: its judged=W settings equal their
+    flat=W controls exactly, so the check never keeps them (it would, were flattening the similar
+    marginal all a judged share needed to beat), and the controls are never chosen themselves."""
+    data, _ = structured(400, skew=True)
+    proto = ProtocolConfig(name="new-questions", n_respondents=10, seed=1, folds=4, max_targets=4, only_folds=(0,))
+    spec = spec_of(Model(Uniform(0), max_retries=0))
+    m = get_method("item-transfer", CB, **FAST, **JUDGE, judge=spec)
+    run_benchmark(data, m, RunConfig(protocol=proto, n_boot=20), tmp_path / "u", progress=False)
+    grid = {(g["shrink"], g["marginal"], str(g["copy"])): g["mean_loglik"] for g in m.calibration["grid"]}
+    judged = {k: v for k, v in grid.items() if k[1].startswith("judged=")}
+    assert judged and all(v == grid[(k[0], "flat=" + k[1].split("=")[1], k[2])] for k, v in judged.items())
+    check = m.calibration["judged_check"]
+    assert check is None or (not check["kept"] and check["vs_flat"]["gain_nats_per_answer"] == 0), check
+    assert not str(m.params["marginal"]).startswith(("judged=", "flat="))
+    assert not str(m.params["point"]["marginal"]).startswith(("judged=", "flat="))
 
 
 def test_item_oracle_weight_is_fitted_on_known_pairs_and_the_run_is_stamped_simulated(tmp_path):

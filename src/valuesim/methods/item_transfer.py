@@ -380,7 +380,9 @@ class ItemTransfer(Method):
         margins: tuple[str, ...] = (fixed["marginal"],) if fixed["marginal"] is not None else MARGINALS
         power_report: dict[str, Any] | None = None
         if self._judges_distributions and fixed["marginal"] is None:
-            margins += tuple(f"judged={w:g}" for w in JUDGED_SHARES)
+            # each judged=W with its control flat=W (the similar marginal mixed with the uniform at the same
+            # share): scored, never chosen; the judged check compares against it (see below)
+            margins += tuple(f"judged={w:g}" for w in JUDGED_SHARES) + tuple(f"flat={w:g}" for w in JUDGED_SHARES)
             # the calibration's judged distributions: its items in the judge_groups countries most of its
             # people come from (people of other countries score the judged marginals like "similar")
             groups, sizes = np.unique([self._group(c) or "" for c in countries], return_counts=True)
@@ -452,31 +454,42 @@ class ItemTransfer(Method):
             ]
             return g, ws, float(total[g])
 
-        best, weights, best_ll = choose(loglik)
+        is_control = np.array([str(gm).startswith("flat=") for (_, _, _, gm) in grid])
+        selectable = loglik.copy()
+        selectable[is_control] = -np.inf
+        best, weights, best_ll = choose(selectable)
         judged_check = None
         is_judged = np.array([str(gm).startswith("judged=") for (_, _, _, gm) in grid])
         if is_judged[best]:
-            # a judged answer distribution is kept only if it beats the best setting without one on the
-            # pseudo-new items, by a 95% bootstrap lower bound over items > 0 (items are what a new
-            # question is drawn from; a judge whose distributions are noise must not win by chance)
-            plain = loglik.copy()
+            # a judged answer distribution is kept only if it beats, by a 95% bootstrap lower bound over
+            # items > 0 (items are what a new question is drawn from), both the best setting without one
+            # and its control -- the same setting with the uniform in place of the judged distribution --
+            # on the pseudo-new items: a judge whose distributions are noise must not win by chance, nor
+            # be credited with what flattening the similar marginal alone gains
+            plain = selectable.copy()
             plain[is_judged] = -np.inf
             alt, alt_weights, alt_ll = choose(plain)
+            bs, bk, bf, bmg = grid[best]
+            control = grid.index((bs, bk, bf, "flat=" + str(bmg).split("=", 1)[1]))
 
             def by_item(g: int, ws: list[float]) -> np.ndarray:
                 return per_item[:, g, 0, 0] + sum(per_item[:, g, copies.index(w), b + 1] for b, w in enumerate(ws))
 
-            diff = by_item(best, weights) - by_item(alt, alt_weights)
             boot_rng = np.random.default_rng([self.opts.seed, 2606])
-            draws = boot_rng.integers(0, len(diff), size=(1000, len(diff)))
-            sums = diff[draws].sum(axis=1) / n
-            lo, hi = (float(x) for x in np.quantile(sums, [0.025, 0.975]))
-            earned = lo > 0
+            draws = boot_rng.integers(0, len(items), size=(1000, len(items)))
+
+            def gain(diff: np.ndarray) -> dict[str, Any]:
+                lo, hi = (float(x) for x in np.quantile(diff[draws].sum(axis=1) / n, [0.025, 0.975]))
+                return {"gain_nats_per_answer": float(diff.sum() / n), "ci95": [lo, hi]}
+
+            vs_plain = gain(by_item(best, weights) - by_item(alt, alt_weights))
+            vs_flat = gain(by_item(best, weights) - by_item(control, weights))
+            earned = vs_plain["ci95"][0] > 0 and vs_flat["ci95"][0] > 0
             judged_check = {
                 "marginal": grid[best][3],
-                "gain_nats_per_answer": float(diff.sum() / n),
-                "ci95": [lo, hi],
-                "items": len(diff),
+                **vs_plain,
+                "vs_flat": vs_flat,
+                "items": len(items),
                 "kept": earned,
             }
             if not earned:
@@ -497,7 +510,8 @@ class ItemTransfer(Method):
             if not str(mg).startswith("judged="):  # judged distributions steer the answer only when they
                 # earned their place in the likelihood (a point score's argmax over many noisy variants
                 # would otherwise pick one by chance)
-                point[[str(gm).startswith("judged=") for (_, _, _, gm) in grid]] = -np.inf
+                point[is_judged] = -np.inf
+            point[is_control] = -np.inf
             pb, pws, _ = choose(point)
             ps, pk, pf, pmg = grid[pb]
             point_hits = float(hits[pb, 0, 0]) + sum(float(hits[pb, copies.index(w), b + 1]) for b, w in enumerate(pws))
@@ -697,6 +711,10 @@ class ItemTransfer(Method):
         uniform = np.full(n, 1.0 / n)
         if how == "uniform":
             return uniform
+        if how.startswith("flat="):  # the control of judged=W: the similar marginal mixed with the uniform
+            share = float(how.split("=", 1)[1])
+            mixed = (1 - share) * self._marginal_probs(q, "similar", assoc, sims, country) + share * uniform
+            return (1 - MARGINAL_UNIFORM) * mixed + MARGINAL_UNIFORM * uniform
         if how.startswith("judged="):  # the similar marginal mixed with the judge's distribution
             base = self._marginal_probs(q, "similar", assoc, sims, country)
             group = self._group(country)
