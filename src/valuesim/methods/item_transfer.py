@@ -29,8 +29,9 @@ per person; :mod:`valuesim.methods.item_judge`), and join the predicted associat
 fitted on judged known pairs (:mod:`valuesim.relations.model`); and (``judge_distributions``, on with
 a judge) the judge says how the people of the person's country answer the target, once per question
 and country, which joins the ``similar`` marginal at a share calibrated like the rest (marginal
-``judged=W``), kept only when it beats the best setting without one on the pseudo-new items (the
-lower end of a 95% bootstrap interval over items above zero; ``calibration["judged_check"]``). Before
+``judged=W``), kept only when it beats both the best setting without one and its control ``flat=W``
+(the uniform in place of the judged distribution) on the pseudo-new items (the lower end of each 95%
+bootstrap interval over items above zero; ``calibration["judged_check"]``). Before
 the mixing, a judged distribution is raised to a power ``v`` and renormalised: a temperature fitted
 (unless ``judge_power`` gives it) by the likelihood of the calibration people's answers to the
 pseudo-new items under the judged distributions alone, so a judge whose distributions are too flat
