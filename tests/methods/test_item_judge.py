@@ -294,6 +294,14 @@ def test_a_judge_is_not_credited_with_what_flattening_the_marginal_gains(tmp_pat
     assert check is None or (not check["kept"] and check["vs_flat"]["gain_nats_per_answer"] == 0), check
     assert not str(m.params["marginal"]).startswith(("judged=", "flat="))
     assert not str(m.params["point"]["marginal"]).startswith(("judged=", "flat="))
+    # where the question was not judged (a country outside the calibration's), the control is the
+    # similar marginal, as the judged setting is: the two differ only by the judge's distribution
+    q = m.relations.questions[0]
+    assoc, sims = m.relations.predict(q)[0], m.relations.similarity(q)
+    m._calibration_groups = {"nowhere"}
+    similar = m._marginal_probs(q, "similar", assoc, sims, "DEU")
+    for how in ("judged=0.5", "flat=0.5"):
+        assert np.array_equal(m._marginal_probs(q, how, assoc, sims, "DEU"), similar), how
 
 
 def test_item_oracle_weight_is_fitted_on_known_pairs_and_the_run_is_stamped_simulated(tmp_path):

@@ -712,11 +712,9 @@ class ItemTransfer(Method):
         uniform = np.full(n, 1.0 / n)
         if how == "uniform":
             return uniform
-        if how.startswith("flat="):  # the control of judged=W: the similar marginal mixed with the uniform
-            share = float(how.split("=", 1)[1])
-            mixed = (1 - share) * self._marginal_probs(q, "similar", assoc, sims, country) + share * uniform
-            return (1 - MARGINAL_UNIFORM) * mixed + MARGINAL_UNIFORM * uniform
-        if how.startswith("judged="):  # the similar marginal mixed with the judge's distribution
+        if how.startswith(("judged=", "flat=")):  # the similar marginal mixed at share W with the judge's
+            # distribution (tempered), or -- flat=W, the control of judged=W -- with the uniform in its place;
+            # both stay the similar marginal where the question was not judged (another country)
             base = self._marginal_probs(q, "similar", assoc, sims, country)
             group = self._group(country)
             asked = self._judges_distributions and (
@@ -725,8 +723,9 @@ class ItemTransfer(Method):
             judged = self._judged([(q, group)])[0] if asked else None
             if judged is None:
                 return base
+            other = uniform if how.startswith("flat=") else sharpen(judged, self._judged_power)
             share = float(how.split("=", 1)[1])
-            mixed = (1 - share) * base + share * sharpen(judged, self._judged_power)
+            mixed = (1 - share) * base + share * other
             return (1 - MARGINAL_UNIFORM) * mixed + MARGINAL_UNIFORM * uniform
         rel = self.relations
         ordered = orderable(q)
